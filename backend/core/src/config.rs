@@ -1,0 +1,345 @@
+//! Configuration, read once at start from the environment and validated before anything else
+//! runs. Every problem is reported as one line that names the variable, what was wrong and how
+//! to fix it (see [`ConfigError`]).
+//!
+//! Variables (all optional): `DATABASE_URL`, `ERRORWATCH_LISTEN`, `ERRORWATCH_PUBLIC_URL`,
+//! `ERRORWATCH_LOG_FORMAT`, `ERRORWATCH_LOG`, `ERRORWATCH_DB_MAX_CONNECTIONS`,
+//! `ERRORWATCH_WORKER_POLL_MS`, `ERRORWATCH_SHUTDOWN_TIMEOUT_SECS`, `ERRORWATCH_FRONTEND_DIR`.
+//! The README's configuration table is the user-facing copy of this list.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::secret::DatabaseUrl;
+
+/// Where the SQLite database lives when `DATABASE_URL` is not set.
+pub const DEFAULT_SQLITE_PATH: &str = "data/errorwatch.db";
+
+/// The whole configuration tree.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Database connection.
+    pub database: DatabaseConfig,
+    /// HTTP listener and public address.
+    pub http: HttpConfig,
+    /// Log output.
+    pub log: LogConfig,
+    /// Background job workers.
+    pub worker: WorkerConfig,
+}
+
+/// Which database engine a URL selects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DatabaseKind {
+    /// Embedded SQLite file (self-hosted default).
+    Sqlite,
+    /// PostgreSQL server (SaaS and scale-out).
+    Postgres,
+}
+
+/// Database settings.
+#[derive(Debug, Clone)]
+pub struct DatabaseConfig {
+    /// Connection URL; its password never appears in logs.
+    pub url: DatabaseUrl,
+    /// Engine selected by the URL scheme.
+    pub kind: DatabaseKind,
+    /// For SQLite, the database file (its folder is created on start).
+    pub sqlite_path: Option<PathBuf>,
+    /// Pool size.
+    pub max_connections: u32,
+}
+
+/// HTTP settings.
+#[derive(Debug, Clone)]
+pub struct HttpConfig {
+    /// Address to bind (`ERRORWATCH_LISTEN`, default `127.0.0.1:8000`).
+    pub listen: SocketAddr,
+    /// Public base URL used to build DSNs and links, without a trailing slash; may carry a
+    /// path prefix (`https://errors.example.com/tracker`).
+    pub public_url: url::Url,
+    /// Folder with the built dashboard (`frontend/dist` by default).
+    pub frontend_dir: PathBuf,
+    /// How long a graceful shutdown may take before in-flight work is abandoned.
+    pub shutdown_timeout: Duration,
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable, coloured when on a terminal.
+    Pretty,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Log settings.
+#[derive(Debug, Clone)]
+pub struct LogConfig {
+    /// Output format (`ERRORWATCH_LOG_FORMAT=pretty|json`).
+    pub format: LogFormat,
+    /// `tracing` filter directive (`ERRORWATCH_LOG`, else `RUST_LOG`, else `info`).
+    pub filter: String,
+}
+
+/// Worker settings.
+#[derive(Debug, Clone)]
+pub struct WorkerConfig {
+    /// How often an idle worker looks for new jobs.
+    pub poll_interval: Duration,
+}
+
+/// A configuration problem, phrased for the person starting the server.
+#[derive(Debug, thiserror::Error)]
+#[error("{variable}: {message}")]
+pub struct ConfigError {
+    /// The environment variable at fault.
+    pub variable: &'static str,
+    /// What is wrong and how to fix it.
+    pub message: String,
+}
+
+fn problem(variable: &'static str, message: impl Into<String>) -> ConfigError {
+    ConfigError {
+        variable,
+        message: message.into(),
+    }
+}
+
+impl Config {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok().filter(|v| !v.trim().is_empty()))
+    }
+
+    /// Reads configuration through `lookup` (the environment in production, a map in tests).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let database = parse_database(
+            lookup("DATABASE_URL"),
+            lookup("ERRORWATCH_DB_MAX_CONNECTIONS"),
+        )?;
+        let listen = match lookup("ERRORWATCH_LISTEN") {
+            None => SocketAddr::from(([127, 0, 0, 1], 8000)),
+            Some(raw) => raw.trim().parse().map_err(|_| {
+                problem(
+                    "ERRORWATCH_LISTEN",
+                    format!("{raw:?} is not an address:port; use e.g. 127.0.0.1:8000 or 0.0.0.0:8000"),
+                )
+            })?,
+        };
+        let public_url = parse_public_url(lookup("ERRORWATCH_PUBLIC_URL"), listen)?;
+        let format = match lookup("ERRORWATCH_LOG_FORMAT").as_deref().map(str::trim) {
+            None | Some("pretty") => LogFormat::Pretty,
+            Some("json") => LogFormat::Json,
+            Some(other) => {
+                return Err(problem(
+                    "ERRORWATCH_LOG_FORMAT",
+                    format!("{other:?} is not a log format; use `pretty` or `json`"),
+                ));
+            }
+        };
+        let filter = lookup("ERRORWATCH_LOG")
+            .or_else(|| lookup("RUST_LOG"))
+            .unwrap_or_else(|| "info".to_owned());
+        let poll_ms = parse_number("ERRORWATCH_WORKER_POLL_MS", lookup("ERRORWATCH_WORKER_POLL_MS"), 200, 1..=60_000)?;
+        let shutdown_secs = parse_number(
+            "ERRORWATCH_SHUTDOWN_TIMEOUT_SECS",
+            lookup("ERRORWATCH_SHUTDOWN_TIMEOUT_SECS"),
+            8,
+            1..=3600,
+        )?;
+        let frontend_dir = lookup("ERRORWATCH_FRONTEND_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from("frontend/dist"));
+        Ok(Config {
+            database,
+            http: HttpConfig {
+                listen,
+                public_url,
+                frontend_dir,
+                shutdown_timeout: Duration::from_secs(shutdown_secs),
+            },
+            log: LogConfig { format, filter },
+            worker: WorkerConfig {
+                poll_interval: Duration::from_millis(poll_ms),
+            },
+        })
+    }
+}
+
+fn parse_number(
+    variable: &'static str,
+    raw: Option<String>,
+    default: u64,
+    range: std::ops::RangeInclusive<u64>,
+) -> Result<u64, ConfigError> {
+    let Some(raw) = raw else { return Ok(default) };
+    match raw.trim().parse::<u64>() {
+        Ok(n) if range.contains(&n) => Ok(n),
+        _ => Err(problem(
+            variable,
+            format!(
+                "{raw:?} is not a whole number between {} and {}",
+                range.start(),
+                range.end()
+            ),
+        )),
+    }
+}
+
+fn parse_database(raw: Option<String>, max_connections: Option<String>) -> Result<DatabaseConfig, ConfigError> {
+    let raw = raw.unwrap_or_else(|| format!("sqlite://{DEFAULT_SQLITE_PATH}"));
+    let raw = raw.trim().to_owned();
+    let hint = "use sqlite://path/to/file.db or postgres://user:password@host:5432/dbname";
+    let (kind, sqlite_path) = if let Some(rest) = raw
+        .strip_prefix("sqlite://")
+        .or_else(|| raw.strip_prefix("sqlite:"))
+    {
+        let path = rest.split('?').next().unwrap_or_default();
+        if path.is_empty() || path == ":memory:" {
+            return Err(problem(
+                "DATABASE_URL",
+                format!("SQLite needs a file path (an in-memory database would lose every event); {hint}"),
+            ));
+        }
+        (DatabaseKind::Sqlite, Some(PathBuf::from(path)))
+    } else if raw.starts_with("postgres://") || raw.starts_with("postgresql://") {
+        let parsed = url::Url::parse(&raw).map_err(|e| {
+            problem(
+                "DATABASE_URL",
+                format!("{} is not a valid URL ({e}); {hint}", DatabaseUrl::new(raw.clone()).redacted()),
+            )
+        })?;
+        if parsed.host_str().unwrap_or_default().is_empty() {
+            return Err(problem("DATABASE_URL", format!("the PostgreSQL URL has no host; {hint}")));
+        }
+        if parsed.path().trim_start_matches('/').is_empty() {
+            return Err(problem("DATABASE_URL", format!("the PostgreSQL URL names no database; {hint}")));
+        }
+        (DatabaseKind::Postgres, None)
+    } else {
+        let scheme = raw.split("://").next().unwrap_or_default();
+        return Err(problem(
+            "DATABASE_URL",
+            format!("unsupported database {scheme:?}: ErrorWatch runs on SQLite or PostgreSQL; {hint}"),
+        ));
+    };
+    let default_pool = match kind {
+        DatabaseKind::Sqlite => 8,
+        DatabaseKind::Postgres => 16,
+    };
+    let max_connections = parse_number("ERRORWATCH_DB_MAX_CONNECTIONS", max_connections, default_pool, 1..=1000)?;
+    Ok(DatabaseConfig {
+        url: DatabaseUrl::new(raw),
+        kind,
+        sqlite_path,
+        max_connections: max_connections as u32,
+    })
+}
+
+fn parse_public_url(raw: Option<String>, listen: SocketAddr) -> Result<url::Url, ConfigError> {
+    let raw = match raw {
+        Some(raw) => raw.trim().to_owned(),
+        None => {
+            // An unspecified bind address is not reachable as such; DSNs then name loopback.
+            let host = if listen.ip().is_unspecified() {
+                "127.0.0.1".to_owned()
+            } else if listen.is_ipv6() {
+                format!("[{}]", listen.ip())
+            } else {
+                listen.ip().to_string()
+            };
+            format!("http://{host}:{}", listen.port())
+        }
+    };
+    let mut parsed = url::Url::parse(&raw).map_err(|e| {
+        problem(
+            "ERRORWATCH_PUBLIC_URL",
+            format!("{raw:?} is not a URL ({e}); use e.g. https://errors.example.com"),
+        )
+    })?;
+    if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
+        return Err(problem(
+            "ERRORWATCH_PUBLIC_URL",
+            format!("{raw:?} must be an http:// or https:// URL with a host"),
+        ));
+    }
+    if parsed.query().is_some() || parsed.fragment().is_some() || !parsed.username().is_empty() {
+        return Err(problem(
+            "ERRORWATCH_PUBLIC_URL",
+            format!("{raw:?} must not carry credentials, a query or a fragment"),
+        ));
+    }
+    let trimmed = parsed.path().trim_end_matches('/').to_owned();
+    parsed.set_path(&trimmed);
+    Ok(parsed)
+}
+
+impl HttpConfig {
+    /// The public URL's path prefix without a trailing slash (`""` when served at the root).
+    pub fn base_path(&self) -> &str {
+        self.public_url.path().trim_end_matches('/')
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn load(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Config::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults_to_sqlite_in_data_folder_on_localhost_8000() {
+        let config = load(&[]).expect("defaults are valid");
+        assert_eq!(config.database.kind, DatabaseKind::Sqlite);
+        assert_eq!(config.database.sqlite_path, Some(PathBuf::from("data/errorwatch.db")));
+        assert_eq!(config.http.listen.to_string(), "127.0.0.1:8000");
+        assert_eq!(config.http.public_url.as_str(), "http://127.0.0.1:8000/");
+        assert_eq!(config.http.base_path(), "");
+        assert_eq!(config.log.format, LogFormat::Pretty);
+    }
+
+    #[test]
+    fn postgres_url_is_accepted_and_redacted_in_debug() {
+        let config = load(&[("DATABASE_URL", "postgres://ew:pw123@localhost:5432/ew")]).expect("valid");
+        assert_eq!(config.database.kind, DatabaseKind::Postgres);
+        assert!(!format!("{config:?}").contains("pw123"));
+    }
+
+    #[test]
+    fn bad_inputs_name_the_variable_and_the_fix() {
+        let cases = [
+            (("DATABASE_URL", "mysql://x@y/z"), "unsupported database \"mysql\""),
+            (("DATABASE_URL", "postgres://user@/db"), "no host"),
+            (("DATABASE_URL", "postgres://user@host"), "names no database"),
+            (("DATABASE_URL", "sqlite::memory:"), "needs a file path"),
+            (("ERRORWATCH_LISTEN", "localhost"), "not an address:port"),
+            (("ERRORWATCH_PUBLIC_URL", "ftp://x"), "http:// or https://"),
+            (("ERRORWATCH_LOG_FORMAT", "xml"), "use `pretty` or `json`"),
+            (("ERRORWATCH_WORKER_POLL_MS", "0"), "between 1 and 60000"),
+        ];
+        for ((variable, value), expected) in cases {
+            let err = load(&[(variable, value)]).expect_err(value);
+            assert_eq!(err.variable, variable);
+            assert!(err.to_string().contains(expected), "{err} should contain {expected}");
+        }
+    }
+
+    #[test]
+    fn public_url_keeps_a_base_path_without_trailing_slash() {
+        let config = load(&[("ERRORWATCH_PUBLIC_URL", "https://errors.example.com/tracker/")]).expect("valid");
+        assert_eq!(config.http.base_path(), "/tracker");
+    }
+
+    #[test]
+    fn unspecified_listen_address_gives_a_loopback_public_url() {
+        let config = load(&[("ERRORWATCH_LISTEN", "0.0.0.0:9000")]).expect("valid");
+        assert_eq!(config.http.public_url.as_str(), "http://127.0.0.1:9000/");
+    }
+}

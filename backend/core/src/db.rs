@@ -1,0 +1,167 @@
+//! The database connection: one sqlx pool per process, shared by sea-orm (our tables) and apalis
+//! (the job queue). SQLite runs in WAL mode with a busy timeout and foreign keys on; PostgreSQL
+//! with a sized pool and a connect timeout.
+//!
+//! Invariant: this is the only module that knows which engine is behind the connection; the rest
+//! of the crate writes SQL both engines accept (sea-query) or asks [`Db::kind`].
+
+use std::time::Duration;
+
+use sea_orm::{ConnectionTrait, DatabaseConnection, SqlxPostgresConnector, SqlxSqliteConnector};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::ConnectOptions;
+use std::str::FromStr;
+
+use crate::config::{DatabaseConfig, DatabaseKind};
+
+/// How long a SQLite writer waits for the lock before giving up.
+const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long connecting or acquiring a pooled connection may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The engine-specific pool, for code (apalis) that needs the raw sqlx pool.
+#[derive(Clone, Debug)]
+pub enum Pool {
+    /// Embedded SQLite.
+    Sqlite(sqlx::SqlitePool),
+    /// PostgreSQL.
+    Postgres(sqlx::PgPool),
+}
+
+/// A connected database.
+#[derive(Clone, Debug)]
+pub struct Db {
+    conn: DatabaseConnection,
+    pool: Pool,
+}
+
+/// Why the database could not be opened, phrased for the operator.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    /// The SQLite folder could not be created.
+    #[error("cannot create the database folder {path}: {source}; check permissions or set DATABASE_URL")]
+    CreateFolder {
+        /// Folder that failed.
+        path: String,
+        /// Underlying error.
+        source: std::io::Error,
+    },
+    /// The connection failed.
+    #[error("cannot connect to {url}: {reason}")]
+    Connect {
+        /// Redacted URL.
+        url: String,
+        /// What the driver said, shortened.
+        reason: String,
+    },
+}
+
+impl Db {
+    /// Opens the database described by `config` (creating the SQLite file and its folder).
+    pub async fn connect(config: &DatabaseConfig) -> Result<Self, ConnectError> {
+        let url = config.url.redacted();
+        let fail = |e: sqlx::Error| ConnectError::Connect {
+            url: url.clone(),
+            reason: describe_sqlx_error(&e),
+        };
+        match config.kind {
+            DatabaseKind::Sqlite => {
+                if let Some(folder) = config.sqlite_path.as_ref().and_then(|p| p.parent())
+                    && !folder.as_os_str().is_empty()
+                {
+                    std::fs::create_dir_all(folder).map_err(|source| ConnectError::CreateFolder {
+                        path: folder.display().to_string(),
+                        source,
+                    })?;
+                }
+                let options = SqliteConnectOptions::from_str(config.url.expose())
+                    .map_err(fail)?
+                    .create_if_missing(true)
+                    .journal_mode(SqliteJournalMode::Wal)
+                    // NORMAL in WAL mode: a committed transaction survives a process crash; only
+                    // an OS crash may lose the last commits. apalis' setup sets OFF on one
+                    // connection; `after_connect` below restores NORMAL for every connection.
+                    .synchronous(SqliteSynchronous::Normal)
+                    .busy_timeout(SQLITE_BUSY_TIMEOUT)
+                    .foreign_keys(true)
+                    .pragma("temp_store", "MEMORY")
+                    .disable_statement_logging();
+                let pool = SqlitePoolOptions::new()
+                    .max_connections(config.max_connections)
+                    .min_connections(1)
+                    .acquire_timeout(CONNECT_TIMEOUT)
+                    .connect_with(options)
+                    .await
+                    .map_err(fail)?;
+                Ok(Self {
+                    conn: SqlxSqliteConnector::from_sqlx_sqlite_pool(pool.clone()),
+                    pool: Pool::Sqlite(pool),
+                })
+            }
+            DatabaseKind::Postgres => {
+                let options = PgConnectOptions::from_str(config.url.expose())
+                    .map_err(fail)?
+                    .application_name("errorwatch")
+                    .disable_statement_logging();
+                let pool = PgPoolOptions::new()
+                    .max_connections(config.max_connections)
+                    .min_connections(1)
+                    .acquire_timeout(CONNECT_TIMEOUT)
+                    .connect_with(options)
+                    .await
+                    .map_err(fail)?;
+                Ok(Self {
+                    conn: SqlxPostgresConnector::from_sqlx_postgres_pool(pool.clone()),
+                    pool: Pool::Postgres(pool),
+                })
+            }
+        }
+    }
+
+    /// The sea-orm connection (crate-private: entities stay inside `core`).
+    pub(crate) fn conn(&self) -> &DatabaseConnection {
+        &self.conn
+    }
+
+    /// The sea-orm connection, for the migration runner only.
+    pub fn conn_for_migrations(&self) -> &DatabaseConnection {
+        &self.conn
+    }
+
+    /// The raw pool (for the job queue).
+    pub fn pool(&self) -> &Pool {
+        &self.pool
+    }
+
+    /// Which engine this is.
+    pub fn kind(&self) -> DatabaseKind {
+        match self.pool {
+            Pool::Sqlite(_) => DatabaseKind::Sqlite,
+            Pool::Postgres(_) => DatabaseKind::Postgres,
+        }
+    }
+
+    /// Runs a trivial query; used by `/health/ready`.
+    pub async fn ping(&self) -> Result<(), sea_orm::DbErr> {
+        self.conn.execute_unprepared("SELECT 1").await.map(|_| ())
+    }
+
+    /// Closes every pooled connection (SQLite then checkpoints its WAL).
+    pub async fn close(&self) {
+        match &self.pool {
+            Pool::Sqlite(pool) => pool.close().await,
+            Pool::Postgres(pool) => pool.close().await,
+        }
+    }
+}
+
+/// Shortens driver errors to the part an operator can act on.
+fn describe_sqlx_error(error: &sqlx::Error) -> String {
+    match error {
+        sqlx::Error::Io(io) => format!("{io} (is the server running and reachable?)"),
+        sqlx::Error::PoolTimedOut => "timed out (is the server running and reachable?)".to_owned(),
+        sqlx::Error::Database(db) => db.message().to_owned(),
+        other => other.to_string(),
+    }
+}

@@ -1,0 +1,9 @@
+//! sea-orm entities. Crate-private: outside `core`, data is reached through services.
+//! Tenant-owned tables carry `account_id`, and scoped queries filter on it.
+
+pub(crate) mod account;
+pub(crate) mod job_selftest;
+pub(crate) mod membership;
+pub(crate) mod project;
+pub(crate) mod project_key;
+pub(crate) mod user;

@@ -1,0 +1,37 @@
+//! Typed ids: a `ProjectId` cannot be passed where an `AccountId` is expected.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+macro_rules! id_type {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(pub i64);
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                self.0.fmt(f)
+            }
+        }
+    };
+}
+
+id_type!(
+    /// An account (tenant).
+    AccountId
+);
+id_type!(
+    /// A user (may belong to several accounts).
+    UserId
+);
+id_type!(
+    /// A project inside an account; the number in a DSN's path.
+    ProjectId
+);
+id_type!(
+    /// A DSN key of a project.
+    ProjectKeyId
+);

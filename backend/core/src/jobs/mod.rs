@@ -1,0 +1,426 @@
+//! The job layer: a job type is defined once (a struct implementing [`Job`]) and runs on either
+//! database through apalis. This module owns everything apalis-specific: the wire envelope,
+//! queue names, worker registration, retries with backoff, and queue statistics.
+//!
+//! Retries are durable: a failed run is re-enqueued as a new task scheduled after
+//! [`Job::backoff`], so a restart in between loses nothing. Each apalis task is attempted once;
+//! the attempt count travels in the envelope. After [`Job::MAX_ATTEMPTS`] failures the task stays
+//! `Failed` in the queue table: a dead letter, visible in `errorwatch jobs status`.
+//!
+//! Invariant: every job is idempotent, because a task can run twice (a worker that dies after
+//! finishing the work but before acknowledging it leaves the task to be re-enqueued).
+
+pub mod prune;
+pub mod selftest;
+
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use apalis::prelude::*;
+use apalis_postgres::PostgresStorage;
+use apalis_sqlite::SqliteStorage;
+use futures::FutureExt;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use tracing::{Instrument, error, info, warn};
+
+use crate::db::{Db, Pool};
+use crate::metrics::{Metrics, QueueLabels};
+
+/// A background job. Implementors are plain data (the payload) plus the code that runs it.
+pub trait Job: Serialize + DeserializeOwned + Send + Sync + Unpin + 'static {
+    /// Stable queue name, stored with every task: never rename it.
+    const NAME: &'static str;
+    /// Runs before the task becomes a dead letter.
+    const MAX_ATTEMPTS: u32 = 5;
+
+    /// Delay before attempt `failures + 1`, given how many attempts have failed so far.
+    fn backoff(failures: u32) -> Duration {
+        exponential_backoff(failures, Duration::from_secs(2), Duration::from_secs(3600))
+    }
+
+    /// Does the work. Must be idempotent.
+    fn run(&self, ctx: &JobContext) -> impl Future<Output = anyhow::Result<()>> + Send;
+}
+
+/// `base * 4^(failures-1)`, capped at `max`, with up to 25 % random jitter added.
+pub fn exponential_backoff(failures: u32, base: Duration, max: Duration) -> Duration {
+    let exponent = failures.saturating_sub(1).min(16);
+    let raw = base.saturating_mul(4u32.saturating_pow(exponent)).min(max);
+    let jitter = raw.mul_f64(rand::random::<f64>() * 0.25);
+    raw + jitter
+}
+
+/// What a task stores: the payload and how many attempts came before.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Envelope<J> {
+    /// Attempts that already failed.
+    pub failures: u32,
+    /// The job itself.
+    pub job: J,
+}
+
+/// Shared state handed to every job run.
+#[derive(Clone, Debug)]
+pub struct JobContext {
+    /// The database.
+    pub db: Db,
+    /// For jobs that enqueue follow-up jobs.
+    pub queue: JobQueue,
+    /// Process metrics.
+    pub metrics: Arc<Metrics>,
+}
+
+/// Pushes jobs onto the queue of whichever database is configured.
+#[derive(Clone, Debug)]
+pub struct JobQueue {
+    db: Db,
+    metrics: Arc<Metrics>,
+}
+
+/// Options for one enqueue.
+#[derive(Clone, Debug, Default)]
+pub struct EnqueueOptions {
+    /// Run no earlier than this long from now.
+    pub delay: Option<Duration>,
+    /// A second push with the same key for the same job type is ignored.
+    pub idempotency_key: Option<String>,
+}
+
+/// One row of [`JobQueue::stats`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct QueueStat {
+    /// Job name.
+    pub job: String,
+    /// apalis status (`Pending`, `Queued`, `Running`, `Done`, `Failed`, `Killed`).
+    pub status: String,
+    /// Tasks in that status.
+    pub count: i64,
+}
+
+impl JobQueue {
+    /// A queue over `db`.
+    pub fn new(db: Db, metrics: Arc<Metrics>) -> Self {
+        Self { db, metrics }
+    }
+
+    /// Enqueues one job to run as soon as a worker is free.
+    pub async fn enqueue<J: Job>(&self, job: &J) -> anyhow::Result<()> {
+        self.enqueue_with(job, EnqueueOptions::default()).await
+    }
+
+    /// Enqueues one job with options.
+    pub async fn enqueue_with<J: Job>(&self, job: &J, options: EnqueueOptions) -> anyhow::Result<()> {
+        self.push_envelopes::<J>(vec![(serde_json::to_vec(&Envelope { failures: 0, job })?, options)])
+            .await
+    }
+
+    /// Enqueues many jobs in one transaction.
+    pub async fn enqueue_many<J: Job>(&self, jobs: &[J]) -> anyhow::Result<()> {
+        let encoded = jobs
+            .iter()
+            .map(|job| Ok((serde_json::to_vec(&Envelope { failures: 0, job })?, EnqueueOptions::default())))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        self.push_envelopes::<J>(encoded).await
+    }
+
+    async fn push_envelopes<J: Job>(&self, encoded: Vec<(Vec<u8>, EnqueueOptions)>) -> anyhow::Result<()> {
+        let count = encoded.len();
+        let tasks: Vec<Task<Vec<u8>>> = encoded
+            .into_iter()
+            .map(|(bytes, options)| {
+                // Each apalis task is attempted once; retries are new tasks (see module docs).
+                let mut builder = TaskBuilder::new(bytes).max_attempts(1);
+                if let Some(delay) = options.delay {
+                    builder = builder.run_after(delay);
+                }
+                if let Some(key) = options.idempotency_key {
+                    builder = builder.idempotency_key(key);
+                }
+                builder.build()
+            })
+            .collect();
+        match self.db.pool() {
+            Pool::Sqlite(pool) => {
+                let mut tx = pool.begin().await?;
+                apalis_sqlite::queries::push_tasks(&mut *tx, J::NAME, &tasks).await?;
+                tx.commit().await?;
+            }
+            Pool::Postgres(pool) => {
+                let mut conn = pool.acquire().await?;
+                apalis_postgres::queries::push_tasks(&mut *conn, J::NAME, tasks).await?;
+            }
+        }
+        for _ in 0..count {
+            self.metrics.count_job(J::NAME, "enqueued");
+        }
+        Ok(())
+    }
+
+    /// Tasks that are waiting, due, or running: zero means the queue is drained.
+    pub async fn outstanding(&self) -> anyhow::Result<i64> {
+        let count = match self.db.pool() {
+            Pool::Sqlite(pool) => {
+                sqlx::query_scalar::<_, i64>(
+                    "SELECT COUNT(*) FROM Jobs WHERE status IN ('Pending', 'Queued', 'Running') \
+                     AND run_at <= strftime('%s', 'now')",
+                )
+                .fetch_one(pool)
+                .await?
+            }
+            Pool::Postgres(pool) => {
+                sqlx::query_scalar::<_, i64>(
+                    "SELECT COUNT(*) FROM apalis.jobs WHERE status IN ('Pending', 'Queued', 'Running') \
+                     AND run_at <= now()",
+                )
+                .fetch_one(pool)
+                .await?
+            }
+        };
+        Ok(count)
+    }
+
+    /// Task counts by job and status.
+    pub async fn stats(&self) -> anyhow::Result<Vec<QueueStat>> {
+        let rows: Vec<(String, String, i64)> = match self.db.pool() {
+            Pool::Sqlite(pool) => {
+                sqlx::query_as("SELECT job_type, status, COUNT(*) FROM Jobs GROUP BY job_type, status ORDER BY 1, 2")
+                    .fetch_all(pool)
+                    .await?
+            }
+            Pool::Postgres(pool) => {
+                sqlx::query_as(
+                    "SELECT job_type, status, COUNT(*) FROM apalis.jobs GROUP BY job_type, status ORDER BY 1, 2",
+                )
+                .fetch_all(pool)
+                .await?
+            }
+        };
+        Ok(rows
+            .into_iter()
+            .map(|(job, status, count)| QueueStat { job, status, count })
+            .collect())
+    }
+
+    /// Refreshes the queue-depth gauges from [`Self::stats`].
+    pub async fn refresh_metrics(&self) -> anyhow::Result<()> {
+        self.metrics.queue_depth.clear();
+        for stat in self.stats().await? {
+            self.metrics
+                .queue_depth
+                .get_or_create(&QueueLabels {
+                    job: stat.job,
+                    status: stat.status,
+                })
+                .set(stat.count);
+        }
+        Ok(())
+    }
+
+    /// Deletes finished tasks: done ones older than `done_age`, dead letters older than
+    /// `failed_age`. Returns how many were removed.
+    pub async fn prune(&self, done_age: Duration, failed_age: Duration) -> anyhow::Result<u64> {
+        let now = chrono::Utc::now();
+        let done_before = now - chrono::Duration::from_std(done_age)?;
+        let failed_before = now - chrono::Duration::from_std(failed_age)?;
+        let removed = match self.db.pool() {
+            Pool::Sqlite(pool) => sqlx::query(
+                "DELETE FROM Jobs WHERE (status = 'Done' AND done_at < ?1) \
+                 OR (status IN ('Failed', 'Killed') AND attempts >= max_attempts AND done_at < ?2)",
+            )
+            .bind(done_before.timestamp())
+            .bind(failed_before.timestamp())
+            .execute(pool)
+            .await?
+            .rows_affected(),
+            Pool::Postgres(pool) => sqlx::query(
+                "DELETE FROM apalis.jobs WHERE (status = 'Done' AND done_at < $1) \
+                 OR (status IN ('Failed', 'Killed') AND attempts >= max_attempts AND done_at < $2)",
+            )
+            .bind(done_before)
+            .bind(failed_before)
+            .execute(pool)
+            .await?
+            .rows_affected(),
+        };
+        Ok(removed)
+    }
+}
+
+/// Creates apalis' own tables (idempotent). Runs with our migrations.
+pub async fn setup_queue_tables(db: &Db) -> anyhow::Result<()> {
+    match db.pool() {
+        Pool::Sqlite(pool) => {
+            SqliteStorage::setup(pool).await?;
+            // apalis' setup turns `synchronous` OFF on the connection it used; a 200 from ingest
+            // must survive a crash, so put every pooled connection back to NORMAL (WAL).
+            for _ in 0..pool.size() {
+                sqlx::query("PRAGMA synchronous = NORMAL").execute(pool).await?;
+            }
+        }
+        Pool::Postgres(pool) => PostgresStorage::setup(pool).await?,
+    }
+    Ok(())
+}
+
+/// Worker tuning.
+#[derive(Clone, Debug)]
+pub struct WorkerOptions {
+    /// Idle poll interval.
+    pub poll_interval: Duration,
+    /// How long a graceful stop waits for running jobs.
+    pub shutdown_timeout: Duration,
+}
+
+/// A process-unique suffix for worker names: apalis refuses a second worker of the same name
+/// while the first one's heartbeat is fresh, and a restart must not wait for it to expire.
+fn process_tag() -> &'static str {
+    static TAG: OnceLock<String> = OnceLock::new();
+    TAG.get_or_init(|| format!("{}-{:08x}", std::process::id(), rand::random::<u32>()))
+}
+
+/// Builds the monitor with one worker per job type, ready to run until `shutdown` resolves.
+pub fn build_monitor(ctx: JobContext, options: &WorkerOptions) -> Monitor {
+    let monitor = Monitor::new().shutdown_timeout(options.shutdown_timeout);
+    let monitor = register::<selftest::SelfTest>(monitor, &ctx, options);
+    register::<prune::PruneJobs>(monitor, &ctx, options)
+}
+
+fn register<J: Job>(monitor: Monitor, ctx: &JobContext, options: &WorkerOptions) -> Monitor {
+    let ctx = ctx.clone();
+    let poll = options.poll_interval;
+    // Heartbeats drive orphan detection: a worker that died has its tasks re-enqueued after
+    // two missed beats.
+    let heartbeat = Duration::from_secs(10);
+    match ctx.db.pool().clone() {
+        Pool::Sqlite(pool) => monitor.register(move |run| {
+            let config = apalis_sqlite::Config::default()
+                .queue(J::NAME)
+                .heartbeat_interval(heartbeat)
+                .batch_size(16);
+            let storage = SqliteStorage::<Envelope<J>>::new(&pool)
+                .with_config(config)
+                .poll_with_interval(poll);
+            WorkerBuilder::new(format!("{}-{}-{run}", J::NAME, process_tag()))
+                .backend(storage)
+                .data(ctx.clone())
+                .build(handle::<J>)
+        }),
+        Pool::Postgres(pool) => monitor.register(move |run| {
+            let config = apalis_postgres::Config::default()
+                .queue(J::NAME)
+                .heartbeat_interval(heartbeat)
+                .batch_size(16);
+            let storage = PostgresStorage::<Envelope<J>>::new(&pool)
+                .with_config(config)
+                .poll_with_interval(poll);
+            WorkerBuilder::new(format!("{}-{}-{run}", J::NAME, process_tag()))
+                .backend(storage)
+                .data(ctx.clone())
+                .build(handle::<J>)
+        }),
+    }
+}
+
+/// Runs one task: the job, then a durable retry or a dead letter on failure.
+async fn handle<J: Job>(envelope: Envelope<J>, ctx: Data<JobContext>) -> Result<(), BoxDynError> {
+    let ctx: JobContext = (*ctx).clone();
+    let attempt = envelope.failures + 1;
+    let span = tracing::info_span!("job", job.name = J::NAME, job.attempt = attempt);
+    let started = Instant::now();
+    let outcome = AssertUnwindSafe(envelope.job.run(&ctx).instrument(span.clone()))
+        .catch_unwind()
+        .await
+        .unwrap_or_else(|panic| {
+            let message = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".to_owned());
+            Err(anyhow::anyhow!("job panicked: {message}"))
+        });
+    let elapsed = started.elapsed();
+    ctx.metrics
+        .job_duration
+        .get_or_create(&crate::metrics::RouteLabels {
+            method: "run".to_owned(),
+            route: J::NAME.to_owned(),
+        })
+        .observe(elapsed.as_secs_f64());
+    let _entered = span.enter();
+    match outcome {
+        Ok(()) => {
+            ctx.metrics.count_job(J::NAME, "succeeded");
+            info!(duration_ms = elapsed.as_millis() as u64, "job {} done", J::NAME);
+            Ok(())
+        }
+        Err(err) if attempt < J::MAX_ATTEMPTS => {
+            let delay = J::backoff(attempt);
+            let retry = Envelope {
+                failures: attempt,
+                job: &envelope.job,
+            };
+            let pushed = ctx
+                .queue
+                .push_envelopes::<J>(vec![(
+                    serde_json::to_vec(&retry)?,
+                    EnqueueOptions {
+                        delay: Some(delay),
+                        idempotency_key: None,
+                    },
+                )])
+                .await;
+            match pushed {
+                Ok(()) => {
+                    ctx.metrics.count_job(J::NAME, "retried");
+                    warn!(
+                        error = format!("{err:#}"),
+                        retry_in_ms = delay.as_millis() as u64,
+                        "job {} failed (attempt {attempt} of {}), will retry",
+                        J::NAME,
+                        J::MAX_ATTEMPTS
+                    );
+                    Ok(())
+                }
+                Err(push_err) => {
+                    ctx.metrics.count_job(J::NAME, "failed");
+                    error!(error = format!("{err:#}"), push_error = format!("{push_err:#}"), "job {} failed and its retry could not be queued", J::NAME);
+                    Err(err.into())
+                }
+            }
+        }
+        Err(err) => {
+            ctx.metrics.count_job(J::NAME, "failed");
+            error!(
+                error = format!("{err:#}"),
+                "job {} failed {attempt} times; kept as a dead letter",
+                J::NAME
+            );
+            Err(err.into())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_by_four_and_is_capped() {
+        let base = Duration::from_secs(2);
+        let max = Duration::from_secs(3600);
+        for (failures, expected) in [(1, 2), (2, 8), (3, 32), (4, 128), (10, 3600)] {
+            let delay = exponential_backoff(failures, base, max);
+            let low = Duration::from_secs(expected);
+            assert!(delay >= low && delay <= low.mul_f64(1.25), "{failures}: {delay:?}");
+        }
+    }
+
+    #[test]
+    fn envelope_round_trips_as_json() {
+        let bytes = serde_json::to_vec(&Envelope { failures: 2, job: "x" }).expect("encode");
+        assert_eq!(String::from_utf8_lossy(&bytes), r#"{"failures":2,"job":"x"}"#);
+    }
+}

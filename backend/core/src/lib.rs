@@ -1,0 +1,22 @@
+//! ErrorWatch's domain crate: configuration, telemetry, the database connection, tenant-scoped
+//! data access, services, the job layer and metrics. It knows nothing about HTTP.
+//!
+//! Invariant: sea-orm entities are `pub(crate)`; code outside this crate reaches tenant data only
+//! through services that take an [`scope::AccountScope`] first.
+
+pub mod config;
+pub mod db;
+pub mod dsn;
+pub mod error;
+pub mod ids;
+pub mod jobs;
+pub mod metrics;
+pub mod password;
+pub mod scope;
+pub mod secret;
+pub mod service;
+pub mod telemetry;
+
+pub(crate) mod entity;
+
+pub use error::{Error, Result};

@@ -1,0 +1,244 @@
+//! `Application`: builds everything a process needs from a [`Config`] and runs it until a
+//! shutdown token is cancelled. Production (`cli.rs`) and the integration tests use this same
+//! code path.
+//!
+//! Shutdown order: stop accepting connections and let in-flight requests finish; stop workers
+//! fetching and let running jobs finish (tasks fetched but not started go back to the queue);
+//! close the database. Everything is bounded by `ERRORWATCH_SHUTDOWN_TIMEOUT_SECS`.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use errorwatch_core::config::{Config, DatabaseKind};
+use errorwatch_core::db::{Db, Pool};
+use errorwatch_core::jobs::{self, JobContext, JobQueue, WorkerOptions};
+use errorwatch_core::metrics::Metrics;
+use errorwatch_migration::{Migrator, MigratorTrait};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
+
+use crate::http::{self, AppState};
+
+/// Which parts of the product this process runs.
+#[derive(Clone, Copy, Debug)]
+pub struct Roles {
+    /// Serve HTTP.
+    pub http: bool,
+    /// Run job workers and the scheduler.
+    pub workers: bool,
+}
+
+/// A built, not yet running, application.
+pub struct Application {
+    config: Arc<Config>,
+    db: Db,
+    metrics: Arc<Metrics>,
+    queue: JobQueue,
+    listener: Option<TcpListener>,
+    roles: Roles,
+}
+
+/// Connects to the database and applies pending migrations (ours and apalis').
+pub async fn prepare_database(config: &Config) -> anyhow::Result<Db> {
+    let db = Db::connect(&config.database).await.context("DATABASE_URL")?;
+    migrate(&db).await?;
+    Ok(db)
+}
+
+/// Applies migrations; on PostgreSQL several starting processes take turns via an advisory lock.
+pub async fn migrate(db: &Db) -> anyhow::Result<()> {
+    let lock = match db.pool() {
+        Pool::Postgres(pool) => {
+            let mut conn = pool.acquire().await.context("migrations: cannot get a connection")?;
+            sqlx::query("SELECT pg_advisory_lock(7_391_102)")
+                .execute(&mut *conn)
+                .await
+                .context("migrations: cannot take the migration lock")?;
+            Some(conn)
+        }
+        Pool::Sqlite(_) => None,
+    };
+    let result = async {
+        Migrator::up(db.conn_for_migrations(), None)
+            .await
+            .context("applying migrations")?;
+        jobs::setup_queue_tables(db).await.context("creating the job queue tables")
+    }
+    .await;
+    if let Some(mut conn) = lock {
+        sqlx::query("SELECT pg_advisory_unlock(7_391_102)")
+            .execute(&mut *conn)
+            .await
+            .context("migrations: cannot release the migration lock")?;
+    }
+    result
+}
+
+/// True when every migration is applied.
+pub async fn migrations_applied(db: &Db) -> anyhow::Result<bool> {
+    Ok(Migrator::get_pending_migrations(db.conn_for_migrations()).await?.is_empty())
+}
+
+impl Application {
+    /// Connects, migrates and (for HTTP roles) binds the listener, so a port conflict is
+    /// reported before anything runs.
+    pub async fn build(config: Config, roles: Roles) -> anyhow::Result<Self> {
+        let db = prepare_database(&config).await?;
+        let listener = if roles.http {
+            let addr = config.http.listen;
+            let listener = TcpListener::bind(addr).await.map_err(|e| match e.kind() {
+                std::io::ErrorKind::AddrInUse => anyhow::anyhow!(
+                    "ERRORWATCH_LISTEN: {addr} is already in use; stop the other process or choose another port (e.g. ERRORWATCH_LISTEN=127.0.0.1:{})",
+                    addr.port().wrapping_add(1)
+                ),
+                std::io::ErrorKind::PermissionDenied => anyhow::anyhow!(
+                    "ERRORWATCH_LISTEN: not allowed to bind {addr}; use a port above 1024"
+                ),
+                _ => anyhow::anyhow!("ERRORWATCH_LISTEN: cannot bind {addr}: {e}"),
+            })?;
+            Some(listener)
+        } else {
+            None
+        };
+        let metrics = Metrics::new();
+        let queue = JobQueue::new(db.clone(), metrics.clone());
+        Ok(Self {
+            config: Arc::new(config),
+            db,
+            metrics,
+            queue,
+            listener,
+            roles,
+        })
+    }
+
+    /// The bound address (HTTP roles only).
+    pub fn local_addr(&self) -> Option<SocketAddr> {
+        self.listener.as_ref().and_then(|l| l.local_addr().ok())
+    }
+
+    /// The database handle.
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
+    /// The job queue.
+    pub fn queue(&self) -> &JobQueue {
+        &self.queue
+    }
+
+    /// Runs until `shutdown` is cancelled, then stops gracefully.
+    pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
+        let timeout = self.config.http.shutdown_timeout;
+        let engine = match self.db.kind() {
+            DatabaseKind::Sqlite => "sqlite",
+            DatabaseKind::Postgres => "postgres",
+        };
+        let mut tasks = tokio::task::JoinSet::new();
+
+        if self.roles.workers {
+            let ctx = JobContext {
+                db: self.db.clone(),
+                queue: self.queue.clone(),
+                metrics: self.metrics.clone(),
+            };
+            let options = WorkerOptions {
+                poll_interval: self.config.worker.poll_interval,
+                shutdown_timeout: timeout,
+            };
+            let monitor = jobs::build_monitor(ctx, &options);
+            let stop = shutdown.clone();
+            tasks.spawn(async move {
+                monitor
+                    .run_with_signal(async move {
+                        stop.cancelled().await;
+                        Ok(())
+                    })
+                    .await
+                    .context("job workers")
+            });
+            let queue = self.queue.clone();
+            let stop = shutdown.clone();
+            tasks.spawn(async move {
+                run_scheduler(queue, stop).await;
+                Ok(())
+            });
+        }
+
+        if let Some(listener) = self.listener {
+            let addr = listener.local_addr()?;
+            let state = AppState::new(self.config.clone(), self.db.clone(), self.metrics.clone(), self.queue.clone());
+            let router = http::router(state);
+            let stop = shutdown.clone();
+            info!(
+                listen = %addr,
+                database = engine,
+                workers = self.roles.workers,
+                "ErrorWatch listening on http://{addr} ({engine})"
+            );
+            tasks.spawn(async move {
+                axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
+                    .with_graceful_shutdown(async move { stop.cancelled().await })
+                    .await
+                    .context("HTTP server")
+            });
+        } else {
+            info!(database = engine, "ErrorWatch worker running ({engine})");
+        }
+
+        // Run until a task fails or shutdown is requested; then give the rest `timeout`.
+        let mut first_error = None;
+        tokio::select! {
+            _ = shutdown.cancelled() => {}
+            Some(result) = tasks.join_next() => {
+                if let Some(e) = flatten(result) { first_error = Some(e); }
+                shutdown.cancel();
+            }
+        }
+        let drained = tokio::time::timeout(timeout + Duration::from_secs(1), async {
+            while let Some(result) = tasks.join_next().await {
+                if let Some(e) = flatten(result) {
+                    first_error.get_or_insert(e);
+                }
+            }
+        })
+        .await;
+        if drained.is_err() {
+            warn!(timeout_secs = timeout.as_secs(), "shutdown timed out; abandoning in-flight work (unfinished jobs return to the queue)");
+            tasks.abort_all();
+        }
+        self.db.close().await;
+        info!("ErrorWatch stopped");
+        match first_error {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+}
+
+fn flatten(result: Result<anyhow::Result<()>, tokio::task::JoinError>) -> Option<anyhow::Error> {
+    match result {
+        Ok(Ok(())) => None,
+        Ok(Err(e)) => Some(e),
+        Err(e) if e.is_cancelled() => None,
+        Err(e) => Some(anyhow::anyhow!("task panicked: {e}")),
+    }
+}
+
+/// Enqueues periodic maintenance jobs. Idempotency keys make several nodes agree.
+async fn run_scheduler(queue: JobQueue, shutdown: CancellationToken) {
+    let mut tick = tokio::time::interval(Duration::from_secs(300));
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tick.tick() => {
+                if let Err(e) = jobs::prune::schedule_hourly(&queue).await {
+                    warn!(error = format!("{e:#}"), "cannot schedule job pruning");
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,24 @@
+//! ErrorWatch schema migrations, written with sea-query so one definition serves SQLite and
+//! PostgreSQL. Files are `mYYYYMMDD_NNNNNN_<verb>_<noun>.rs`, each with `up` and `down`.
+//! apalis creates its own queue tables (`Jobs`/`Workers` on SQLite, schema `apalis` on
+//! PostgreSQL): never name a table of ours `jobs` or `workers`.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261123_000001_create_tenant_model;
+mod m20261123_000002_create_issue_and_event_tables;
+mod m20261123_000003_create_job_selftests;
+
+/// The ordered list of migrations.
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(m20261123_000001_create_tenant_model::Migration),
+            Box::new(m20261123_000002_create_issue_and_event_tables::Migration),
+            Box::new(m20261123_000003_create_job_selftests::Migration),
+        ]
+    }
+}

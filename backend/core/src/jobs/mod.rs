@@ -35,6 +35,8 @@ pub trait Job: Serialize + DeserializeOwned + Send + Sync + Unpin + 'static {
     const NAME: &'static str;
     /// Runs before the task becomes a dead letter.
     const MAX_ATTEMPTS: u32 = 5;
+    /// Tasks of this type one worker runs at once (and fetches per poll).
+    const CONCURRENCY: usize = 4;
 
     /// Delay before attempt `failures + 1`, given how many attempts have failed so far.
     fn backoff(failures: u32) -> Duration {
@@ -299,26 +301,28 @@ fn register<J: Job>(monitor: Monitor, ctx: &JobContext, options: &WorkerOptions)
             let config = apalis_sqlite::Config::default()
                 .queue(J::NAME)
                 .heartbeat_interval(heartbeat)
-                .batch_size(16);
+                .batch_size(J::CONCURRENCY);
             let storage = SqliteStorage::<Envelope<J>>::new(&pool)
                 .with_config(config)
                 .poll_with_interval(poll);
             WorkerBuilder::new(format!("{}-{}-{run}", J::NAME, process_tag()))
                 .backend(storage)
                 .data(ctx.clone())
+                .concurrency(J::CONCURRENCY)
                 .build(handle::<J>)
         }),
         Pool::Postgres(pool) => monitor.register(move |run| {
             let config = apalis_postgres::Config::default()
                 .queue(J::NAME)
                 .heartbeat_interval(heartbeat)
-                .batch_size(16);
+                .batch_size(J::CONCURRENCY);
             let storage = PostgresStorage::<Envelope<J>>::new(&pool)
                 .with_config(config)
                 .poll_with_interval(poll);
             WorkerBuilder::new(format!("{}-{}-{run}", J::NAME, process_tag()))
                 .backend(storage)
                 .data(ctx.clone())
+                .concurrency(J::CONCURRENCY)
                 .build(handle::<J>)
         }),
     }

@@ -36,9 +36,9 @@ mkdir -p "$dist"
 wasm-bindgen --target web --no-typescript --out-dir "$dist" --out-name "$name" "$wasm"
 log "wasm-bindgen: $(elapsed "$t")"
 
-# rustc's wasm32 defaults (bulk memory, non-trapping float-to-int, sign-ext, mutable globals,
-# reference types, multivalue) are all in binaryen 132's default feature set, and wasm-opt also
-# reads the module's target_features section, so no --enable-* flags are needed.
+# No --enable-* flags needed: wasm-opt takes the features from the module's target_features
+# section (rustc's wasm32 defaults: mutable globals, sign-ext, non-trapping float-to-int, bulk
+# memory, reference types, multivalue), which wasm-bindgen passes through.
 t=$(now_ms)
 bg="$dist/${name}_bg.wasm"
 log "wasm-opt -Oz $(basename "$bg") ($("$wasm_opt" --version))"

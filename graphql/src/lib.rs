@@ -22,7 +22,10 @@ pub struct Query;
 #[Object]
 impl Query {
     /// The server's version and database engine.
-    async fn server_info(&self, ctx: &async_graphql::Context<'_>) -> async_graphql::Result<ServerInfo> {
+    async fn server_info(
+        &self,
+        ctx: &async_graphql::Context<'_>,
+    ) -> async_graphql::Result<ServerInfo> {
         Ok(ctx.data::<ServerInfo>()?.clone())
     }
 }
@@ -38,7 +41,9 @@ pub fn build_schema(info: ServerInfo) -> AppSchema {
 
 /// The SDL, as checked in at `graphql/schema.graphql`.
 pub fn sdl() -> String {
-    Schema::build(Query, EmptyMutation, EmptySubscription).finish().sdl()
+    Schema::build(Query, EmptyMutation, EmptySubscription)
+        .finish()
+        .sdl()
 }
 
 #[cfg(test)]

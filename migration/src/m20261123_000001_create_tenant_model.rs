@@ -6,7 +6,11 @@ use sea_orm_migration::schema::*;
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
-fn fk(name: &str, from: (&'static str, &'static str), to: &'static str) -> ForeignKeyCreateStatement {
+fn fk(
+    name: &str,
+    from: (&'static str, &'static str),
+    to: &'static str,
+) -> ForeignKeyCreateStatement {
     ForeignKey::create()
         .name(name)
         .from(from.0, from.1)
@@ -51,8 +55,16 @@ impl MigrationTrait for Migration {
                     .col(big_integer("user_id"))
                     .col(string_len("role", 16))
                     .col(timestamp_with_time_zone("created_at"))
-                    .foreign_key(&mut fk("fk_memberships_account", ("memberships", "account_id"), "accounts"))
-                    .foreign_key(&mut fk("fk_memberships_user", ("memberships", "user_id"), "users"))
+                    .foreign_key(&mut fk(
+                        "fk_memberships_account",
+                        ("memberships", "account_id"),
+                        "accounts",
+                    ))
+                    .foreign_key(&mut fk(
+                        "fk_memberships_user",
+                        ("memberships", "user_id"),
+                        "users",
+                    ))
                     .to_owned(),
             )
             .await?;
@@ -68,7 +80,13 @@ impl MigrationTrait for Migration {
             )
             .await?;
         manager
-            .create_index(Index::create().name("memberships_user_id_idx").table("memberships").col("user_id").to_owned())
+            .create_index(
+                Index::create()
+                    .name("memberships_user_id_idx")
+                    .table("memberships")
+                    .col("user_id")
+                    .to_owned(),
+            )
             .await?;
         manager
             .create_table(
@@ -80,7 +98,11 @@ impl MigrationTrait for Migration {
                     .col(string_len("name", 200))
                     .col(string_len_null("platform", 64))
                     .col(timestamp_with_time_zone("created_at"))
-                    .foreign_key(&mut fk("fk_projects_account", ("projects", "account_id"), "accounts"))
+                    .foreign_key(&mut fk(
+                        "fk_projects_account",
+                        ("projects", "account_id"),
+                        "accounts",
+                    ))
                     .to_owned(),
             )
             .await?;
@@ -107,8 +129,16 @@ impl MigrationTrait for Migration {
                     .col(boolean("is_active").default(true))
                     .col(integer_null("rate_limit_per_minute"))
                     .col(timestamp_with_time_zone("created_at"))
-                    .foreign_key(&mut fk("fk_project_keys_account", ("project_keys", "account_id"), "accounts"))
-                    .foreign_key(&mut fk("fk_project_keys_project", ("project_keys", "project_id"), "projects"))
+                    .foreign_key(&mut fk(
+                        "fk_project_keys_account",
+                        ("project_keys", "account_id"),
+                        "accounts",
+                    ))
+                    .foreign_key(&mut fk(
+                        "fk_project_keys_project",
+                        ("project_keys", "project_id"),
+                        "projects",
+                    ))
                     .to_owned(),
             )
             .await?;
@@ -126,8 +156,16 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        for table in ["project_keys", "projects", "memberships", "users", "accounts"] {
-            manager.drop_table(Table::drop().table(table).to_owned()).await?;
+        for table in [
+            "project_keys",
+            "projects",
+            "memberships",
+            "users",
+            "accounts",
+        ] {
+            manager
+                .drop_table(Table::drop().table(table).to_owned())
+                .await?;
         }
         Ok(())
     }

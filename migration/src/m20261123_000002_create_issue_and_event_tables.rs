@@ -9,7 +9,11 @@ use sea_orm_migration::schema::*;
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
-fn fk(name: &str, from: (&'static str, &'static str), to: &'static str) -> ForeignKeyCreateStatement {
+fn fk(
+    name: &str,
+    from: (&'static str, &'static str),
+    to: &'static str,
+) -> ForeignKeyCreateStatement {
     ForeignKey::create()
         .name(name)
         .from(from.0, from.1)
@@ -18,7 +22,12 @@ fn fk(name: &str, from: (&'static str, &'static str), to: &'static str) -> Forei
         .to_owned()
 }
 
-fn index(name: &str, table: &'static str, cols: &[&'static str], unique: bool) -> IndexCreateStatement {
+fn index(
+    name: &str,
+    table: &'static str,
+    cols: &[&'static str],
+    unique: bool,
+) -> IndexCreateStatement {
     let mut statement = Index::create();
     statement.name(name).table(table);
     for col in cols {
@@ -55,13 +64,26 @@ impl MigrationTrait for Migration {
                     .col(string_len_null("first_release", 250))
                     .col(string_len_null("last_release", 250))
                     .col(timestamp_with_time_zone("created_at"))
-                    .foreign_key(&mut fk("fk_issues_account", ("issues", "account_id"), "accounts"))
-                    .foreign_key(&mut fk("fk_issues_project", ("issues", "project_id"), "projects"))
+                    .foreign_key(&mut fk(
+                        "fk_issues_account",
+                        ("issues", "account_id"),
+                        "accounts",
+                    ))
+                    .foreign_key(&mut fk(
+                        "fk_issues_project",
+                        ("issues", "project_id"),
+                        "projects",
+                    ))
                     .to_owned(),
             )
             .await?;
         manager
-            .create_index(index("issues_project_id_fingerprint_key", "issues", &["project_id", "fingerprint"], true))
+            .create_index(index(
+                "issues_project_id_fingerprint_key",
+                "issues",
+                &["project_id", "fingerprint"],
+                true,
+            ))
             .await?;
         manager
             .create_index(index(
@@ -82,7 +104,11 @@ impl MigrationTrait for Migration {
                     .col(string_len("hash", 64))
                     .col(integer("grouping_version"))
                     .col(timestamp_with_time_zone("created_at"))
-                    .foreign_key(&mut fk("fk_issue_fingerprints_issue", ("issue_fingerprints", "issue_id"), "issues"))
+                    .foreign_key(&mut fk(
+                        "fk_issue_fingerprints_issue",
+                        ("issue_fingerprints", "issue_id"),
+                        "issues",
+                    ))
                     .to_owned(),
             )
             .await?;
@@ -95,7 +121,12 @@ impl MigrationTrait for Migration {
             ))
             .await?;
         manager
-            .create_index(index("issue_fingerprints_issue_id_idx", "issue_fingerprints", &["issue_id"], false))
+            .create_index(index(
+                "issue_fingerprints_issue_id_idx",
+                "issue_fingerprints",
+                &["issue_id"],
+                false,
+            ))
             .await?;
         manager
             .create_table(
@@ -121,13 +152,28 @@ impl MigrationTrait for Migration {
             )
             .await?;
         manager
-            .create_index(index("events_project_id_event_id_key", "events", &["project_id", "event_id"], true))
+            .create_index(index(
+                "events_project_id_event_id_key",
+                "events",
+                &["project_id", "event_id"],
+                true,
+            ))
             .await?;
         manager
-            .create_index(index("events_issue_id_timestamp_idx", "events", &["issue_id", "timestamp"], false))
+            .create_index(index(
+                "events_issue_id_timestamp_idx",
+                "events",
+                &["issue_id", "timestamp"],
+                false,
+            ))
             .await?;
         manager
-            .create_index(index("events_account_id_project_id_timestamp_idx", "events", &["account_id", "project_id", "timestamp"], false))
+            .create_index(index(
+                "events_account_id_project_id_timestamp_idx",
+                "events",
+                &["account_id", "project_id", "timestamp"],
+                false,
+            ))
             .await?;
         manager
             .create_table(
@@ -141,7 +187,11 @@ impl MigrationTrait for Migration {
                     .col(string_len("outcome", 16))
                     .col(string_len("reason", 64).default(""))
                     .col(big_integer("quantity").default(0))
-                    .foreign_key(&mut fk("fk_outcomes_project", ("outcomes", "project_id"), "projects"))
+                    .foreign_key(&mut fk(
+                        "fk_outcomes_project",
+                        ("outcomes", "project_id"),
+                        "projects",
+                    ))
                     .to_owned(),
             )
             .await?;
@@ -154,14 +204,21 @@ impl MigrationTrait for Migration {
             ))
             .await?;
         manager
-            .create_index(index("outcomes_account_id_hour_idx", "outcomes", &["account_id", "hour"], false))
+            .create_index(index(
+                "outcomes_account_id_hour_idx",
+                "outcomes",
+                &["account_id", "hour"],
+                false,
+            ))
             .await?;
         Ok(())
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         for table in ["outcomes", "events", "issue_fingerprints", "issues"] {
-            manager.drop_table(Table::drop().table(table).to_owned()).await?;
+            manager
+                .drop_table(Table::drop().table(table).to_owned())
+                .await?;
         }
         Ok(())
     }

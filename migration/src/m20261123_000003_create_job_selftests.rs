@@ -31,6 +31,8 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager.drop_table(Table::drop().table("job_selftests").to_owned()).await
+        manager
+            .drop_table(Table::drop().table("job_selftests").to_owned())
+            .await
     }
 }

@@ -124,7 +124,9 @@ impl Config {
             Some(raw) => raw.trim().parse().map_err(|_| {
                 problem(
                     "ERRORWATCH_LISTEN",
-                    format!("{raw:?} is not an address:port; use e.g. 127.0.0.1:8000 or 0.0.0.0:8000"),
+                    format!(
+                        "{raw:?} is not an address:port; use e.g. 127.0.0.1:8000 or 0.0.0.0:8000"
+                    ),
                 )
             })?,
         };
@@ -142,7 +144,12 @@ impl Config {
         let filter = lookup("ERRORWATCH_LOG")
             .or_else(|| lookup("RUST_LOG"))
             .unwrap_or_else(|| "info".to_owned());
-        let poll_ms = parse_number("ERRORWATCH_WORKER_POLL_MS", lookup("ERRORWATCH_WORKER_POLL_MS"), 200, 1..=60_000)?;
+        let poll_ms = parse_number(
+            "ERRORWATCH_WORKER_POLL_MS",
+            lookup("ERRORWATCH_WORKER_POLL_MS"),
+            200,
+            1..=60_000,
+        )?;
         let shutdown_secs = parse_number(
             "ERRORWATCH_SHUTDOWN_TIMEOUT_SECS",
             lookup("ERRORWATCH_SHUTDOWN_TIMEOUT_SECS"),
@@ -188,7 +195,10 @@ fn parse_number(
     }
 }
 
-fn parse_database(raw: Option<String>, max_connections: Option<String>) -> Result<DatabaseConfig, ConfigError> {
+fn parse_database(
+    raw: Option<String>,
+    max_connections: Option<String>,
+) -> Result<DatabaseConfig, ConfigError> {
     let raw = raw.unwrap_or_else(|| format!("sqlite://{DEFAULT_SQLITE_PATH}"));
     let raw = raw.trim().to_owned();
     let hint = "use sqlite://path/to/file.db or postgres://user:password@host:5432/dbname";
@@ -200,7 +210,9 @@ fn parse_database(raw: Option<String>, max_connections: Option<String>) -> Resul
         if path.is_empty() || path == ":memory:" {
             return Err(problem(
                 "DATABASE_URL",
-                format!("SQLite needs a file path (an in-memory database would lose every event); {hint}"),
+                format!(
+                    "SQLite needs a file path (an in-memory database would lose every event); {hint}"
+                ),
             ));
         }
         (DatabaseKind::Sqlite, Some(PathBuf::from(path)))
@@ -208,28 +220,44 @@ fn parse_database(raw: Option<String>, max_connections: Option<String>) -> Resul
         let parsed = url::Url::parse(&raw).map_err(|e| {
             problem(
                 "DATABASE_URL",
-                format!("{} is not a valid URL ({e}); {hint}", DatabaseUrl::new(raw.clone()).redacted()),
+                format!(
+                    "{} is not a valid URL ({e}); {hint}",
+                    DatabaseUrl::new(raw.clone()).redacted()
+                ),
             )
         })?;
         if parsed.host_str().unwrap_or_default().is_empty() {
-            return Err(problem("DATABASE_URL", format!("the PostgreSQL URL has no host; {hint}")));
+            return Err(problem(
+                "DATABASE_URL",
+                format!("the PostgreSQL URL has no host; {hint}"),
+            ));
         }
         if parsed.path().trim_start_matches('/').is_empty() {
-            return Err(problem("DATABASE_URL", format!("the PostgreSQL URL names no database; {hint}")));
+            return Err(problem(
+                "DATABASE_URL",
+                format!("the PostgreSQL URL names no database; {hint}"),
+            ));
         }
         (DatabaseKind::Postgres, None)
     } else {
         let scheme = raw.split("://").next().unwrap_or_default();
         return Err(problem(
             "DATABASE_URL",
-            format!("unsupported database {scheme:?}: ErrorWatch runs on SQLite or PostgreSQL; {hint}"),
+            format!(
+                "unsupported database {scheme:?}: ErrorWatch runs on SQLite or PostgreSQL; {hint}"
+            ),
         ));
     };
     let default_pool = match kind {
         DatabaseKind::Sqlite => 8,
         DatabaseKind::Postgres => 16,
     };
-    let max_connections = parse_number("ERRORWATCH_DB_MAX_CONNECTIONS", max_connections, default_pool, 1..=1000)?;
+    let max_connections = parse_number(
+        "ERRORWATCH_DB_MAX_CONNECTIONS",
+        max_connections,
+        default_pool,
+        1..=1000,
+    )?;
     Ok(DatabaseConfig {
         url: DatabaseUrl::new(raw),
         kind,
@@ -290,7 +318,10 @@ mod tests {
     use super::*;
 
     fn load(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        let map: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         Config::from_lookup(|k| map.get(k).cloned())
     }
 
@@ -298,7 +329,10 @@ mod tests {
     fn defaults_to_sqlite_in_data_folder_on_localhost_8000() {
         let config = load(&[]).expect("defaults are valid");
         assert_eq!(config.database.kind, DatabaseKind::Sqlite);
-        assert_eq!(config.database.sqlite_path, Some(PathBuf::from("data/errorwatch.db")));
+        assert_eq!(
+            config.database.sqlite_path,
+            Some(PathBuf::from("data/errorwatch.db"))
+        );
         assert_eq!(config.http.listen.to_string(), "127.0.0.1:8000");
         assert_eq!(config.http.public_url.as_str(), "http://127.0.0.1:8000/");
         assert_eq!(config.http.base_path(), "");
@@ -307,7 +341,8 @@ mod tests {
 
     #[test]
     fn postgres_url_is_accepted_and_redacted_in_debug() {
-        let config = load(&[("DATABASE_URL", "postgres://ew:pw123@localhost:5432/ew")]).expect("valid");
+        let config =
+            load(&[("DATABASE_URL", "postgres://ew:pw123@localhost:5432/ew")]).expect("valid");
         assert_eq!(config.database.kind, DatabaseKind::Postgres);
         assert!(!format!("{config:?}").contains("pw123"));
     }
@@ -315,9 +350,15 @@ mod tests {
     #[test]
     fn bad_inputs_name_the_variable_and_the_fix() {
         let cases = [
-            (("DATABASE_URL", "mysql://x@y/z"), "unsupported database \"mysql\""),
+            (
+                ("DATABASE_URL", "mysql://x@y/z"),
+                "unsupported database \"mysql\"",
+            ),
             (("DATABASE_URL", "postgres://user@/db"), "no host"),
-            (("DATABASE_URL", "postgres://user@host"), "names no database"),
+            (
+                ("DATABASE_URL", "postgres://user@host"),
+                "names no database",
+            ),
             (("DATABASE_URL", "sqlite::memory:"), "needs a file path"),
             (("ERRORWATCH_LISTEN", "localhost"), "not an address:port"),
             (("ERRORWATCH_PUBLIC_URL", "ftp://x"), "http:// or https://"),
@@ -327,13 +368,20 @@ mod tests {
         for ((variable, value), expected) in cases {
             let err = load(&[(variable, value)]).expect_err(value);
             assert_eq!(err.variable, variable);
-            assert!(err.to_string().contains(expected), "{err} should contain {expected}");
+            assert!(
+                err.to_string().contains(expected),
+                "{err} should contain {expected}"
+            );
         }
     }
 
     #[test]
     fn public_url_keeps_a_base_path_without_trailing_slash() {
-        let config = load(&[("ERRORWATCH_PUBLIC_URL", "https://errors.example.com/tracker/")]).expect("valid");
+        let config = load(&[(
+            "ERRORWATCH_PUBLIC_URL",
+            "https://errors.example.com/tracker/",
+        )])
+        .expect("valid");
         assert_eq!(config.http.base_path(), "/tracker");
     }
 

@@ -8,9 +8,9 @@
 use std::time::Duration;
 
 use sea_orm::{ConnectionTrait, DatabaseConnection, SqlxPostgresConnector, SqlxSqliteConnector};
+use sqlx::ConnectOptions;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::ConnectOptions;
 use std::str::FromStr;
 
 use crate::config::{DatabaseConfig, DatabaseKind};
@@ -40,7 +40,9 @@ pub struct Db {
 #[derive(Debug, thiserror::Error)]
 pub enum ConnectError {
     /// The SQLite folder could not be created.
-    #[error("cannot create the database folder {path}: {source}; check permissions or set DATABASE_URL")]
+    #[error(
+        "cannot create the database folder {path}: {source}; check permissions or set DATABASE_URL"
+    )]
     CreateFolder {
         /// Folder that failed.
         path: String,
@@ -70,9 +72,11 @@ impl Db {
                 if let Some(folder) = config.sqlite_path.as_ref().and_then(|p| p.parent())
                     && !folder.as_os_str().is_empty()
                 {
-                    std::fs::create_dir_all(folder).map_err(|source| ConnectError::CreateFolder {
-                        path: folder.display().to_string(),
-                        source,
+                    std::fs::create_dir_all(folder).map_err(|source| {
+                        ConnectError::CreateFolder {
+                            path: folder.display().to_string(),
+                            source,
+                        }
                     })?;
                 }
                 let options = SqliteConnectOptions::from_str(config.url.expose())

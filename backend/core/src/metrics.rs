@@ -79,19 +79,35 @@ impl Metrics {
     pub fn new() -> Arc<Self> {
         let mut registry = Registry::with_prefix("errorwatch");
         let http_requests = Family::<HttpLabels, Counter>::default();
-        let http_duration = Family::<RouteLabels, Histogram>::new_with_constructor(latency_histogram as fn() -> Histogram);
+        let http_duration = Family::<RouteLabels, Histogram>::new_with_constructor(
+            latency_histogram as fn() -> Histogram,
+        );
         let jobs = Family::<JobLabels, Counter>::default();
-        let job_duration = Family::<RouteLabels, Histogram>::new_with_constructor(latency_histogram as fn() -> Histogram);
+        let job_duration = Family::<RouteLabels, Histogram>::new_with_constructor(
+            latency_histogram as fn() -> Histogram,
+        );
         let queue_depth = Family::<QueueLabels, Gauge>::default();
-        registry.register("http_requests", "HTTP requests handled", http_requests.clone());
+        registry.register(
+            "http_requests",
+            "HTTP requests handled",
+            http_requests.clone(),
+        );
         registry.register(
             "http_request_duration_seconds",
             "HTTP request latency",
             http_duration.clone(),
         );
         registry.register("jobs", "Background jobs by outcome", jobs.clone());
-        registry.register("job_duration_seconds", "Background job run time", job_duration.clone());
-        registry.register("job_queue", "Jobs in the queue by status", queue_depth.clone());
+        registry.register(
+            "job_duration_seconds",
+            "Background job run time",
+            job_duration.clone(),
+        );
+        registry.register(
+            "job_queue",
+            "Jobs in the queue by status",
+            queue_depth.clone(),
+        );
         Arc::new(Self {
             registry,
             http_requests,

@@ -49,10 +49,16 @@ mod tests {
         let password = SecretString::new("correct horse battery");
         let first = hash_password(&password).expect("hash");
         let second = hash_password(&password).expect("hash");
-        assert!(first.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{first}");
+        assert!(
+            first.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+            "{first}"
+        );
         assert_ne!(first, second, "each hash has its own salt");
         assert!(verify_password(&password, &first));
-        assert!(!verify_password(&SecretString::new("wrong password"), &first));
+        assert!(!verify_password(
+            &SecretString::new("wrong password"),
+            &first
+        ));
         assert!(!verify_password(&password, "not a hash"));
     }
 

@@ -87,8 +87,9 @@ impl AccountScope {
             .one(db.conn())
             .await?
             .ok_or(Error::NotFound)?;
-        let role = Role::parse(&row.role)
-            .ok_or_else(|| anyhow::anyhow!("membership {} has unknown role {:?}", row.id, row.role))?;
+        let role = Role::parse(&row.role).ok_or_else(|| {
+            anyhow::anyhow!("membership {} has unknown role {:?}", row.id, row.role)
+        })?;
         Ok(Self {
             db: db.clone(),
             account_id,
@@ -126,7 +127,11 @@ impl AccountScope {
 
     /// Fails with `Forbidden` unless the caller has at least `role`.
     pub fn require(&self, role: Role) -> Result<()> {
-        if self.role >= role { Ok(()) } else { Err(Error::Forbidden) }
+        if self.role >= role {
+            Ok(())
+        } else {
+            Err(Error::Forbidden)
+        }
     }
 
     pub(crate) fn db(&self) -> &Db {
@@ -140,7 +145,9 @@ mod tests {
 
     #[test]
     fn roles_are_ordered_and_round_trip() {
-        assert!(Role::Viewer < Role::Member && Role::Member < Role::Admin && Role::Admin < Role::Owner);
+        assert!(
+            Role::Viewer < Role::Member && Role::Member < Role::Admin && Role::Admin < Role::Owner
+        );
         for role in [Role::Viewer, Role::Member, Role::Admin, Role::Owner] {
             assert_eq!(Role::parse(role.as_str()), Some(role));
         }

@@ -7,14 +7,22 @@ use crate::config::{LogConfig, LogFormat};
 
 /// Installs the global subscriber. Call once, early in `main`.
 pub fn init(config: &LogConfig) -> anyhow::Result<()> {
-    let filter = EnvFilter::try_new(&config.filter)
-        .map_err(|e| anyhow::anyhow!("ERRORWATCH_LOG: {:?} is not a valid filter ({e})", config.filter))?;
+    let filter = EnvFilter::try_new(&config.filter).map_err(|e| {
+        anyhow::anyhow!(
+            "ERRORWATCH_LOG: {:?} is not a valid filter ({e})",
+            config.filter
+        )
+    })?;
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
     let result = match config.format {
         LogFormat::Pretty => builder.with_target(false).try_init(),
-        LogFormat::Json => builder.json().flatten_event(true).with_current_span(false).try_init(),
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .try_init(),
     };
     result.map_err(|e| anyhow::anyhow!("cannot install the log subscriber: {e}"))
 }

@@ -18,7 +18,7 @@ use errorwatch_core::metrics::Metrics;
 use errorwatch_migration::{Migrator, MigratorTrait};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
-use tracing::{info, warn};
+use tracing::{error, info, warn};
 
 use crate::http::{self, AppState};
 
@@ -43,7 +43,9 @@ pub struct Application {
 
 /// Connects to the database and applies pending migrations (ours and apalis').
 pub async fn prepare_database(config: &Config) -> anyhow::Result<Db> {
-    let db = Db::connect(&config.database).await.context("DATABASE_URL")?;
+    let db = Db::connect(&config.database)
+        .await
+        .context("DATABASE_URL")?;
     migrate(&db).await?;
     Ok(db)
 }
@@ -52,8 +54,11 @@ pub async fn prepare_database(config: &Config) -> anyhow::Result<Db> {
 pub async fn migrate(db: &Db) -> anyhow::Result<()> {
     let lock = match db.pool() {
         Pool::Postgres(pool) => {
-            let mut conn = pool.acquire().await.context("migrations: cannot get a connection")?;
-            sqlx::query("SELECT pg_advisory_lock(7_391_102)")
+            let mut conn = pool
+                .acquire()
+                .await
+                .context("migrations: cannot get a connection")?;
+            sqlx::query("SELECT pg_advisory_lock(7391102)")
                 .execute(&mut *conn)
                 .await
                 .context("migrations: cannot take the migration lock")?;
@@ -65,11 +70,13 @@ pub async fn migrate(db: &Db) -> anyhow::Result<()> {
         Migrator::up(db.conn_for_migrations(), None)
             .await
             .context("applying migrations")?;
-        jobs::setup_queue_tables(db).await.context("creating the job queue tables")
+        jobs::setup_queue_tables(db)
+            .await
+            .context("creating the job queue tables")
     }
     .await;
     if let Some(mut conn) = lock {
-        sqlx::query("SELECT pg_advisory_unlock(7_391_102)")
+        sqlx::query("SELECT pg_advisory_unlock(7391102)")
             .execute(&mut *conn)
             .await
             .context("migrations: cannot release the migration lock")?;
@@ -79,7 +86,9 @@ pub async fn migrate(db: &Db) -> anyhow::Result<()> {
 
 /// True when every migration is applied.
 pub async fn migrations_applied(db: &Db) -> anyhow::Result<bool> {
-    Ok(Migrator::get_pending_migrations(db.conn_for_migrations()).await?.is_empty())
+    Ok(Migrator::get_pending_migrations(db.conn_for_migrations())
+        .await?
+        .is_empty())
 }
 
 impl Application {
@@ -144,22 +153,14 @@ impl Application {
                 db: self.db.clone(),
                 queue: self.queue.clone(),
                 metrics: self.metrics.clone(),
+                attempt: 0,
             };
             let options = WorkerOptions {
                 poll_interval: self.config.worker.poll_interval,
                 shutdown_timeout: timeout,
             };
-            let monitor = jobs::build_monitor(ctx, &options);
             let stop = shutdown.clone();
-            tasks.spawn(async move {
-                monitor
-                    .run_with_signal(async move {
-                        stop.cancelled().await;
-                        Ok(())
-                    })
-                    .await
-                    .context("job workers")
-            });
+            tasks.spawn(supervise_workers(ctx, options, stop));
             let queue = self.queue.clone();
             let stop = shutdown.clone();
             tasks.spawn(async move {
@@ -170,7 +171,12 @@ impl Application {
 
         if let Some(listener) = self.listener {
             let addr = listener.local_addr()?;
-            let state = AppState::new(self.config.clone(), self.db.clone(), self.metrics.clone(), self.queue.clone());
+            let state = AppState::new(
+                self.config.clone(),
+                self.db.clone(),
+                self.metrics.clone(),
+                self.queue.clone(),
+            );
             let router = http::router(state);
             let stop = shutdown.clone();
             info!(
@@ -180,10 +186,13 @@ impl Application {
                 "ErrorWatch listening on http://{addr} ({engine})"
             );
             tasks.spawn(async move {
-                axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
-                    .with_graceful_shutdown(async move { stop.cancelled().await })
-                    .await
-                    .context("HTTP server")
+                axum::serve(
+                    listener,
+                    router.into_make_service_with_connect_info::<SocketAddr>(),
+                )
+                .with_graceful_shutdown(async move { stop.cancelled().await })
+                .await
+                .context("HTTP server")
             });
         } else {
             info!(database = engine, "ErrorWatch worker running ({engine})");
@@ -207,7 +216,10 @@ impl Application {
         })
         .await;
         if drained.is_err() {
-            warn!(timeout_secs = timeout.as_secs(), "shutdown timed out; abandoning in-flight work (unfinished jobs return to the queue)");
+            warn!(
+                timeout_secs = timeout.as_secs(),
+                "shutdown timed out; abandoning in-flight work (unfinished jobs return to the queue)"
+            );
             tasks.abort_all();
         }
         self.db.close().await;
@@ -225,6 +237,48 @@ fn flatten(result: Result<anyhow::Result<()>, tokio::task::JoinError>) -> Option
         Ok(Err(e)) => Some(e),
         Err(e) if e.is_cancelled() => None,
         Err(e) => Some(anyhow::anyhow!("task panicked: {e}")),
+    }
+}
+
+/// Runs the job workers until shutdown. A worker that dies (its database went away, say) is
+/// restarted by the monitor; if the whole monitor stops, it is rebuilt after a growing pause.
+/// Workers failing never take the HTTP server down with them.
+async fn supervise_workers(
+    ctx: JobContext,
+    options: WorkerOptions,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let mut pause = Duration::from_secs(1);
+    loop {
+        let stop = shutdown.clone();
+        let restart_stop = shutdown.clone();
+        let monitor =
+            jobs::build_monitor(ctx.clone(), &options).should_restart(move |worker, error| {
+                let restart = !restart_stop.is_cancelled() && worker.restarts() < 20;
+                warn!(worker = worker.name(), error = ?error, restart, "job worker failed");
+                restart
+            });
+        let result = monitor
+            .run_with_signal(async move {
+                stop.cancelled().await;
+                Ok(())
+            })
+            .await;
+        if shutdown.is_cancelled() {
+            return result.context("job workers");
+        }
+        match result {
+            Ok(()) => warn!(
+                "job workers stopped unexpectedly; restarting in {} s",
+                pause.as_secs()
+            ),
+            Err(e) => error!(error = %e, "job workers failed; restarting in {} s", pause.as_secs()),
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => return Ok(()),
+            _ = tokio::time::sleep(pause) => {}
+        }
+        pause = (pause * 2).min(Duration::from_secs(60));
     }
 }
 

@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use errorwatch_core::config::Config;
-use errorwatch_core::jobs::selftest::{self, SelfTest};
 use errorwatch_core::jobs::JobQueue;
+use errorwatch_core::jobs::selftest::{self, SelfTest};
 use errorwatch_core::metrics::Metrics;
 use errorwatch_core::scope::AccountScope;
 use errorwatch_core::secret::SecretString;
@@ -137,6 +137,9 @@ enum JobsCommand {
         /// Only enqueue; print the batch id and exit.
         #[arg(long)]
         no_wait: bool,
+        /// Fail each job's first N attempts (checks retries; above 5 checks dead letters).
+        #[arg(long, default_value_t = 0)]
+        fail_first: u32,
         /// Check an earlier batch instead of enqueuing a new one.
         #[arg(long)]
         batch: Option<String>,
@@ -148,8 +151,14 @@ enum JobsCommand {
 /// Runs a parsed command line.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let mut config = Config::from_env()?;
-    let is_admin = !matches!(cli.command, Command::Serve { .. } | Command::Worker | Command::Migrate);
-    if is_admin && std::env::var_os("ERRORWATCH_LOG").is_none() && std::env::var_os("RUST_LOG").is_none() {
+    let is_admin = !matches!(
+        cli.command,
+        Command::Serve { .. } | Command::Worker | Command::Migrate
+    );
+    if is_admin
+        && std::env::var_os("ERRORWATCH_LOG").is_none()
+        && std::env::var_os("RUST_LOG").is_none()
+    {
         // Admin commands print their result; keep the log to warnings.
         config.log.filter = "warn".to_owned();
     }
@@ -167,7 +176,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 },
             )
             .await?;
-            application.run_until_stopped(crate::shutdown::on_signal()).await
+            application
+                .run_until_stopped(crate::shutdown::on_signal())
+                .await
         }
         Command::Worker => {
             let application = Application::build(
@@ -178,7 +189,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 },
             )
             .await?;
-            application.run_until_stopped(crate::shutdown::on_signal()).await
+            application
+                .run_until_stopped(crate::shutdown::on_signal())
+                .await
         }
         Command::Migrate => {
             let db = app::prepare_database(&config).await?;
@@ -217,7 +230,9 @@ async fn run_user(config: Config, command: UserCommand) -> anyhow::Result<()> {
         .context("reading the password from standard input")?;
     let password = input.lines().next().unwrap_or_default().to_owned();
     if password.is_empty() {
-        anyhow::bail!("no password on standard input; e.g. `echo \"$PASSWORD\" | errorwatch user create --email {email} --password-stdin`");
+        anyhow::bail!(
+            "no password on standard input; e.g. `echo \"$PASSWORD\" | errorwatch user create --email {email} --password-stdin`"
+        );
     }
     let db = app::prepare_database(&config).await?;
     let created = user::create_user(&db, &email, SecretString::new(password), superuser)
@@ -226,25 +241,39 @@ async fn run_user(config: Config, command: UserCommand) -> anyhow::Result<()> {
     db.close().await;
     let created = created?;
     if output.json {
-        println!("{}", json!({"id": created.id, "email": created.email, "superuser": created.is_superuser}));
+        println!(
+            "{}",
+            json!({"id": created.id, "email": created.email, "superuser": created.is_superuser})
+        );
     } else {
         println!(
             "created user {} (id {}{})",
             created.email,
             created.id,
-            if created.is_superuser { ", superuser" } else { "" }
+            if created.is_superuser {
+                ", superuser"
+            } else {
+                ""
+            }
         );
     }
     Ok(())
 }
 
 async fn run_account(config: Config, command: AccountCommand) -> anyhow::Result<()> {
-    let AccountCommand::Create { name, owner, output } = command;
+    let AccountCommand::Create {
+        name,
+        owner,
+        output,
+    } = command;
     let db = app::prepare_database(&config).await?;
     let result = async {
-        let owner = user::find_user_by_email(&db, &owner)
-            .await
-            .map_err(|e| explain(e, &format!("user {owner:?} (create it with `errorwatch user create`)")))?;
+        let owner = user::find_user_by_email(&db, &owner).await.map_err(|e| {
+            explain(
+                e,
+                &format!("user {owner:?} (create it with `errorwatch user create`)"),
+            )
+        })?;
         account::create_account(&db, &name, owner.id)
             .await
             .map_err(|e| explain(e, "account"))
@@ -253,7 +282,10 @@ async fn run_account(config: Config, command: AccountCommand) -> anyhow::Result<
     db.close().await;
     let created = result?;
     if output.json {
-        println!("{}", json!({"id": created.id, "slug": created.slug, "name": created.name}));
+        println!(
+            "{}",
+            json!({"id": created.id, "slug": created.slug, "name": created.name})
+        );
     } else {
         println!("{}", created.slug);
     }
@@ -339,6 +371,7 @@ async fn run_jobs(config: Config, command: JobsCommand) -> anyhow::Result<()> {
             JobsCommand::Selftest {
                 count,
                 work_ms,
+                fail_first,
                 timeout_secs,
                 no_wait,
                 batch,
@@ -353,6 +386,7 @@ async fn run_jobs(config: Config, command: JobsCommand) -> anyhow::Result<()> {
                                 batch: batch.clone(),
                                 token: format!("{batch}-{i}"),
                                 work_ms,
+                                fail_first,
                             })
                             .collect();
                         queue.enqueue_many(&jobs).await?;

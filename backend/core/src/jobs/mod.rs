@@ -73,6 +73,8 @@ pub struct JobContext {
     pub queue: JobQueue,
     /// Process metrics.
     pub metrics: Arc<Metrics>,
+    /// Which attempt this run is (1 for the first); set by the runner.
+    pub attempt: u32,
 }
 
 /// Pushes jobs onto the queue of whichever database is configured.
@@ -114,21 +116,36 @@ impl JobQueue {
     }
 
     /// Enqueues one job with options.
-    pub async fn enqueue_with<J: Job>(&self, job: &J, options: EnqueueOptions) -> anyhow::Result<()> {
-        self.push_envelopes::<J>(vec![(serde_json::to_vec(&Envelope { failures: 0, job })?, options)])
-            .await
+    pub async fn enqueue_with<J: Job>(
+        &self,
+        job: &J,
+        options: EnqueueOptions,
+    ) -> anyhow::Result<()> {
+        self.push_envelopes::<J>(vec![(
+            serde_json::to_vec(&Envelope { failures: 0, job })?,
+            options,
+        )])
+        .await
     }
 
     /// Enqueues many jobs in one transaction.
     pub async fn enqueue_many<J: Job>(&self, jobs: &[J]) -> anyhow::Result<()> {
         let encoded = jobs
             .iter()
-            .map(|job| Ok((serde_json::to_vec(&Envelope { failures: 0, job })?, EnqueueOptions::default())))
+            .map(|job| {
+                Ok((
+                    serde_json::to_vec(&Envelope { failures: 0, job })?,
+                    EnqueueOptions::default(),
+                ))
+            })
             .collect::<anyhow::Result<Vec<_>>>()?;
         self.push_envelopes::<J>(encoded).await
     }
 
-    async fn push_envelopes<J: Job>(&self, encoded: Vec<(Vec<u8>, EnqueueOptions)>) -> anyhow::Result<()> {
+    async fn push_envelopes<J: Job>(
+        &self,
+        encoded: Vec<(Vec<u8>, EnqueueOptions)>,
+    ) -> anyhow::Result<()> {
         let count = encoded.len();
         let tasks: Vec<Task<Vec<u8>>> = encoded
             .into_iter()
@@ -161,25 +178,26 @@ impl JobQueue {
         Ok(())
     }
 
-    /// Tasks that are waiting, due, or running: zero means the queue is drained.
-    pub async fn outstanding(&self) -> anyhow::Result<i64> {
+    /// Tasks waiting or running (with `include_scheduled`, also those scheduled for later,
+    /// such as retries): zero means the queue is drained.
+    pub async fn outstanding(&self, include_scheduled: bool) -> anyhow::Result<i64> {
         let count = match self.db.pool() {
             Pool::Sqlite(pool) => {
                 sqlx::query_scalar::<_, i64>(
                     "SELECT COUNT(*) FROM Jobs WHERE status IN ('Pending', 'Queued', 'Running') \
-                     AND run_at <= strftime('%s', 'now')",
+                     AND (?1 OR run_at <= strftime('%s', 'now'))",
                 )
+                .bind(include_scheduled)
                 .fetch_one(pool)
                 .await?
             }
-            Pool::Postgres(pool) => {
-                sqlx::query_scalar::<_, i64>(
-                    "SELECT COUNT(*) FROM apalis.jobs WHERE status IN ('Pending', 'Queued', 'Running') \
-                     AND run_at <= now()",
-                )
-                .fetch_one(pool)
-                .await?
-            }
+            Pool::Postgres(pool) => sqlx::query_scalar::<_, i64>(
+                "SELECT COUNT(*) FROM apalis.jobs WHERE status IN ('Pending', 'Queued', 'Running') \
+                     AND ($1 OR run_at <= now())",
+            )
+            .bind(include_scheduled)
+            .fetch_one(pool)
+            .await?,
         };
         Ok(count)
     }
@@ -259,7 +277,9 @@ pub async fn setup_queue_tables(db: &Db) -> anyhow::Result<()> {
             // apalis' setup turns `synchronous` OFF on the connection it used; a 200 from ingest
             // must survive a crash, so put every pooled connection back to NORMAL (WAL).
             for _ in 0..pool.size() {
-                sqlx::query("PRAGMA synchronous = NORMAL").execute(pool).await?;
+                sqlx::query("PRAGMA synchronous = NORMAL")
+                    .execute(pool)
+                    .await?;
             }
         }
         Pool::Postgres(pool) => PostgresStorage::setup(pool).await?,
@@ -330,8 +350,11 @@ fn register<J: Job>(monitor: Monitor, ctx: &JobContext, options: &WorkerOptions)
 
 /// Runs one task: the job, then a durable retry or a dead letter on failure.
 async fn handle<J: Job>(envelope: Envelope<J>, ctx: Data<JobContext>) -> Result<(), BoxDynError> {
-    let ctx: JobContext = (*ctx).clone();
     let attempt = envelope.failures + 1;
+    let ctx = JobContext {
+        attempt,
+        ..(*ctx).clone()
+    };
     let span = tracing::info_span!("job", job.name = J::NAME, job.attempt = attempt);
     let started = Instant::now();
     let outcome = AssertUnwindSafe(envelope.job.run(&ctx).instrument(span.clone()))
@@ -357,7 +380,11 @@ async fn handle<J: Job>(envelope: Envelope<J>, ctx: Data<JobContext>) -> Result<
     match outcome {
         Ok(()) => {
             ctx.metrics.count_job(J::NAME, "succeeded");
-            info!(duration_ms = elapsed.as_millis() as u64, "job {} done", J::NAME);
+            info!(
+                duration_ms = elapsed.as_millis() as u64,
+                "job {} done",
+                J::NAME
+            );
             Ok(())
         }
         Err(err) if attempt < J::MAX_ATTEMPTS => {
@@ -390,7 +417,12 @@ async fn handle<J: Job>(envelope: Envelope<J>, ctx: Data<JobContext>) -> Result<
                 }
                 Err(push_err) => {
                     ctx.metrics.count_job(J::NAME, "failed");
-                    error!(error = format!("{err:#}"), push_error = format!("{push_err:#}"), "job {} failed and its retry could not be queued", J::NAME);
+                    error!(
+                        error = format!("{err:#}"),
+                        push_error = format!("{push_err:#}"),
+                        "job {} failed and its retry could not be queued",
+                        J::NAME
+                    );
                     Err(err.into())
                 }
             }
@@ -418,13 +450,23 @@ mod tests {
         for (failures, expected) in [(1, 2), (2, 8), (3, 32), (4, 128), (10, 3600)] {
             let delay = exponential_backoff(failures, base, max);
             let low = Duration::from_secs(expected);
-            assert!(delay >= low && delay <= low.mul_f64(1.25), "{failures}: {delay:?}");
+            assert!(
+                delay >= low && delay <= low.mul_f64(1.25),
+                "{failures}: {delay:?}"
+            );
         }
     }
 
     #[test]
     fn envelope_round_trips_as_json() {
-        let bytes = serde_json::to_vec(&Envelope { failures: 2, job: "x" }).expect("encode");
-        assert_eq!(String::from_utf8_lossy(&bytes), r#"{"failures":2,"job":"x"}"#);
+        let bytes = serde_json::to_vec(&Envelope {
+            failures: 2,
+            job: "x",
+        })
+        .expect("encode");
+        assert_eq!(
+            String::from_utf8_lossy(&bytes),
+            r#"{"failures":2,"job":"x"}"#
+        );
     }
 }

@@ -20,12 +20,28 @@ pub struct SelfTest {
     pub token: String,
     /// Simulated work, so shutdown and load tests have jobs in flight.
     pub work_ms: u64,
+    /// Fail the first N attempts, to check retries (more than `MAX_ATTEMPTS` checks dead
+    /// letters).
+    #[serde(default)]
+    pub fail_first: u32,
 }
 
 impl Job for SelfTest {
     const NAME: &'static str = "self_test";
 
+    /// Short, so a self-test of retries finishes in about a second.
+    fn backoff(failures: u32) -> Duration {
+        super::exponential_backoff(failures, Duration::from_millis(100), Duration::from_secs(2))
+    }
+
     async fn run(&self, ctx: &JobContext) -> anyhow::Result<()> {
+        if ctx.attempt <= self.fail_first {
+            anyhow::bail!(
+                "self-test failure {} of {} (requested)",
+                ctx.attempt,
+                self.fail_first
+            );
+        }
         if self.work_ms > 0 {
             tokio::time::sleep(Duration::from_millis(self.work_ms.min(60_000))).await;
         }

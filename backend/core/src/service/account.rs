@@ -46,7 +46,10 @@ pub(crate) fn validate_name(field: &'static str, name: &str) -> Result<String> {
         return Err(Error::validation(field, "must be 1 to 100 characters"));
     }
     if name.chars().any(char::is_control) {
-        return Err(Error::validation(field, "must not contain control characters"));
+        return Err(Error::validation(
+            field,
+            "must not contain control characters",
+        ));
     }
     Ok(name.to_owned())
 }
@@ -60,7 +63,11 @@ pub async fn create_account(db: &Db, name: &str, owner: UserId) -> Result<Accoun
         s => s,
     };
     for n in 1..=50u32 {
-        let slug = if n == 1 { base.clone() } else { format!("{base}-{n}") };
+        let slug = if n == 1 {
+            base.clone()
+        } else {
+            format!("{base}-{n}")
+        };
         let txn = db.conn().begin().await?;
         let now = chrono::Utc::now();
         let inserted = account::ActiveModel {
@@ -73,7 +80,12 @@ pub async fn create_account(db: &Db, name: &str, owner: UserId) -> Result<Accoun
         .await;
         let row = match inserted {
             Ok(row) => row,
-            Err(e) if matches!(e.sql_err(), Some(sea_orm::SqlErr::UniqueConstraintViolation(_))) => {
+            Err(e)
+                if matches!(
+                    e.sql_err(),
+                    Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
+                ) =>
+            {
                 txn.rollback().await?;
                 continue;
             }
@@ -95,7 +107,9 @@ pub async fn create_account(db: &Db, name: &str, owner: UserId) -> Result<Accoun
             name: row.name,
         });
     }
-    Err(Error::Conflict("too many accounts share this name; choose another"))
+    Err(Error::Conflict(
+        "too many accounts share this name; choose another",
+    ))
 }
 
 /// Finds an account by slug. Admin commands only: members reach accounts through a scope.

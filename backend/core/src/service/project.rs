@@ -43,7 +43,11 @@ pub struct ProjectKey {
 }
 
 /// Creates a project with one active DSN key. Requires `Admin`.
-pub async fn create_project(scope: &AccountScope, public_url: &url::Url, name: &str) -> Result<Project> {
+pub async fn create_project(
+    scope: &AccountScope,
+    public_url: &url::Url,
+    name: &str,
+) -> Result<Project> {
     scope.require(Role::Admin)?;
     let name = validate_name("name", name)?;
     let slug = match slugify(&name) {
@@ -108,11 +112,18 @@ pub async fn list_projects(scope: &AccountScope, public_url: &url::Url) -> Resul
 }
 
 /// Every project of every account: for the `errorwatch project list` admin command only.
-pub async fn list_projects_all_accounts_unscoped(db: &Db, public_url: &url::Url) -> Result<Vec<Project>> {
+pub async fn list_projects_all_accounts_unscoped(
+    db: &Db,
+    public_url: &url::Url,
+) -> Result<Vec<Project>> {
     load_projects(db, None, public_url).await
 }
 
-async fn load_projects(db: &Db, account: Option<AccountId>, public_url: &url::Url) -> Result<Vec<Project>> {
+async fn load_projects(
+    db: &Db,
+    account: Option<AccountId>,
+    public_url: &url::Url,
+) -> Result<Vec<Project>> {
     let conn = db.conn();
     let mut query = project::Entity::find().order_by_asc(project::Column::Id);
     let mut keys_query = project_key::Entity::find()

@@ -34,12 +34,20 @@ pub fn normalize_email(raw: &str) -> Result<String> {
     if valid {
         Ok(email)
     } else {
-        Err(Error::validation("email", format!("{raw:?} is not an email address")))
+        Err(Error::validation(
+            "email",
+            format!("{raw:?} is not an email address"),
+        ))
     }
 }
 
 /// Creates a user with a verified email (the admin vouches for it).
-pub async fn create_user(db: &Db, email: &str, password: SecretString, is_superuser: bool) -> Result<User> {
+pub async fn create_user(
+    db: &Db,
+    email: &str,
+    password: SecretString,
+    is_superuser: bool,
+) -> Result<User> {
     let email = normalize_email(email)?;
     let hash = tokio::task::spawn_blocking(move || hash_password(&password))
         .await
@@ -84,8 +92,20 @@ mod tests {
 
     #[test]
     fn emails_are_normalised_and_checked() {
-        assert_eq!(normalize_email("  Ada@Example.COM ").expect("valid"), "ada@example.com");
-        for bad in ["", "ada", "ada@", "@example.com", "ada@example", "a b@example.com", "a@b@c.com", "ada@.com"] {
+        assert_eq!(
+            normalize_email("  Ada@Example.COM ").expect("valid"),
+            "ada@example.com"
+        );
+        for bad in [
+            "",
+            "ada",
+            "ada@",
+            "@example.com",
+            "ada@example",
+            "a b@example.com",
+            "a@b@c.com",
+            "ada@.com",
+        ] {
             assert!(normalize_email(bad).is_err(), "{bad:?} should be rejected");
         }
     }

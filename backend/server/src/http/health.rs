@@ -23,13 +23,19 @@ pub async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
         );
     }
     match crate::app::migrations_applied(&state.db).await {
-        Ok(true) => (StatusCode::OK, Json(json!({"status": "ok", "database": "ok", "migrations": "applied"}))),
+        Ok(true) => (
+            StatusCode::OK,
+            Json(json!({"status": "ok", "database": "ok", "migrations": "applied"})),
+        ),
         Ok(false) => (
             StatusCode::SERVICE_UNAVAILABLE,
             Json(json!({"status": "unavailable", "database": "ok", "migrations": "pending"})),
         ),
         Err(e) => {
-            tracing::warn!(error = format!("{e:#}"), "readiness: cannot read migration state");
+            tracing::warn!(
+                error = format!("{e:#}"),
+                "readiness: cannot read migration state"
+            );
             (
                 StatusCode::SERVICE_UNAVAILABLE,
                 Json(json!({"status": "unavailable", "database": "ok", "migrations": "unknown"})),

@@ -62,7 +62,10 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(metrics::metrics))
         .route_service("/graphql", GraphQL::new(schema))
         .fallback_service(static_files::service(&state.config.http.frontend_dir))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            metrics::track,
+        ))
         .with_state(state);
     let app = if base_path.is_empty() {
         app
@@ -75,19 +78,21 @@ pub fn router(state: AppState) -> Router {
     app.layer(
         ServiceBuilder::new()
             .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
-            .layer(TraceLayer::new_for_http().make_span_with(|request: &axum::http::Request<_>| {
-                let request_id = request
-                    .headers()
-                    .get("x-request-id")
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or_default();
-                tracing::info_span!(
-                    "http",
-                    http.method = %request.method(),
-                    http.path = %request.uri().path(),
-                    request.id = %request_id,
-                )
-            }))
+            .layer(
+                TraceLayer::new_for_http().make_span_with(|request: &axum::http::Request<_>| {
+                    let request_id = request
+                        .headers()
+                        .get("x-request-id")
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or_default();
+                    tracing::info_span!(
+                        "http",
+                        http.method = %request.method(),
+                        http.path = %request.uri().path(),
+                        request.id = %request_id,
+                    )
+                }),
+            )
             .layer(PropagateRequestIdLayer::x_request_id()),
     )
 }

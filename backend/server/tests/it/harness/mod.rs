@@ -1,0 +1,171 @@
+//! Test harness: `TestApp::spawn(backend)` starts the real application (the same
+//! `Application::run_until_stopped` as production) against a fresh database, and
+//! `db_test!` turns one async test body into a `sqlite` and a `postgres` test.
+//!
+//! PostgreSQL tests need `DATABASE_URL=postgres://…` pointing at a server where the user may
+//! create databases; `infra/test.sh` starts a throwaway cluster and sets it. Each test gets a
+//! database cloned from a template migrated once per schema version, dropped when the test ends.
+
+pub mod db;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use errorwatch_core::config::Config;
+use errorwatch_core::db::Db;
+use errorwatch_core::jobs::JobQueue;
+use errorwatch_server::app::{Application, Roles};
+use tokio_util::sync::CancellationToken;
+
+pub use db::{Backend, TestDatabase};
+
+/// Declares one test per backend: `db_test!(async fn name(backend) { ... })` expands to a
+/// module `name` with tests `sqlite` and `postgres`.
+macro_rules! db_test {
+    ($(#[$meta:meta])* async fn $name:ident($backend:ident) $body:block) => {
+        $(#[$meta])*
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            async fn body($backend: $crate::harness::Backend) $body
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                body($crate::harness::Backend::Sqlite).await
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                body($crate::harness::Backend::Postgres).await
+            }
+        }
+    };
+}
+pub(crate) use db_test;
+
+/// A running application on an ephemeral port.
+pub struct TestApp {
+    /// Base URL, e.g. `http://127.0.0.1:40123`.
+    pub address: String,
+    /// HTTP client.
+    pub client: reqwest::Client,
+    /// The database (same pool as the app).
+    pub db: Db,
+    /// The job queue.
+    pub queue: JobQueue,
+    /// The configuration the app runs with.
+    pub config: Config,
+    shutdown: CancellationToken,
+    task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+    database: TestDatabase,
+}
+
+impl TestApp {
+    /// Starts the app with workers on a fresh database.
+    pub async fn spawn(backend: Backend) -> Self {
+        Self::spawn_with(backend, &[]).await
+    }
+
+    /// Starts the app with extra environment settings (e.g. `ERRORWATCH_PUBLIC_URL`).
+    pub async fn spawn_with(backend: Backend, extra: &[(&str, &str)]) -> Self {
+        errorwatch_core::telemetry::init_for_tests();
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let database = TestDatabase::create(backend).await;
+        let mut vars: HashMap<String, String> = HashMap::from([
+            ("DATABASE_URL".to_owned(), database.url().to_owned()),
+            ("ERRORWATCH_LISTEN".to_owned(), "127.0.0.1:0".to_owned()),
+            ("ERRORWATCH_WORKER_POLL_MS".to_owned(), "20".to_owned()),
+            ("ERRORWATCH_DB_MAX_CONNECTIONS".to_owned(), "5".to_owned()),
+            (
+                "ERRORWATCH_FRONTEND_DIR".to_owned(),
+                "/nonexistent/errorwatch-test".to_owned(),
+            ),
+        ]);
+        for (key, value) in extra {
+            vars.insert((*key).to_owned(), (*value).to_owned());
+        }
+        let config = Config::from_lookup(|k| vars.get(k).cloned()).expect("test config is valid");
+        let application = Application::build(
+            config.clone(),
+            Roles {
+                http: true,
+                workers: true,
+            },
+        )
+        .await
+        .expect("application builds");
+        let addr: SocketAddr = application.local_addr().expect("bound");
+        let db = application.db().clone();
+        let queue = application.queue().clone();
+        let shutdown = CancellationToken::new();
+        let task = tokio::spawn(application.run_until_stopped(shutdown.clone()));
+        Self {
+            address: format!("http://{addr}"),
+            client: reqwest::Client::builder()
+                .timeout(Duration::from_secs(30))
+                .build()
+                .expect("client"),
+            db,
+            queue,
+            config,
+            shutdown,
+            task: Some(task),
+            database,
+        }
+    }
+
+    /// `address` + `path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    /// GET `path`.
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("request")
+    }
+
+    /// The database URL, for running the real binary against the same database.
+    pub fn database_url(&self) -> &str {
+        self.database.url()
+    }
+
+    /// Waits until no job is waiting, scheduled or running (the app's own workers run them).
+    /// Panics after 30 s with the queue's state.
+    pub async fn run_pending_jobs(&self) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let outstanding = self.queue.outstanding(true).await.expect("queue readable");
+            if outstanding == 0 {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{outstanding} jobs still outstanding after 30 s: {:?}",
+                self.queue.stats().await
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Stops the app gracefully and returns its result.
+    pub async fn stop(mut self) -> anyhow::Result<()> {
+        self.shutdown.cancel();
+        let task = self.task.take().expect("running");
+        task.await.expect("app task")
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+}

@@ -1,0 +1,10 @@
+//! The integration suite: one test binary, every test run against the real application on
+//! `127.0.0.1:0`, once on SQLite and once on PostgreSQL (see `harness::db_test!`).
+
+mod harness;
+
+mod cli;
+mod http;
+mod jobs;
+mod shutdown;
+mod tenancy;

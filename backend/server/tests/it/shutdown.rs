@@ -1,0 +1,166 @@
+//! SIGTERM while the server handles requests and runs jobs: it exits 0 within 10 s, and every
+//! job it had taken either finished or went back to the queue, so a restarted server finishes
+//! the rest and none is lost or run into a duplicate result.
+
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use errorwatch_core::config::Config;
+use errorwatch_core::db::Db;
+use errorwatch_core::jobs::selftest::count_processed;
+
+use crate::cli::{BIN, errorwatch};
+use crate::harness::{TestDatabase, db_test};
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
+}
+
+fn start_server(database_url: &str, port: u16) -> Child {
+    let mut command = Command::new(BIN);
+    for (key, _) in std::env::vars() {
+        if key.starts_with("ERRORWATCH_") || key == "DATABASE_URL" {
+            command.env_remove(key);
+        }
+    }
+    command
+        .arg("serve")
+        .env("DATABASE_URL", database_url)
+        .env("ERRORWATCH_LISTEN", format!("127.0.0.1:{port}"))
+        .env("ERRORWATCH_WORKER_POLL_MS", "20")
+        .env("ERRORWATCH_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("spawn errorwatch serve")
+}
+
+async fn wait_ready(client: &reqwest::Client, port: u16) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let ready = client
+            .get(format!("http://127.0.0.1:{port}/health/ready"))
+            .send()
+            .await;
+        if matches!(ready, Ok(ref r) if r.status() == 200) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "server not ready after 20 s");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Sends SIGTERM and waits for the exit; returns the exit status and how long it took.
+async fn terminate(mut child: Child) -> (std::process::ExitStatus, Duration) {
+    let started = Instant::now();
+    let sent = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(sent.success());
+    loop {
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            return (status, started.elapsed());
+        }
+        if started.elapsed() > Duration::from_secs(15) {
+            let _ = child.kill();
+            panic!("server still running 15 s after SIGTERM");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+const JOBS: u64 = 60;
+
+db_test!(
+    async fn sigterm_during_load_exits_zero_and_loses_no_job(backend) {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let database = TestDatabase::create(backend).await;
+        let url = database.url().to_owned();
+        let port = free_port();
+        let client = reqwest::Client::builder().timeout(Duration::from_secs(5)).build().expect("client");
+        let server = start_server(&url, port);
+        wait_ready(&client, port).await;
+
+        // Jobs that take a while, so some are running when the signal arrives.
+        let enqueue = errorwatch(
+            &["jobs", "selftest", "--count", &JOBS.to_string(), "--work-ms", "150", "--no-wait"],
+            &[("DATABASE_URL", &url)],
+            "",
+        );
+        assert!(enqueue.status.success(), "{}", String::from_utf8_lossy(&enqueue.stderr));
+        let batch = String::from_utf8_lossy(&enqueue.stdout).trim().to_owned();
+
+        // HTTP load until the server stops answering (bounded: at most 20,000 requests).
+        let stop_load = Arc::new(AtomicBool::new(false));
+        let ok_requests = Arc::new(AtomicU64::new(0));
+        let load = {
+            let (client, stop_load, ok_requests) = (client.clone(), stop_load.clone(), ok_requests.clone());
+            tokio::spawn(async move {
+                for _ in 0..20_000 {
+                    if stop_load.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    match client.get(format!("http://127.0.0.1:{port}/health/ready")).send().await {
+                        Ok(r) if r.status() == 200 => {
+                            ok_requests.fetch_add(1, Ordering::Relaxed);
+                        }
+                        Ok(r) => panic!("server answered {} during load", r.status()),
+                        Err(_) => break, // the listener closed: shutdown has begun
+                    }
+                }
+            })
+        };
+
+        let config = Config::from_lookup(|k| (k == "DATABASE_URL").then(|| url.clone())).expect("config");
+        let db = Db::connect(&config.database).await.expect("connect");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while count_processed(&db, &batch).await.expect("count") < 8 {
+            assert!(Instant::now() < deadline, "jobs did not start");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+
+        let (status, took) = terminate(server).await;
+        stop_load.store(true, Ordering::Relaxed);
+        load.await.expect("load task");
+        assert!(status.success(), "exit status {status:?}");
+        assert!(took < Duration::from_secs(10), "took {took:?}");
+        assert!(ok_requests.load(Ordering::Relaxed) > 0);
+
+        let processed_before = count_processed(&db, &batch).await.expect("count");
+        assert!(processed_before < JOBS, "the signal arrived mid-batch ({processed_before} done)");
+        // Nothing is left claimed by the stopped worker: unfinished tasks are back to Pending.
+        let claimed: i64 = match backend {
+            crate::harness::Backend::Sqlite => sqlx::query_scalar("SELECT COUNT(*) FROM Jobs WHERE status IN ('Queued', 'Running')")
+                .fetch_one(match db.pool() { errorwatch_core::db::Pool::Sqlite(p) => p, _ => unreachable!() })
+                .await
+                .expect("query"),
+            crate::harness::Backend::Postgres => sqlx::query_scalar("SELECT COUNT(*) FROM apalis.jobs WHERE status IN ('Queued', 'Running')")
+                .fetch_one(match db.pool() { errorwatch_core::db::Pool::Postgres(p) => p, _ => unreachable!() })
+                .await
+                .expect("query"),
+        };
+        assert_eq!(claimed, 0, "no task stays claimed by a stopped worker");
+
+        // A new server finishes the rest.
+        let port = free_port();
+        let restarted = start_server(&url, port);
+        wait_ready(&client, port).await;
+        let check = errorwatch(
+            &["jobs", "selftest", "--batch", &batch, "--count", &JOBS.to_string(), "--timeout-secs", "30"],
+            &[("DATABASE_URL", &url)],
+            "",
+        );
+        assert!(check.status.success(), "{}", String::from_utf8_lossy(&check.stderr));
+        assert_eq!(count_processed(&db, &batch).await.expect("count"), JOBS);
+        let (status, _) = terminate(restarted).await;
+        assert!(status.success());
+        db.close().await;
+    }
+);

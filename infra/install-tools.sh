@@ -59,7 +59,12 @@ wasm_opt_ok() { [[ -x "$wasm_opt" ]] && "$wasm_opt" --version 2>/dev/null | grep
 if wasm_opt_ok; then
     log "wasm-opt $binaryen_version: present ($wasm_opt)"
 else
-    need npm "install Node.js and npm"
+    if ! command -v npm >/dev/null 2>&1; then
+        log "npm not found: installing Debian's nodejs and npm"
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get update -qq && apt-get install -y -qq --no-install-recommends nodejs npm ||
+            die "could not install npm; install Node.js and npm, then re-run"
+    fi
     log "wasm-opt: installing npm binaryen@$binaryen_version into $tools_dir"
     mkdir -p "$tools_dir"
     npm install --prefix "$tools_dir" --no-audit --no-fund --loglevel=error "binaryen@$binaryen_version"

@@ -46,6 +46,19 @@ impl AppState {
     }
 }
 
+/// `GET /graphql`: the GraphiQL explorer, pointed at this server's endpoint.
+async fn graphiql(
+    axum::extract::State(state): axum::extract::State<AppState>,
+) -> axum::response::Html<String> {
+    let endpoint = format!("{}/graphql", state.config.http.base_path());
+    axum::response::Html(
+        async_graphql::http::GraphiQLSource::build()
+            .endpoint(&endpoint)
+            .title("ErrorWatch GraphQL")
+            .finish(),
+    )
+}
+
 /// The application's routes, mounted under the public URL's base path when it has one.
 pub fn router(state: AppState) -> Router {
     let schema = build_schema(ServerInfo {
@@ -60,7 +73,7 @@ pub fn router(state: AppState) -> Router {
         .route("/health/live", get(health::live))
         .route("/health/ready", get(health::ready))
         .route("/metrics", get(metrics::metrics))
-        .route_service("/graphql", GraphQL::new(schema))
+        .route("/graphql", get(graphiql).post_service(GraphQL::new(schema)))
         .fallback_service(static_files::service(&state.config.http.frontend_dir))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

@@ -249,3 +249,30 @@ async fn sqlite_folder_that_cannot_be_created_is_one_clear_line() {
         "cannot create the database folder",
     );
 }
+
+#[tokio::test]
+async fn json_logs_are_one_object_per_line_without_secrets() {
+    let database = TestDatabase::create(Backend::Sqlite).await;
+    let output = errorwatch(
+        &["migrate"],
+        &[
+            ("DATABASE_URL", database.url()),
+            ("ERRORWATCH_LOG_FORMAT", "json"),
+            ("ERRORWATCH_LOG", "info"),
+        ],
+        "",
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    let err = stderr(&output);
+    let lines: Vec<&str> = err.lines().collect();
+    assert!(!lines.is_empty(), "migrate logs what it applies");
+    for line in lines {
+        let parsed: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("{line:?} is not JSON: {e}"));
+        assert!(
+            parsed["timestamp"].is_string() && parsed["level"].is_string(),
+            "{parsed}"
+        );
+    }
+    assert!(err.contains("Applying migration"), "{err}");
+}

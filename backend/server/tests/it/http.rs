@@ -84,6 +84,9 @@ db_test!(
             crate::harness::Backend::Postgres => "postgres",
         };
         assert_eq!(body["data"]["serverInfo"]["database"], expected, "{body}");
+        let explorer = app.get("/graphql").await;
+        assert_eq!(explorer.status(), 200);
+        assert!(explorer.text().await.expect("text").contains("graphiql"), "GET serves GraphiQL");
     }
 );
 

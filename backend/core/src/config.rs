@@ -220,10 +220,7 @@ fn parse_database(
         let parsed = url::Url::parse(&raw).map_err(|e| {
             problem(
                 "DATABASE_URL",
-                format!(
-                    "{} is not a valid URL ({e}); {hint}",
-                    DatabaseUrl::new(raw.clone()).redacted()
-                ),
+                format!("the PostgreSQL URL is malformed ({e}); {hint}"),
             )
         })?;
         if parsed.host_str().unwrap_or_default().is_empty() {
@@ -354,7 +351,10 @@ mod tests {
                 ("DATABASE_URL", "mysql://x@y/z"),
                 "unsupported database \"mysql\"",
             ),
-            (("DATABASE_URL", "postgres://user@/db"), "no host"),
+            (
+                ("DATABASE_URL", "postgres://user@/db"),
+                "malformed (empty host)",
+            ),
             (
                 ("DATABASE_URL", "postgres://user@host"),
                 "names no database",

@@ -296,6 +296,42 @@ pub struct WorkerOptions {
     pub shutdown_timeout: Duration,
 }
 
+/// Wakes an idle worker every `period` to look for work.
+///
+/// Replaces apalis' `IntervalStrategy`, which re-arms its timer without polling it: when that
+/// tick coincides with an empty fetch, no waker is registered and the worker sleeps until its
+/// next heartbeat (seconds of idle latency, seen as 10 s stalls in the test-suite). Here the
+/// interval is polled until it is pending, so a waker is always registered.
+struct TickStrategy {
+    interval: tokio::time::Interval,
+}
+
+impl TickStrategy {
+    fn new(period: Duration) -> Self {
+        let mut interval = tokio::time::interval(period);
+        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        Self { interval }
+    }
+}
+
+impl apalis_core::backend::ext::poll_strategy::PollStrategy for TickStrategy {
+    fn poll_drive(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+        _snapshot: &apalis_core::backend::ext::poll_strategy::PollSnapshot,
+    ) -> std::task::Poll<Option<()>> {
+        let mut ticked = false;
+        while self.interval.poll_tick(cx).is_ready() {
+            ticked = true;
+        }
+        if ticked {
+            std::task::Poll::Ready(Some(()))
+        } else {
+            std::task::Poll::Pending
+        }
+    }
+}
+
 /// A process-unique suffix for worker names: apalis refuses a second worker of the same name
 /// while the first one's heartbeat is fresh, and a restart must not wait for it to expire.
 fn process_tag() -> &'static str {
@@ -324,7 +360,7 @@ fn register<J: Job>(monitor: Monitor, ctx: &JobContext, options: &WorkerOptions)
                 .batch_size(J::CONCURRENCY);
             let storage = SqliteStorage::<Envelope<J>>::new(&pool)
                 .with_config(config)
-                .poll_with_interval(poll);
+                .poll_with_strategy(TickStrategy::new(poll));
             WorkerBuilder::new(format!("{}-{}-{run}", J::NAME, process_tag()))
                 .backend(storage)
                 .data(ctx.clone())
@@ -338,7 +374,7 @@ fn register<J: Job>(monitor: Monitor, ctx: &JobContext, options: &WorkerOptions)
                 .batch_size(J::CONCURRENCY);
             let storage = PostgresStorage::<Envelope<J>>::new(&pool)
                 .with_config(config)
-                .poll_with_interval(poll);
+                .poll_with_strategy(TickStrategy::new(poll));
             WorkerBuilder::new(format!("{}-{}-{run}", J::NAME, process_tag()))
                 .backend(storage)
                 .data(ctx.clone())

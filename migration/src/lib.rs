@@ -5,6 +5,7 @@
 
 pub use sea_orm_migration::prelude::*;
 
+mod helpers;
 mod m20261123_000001_create_tenant_model;
 mod m20261123_000002_create_issue_and_event_tables;
 mod m20261123_000003_create_job_selftests;

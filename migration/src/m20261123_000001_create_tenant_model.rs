@@ -3,21 +3,10 @@
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::*;
 
+use crate::helpers::{fk, index};
+
 #[derive(DeriveMigrationName)]
 pub struct Migration;
-
-fn fk(
-    name: &str,
-    from: (&'static str, &'static str),
-    to: &'static str,
-) -> ForeignKeyCreateStatement {
-    ForeignKey::create()
-        .name(name)
-        .from(from.0, from.1)
-        .to(to, "id")
-        .on_delete(ForeignKeyAction::Cascade)
-        .to_owned()
-}
 
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
@@ -69,24 +58,20 @@ impl MigrationTrait for Migration {
             )
             .await?;
         manager
-            .create_index(
-                Index::create()
-                    .name("memberships_account_id_user_id_key")
-                    .table("memberships")
-                    .col("account_id")
-                    .col("user_id")
-                    .unique()
-                    .to_owned(),
-            )
+            .create_index(index(
+                "memberships_account_id_user_id_key",
+                "memberships",
+                &["account_id", "user_id"],
+                true,
+            ))
             .await?;
         manager
-            .create_index(
-                Index::create()
-                    .name("memberships_user_id_idx")
-                    .table("memberships")
-                    .col("user_id")
-                    .to_owned(),
-            )
+            .create_index(index(
+                "memberships_user_id_idx",
+                "memberships",
+                &["user_id"],
+                false,
+            ))
             .await?;
         manager
             .create_table(
@@ -107,15 +92,12 @@ impl MigrationTrait for Migration {
             )
             .await?;
         manager
-            .create_index(
-                Index::create()
-                    .name("projects_account_id_slug_key")
-                    .table("projects")
-                    .col("account_id")
-                    .col("slug")
-                    .unique()
-                    .to_owned(),
-            )
+            .create_index(index(
+                "projects_account_id_slug_key",
+                "projects",
+                &["account_id", "slug"],
+                true,
+            ))
             .await?;
         manager
             .create_table(
@@ -143,14 +125,12 @@ impl MigrationTrait for Migration {
             )
             .await?;
         manager
-            .create_index(
-                Index::create()
-                    .name("project_keys_account_id_project_id_idx")
-                    .table("project_keys")
-                    .col("account_id")
-                    .col("project_id")
-                    .to_owned(),
-            )
+            .create_index(index(
+                "project_keys_account_id_project_id_idx",
+                "project_keys",
+                &["account_id", "project_id"],
+                false,
+            ))
             .await?;
         Ok(())
     }

@@ -6,38 +6,10 @@
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::*;
 
+use crate::helpers::{fk, index};
+
 #[derive(DeriveMigrationName)]
 pub struct Migration;
-
-fn fk(
-    name: &str,
-    from: (&'static str, &'static str),
-    to: &'static str,
-) -> ForeignKeyCreateStatement {
-    ForeignKey::create()
-        .name(name)
-        .from(from.0, from.1)
-        .to(to, "id")
-        .on_delete(ForeignKeyAction::Cascade)
-        .to_owned()
-}
-
-fn index(
-    name: &str,
-    table: &'static str,
-    cols: &[&'static str],
-    unique: bool,
-) -> IndexCreateStatement {
-    let mut statement = Index::create();
-    statement.name(name).table(table);
-    for col in cols {
-        statement.col(*col);
-    }
-    if unique {
-        statement.unique();
-    }
-    statement.to_owned()
-}
 
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {

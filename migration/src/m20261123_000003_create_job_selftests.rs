@@ -3,6 +3,8 @@
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::*;
 
+use crate::helpers::index;
+
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
@@ -20,13 +22,12 @@ impl MigrationTrait for Migration {
             )
             .await?;
         manager
-            .create_index(
-                Index::create()
-                    .name("job_selftests_batch_idx")
-                    .table("job_selftests")
-                    .col("batch")
-                    .to_owned(),
-            )
+            .create_index(index(
+                "job_selftests_batch_idx",
+                "job_selftests",
+                &["batch"],
+                false,
+            ))
             .await
     }
 

@@ -1,10 +1,13 @@
 //! Helpers for end-to-end tests: they run the real `errorwatch` binary (built by `cargo build
-//! -p errorwatch-server`) and drive it with real clients (headless Chromium today; the Sentry
-//! SDKs with the ingest issue).
+//! -p errorwatch-server`) and drive it with real clients: headless Chromium, and the real Sentry
+//! SDKs (Python and Node installed by `infra/install-e2e-sdks.sh`, Rust from crates.io).
 
-use std::path::PathBuf;
+use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+
+use serde_json::Value;
 
 /// The workspace root.
 pub fn repo_root() -> PathBuf {
@@ -45,7 +48,42 @@ pub struct Server {
     child: Child,
     /// `http://127.0.0.1:PORT`.
     pub base_url: String,
+    /// The environment the server runs with (database, listen address), which admin commands
+    /// ([`Server::admin`]) reuse.
+    env: Vec<(String, String)>,
+    database_path: PathBuf,
     _data: tempfile::TempDir,
+}
+
+/// A `Command` for the binary with the caller's `ERRORWATCH_*` and `DATABASE_URL` removed.
+fn clean_command() -> Command {
+    let mut command = Command::new(errorwatch_bin());
+    for (key, _) in std::env::vars() {
+        if key.starts_with("ERRORWATCH_") || key == "DATABASE_URL" {
+            command.env_remove(key);
+        }
+    }
+    command
+}
+
+/// A project created with [`Server::create_project`].
+#[derive(Clone, Debug)]
+pub struct Project {
+    /// Numeric project id (the last DSN path segment).
+    pub id: i64,
+    /// The DSN an SDK is configured with.
+    pub dsn: String,
+}
+
+/// One row of `errorwatch jobs status --json`.
+#[derive(Clone, Debug)]
+pub struct JobStat {
+    /// Job name.
+    pub job: String,
+    /// apalis status (`Pending`, `Queued`, `Running`, `Done`, `Failed`, `Killed`).
+    pub status: String,
+    /// Tasks in that status.
+    pub count: i64,
 }
 
 impl Server {
@@ -53,30 +91,34 @@ impl Server {
     pub async fn start(extra_env: &[(&str, &str)]) -> Self {
         let data = tempfile::tempdir().expect("temp dir");
         let port = free_port();
-        let mut command = Command::new(errorwatch_bin());
-        for (key, _) in std::env::vars() {
-            if key.starts_with("ERRORWATCH_") || key == "DATABASE_URL" {
-                command.env_remove(key);
-            }
-        }
+        let database_path = data.path().join("errorwatch.db");
+        let mut env = vec![
+            (
+                "DATABASE_URL".to_owned(),
+                format!("sqlite://{}", database_path.display()),
+            ),
+            ("ERRORWATCH_LISTEN".to_owned(), format!("127.0.0.1:{port}")),
+        ];
+        // Admin commands run with the same environment (a public URL changes their DSNs).
+        env.extend(
+            extra_env
+                .iter()
+                .map(|(key, value)| ((*key).to_owned(), (*value).to_owned())),
+        );
+        let mut command = clean_command();
         command
             .arg("serve")
-            .env(
-                "DATABASE_URL",
-                format!("sqlite://{}/errorwatch.db", data.path().display()),
-            )
-            .env("ERRORWATCH_LISTEN", format!("127.0.0.1:{port}"))
             .env("ERRORWATCH_FRONTEND_DIR", repo_root().join("frontend/dist"))
             .env("ERRORWATCH_LOG", "warn")
+            .envs(env.iter().map(|(k, v)| (k, v)))
             .stdout(Stdio::null())
             .stderr(Stdio::inherit());
-        for (key, value) in extra_env {
-            command.env(key, value);
-        }
         let child = command.spawn().expect("spawn errorwatch");
         let server = Self {
             child,
             base_url: format!("http://127.0.0.1:{port}"),
+            env,
+            database_path,
             _data: data,
         };
         let client = reqwest::Client::new();
@@ -94,6 +136,164 @@ impl Server {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
+}
+
+impl Server {
+    /// The SQLite database file the server writes.
+    pub fn database_path(&self) -> &Path {
+        &self.database_path
+    }
+
+    /// Runs an admin command (`errorwatch ARGS…`) against this server's database, with `stdin`
+    /// as standard input; returns its standard output, panicking with stderr when it fails.
+    pub fn admin(&self, args: &[&str], stdin: Option<&str>) -> String {
+        let mut command = clean_command();
+        command
+            .args(args)
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .stdin(if stdin.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = command.spawn().expect("spawn errorwatch admin command");
+        if let Some(input) = stdin
+            && let Some(mut pipe) = child.stdin.take()
+        {
+            pipe.write_all(input.as_bytes()).expect("write stdin");
+        }
+        let output = child.wait_with_output().expect("wait for admin command");
+        assert!(
+            output.status.success(),
+            "errorwatch {} failed ({:?}): {}",
+            args.join(" "),
+            output.status,
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    }
+
+    /// Creates a user, an account it owns and a project in it through the admin commands;
+    /// returns the project's id and DSN.
+    pub fn create_project(&self, name: &str) -> Project {
+        let email = format!("{name}@e2e.example.com");
+        self.admin(
+            &["user", "create", "--email", &email, "--password-stdin"],
+            Some("an e2e password long enough\n"),
+        );
+        let account: Value = serde_json::from_str(&self.admin(
+            &[
+                "account",
+                "create",
+                "--name",
+                &format!("{name} account"),
+                "--owner",
+                &email,
+                "--json",
+            ],
+            None,
+        ))
+        .expect("account create --json prints JSON");
+        let slug = account["slug"].as_str().expect("account slug").to_owned();
+        let project: Value = serde_json::from_str(&self.admin(
+            &[
+                "project",
+                "create",
+                "--account",
+                &slug,
+                "--name",
+                name,
+                "--json",
+            ],
+            None,
+        ))
+        .expect("project create --json prints JSON");
+        Project {
+            id: project["id"].as_i64().expect("project id"),
+            dsn: project["dsn"].as_str().expect("project dsn").to_owned(),
+        }
+    }
+
+    /// The job queue, as `errorwatch jobs status --json` reports it.
+    pub fn job_stats(&self) -> Vec<JobStat> {
+        let stats: Value = serde_json::from_str(&self.admin(&["jobs", "status", "--json"], None))
+            .expect("jobs status --json prints JSON");
+        stats
+            .as_array()
+            .map(|rows| {
+                rows.iter()
+                    .map(|row| JobStat {
+                        job: row["job"].as_str().unwrap_or_default().to_owned(),
+                        status: row["status"].as_str().unwrap_or_default().to_owned(),
+                        count: row["count"].as_i64().unwrap_or_default(),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Waits until no job is `Pending`, `Queued` or `Running`; returns the final queue stats,
+    /// or after `timeout` `Err` with the rows still busy (a retry scheduled later stays
+    /// `Pending`).
+    pub async fn wait_for_jobs_drained(
+        &self,
+        timeout: Duration,
+    ) -> Result<Vec<JobStat>, Vec<JobStat>> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let stats = self.job_stats();
+            let busy: Vec<JobStat> = stats
+                .iter()
+                .filter(|s| matches!(s.status.as_str(), "Pending" | "Queued" | "Running"))
+                .filter(|s| s.count > 0)
+                .cloned()
+                .collect();
+            if busy.is_empty() {
+                return Ok(stats);
+            }
+            if Instant::now() >= deadline {
+                return Err(busy);
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// `GET /metrics` as text.
+    pub async fn metrics(&self) -> String {
+        reqwest::get(format!("{}/metrics", self.base_url))
+            .await
+            .expect("GET /metrics")
+            .text()
+            .await
+            .expect("metrics body")
+    }
+}
+
+/// Where `infra/install-e2e-sdks.sh` puts the Python venvs and the Node SDK:
+/// `ERRORWATCH_E2E_DIR`, else `~/.cache/errorwatch/e2e`.
+pub fn e2e_sdk_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("ERRORWATCH_E2E_DIR") {
+        return PathBuf::from(dir);
+    }
+    let home = std::env::var_os("HOME").map_or_else(|| PathBuf::from("/root"), PathBuf::from);
+    home.join(".cache/errorwatch/e2e")
+}
+
+/// Panics, with the install hint, unless `check` (a command that exits 0 when the SDK is
+/// usable) succeeds.
+pub fn require_sdk(what: &str, check: &mut Command) {
+    let output = check.output();
+    let ok = output.as_ref().is_ok_and(|o| o.status.success());
+    assert!(
+        ok,
+        "{what} is not installed ({}): run infra/install-e2e-sdks.sh (infra/test.sh does)",
+        match &output {
+            Ok(o) => String::from_utf8_lossy(&o.stderr).trim().to_owned(),
+            Err(e) => e.to_string(),
+        }
+    );
 }
 
 impl Drop for Server {

@@ -9,6 +9,8 @@ mod helpers;
 mod m20261123_000001_create_tenant_model;
 mod m20261123_000002_create_issue_and_event_tables;
 mod m20261123_000003_create_job_selftests;
+mod m20261123_000004_create_ingest_spool;
+mod m20261123_000005_create_issue_counters;
 
 /// The ordered list of migrations.
 pub struct Migrator;
@@ -20,6 +22,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000001_create_tenant_model::Migration),
             Box::new(m20261123_000002_create_issue_and_event_tables::Migration),
             Box::new(m20261123_000003_create_job_selftests::Migration),
+            Box::new(m20261123_000004_create_ingest_spool::Migration),
+            Box::new(m20261123_000005_create_issue_counters::Migration),
         ]
     }
 }

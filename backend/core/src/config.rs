@@ -4,7 +4,8 @@
 //!
 //! Variables (all optional): `DATABASE_URL`, `ERRORWATCH_LISTEN`, `ERRORWATCH_PUBLIC_URL`,
 //! `ERRORWATCH_LOG_FORMAT`, `ERRORWATCH_LOG`, `ERRORWATCH_DB_MAX_CONNECTIONS`,
-//! `ERRORWATCH_WORKER_POLL_MS`, `ERRORWATCH_SHUTDOWN_TIMEOUT_SECS`, `ERRORWATCH_FRONTEND_DIR`.
+//! `ERRORWATCH_WORKER_POLL_MS`, `ERRORWATCH_WORKER_HEARTBEAT_SECS`,
+//! `ERRORWATCH_SHUTDOWN_TIMEOUT_SECS`, `ERRORWATCH_FRONTEND_DIR`.
 //! The README's configuration table is the user-facing copy of this list.
 
 use std::net::SocketAddr;
@@ -88,6 +89,9 @@ pub struct LogConfig {
 pub struct WorkerConfig {
     /// How often an idle worker looks for new jobs.
     pub poll_interval: Duration,
+    /// Worker heartbeat; a worker silent for three beats is presumed dead and its claimed
+    /// tasks go back to the queue.
+    pub heartbeat: Duration,
 }
 
 /// A configuration problem, phrased for the person starting the server.
@@ -150,6 +154,12 @@ impl Config {
             200,
             1..=60_000,
         )?;
+        let heartbeat_secs = parse_number(
+            "ERRORWATCH_WORKER_HEARTBEAT_SECS",
+            lookup("ERRORWATCH_WORKER_HEARTBEAT_SECS"),
+            10,
+            1..=600,
+        )?;
         let shutdown_secs = parse_number(
             "ERRORWATCH_SHUTDOWN_TIMEOUT_SECS",
             lookup("ERRORWATCH_SHUTDOWN_TIMEOUT_SECS"),
@@ -170,6 +180,7 @@ impl Config {
             log: LogConfig { format, filter },
             worker: WorkerConfig {
                 poll_interval: Duration::from_millis(poll_ms),
+                heartbeat: Duration::from_secs(heartbeat_secs),
             },
         })
     }

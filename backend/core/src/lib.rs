@@ -6,15 +6,20 @@
 
 pub mod config;
 pub mod db;
+pub mod digest;
 pub mod dsn;
 pub mod error;
+pub mod grouping;
 pub mod ids;
+pub mod ingest;
 pub mod jobs;
 pub mod metrics;
+pub mod outcome;
 pub mod password;
 pub mod scope;
 pub mod secret;
 pub mod service;
+pub mod spool;
 pub mod telemetry;
 
 pub(crate) mod entity;

@@ -15,6 +15,8 @@ use errorwatch_core::config::{Config, DatabaseKind};
 use errorwatch_core::db::{Db, Pool};
 use errorwatch_core::jobs::{self, JobContext, JobQueue, WorkerOptions};
 use errorwatch_core::metrics::Metrics;
+use errorwatch_core::outcome::OutcomeBuffer;
+use errorwatch_core::spool::Spool;
 use errorwatch_migration::{Migrator, MigratorTrait};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -158,6 +160,7 @@ impl Application {
             let options = WorkerOptions {
                 poll_interval: self.config.worker.poll_interval,
                 shutdown_timeout: timeout,
+                heartbeat: self.config.worker.heartbeat,
             };
             let stop = shutdown.clone();
             tasks.spawn(supervise_workers(ctx, options, stop));
@@ -171,11 +174,30 @@ impl Application {
 
         if let Some(listener) = self.listener {
             let addr = listener.local_addr()?;
+            // The spool writer ends once the router (holding the last `Spool` handle) is gone
+            // and every queued envelope is committed.
+            let (spool, writer) = Spool::start(self.db.clone(), self.metrics.clone());
+            // Hot-path outcomes are flushed until the writer is done, so late requests count.
+            let outcomes = OutcomeBuffer::default();
+            let writer_done = CancellationToken::new();
+            let flusher_stop = writer_done.clone();
+            tasks.spawn(async move {
+                let result = writer.await.context("ingest spool writer");
+                writer_done.cancel();
+                result
+            });
+            let flusher = outcomes.clone().run_flusher(self.db.clone(), flusher_stop);
+            tasks.spawn(async move {
+                flusher.await;
+                Ok(())
+            });
             let state = AppState::new(
                 self.config.clone(),
                 self.db.clone(),
                 self.metrics.clone(),
                 self.queue.clone(),
+                spool,
+                outcomes,
             );
             let router = http::router(state);
             let stop = shutdown.clone();

@@ -2,6 +2,7 @@
 //! Tenant-owned tables carry `account_id`, and scoped queries filter on it.
 
 pub(crate) mod account;
+pub(crate) mod ingest_spool;
 pub(crate) mod job_selftest;
 pub(crate) mod membership;
 pub(crate) mod project;

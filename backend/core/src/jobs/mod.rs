@@ -149,17 +149,7 @@ impl JobQueue {
         let count = encoded.len();
         let tasks: Vec<Task<Vec<u8>>> = encoded
             .into_iter()
-            .map(|(bytes, options)| {
-                // Each apalis task is attempted once; retries are new tasks (see module docs).
-                let mut builder = TaskBuilder::new(bytes).max_attempts(1);
-                if let Some(delay) = options.delay {
-                    builder = builder.run_after(delay);
-                }
-                if let Some(key) = options.idempotency_key {
-                    builder = builder.idempotency_key(key);
-                }
-                builder.build()
-            })
+            .map(|(bytes, options)| build_task(bytes, options))
             .collect();
         match self.db.pool() {
             Pool::Sqlite(pool) => {
@@ -269,6 +259,46 @@ impl JobQueue {
     }
 }
 
+/// Builds the apalis task for an encoded envelope. Each apalis task is attempted once; retries
+/// are new tasks (see the module docs).
+fn build_task(bytes: Vec<u8>, options: EnqueueOptions) -> Task<Vec<u8>> {
+    let mut builder = TaskBuilder::new(bytes).max_attempts(1);
+    if let Some(delay) = options.delay {
+        builder = builder.run_after(delay);
+    }
+    if let Some(key) = options.idempotency_key {
+        builder = builder.idempotency_key(key);
+    }
+    builder.build()
+}
+
+/// Enqueues `job` inside the caller's SQLite transaction, so it exists iff the transaction
+/// commits (the outbox pattern: ingest's spool rows and their digest task are one commit).
+pub async fn enqueue_in_sqlite_tx<J: Job>(
+    conn: &mut sqlx::SqliteConnection,
+    job: &J,
+) -> anyhow::Result<()> {
+    let task = build_task(
+        serde_json::to_vec(&Envelope { failures: 0, job })?,
+        EnqueueOptions::default(),
+    );
+    apalis_sqlite::queries::push_tasks(conn, J::NAME, &[task]).await?;
+    Ok(())
+}
+
+/// Enqueues `job` inside the caller's PostgreSQL transaction (see [`enqueue_in_sqlite_tx`]).
+pub async fn enqueue_in_postgres_tx<J: Job>(
+    conn: &mut sqlx::PgConnection,
+    job: &J,
+) -> anyhow::Result<()> {
+    let task = build_task(
+        serde_json::to_vec(&Envelope { failures: 0, job })?,
+        EnqueueOptions::default(),
+    );
+    apalis_postgres::queries::push_tasks(conn, J::NAME, vec![task]).await?;
+    Ok(())
+}
+
 /// Creates apalis' own tables (idempotent). Runs with our migrations.
 pub async fn setup_queue_tables(db: &Db) -> anyhow::Result<()> {
     match db.pool() {
@@ -294,7 +324,13 @@ pub struct WorkerOptions {
     pub poll_interval: Duration,
     /// How long a graceful stop waits for running jobs.
     pub shutdown_timeout: Duration,
+    /// Heartbeat period; three missed beats mark a worker dead.
+    pub heartbeat: Duration,
 }
+
+/// Heartbeats a worker may miss before its claimed tasks are re-enqueued. Set explicitly:
+/// apalis' defaults differ per backend (2 on SQLite, 10 on PostgreSQL).
+const MISSED_HEARTBEATS: usize = 3;
 
 /// Wakes an idle worker every `period` to look for work.
 ///
@@ -343,6 +379,7 @@ fn process_tag() -> &'static str {
 pub fn build_monitor(ctx: JobContext, options: &WorkerOptions) -> Monitor {
     let monitor = Monitor::new().shutdown_timeout(options.shutdown_timeout);
     let monitor = register::<selftest::SelfTest>(monitor, &ctx, options);
+    let monitor = register::<crate::digest::DigestSpool>(monitor, &ctx, options);
     register::<prune::PruneJobs>(monitor, &ctx, options)
 }
 
@@ -350,13 +387,14 @@ fn register<J: Job>(monitor: Monitor, ctx: &JobContext, options: &WorkerOptions)
     let ctx = ctx.clone();
     let poll = options.poll_interval;
     // Heartbeats drive orphan detection: a worker that died has its tasks re-enqueued after
-    // two missed beats.
-    let heartbeat = Duration::from_secs(10);
+    // `MISSED_HEARTBEATS` missed beats.
+    let heartbeat = options.heartbeat;
     match ctx.db.pool().clone() {
         Pool::Sqlite(pool) => monitor.register(move |run| {
             let config = apalis_sqlite::Config::default()
                 .queue(J::NAME)
                 .heartbeat_interval(heartbeat)
+                .missed_heartbeats(MISSED_HEARTBEATS)
                 .batch_size(J::CONCURRENCY);
             let storage = SqliteStorage::<Envelope<J>>::new(&pool)
                 .with_config(config)
@@ -371,6 +409,7 @@ fn register<J: Job>(monitor: Monitor, ctx: &JobContext, options: &WorkerOptions)
             let config = apalis_postgres::Config::default()
                 .queue(J::NAME)
                 .heartbeat_interval(heartbeat)
+                .missed_heartbeats(MISSED_HEARTBEATS)
                 .batch_size(J::CONCURRENCY);
             let storage = PostgresStorage::<Envelope<J>>::new(&pool)
                 .with_config(config)

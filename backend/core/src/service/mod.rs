@@ -2,5 +2,6 @@
 //! functions named `*_unscoped` are the few deliberate exceptions (admin commands on the box).
 
 pub mod account;
+pub mod ingest;
 pub mod project;
 pub mod user;

@@ -4,6 +4,7 @@
 //! tracing span per request, metrics (by matched route, never raw path).
 
 pub mod health;
+pub mod ingest;
 pub mod metrics;
 pub mod static_files;
 
@@ -11,11 +12,14 @@ use std::sync::Arc;
 
 use async_graphql_axum::GraphQL;
 use axum::Router;
-use axum::routing::get;
+use axum::routing::{get, post};
 use errorwatch_core::config::{Config, DatabaseKind};
 use errorwatch_core::db::Db;
 use errorwatch_core::jobs::JobQueue;
 use errorwatch_core::metrics::Metrics;
+use errorwatch_core::outcome::OutcomeBuffer;
+use errorwatch_core::service::ingest::KeyCache;
+use errorwatch_core::spool::Spool;
 use errorwatch_graphql::{ServerInfo, build_schema};
 use tower::ServiceBuilder;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
@@ -32,16 +36,32 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Job queue.
     pub queue: JobQueue,
+    /// DSN key cache for ingest.
+    pub keys: Arc<KeyCache>,
+    /// Durable envelope spool (group commit).
+    pub spool: Spool,
+    /// Outcomes of requests dropped on the hot path, flushed in the background.
+    pub outcomes: OutcomeBuffer,
 }
 
 impl AppState {
     /// Bundles the state.
-    pub fn new(config: Arc<Config>, db: Db, metrics: Arc<Metrics>, queue: JobQueue) -> Self {
+    pub fn new(
+        config: Arc<Config>,
+        db: Db,
+        metrics: Arc<Metrics>,
+        queue: JobQueue,
+        spool: Spool,
+        outcomes: OutcomeBuffer,
+    ) -> Self {
         Self {
+            outcomes,
+            keys: Arc::new(KeyCache::new(db.clone())),
             config,
             db,
             metrics,
             queue,
+            spool,
         }
     }
 }
@@ -59,6 +79,35 @@ async fn graphiql(
     )
 }
 
+/// CORS as Relay does it: any origin, preflight without auth, the SDK headers allowed (with
+/// `sentry-trace` and `baggage` for tracing-enabled browser SDKs), the rate-limit headers exposed.
+fn ingest_cors() -> tower_http::cors::CorsLayer {
+    use axum::http::{HeaderName, Method};
+    let allowed = [
+        "x-sentry-auth",
+        "x-requested-with",
+        "x-forwarded-for",
+        "origin",
+        "referer",
+        "accept",
+        "content-type",
+        "authentication",
+        "authorization",
+        "content-encoding",
+        "transfer-encoding",
+        "sentry-trace",
+        "baggage",
+    ];
+    tower_http::cors::CorsLayer::new()
+        .allow_origin(tower_http::cors::Any)
+        .allow_methods([Method::POST, Method::OPTIONS])
+        .allow_headers(allowed.map(HeaderName::from_static))
+        .expose_headers(
+            ["x-sentry-error", "x-sentry-rate-limits", "retry-after"].map(HeaderName::from_static),
+        )
+        .max_age(std::time::Duration::from_secs(3600))
+}
+
 /// The application's routes, mounted under the public URL's base path when it has one.
 pub fn router(state: AppState) -> Router {
     let schema = build_schema(ServerInfo {
@@ -69,7 +118,14 @@ pub fn router(state: AppState) -> Router {
         },
     });
     let base_path = state.config.http.base_path().to_owned();
+    let ingest_routes = Router::new()
+        .route("/api/{project}/envelope/", post(ingest::envelope))
+        .route("/api/{project}/envelope", post(ingest::envelope))
+        .route("/api/{project}/store/", post(ingest::store))
+        .route("/api/{project}/store", post(ingest::store))
+        .layer(ingest_cors());
     let app = Router::new()
+        .merge(ingest_routes)
         .route("/health/live", get(health::live))
         .route("/health/ready", get(health::ready))
         .route("/metrics", get(metrics::metrics))

@@ -4,7 +4,9 @@
 mod harness;
 
 mod cli;
+mod crash;
 mod http;
+mod ingest;
 mod jobs;
 mod shutdown;
 mod tenancy;

@@ -14,7 +14,7 @@ use errorwatch_core::jobs::selftest::count_processed;
 use crate::cli::{BIN, errorwatch};
 use crate::harness::{TestDatabase, db_test};
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .expect("bind")
         .local_addr()
@@ -22,7 +22,7 @@ fn free_port() -> u16 {
         .port()
 }
 
-fn start_server(database_url: &str, port: u16) -> Child {
+pub fn start_server(database_url: &str, port: u16) -> Child {
     let mut command = Command::new(BIN);
     for (key, _) in std::env::vars() {
         if key.starts_with("ERRORWATCH_") || key == "DATABASE_URL" {
@@ -34,6 +34,7 @@ fn start_server(database_url: &str, port: u16) -> Child {
         .env("DATABASE_URL", database_url)
         .env("ERRORWATCH_LISTEN", format!("127.0.0.1:{port}"))
         .env("ERRORWATCH_WORKER_POLL_MS", "20")
+        .env("ERRORWATCH_WORKER_HEARTBEAT_SECS", "2")
         .env("ERRORWATCH_LOG", "warn")
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
@@ -41,7 +42,7 @@ fn start_server(database_url: &str, port: u16) -> Child {
         .expect("spawn errorwatch serve")
 }
 
-async fn wait_ready(client: &reqwest::Client, port: u16) {
+pub async fn wait_ready(client: &reqwest::Client, port: u16) {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         let ready = client

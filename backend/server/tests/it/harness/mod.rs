@@ -77,6 +77,10 @@ impl TestApp {
             ("DATABASE_URL".to_owned(), database.url().to_owned()),
             ("ERRORWATCH_LISTEN".to_owned(), "127.0.0.1:0".to_owned()),
             ("ERRORWATCH_WORKER_POLL_MS".to_owned(), "20".to_owned()),
+            (
+                "ERRORWATCH_WORKER_HEARTBEAT_SECS".to_owned(),
+                "2".to_owned(),
+            ),
             ("ERRORWATCH_DB_MAX_CONNECTIONS".to_owned(), "5".to_owned()),
             (
                 "ERRORWATCH_FRONTEND_DIR".to_owned(),
@@ -151,6 +155,19 @@ impl TestApp {
             );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
+    }
+
+    /// Runs a `SELECT COUNT(*) …` (or any single-integer query) on the app's database.
+    pub async fn scalar(&self, sql: &'static str) -> i64 {
+        match self.db.pool() {
+            errorwatch_core::db::Pool::Sqlite(pool) => {
+                sqlx::query_scalar(sql).fetch_one(pool).await
+            }
+            errorwatch_core::db::Pool::Postgres(pool) => {
+                sqlx::query_scalar(sql).fetch_one(pool).await
+            }
+        }
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
     }
 
     /// Stops the app gracefully and returns its result.

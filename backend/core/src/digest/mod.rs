@@ -1,0 +1,528 @@
+//! Digest: turns spooled envelopes into issues, events, counters and outcomes.
+//!
+//! `DigestSpool` covers a range of `ingest_spool` rows (one group commit). It parses each
+//! envelope, normalizes and groups its event, upserts the issue, stores the event (compressed),
+//! bumps counters, records outcomes for every item, and deletes the rows, all in one
+//! transaction. Idempotent: a row already digested is gone, and `(project_id, event_id)` is
+//! unique, so a replay changes nothing.
+//!
+//! An envelope that cannot be parsed (it passed ingest's checks, so this means a bug) is counted
+//! as `invalid` and dropped rather than blocking the rows after it; database errors fail the job,
+//! which is retried.
+
+pub mod normalize;
+
+use std::collections::HashMap;
+use std::io::Write;
+
+use chrono::Utc;
+use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Query};
+
+use crate::outcome::hour_of;
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder,
+};
+use serde::{Deserialize, Serialize};
+use tracing::{info, warn};
+
+use crate::entity::ingest_spool;
+use crate::grouping::group_event;
+use crate::ingest::category::DataCategory;
+use crate::ingest::envelope::{Envelope, ItemType, parse_envelope};
+use crate::jobs::{Job, JobContext};
+use normalize::{NormalizeContext, NormalizedEvent, normalize_event};
+
+/// Digests the spool rows `first_id..=last_id`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct DigestSpool {
+    /// First row id.
+    pub first_id: i64,
+    /// Last row id.
+    pub last_id: i64,
+}
+
+impl DigestSpool {
+    /// The job covering `ids` (one commit's rows).
+    pub fn covering(ids: &[i64]) -> Self {
+        Self {
+            first_id: ids.iter().copied().min().unwrap_or(0),
+            last_id: ids.iter().copied().max().unwrap_or(-1),
+        }
+    }
+}
+
+impl Job for DigestSpool {
+    const NAME: &'static str = "digest_spool";
+    const MAX_ATTEMPTS: u32 = 10;
+    // One digest at a time per process keeps issue upserts free of lock-order deadlocks.
+    const CONCURRENCY: usize = 1;
+
+    async fn run(&self, ctx: &JobContext) -> anyhow::Result<()> {
+        let txn = ctx.db.begin_write().await?;
+        let rows = ingest_spool::Entity::find()
+            .filter(ingest_spool::Column::Id.between(self.first_id, self.last_id))
+            .order_by_asc(ingest_spool::Column::Id)
+            .all(&txn)
+            .await?;
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let mut outcomes = Outcomes::default();
+        let mut stored = 0usize;
+        for row in &rows {
+            stored += digest_envelope(&txn, row, &mut outcomes).await?;
+        }
+        outcomes.write(&txn).await?;
+        ingest_spool::Entity::delete_many()
+            .filter(ingest_spool::Column::Id.between(self.first_id, self.last_id))
+            .exec(&txn)
+            .await?;
+        txn.commit().await?;
+        info!(
+            envelopes = rows.len(),
+            events.stored = stored,
+            "digested {} envelopes",
+            rows.len()
+        );
+        Ok(())
+    }
+}
+
+/// Outcome counts of one digest, written with one upsert per key.
+#[derive(Default)]
+struct Outcomes {
+    counts: HashMap<crate::outcome::OutcomeKey, i64>,
+}
+
+impl Outcomes {
+    fn add(
+        &mut self,
+        row: &ingest_spool::Model,
+        category: DataCategory,
+        outcome: &'static str,
+        reason: &str,
+        quantity: i64,
+    ) {
+        let hour = hour_of(row.received_at);
+        *self
+            .counts
+            .entry((
+                row.account_id,
+                row.project_id,
+                hour,
+                category.as_str(),
+                outcome,
+                reason.to_owned(),
+            ))
+            .or_default() += quantity;
+    }
+
+    async fn write(&self, txn: &DatabaseTransaction) -> anyhow::Result<()> {
+        for (key, quantity) in &self.counts {
+            crate::outcome::write_outcome(txn, key, *quantity).await?;
+        }
+        Ok(())
+    }
+}
+
+/// Digests one envelope; returns how many events it stored.
+async fn digest_envelope(
+    txn: &DatabaseTransaction,
+    row: &ingest_spool::Model,
+    outcomes: &mut Outcomes,
+) -> anyhow::Result<usize> {
+    let envelope = match parse_envelope(&row.envelope) {
+        Ok(envelope) => envelope,
+        Err(e) => {
+            warn!(spool.id = row.id, error = %e, "spooled envelope does not parse; dropped");
+            outcomes.add(row, DataCategory::Error, "invalid", "invalid_envelope", 1);
+            return Ok(0);
+        }
+    };
+    let mut stored = 0;
+    for item in &envelope.items {
+        let category = item.ty.data_category(item.attachment_type());
+        match &item.ty {
+            ItemType::Event => match store_event_item(txn, row, &envelope, &item.payload).await? {
+                EventFate::Stored => {
+                    stored += 1;
+                    outcomes.add(row, category, "accepted", "", 1);
+                }
+                EventFate::Duplicate => {}
+                EventFate::Invalid(reason) => outcomes.add(row, category, "invalid", reason, 1),
+            },
+            ItemType::ClientReport => record_client_report(row, &item.payload, outcomes),
+            _ => outcomes.add(row, category, "accepted", "", 1),
+        }
+    }
+    Ok(stored)
+}
+
+/// Discards the SDK reported (`client_report` items) become the project's outcomes.
+fn record_client_report(row: &ingest_spool::Model, payload: &[u8], outcomes: &mut Outcomes) {
+    let Ok(report) = serde_json::from_slice::<serde_json::Value>(payload) else {
+        outcomes.add(
+            row,
+            DataCategory::Internal,
+            "invalid",
+            "invalid_client_report",
+            1,
+        );
+        return;
+    };
+    for discard in report
+        .get("discarded_events")
+        .and_then(|d| d.as_array())
+        .into_iter()
+        .flatten()
+    {
+        let category = discard
+            .get("category")
+            .and_then(|c| c.as_str())
+            .and_then(|c| c.parse::<DataCategory>().ok())
+            .unwrap_or(DataCategory::Unknown);
+        let reason = discard
+            .get("reason")
+            .and_then(|r| r.as_str())
+            .unwrap_or("unknown");
+        let reason: String = reason.chars().take(60).collect();
+        let quantity = discard
+            .get("quantity")
+            .and_then(|q| q.as_i64())
+            .unwrap_or(0)
+            .clamp(0, 1_000_000_000);
+        if quantity > 0 {
+            outcomes.add(row, category, "client_discard", &reason, quantity);
+        }
+    }
+}
+
+enum EventFate {
+    Stored,
+    Duplicate,
+    Invalid(&'static str),
+}
+
+async fn store_event_item(
+    txn: &DatabaseTransaction,
+    row: &ingest_spool::Model,
+    envelope: &Envelope,
+    payload: &[u8],
+) -> anyhow::Result<EventFate> {
+    let Ok(raw) = serde_json::from_slice::<serde_json::Value>(payload) else {
+        return Ok(EventFate::Invalid("invalid_json"));
+    };
+    let ctx = NormalizeContext {
+        envelope_event_id: envelope.event_id().ok().flatten().map(|id| id.to_string()),
+        received_at: row.received_at,
+        sent_at: envelope.sent_at(),
+        client_ip: row.client_ip.clone(),
+    };
+    let Ok(event) = normalize_event(raw, &ctx) else {
+        return Ok(EventFate::Invalid("invalid_event"));
+    };
+    let exists = txn
+        .query_one(
+            &Query::select()
+                .expr(Expr::val(1))
+                .from("events")
+                .and_where(Expr::col("project_id").eq(row.project_id))
+                .and_where(Expr::col("event_id").eq(event.event_id.clone()))
+                .to_owned(),
+        )
+        .await?
+        .is_some();
+    if exists {
+        return Ok(EventFate::Duplicate);
+    }
+    let issue_id = upsert_issue(txn, row, &event).await?;
+    insert_event(txn, row, issue_id, &event).await?;
+    bump_counters(txn, row, issue_id, &event).await?;
+    Ok(EventFate::Stored)
+}
+
+async fn upsert_issue(
+    txn: &DatabaseTransaction,
+    row: &ingest_spool::Model,
+    event: &NormalizedEvent,
+) -> anyhow::Result<i64> {
+    let grouping = group_event(&event.payload);
+    let now = Utc::now();
+    let statement = Query::insert()
+        .into_table("issues")
+        .columns([
+            "account_id",
+            "project_id",
+            "fingerprint",
+            "grouping_version",
+            "grouping_components",
+            "title",
+            "culprit",
+            "level",
+            "status",
+            "first_seen",
+            "last_seen",
+            "times_seen",
+            "users_seen",
+            "first_release",
+            "last_release",
+            "created_at",
+        ])
+        .values_panic([
+            row.account_id.into(),
+            row.project_id.into(),
+            grouping.hash.clone().into(),
+            grouping.version.into(),
+            grouping.components.to_string().into(),
+            event.title.clone().into(),
+            event.culprit.clone().into(),
+            event.level.clone().into(),
+            "unresolved".into(),
+            event.timestamp.into(),
+            event.timestamp.into(),
+            1i64.into(),
+            0i64.into(),
+            event.release.clone().into(),
+            event.release.clone().into(),
+            now.into(),
+        ])
+        .on_conflict(
+            OnConflict::columns(["project_id", "fingerprint"])
+                .value("times_seen", Expr::cust("issues.times_seen + 1"))
+                .value(
+                    "last_seen",
+                    Expr::cust("CASE WHEN excluded.last_seen > issues.last_seen THEN excluded.last_seen ELSE issues.last_seen END"),
+                )
+                .value(
+                    "first_seen",
+                    Expr::cust("CASE WHEN excluded.first_seen < issues.first_seen THEN excluded.first_seen ELSE issues.first_seen END"),
+                )
+                .value(
+                    "title",
+                    Expr::cust("CASE WHEN excluded.last_seen >= issues.last_seen THEN excluded.title ELSE issues.title END"),
+                )
+                .value(
+                    "culprit",
+                    Expr::cust("CASE WHEN excluded.last_seen >= issues.last_seen THEN excluded.culprit ELSE issues.culprit END"),
+                )
+                .value("last_release", Expr::cust("COALESCE(excluded.last_release, issues.last_release)"))
+                .value("first_release", Expr::cust("COALESCE(issues.first_release, excluded.first_release)"))
+                .to_owned(),
+        )
+        .returning_col("id")
+        .to_owned();
+    let result = txn
+        .query_one(&statement)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("issue upsert returned no row"))?;
+    let issue_id: i64 = result.try_get("", "id")?;
+    let fingerprint = Query::insert()
+        .into_table("issue_fingerprints")
+        .columns([
+            "account_id",
+            "project_id",
+            "issue_id",
+            "hash",
+            "grouping_version",
+            "created_at",
+        ])
+        .values_panic([
+            row.account_id.into(),
+            row.project_id.into(),
+            issue_id.into(),
+            grouping.hash.into(),
+            grouping.version.into(),
+            now.into(),
+        ])
+        .on_conflict(
+            OnConflict::columns(["project_id", "hash"])
+                .do_nothing()
+                .to_owned(),
+        )
+        .to_owned();
+    txn.execute(&fingerprint).await?;
+    Ok(issue_id)
+}
+
+/// zlib-compressed JSON.
+pub fn compress_payload(payload: &serde_json::Value) -> anyhow::Result<Vec<u8>> {
+    let json = serde_json::to_vec(payload)?;
+    let mut encoder = flate2::write::ZlibEncoder::new(
+        Vec::with_capacity(json.len() / 4),
+        flate2::Compression::new(6),
+    );
+    encoder.write_all(&json)?;
+    Ok(encoder.finish()?)
+}
+
+/// Inverse of [`compress_payload`].
+pub fn decompress_payload(bytes: &[u8]) -> anyhow::Result<serde_json::Value> {
+    let decoder = flate2::read::ZlibDecoder::new(bytes);
+    Ok(serde_json::from_reader(decoder)?)
+}
+
+async fn insert_event(
+    txn: &DatabaseTransaction,
+    row: &ingest_spool::Model,
+    issue_id: i64,
+    event: &NormalizedEvent,
+) -> anyhow::Result<()> {
+    let compressed = compress_payload(&event.payload)?;
+    let statement = Query::insert()
+        .into_table("events")
+        .columns([
+            "account_id",
+            "project_id",
+            "issue_id",
+            "event_id",
+            "timestamp",
+            "received_at",
+            "level",
+            "platform",
+            "release",
+            "environment",
+            "title",
+            "user_key",
+            "payload",
+            "payload_size",
+        ])
+        .values_panic([
+            row.account_id.into(),
+            row.project_id.into(),
+            issue_id.into(),
+            event.event_id.clone().into(),
+            event.timestamp.into(),
+            row.received_at.into(),
+            event.level.clone().into(),
+            Some(event.platform.clone()).into(),
+            event.release.clone().into(),
+            Some(event.environment.clone()).into(),
+            Some(event.title.clone()).into(),
+            event.user_key.clone().into(),
+            compressed.into(),
+            (i32::try_from(serde_json::to_vec(&event.payload)?.len()).unwrap_or(i32::MAX)).into(),
+        ])
+        .on_conflict(
+            OnConflict::columns(["project_id", "event_id"])
+                .do_nothing()
+                .to_owned(),
+        )
+        .to_owned();
+    txn.execute(&statement).await?;
+    Ok(())
+}
+
+async fn bump_counters(
+    txn: &DatabaseTransaction,
+    row: &ingest_spool::Model,
+    issue_id: i64,
+    event: &NormalizedEvent,
+) -> anyhow::Result<()> {
+    let hour = hour_of(event.timestamp);
+    let stats = Query::insert()
+        .into_table("issue_stats_hourly")
+        .columns(["account_id", "project_id", "issue_id", "hour", "times_seen"])
+        .values_panic([
+            row.account_id.into(),
+            row.project_id.into(),
+            issue_id.into(),
+            hour.into(),
+            1i64.into(),
+        ])
+        .on_conflict(
+            OnConflict::columns(["issue_id", "hour"])
+                .value(
+                    "times_seen",
+                    Expr::cust("issue_stats_hourly.times_seen + 1"),
+                )
+                .to_owned(),
+        )
+        .to_owned();
+    txn.execute(&stats).await?;
+
+    let mut tags: Vec<(String, String)> = event
+        .payload
+        .get("tags")
+        .and_then(|t| t.as_array())
+        .into_iter()
+        .flatten()
+        .filter_map(|pair| {
+            let pair = pair.as_array()?;
+            Some((
+                pair.first()?.as_str()?.to_owned(),
+                pair.get(1)?.as_str()?.to_owned(),
+            ))
+        })
+        .collect();
+    tags.push(("level".to_owned(), event.level.clone()));
+    tags.push(("environment".to_owned(), event.environment.clone()));
+    if let Some(release) = &event.release {
+        tags.push(("release".to_owned(), release.clone()));
+    }
+    if let Some(user) = &event.user_key {
+        tags.push(("user".to_owned(), user.clone()));
+    }
+    for (key, value) in tags {
+        let is_user = key == "user";
+        let statement = Query::insert()
+            .into_table("issue_tag_values")
+            .columns(["account_id", "project_id", "issue_id", "key", "value", "times_seen", "first_seen", "last_seen"])
+            .values_panic([
+                row.account_id.into(),
+                row.project_id.into(),
+                issue_id.into(),
+                key.into(),
+                value.into(),
+                1i64.into(),
+                event.timestamp.into(),
+                event.timestamp.into(),
+            ])
+            .on_conflict(
+                OnConflict::columns(["issue_id", "key", "value"])
+                    .value("times_seen", Expr::cust("issue_tag_values.times_seen + 1"))
+                    .value(
+                        "last_seen",
+                        Expr::cust("CASE WHEN excluded.last_seen > issue_tag_values.last_seen THEN excluded.last_seen ELSE issue_tag_values.last_seen END"),
+                    )
+                    .to_owned(),
+            )
+            .returning_col("times_seen")
+            .to_owned();
+        let times_seen: i64 = match txn.query_one(&statement).await? {
+            Some(result) => result.try_get("", "times_seen")?,
+            None => 0,
+        };
+        if is_user && times_seen == 1 {
+            // A first sighting of this user on this issue.
+            let update = Query::update()
+                .table("issues")
+                .value("users_seen", Expr::cust("users_seen + 1"))
+                .and_where(Expr::col("id").eq(issue_id))
+                .to_owned();
+            txn.execute(&update).await?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn payloads_round_trip_compressed() {
+        let payload = serde_json::json!({"message": "x".repeat(10_000), "n": 1});
+        let compressed = compress_payload(&payload).expect("compress");
+        assert!(compressed.len() < 200, "{} bytes", compressed.len());
+        assert_eq!(
+            decompress_payload(&compressed).expect("decompress"),
+            payload
+        );
+    }
+
+    #[test]
+    fn covering_spans_the_ids() {
+        let job = DigestSpool::covering(&[7, 3, 9]);
+        assert_eq!((job.first_id, job.last_id), (3, 9));
+    }
+}

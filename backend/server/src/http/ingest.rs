@@ -1,0 +1,390 @@
+//! Sentry-compatible ingest endpoints (`/api/{project}/envelope/`, `/api/{project}/store/`).
+//!
+//! Hot path: authenticate from the in-memory key cache, read the body with a cap, decompress
+//! with a cap (a bomb costs at most the cap), parse the envelope (so nothing malformed is
+//! stored), and hand it to the spool, whose group commit is the only thing awaited. Answers
+//! follow the Sentry protocol: `200 {"id": …}` (or `{}`), and 400/401/403/413/503 with a JSON
+//! `detail` and an `X-Sentry-Error` header.
+
+use std::net::SocketAddr;
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::{ConnectInfo, Path, RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use errorwatch_core::ingest::auth::{self, AuthError, AuthSource};
+use errorwatch_core::ingest::category::DataCategory;
+use errorwatch_core::ingest::decompress::{ContentEncoding, DecompressError, decompress};
+use errorwatch_core::ingest::envelope::{
+    EnvelopeError, EventId, Limits, parse_envelope_with, parse_store_body,
+};
+use errorwatch_core::service::ingest::ProjectKeyInfo;
+use errorwatch_core::spool::{SpoolEntry, SpoolError};
+use serde_json::json;
+
+use super::AppState;
+
+/// Largest request body accepted, compressed (Relay: 20 MB).
+pub const MAX_COMPRESSED_BYTES: usize = 20 * 1024 * 1024;
+/// Largest envelope accepted after decompression (Relay: 100 MB).
+pub const MAX_DECOMPRESSED_BYTES: usize = 100 * 1024 * 1024;
+/// Bodies above this are decompressed and parsed off the async executor.
+const BLOCKING_THRESHOLD: usize = 256 * 1024;
+
+/// An ingest failure, mapped to the Sentry protocol's status codes.
+#[derive(Debug)]
+pub enum IngestError {
+    /// 400: malformed request.
+    BadRequest(String),
+    /// 401: no credentials.
+    Unauthorized(String),
+    /// 403: wrong or disabled key, wrong project.
+    Forbidden(String),
+    /// 413: over a size limit.
+    TooLarge(String),
+    /// 503: the spool is behind; retry later.
+    Busy,
+    /// 500: storing failed.
+    Internal,
+}
+
+impl IntoResponse for IngestError {
+    fn into_response(self) -> Response {
+        let (status, detail) = match self {
+            IngestError::BadRequest(d) => (StatusCode::BAD_REQUEST, d),
+            IngestError::Unauthorized(d) => (StatusCode::UNAUTHORIZED, d),
+            IngestError::Forbidden(d) => (StatusCode::FORBIDDEN, d),
+            IngestError::TooLarge(d) => (StatusCode::PAYLOAD_TOO_LARGE, d),
+            IngestError::Busy => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "ingest is busy; retry shortly".to_owned(),
+            ),
+            IngestError::Internal => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "could not store the event".to_owned(),
+            ),
+        };
+        let mut response = (status, Json(json!({ "detail": detail }))).into_response();
+        // Header values must be visible ASCII; replace anything else.
+        let header_text: String = detail
+            .chars()
+            .map(|c| {
+                if c.is_ascii_graphic() || c == ' ' {
+                    c
+                } else {
+                    '?'
+                }
+            })
+            .collect();
+        if let Ok(value) = HeaderValue::from_str(&header_text) {
+            response.headers_mut().insert("x-sentry-error", value);
+        }
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        response
+    }
+}
+
+impl From<EnvelopeError> for IngestError {
+    fn from(error: EnvelopeError) -> Self {
+        if error.is_too_large() {
+            IngestError::TooLarge(error.to_string())
+        } else {
+            IngestError::BadRequest(error.to_string())
+        }
+    }
+}
+
+impl From<DecompressError> for IngestError {
+    fn from(error: DecompressError) -> Self {
+        match error {
+            DecompressError::TooLarge { .. } => IngestError::TooLarge(error.to_string()),
+            other => IngestError::BadRequest(other.to_string()),
+        }
+    }
+}
+
+/// `POST /api/{project}/envelope/`.
+pub async fn envelope(
+    State(state): State<AppState>,
+    Path(project): Path<String>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, IngestError> {
+    let request = IngestRequest::read(&project, peer, query.as_deref(), &headers)?;
+    // Keys from headers or the query are checked before the body is read.
+    let early = match request.auth_sources.is_empty() {
+        true => None,
+        false => Some(authenticate(&state, &request, &request.auth_sources).await?),
+    };
+    let decoded = request
+        .decode(body, |bytes| parse_envelope_with(bytes, &Limits::default()))
+        .await;
+    let (bytes, envelope) = match decoded {
+        Ok(decoded) => decoded,
+        Err(error) => {
+            if let Some(info) = &early {
+                record_drop(&state, info, &error);
+            }
+            return Err(error);
+        }
+    };
+    // The envelope's own `dsn` header may authenticate, and must agree with the others.
+    let info = match envelope.dsn() {
+        Some(dsn) => {
+            let mut sources = request.auth_sources.clone();
+            sources.push((AuthSource::EnvelopeDsn, dsn.to_owned()));
+            authenticate(&state, &request, &sources).await?
+        }
+        None => early.ok_or_else(|| auth_error(AuthError::Missing))?,
+    };
+    let event_id = envelope.event_id()?;
+    spool(&state, &request, &info, bytes).await?;
+    Ok(answer(event_id))
+}
+
+/// `POST /api/{project}/store/`: one event as JSON, wrapped into an envelope.
+pub async fn store(
+    State(state): State<AppState>,
+    Path(project): Path<String>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, IngestError> {
+    let request = IngestRequest::read(&project, peer, query.as_deref(), &headers)?;
+    let info = authenticate(&state, &request, &request.auth_sources).await?;
+    let (_, event) = match request.decode(body, parse_store_body).await {
+        Ok(decoded) => decoded,
+        Err(error) => {
+            record_drop(&state, &info, &error);
+            return Err(error);
+        }
+    };
+    let event_id = event
+        .get("event_id")
+        .and_then(|v| v.as_str())
+        .map(EventId::parse)
+        .transpose()
+        .map_err(|e| IngestError::BadRequest(e.to_string()))?
+        .unwrap_or_else(EventId::new_random);
+    let payload = serde_json::to_vec(&event).map_err(|_| IngestError::Internal)?;
+    let mut wrapped = serde_json::to_vec(&json!({ "event_id": event_id.to_string() }))
+        .map_err(|_| IngestError::Internal)?;
+    wrapped.push(b'\n');
+    wrapped.extend_from_slice(
+        format!("{{\"type\":\"event\",\"length\":{}}}\n", payload.len()).as_bytes(),
+    );
+    wrapped.extend_from_slice(&payload);
+    wrapped.push(b'\n');
+    spool(&state, &request, &info, wrapped).await?;
+    Ok(answer(Some(event_id)))
+}
+
+/// Counts a request dropped after authentication (malformed or too large).
+fn record_drop(state: &AppState, info: &ProjectKeyInfo, error: &IngestError) {
+    let outcome = match error {
+        IngestError::TooLarge(_) => "too_large",
+        IngestError::BadRequest(_) => "invalid",
+        _ => return,
+    };
+    state.outcomes.record(
+        info.account_id,
+        info.project_id,
+        DataCategory::Error,
+        outcome,
+        "envelope",
+        1,
+    );
+}
+
+fn answer(event_id: Option<EventId>) -> Response {
+    match event_id {
+        Some(id) => Json(json!({ "id": id.to_string() })).into_response(),
+        None => Json(json!({})).into_response(),
+    }
+}
+
+/// The parts of an ingest request every endpoint needs.
+struct IngestRequest {
+    project_id: i64,
+    client_ip: String,
+    auth_sources: Vec<(AuthSource, String)>,
+    encoding: ContentEncoding,
+}
+
+impl IngestRequest {
+    fn read(
+        project: &str,
+        peer: SocketAddr,
+        query: Option<&str>,
+        headers: &HeaderMap,
+    ) -> Result<Self, IngestError> {
+        let project_id: i64 = project.parse().ok().filter(|id| *id > 0).ok_or_else(|| {
+            IngestError::BadRequest(format!("invalid project id {project:?} in the URL"))
+        })?;
+        let mut auth_sources = Vec::new();
+        if let Some(value) = headers.get("x-sentry-auth") {
+            let value = value
+                .to_str()
+                .map_err(|_| IngestError::BadRequest("X-Sentry-Auth is not ASCII".to_owned()))?;
+            let parsed = auth::parse_auth_header(value).map_err(auth_error)?;
+            auth_sources.push((AuthSource::Header, parsed.public_key));
+        }
+        if let Some(value) = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            && value
+                .trim_start()
+                .to_ascii_lowercase()
+                .starts_with("sentry ")
+        {
+            let parsed = auth::parse_auth_header(value).map_err(auth_error)?;
+            auth_sources.push((AuthSource::Authorization, parsed.public_key));
+        }
+        if let Some(query) = query
+            && let Some(parsed) = auth::parse_auth_query(query)
+        {
+            auth_sources.push((AuthSource::Query, parsed.public_key));
+        }
+        let encoding = ContentEncoding::from_header(
+            headers
+                .get(header::CONTENT_ENCODING)
+                .and_then(|v| v.to_str().ok()),
+        )?;
+        Ok(Self {
+            project_id,
+            client_ip: peer.ip().to_string(),
+            auth_sources,
+            encoding,
+        })
+    }
+
+    /// Reads the body (capped), decompresses (capped) and parses with `parse`, off the executor
+    /// for large bodies; returns the decompressed bytes and the parse result.
+    async fn decode<T: Send + 'static>(
+        &self,
+        body: Body,
+        parse: impl FnOnce(&[u8]) -> Result<T, EnvelopeError> + Send + 'static,
+    ) -> Result<(Vec<u8>, T), IngestError> {
+        let body = axum::body::to_bytes(body, MAX_COMPRESSED_BYTES)
+            .await
+            .map_err(|e| {
+                if std::error::Error::source(&e)
+                    .is_some_and(|s| s.is::<http_body_util::LengthLimitError>())
+                {
+                    IngestError::TooLarge(format!(
+                        "the request body exceeds {MAX_COMPRESSED_BYTES} bytes"
+                    ))
+                } else {
+                    IngestError::BadRequest(format!("could not read the request body: {e}"))
+                }
+            })?;
+        if body.is_empty() {
+            return Err(IngestError::BadRequest("empty request body".to_owned()));
+        }
+        let encoding = self.encoding;
+        let large = body.len() > BLOCKING_THRESHOLD;
+        let work = move || -> Result<(Vec<u8>, T), IngestError> {
+            let bytes = match encoding {
+                ContentEncoding::Identity => body.to_vec(),
+                other => decompress(other, &body, MAX_DECOMPRESSED_BYTES)?,
+            };
+            let parsed = parse(&bytes)?;
+            Ok((bytes, parsed))
+        };
+        if large {
+            tokio::task::spawn_blocking(work)
+                .await
+                .map_err(|_| IngestError::Internal)?
+        } else {
+            work()
+        }
+    }
+}
+
+fn auth_error(error: AuthError) -> IngestError {
+    match error {
+        AuthError::Missing => IngestError::Unauthorized(
+            "missing authentication: send X-Sentry-Auth, ?sentry_key= or a dsn in the envelope header".to_owned(),
+        ),
+        other => IngestError::Forbidden(other.to_string()),
+    }
+}
+
+fn key_prefix(key: &str) -> String {
+    key.chars().take(8).collect::<String>() + "…"
+}
+
+/// Resolves the request's key and checks it against the project in the URL.
+async fn authenticate(
+    state: &AppState,
+    request: &IngestRequest,
+    sources: &[(AuthSource, String)],
+) -> Result<ProjectKeyInfo, IngestError> {
+    let public_key = auth::resolve_key(sources).map_err(auth_error)?;
+    let info = state.keys.lookup(&public_key).await.map_err(|e| {
+        tracing::error!(error = %e, "key lookup failed");
+        IngestError::Internal
+    })?;
+    let Some(info) = info else {
+        return Err(IngestError::Forbidden(format!(
+            "unknown DSN key {} for project {}: check the DSN in your SDK setup",
+            key_prefix(&public_key),
+            request.project_id
+        )));
+    };
+    if info.project_id.0 != request.project_id {
+        return Err(IngestError::Forbidden(format!(
+            "DSN key {} does not belong to project {} in the URL: check the DSN in your SDK setup",
+            key_prefix(&public_key),
+            request.project_id
+        )));
+    }
+    if !info.is_active {
+        return Err(IngestError::Forbidden(format!(
+            "DSN key {} is disabled",
+            key_prefix(&public_key)
+        )));
+    }
+    Ok(info)
+}
+
+/// The durable write; the only thing the request waits for.
+async fn spool(
+    state: &AppState,
+    request: &IngestRequest,
+    info: &ProjectKeyInfo,
+    envelope: Vec<u8>,
+) -> Result<(), IngestError> {
+    state
+        .spool
+        .write(SpoolEntry {
+            account_id: info.account_id,
+            project_id: info.project_id,
+            received_at: chrono::Utc::now(),
+            client_ip: Some(request.client_ip.clone()),
+            envelope,
+        })
+        .await
+        .map_err(|e| match e {
+            SpoolError::Busy => {
+                state.outcomes.record(
+                    info.account_id,
+                    info.project_id,
+                    DataCategory::Error,
+                    "rate_limited",
+                    "backpressure",
+                    1,
+                );
+                IngestError::Busy
+            }
+            SpoolError::Failed(_) => IngestError::Internal,
+        })
+}

@@ -32,6 +32,7 @@ apt_install() {
 
 step "tools"
 "$repo/infra/install-tools.sh"
+"$repo/infra/install-e2e-sdks.sh"
 if [ ! -x /usr/bin/chromium ]; then
   echo "installing Chromium (apt-get install chromium)"
   apt_install chromium

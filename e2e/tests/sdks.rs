@@ -462,8 +462,8 @@ async fn check_database(
             };
             if count > 0 && accepted(&[category]) < count {
                 problems.push(format!(
-                    "outcomes count {} accepted {category}, the SDK sent {count} {item_type} \
-                     item(s): {outcomes:?}",
+                    "outcomes count {} accepted {category}, the SDK sent {count} {item_type}(s) \
+                     (a span item counts its item_count): {outcomes:?}",
                     accepted(&[category])
                 ));
             }

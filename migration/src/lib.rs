@@ -11,6 +11,7 @@ mod m20261123_000002_create_issue_and_event_tables;
 mod m20261123_000003_create_job_selftests;
 mod m20261123_000004_create_ingest_spool;
 mod m20261123_000005_create_issue_counters;
+mod m20261123_000006_create_item_tables;
 
 /// The ordered list of migrations.
 pub struct Migrator;
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000003_create_job_selftests::Migration),
             Box::new(m20261123_000004_create_ingest_spool::Migration),
             Box::new(m20261123_000005_create_issue_counters::Migration),
+            Box::new(m20261123_000006_create_item_tables::Migration),
         ]
     }
 }

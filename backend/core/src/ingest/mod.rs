@@ -5,3 +5,4 @@ pub mod auth;
 pub mod category;
 pub mod decompress;
 pub mod envelope;
+pub mod security;

@@ -212,15 +212,15 @@ fn answer(event_id: Option<EventId>) -> Response {
 }
 
 /// The parts of an ingest request every endpoint needs.
-struct IngestRequest {
+pub(crate) struct IngestRequest {
     project_id: i64,
     client_ip: String,
-    auth_sources: Vec<(AuthSource, String)>,
+    pub(crate) auth_sources: Vec<(AuthSource, String)>,
     encoding: ContentEncoding,
 }
 
 impl IngestRequest {
-    fn read(
+    pub(crate) fn read(
         project: &str,
         peer: SocketAddr,
         query: Option<&str>,
@@ -323,7 +323,7 @@ fn key_prefix(key: &str) -> String {
 }
 
 /// Resolves the request's key and checks it against the project in the URL.
-async fn authenticate(
+pub(crate) async fn authenticate(
     state: &AppState,
     request: &IngestRequest,
     sources: &[(AuthSource, String)],
@@ -357,7 +357,7 @@ async fn authenticate(
 }
 
 /// The durable write; the only thing the request waits for.
-async fn spool(
+pub(crate) async fn spool(
     state: &AppState,
     request: &IngestRequest,
     info: &ProjectKeyInfo,

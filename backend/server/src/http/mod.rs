@@ -5,6 +5,7 @@
 
 pub mod health;
 pub mod ingest;
+pub mod ingest_other;
 pub mod metrics;
 pub mod static_files;
 
@@ -123,6 +124,24 @@ pub fn router(state: AppState) -> Router {
         .route("/api/{project}/envelope", post(ingest::envelope))
         .route("/api/{project}/store/", post(ingest::store))
         .route("/api/{project}/store", post(ingest::store))
+        .route("/api/{project}/security/", post(ingest_other::security))
+        .route("/api/{project}/security", post(ingest_other::security))
+        .route("/api/{project}/csp-report/", post(ingest_other::security))
+        .route("/api/{project}/csp-report", post(ingest_other::security))
+        .route("/api/{project}/minidump/", post(ingest_other::minidump))
+        .route("/api/{project}/minidump", post(ingest_other::minidump))
+        .route(
+            "/api/{project}/events/{event_id}/attachments/",
+            post(ingest_other::attachments),
+        )
+        .route(
+            "/api/{project}/events/{event_id}/attachments",
+            post(ingest_other::attachments),
+        )
+        // Multipart uploads (minidumps, attachments) may be as large as Relay allows.
+        .layer(axum::extract::DefaultBodyLimit::max(
+            ingest::MAX_COMPRESSED_BYTES.max(100 * 1024 * 1024),
+        ))
         .layer(ingest_cors());
     let app = Router::new()
         .merge(ingest_routes)

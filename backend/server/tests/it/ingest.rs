@@ -323,3 +323,102 @@ db_test!(
         assert!(exposed.contains("x-sentry-error") && exposed.contains("retry-after"), "{exposed}");
     }
 );
+
+db_test!(
+    async fn sessions_attachments_feedback_and_check_ins_are_stored(backend) {
+        let app = TestApp::spawn(backend).await;
+        let t = create_project(&app, "Acme").await;
+        let now = chrono::Utc::now().to_rfc3339();
+        let envelope = format!(
+            "{{\"event_id\":\"aa0000000000000000000000000000aa\"}}\n\
+             {{\"type\":\"event\"}}\n{{\"message\":\"with extras\"}}\n\
+             {{\"type\":\"attachment\",\"length\":5,\"filename\":\"log.txt\",\"content_type\":\"text/plain\"}}\nhello\n\
+             {{\"type\":\"session\"}}\n{{\"sid\":\"s1\",\"init\":true,\"started\":\"{now}\",\"status\":\"crashed\",\"attrs\":{{\"release\":\"shop@1.2\",\"environment\":\"prod\"}}}}\n\
+             {{\"type\":\"sessions\"}}\n{{\"aggregates\":[{{\"started\":\"{now}\",\"exited\":5,\"errored\":2}}],\"attrs\":{{\"release\":\"shop@1.2\",\"environment\":\"prod\"}}}}\n\
+             {{\"type\":\"user_report\"}}\n{{\"event_id\":\"aa0000000000000000000000000000aa\",\"name\":\"Ada\",\"email\":\"ada@example.com\",\"comments\":\"it broke\"}}\n\
+             {{\"type\":\"feedback\"}}\n{{\"event_id\":\"bb0000000000000000000000000000bb\",\"contexts\":{{\"feedback\":{{\"message\":\"checkout hangs\",\"contact_email\":\"bob@example.com\",\"associated_event_id\":\"aa0000000000000000000000000000aa\"}}}}}}\n\
+             {{\"type\":\"check_in\"}}\n{{\"check_in_id\":\"cc0000000000000000000000000000cc\",\"monitor_slug\":\"nightly\",\"status\":\"in_progress\"}}\n"
+        );
+        let path = format!("/api/{}/envelope/?sentry_key={}", t.project_id, t.key);
+        let (status, body, _) = post_raw(&app, &path, &[], envelope.into_bytes()).await;
+        assert_eq!(status, 200, "{body:?}");
+        let closing = "{}\n{\"type\":\"check_in\"}\n{\"check_in_id\":\"cc0000000000000000000000000000cc\",\"monitor_slug\":\"nightly\",\"status\":\"ok\",\"duration\":2.5}\n";
+        assert_eq!(post_raw(&app, &path, &[], closing.as_bytes().to_vec()).await.0, 200);
+        app.run_pending_jobs().await;
+        assert_eq!(app.scalar("SELECT COUNT(*) FROM attachments WHERE event_id = 'aa0000000000000000000000000000aa' AND size = 5").await, 1);
+        assert_eq!(app.scalar("SELECT CAST(SUM(started) AS BIGINT) FROM release_sessions WHERE release = 'shop@1.2'").await, 8);
+        assert_eq!(app.scalar("SELECT CAST(SUM(crashed) AS BIGINT) FROM release_sessions").await, 1);
+        assert_eq!(app.scalar("SELECT CAST(SUM(errored) AS BIGINT) FROM release_sessions").await, 2);
+        assert_eq!(app.scalar("SELECT COUNT(*) FROM user_reports WHERE event_id = 'aa0000000000000000000000000000aa'").await, 2);
+        assert_eq!(app.scalar("SELECT COUNT(*) FROM monitor_checkins WHERE status = 'ok' AND monitor_slug = 'nightly'").await, 1);
+        assert_eq!(app.scalar("SELECT COUNT(*) FROM monitor_checkins").await, 1, "the closing check-in updates the opening one");
+    }
+);
+
+db_test!(
+    async fn csp_reports_become_events(backend) {
+        let app = TestApp::spawn(backend).await;
+        let t = create_project(&app, "Acme").await;
+        let report = br#"{"csp-report":{"document-uri":"https://shop.example/cart","effective-directive":"script-src-elem","blocked-uri":"https://evil.example/x.js"}}"#;
+        for path in ["security", "csp-report"] {
+            let (status, body, _) = post_raw(
+                &app,
+                &format!("/api/{}/{path}/?sentry_key={}", t.project_id, t.key),
+                &[("content-type", "application/csp-report")],
+                report.to_vec(),
+            )
+            .await;
+            assert_eq!(status, 200, "{path}: {body:?}");
+        }
+        let (status, _, _) = post_raw(&app, &format!("/api/{}/security/?sentry_key={}", t.project_id, t.key), &[], b"nope".to_vec()).await;
+        assert_eq!(status, 400);
+        app.run_pending_jobs().await;
+        assert_eq!(app.scalar("SELECT COUNT(*) FROM events").await, 2);
+        assert_eq!(app.scalar("SELECT COUNT(*) FROM issues WHERE title = 'Blocked ''script'' from ''evil.example'''").await, 1, "both reports, one issue");
+    }
+);
+
+db_test!(
+    async fn minidumps_and_late_attachments_are_stored(backend) {
+        let app = TestApp::spawn(backend).await;
+        let t = create_project(&app, "Acme").await;
+        let mut dump = b"MDMP\x93\xa7".to_vec();
+        dump.extend(std::iter::repeat_n(0u8, 1000));
+        let form = reqwest::multipart::Form::new()
+            .part("upload_file_minidump", reqwest::multipart::Part::bytes(dump).file_name("crash.dmp"))
+            .text("sentry", r#"{"release":"native@2","tags":{"os":"linux"}}"#);
+        let response = app
+            .client
+            .post(app.url(&format!("/api/{}/minidump/?sentry_key={}", t.project_id, t.key)))
+            .multipart(form)
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(response.status(), 200);
+        let id = response.json::<Value>().await.expect("json")["id"].as_str().expect("id").to_owned();
+        let not_a_dump = reqwest::multipart::Form::new()
+            .part("upload_file_minidump", reqwest::multipart::Part::bytes(b"hello".to_vec()).file_name("x.dmp"));
+        let refused = app
+            .client
+            .post(app.url(&format!("/api/{}/minidump/?sentry_key={}", t.project_id, t.key)))
+            .multipart(not_a_dump)
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(refused.status(), 400);
+        let late = reqwest::multipart::Form::new()
+            .part("screenshot", reqwest::multipart::Part::bytes(b"PNGDATA".to_vec()).file_name("screen.png").mime_str("image/png").expect("mime"));
+        let added = app
+            .client
+            .post(app.url(&format!("/api/{}/events/{id}/attachments/?sentry_key={}", t.project_id, t.key)))
+            .multipart(late)
+            .send()
+            .await
+            .expect("request");
+        assert!(added.status().is_success(), "{}", added.status());
+        app.run_pending_jobs().await;
+        assert_eq!(app.scalar("SELECT COUNT(*) FROM events WHERE level = 'fatal' AND release = 'native@2'").await, 1);
+        assert_eq!(app.scalar("SELECT COUNT(*) FROM attachments WHERE attachment_type = 'event.minidump'").await, 1);
+        assert_eq!(app.scalar("SELECT COUNT(*) FROM attachments").await, 2);
+    }
+);

@@ -17,7 +17,7 @@ use errorwatch_core::ingest::auth::{self, AuthError, AuthSource};
 use errorwatch_core::ingest::category::DataCategory;
 use errorwatch_core::ingest::decompress::{ContentEncoding, DecompressError, decompress};
 use errorwatch_core::ingest::envelope::{
-    EnvelopeError, EventId, Limits, parse_envelope_with, parse_store_body,
+    Envelope, EnvelopeError, EventId, ItemType, Limits, parse_envelope_with, parse_store_body,
 };
 use errorwatch_core::service::ingest::ProjectKeyInfo;
 use errorwatch_core::spool::{SpoolEntry, SpoolError};
@@ -126,6 +126,10 @@ pub async fn envelope(
     let decoded = request
         .decode(body, |bytes| parse_envelope_with(bytes, &Limits::default()))
         .await;
+    let decoded = decoded.and_then(|(bytes, envelope)| {
+        validate_event_json(&envelope)?;
+        Ok((bytes, envelope))
+    });
     let (bytes, envelope) = match decoded {
         Ok(decoded) => decoded,
         Err(error) => {
@@ -185,6 +189,31 @@ pub async fn store(
     wrapped.push(b'\n');
     spool(&state, &request, &info, wrapped).await?;
     Ok(answer(Some(event_id)))
+}
+
+/// Event and transaction payloads must be JSON objects: Relay refuses the envelope otherwise,
+/// and storing it would only defer the failure to the digest.
+fn validate_event_json(envelope: &Envelope) -> Result<(), IngestError> {
+    for item in envelope
+        .items
+        .iter()
+        .filter(|i| matches!(i.ty, ItemType::Event | ItemType::Transaction))
+    {
+        let starts_as_object =
+            item.payload.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{');
+        let parsed = serde_json::from_slice::<serde::de::IgnoredAny>(&item.payload);
+        if !starts_as_object || parsed.is_err() {
+            let why = parsed
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_else(|| "not an object".to_owned());
+            return Err(IngestError::BadRequest(format!(
+                "the {} item is not a JSON object: {why}",
+                item.ty.as_str()
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Counts a request dropped after authentication (malformed or too large).

@@ -45,6 +45,19 @@ fn gzip(bytes: &[u8]) -> Vec<u8> {
     encoder.finish().expect("gzip")
 }
 
+fn brotli(bytes: &[u8]) -> Vec<u8> {
+    let mut output = Vec::new();
+    {
+        let mut writer = brotli::CompressorWriter::new(&mut output, 4096, 5, 22);
+        writer.write_all(bytes).expect("brotli");
+    }
+    output
+}
+
+fn zstd(bytes: &[u8]) -> Vec<u8> {
+    ruzstd::encoding::compress_to_vec(bytes, ruzstd::encoding::CompressionLevel::Fastest)
+}
+
 fn corpus() -> Vec<(String, Vec<u8>)> {
     let mut files: Vec<_> = std::fs::read_dir(CORPUS)
         .expect("corpus folder")
@@ -233,6 +246,10 @@ db_test!(
         let app = TestApp::spawn(backend).await;
         let t = create_project(&app, "Acme").await;
         let path = format!("/api/{}/envelope/?sentry_key={}", t.project_id, t.key);
+        let bomb = vec![b'a'; 120 * 1024 * 1024];
+        let full = gzip(b"{}\n{\"type\":\"event\"}\n{\"message\":\"hello\"}\n");
+        let truncated_gzip = full[..full.len() / 2].to_vec();
+        let huge_header = format!("{{}}\n{{\"type\":\"event\",\"x\":\"{}\"}}\n{{}}\n", "h".repeat(200_000)).into_bytes();
         type Case = (&'static str, Vec<(&'static str, &'static str)>, Vec<u8>, u16);
         let cases: Vec<Case> = vec![
             ("empty body", vec![], vec![], 400),
@@ -242,7 +259,15 @@ db_test!(
             ("invalid utf-8 header", vec![], b"{\"a\":\"\xff\xfe\"}\n".to_vec(), 400),
             ("corrupt gzip", vec![("content-encoding", "gzip")], b"\x1f\x8b\x08\x00garbage".to_vec(), 400),
             ("unknown encoding", vec![("content-encoding", "lzma")], b"{}\n".to_vec(), 400),
-            ("gzip bomb", vec![("content-encoding", "gzip")], gzip(&vec![b'a'; 120 * 1024 * 1024]), 413),
+            ("gzip bomb", vec![("content-encoding", "gzip")], gzip(&bomb), 413),
+            ("brotli bomb", vec![("content-encoding", "br")], brotli(&bomb), 413),
+            ("zstd bomb", vec![("content-encoding", "zstd")], zstd(&bomb), 413),
+            ("truncated gzip", vec![("content-encoding", "gzip")], truncated_gzip, 400),
+            ("truncated envelope", vec![], b"{\"event_id\":\"9ec79c33ec9942ab8353589fcb2e04dc\"}\n{\"type\":\"event\",\"length\":40}\n{\"message\":".to_vec(), 400),
+            ("payload not json", vec![], b"{}\n{\"type\":\"event\"}\nnot json at all\n".to_vec(), 400),
+            ("huge item header", vec![], huge_header, 413),
+            ("invalid event id", vec![], b"{\"event_id\":\"xyz\"}\n".to_vec(), 400),
+            ("two events", vec![], b"{}\n{\"type\":\"event\"}\n{}\n{\"type\":\"event\"}\n{}\n".to_vec(), 400),
         ];
         for (name, headers, body, expected) in cases {
             let (status, body, error) = post_raw(&app, &path, &headers, body).await;

@@ -128,44 +128,44 @@ async fn run_writer(db: Db, metrics: Arc<Metrics>, mut receiver: mpsc::Receiver<
 
 const DIGEST_JOB_NAME: &str = <DigestSpool as jobs::Job>::NAME;
 
+/// Builds the multi-row insert of a batch; the same statement for both engines (sqlx picks
+/// the placeholder syntax from the query builder's database type).
+macro_rules! spool_insert {
+    ($batch:expr) => {{
+        let mut insert = QueryBuilder::new(
+            "INSERT INTO ingest_spool (account_id, project_id, received_at, client_ip, envelope) ",
+        );
+        insert.push_values($batch, |mut row, pending: &Pending| {
+            let e = &pending.entry;
+            row.push_bind(e.account_id.0)
+                .push_bind(e.project_id.0)
+                .push_bind(e.received_at)
+                .push_bind(e.client_ip.clone())
+                .push_bind(e.envelope.clone());
+        });
+        insert.push(" RETURNING id");
+        insert
+    }};
+}
+
 async fn commit(db: &Db, batch: &[Pending]) -> anyhow::Result<()> {
     match db.pool() {
         Pool::Sqlite(pool) => {
             let mut tx = pool.begin().await?;
-            let mut insert = QueryBuilder::new(
-                "INSERT INTO ingest_spool (account_id, project_id, received_at, client_ip, envelope) ",
-            );
-            insert.push_values(batch, |mut row, pending| {
-                let e = &pending.entry;
-                row.push_bind(e.account_id.0)
-                    .push_bind(e.project_id.0)
-                    .push_bind(e.received_at)
-                    .push_bind(e.client_ip.clone())
-                    .push_bind(e.envelope.clone());
-            });
-            insert.push(" RETURNING id");
-            let ids: Vec<i64> = insert.build_query_scalar().fetch_all(&mut *tx).await?;
-            let job = DigestSpool::covering(&ids);
-            jobs::enqueue_in_sqlite_tx(&mut tx, &job).await?;
+            let ids: Vec<i64> = spool_insert!(batch)
+                .build_query_scalar()
+                .fetch_all(&mut *tx)
+                .await?;
+            jobs::enqueue_in_sqlite_tx(&mut tx, &DigestSpool::covering(&ids)).await?;
             tx.commit().await?;
         }
         Pool::Postgres(pool) => {
             let mut tx = pool.begin().await?;
-            let mut insert = QueryBuilder::new(
-                "INSERT INTO ingest_spool (account_id, project_id, received_at, client_ip, envelope) ",
-            );
-            insert.push_values(batch, |mut row, pending| {
-                let e = &pending.entry;
-                row.push_bind(e.account_id.0)
-                    .push_bind(e.project_id.0)
-                    .push_bind(e.received_at)
-                    .push_bind(e.client_ip.clone())
-                    .push_bind(e.envelope.clone());
-            });
-            insert.push(" RETURNING id");
-            let ids: Vec<i64> = insert.build_query_scalar().fetch_all(&mut *tx).await?;
-            let job = DigestSpool::covering(&ids);
-            jobs::enqueue_in_postgres_tx(&mut tx, &job).await?;
+            let ids: Vec<i64> = spool_insert!(batch)
+                .build_query_scalar()
+                .fetch_all(&mut *tx)
+                .await?;
+            jobs::enqueue_in_postgres_tx(&mut tx, &DigestSpool::covering(&ids)).await?;
             tx.commit().await?;
         }
     }

@@ -17,11 +17,11 @@ use errorwatch_core::ingest::auth::{self, AuthError, AuthSource};
 use errorwatch_core::ingest::category::DataCategory;
 use errorwatch_core::ingest::decompress::{ContentEncoding, DecompressError, decompress};
 use errorwatch_core::ingest::envelope::{
-    Envelope, EnvelopeError, EventId, ItemType, Limits, parse_envelope_with, parse_store_body,
+    Envelope, EnvelopeError, EventId, Item, ItemType, Limits, parse_envelope_with, parse_store_body,
 };
 use errorwatch_core::service::ingest::ProjectKeyInfo;
 use errorwatch_core::spool::{SpoolEntry, SpoolError};
-use serde_json::json;
+use serde_json::{Map, Value, json};
 
 use super::AppState;
 
@@ -179,14 +179,7 @@ pub async fn store(
         .map_err(|e| IngestError::BadRequest(e.to_string()))?
         .unwrap_or_else(EventId::new_random);
     let payload = serde_json::to_vec(&event).map_err(|_| IngestError::Internal)?;
-    let mut wrapped = serde_json::to_vec(&json!({ "event_id": event_id.to_string() }))
-        .map_err(|_| IngestError::Internal)?;
-    wrapped.push(b'\n');
-    wrapped.extend_from_slice(
-        format!("{{\"type\":\"event\",\"length\":{}}}\n", payload.len()).as_bytes(),
-    );
-    wrapped.extend_from_slice(&payload);
-    wrapped.push(b'\n');
+    let wrapped = envelope_with(event_id, vec![item(ItemType::Event, Map::new(), payload)]);
     spool(&state, &request, &info, wrapped).await?;
     Ok(answer(Some(event_id)))
 }
@@ -231,6 +224,22 @@ fn record_drop(state: &AppState, info: &ProjectKeyInfo, error: &IngestError) {
         "envelope",
         1,
     );
+}
+
+/// An item for an envelope built on the server's side.
+pub(crate) fn item(ty: ItemType, headers: Map<String, Value>, payload: Vec<u8>) -> Item {
+    Item {
+        headers,
+        ty,
+        payload: bytes::Bytes::from(payload),
+    }
+}
+
+/// Serializes an envelope with `event_id` in its header.
+pub(crate) fn envelope_with(event_id: EventId, items: Vec<Item>) -> Vec<u8> {
+    let mut headers = Map::new();
+    headers.insert("event_id".to_owned(), json!(event_id.to_string()));
+    Envelope { headers, items }.to_vec()
 }
 
 fn answer(event_id: Option<EventId>) -> Response {

@@ -11,27 +11,12 @@ use axum::body::Body;
 use axum::extract::{ConnectInfo, Multipart, Path, RawQuery, State};
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
-use bytes::Bytes;
-use errorwatch_core::ingest::envelope::{Envelope, EventId, Item, ItemType, Limits};
+use errorwatch_core::ingest::envelope::{EventId, Item, ItemType, Limits};
 use errorwatch_core::ingest::security::{MAX_CSP_REPORT_BYTES, csp_reports_to_events};
 use serde_json::{Map, Value, json};
 
 use super::AppState;
-use super::ingest::{IngestError, IngestRequest, authenticate, spool};
-
-fn item(ty: ItemType, headers: Map<String, Value>, payload: Vec<u8>) -> Item {
-    Item {
-        headers,
-        ty,
-        payload: Bytes::from(payload),
-    }
-}
-
-fn envelope_with(event_id: EventId, items: Vec<Item>) -> Vec<u8> {
-    let mut headers = Map::new();
-    headers.insert("event_id".to_owned(), json!(event_id.to_string()));
-    Envelope { headers, items }.to_vec()
-}
+use super::ingest::{IngestError, IngestRequest, authenticate, envelope_with, item, spool};
 
 /// `POST /api/{project}/security/` and `/csp-report/`: every CSP violation becomes an event.
 pub async fn security(

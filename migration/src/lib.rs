@@ -12,6 +12,7 @@ mod m20261123_000003_create_job_selftests;
 mod m20261123_000004_create_ingest_spool;
 mod m20261123_000005_create_issue_counters;
 mod m20261123_000006_create_item_tables;
+mod m20261123_000007_add_issue_lifecycle;
 
 /// The ordered list of migrations.
 pub struct Migrator;
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000004_create_ingest_spool::Migration),
             Box::new(m20261123_000005_create_issue_counters::Migration),
             Box::new(m20261123_000006_create_item_tables::Migration),
+            Box::new(m20261123_000007_add_issue_lifecycle::Migration),
         ]
     }
 }

@@ -16,6 +16,7 @@ pub mod jobs;
 pub mod metrics;
 pub mod outcome;
 pub mod password;
+pub mod release;
 pub mod scope;
 pub mod secret;
 pub mod service;

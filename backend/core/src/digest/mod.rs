@@ -273,6 +273,14 @@ async fn store_event_item(
     let issue_id = upsert_issue(txn, row, &event).await?;
     insert_event(txn, row, issue_id, &event).await?;
     bump_counters(txn, row, issue_id, &event).await?;
+    crate::service::issue::apply_event_to_state(
+        txn,
+        issue_id,
+        event.release.as_deref(),
+        event.timestamp,
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("issue state: {e}"))?;
     Ok(EventFate::Stored)
 }
 

@@ -3,6 +3,8 @@
 
 pub(crate) mod account;
 pub(crate) mod ingest_spool;
+pub(crate) mod issue;
+pub(crate) mod issue_activity;
 pub(crate) mod job_selftest;
 pub(crate) mod membership;
 pub(crate) mod project;

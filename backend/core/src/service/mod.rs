@@ -3,5 +3,6 @@
 
 pub mod account;
 pub mod ingest;
+pub mod issue;
 pub mod project;
 pub mod user;

@@ -171,7 +171,7 @@ db_test!(
     }
 );
 
-async fn post_raw(
+pub async fn post_raw(
     app: &TestApp,
     path: &str,
     headers: &[(&str, &str)],

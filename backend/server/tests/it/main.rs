@@ -8,5 +8,6 @@ mod crash;
 mod http;
 mod ingest;
 mod jobs;
+mod lifecycle;
 mod shutdown;
 mod tenancy;

@@ -1,0 +1,354 @@
+//! The issue lifecycle: resolve (now, in a release, in the next release), ignore (forever,
+//! until a time, until N more events or users), reopen; regressions and the end of ignore
+//! conditions when events arrive; every change recorded in `issue_activity`.
+//!
+//! States: `status` is `unresolved`, `resolved` or `ignored`; `substatus` says why an
+//! unresolved issue is unresolved (`new`, `regressed`, `escalating`, `ongoing`).
+
+use chrono::{DateTime, Utc};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
+    QueryOrder,
+};
+use serde::Serialize;
+use serde_json::json;
+
+use crate::entity::{issue, issue_activity};
+use crate::scope::{AccountScope, Actor, Role};
+use crate::{Error, Result};
+
+/// An issue as shown to members.
+#[derive(Clone, Debug, Serialize)]
+pub struct Issue {
+    /// Id.
+    pub id: i64,
+    /// Project.
+    pub project_id: i64,
+    /// Title (`Type: value` or the message).
+    pub title: String,
+    /// Where it happens.
+    pub culprit: Option<String>,
+    /// Level of the latest event.
+    pub level: String,
+    /// `unresolved`, `resolved` or `ignored`.
+    pub status: String,
+    /// Why it is unresolved (`regressed`, `escalating`), if it says.
+    pub substatus: Option<String>,
+    /// How it was resolved: `now`, `in_release`, `in_next_release`.
+    pub resolution_kind: Option<String>,
+    /// The release of the resolution.
+    pub resolution_release: Option<String>,
+    /// Events counted.
+    pub times_seen: i64,
+    /// Distinct users counted.
+    pub users_seen: i64,
+    /// First event time.
+    pub first_seen: DateTime<Utc>,
+    /// Latest event time.
+    pub last_seen: DateTime<Utc>,
+    /// First release seen.
+    pub first_release: Option<String>,
+    /// Latest release seen.
+    pub last_release: Option<String>,
+    /// Grouping version.
+    pub grouping_version: i32,
+    /// Why its events are one issue.
+    pub grouping_components: serde_json::Value,
+}
+
+impl From<issue::Model> for Issue {
+    fn from(m: issue::Model) -> Self {
+        Self {
+            id: m.id,
+            project_id: m.project_id,
+            title: m.title,
+            culprit: m.culprit,
+            level: m.level,
+            status: m.status,
+            substatus: m.substatus,
+            resolution_kind: m.resolution_kind,
+            resolution_release: m.resolution_release,
+            times_seen: m.times_seen,
+            users_seen: m.users_seen,
+            first_seen: m.first_seen,
+            last_seen: m.last_seen,
+            first_release: m.first_release,
+            last_release: m.last_release,
+            grouping_version: m.grouping_version,
+            grouping_components: serde_json::from_str(&m.grouping_components)
+                .unwrap_or(serde_json::Value::Null),
+        }
+    }
+}
+
+/// One activity entry.
+#[derive(Clone, Debug, Serialize)]
+pub struct Activity {
+    /// `resolved`, `ignored`, `reopened`, `regression`, `unignored`, …
+    pub kind: String,
+    /// `user:<id>` or `system:<reason>`.
+    pub actor: String,
+    /// Details (release, condition).
+    pub data: serde_json::Value,
+    /// When.
+    pub created_at: DateTime<Utc>,
+}
+
+/// Until when an ignore holds.
+#[derive(Clone, Debug, PartialEq)]
+pub enum IgnoreCondition {
+    /// Until someone reopens it.
+    Forever,
+    /// Until this time.
+    Until(DateTime<Utc>),
+    /// Until this many more events arrive.
+    MoreEvents(i64),
+    /// Until this many more distinct users are affected.
+    MoreUsers(i64),
+}
+
+/// A requested state change.
+#[derive(Clone, Debug, PartialEq)]
+pub enum StatusChange {
+    /// Resolved now: any new event is a regression.
+    Resolve,
+    /// Resolved in this release: events from older releases are not regressions.
+    ResolveInRelease(String),
+    /// Resolved in the release after the latest one seen.
+    ResolveInNextRelease,
+    /// Ignored under a condition.
+    Ignore(IgnoreCondition),
+    /// Back to unresolved.
+    Reopen,
+}
+
+fn actor_name(scope: &AccountScope) -> String {
+    match scope.actor() {
+        Actor::User(id) => format!("user:{id}"),
+        Actor::System(reason) => format!("system:{reason}"),
+    }
+}
+
+async fn load(scope: &AccountScope, issue_id: i64) -> Result<issue::Model> {
+    issue::Entity::find_by_id(issue_id)
+        .filter(issue::Column::AccountId.eq(scope.account_id().0))
+        .one(scope.db().conn())
+        .await?
+        .ok_or(Error::NotFound)
+}
+
+/// One issue of the scope's account; `NotFound` for other accounts' issues.
+pub async fn get_issue(scope: &AccountScope, issue_id: i64) -> Result<Issue> {
+    scope.require(Role::Viewer)?;
+    Ok(load(scope, issue_id).await?.into())
+}
+
+/// The issues of a project, most recently seen first.
+pub async fn list_issues(scope: &AccountScope, project_id: i64) -> Result<Vec<Issue>> {
+    scope.require(Role::Viewer)?;
+    Ok(issue::Entity::find()
+        .filter(issue::Column::AccountId.eq(scope.account_id().0))
+        .filter(issue::Column::ProjectId.eq(project_id))
+        .order_by_desc(issue::Column::LastSeen)
+        .all(scope.db().conn())
+        .await?
+        .into_iter()
+        .map(Issue::from)
+        .collect())
+}
+
+/// The issue's activity, oldest first.
+pub async fn list_activity(scope: &AccountScope, issue_id: i64) -> Result<Vec<Activity>> {
+    scope.require(Role::Viewer)?;
+    load(scope, issue_id).await?;
+    Ok(issue_activity::Entity::find()
+        .filter(issue_activity::Column::AccountId.eq(scope.account_id().0))
+        .filter(issue_activity::Column::IssueId.eq(issue_id))
+        .order_by_asc(issue_activity::Column::Id)
+        .all(scope.db().conn())
+        .await?
+        .into_iter()
+        .map(|a| Activity {
+            kind: a.kind,
+            actor: a.actor,
+            data: serde_json::from_str(&a.data).unwrap_or(serde_json::Value::Null),
+            created_at: a.created_at,
+        })
+        .collect())
+}
+
+pub(crate) async fn record_activity(
+    conn: &impl ConnectionTrait,
+    issue: &issue::Model,
+    kind: &str,
+    actor: &str,
+    data: serde_json::Value,
+) -> Result<()> {
+    issue_activity::ActiveModel {
+        account_id: Set(issue.account_id),
+        project_id: Set(issue.project_id),
+        issue_id: Set(issue.id),
+        kind: Set(kind.to_owned()),
+        actor: Set(actor.to_owned()),
+        data: Set(data.to_string()),
+        created_at: Set(Utc::now()),
+        ..Default::default()
+    }
+    .insert(conn)
+    .await?;
+    Ok(())
+}
+
+/// Changes an issue's state (members and up) and records who did it.
+pub async fn change_status(
+    scope: &AccountScope,
+    issue_id: i64,
+    change: StatusChange,
+) -> Result<Issue> {
+    scope.require(Role::Member)?;
+    let current = load(scope, issue_id).await?;
+    let now = Utc::now();
+    let mut model: issue::ActiveModel = current.clone().into();
+    model.status_changed_at = Set(Some(now));
+    model.ignore_until = Set(None);
+    model.ignore_until_times_seen = Set(None);
+    model.ignore_until_users_seen = Set(None);
+    let (kind, data) = match &change {
+        StatusChange::Resolve
+        | StatusChange::ResolveInRelease(_)
+        | StatusChange::ResolveInNextRelease => {
+            let (resolution, release) = match &change {
+                StatusChange::ResolveInRelease(release) => {
+                    let release = release.trim();
+                    if release.is_empty() || release.chars().count() > 250 {
+                        return Err(Error::validation("release", "must be 1 to 250 characters"));
+                    }
+                    ("in_release", Some(release.to_owned()))
+                }
+                // The next release is any release after the latest one seen so far.
+                StatusChange::ResolveInNextRelease => {
+                    ("in_next_release", current.last_release.clone())
+                }
+                _ => ("now", None),
+            };
+            model.status = Set("resolved".to_owned());
+            model.substatus = Set(None);
+            model.resolved_at = Set(Some(now));
+            model.resolution_kind = Set(Some(resolution.to_owned()));
+            model.resolution_release = Set(release.clone());
+            (
+                "resolved",
+                json!({"resolution": resolution, "release": release}),
+            )
+        }
+        StatusChange::Ignore(condition) => {
+            let data = match condition {
+                IgnoreCondition::Forever => json!({"until": "forever"}),
+                IgnoreCondition::Until(time) => {
+                    if *time <= now {
+                        return Err(Error::validation("until", "must be in the future"));
+                    }
+                    model.ignore_until = Set(Some(*time));
+                    json!({"until": time.to_rfc3339()})
+                }
+                IgnoreCondition::MoreEvents(n) | IgnoreCondition::MoreUsers(n) if *n < 1 => {
+                    return Err(Error::validation("count", "must be at least 1"));
+                }
+                IgnoreCondition::MoreEvents(n) => {
+                    model.ignore_until_times_seen = Set(Some(current.times_seen + n));
+                    json!({"more_events": n})
+                }
+                IgnoreCondition::MoreUsers(n) => {
+                    model.ignore_until_users_seen = Set(Some(current.users_seen + n));
+                    json!({"more_users": n})
+                }
+            };
+            model.status = Set("ignored".to_owned());
+            model.substatus = Set(None);
+            ("ignored", data)
+        }
+        StatusChange::Reopen => {
+            model.status = Set("unresolved".to_owned());
+            model.substatus = Set(Some("ongoing".to_owned()));
+            model.resolved_at = Set(None);
+            model.resolution_kind = Set(None);
+            model.resolution_release = Set(None);
+            ("reopened", json!({}))
+        }
+    };
+    let txn = scope.db().begin_write().await?;
+    let updated = model.update(&txn).await?;
+    record_activity(&txn, &updated, kind, &actor_name(scope), data).await?;
+    txn.commit().await?;
+    Ok(updated.into())
+}
+
+/// After an event was counted on an issue (inside the digest's transaction): a resolved issue
+/// regresses unless the event's release predates the resolution; an ignored issue wakes up
+/// when its condition ran out. Returns the activity kind recorded, if any.
+pub(crate) async fn apply_event_to_state(
+    conn: &impl ConnectionTrait,
+    issue_id: i64,
+    event_release: Option<&str>,
+    event_time: DateTime<Utc>,
+) -> Result<Option<&'static str>> {
+    let Some(current) = issue::Entity::find_by_id(issue_id).one(conn).await? else {
+        return Ok(None);
+    };
+    let now = Utc::now();
+    let (kind, substatus, data) = match current.status.as_str() {
+        "resolved" => {
+            let not_a_regression = match (
+                current.resolution_kind.as_deref(),
+                current.resolution_release.as_deref(),
+                event_release,
+            ) {
+                // Resolved in R: events from releases older than R are old news.
+                (Some("in_release"), Some(resolved), Some(release)) => {
+                    crate::release::is_older(release, resolved)
+                }
+                // Resolved in the next release after L: events from L or older are old news.
+                (Some("in_next_release"), Some(latest), Some(release)) => {
+                    release == latest || crate::release::is_older(release, latest)
+                }
+                (Some("in_next_release"), None, _) => false,
+                // An event that happened before the resolution (sent late) is no regression.
+                _ => current.resolved_at.is_some_and(|at| event_time < at),
+            };
+            if not_a_regression {
+                return Ok(None);
+            }
+            ("regression", "regressed", json!({"release": event_release}))
+        }
+        "ignored" => {
+            let expired = current.ignore_until.is_some_and(|until| now >= until)
+                || current
+                    .ignore_until_times_seen
+                    .is_some_and(|n| current.times_seen >= n)
+                || current
+                    .ignore_until_users_seen
+                    .is_some_and(|n| current.users_seen >= n);
+            if !expired {
+                return Ok(None);
+            }
+            ("unignored", "escalating", json!({}))
+        }
+        _ => return Ok(None),
+    };
+    let mut model: issue::ActiveModel = current.clone().into();
+    model.status = Set("unresolved".to_owned());
+    model.substatus = Set(Some(substatus.to_owned()));
+    model.status_changed_at = Set(Some(now));
+    model.ignore_until = Set(None);
+    model.ignore_until_times_seen = Set(None);
+    model.ignore_until_users_seen = Set(None);
+    if kind == "regression" {
+        model.regressed_at = Set(Some(now));
+        model.resolved_at = Set(None);
+        model.resolution_kind = Set(None);
+        model.resolution_release = Set(None);
+    }
+    let updated = model.update(conn).await?;
+    record_activity(conn, &updated, kind, "system:digest", data).await?;
+    Ok(Some(kind))
+}

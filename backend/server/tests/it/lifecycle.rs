@@ -1,0 +1,189 @@
+//! The issue lifecycle through core's services, with events sent over HTTP like an SDK:
+//! resolution (now, in a release, in the next release), regressions, ignore conditions,
+//! reopening, the activity log, and tenancy.
+
+use errorwatch_core::Error;
+use errorwatch_core::scope::AccountScope;
+use errorwatch_core::secret::SecretString;
+use errorwatch_core::service::issue::{self, IgnoreCondition, StatusChange};
+use errorwatch_core::service::{account, project, user};
+
+use crate::harness::{TestApp, db_test};
+use crate::ingest::post_raw;
+
+struct Setup {
+    app: TestApp,
+    scope: AccountScope,
+    project_id: i64,
+    key: String,
+}
+
+async fn setup(backend: crate::harness::Backend) -> Setup {
+    let app = TestApp::spawn(backend).await;
+    let owner = user::create_user(
+        &app.db,
+        "owner@example.com",
+        SecretString::new("password-123"),
+        false,
+    )
+    .await
+    .expect("user");
+    let acct = account::create_account(&app.db, "Acme", owner.id)
+        .await
+        .expect("account");
+    let scope = AccountScope::for_member(&app.db, owner.id, acct.id)
+        .await
+        .expect("scope");
+    let created = project::create_project(&scope, &app.config.http.public_url, "Web")
+        .await
+        .expect("project");
+    Setup {
+        project_id: created.id.0,
+        key: created.keys[0].public_key.clone(),
+        app,
+        scope,
+    }
+}
+
+impl Setup {
+    /// Sends one exception event (always the same bug) and digests it; returns the issue id.
+    async fn send(&self, release: &str, user: &str) -> i64 {
+        let event = serde_json::json!({
+            "release": release,
+            "user": {"id": user},
+            "exception": {"values": [{"type": "KeyError", "value": "'discount'",
+                "stacktrace": {"frames": [{"module": "shop.cart", "function": "apply", "in_app": true}]}}]}
+        });
+        let body = format!("{{}}\n{{\"type\":\"event\"}}\n{event}\n");
+        let (status, detail, _) = post_raw(
+            &self.app,
+            &format!("/api/{}/envelope/?sentry_key={}", self.project_id, self.key),
+            &[],
+            body.into_bytes(),
+        )
+        .await;
+        assert_eq!(status, 200, "{detail:?}");
+        self.app.run_pending_jobs().await;
+        let issues = issue::list_issues(&self.scope, self.project_id)
+            .await
+            .expect("list");
+        assert_eq!(issues.len(), 1, "one bug, one issue");
+        issues[0].id
+    }
+
+    async fn state(&self, id: i64) -> (String, Option<String>) {
+        let issue = issue::get_issue(&self.scope, id).await.expect("issue");
+        (issue.status, issue.substatus)
+    }
+
+    async fn activity(&self, id: i64) -> Vec<String> {
+        issue::list_activity(&self.scope, id)
+            .await
+            .expect("activity")
+            .into_iter()
+            .map(|a| a.kind)
+            .collect()
+    }
+}
+
+fn state(status: &str, substatus: Option<&str>) -> (String, Option<String>) {
+    (status.to_owned(), substatus.map(str::to_owned))
+}
+
+db_test!(
+    async fn a_resolved_issue_regresses_on_a_new_event(backend) {
+        let s = setup(backend).await;
+        let id = s.send("shop@1.0", "u1").await;
+        let resolved = issue::change_status(&s.scope, id, StatusChange::Resolve).await.expect("resolve");
+        assert_eq!(resolved.status, "resolved");
+        s.send("shop@1.0", "u1").await;
+        assert_eq!(s.state(id).await, state("unresolved", Some("regressed")));
+        assert_eq!(s.activity(id).await, ["resolved", "regression"]);
+        let activity = issue::list_activity(&s.scope, id).await.expect("activity");
+        assert!(activity[0].actor.starts_with("user:"), "{:?}", activity[0]);
+        assert_eq!(activity[1].actor, "system:digest");
+        let issue = issue::get_issue(&s.scope, id).await.expect("issue");
+        assert_eq!(issue.times_seen, 2);
+        assert_eq!(issue.users_seen, 1);
+    }
+);
+
+db_test!(
+    async fn resolution_in_a_release_is_release_aware(backend) {
+        let s = setup(backend).await;
+        let id = s.send("shop@1.1", "u1").await;
+        issue::change_status(&s.scope, id, StatusChange::ResolveInRelease("shop@1.2".to_owned())).await.expect("resolve");
+        s.send("shop@1.1", "u2").await;
+        assert_eq!(s.state(id).await, state("resolved", None), "an old release is no regression");
+        s.send("shop@1.3", "u3").await;
+        assert_eq!(s.state(id).await, state("unresolved", Some("regressed")));
+        assert_eq!(issue::get_issue(&s.scope, id).await.expect("issue").users_seen, 3);
+    }
+);
+
+db_test!(
+    async fn resolution_in_the_next_release(backend) {
+        let s = setup(backend).await;
+        let id = s.send("shop@2.0", "u1").await;
+        let resolved = issue::change_status(&s.scope, id, StatusChange::ResolveInNextRelease).await.expect("resolve");
+        assert_eq!(resolved.resolution_release.as_deref(), Some("shop@2.0"));
+        s.send("shop@2.0", "u1").await;
+        assert_eq!(s.state(id).await, state("resolved", None), "the current release is still broken, as known");
+        s.send("shop@2.1", "u1").await;
+        assert_eq!(s.state(id).await, state("unresolved", Some("regressed")));
+    }
+);
+
+db_test!(
+    async fn ignore_conditions_run_out(backend) {
+        let s = setup(backend).await;
+        let id = s.send("shop@1.0", "u1").await;
+        issue::change_status(&s.scope, id, StatusChange::Ignore(IgnoreCondition::MoreEvents(2))).await.expect("ignore");
+        s.send("shop@1.0", "u1").await;
+        assert_eq!(s.state(id).await, state("ignored", None));
+        s.send("shop@1.0", "u1").await;
+        assert_eq!(s.state(id).await, state("unresolved", Some("escalating")));
+
+        issue::change_status(&s.scope, id, StatusChange::Ignore(IgnoreCondition::MoreUsers(1))).await.expect("ignore");
+        s.send("shop@1.0", "u1").await;
+        assert_eq!(s.state(id).await, state("ignored", None), "a known user does not count");
+        s.send("shop@1.0", "u9").await;
+        assert_eq!(s.state(id).await, state("unresolved", Some("escalating")));
+
+        issue::change_status(&s.scope, id, StatusChange::Ignore(IgnoreCondition::Forever)).await.expect("ignore");
+        for user in ["a", "b", "c"] {
+            s.send("shop@1.0", user).await;
+        }
+        assert_eq!(s.state(id).await, state("ignored", None));
+        let past = chrono::Utc::now() - chrono::Duration::minutes(1);
+        assert!(matches!(
+            issue::change_status(&s.scope, id, StatusChange::Ignore(IgnoreCondition::Until(past))).await,
+            Err(Error::Validation { .. })
+        ));
+        let until = chrono::Utc::now() + chrono::Duration::hours(1);
+        issue::change_status(&s.scope, id, StatusChange::Ignore(IgnoreCondition::Until(until))).await.expect("ignore");
+        s.send("shop@1.0", "u1").await;
+        assert_eq!(s.state(id).await, state("ignored", None), "still before the time");
+        let reopened = issue::change_status(&s.scope, id, StatusChange::Reopen).await.expect("reopen");
+        assert_eq!(reopened.status, "unresolved");
+        assert_eq!(
+            s.activity(id).await,
+            ["ignored", "unignored", "ignored", "unignored", "ignored", "ignored", "reopened"]
+        );
+    }
+);
+
+db_test!(
+    async fn other_accounts_cannot_see_or_change_an_issue(backend) {
+        let s = setup(backend).await;
+        let id = s.send("shop@1.0", "u1").await;
+        let other = user::create_user(&s.app.db, "other@example.com", SecretString::new("password-123"), false).await.expect("user");
+        let globex = account::create_account(&s.app.db, "Globex", other.id).await.expect("account");
+        let other_scope = AccountScope::for_member(&s.app.db, other.id, globex.id).await.expect("scope");
+        assert!(matches!(issue::get_issue(&other_scope, id).await, Err(Error::NotFound)));
+        assert!(matches!(issue::change_status(&other_scope, id, StatusChange::Resolve).await, Err(Error::NotFound)));
+        assert!(matches!(issue::list_activity(&other_scope, id).await, Err(Error::NotFound)));
+        assert!(issue::list_issues(&other_scope, s.project_id).await.expect("list").is_empty());
+        assert_eq!(s.state(id).await, state("unresolved", None));
+    }
+);

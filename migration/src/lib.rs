@@ -13,6 +13,7 @@ mod m20261123_000004_create_ingest_spool;
 mod m20261123_000005_create_issue_counters;
 mod m20261123_000006_create_item_tables;
 mod m20261123_000007_add_issue_lifecycle;
+mod m20261123_000008_add_event_grouping_hash;
 
 /// The ordered list of migrations.
 pub struct Migrator;
@@ -28,6 +29,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000005_create_issue_counters::Migration),
             Box::new(m20261123_000006_create_item_tables::Migration),
             Box::new(m20261123_000007_add_issue_lifecycle::Migration),
+            Box::new(m20261123_000008_add_event_grouping_hash::Migration),
         ]
     }
 }

@@ -270,8 +270,9 @@ async fn store_event_item(
     if exists {
         return Ok(EventFate::Duplicate);
     }
-    let issue_id = upsert_issue(txn, row, &event).await?;
-    insert_event(txn, row, issue_id, &event).await?;
+    let grouping = group_event(&event.payload);
+    let issue_id = upsert_issue(txn, row, &event, &grouping).await?;
+    insert_event(txn, row, issue_id, &event, &grouping.hash).await?;
     bump_counters(txn, row, issue_id, &event).await?;
     crate::service::issue::apply_event_to_state(
         txn,
@@ -288,9 +289,69 @@ async fn upsert_issue(
     txn: &DatabaseTransaction,
     row: &ingest_spool::Model,
     event: &NormalizedEvent,
+    grouping: &crate::grouping::Grouping,
 ) -> anyhow::Result<i64> {
-    let grouping = group_event(&event.payload);
     let now = Utc::now();
+    // A fingerprint already mapped to an issue (the issue it created, or one it was merged
+    // into) decides first.
+    let known = txn
+        .query_one(
+            &Query::select()
+                .column("issue_id")
+                .from("issue_fingerprints")
+                .and_where(Expr::col("project_id").eq(row.project_id))
+                .and_where(Expr::col("hash").eq(grouping.hash.clone()))
+                .to_owned(),
+        )
+        .await?
+        .map(|r| r.try_get::<i64>("", "issue_id"))
+        .transpose()?;
+    if let Some(issue_id) = known {
+        let ts = event.timestamp;
+        let update = Query::update()
+            .table("issues")
+            .value("times_seen", Expr::cust("times_seen + 1"))
+            .value(
+                "last_seen",
+                Expr::case(Expr::col("last_seen").lt(ts), ts).finally(Expr::col("last_seen")),
+            )
+            .value(
+                "first_seen",
+                Expr::case(Expr::col("first_seen").gt(ts), ts).finally(Expr::col("first_seen")),
+            )
+            // The latest event names the issue (right-hand sides see the old row).
+            .value(
+                "title",
+                Expr::case(Expr::col("last_seen").lte(ts), event.title.clone())
+                    .finally(Expr::col("title")),
+            )
+            .value(
+                "culprit",
+                Expr::case(Expr::col("last_seen").lte(ts), event.culprit.clone())
+                    .finally(Expr::col("culprit")),
+            )
+            .value(
+                "level",
+                Expr::case(Expr::col("last_seen").lte(ts), event.level.clone())
+                    .finally(Expr::col("level")),
+            )
+            .and_where(Expr::col("id").eq(issue_id))
+            .to_owned();
+        txn.execute(&update).await?;
+        if let Some(release) = &event.release {
+            let releases = Query::update()
+                .table("issues")
+                .value("last_release", release.clone())
+                .value(
+                    "first_release",
+                    Expr::col("first_release").if_null(release.clone()),
+                )
+                .and_where(Expr::col("id").eq(issue_id))
+                .to_owned();
+            txn.execute(&releases).await?;
+        }
+        return Ok(issue_id);
+    }
     let statement = Query::insert()
         .into_table("issues")
         .columns([
@@ -373,7 +434,7 @@ async fn upsert_issue(
             row.account_id.into(),
             row.project_id.into(),
             issue_id.into(),
-            grouping.hash.into(),
+            grouping.hash.clone().into(),
             grouping.version.into(),
             now.into(),
         ])
@@ -409,6 +470,7 @@ async fn insert_event(
     row: &ingest_spool::Model,
     issue_id: i64,
     event: &NormalizedEvent,
+    grouping_hash: &str,
 ) -> anyhow::Result<()> {
     let compressed = compress_payload(&event.payload)?;
     let statement = Query::insert()
@@ -428,6 +490,7 @@ async fn insert_event(
             "user_key",
             "payload",
             "payload_size",
+            "grouping_hash",
         ])
         .values_panic([
             row.account_id.into(),
@@ -444,6 +507,7 @@ async fn insert_event(
             event.user_key.clone().into(),
             compressed.into(),
             (i32::try_from(serde_json::to_vec(&event.payload)?.len()).unwrap_or(i32::MAX)).into(),
+            grouping_hash.to_owned().into(),
         ])
         .on_conflict(
             OnConflict::columns(["project_id", "event_id"])

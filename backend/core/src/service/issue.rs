@@ -352,3 +352,204 @@ pub(crate) async fn apply_event_to_state(
     record_activity(conn, &updated, kind, "system:digest", data).await?;
     Ok(Some(kind))
 }
+
+/// Merges `sources` into `target` (same project): their fingerprints, events, hourly counts
+/// and tag values move to the target, counters add up, and the sources are deleted. New events
+/// of any merged fingerprint land in the target.
+pub async fn merge_issues(
+    scope: &AccountScope,
+    target_id: i64,
+    source_ids: &[i64],
+) -> Result<Issue> {
+    use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Query};
+
+    scope.require(Role::Member)?;
+    let target = load(scope, target_id).await?;
+    let mut sources = Vec::new();
+    for id in source_ids.iter().copied().filter(|id| *id != target_id) {
+        let source = load(scope, id).await?;
+        if source.project_id != target.project_id {
+            return Err(Error::validation(
+                "issues",
+                "only issues of one project can be merged",
+            ));
+        }
+        sources.push(source);
+    }
+    if sources.is_empty() {
+        return Err(Error::validation(
+            "issues",
+            "name at least one other issue to merge",
+        ));
+    }
+    let ids: Vec<i64> = sources.iter().map(|s| s.id).collect();
+    let txn = scope.db().begin_write().await?;
+    for table in ["issue_fingerprints", "events"] {
+        let moved = Query::update()
+            .table(table)
+            .value("issue_id", target_id)
+            .and_where(Expr::col("issue_id").is_in(ids.clone()))
+            .to_owned();
+        txn.execute(&moved).await?;
+    }
+    // Hourly counts and tag values add up into the target's rows.
+    let hours = txn
+        .query_all(
+            &Query::select()
+                .columns(["hour", "times_seen"])
+                .from("issue_stats_hourly")
+                .and_where(Expr::col("issue_id").is_in(ids.clone()))
+                .to_owned(),
+        )
+        .await?;
+    for row in hours {
+        let hour: DateTime<Utc> = row.try_get("", "hour")?;
+        let count: i64 = row.try_get("", "times_seen")?;
+        let upsert = Query::insert()
+            .into_table("issue_stats_hourly")
+            .columns(["account_id", "project_id", "issue_id", "hour", "times_seen"])
+            .values_panic([
+                target.account_id.into(),
+                target.project_id.into(),
+                target_id.into(),
+                hour.into(),
+                count.into(),
+            ])
+            .on_conflict(
+                OnConflict::columns(["issue_id", "hour"])
+                    .value(
+                        "times_seen",
+                        Expr::cust("issue_stats_hourly.times_seen + excluded.times_seen"),
+                    )
+                    .to_owned(),
+            )
+            .to_owned();
+        txn.execute(&upsert).await?;
+    }
+    let tags = txn
+        .query_all(
+            &Query::select()
+                .columns(["key", "value", "times_seen", "first_seen", "last_seen"])
+                .from("issue_tag_values")
+                .and_where(Expr::col("issue_id").is_in(ids.clone()))
+                .to_owned(),
+        )
+        .await?;
+    for row in tags {
+        let key: String = row.try_get("", "key")?;
+        let value: String = row.try_get("", "value")?;
+        let count: i64 = row.try_get("", "times_seen")?;
+        let first: DateTime<Utc> = row.try_get("", "first_seen")?;
+        let last: DateTime<Utc> = row.try_get("", "last_seen")?;
+        let upsert = Query::insert()
+            .into_table("issue_tag_values")
+            .columns(["account_id", "project_id", "issue_id", "key", "value", "times_seen", "first_seen", "last_seen"])
+            .values_panic([
+                target.account_id.into(),
+                target.project_id.into(),
+                target_id.into(),
+                key.into(),
+                value.into(),
+                count.into(),
+                first.into(),
+                last.into(),
+            ])
+            .on_conflict(
+                OnConflict::columns(["issue_id", "key", "value"])
+                    .value("times_seen", Expr::cust("issue_tag_values.times_seen + excluded.times_seen"))
+                    .value(
+                        "first_seen",
+                        Expr::cust("CASE WHEN excluded.first_seen < issue_tag_values.first_seen THEN excluded.first_seen ELSE issue_tag_values.first_seen END"),
+                    )
+                    .value(
+                        "last_seen",
+                        Expr::cust("CASE WHEN excluded.last_seen > issue_tag_values.last_seen THEN excluded.last_seen ELSE issue_tag_values.last_seen END"),
+                    )
+                    .to_owned(),
+            )
+            .to_owned();
+        txn.execute(&upsert).await?;
+    }
+    let users_seen = txn
+        .query_one(
+            &Query::select()
+                .expr(Expr::cust("CAST(COUNT(*) AS BIGINT)"))
+                .from("issue_tag_values")
+                .and_where(Expr::col("issue_id").eq(target_id))
+                .and_where(Expr::col("key").eq("user"))
+                .to_owned(),
+        )
+        .await?
+        .map(|r| r.try_get_by_index::<i64>(0))
+        .transpose()?
+        .unwrap_or(target.users_seen);
+    let mut all = vec![target.clone()];
+    all.extend(sources.iter().cloned());
+    let earliest = all
+        .iter()
+        .min_by_key(|i| i.first_seen)
+        .map(|i| (i.first_seen, i.first_release.clone()));
+    let latest = all.iter().max_by_key(|i| i.last_seen).map(|i| {
+        (
+            i.last_seen,
+            i.last_release.clone(),
+            i.title.clone(),
+            i.culprit.clone(),
+            i.level.clone(),
+        )
+    });
+    let mut model: issue::ActiveModel = target.clone().into();
+    model.times_seen = Set(all.iter().map(|i| i.times_seen).sum());
+    model.users_seen = Set(users_seen);
+    if let Some((first_seen, first_release)) = earliest {
+        model.first_seen = Set(first_seen);
+        model.first_release = Set(first_release.or(target.first_release.clone()));
+    }
+    if let Some((last_seen, last_release, title, culprit, level)) = latest {
+        model.last_seen = Set(last_seen);
+        model.last_release = Set(last_release.or(target.last_release.clone()));
+        model.title = Set(title);
+        model.culprit = Set(culprit);
+        model.level = Set(level);
+    }
+    let updated = model.update(&txn).await?;
+    issue::Entity::delete_many()
+        .filter(issue::Column::Id.is_in(ids.clone()))
+        .filter(issue::Column::AccountId.eq(scope.account_id().0))
+        .exec(&txn)
+        .await?;
+    record_activity(
+        &txn,
+        &updated,
+        "merged",
+        &actor_name(scope),
+        json!({"merged": ids}),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(updated.into())
+}
+
+/// The fingerprints (hashes) grouped into an issue, oldest first.
+pub async fn list_fingerprints(scope: &AccountScope, issue_id: i64) -> Result<Vec<String>> {
+    use sea_orm::sea_query::{Expr, ExprTrait, Order, Query};
+
+    scope.require(Role::Viewer)?;
+    load(scope, issue_id).await?;
+    let rows = scope
+        .db()
+        .conn()
+        .query_all(
+            &Query::select()
+                .column("hash")
+                .from("issue_fingerprints")
+                .and_where(Expr::col("issue_id").eq(issue_id))
+                .and_where(Expr::col("account_id").eq(scope.account_id().0))
+                .order_by("id", Order::Asc)
+                .to_owned(),
+        )
+        .await?;
+    rows.into_iter()
+        .map(|r| r.try_get::<String>("", "hash").map_err(Error::from))
+        .collect()
+}

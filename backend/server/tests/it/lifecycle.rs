@@ -48,10 +48,20 @@ async fn setup(backend: crate::harness::Backend) -> Setup {
 impl Setup {
     /// Sends one exception event (always the same bug) and digests it; returns the issue id.
     async fn send(&self, release: &str, user: &str) -> i64 {
+        self.send_typed("KeyError", release, user).await;
+        let issues = issue::list_issues(&self.scope, self.project_id)
+            .await
+            .expect("list");
+        assert_eq!(issues.len(), 1, "one bug, one issue");
+        issues[0].id
+    }
+
+    /// Sends one exception event of type `ty` and digests it.
+    async fn send_typed(&self, ty: &str, release: &str, user: &str) {
         let event = serde_json::json!({
             "release": release,
             "user": {"id": user},
-            "exception": {"values": [{"type": "KeyError", "value": "'discount'",
+            "exception": {"values": [{"type": ty, "value": "'discount'",
                 "stacktrace": {"frames": [{"module": "shop.cart", "function": "apply", "in_app": true}]}}]}
         });
         let body = format!("{{}}\n{{\"type\":\"event\"}}\n{event}\n");
@@ -64,11 +74,6 @@ impl Setup {
         .await;
         assert_eq!(status, 200, "{detail:?}");
         self.app.run_pending_jobs().await;
-        let issues = issue::list_issues(&self.scope, self.project_id)
-            .await
-            .expect("list");
-        assert_eq!(issues.len(), 1, "one bug, one issue");
-        issues[0].id
     }
 
     async fn state(&self, id: i64) -> (String, Option<String>) {
@@ -185,5 +190,46 @@ db_test!(
         assert!(matches!(issue::list_activity(&other_scope, id).await, Err(Error::NotFound)));
         assert!(issue::list_issues(&other_scope, s.project_id).await.expect("list").is_empty());
         assert_eq!(s.state(id).await, state("unresolved", None));
+    }
+);
+
+db_test!(
+    async fn merged_issues_share_events_counters_and_future_events(backend) {
+        let s = setup(backend).await;
+        for user in ["u1", "u2", "u1"] {
+            s.send_typed("KeyError", "shop@1.0", user).await;
+        }
+        for user in ["u2", "u3"] {
+            s.send_typed("IndexError", "shop@1.1", user).await;
+        }
+        let issues = issue::list_issues(&s.scope, s.project_id).await.expect("list");
+        assert_eq!(issues.len(), 2);
+        let key_error = issues.iter().find(|i| i.title.starts_with("KeyError")).expect("KeyError issue").id;
+        let index_error = issues.iter().find(|i| i.title.starts_with("IndexError")).expect("IndexError issue").id;
+
+        let other = user::create_user(&s.app.db, "other@example.com", SecretString::new("password-123"), false).await.expect("user");
+        let globex = account::create_account(&s.app.db, "Globex", other.id).await.expect("account");
+        let other_scope = AccountScope::for_member(&s.app.db, other.id, globex.id).await.expect("scope");
+        assert!(matches!(issue::merge_issues(&other_scope, key_error, &[index_error]).await, Err(Error::NotFound)));
+        assert!(matches!(issue::merge_issues(&s.scope, key_error, &[key_error]).await, Err(Error::Validation { .. })));
+
+        let merged = issue::merge_issues(&s.scope, key_error, &[index_error]).await.expect("merge");
+        assert_eq!(merged.times_seen, 5);
+        assert_eq!(merged.users_seen, 3);
+        assert_eq!(merged.first_release.as_deref(), Some("shop@1.0"));
+        assert_eq!(merged.last_release.as_deref(), Some("shop@1.1"));
+        assert!(matches!(issue::get_issue(&s.scope, index_error).await, Err(Error::NotFound)), "the source is gone");
+        assert_eq!(issue::list_fingerprints(&s.scope, key_error).await.expect("fingerprints").len(), 2);
+        assert_eq!(s.app.scalar("SELECT COUNT(*) FROM events").await, 5);
+        assert_eq!(s.app.scalar("SELECT COUNT(DISTINCT issue_id) FROM events").await, 1);
+        assert_eq!(s.app.scalar("SELECT CAST(SUM(times_seen) AS BIGINT) FROM issue_stats_hourly").await, 5);
+        assert_eq!(s.activity(key_error).await, ["merged"]);
+
+        // A new event of the merged-in fingerprint lands in the target.
+        s.send_typed("IndexError", "shop@1.2", "u4").await;
+        let after = issue::list_issues(&s.scope, s.project_id).await.expect("list");
+        assert_eq!(after.len(), 1);
+        assert_eq!(after[0].times_seen, 6);
+        assert_eq!(after[0].users_seen, 4);
     }
 );

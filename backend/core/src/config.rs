@@ -5,7 +5,8 @@
 //! Variables (all optional): `DATABASE_URL`, `ERRORWATCH_LISTEN`, `ERRORWATCH_PUBLIC_URL`,
 //! `ERRORWATCH_LOG_FORMAT`, `ERRORWATCH_LOG`, `ERRORWATCH_DB_MAX_CONNECTIONS`,
 //! `ERRORWATCH_WORKER_POLL_MS`, `ERRORWATCH_WORKER_HEARTBEAT_SECS`,
-//! `ERRORWATCH_SHUTDOWN_TIMEOUT_SECS`, `ERRORWATCH_FRONTEND_DIR`.
+//! `ERRORWATCH_SHUTDOWN_TIMEOUT_SECS`, `ERRORWATCH_EVENT_RETENTION_DAYS`,
+//! `ERRORWATCH_MAX_EVENTS_PER_PROJECT`, `ERRORWATCH_FRONTEND_DIR`.
 //! The README's configuration table is the user-facing copy of this list.
 
 use std::net::SocketAddr;
@@ -92,6 +93,10 @@ pub struct WorkerConfig {
     /// Worker heartbeat; a worker silent for three beats is presumed dead and its claimed
     /// tasks go back to the queue.
     pub heartbeat: Duration,
+    /// Events older than this many days are evicted (`ERRORWATCH_EVENT_RETENTION_DAYS`, 90).
+    pub event_retention_days: u32,
+    /// Events kept per project (`ERRORWATCH_MAX_EVENTS_PER_PROJECT`, 100000).
+    pub max_events_per_project: i64,
 }
 
 /// A configuration problem, phrased for the person starting the server.
@@ -160,6 +165,18 @@ impl Config {
             10,
             1..=600,
         )?;
+        let retention_days = parse_number(
+            "ERRORWATCH_EVENT_RETENTION_DAYS",
+            lookup("ERRORWATCH_EVENT_RETENTION_DAYS"),
+            90,
+            1..=3650,
+        )?;
+        let max_events = parse_number(
+            "ERRORWATCH_MAX_EVENTS_PER_PROJECT",
+            lookup("ERRORWATCH_MAX_EVENTS_PER_PROJECT"),
+            100_000,
+            100..=1_000_000_000,
+        )?;
         let shutdown_secs = parse_number(
             "ERRORWATCH_SHUTDOWN_TIMEOUT_SECS",
             lookup("ERRORWATCH_SHUTDOWN_TIMEOUT_SECS"),
@@ -181,6 +198,8 @@ impl Config {
             worker: WorkerConfig {
                 poll_interval: Duration::from_millis(poll_ms),
                 heartbeat: Duration::from_secs(heartbeat_secs),
+                event_retention_days: retention_days as u32,
+                max_events_per_project: max_events as i64,
             },
         })
     }

@@ -13,6 +13,7 @@ use std::time::Duration;
 use anyhow::Context;
 use errorwatch_core::config::{Config, DatabaseKind};
 use errorwatch_core::db::{Db, Pool};
+use errorwatch_core::digest::retention::{self, EvictEvents};
 use errorwatch_core::jobs::{self, JobContext, JobQueue, WorkerOptions};
 use errorwatch_core::metrics::Metrics;
 use errorwatch_core::outcome::OutcomeBuffer;
@@ -166,8 +167,12 @@ impl Application {
             tasks.spawn(supervise_workers(ctx, options, stop));
             let queue = self.queue.clone();
             let stop = shutdown.clone();
+            let eviction = EvictEvents {
+                max_age_days: self.config.worker.event_retention_days,
+                max_events_per_project: self.config.worker.max_events_per_project,
+            };
             tasks.spawn(async move {
-                run_scheduler(queue, stop).await;
+                run_scheduler(queue, eviction, stop).await;
                 Ok(())
             });
         }
@@ -305,7 +310,7 @@ async fn supervise_workers(
 }
 
 /// Enqueues periodic maintenance jobs. Idempotency keys make several nodes agree.
-async fn run_scheduler(queue: JobQueue, shutdown: CancellationToken) {
+async fn run_scheduler(queue: JobQueue, eviction: EvictEvents, shutdown: CancellationToken) {
     let mut tick = tokio::time::interval(Duration::from_secs(300));
     loop {
         tokio::select! {
@@ -313,6 +318,9 @@ async fn run_scheduler(queue: JobQueue, shutdown: CancellationToken) {
             _ = tick.tick() => {
                 if let Err(e) = jobs::prune::schedule_hourly(&queue).await {
                     warn!(error = format!("{e:#}"), "cannot schedule job pruning");
+                }
+                if let Err(e) = retention::schedule_hourly(&queue, eviction.clone()).await {
+                    warn!(error = format!("{e:#}"), "cannot schedule event eviction");
                 }
             }
         }

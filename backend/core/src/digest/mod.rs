@@ -12,6 +12,7 @@
 
 pub mod items;
 pub mod normalize;
+pub mod retention;
 
 use std::collections::HashMap;
 use std::io::Write;

@@ -380,6 +380,7 @@ pub fn build_monitor(ctx: JobContext, options: &WorkerOptions) -> Monitor {
     let monitor = Monitor::new().shutdown_timeout(options.shutdown_timeout);
     let monitor = register::<selftest::SelfTest>(monitor, &ctx, options);
     let monitor = register::<crate::digest::DigestSpool>(monitor, &ctx, options);
+    let monitor = register::<crate::digest::retention::EvictEvents>(monitor, &ctx, options);
     register::<prune::PruneJobs>(monitor, &ctx, options)
 }
 

@@ -233,3 +233,31 @@ db_test!(
         assert_eq!(after[0].users_seen, 4);
     }
 );
+
+db_test!(
+    async fn eviction_keeps_first_and_latest_events_and_the_counters(backend) {
+        use errorwatch_core::digest::retention::EvictEvents;
+
+        let s = setup(backend).await;
+        for user in ["u1", "u2", "u3", "u4", "u5", "u6"] {
+            s.send_typed("KeyError", "shop@1.0", user).await;
+        }
+        for user in ["u1", "u2", "u3"] {
+            s.send_typed("IndexError", "shop@1.0", user).await;
+        }
+        assert_eq!(s.app.scalar("SELECT COUNT(*) FROM events").await, 9);
+        // Cap at 5 events: the oldest non-first, non-latest events go.
+        s.app.queue.enqueue(&EvictEvents { max_age_days: 3650, max_events_per_project: 5 }).await.expect("enqueue");
+        s.app.run_pending_jobs().await;
+        assert_eq!(s.app.scalar("SELECT COUNT(*) FROM events").await, 5);
+        // Age 0: everything but the first and latest of each issue goes.
+        s.app.queue.enqueue(&EvictEvents { max_age_days: 0, max_events_per_project: 1000 }).await.expect("enqueue");
+        s.app.run_pending_jobs().await;
+        assert_eq!(s.app.scalar("SELECT COUNT(*) FROM events").await, 4, "first and latest of two issues");
+        for issue in issue::list_issues(&s.scope, s.project_id).await.expect("list") {
+            let expected = if issue.title.starts_with("KeyError") { (6, 6) } else { (3, 3) };
+            assert_eq!((issue.times_seen, issue.users_seen), expected, "counters survive: {}", issue.title);
+        }
+        assert_eq!(s.app.scalar("SELECT CAST(SUM(times_seen) AS BIGINT) FROM issue_stats_hourly").await, 9);
+    }
+);

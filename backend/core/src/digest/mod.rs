@@ -28,7 +28,7 @@ use serde::{Deserialize, Serialize};
 use tracing::{info, warn};
 
 use crate::entity::ingest_spool;
-use crate::grouping::group_event;
+use crate::grouping::{group_event, transition_hashes};
 use crate::ingest::category::DataCategory;
 use crate::ingest::envelope::{Envelope, ItemType, parse_envelope};
 use crate::jobs::{Job, JobContext};
@@ -272,6 +272,10 @@ async fn store_event_item(
         return Ok(EventFate::Duplicate);
     }
     let grouping = group_event(&event.payload);
+    let mut event = event;
+    if let Some(title) = &grouping.title_override {
+        event.title = title.clone();
+    }
     let issue_id = upsert_issue(txn, row, &event, &grouping).await?;
     insert_event(txn, row, issue_id, &event, &grouping.hash).await?;
     bump_counters(txn, row, issue_id, &event).await?;
@@ -284,6 +288,57 @@ async fn store_event_item(
     .await
     .map_err(|e| anyhow::anyhow!("issue state: {e}"))?;
     Ok(EventFate::Stored)
+}
+
+async fn adopt_transition_hash(
+    txn: &DatabaseTransaction,
+    row: &ingest_spool::Model,
+    event: &NormalizedEvent,
+    grouping: &crate::grouping::Grouping,
+) -> anyhow::Result<Option<i64>> {
+    for (_, old_hash) in transition_hashes(&event.payload) {
+        let found = txn
+            .query_one(
+                &Query::select()
+                    .column("issue_id")
+                    .from("issue_fingerprints")
+                    .and_where(Expr::col("project_id").eq(row.project_id))
+                    .and_where(Expr::col("hash").eq(old_hash))
+                    .to_owned(),
+            )
+            .await?
+            .map(|r| r.try_get::<i64>("", "issue_id"))
+            .transpose()?;
+        if let Some(issue_id) = found {
+            let adopt = Query::insert()
+                .into_table("issue_fingerprints")
+                .columns([
+                    "account_id",
+                    "project_id",
+                    "issue_id",
+                    "hash",
+                    "grouping_version",
+                    "created_at",
+                ])
+                .values_panic([
+                    row.account_id.into(),
+                    row.project_id.into(),
+                    issue_id.into(),
+                    grouping.hash.clone().into(),
+                    grouping.version.into(),
+                    Utc::now().into(),
+                ])
+                .on_conflict(
+                    OnConflict::columns(["project_id", "hash"])
+                        .do_nothing()
+                        .to_owned(),
+                )
+                .to_owned();
+            txn.execute(&adopt).await?;
+            return Ok(Some(issue_id));
+        }
+    }
+    Ok(None)
 }
 
 async fn upsert_issue(
@@ -307,6 +362,12 @@ async fn upsert_issue(
         .await?
         .map(|r| r.try_get::<i64>("", "issue_id"))
         .transpose()?;
+    // Grouping transition: an issue created under an older grouping version is found by the
+    // old hash and adopts the new one, instead of splitting.
+    let known = match known {
+        Some(id) => Some(id),
+        None => adopt_transition_hash(txn, row, event, grouping).await?,
+    };
     if let Some(issue_id) = known {
         let ts = event.timestamp;
         let update = Query::update()

@@ -261,3 +261,35 @@ db_test!(
         assert_eq!(s.app.scalar("SELECT CAST(SUM(times_seen) AS BIGINT) FROM issue_stats_hourly").await, 9);
     }
 );
+
+db_test!(
+    async fn an_issue_grouped_by_the_previous_version_keeps_its_events(backend) {
+        use errorwatch_core::digest::normalize::{NormalizeContext, normalize_event};
+        use errorwatch_core::grouping::{GROUPING_VERSION, group_event_v1};
+
+        let s = setup(backend).await;
+        let id = s.send("shop@1.0", "u1").await;
+        // Pretend the issue was created by grouping version 1: only its v1 hash maps to it.
+        let raw = serde_json::json!({
+            "release": "shop@1.0",
+            "user": {"id": "u1"},
+            "exception": {"values": [{"type": "KeyError", "value": "'discount'",
+                "stacktrace": {"frames": [{"module": "shop.cart", "function": "apply", "in_app": true}]}}]}
+        });
+        let ctx = NormalizeContext { envelope_event_id: None, received_at: chrono::Utc::now(), sent_at: None, client_ip: None };
+        let v1 = group_event_v1(&normalize_event(raw, &ctx).expect("normalizes").payload);
+        assert_eq!(v1.version, 1);
+        const { assert!(GROUPING_VERSION > 1) };
+        let sql = format!("UPDATE issue_fingerprints SET hash = '{}', grouping_version = 1", v1.hash);
+        match s.app.db.pool() {
+            errorwatch_core::db::Pool::Sqlite(p) => sqlx::query(sqlx::AssertSqlSafe(sql)).execute(p).await.map(|_| ()),
+            errorwatch_core::db::Pool::Postgres(p) => sqlx::query(sqlx::AssertSqlSafe(sql)).execute(p).await.map(|_| ()),
+        }
+        .expect("update");
+
+        let again = s.send("shop@1.0", "u2").await;
+        assert_eq!(again, id, "the new version's hash found the old issue");
+        assert_eq!(issue::get_issue(&s.scope, id).await.expect("issue").times_seen, 2);
+        assert_eq!(issue::list_fingerprints(&s.scope, id).await.expect("fingerprints").len(), 2, "old and new hash");
+    }
+);

@@ -581,6 +581,39 @@ async fn insert_event(
     Ok(())
 }
 
+/// The tag values an event counts under: its `tags`, plus level, environment, release and
+/// user (the source of distinct-user counts).
+pub(crate) fn event_tags(
+    payload: &serde_json::Value,
+    level: &str,
+    environment: &str,
+    release: Option<&str>,
+    user_key: Option<&str>,
+) -> Vec<(String, String)> {
+    let mut tags: Vec<(String, String)> = payload
+        .get("tags")
+        .and_then(|t| t.as_array())
+        .into_iter()
+        .flatten()
+        .filter_map(|pair| {
+            let pair = pair.as_array()?;
+            Some((
+                pair.first()?.as_str()?.to_owned(),
+                pair.get(1)?.as_str()?.to_owned(),
+            ))
+        })
+        .collect();
+    tags.push(("level".to_owned(), level.to_owned()));
+    tags.push(("environment".to_owned(), environment.to_owned()));
+    if let Some(release) = release {
+        tags.push(("release".to_owned(), release.to_owned()));
+    }
+    if let Some(user) = user_key {
+        tags.push(("user".to_owned(), user.to_owned()));
+    }
+    tags
+}
+
 async fn bump_counters(
     txn: &DatabaseTransaction,
     row: &ingest_spool::Model,
@@ -609,28 +642,13 @@ async fn bump_counters(
         .to_owned();
     txn.execute(&stats).await?;
 
-    let mut tags: Vec<(String, String)> = event
-        .payload
-        .get("tags")
-        .and_then(|t| t.as_array())
-        .into_iter()
-        .flatten()
-        .filter_map(|pair| {
-            let pair = pair.as_array()?;
-            Some((
-                pair.first()?.as_str()?.to_owned(),
-                pair.get(1)?.as_str()?.to_owned(),
-            ))
-        })
-        .collect();
-    tags.push(("level".to_owned(), event.level.clone()));
-    tags.push(("environment".to_owned(), event.environment.clone()));
-    if let Some(release) = &event.release {
-        tags.push(("release".to_owned(), release.clone()));
-    }
-    if let Some(user) = &event.user_key {
-        tags.push(("user".to_owned(), user.clone()));
-    }
+    let tags = event_tags(
+        &event.payload,
+        &event.level,
+        &event.environment,
+        event.release.as_deref(),
+        event.user_key.as_deref(),
+    );
     for (key, value) in tags {
         let is_user = key == "user";
         let statement = Query::insert()

@@ -553,3 +553,246 @@ pub async fn list_fingerprints(scope: &AccountScope, issue_id: i64) -> Result<Ve
         .map(|r| r.try_get::<String>("", "hash").map_err(Error::from))
         .collect()
 }
+
+/// Splits the fingerprint `hash` back out of an issue into a new issue, with the stored events
+/// grouped by it; hourly counts and tag values move with those events. Counters of events
+/// already evicted stay with the original issue (their fingerprint is not recorded).
+pub async fn unmerge_fingerprint(scope: &AccountScope, issue_id: i64, hash: &str) -> Result<Issue> {
+    use std::collections::{BTreeMap, HashSet};
+
+    use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Order, Query};
+
+    scope.require(Role::Member)?;
+    let original = load(scope, issue_id).await?;
+    let fingerprints = list_fingerprints(scope, issue_id).await?;
+    if !fingerprints.iter().any(|h| h == hash) {
+        return Err(Error::NotFound);
+    }
+    if fingerprints.len() < 2 {
+        return Err(Error::validation(
+            "hash",
+            "the issue has only this fingerprint; nothing to split",
+        ));
+    }
+    let txn = scope.db().begin_write().await?;
+    let events = txn
+        .query_all(
+            &Query::select()
+                .columns([
+                    "id",
+                    "timestamp",
+                    "level",
+                    "environment",
+                    "release",
+                    "user_key",
+                    "title",
+                    "payload",
+                ])
+                .from("events")
+                .and_where(Expr::col("issue_id").eq(issue_id))
+                .and_where(Expr::col("grouping_hash").eq(hash))
+                .order_by("timestamp", Order::Asc)
+                .to_owned(),
+        )
+        .await?;
+    if events.is_empty() {
+        return Err(Error::validation(
+            "hash",
+            "no stored events were grouped by this fingerprint",
+        ));
+    }
+    let mut hours: BTreeMap<DateTime<Utc>, i64> = BTreeMap::new();
+    let mut tags: BTreeMap<(String, String), (i64, DateTime<Utc>, DateTime<Utc>)> = BTreeMap::new();
+    let mut users = HashSet::new();
+    let (mut first_release, mut last_release, mut title, mut culprit, mut level) = (
+        None,
+        None,
+        original.title.clone(),
+        None,
+        original.level.clone(),
+    );
+    let mut first_seen = None;
+    let mut last_seen = None;
+    for row in &events {
+        let timestamp: DateTime<Utc> = row.try_get("", "timestamp")?;
+        let event_level: String = row.try_get("", "level")?;
+        let environment: Option<String> = row.try_get("", "environment")?;
+        let release: Option<String> = row.try_get("", "release")?;
+        let user_key: Option<String> = row.try_get("", "user_key")?;
+        let payload_bytes: Vec<u8> = row.try_get("", "payload")?;
+        let payload = crate::digest::decompress_payload(&payload_bytes).map_err(Error::Internal)?;
+        first_seen.get_or_insert(timestamp);
+        last_seen = Some(timestamp);
+        if release.is_some() {
+            first_release = first_release.or(release.clone());
+            last_release = release.clone();
+        }
+        title = row.try_get::<Option<String>>("", "title")?.unwrap_or(title);
+        culprit = payload
+            .get("culprit")
+            .and_then(|c| c.as_str())
+            .map(str::to_owned);
+        level = event_level.clone();
+        if let Some(user) = &user_key {
+            users.insert(user.clone());
+        }
+        *hours.entry(crate::outcome::hour_of(timestamp)).or_default() += 1;
+        let environment = environment.unwrap_or_else(|| "production".to_owned());
+        for key_value in crate::digest::event_tags(
+            &payload,
+            &event_level,
+            &environment,
+            release.as_deref(),
+            user_key.as_deref(),
+        ) {
+            let entry = tags.entry(key_value).or_insert((0, timestamp, timestamp));
+            entry.0 += 1;
+            entry.2 = timestamp;
+        }
+    }
+    let moved = events.len() as i64;
+    let now = Utc::now();
+    let created = issue::ActiveModel {
+        account_id: Set(original.account_id),
+        project_id: Set(original.project_id),
+        // The mapping lives in issue_fingerprints; this column only has to be unique.
+        fingerprint: Set(format!(
+            "{}{}",
+            uuid::Uuid::new_v4().simple(),
+            uuid::Uuid::new_v4().simple()
+        )),
+        grouping_version: Set(original.grouping_version),
+        grouping_components: Set(
+            json!({"kind": "unmerged", "hash": hash, "from_issue": issue_id}).to_string(),
+        ),
+        title: Set(title),
+        culprit: Set(culprit),
+        level: Set(level),
+        status: Set("unresolved".to_owned()),
+        substatus: Set(Some("new".to_owned())),
+        first_seen: Set(first_seen.unwrap_or(now)),
+        last_seen: Set(last_seen.unwrap_or(now)),
+        times_seen: Set(moved),
+        users_seen: Set(users.len() as i64),
+        first_release: Set(first_release),
+        last_release: Set(last_release),
+        created_at: Set(now),
+        status_changed_at: Set(Some(now)),
+        ..Default::default()
+    }
+    .insert(&txn)
+    .await?;
+    for (table, column) in [("issue_fingerprints", "hash"), ("events", "grouping_hash")] {
+        let statement = Query::update()
+            .table(table)
+            .value("issue_id", created.id)
+            .and_where(Expr::col("issue_id").eq(issue_id))
+            .and_where(Expr::col(column).eq(hash))
+            .to_owned();
+        txn.execute(&statement).await?;
+    }
+    for (hour, count) in &hours {
+        let insert = Query::insert()
+            .into_table("issue_stats_hourly")
+            .columns(["account_id", "project_id", "issue_id", "hour", "times_seen"])
+            .values_panic([
+                created.account_id.into(),
+                created.project_id.into(),
+                created.id.into(),
+                (*hour).into(),
+                (*count).into(),
+            ])
+            .to_owned();
+        txn.execute(&insert).await?;
+        let subtract = Query::update()
+            .table("issue_stats_hourly")
+            .value("times_seen", Expr::col("times_seen").sub(*count))
+            .and_where(Expr::col("issue_id").eq(issue_id))
+            .and_where(Expr::col("hour").eq(*hour))
+            .to_owned();
+        txn.execute(&subtract).await?;
+    }
+    for ((key, value), (count, first, last)) in &tags {
+        let insert = Query::insert()
+            .into_table("issue_tag_values")
+            .columns([
+                "account_id",
+                "project_id",
+                "issue_id",
+                "key",
+                "value",
+                "times_seen",
+                "first_seen",
+                "last_seen",
+            ])
+            .values_panic([
+                created.account_id.into(),
+                created.project_id.into(),
+                created.id.into(),
+                key.clone().into(),
+                value.clone().into(),
+                (*count).into(),
+                (*first).into(),
+                (*last).into(),
+            ])
+            .on_conflict(
+                OnConflict::columns(["issue_id", "key", "value"])
+                    .do_nothing()
+                    .to_owned(),
+            )
+            .to_owned();
+        txn.execute(&insert).await?;
+        let subtract = Query::update()
+            .table("issue_tag_values")
+            .value("times_seen", Expr::col("times_seen").sub(*count))
+            .and_where(Expr::col("issue_id").eq(issue_id))
+            .and_where(Expr::col("key").eq(key.clone()))
+            .and_where(Expr::col("value").eq(value.clone()))
+            .to_owned();
+        txn.execute(&subtract).await?;
+    }
+    for table in ["issue_stats_hourly", "issue_tag_values"] {
+        let cleanup = Query::delete()
+            .from_table(table)
+            .and_where(Expr::col("issue_id").eq(issue_id))
+            .and_where(Expr::col("times_seen").lte(0))
+            .to_owned();
+        txn.execute(&cleanup).await?;
+    }
+    let remaining_users = txn
+        .query_one(
+            &Query::select()
+                .expr(Expr::cust("CAST(COUNT(*) AS BIGINT)"))
+                .from("issue_tag_values")
+                .and_where(Expr::col("issue_id").eq(issue_id))
+                .and_where(Expr::col("key").eq("user"))
+                .to_owned(),
+        )
+        .await?
+        .map(|r| r.try_get_by_index::<i64>(0))
+        .transpose()?
+        .unwrap_or(0);
+    let mut shrunk: issue::ActiveModel = original.clone().into();
+    shrunk.times_seen = Set(Ord::max(original.times_seen - moved, 0));
+    shrunk.users_seen = Set(remaining_users);
+    let shrunk = shrunk.update(&txn).await?;
+    let actor = actor_name(scope);
+    record_activity(
+        &txn,
+        &shrunk,
+        "unmerged",
+        &actor,
+        json!({"hash": hash, "to_issue": created.id}),
+    )
+    .await?;
+    record_activity(
+        &txn,
+        &created,
+        "unmerged",
+        &actor,
+        json!({"hash": hash, "from_issue": issue_id}),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(created.into())
+}

@@ -293,3 +293,40 @@ db_test!(
         assert_eq!(issue::list_fingerprints(&s.scope, id).await.expect("fingerprints").len(), 2, "old and new hash");
     }
 );
+
+db_test!(
+    async fn unmerge_splits_a_fingerprint_back_out_with_its_events(backend) {
+        let s = setup(backend).await;
+        for user in ["u1", "u2", "u1"] {
+            s.send_typed("KeyError", "shop@1.0", user).await;
+        }
+        for user in ["u2", "u3"] {
+            s.send_typed("IndexError", "shop@1.1", user).await;
+        }
+        let issues = issue::list_issues(&s.scope, s.project_id).await.expect("list");
+        let key_error = issues.iter().find(|i| i.title.starts_with("KeyError")).expect("issue").id;
+        let index_error = issues.iter().find(|i| i.title.starts_with("IndexError")).expect("issue").id;
+        let index_hash = issue::list_fingerprints(&s.scope, index_error).await.expect("fingerprints").remove(0);
+        assert!(matches!(
+            issue::unmerge_fingerprint(&s.scope, index_error, &index_hash).await,
+            Err(Error::Validation { .. })
+        ), "a single fingerprint cannot be split off");
+
+        issue::merge_issues(&s.scope, key_error, &[index_error]).await.expect("merge");
+        let split = issue::unmerge_fingerprint(&s.scope, key_error, &index_hash).await.expect("unmerge");
+        assert!(split.title.starts_with("IndexError"), "{}", split.title);
+        assert_eq!((split.times_seen, split.users_seen), (2, 2));
+        assert_eq!(split.first_release.as_deref(), Some("shop@1.1"));
+        let original = issue::get_issue(&s.scope, key_error).await.expect("issue");
+        assert_eq!((original.times_seen, original.users_seen), (3, 2));
+        assert_eq!(issue::list_fingerprints(&s.scope, key_error).await.expect("fingerprints").len(), 1);
+        assert_eq!(s.app.scalar("SELECT COUNT(*) FROM events WHERE issue_id = (SELECT MAX(id) FROM issues)").await, 2);
+        assert_eq!(s.app.scalar("SELECT CAST(SUM(times_seen) AS BIGINT) FROM issue_stats_hourly").await, 5);
+        assert_eq!(s.activity(key_error).await, ["merged", "unmerged"]);
+
+        // Later events of the split fingerprint follow it.
+        s.send_typed("IndexError", "shop@1.2", "u9").await;
+        assert_eq!(issue::get_issue(&s.scope, split.id).await.expect("issue").times_seen, 3);
+        assert_eq!(issue::get_issue(&s.scope, key_error).await.expect("issue").times_seen, 3);
+    }
+);

@@ -602,7 +602,9 @@ pub async fn unmerge_fingerprint(scope: &AccountScope, issue_id: i64, hash: &str
         ));
     }
     let mut hours: BTreeMap<DateTime<Utc>, i64> = BTreeMap::new();
-    let mut tags: BTreeMap<(String, String), (i64, DateTime<Utc>, DateTime<Utc>)> = BTreeMap::new();
+    // (count, first seen, last seen) per tag key and value.
+    type Tally = (i64, DateTime<Utc>, DateTime<Utc>);
+    let mut tags: BTreeMap<(String, String), Tally> = BTreeMap::new();
     let mut users = HashSet::new();
     let (mut first_release, mut last_release, mut title, mut culprit, mut level) = (
         None,

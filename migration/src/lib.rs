@@ -14,6 +14,7 @@ mod m20261123_000005_create_issue_counters;
 mod m20261123_000006_create_item_tables;
 mod m20261123_000007_add_issue_lifecycle;
 mod m20261123_000008_add_event_grouping_hash;
+mod m20261123_000009_add_project_fingerprint_rules;
 
 /// The ordered list of migrations.
 pub struct Migrator;
@@ -30,6 +31,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000006_create_item_tables::Migration),
             Box::new(m20261123_000007_add_issue_lifecycle::Migration),
             Box::new(m20261123_000008_add_event_grouping_hash::Migration),
+            Box::new(m20261123_000009_add_project_fingerprint_rules::Migration),
         ]
     }
 }

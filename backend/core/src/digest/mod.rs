@@ -28,7 +28,7 @@ use serde::{Deserialize, Serialize};
 use tracing::{info, warn};
 
 use crate::entity::ingest_spool;
-use crate::grouping::{group_event, transition_hashes};
+use crate::grouping::{FingerprintRules, GroupingConfig, group_event_with, transition_hashes};
 use crate::ingest::category::DataCategory;
 use crate::ingest::envelope::{Envelope, ItemType, parse_envelope};
 use crate::jobs::{Job, JobContext};
@@ -70,9 +70,10 @@ impl Job for DigestSpool {
             return Ok(());
         }
         let mut outcomes = Outcomes::default();
+        let mut rules = RulesCache::default();
         let mut stored = 0usize;
         for row in &rows {
-            stored += digest_envelope(&txn, row, &mut outcomes).await?;
+            stored += digest_envelope(&txn, row, &mut outcomes, &mut rules).await?;
         }
         outcomes.write(&txn).await?;
         ingest_spool::Entity::delete_many()
@@ -87,6 +88,36 @@ impl Job for DigestSpool {
             rows.len()
         );
         Ok(())
+    }
+}
+
+/// Each project's grouping configuration (its fingerprint rules), read once per digest.
+#[derive(Default)]
+struct RulesCache {
+    configs: HashMap<i64, GroupingConfig>,
+}
+
+impl RulesCache {
+    async fn get(
+        &mut self,
+        txn: &DatabaseTransaction,
+        project_id: i64,
+    ) -> anyhow::Result<&GroupingConfig> {
+        if let std::collections::hash_map::Entry::Vacant(slot) = self.configs.entry(project_id) {
+            let text = crate::entity::project::Entity::find_by_id(project_id)
+                .one(txn)
+                .await?
+                .map(|p| p.fingerprint_rules)
+                .unwrap_or_default();
+            let rules = FingerprintRules::parse(&text).unwrap_or_else(|e| {
+                // Rules are validated when saved; a stored rule set that no longer parses is
+                // ignored rather than blocking the project's events.
+                warn!(project.id = project_id, error = %e, "ignoring unparseable fingerprint rules");
+                FingerprintRules::default()
+            });
+            slot.insert(GroupingConfig { rules });
+        }
+        Ok(&self.configs[&project_id])
     }
 }
 
@@ -132,6 +163,7 @@ async fn digest_envelope(
     txn: &DatabaseTransaction,
     row: &ingest_spool::Model,
     outcomes: &mut Outcomes,
+    rules: &mut RulesCache,
 ) -> anyhow::Result<usize> {
     let envelope = match parse_envelope(&row.envelope) {
         Ok(envelope) => envelope,
@@ -150,14 +182,16 @@ async fn digest_envelope(
             .item_count()
             .map_or(1, |n| Ord::max(i64::try_from(n).unwrap_or(i64::MAX), 1));
         match &item.ty {
-            ItemType::Event => match store_event_item(txn, row, &envelope, &item.payload).await? {
-                EventFate::Stored => {
-                    stored += 1;
-                    outcomes.add(row, category, "accepted", "", 1);
+            ItemType::Event => {
+                match store_event_item(txn, row, &envelope, &item.payload, rules).await? {
+                    EventFate::Stored => {
+                        stored += 1;
+                        outcomes.add(row, category, "accepted", "", 1);
+                    }
+                    EventFate::Duplicate => {}
+                    EventFate::Invalid(reason) => outcomes.add(row, category, "invalid", reason, 1),
                 }
-                EventFate::Duplicate => {}
-                EventFate::Invalid(reason) => outcomes.add(row, category, "invalid", reason, 1),
-            },
+            }
             ItemType::ClientReport => record_client_report(row, &item.payload, outcomes),
             ItemType::Session
             | ItemType::Sessions
@@ -244,6 +278,7 @@ async fn store_event_item(
     row: &ingest_spool::Model,
     envelope: &Envelope,
     payload: &[u8],
+    rules: &mut RulesCache,
 ) -> anyhow::Result<EventFate> {
     let Ok(raw) = serde_json::from_slice::<serde_json::Value>(payload) else {
         return Ok(EventFate::Invalid("invalid_json"));
@@ -271,7 +306,7 @@ async fn store_event_item(
     if exists {
         return Ok(EventFate::Duplicate);
     }
-    let grouping = group_event(&event.payload);
+    let grouping = group_event_with(&event.payload, rules.get(txn, row.project_id).await?);
     let mut event = event;
     if let Some(title) = &grouping.title_override {
         event.title = title.clone();

@@ -11,6 +11,7 @@ pub struct Model {
     pub slug: String,
     pub name: String,
     pub platform: Option<String>,
+    pub fingerprint_rules: String,
     pub created_at: DateTimeUtc,
 }
 

@@ -66,6 +66,7 @@ pub async fn create_project(
         slug: Set(slug),
         name: Set(name),
         platform: Set(None),
+        fingerprint_rules: Set(String::new()),
         created_at: Set(now),
         ..Default::default()
     }
@@ -164,4 +165,42 @@ async fn load_projects(
             }
         })
         .collect())
+}
+
+/// Replaces a project's server-side fingerprint rules (Sentry's syntax, one rule per line,
+/// `matcher:"glob" … -> value, value [title="…"]`); refused with the offending line when they do
+/// not parse. Requires `Admin`.
+pub async fn set_fingerprint_rules(
+    scope: &AccountScope,
+    project_id: ProjectId,
+    rules: &str,
+) -> Result<()> {
+    use sea_orm::ActiveModelTrait;
+
+    scope.require(Role::Admin)?;
+    if rules.len() > 64 * 1024 {
+        return Err(Error::validation("rules", "at most 64 KiB of rules"));
+    }
+    crate::grouping::FingerprintRules::parse(rules)
+        .map_err(|e| Error::validation("rules", e.to_string()))?;
+    let row = project::Entity::find_by_id(project_id.0)
+        .filter(project::Column::AccountId.eq(scope.account_id().0))
+        .one(scope.db().conn())
+        .await?
+        .ok_or(Error::NotFound)?;
+    let mut model: project::ActiveModel = row.into();
+    model.fingerprint_rules = Set(rules.to_owned());
+    model.update(scope.db().conn()).await?;
+    Ok(())
+}
+
+/// The project's fingerprint rules as text.
+pub async fn fingerprint_rules(scope: &AccountScope, project_id: ProjectId) -> Result<String> {
+    scope.require(Role::Viewer)?;
+    project::Entity::find_by_id(project_id.0)
+        .filter(project::Column::AccountId.eq(scope.account_id().0))
+        .one(scope.db().conn())
+        .await?
+        .map(|p| p.fingerprint_rules)
+        .ok_or(Error::NotFound)
 }

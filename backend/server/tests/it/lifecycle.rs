@@ -330,3 +330,32 @@ db_test!(
         assert_eq!(issue::get_issue(&s.scope, key_error).await.expect("issue").times_seen, 3);
     }
 );
+
+db_test!(
+    async fn project_fingerprint_rules_group_and_title_issues(backend) {
+        use errorwatch_core::ids::ProjectId;
+
+        let s = setup(backend).await;
+        let project = ProjectId(s.project_id);
+        assert!(matches!(
+            project::set_fingerprint_rules(&s.scope, project, "error.type:KeyError no arrow").await,
+            Err(Error::Validation { .. })
+        ));
+        project::set_fingerprint_rules(&s.scope, project, "# all lookup failures are one issue\nerror.type:\"*Error\" -> lookup-failures title=\"Lookup failures\"\n")
+            .await
+            .expect("rules");
+        assert!(project::fingerprint_rules(&s.scope, project).await.expect("rules").contains("lookup-failures"));
+        s.send_typed("KeyError", "shop@1.0", "u1").await;
+        s.send_typed("IndexError", "shop@1.0", "u2").await;
+        let issues = issue::list_issues(&s.scope, s.project_id).await.expect("list");
+        assert_eq!(issues.len(), 1, "the rule groups both types");
+        assert_eq!(issues[0].title, "Lookup failures");
+        assert_eq!(issues[0].grouping_components["kind"], "rule", "{}", issues[0].grouping_components);
+
+        let other = user::create_user(&s.app.db, "other@example.com", SecretString::new("password-123"), false).await.expect("user");
+        let globex = account::create_account(&s.app.db, "Globex", other.id).await.expect("account");
+        let other_scope = AccountScope::for_member(&s.app.db, other.id, globex.id).await.expect("scope");
+        assert!(matches!(project::set_fingerprint_rules(&other_scope, project, "").await, Err(Error::NotFound)));
+        assert!(matches!(project::fingerprint_rules(&other_scope, project).await, Err(Error::NotFound)));
+    }
+);

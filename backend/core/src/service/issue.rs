@@ -798,3 +798,104 @@ pub async fn unmerge_fingerprint(scope: &AccountScope, issue_id: i64, hash: &str
     txn.commit().await?;
     Ok(created.into())
 }
+
+/// Top values of one tag key on an issue.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct TagFacet {
+    /// Tag key (`browser`, `environment`, `release`, `user`, …).
+    pub key: String,
+    /// Distinct values seen.
+    pub distinct_values: i64,
+    /// The most frequent values with their counts, most frequent first.
+    pub top: Vec<(String, i64)>,
+}
+
+/// Tag facets of an issue: every key with its `limit` most frequent values (environments seen
+/// are the `environment` facet).
+pub async fn tag_facets(
+    scope: &AccountScope,
+    issue_id: i64,
+    limit: usize,
+) -> Result<Vec<TagFacet>> {
+    use sea_orm::sea_query::{Expr, ExprTrait, Order, Query};
+
+    scope.require(Role::Viewer)?;
+    load(scope, issue_id).await?;
+    let rows = scope
+        .db()
+        .conn()
+        .query_all(
+            &Query::select()
+                .columns(["key", "value", "times_seen"])
+                .from("issue_tag_values")
+                .and_where(Expr::col("issue_id").eq(issue_id))
+                .and_where(Expr::col("account_id").eq(scope.account_id().0))
+                .order_by("key", Order::Asc)
+                .order_by("times_seen", Order::Desc)
+                .order_by("value", Order::Asc)
+                .to_owned(),
+        )
+        .await?;
+    let mut facets: Vec<TagFacet> = Vec::new();
+    for row in rows {
+        let key: String = row.try_get("", "key")?;
+        let value: String = row.try_get("", "value")?;
+        let count: i64 = row.try_get("", "times_seen")?;
+        if facets.last().is_none_or(|f| f.key != key) {
+            facets.push(TagFacet {
+                key: key.clone(),
+                distinct_values: 0,
+                top: Vec::new(),
+            });
+        }
+        if let Some(facet) = facets.last_mut() {
+            facet.distinct_values += 1;
+            if facet.top.len() < limit {
+                facet.top.push((value, count));
+            }
+        }
+    }
+    Ok(facets)
+}
+
+/// Events per hour of an issue in `[from, to)`, hours without events included as zero
+/// (for sparklines and charts). At most 24 × 90 hours.
+pub async fn hourly_counts(
+    scope: &AccountScope,
+    issue_id: i64,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<Vec<(DateTime<Utc>, i64)>> {
+    use std::collections::HashMap;
+
+    use sea_orm::sea_query::{Expr, ExprTrait, Query};
+
+    scope.require(Role::Viewer)?;
+    load(scope, issue_id).await?;
+    let start = crate::outcome::hour_of(from);
+    let hours = (to - start).num_hours().clamp(0, 24 * 90);
+    let rows = scope
+        .db()
+        .conn()
+        .query_all(
+            &Query::select()
+                .columns(["hour", "times_seen"])
+                .from("issue_stats_hourly")
+                .and_where(Expr::col("issue_id").eq(issue_id))
+                .and_where(Expr::col("account_id").eq(scope.account_id().0))
+                .and_where(Expr::col("hour").gte(start))
+                .and_where(Expr::col("hour").lt(to))
+                .to_owned(),
+        )
+        .await?;
+    let mut counts: HashMap<DateTime<Utc>, i64> = HashMap::new();
+    for row in rows {
+        counts.insert(row.try_get("", "hour")?, row.try_get("", "times_seen")?);
+    }
+    Ok((0..hours)
+        .map(|h| {
+            let hour = start + chrono::Duration::hours(h);
+            (hour, counts.get(&hour).copied().unwrap_or(0))
+        })
+        .collect())
+}

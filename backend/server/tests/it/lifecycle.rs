@@ -359,3 +359,30 @@ db_test!(
         assert!(matches!(project::fingerprint_rules(&other_scope, project).await, Err(Error::NotFound)));
     }
 );
+
+db_test!(
+    async fn tag_facets_and_hourly_counts(backend) {
+        let s = setup(backend).await;
+        for (release, user) in [("shop@1.0", "u1"), ("shop@1.0", "u2"), ("shop@1.1", "u1")] {
+            s.send_typed("KeyError", release, user).await;
+        }
+        let id = issue::list_issues(&s.scope, s.project_id).await.expect("list")[0].id;
+        let facets = issue::tag_facets(&s.scope, id, 1).await.expect("facets");
+        let release = facets.iter().find(|f| f.key == "release").expect("release facet");
+        assert_eq!(release.distinct_values, 2);
+        assert_eq!(release.top, [("shop@1.0".to_owned(), 2)]);
+        let environment = facets.iter().find(|f| f.key == "environment").expect("environments seen");
+        assert_eq!(environment.top, [("production".to_owned(), 3)]);
+        let now = chrono::Utc::now();
+        let hours = issue::hourly_counts(&s.scope, id, now - chrono::Duration::hours(23), now + chrono::Duration::hours(1))
+            .await
+            .expect("hours");
+        assert_eq!(hours.len(), 24);
+        assert_eq!(hours.iter().map(|(_, n)| n).sum::<i64>(), 3);
+        let other = user::create_user(&s.app.db, "other@example.com", SecretString::new("password-123"), false).await.expect("user");
+        let globex = account::create_account(&s.app.db, "Globex", other.id).await.expect("account");
+        let other_scope = AccountScope::for_member(&s.app.db, other.id, globex.id).await.expect("scope");
+        assert!(matches!(issue::tag_facets(&other_scope, id, 5).await, Err(Error::NotFound)));
+        assert!(matches!(issue::hourly_counts(&other_scope, id, now, now).await, Err(Error::NotFound)));
+    }
+);

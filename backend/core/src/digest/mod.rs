@@ -325,6 +325,41 @@ async fn store_event_item(
     Ok(EventFate::Stored)
 }
 
+/// Maps `grouping`'s hash to the issue (no-op when it already maps somewhere).
+async fn insert_fingerprint(
+    txn: &DatabaseTransaction,
+    row: &ingest_spool::Model,
+    issue_id: i64,
+    grouping: &crate::grouping::Grouping,
+) -> anyhow::Result<()> {
+    let statement = Query::insert()
+        .into_table("issue_fingerprints")
+        .columns([
+            "account_id",
+            "project_id",
+            "issue_id",
+            "hash",
+            "grouping_version",
+            "created_at",
+        ])
+        .values_panic([
+            row.account_id.into(),
+            row.project_id.into(),
+            issue_id.into(),
+            grouping.hash.clone().into(),
+            grouping.version.into(),
+            Utc::now().into(),
+        ])
+        .on_conflict(
+            OnConflict::columns(["project_id", "hash"])
+                .do_nothing()
+                .to_owned(),
+        )
+        .to_owned();
+    txn.execute(&statement).await?;
+    Ok(())
+}
+
 async fn adopt_transition_hash(
     txn: &DatabaseTransaction,
     row: &ingest_spool::Model,
@@ -345,31 +380,7 @@ async fn adopt_transition_hash(
             .map(|r| r.try_get::<i64>("", "issue_id"))
             .transpose()?;
         if let Some(issue_id) = found {
-            let adopt = Query::insert()
-                .into_table("issue_fingerprints")
-                .columns([
-                    "account_id",
-                    "project_id",
-                    "issue_id",
-                    "hash",
-                    "grouping_version",
-                    "created_at",
-                ])
-                .values_panic([
-                    row.account_id.into(),
-                    row.project_id.into(),
-                    issue_id.into(),
-                    grouping.hash.clone().into(),
-                    grouping.version.into(),
-                    Utc::now().into(),
-                ])
-                .on_conflict(
-                    OnConflict::columns(["project_id", "hash"])
-                        .do_nothing()
-                        .to_owned(),
-                )
-                .to_owned();
-            txn.execute(&adopt).await?;
+            insert_fingerprint(txn, row, issue_id, grouping).await?;
             return Ok(Some(issue_id));
         }
     }
@@ -517,31 +528,7 @@ async fn upsert_issue(
         .await?
         .ok_or_else(|| anyhow::anyhow!("issue upsert returned no row"))?;
     let issue_id: i64 = result.try_get("", "id")?;
-    let fingerprint = Query::insert()
-        .into_table("issue_fingerprints")
-        .columns([
-            "account_id",
-            "project_id",
-            "issue_id",
-            "hash",
-            "grouping_version",
-            "created_at",
-        ])
-        .values_panic([
-            row.account_id.into(),
-            row.project_id.into(),
-            issue_id.into(),
-            grouping.hash.clone().into(),
-            grouping.version.into(),
-            now.into(),
-        ])
-        .on_conflict(
-            OnConflict::columns(["project_id", "hash"])
-                .do_nothing()
-                .to_owned(),
-        )
-        .to_owned();
-    txn.execute(&fingerprint).await?;
+    insert_fingerprint(txn, row, issue_id, grouping).await?;
     Ok(issue_id)
 }
 

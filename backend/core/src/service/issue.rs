@@ -353,6 +353,25 @@ pub(crate) async fn apply_event_to_state(
     Ok(Some(kind))
 }
 
+/// Distinct users of an issue: its values of the `user` tag.
+async fn count_users(conn: &impl ConnectionTrait, issue_id: i64) -> Result<i64> {
+    use sea_orm::sea_query::{Expr, ExprTrait, Query};
+
+    Ok(conn
+        .query_one(
+            &Query::select()
+                .expr(Expr::cust("CAST(COUNT(*) AS BIGINT)"))
+                .from("issue_tag_values")
+                .and_where(Expr::col("issue_id").eq(issue_id))
+                .and_where(Expr::col("key").eq("user"))
+                .to_owned(),
+        )
+        .await?
+        .map(|r| r.try_get_by_index::<i64>(0))
+        .transpose()?
+        .unwrap_or(0))
+}
+
 /// Merges `sources` into `target` (same project): their fingerprints, events, hourly counts
 /// and tag values move to the target, counters add up, and the sources are deleted. New events
 /// of any merged fingerprint land in the target.
@@ -470,19 +489,7 @@ pub async fn merge_issues(
             .to_owned();
         txn.execute(&upsert).await?;
     }
-    let users_seen = txn
-        .query_one(
-            &Query::select()
-                .expr(Expr::cust("CAST(COUNT(*) AS BIGINT)"))
-                .from("issue_tag_values")
-                .and_where(Expr::col("issue_id").eq(target_id))
-                .and_where(Expr::col("key").eq("user"))
-                .to_owned(),
-        )
-        .await?
-        .map(|r| r.try_get_by_index::<i64>(0))
-        .transpose()?
-        .unwrap_or(target.users_seen);
+    let users_seen = count_users(&txn, target_id).await?;
     let mut all = vec![target.clone()];
     all.extend(sources.iter().cloned());
     let earliest = all
@@ -761,19 +768,7 @@ pub async fn unmerge_fingerprint(scope: &AccountScope, issue_id: i64, hash: &str
             .to_owned();
         txn.execute(&cleanup).await?;
     }
-    let remaining_users = txn
-        .query_one(
-            &Query::select()
-                .expr(Expr::cust("CAST(COUNT(*) AS BIGINT)"))
-                .from("issue_tag_values")
-                .and_where(Expr::col("issue_id").eq(issue_id))
-                .and_where(Expr::col("key").eq("user"))
-                .to_owned(),
-        )
-        .await?
-        .map(|r| r.try_get_by_index::<i64>(0))
-        .transpose()?
-        .unwrap_or(0);
+    let remaining_users = count_users(&txn, issue_id).await?;
     let mut shrunk: issue::ActiveModel = original.clone().into();
     shrunk.times_seen = Set(Ord::max(original.times_seen - moved, 0));
     shrunk.users_seen = Set(remaining_users);

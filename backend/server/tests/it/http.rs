@@ -49,6 +49,15 @@ db_test!(
 db_test!(
     async fn metrics_count_requests_by_route_and_jobs(backend) {
         let app = TestApp::spawn(backend).await;
+        // One finished job, so the queue-depth gauge has a row to export.
+        let job = errorwatch_core::jobs::selftest::SelfTest {
+            batch: "metrics".to_owned(),
+            token: "metrics-1".to_owned(),
+            work_ms: 0,
+            fail_first: 0,
+        };
+        app.queue.enqueue(&job).await.expect("enqueue");
+        app.run_pending_jobs().await;
         for _ in 0..3 {
             app.get("/health/live").await;
         }
@@ -63,7 +72,10 @@ db_test!(
         );
         assert!(text.contains("errorwatch_http_request_duration_seconds_bucket"), "{text}");
         assert!(!text.contains("/no/such/page"), "raw paths must not become labels");
-        assert!(text.contains("errorwatch_job_queue"), "queue depth is exported: {text}");
+        assert!(
+            text.contains(r#"errorwatch_job_queue{job="self_test",status="Done"} 1"#),
+            "queue depth is exported: {text}"
+        );
     }
 );
 

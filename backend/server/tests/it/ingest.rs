@@ -13,10 +13,11 @@ use crate::harness::{TestApp, db_test};
 
 const CORPUS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/corpus");
 
-/// A project to send to.
+/// A project to send to, and its owner's scope.
 pub struct Target {
     pub project_id: i64,
     pub key: String,
+    pub scope: AccountScope,
 }
 
 pub async fn create_project(app: &TestApp, account_name: &str) -> Target {
@@ -36,7 +37,22 @@ pub async fn create_project(app: &TestApp, account_name: &str) -> Target {
     Target {
         project_id: created.id.0,
         key: created.keys[0].public_key.clone(),
+        scope,
     }
+}
+
+/// The owner's scope in a fresh, unrelated account (for cross-tenant checks).
+pub async fn other_account_scope(app: &TestApp) -> AccountScope {
+    let email = format!("other-{}@example.com", uuid::Uuid::new_v4().simple());
+    let other = user::create_user(&app.db, &email, SecretString::new("password-123"), false)
+        .await
+        .expect("user");
+    let globex = account::create_account(&app.db, "Globex", other.id)
+        .await
+        .expect("account");
+    AccountScope::for_member(&app.db, other.id, globex.id)
+        .await
+        .expect("scope")
 }
 
 fn gzip(bytes: &[u8]) -> Vec<u8> {

@@ -4,12 +4,11 @@
 
 use errorwatch_core::Error;
 use errorwatch_core::scope::AccountScope;
-use errorwatch_core::secret::SecretString;
 use errorwatch_core::service::issue::{self, IgnoreCondition, StatusChange};
-use errorwatch_core::service::{account, project, user};
+use errorwatch_core::service::project;
 
 use crate::harness::{TestApp, db_test};
-use crate::ingest::post_raw;
+use crate::ingest::{create_project, other_account_scope, post_raw};
 
 struct Setup {
     app: TestApp,
@@ -20,28 +19,12 @@ struct Setup {
 
 async fn setup(backend: crate::harness::Backend) -> Setup {
     let app = TestApp::spawn(backend).await;
-    let owner = user::create_user(
-        &app.db,
-        "owner@example.com",
-        SecretString::new("password-123"),
-        false,
-    )
-    .await
-    .expect("user");
-    let acct = account::create_account(&app.db, "Acme", owner.id)
-        .await
-        .expect("account");
-    let scope = AccountScope::for_member(&app.db, owner.id, acct.id)
-        .await
-        .expect("scope");
-    let created = project::create_project(&scope, &app.config.http.public_url, "Web")
-        .await
-        .expect("project");
+    let target = create_project(&app, "Acme").await;
     Setup {
-        project_id: created.id.0,
-        key: created.keys[0].public_key.clone(),
+        project_id: target.project_id,
+        key: target.key,
+        scope: target.scope,
         app,
-        scope,
     }
 }
 
@@ -182,9 +165,7 @@ db_test!(
     async fn other_accounts_cannot_see_or_change_an_issue(backend) {
         let s = setup(backend).await;
         let id = s.send("shop@1.0", "u1").await;
-        let other = user::create_user(&s.app.db, "other@example.com", SecretString::new("password-123"), false).await.expect("user");
-        let globex = account::create_account(&s.app.db, "Globex", other.id).await.expect("account");
-        let other_scope = AccountScope::for_member(&s.app.db, other.id, globex.id).await.expect("scope");
+        let other_scope = other_account_scope(&s.app).await;
         assert!(matches!(issue::get_issue(&other_scope, id).await, Err(Error::NotFound)));
         assert!(matches!(issue::change_status(&other_scope, id, StatusChange::Resolve).await, Err(Error::NotFound)));
         assert!(matches!(issue::list_activity(&other_scope, id).await, Err(Error::NotFound)));
@@ -207,9 +188,7 @@ db_test!(
         let key_error = issues.iter().find(|i| i.title.starts_with("KeyError")).expect("KeyError issue").id;
         let index_error = issues.iter().find(|i| i.title.starts_with("IndexError")).expect("IndexError issue").id;
 
-        let other = user::create_user(&s.app.db, "other@example.com", SecretString::new("password-123"), false).await.expect("user");
-        let globex = account::create_account(&s.app.db, "Globex", other.id).await.expect("account");
-        let other_scope = AccountScope::for_member(&s.app.db, other.id, globex.id).await.expect("scope");
+        let other_scope = other_account_scope(&s.app).await;
         assert!(matches!(issue::merge_issues(&other_scope, key_error, &[index_error]).await, Err(Error::NotFound)));
         assert!(matches!(issue::merge_issues(&s.scope, key_error, &[key_error]).await, Err(Error::Validation { .. })));
 
@@ -352,9 +331,7 @@ db_test!(
         assert_eq!(issues[0].title, "Lookup failures");
         assert_eq!(issues[0].grouping_components["kind"], "rule", "{}", issues[0].grouping_components);
 
-        let other = user::create_user(&s.app.db, "other@example.com", SecretString::new("password-123"), false).await.expect("user");
-        let globex = account::create_account(&s.app.db, "Globex", other.id).await.expect("account");
-        let other_scope = AccountScope::for_member(&s.app.db, other.id, globex.id).await.expect("scope");
+        let other_scope = other_account_scope(&s.app).await;
         assert!(matches!(project::set_fingerprint_rules(&other_scope, project, "").await, Err(Error::NotFound)));
         assert!(matches!(project::fingerprint_rules(&other_scope, project).await, Err(Error::NotFound)));
     }
@@ -379,9 +356,7 @@ db_test!(
             .expect("hours");
         assert_eq!(hours.len(), 24);
         assert_eq!(hours.iter().map(|(_, n)| n).sum::<i64>(), 3);
-        let other = user::create_user(&s.app.db, "other@example.com", SecretString::new("password-123"), false).await.expect("user");
-        let globex = account::create_account(&s.app.db, "Globex", other.id).await.expect("account");
-        let other_scope = AccountScope::for_member(&s.app.db, other.id, globex.id).await.expect("scope");
+        let other_scope = other_account_scope(&s.app).await;
         assert!(matches!(issue::tag_facets(&other_scope, id, 5).await, Err(Error::NotFound)));
         assert!(matches!(issue::hourly_counts(&other_scope, id, now, now).await, Err(Error::NotFound)));
     }

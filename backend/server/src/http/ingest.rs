@@ -10,7 +10,8 @@ use std::net::SocketAddr;
 
 use axum::Json;
 use axum::body::Body;
-use axum::extract::{ConnectInfo, Path, RawQuery, State};
+use axum::extract::{ConnectInfo, FromRequestParts, Path, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use errorwatch_core::ingest::auth::{self, AuthError, AuthSource};
@@ -22,6 +23,7 @@ use errorwatch_core::ingest::envelope::{
 use errorwatch_core::service::ingest::ProjectKeyInfo;
 use errorwatch_core::spool::{SpoolEntry, SpoolError};
 use serde_json::{Map, Value, json};
+use std::collections::HashMap;
 
 use super::AppState;
 
@@ -109,15 +111,11 @@ impl From<DecompressError> for IngestError {
 }
 
 /// `POST /api/{project}/envelope/`.
-pub async fn envelope(
+pub(crate) async fn envelope(
     State(state): State<AppState>,
-    Path(project): Path<String>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    RawQuery(query): RawQuery,
-    headers: HeaderMap,
+    request: IngestRequest,
     body: Body,
 ) -> Result<Response, IngestError> {
-    let request = IngestRequest::read(&project, peer, query.as_deref(), &headers)?;
     // Keys from headers or the query are checked before the body is read.
     let early = match request.auth_sources.is_empty() {
         true => None,
@@ -154,15 +152,11 @@ pub async fn envelope(
 }
 
 /// `POST /api/{project}/store/`: one event as JSON, wrapped into an envelope.
-pub async fn store(
+pub(crate) async fn store(
     State(state): State<AppState>,
-    Path(project): Path<String>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    RawQuery(query): RawQuery,
-    headers: HeaderMap,
+    request: IngestRequest,
     body: Body,
 ) -> Result<Response, IngestError> {
-    let request = IngestRequest::read(&project, peer, query.as_deref(), &headers)?;
     let info = authenticate(&state, &request, &request.auth_sources).await?;
     let (_, event) = match request.decode(body, parse_store_body).await {
         Ok(decoded) => decoded,
@@ -251,10 +245,34 @@ fn answer(event_id: Option<EventId>) -> Response {
 
 /// The parts of an ingest request every endpoint needs.
 pub(crate) struct IngestRequest {
+    /// The `{event_id}` path segment, on routes that have one.
+    pub(crate) event_id: Option<String>,
     project_id: i64,
     client_ip: String,
     pub(crate) auth_sources: Vec<(AuthSource, String)>,
     encoding: ContentEncoding,
+}
+
+/// Every ingest handler starts from the same request parts: the path (`{project}`, maybe
+/// `{event_id}`), the peer address, and the auth-bearing query and headers.
+impl<S: Send + Sync> FromRequestParts<S> for IngestRequest {
+    type Rejection = IngestError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let Path(params) = Path::<HashMap<String, String>>::from_request_parts(parts, state)
+            .await
+            .map_err(|e| IngestError::BadRequest(format!("invalid path: {e}")))?;
+        let ConnectInfo(peer) = ConnectInfo::<SocketAddr>::from_request_parts(parts, state)
+            .await
+            .map_err(|_| IngestError::Internal)?;
+        let project = params
+            .get("project")
+            .map(String::as_str)
+            .unwrap_or_default();
+        let mut request = Self::read(project, peer, parts.uri.query(), &parts.headers)?;
+        request.event_id = params.get("event_id").cloned();
+        Ok(request)
+    }
 }
 
 impl IngestRequest {
@@ -297,6 +315,7 @@ impl IngestRequest {
                 .and_then(|v| v.to_str().ok()),
         )?;
         Ok(Self {
+            event_id: None,
             project_id,
             client_ip: peer.ip().to_string(),
             auth_sources,

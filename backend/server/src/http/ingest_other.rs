@@ -4,11 +4,9 @@
 //! Each builds an envelope and goes through the same authentication and spool as
 //! `/envelope/`, so digest and outcomes treat them alike.
 
-use std::net::SocketAddr;
-
 use axum::Json;
 use axum::body::Body;
-use axum::extract::{ConnectInfo, Multipart, Path, RawQuery, State};
+use axum::extract::{Multipart, State};
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use errorwatch_core::ingest::envelope::{EventId, Item, ItemType, Limits};
@@ -19,15 +17,12 @@ use super::AppState;
 use super::ingest::{IngestError, IngestRequest, authenticate, envelope_with, item, spool};
 
 /// `POST /api/{project}/security/` and `/csp-report/`: every CSP violation becomes an event.
-pub async fn security(
+pub(crate) async fn security(
     State(state): State<AppState>,
-    Path(project): Path<String>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    RawQuery(query): RawQuery,
+    request: IngestRequest,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, IngestError> {
-    let request = IngestRequest::read(&project, peer, query.as_deref(), &headers)?;
     let info = authenticate(&state, &request, &request.auth_sources).await?;
     let body = axum::body::to_bytes(body, MAX_CSP_REPORT_BYTES)
         .await
@@ -115,15 +110,11 @@ fn attachment_item(upload: Upload, attachment_type: &str) -> Item {
 /// `POST /api/{project}/minidump/`: a crash dump (`upload_file_minidump`) becomes a fatal
 /// event with the dump attached; a `sentry` form field may carry event JSON to merge in.
 /// The dump itself is stored, not processed.
-pub async fn minidump(
+pub(crate) async fn minidump(
     State(state): State<AppState>,
-    Path(project): Path<String>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    RawQuery(query): RawQuery,
-    headers: HeaderMap,
+    request: IngestRequest,
     multipart: Multipart,
 ) -> Result<Response, IngestError> {
-    let request = IngestRequest::read(&project, peer, query.as_deref(), &headers)?;
     let info = authenticate(&state, &request, &request.auth_sources).await?;
     let limits = Limits::default();
     let (uploads, fields) = read_multipart(multipart, limits.max_attachment_size).await?;
@@ -187,15 +178,12 @@ pub async fn minidump(
 }
 
 /// `POST /api/{project}/events/{event_id}/attachments/`: files for an event sent earlier.
-pub async fn attachments(
+pub(crate) async fn attachments(
     State(state): State<AppState>,
-    Path((project, event_id)): Path<(String, String)>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    RawQuery(query): RawQuery,
-    headers: HeaderMap,
+    request: IngestRequest,
     multipart: Multipart,
 ) -> Result<Response, IngestError> {
-    let request = IngestRequest::read(&project, peer, query.as_deref(), &headers)?;
+    let event_id = request.event_id.clone().unwrap_or_default();
     let info = authenticate(&state, &request, &request.auth_sources).await?;
     let event_id = EventId::parse(&event_id).map_err(|e| IngestError::BadRequest(e.to_string()))?;
     let (uploads, _) = read_multipart(multipart, Limits::default().max_attachment_size).await?;

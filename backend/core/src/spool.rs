@@ -140,8 +140,9 @@ macro_rules! spool_insert {
             row.push_bind(e.account_id.0)
                 .push_bind(e.project_id.0)
                 .push_bind(e.received_at)
-                .push_bind(e.client_ip.clone())
-                .push_bind(e.envelope.clone());
+                .push_bind(e.client_ip.as_deref())
+                // Borrowed: envelopes can be megabytes; the batch outlives the statement.
+                .push_bind(e.envelope.as_slice());
         });
         insert.push(" RETURNING id");
         insert

@@ -291,13 +291,7 @@ async fn insert_report(
 }
 
 fn hex_id(value: Option<&Value>) -> Option<String> {
-    let raw: String = value?
-        .as_str()?
-        .chars()
-        .filter(|c| *c != '-')
-        .collect::<String>()
-        .to_lowercase();
-    (raw.len() == 32 && raw.chars().all(|c| c.is_ascii_hexdigit())).then_some(raw)
+    value?.as_str().and_then(super::normalize::valid_event_id)
 }
 
 /// Legacy `user_report`: `{event_id, name, email, comments}`.

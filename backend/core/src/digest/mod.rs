@@ -534,12 +534,16 @@ async fn upsert_issue(
 
 /// zlib-compressed JSON.
 pub fn compress_payload(payload: &serde_json::Value) -> anyhow::Result<Vec<u8>> {
-    let json = serde_json::to_vec(payload)?;
+    compress_json(&serde_json::to_vec(payload)?)
+}
+
+/// zlib-compresses serialized JSON.
+fn compress_json(json: &[u8]) -> anyhow::Result<Vec<u8>> {
     let mut encoder = flate2::write::ZlibEncoder::new(
         Vec::with_capacity(json.len() / 4),
         flate2::Compression::new(6),
     );
-    encoder.write_all(&json)?;
+    encoder.write_all(json)?;
     Ok(encoder.finish()?)
 }
 
@@ -556,7 +560,9 @@ async fn insert_event(
     event: &NormalizedEvent,
     grouping_hash: &str,
 ) -> anyhow::Result<()> {
-    let compressed = compress_payload(&event.payload)?;
+    // Serialized once: compressed for storage, its length recorded as the payload size.
+    let json = serde_json::to_vec(&event.payload)?;
+    let compressed = compress_json(&json)?;
     let statement = Query::insert()
         .into_table("events")
         .columns([
@@ -590,7 +596,7 @@ async fn insert_event(
             Some(event.title.clone()).into(),
             event.user_key.clone().into(),
             compressed.into(),
-            (i32::try_from(serde_json::to_vec(&event.payload)?.len()).unwrap_or(i32::MAX)).into(),
+            (i32::try_from(json.len()).unwrap_or(i32::MAX)).into(),
             grouping_hash.to_owned().into(),
         ])
         .on_conflict(

@@ -74,13 +74,12 @@ fn trim(text: &str, max_chars: usize) -> String {
     }
 }
 
-fn valid_event_id(raw: &str) -> Option<String> {
-    let hex: String = raw
-        .chars()
-        .filter(|c| *c != '-')
-        .collect::<String>()
-        .to_lowercase();
-    (hex.len() == 32 && hex.chars().all(|c| c.is_ascii_hexdigit())).then_some(hex)
+/// An id in the protocol's forms (32 hex, or a hyphenated UUID) as 32 lowercase hex; the same
+/// rule ingest applies to envelope headers.
+pub(crate) fn valid_event_id(raw: &str) -> Option<String> {
+    crate::ingest::envelope::EventId::parse(raw)
+        .ok()
+        .map(|id| id.to_string())
 }
 
 /// Parses an RFC 3339 string or epoch seconds.

@@ -1,11 +1,24 @@
 //! The GraphQL schema served at `/graphql`. Resolvers read the request's context and call
-//! `errorwatch-core` services; they never touch entities (which `core` keeps private).
+//! `errorwatch-core` services; they never touch entities (which `core` keeps private), and
+//! reach tenant data only through the `AccountScope` the context builds for them.
 //! `schema.graphql` next to this crate is the exported SDL, checked by a test.
 
-use async_graphql::{EmptyMutation, EmptySubscription, Object, Schema, SimpleObject};
+pub mod context;
+pub mod error;
+pub mod ids;
+pub mod mutation;
+pub mod query;
+pub mod types;
+
+use async_graphql::dataloader::DataLoader;
+use async_graphql::{EmptySubscription, Request, Schema, SimpleObject};
+
+pub use context::{CookieSettings, RequestContext};
+pub use mutation::Mutation;
+pub use query::Query;
 
 /// The schema type.
-pub type AppSchema = Schema<Query, EmptyMutation, EmptySubscription>;
+pub type AppSchema = Schema<Query, Mutation, EmptySubscription>;
 
 /// Facts about the running server, given to the schema at build time.
 #[derive(Clone, Debug, SimpleObject)]
@@ -16,34 +29,34 @@ pub struct ServerInfo {
     pub database: String,
 }
 
-/// Root query.
-pub struct Query;
-
-#[Object]
-impl Query {
-    /// The server's version and database engine.
-    async fn server_info(
-        &self,
-        ctx: &async_graphql::Context<'_>,
-    ) -> async_graphql::Result<ServerInfo> {
-        Ok(ctx.data::<ServerInfo>()?.clone())
-    }
-}
+/// Largest accepted query document, in bytes.
+pub const MAX_DOCUMENT_BYTES: usize = 64 * 1024;
 
 /// Builds the schema with limits that keep one request from exhausting the server.
 pub fn build_schema(info: ServerInfo) -> AppSchema {
-    Schema::build(Query, EmptyMutation, EmptySubscription)
+    Schema::build(Query, Mutation, EmptySubscription)
         .data(info)
         .limit_depth(16)
         .limit_complexity(2000)
+        .limit_recursive_depth(32)
         .finish()
+}
+
+/// Attaches the per-request data: the context and fresh DataLoaders holding its principal.
+pub fn prepare_request(request: Request, context: RequestContext) -> Request {
+    let loader = DataLoader::new(
+        types::MemberEmailLoader {
+            auth: context.auth.clone(),
+            principal: context.principal.clone(),
+        },
+        tokio::spawn,
+    );
+    request.data(context).data(loader)
 }
 
 /// The SDL, as checked in at `graphql/schema.graphql`.
 pub fn sdl() -> String {
-    Schema::build(Query, EmptyMutation, EmptySubscription)
-        .finish()
-        .sdl()
+    Schema::build(Query, Mutation, EmptySubscription).finish().sdl()
 }
 
 #[cfg(test)]

@@ -15,6 +15,7 @@ mod m20261123_000006_create_item_tables;
 mod m20261123_000007_add_issue_lifecycle;
 mod m20261123_000008_add_event_grouping_hash;
 mod m20261123_000009_add_project_fingerprint_rules;
+mod m20261123_000010_create_auth_tables;
 
 /// The ordered list of migrations.
 pub struct Migrator;
@@ -32,6 +33,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000007_add_issue_lifecycle::Migration),
             Box::new(m20261123_000008_add_event_grouping_hash::Migration),
             Box::new(m20261123_000009_add_project_fingerprint_rules::Migration),
+            Box::new(m20261123_000010_create_auth_tables::Migration),
         ]
     }
 }

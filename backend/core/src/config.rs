@@ -6,7 +6,9 @@
 //! `ERRORWATCH_LOG_FORMAT`, `ERRORWATCH_LOG`, `ERRORWATCH_DB_MAX_CONNECTIONS`,
 //! `ERRORWATCH_WORKER_POLL_MS`, `ERRORWATCH_WORKER_HEARTBEAT_SECS`,
 //! `ERRORWATCH_SHUTDOWN_TIMEOUT_SECS`, `ERRORWATCH_EVENT_RETENTION_DAYS`,
-//! `ERRORWATCH_MAX_EVENTS_PER_PROJECT`, `ERRORWATCH_FRONTEND_DIR`.
+//! `ERRORWATCH_MAX_EVENTS_PER_PROJECT`, `ERRORWATCH_FRONTEND_DIR`, `ERRORWATCH_MODE`,
+//! `ERRORWATCH_SIGNUP`, `ERRORWATCH_SECRET_KEY`, `ERRORWATCH_SMTP_URL`, `ERRORWATCH_MAIL_FROM`,
+//! `ERRORWATCH_MAIL_DIR`.
 //! The README's configuration table is the user-facing copy of this list.
 
 use std::net::SocketAddr;
@@ -29,6 +31,56 @@ pub struct Config {
     pub log: LogConfig,
     /// Background job workers.
     pub worker: WorkerConfig,
+    /// Sign-up, sessions and tokens.
+    pub auth: AuthConfig,
+    /// Outgoing email.
+    pub mail: MailConfig,
+}
+
+/// How the installation is run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// One organisation runs its own copy: the first user to sign up becomes superuser.
+    SelfHosted,
+    /// Many customers share the installation: nobody becomes superuser by signing up.
+    Saas,
+}
+
+/// Who may create a user by signing up (`ERRORWATCH_SIGNUP`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignupPolicy {
+    /// Anyone (`open`, the default).
+    Open,
+    /// Only people holding an invite link (`invite`).
+    Invite,
+    /// Nobody; users are created with `errorwatch user create` (`closed`).
+    Closed,
+}
+
+/// Authentication settings.
+#[derive(Debug, Clone)]
+pub struct AuthConfig {
+    /// `ERRORWATCH_MODE=self-hosted|saas` (default `self-hosted`).
+    pub mode: Mode,
+    /// `ERRORWATCH_SIGNUP=open|invite|closed` (default `open`).
+    pub signup: SignupPolicy,
+    /// `ERRORWATCH_SECRET_KEY`: signs session tokens (at least 32 bytes). When unset, a random
+    /// key is generated once and kept in the database, so every process of the installation
+    /// shares it.
+    pub secret_key: Option<crate::secret::SecretString>,
+}
+
+/// Email settings.
+#[derive(Debug, Clone)]
+pub struct MailConfig {
+    /// `ERRORWATCH_SMTP_URL` (`smtp://user:pass@host:587` with STARTTLS, `smtps://…` with TLS,
+    /// `smtp://host:25?tls=none` for a local relay). Unset: emails go to the log and to files
+    /// in `dir`.
+    pub smtp_url: Option<crate::secret::SecretString>,
+    /// `ERRORWATCH_MAIL_FROM` (default `ErrorWatch <errorwatch@localhost>`).
+    pub from: String,
+    /// `ERRORWATCH_MAIL_DIR` (default `data/mail`): where emails are written without SMTP.
+    pub dir: PathBuf,
 }
 
 /// Which database engine a URL selects.
@@ -186,7 +238,74 @@ impl Config {
         let frontend_dir = lookup("ERRORWATCH_FRONTEND_DIR")
             .map(PathBuf::from)
             .unwrap_or_else(|| PathBuf::from("frontend/dist"));
+        let mode = match lookup("ERRORWATCH_MODE").as_deref().map(str::trim) {
+            None | Some("self-hosted") => Mode::SelfHosted,
+            Some("saas") => Mode::Saas,
+            Some(other) => {
+                return Err(problem(
+                    "ERRORWATCH_MODE",
+                    format!("{other:?} is not one of: self-hosted, saas"),
+                ));
+            }
+        };
+        let signup = match lookup("ERRORWATCH_SIGNUP").as_deref().map(str::trim) {
+            None | Some("open") => SignupPolicy::Open,
+            Some("invite") => SignupPolicy::Invite,
+            Some("closed") => SignupPolicy::Closed,
+            Some(other) => {
+                return Err(problem(
+                    "ERRORWATCH_SIGNUP",
+                    format!("{other:?} is not one of: open, invite, closed"),
+                ));
+            }
+        };
+        let secret_key = match lookup("ERRORWATCH_SECRET_KEY") {
+            Some(key) if key.trim().len() < 32 => {
+                return Err(problem(
+                    "ERRORWATCH_SECRET_KEY",
+                    "must be at least 32 characters (e.g. `openssl rand -hex 32`), or unset to let ErrorWatch generate one",
+                ));
+            }
+            other => other.map(|k| crate::secret::SecretString::new(k.trim())),
+        };
+        let smtp_url = match lookup("ERRORWATCH_SMTP_URL") {
+            Some(raw) => {
+                let parsed = url::Url::parse(raw.trim()).map_err(|e| {
+                    problem("ERRORWATCH_SMTP_URL", format!("not a URL ({e}); expected smtp://host:port or smtps://host"))
+                })?;
+                if !matches!(parsed.scheme(), "smtp" | "smtps") || parsed.host_str().is_none() {
+                    return Err(problem(
+                        "ERRORWATCH_SMTP_URL",
+                        "expected smtp://[user:pass@]host[:port] or smtps://…",
+                    ));
+                }
+                Some(crate::secret::SecretString::new(raw.trim()))
+            }
+            None => None,
+        };
+        let from = lookup("ERRORWATCH_MAIL_FROM")
+            .map(|f| f.trim().to_owned())
+            .unwrap_or_else(|| "ErrorWatch <errorwatch@localhost>".to_owned());
+        if from.parse::<lettre::message::Mailbox>().is_err() {
+            return Err(problem(
+                "ERRORWATCH_MAIL_FROM",
+                format!("{from:?} is not a mailbox (e.g. `ErrorWatch <errors@example.com>`)"),
+            ));
+        }
+        let mail_dir = lookup("ERRORWATCH_MAIL_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from("data/mail"));
         Ok(Config {
+            auth: AuthConfig {
+                mode,
+                signup,
+                secret_key,
+            },
+            mail: MailConfig {
+                smtp_url,
+                from,
+                dir: mail_dir,
+            },
             database,
             http: HttpConfig {
                 listen,

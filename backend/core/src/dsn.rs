@@ -27,8 +27,71 @@ pub fn build_dsn(public_url: &url::Url, public_key: &str, project_id: ProjectId)
     )
 }
 
+/// A ready-to-paste SDK setup for one platform.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SetupSnippet {
+    /// Platform id (`python`, `node`, `javascript`, `rust`, `go`, `java`, `ruby`, `php`, `dotnet`).
+    pub platform: &'static str,
+    /// Display name.
+    pub label: &'static str,
+    /// The install command.
+    pub install: &'static str,
+    /// The code, with the DSN filled in.
+    pub code: String,
+}
+
+/// The platforms with a setup snippet, in display order.
+pub const PLATFORMS: [&str; 9] = [
+    "python", "node", "javascript", "rust", "go", "java", "ruby", "php", "dotnet",
+];
+
+/// Setup snippets for every supported SDK, with `dsn` filled in.
+pub fn setup_snippets(dsn: &str) -> Vec<SetupSnippet> {
+    PLATFORMS
+        .iter()
+        .filter_map(|p| setup_snippet(p, dsn))
+        .collect()
+}
+
+/// The setup snippet of one platform.
+pub fn setup_snippet(platform: &str, dsn: &str) -> Option<SetupSnippet> {
+    let (platform, label, install, code) = match platform {
+        "python" => ("python", "Python", "pip install --upgrade sentry-sdk", format!(
+            "import sentry_sdk\n\nsentry_sdk.init(\n    dsn=\"{dsn}\",\n    send_default_pii=True,\n)\n")),
+        "node" => ("node", "Node.js", "npm install --save @sentry/node", format!(
+            "// instrument.mjs, loaded first: node --import ./instrument.mjs app.mjs\nimport * as Sentry from \"@sentry/node\";\n\nSentry.init({{\n  dsn: \"{dsn}\",\n}});\n")),
+        "javascript" => ("javascript", "Browser JavaScript", "npm install --save @sentry/browser", format!(
+            "import * as Sentry from \"@sentry/browser\";\n\nSentry.init({{\n  dsn: \"{dsn}\",\n}});\n")),
+        "rust" => ("rust", "Rust", "cargo add sentry", format!(
+            "fn main() {{\n    let _guard = sentry::init((\n        \"{dsn}\",\n        sentry::ClientOptions {{\n            release: sentry::release_name!(),\n            ..Default::default()\n        }},\n    ));\n    // your program\n}}\n")),
+        "go" => ("go", "Go", "go get github.com/getsentry/sentry-go", format!(
+            "err := sentry.Init(sentry.ClientOptions{{\n    Dsn: \"{dsn}\",\n}})\nif err != nil {{\n    log.Fatalf(\"sentry.Init: %s\", err)\n}}\ndefer sentry.Flush(2 * time.Second)\n")),
+        "java" => ("java", "Java", "implementation 'io.sentry:sentry:8.+'", format!(
+            "import io.sentry.Sentry;\n\nSentry.init(options -> {{\n    options.setDsn(\"{dsn}\");\n}});\n")),
+        "ruby" => ("ruby", "Ruby", "bundle add sentry-ruby", format!(
+            "Sentry.init do |config|\n  config.dsn = '{dsn}'\nend\n")),
+        "php" => ("php", "PHP", "composer require sentry/sentry", format!(
+            "\\Sentry\\init([\n    'dsn' => '{dsn}',\n]);\n")),
+        "dotnet" => ("dotnet", ".NET", "dotnet add package Sentry", format!(
+            "SentrySdk.Init(options =>\n{{\n    options.Dsn = \"{dsn}\";\n}});\n")),
+        _ => return None,
+    };
+    Some(SetupSnippet { platform, label, install, code })
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn every_platform_has_a_snippet_with_the_dsn() {
+        let dsn = "http://0123456789abcdef0123456789abcdef@127.0.0.1:8000/7";
+        let snippets = super::setup_snippets(dsn);
+        assert_eq!(snippets.len(), super::PLATFORMS.len());
+        for s in snippets {
+            assert!(s.code.contains(dsn), "{}: {}", s.platform, s.code);
+        }
+        assert!(super::setup_snippet("cobol", dsn).is_none());
+    }
+
     use super::*;
 
     fn check(public_url: &str, expected: &str) {

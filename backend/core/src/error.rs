@@ -9,6 +9,9 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// A domain error.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    /// No valid credentials (missing, expired or revoked session or token, wrong password).
+    #[error("{0}")]
+    Unauthenticated(&'static str),
     /// The row does not exist, or belongs to another tenant (existence never leaks).
     #[error("not found")]
     NotFound,
@@ -26,6 +29,12 @@ pub enum Error {
     /// A uniqueness rule was hit.
     #[error("conflict: {0}")]
     Conflict(&'static str),
+    /// Too many attempts; try again after this long.
+    #[error("too many attempts; retry in {} s", retry_after.as_secs().max(1))]
+    RateLimited {
+        /// When the next attempt is allowed.
+        retry_after: std::time::Duration,
+    },
     /// Anything else; logged, never shown.
     #[error(transparent)]
     Internal(#[from] anyhow::Error),

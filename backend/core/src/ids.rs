@@ -35,3 +35,19 @@ id_type!(
     /// A DSN key of a project.
     ProjectKeyId
 );
+id_type!(
+    /// A browser session.
+    SessionId
+);
+id_type!(
+    /// An API token.
+    ApiTokenId
+);
+id_type!(
+    /// A membership (a user in an account, with a role).
+    MembershipId
+);
+id_type!(
+    /// An invitation to an account.
+    InviteId
+);

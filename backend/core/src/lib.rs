@@ -4,6 +4,7 @@
 //! Invariant: sea-orm entities are `pub(crate)`; code outside this crate reaches tenant data only
 //! through services that take an [`scope::AccountScope`] first.
 
+pub mod auth;
 pub mod config;
 pub mod db;
 pub mod digest;
@@ -13,6 +14,7 @@ pub mod grouping;
 pub mod ids;
 pub mod ingest;
 pub mod jobs;
+pub mod mail;
 pub mod metrics;
 pub mod outcome;
 pub mod password;

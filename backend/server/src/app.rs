@@ -15,6 +15,9 @@ use errorwatch_core::config::{Config, DatabaseKind};
 use errorwatch_core::db::{Db, Pool};
 use errorwatch_core::digest::retention::{self, EvictEvents};
 use errorwatch_core::jobs::{self, JobContext, JobQueue, WorkerOptions};
+use errorwatch_core::mail::Mailer;
+use errorwatch_core::service::auth::Auth;
+use errorwatch_core::service::purge::PurgeDeleted;
 use errorwatch_core::metrics::Metrics;
 use errorwatch_core::outcome::OutcomeBuffer;
 use errorwatch_core::spool::Spool;
@@ -40,6 +43,8 @@ pub struct Application {
     db: Db,
     metrics: Arc<Metrics>,
     queue: JobQueue,
+    auth: Auth,
+    mailer: Mailer,
     listener: Option<TcpListener>,
     roles: Roles,
 }
@@ -117,11 +122,17 @@ impl Application {
         };
         let metrics = Metrics::new();
         let queue = JobQueue::new(db.clone(), metrics.clone());
+        let auth = Auth::new(db.clone(), &config, queue.clone())
+            .await
+            .context("loading the session signing key")?;
+        let mailer = Mailer::from_config(&config.mail).context("ERRORWATCH_SMTP_URL")?;
         Ok(Self {
             config: Arc::new(config),
             db,
             metrics,
             queue,
+            auth,
+            mailer,
             listener,
             roles,
         })
@@ -135,6 +146,11 @@ impl Application {
     /// The database handle.
     pub fn db(&self) -> &Db {
         &self.db
+    }
+
+    /// The authentication service.
+    pub fn auth(&self) -> &Auth {
+        &self.auth
     }
 
     /// The job queue.
@@ -156,6 +172,7 @@ impl Application {
                 db: self.db.clone(),
                 queue: self.queue.clone(),
                 metrics: self.metrics.clone(),
+                mailer: self.mailer.clone(),
                 attempt: 0,
             };
             let options = WorkerOptions {
@@ -203,7 +220,20 @@ impl Application {
                 self.queue.clone(),
                 spool,
                 outcomes,
+                self.auth.clone(),
             );
+            // Limiter keys of idle clients are dropped every few minutes.
+            let auth = self.auth.clone();
+            let stop = shutdown.clone();
+            tasks.spawn(async move {
+                let mut tick = tokio::time::interval(Duration::from_secs(300));
+                loop {
+                    tokio::select! {
+                        _ = stop.cancelled() => return Ok(()),
+                        _ = tick.tick() => auth.housekeeping(),
+                    }
+                }
+            });
             let router = http::router(state);
             let stop = shutdown.clone();
             info!(
@@ -321,6 +351,14 @@ async fn run_scheduler(queue: JobQueue, eviction: EvictEvents, shutdown: Cancell
                 }
                 if let Err(e) = retention::schedule_hourly(&queue, eviction.clone()).await {
                     warn!(error = format!("{e:#}"), "cannot schedule event eviction");
+                }
+                let hour = chrono::Utc::now().timestamp() / 3600;
+                let purge = queue.enqueue_with(&PurgeDeleted, jobs::EnqueueOptions {
+                    delay: None,
+                    idempotency_key: Some(format!("purge-deleted-{hour}")),
+                });
+                if let Err(e) = purge.await {
+                    warn!(error = format!("{e:#}"), "cannot schedule the purge of deleted projects");
                 }
             }
         }

@@ -213,6 +213,10 @@ fn explain(error: Error, what: &str) -> anyhow::Error {
         Error::Validation { field, message } => anyhow::anyhow!("invalid {field}: {message}"),
         Error::Conflict(message) => anyhow::anyhow!("{message}"),
         Error::Forbidden => anyhow::anyhow!("not allowed"),
+        Error::Unauthenticated(message) => anyhow::anyhow!("{message}"),
+        Error::RateLimited { retry_after } => {
+            anyhow::anyhow!("too many attempts; retry in {} s", retry_after.as_secs().max(1))
+        }
         Error::Internal(e) => e,
     }
 }
@@ -336,7 +340,7 @@ async fn run_project(config: Config, command: ProjectCommand) -> anyhow::Result<
                 } else {
                     println!("{:>6}  {:<20} {:<20} DSN", "ID", "ACCOUNT", "PROJECT");
                     for p in &projects {
-                        let dsn = p.keys.first().map(|k| k.dsn.as_str()).unwrap_or("(no active key)");
+                        let dsn = p.keys.iter().find(|k| k.is_active).map(|k| k.dsn.as_str()).unwrap_or("(no active key)");
                         println!("{:>6}  {:<20} {:<20} {dsn}", p.id, p.account_slug, p.slug);
                     }
                 }

@@ -13,6 +13,7 @@ pub struct Model {
     pub platform: Option<String>,
     pub fingerprint_rules: String,
     pub created_at: DateTimeUtc,
+    pub deleted_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

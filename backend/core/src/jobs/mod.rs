@@ -73,6 +73,8 @@ pub struct JobContext {
     pub queue: JobQueue,
     /// Process metrics.
     pub metrics: Arc<Metrics>,
+    /// Outgoing email.
+    pub mailer: crate::mail::Mailer,
     /// Which attempt this run is (1 for the first); set by the runner.
     pub attempt: u32,
 }
@@ -381,6 +383,8 @@ pub fn build_monitor(ctx: JobContext, options: &WorkerOptions) -> Monitor {
     let monitor = register::<selftest::SelfTest>(monitor, &ctx, options);
     let monitor = register::<crate::digest::DigestSpool>(monitor, &ctx, options);
     let monitor = register::<crate::digest::retention::EvictEvents>(monitor, &ctx, options);
+    let monitor = register::<crate::mail::SendEmail>(monitor, &ctx, options);
+    let monitor = register::<crate::service::purge::PurgeDeleted>(monitor, &ctx, options);
     register::<prune::PruneJobs>(monitor, &ctx, options)
 }
 

@@ -1,4 +1,5 @@
-//! Accounts (tenants): creation with an owner, lookup by slug.
+//! Accounts (tenants): creation with an owner, listing a user's accounts, rename, and
+//! deletion (the account disappears at once; its data is removed by [`DeleteAccountData`]).
 
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, TransactionTrait,
@@ -6,9 +7,16 @@ use sea_orm::{
 use serde::Serialize;
 
 use crate::db::Db;
-use crate::entity::{account, membership};
+use sea_orm::QueryOrder;
+use sea_orm::sea_query::Expr;
+use serde_json::json;
+
+use crate::entity::{account, membership, project_key};
 use crate::ids::{AccountId, UserId};
-use crate::scope::Role;
+use crate::scope::{AccountScope, Principal, Role};
+use crate::jobs::JobQueue;
+use crate::service::audit;
+use crate::service::purge::PurgeDeleted;
 use crate::{Error, Result};
 
 /// An account as shown to its members.
@@ -20,6 +28,17 @@ pub struct Account {
     pub slug: String,
     /// Display name.
     pub name: String,
+    /// Created.
+    pub created_at: chrono::DateTime<chrono::Utc>,
+}
+
+fn to_account(row: account::Model) -> Account {
+    Account {
+        id: AccountId(row.id),
+        slug: row.slug,
+        name: row.name,
+        created_at: row.created_at,
+    }
 }
 
 /// Lower-case ASCII letters, digits and single dashes; at most 48 characters.
@@ -101,11 +120,7 @@ pub async fn create_account(db: &Db, name: &str, owner: UserId) -> Result<Accoun
         .insert(&txn)
         .await?;
         txn.commit().await?;
-        return Ok(Account {
-            id: AccountId(row.id),
-            slug: row.slug,
-            name: row.name,
-        });
+        return Ok(to_account(row));
     }
     Err(Error::Conflict(
         "too many accounts share this name; choose another",
@@ -119,11 +134,110 @@ pub async fn find_account_by_slug_unscoped(db: &Db, slug: &str) -> Result<Accoun
         .one(db.conn())
         .await?
         .ok_or(Error::NotFound)?;
-    Ok(Account {
-        id: AccountId(row.id),
-        slug: row.slug,
-        name: row.name,
-    })
+    Ok(to_account(row))
+}
+
+/// Creates an account for the signed-in user, who becomes its owner (API tokens cannot).
+pub async fn create_account_for(db: &Db, principal: &Principal, name: &str) -> Result<Account> {
+    principal.require_session()?;
+    create_account(db, name, principal.user_id()).await
+}
+
+/// The accounts the principal can act in, with their role, oldest membership first. A token
+/// sees only its own account.
+pub async fn list_accounts(db: &Db, principal: &Principal) -> Result<Vec<(Account, Role)>> {
+    let mut query = membership::Entity::find()
+        .filter(membership::Column::UserId.eq(principal.user_id().0))
+        .order_by_asc(membership::Column::Id);
+    if let Some((_, account, _)) = principal.api_token() {
+        query = query.filter(membership::Column::AccountId.eq(account.0));
+    }
+    let memberships = query.all(db.conn()).await?;
+    let ids: Vec<i64> = memberships.iter().map(|m| m.account_id).collect();
+    let accounts = account::Entity::find()
+        .filter(account::Column::Id.is_in(ids))
+        .filter(account::Column::DeletedAt.is_null())
+        .all(db.conn())
+        .await?;
+    let mut out = Vec::new();
+    for m in memberships {
+        if let Some(a) = accounts.iter().find(|a| a.id == m.account_id) {
+            let mut role = Role::parse(&m.role)
+                .ok_or_else(|| anyhow::anyhow!("membership {} has unknown role", m.id))?;
+            if let Some((_, _, token_scope)) = principal.api_token() {
+                role = role.min(token_scope.max_role());
+            }
+            out.push((to_account(a.clone()), role));
+        }
+    }
+    Ok(out)
+}
+
+/// The scope's account.
+pub async fn get_account(scope: &AccountScope) -> Result<Account> {
+    scope.require(Role::Viewer)?;
+    account::Entity::find_by_id(scope.account_id().0)
+        .filter(account::Column::DeletedAt.is_null())
+        .one(scope.db().conn())
+        .await?
+        .map(to_account)
+        .ok_or(Error::NotFound)
+}
+
+/// Renames the account (the slug stays, so links keep working). Requires `Admin`.
+pub async fn rename_account(scope: &AccountScope, name: &str) -> Result<Account> {
+    scope.require(Role::Admin)?;
+    let name = validate_name("name", name)?;
+    let row = account::Entity::find_by_id(scope.account_id().0)
+        .filter(account::Column::DeletedAt.is_null())
+        .one(scope.db().conn())
+        .await?
+        .ok_or(Error::NotFound)?;
+    let txn = scope.db().begin_write().await?;
+    let old = row.name.clone();
+    let mut model: account::ActiveModel = row.into();
+    model.name = Set(name.clone());
+    let row = model.update(&txn).await?;
+    audit::record(&txn, scope, "account.rename", format!("account:{}", row.slug), json!({"from": old, "to": name}))
+        .await?;
+    txn.commit().await?;
+    Ok(to_account(row))
+}
+
+/// Deletes the account: `confirm` must be its slug. Requires `Owner`. The account, its
+/// projects and keys stop working at once; a job removes the data.
+pub async fn delete_account(scope: &AccountScope, queue: &JobQueue, confirm: &str) -> Result<()> {
+    scope.require(Role::Owner)?;
+    let row = account::Entity::find_by_id(scope.account_id().0)
+        .filter(account::Column::DeletedAt.is_null())
+        .one(scope.db().conn())
+        .await?
+        .ok_or(Error::NotFound)?;
+    if confirm.trim() != row.slug {
+        return Err(Error::validation(
+            "confirm",
+            format!("type the account's slug ({}) to confirm", row.slug),
+        ));
+    }
+    let txn = scope.db().begin_write().await?;
+    let now = chrono::Utc::now();
+    account::Entity::update_many()
+        .col_expr(account::Column::DeletedAt, Expr::value(now))
+        .filter(account::Column::Id.eq(row.id))
+        .exec(&txn)
+        .await?;
+    project_key::Entity::update_many()
+        .col_expr(project_key::Column::IsActive, Expr::value(false))
+        .filter(project_key::Column::AccountId.eq(row.id))
+        .exec(&txn)
+        .await?;
+    audit::record(&txn, scope, "account.delete", format!("account:{}", row.slug), json!({}))
+        .await?;
+    txn.commit().await?;
+    crate::service::ingest::keys_changed();
+    // The hourly sweep would find it too; this starts the removal now.
+    queue.enqueue(&PurgeDeleted).await.map_err(Error::Internal)?;
+    Ok(())
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@
 
 use std::collections::HashMap;
 use std::sync::RwLock;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
@@ -38,11 +39,22 @@ const MISSING_TTL: Duration = Duration::from_secs(10);
 /// Entries kept before the cache starts over (bounds memory under key-guessing traffic).
 const MAX_ENTRIES: usize = 100_000;
 
+/// Bumped whenever a key changes in this process (created, rotated, disabled, deleted with its
+/// project or account), so every cache here drops its entries; other processes catch up within
+/// [`FOUND_TTL`].
+static KEYS_GENERATION: AtomicU64 = AtomicU64::new(0);
+
+/// Tells this process' key caches that keys changed.
+pub fn keys_changed() {
+    KEYS_GENERATION.fetch_add(1, Ordering::SeqCst);
+}
+
 /// Caches `public_key → ProjectKeyInfo`.
 #[derive(Debug)]
 pub struct KeyCache {
     db: Db,
     entries: RwLock<HashMap<String, (Instant, Option<ProjectKeyInfo>)>>,
+    generation: AtomicU64,
 }
 
 impl KeyCache {
@@ -51,11 +63,16 @@ impl KeyCache {
         Self {
             db,
             entries: RwLock::new(HashMap::new()),
+            generation: AtomicU64::new(KEYS_GENERATION.load(Ordering::SeqCst)),
         }
     }
 
     /// The key's project, or `None` when no such key exists.
     pub async fn lookup(&self, public_key: &str) -> Result<Option<ProjectKeyInfo>> {
+        let current = KEYS_GENERATION.load(Ordering::SeqCst);
+        if self.generation.swap(current, Ordering::SeqCst) != current {
+            self.clear();
+        }
         if let Ok(entries) = self.entries.read()
             && let Some((fetched, info)) = entries.get(public_key)
         {

@@ -125,6 +125,7 @@ pub enum StatusChange {
 fn actor_name(scope: &AccountScope) -> String {
     match scope.actor() {
         Actor::User(id) => format!("user:{id}"),
+        Actor::Token(token, user) => format!("token:{token}:user:{user}"),
         Actor::System(reason) => format!("system:{reason}"),
     }
 }

@@ -20,6 +20,10 @@ pub struct User {
     pub email: String,
     /// May administer the whole installation.
     pub is_superuser: bool,
+    /// The address was confirmed.
+    pub email_verified: bool,
+    /// Signed up.
+    pub created_at: chrono::DateTime<chrono::Utc>,
 }
 
 /// Trims and lower-cases an email and checks its shape (one `@`, a dot in the domain, no
@@ -66,6 +70,8 @@ pub async fn create_user(
     .on_conflict("a user with this email already exists")?;
     Ok(User {
         id: UserId(row.id),
+        email_verified: row.email_verified_at.is_some(),
+        created_at: row.created_at,
         email: row.email,
         is_superuser: row.is_superuser,
     })
@@ -81,6 +87,8 @@ pub async fn find_user_by_email(db: &Db, email: &str) -> Result<User> {
         .ok_or(Error::NotFound)?;
     Ok(User {
         id: UserId(row.id),
+        email_verified: row.email_verified_at.is_some(),
+        created_at: row.created_at,
         email: row.email,
         is_superuser: row.is_superuser,
     })

@@ -3,6 +3,7 @@
 //! Layers, outermost first: request id (`x-request-id`, generated when absent, echoed back),
 //! tracing span per request, metrics (by matched route, never raw path).
 
+pub mod graphql;
 pub mod health;
 pub mod ingest;
 pub mod ingest_other;
@@ -11,7 +12,6 @@ pub mod static_files;
 
 use std::sync::Arc;
 
-use async_graphql_axum::GraphQL;
 use axum::Router;
 use axum::routing::{get, post};
 use errorwatch_core::config::{Config, DatabaseKind};
@@ -21,7 +21,8 @@ use errorwatch_core::metrics::Metrics;
 use errorwatch_core::outcome::OutcomeBuffer;
 use errorwatch_core::service::ingest::KeyCache;
 use errorwatch_core::spool::Spool;
-use errorwatch_graphql::{ServerInfo, build_schema};
+use errorwatch_core::service::auth::Auth;
+use errorwatch_graphql::{AppSchema, ServerInfo, build_schema};
 use tower::ServiceBuilder;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
@@ -43,6 +44,10 @@ pub struct AppState {
     pub spool: Spool,
     /// Outcomes of requests dropped on the hot path, flushed in the background.
     pub outcomes: OutcomeBuffer,
+    /// Sign-in, sessions, tokens.
+    pub auth: Auth,
+    /// The GraphQL schema.
+    pub schema: AppSchema,
 }
 
 impl AppState {
@@ -54,9 +59,19 @@ impl AppState {
         queue: JobQueue,
         spool: Spool,
         outcomes: OutcomeBuffer,
+        auth: Auth,
     ) -> Self {
+        let schema = build_schema(ServerInfo {
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+            database: match db.kind() {
+                DatabaseKind::Sqlite => "sqlite".to_owned(),
+                DatabaseKind::Postgres => "postgres".to_owned(),
+            },
+        });
         Self {
             outcomes,
+            auth,
+            schema,
             keys: Arc::new(KeyCache::new(db.clone())),
             config,
             db,
@@ -111,13 +126,6 @@ fn ingest_cors() -> tower_http::cors::CorsLayer {
 
 /// The application's routes, mounted under the public URL's base path when it has one.
 pub fn router(state: AppState) -> Router {
-    let schema = build_schema(ServerInfo {
-        version: env!("CARGO_PKG_VERSION").to_owned(),
-        database: match state.db.kind() {
-            DatabaseKind::Sqlite => "sqlite".to_owned(),
-            DatabaseKind::Postgres => "postgres".to_owned(),
-        },
-    });
     let base_path = state.config.http.base_path().to_owned();
     let ingest_routes = Router::new()
         .route("/api/{project}/envelope/", post(ingest::envelope))
@@ -148,7 +156,12 @@ pub fn router(state: AppState) -> Router {
         .route("/health/live", get(health::live))
         .route("/health/ready", get(health::ready))
         .route("/metrics", get(metrics::metrics))
-        .route("/graphql", get(graphiql).post_service(GraphQL::new(schema)))
+        .route(
+            "/graphql",
+            get(graphiql)
+                .post(graphql::post)
+                .layer(axum::extract::DefaultBodyLimit::max(1024 * 1024)),
+        )
         .fallback_service(static_files::service(&state.config.http.frontend_dir))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

@@ -1,0 +1,80 @@
+//! [`PurgeDeleted`]: removes the data of deleted projects and accounts. Deletion marks the row
+//! (`deleted_at`) and disables its keys in one transaction, so the thing disappears at once;
+//! this job does the slow part in small transactions (events in batches, so ingest and digest
+//! are never blocked for long), then deletes the row, whose foreign keys cascade to the rest.
+//! It sweeps every marked row, so it is idempotent and also runs hourly as a safety net.
+
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
+use serde::{Deserialize, Serialize};
+
+use crate::db::Db;
+use crate::entity::{account, project};
+use crate::jobs::{Job, JobContext};
+
+/// Events deleted per transaction.
+const BATCH: u64 = 2_000;
+
+/// Sweeps deleted projects and accounts.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize)]
+pub struct PurgeDeleted;
+
+impl Job for PurgeDeleted {
+    const NAME: &'static str = "purge_deleted";
+    const CONCURRENCY: usize = 1;
+
+    async fn run(&self, ctx: &JobContext) -> anyhow::Result<()> {
+        let deleted_accounts: Vec<i64> = account::Entity::find()
+            .filter(account::Column::DeletedAt.is_not_null())
+            .select_only()
+            .column(account::Column::Id)
+            .into_tuple()
+            .all(ctx.db.conn())
+            .await?;
+        let projects: Vec<i64> = project::Entity::find()
+            .filter(
+                sea_orm::Condition::any()
+                    .add(project::Column::DeletedAt.is_not_null())
+                    .add(project::Column::AccountId.is_in(deleted_accounts.clone())),
+            )
+            .select_only()
+            .column(project::Column::Id)
+            .into_tuple()
+            .all(ctx.db.conn())
+            .await?;
+        for id in projects {
+            purge_project(&ctx.db, id).await?;
+        }
+        for id in deleted_accounts {
+            account::Entity::delete_by_id(id).exec(ctx.db.conn()).await?;
+            tracing::info!(account.id = id, "deleted account's data removed");
+        }
+        Ok(())
+    }
+}
+
+/// Deletes a project's events in batches, then the project (cascading to the rest).
+async fn purge_project(db: &Db, project_id: i64) -> anyhow::Result<()> {
+    let backend = db.conn().get_database_backend();
+    loop {
+        let txn = db.begin_write().await?;
+        let result = txn
+            .execute_raw(sea_orm::Statement::from_sql_and_values(
+                backend,
+                match backend {
+                    sea_orm::DatabaseBackend::Postgres => {
+                        "DELETE FROM events WHERE id IN (SELECT id FROM events WHERE project_id = $1 LIMIT $2)"
+                    }
+                    _ => "DELETE FROM events WHERE id IN (SELECT id FROM events WHERE project_id = ? LIMIT ?)",
+                },
+                [project_id.into(), (BATCH as i64).into()],
+            ))
+            .await?;
+        txn.commit().await?;
+        if result.rows_affected() < BATCH {
+            break;
+        }
+    }
+    project::Entity::delete_by_id(project_id).exec(db.conn()).await?;
+    tracing::info!(project.id = project_id, "deleted project's data removed");
+    Ok(())
+}

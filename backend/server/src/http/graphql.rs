@@ -1,0 +1,181 @@
+//! `/graphql`: authentication, CSRF, limits, then the schema.
+//!
+//! Credentials, in order: `Authorization: Bearer ewt_…` (API tokens; a bad one is 401, never
+//! silently anonymous); else the session cookies (`ew_session` access JWT, `ew_refresh`
+//! refresh token), which are only honoured with an `X-CSRF-Token` header equal to the
+//! `ew_csrf` cookie (double submit: another site can neither read the cookie nor set the
+//! header, and SameSite=Lax keeps the cookies off its POSTs anyway); else anonymous (sign-up,
+//! log-in and the public queries still work). When the access token has expired, the refresh
+//! token is rotated here and the new cookies ride on the response.
+
+use std::net::SocketAddr;
+
+use async_graphql::BatchRequest;
+use async_graphql_axum::{GraphQLBatchRequest, GraphQLResponse};
+use axum::extract::{ConnectInfo, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use errorwatch_core::service::auth::Client;
+use errorwatch_graphql::context::{ACCESS_COOKIE, CSRF_COOKIE, CSRF_HEADER, REFRESH_COOKIE};
+use errorwatch_graphql::{CookieSettings, MAX_DOCUMENT_BYTES, RequestContext, prepare_request};
+
+use super::AppState;
+
+/// Requests per batch.
+const MAX_BATCH: usize = 10;
+
+/// Reads one cookie from the `Cookie` headers.
+pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.trim())
+        .filter(|v| !v.is_empty())
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// A GraphQL-shaped error response.
+fn error_response(status: StatusCode, code: &str, message: &str) -> Response {
+    (
+        status,
+        axum::Json(serde_json::json!({
+            "errors": [{"message": message, "extensions": {"code": code}}]
+        })),
+    )
+        .into_response()
+}
+
+/// The cookie attributes for this installation.
+pub fn cookie_settings(state: &AppState) -> CookieSettings {
+    let base = state.config.http.base_path().to_owned();
+    CookieSettings {
+        secure: state.config.http.public_url.scheme() == "https",
+        api_path: format!("{base}/graphql"),
+        site_path: if base.is_empty() { "/".to_owned() } else { base },
+    }
+}
+
+/// The client as seen by limits and the session list.
+pub fn client(peer: SocketAddr, headers: &HeaderMap) -> Client {
+    Client {
+        ip: peer.ip(),
+        user_agent: headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .chars()
+            .take(250)
+            .collect(),
+    }
+}
+
+/// `POST /graphql`.
+pub async fn post(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    batch: GraphQLBatchRequest,
+) -> Response {
+    let batch = batch.into_inner();
+    let too_big = match &batch {
+        BatchRequest::Single(r) => r.query.len() > MAX_DOCUMENT_BYTES,
+        BatchRequest::Batch(rs) => {
+            rs.len() > MAX_BATCH || rs.iter().any(|r| r.query.len() > MAX_DOCUMENT_BYTES)
+        }
+    };
+    if too_big {
+        return error_response(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "VALIDATION",
+            &format!("documents are limited to {MAX_DOCUMENT_BYTES} bytes and batches to {MAX_BATCH} requests"),
+        );
+    }
+    let cookies = cookie_settings(&state);
+    let mut set_cookies: Vec<String> = Vec::new();
+    let bearer = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .map(str::trim);
+    let principal = if let Some(bearer) = bearer {
+        match state.auth.authenticate_token(bearer).await {
+            Ok(principal) => Some(principal),
+            Err(errorwatch_core::Error::Unauthenticated(message)) => {
+                return error_response(StatusCode::UNAUTHORIZED, "UNAUTHENTICATED", message);
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "authenticating an API token");
+                return error_response(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL", "internal error; it was logged");
+            }
+        }
+    } else {
+        let access = cookie(&headers, ACCESS_COOKIE);
+        let refresh = cookie(&headers, REFRESH_COOKIE);
+        if access.is_none() && refresh.is_none() {
+            None
+        } else {
+            let csrf_cookie = cookie(&headers, CSRF_COOKIE).unwrap_or_default();
+            let csrf_header = headers
+                .get(CSRF_HEADER)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default();
+            if csrf_cookie.is_empty() || !constant_time_eq(csrf_cookie.as_bytes(), csrf_header.as_bytes()) {
+                return error_response(
+                    StatusCode::FORBIDDEN,
+                    "FORBIDDEN",
+                    "missing or wrong X-CSRF-Token header (send the value of the ew_csrf cookie)",
+                );
+            }
+            match state.auth.authenticate_session(access, refresh).await {
+                Ok(Some((principal, rotated))) => {
+                    if let Some(tokens) = rotated {
+                        set_cookies.extend(cookies.set(&tokens, None));
+                    }
+                    Some(principal)
+                }
+                Ok(None) => {
+                    // Expired, revoked or forged: forget the cookies, answer anonymously.
+                    set_cookies.extend(cookies.clear());
+                    None
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "authenticating a session");
+                    return error_response(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL", "internal error; it was logged");
+                }
+            }
+        }
+    };
+    let context = RequestContext {
+        auth: state.auth.clone(),
+        principal,
+        client: client(peer, &headers),
+        public_url: state.config.http.public_url.clone(),
+        queue: state.queue.clone(),
+        cookies,
+    };
+    let batch = match batch {
+        BatchRequest::Single(r) => BatchRequest::Single(prepare_request(r, context)),
+        BatchRequest::Batch(rs) => BatchRequest::Batch(
+            rs.into_iter()
+                .map(|r| prepare_request(r, context.clone()))
+                .collect(),
+        ),
+    };
+    let mut response = GraphQLResponse::from(state.schema.execute_batch(batch).await).into_response();
+    for value in set_cookies {
+        if let Ok(value) = HeaderValue::from_str(&value) {
+            response.headers_mut().append(header::SET_COOKIE, value);
+        }
+    }
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}

@@ -1,0 +1,57 @@
+//! Root queries.
+
+use async_graphql::{Context, ID, Object};
+use errorwatch_core::ids::{AccountId, ProjectId};
+use errorwatch_core::service::{self, locate};
+
+use crate::ServerInfo;
+use crate::context::ContextExt;
+use crate::error::{GqlResult, OrGql};
+use crate::ids::{Kind, from_id};
+use crate::types::{Account, Project, Viewer};
+
+/// Root query.
+pub struct Query;
+
+#[Object]
+impl Query {
+    /// The server's version and database engine.
+    async fn server_info(&self, ctx: &Context<'_>) -> GqlResult<ServerInfo> {
+        Ok(ctx.data::<ServerInfo>()?.clone())
+    }
+
+    /// Who is asking: the signed-in user or the API token's creator (UNAUTHENTICATED
+    /// otherwise).
+    async fn viewer(&self, ctx: &Context<'_>) -> GqlResult<Viewer> {
+        Ok(Viewer(ctx.principal()?.clone()))
+    }
+
+    /// An account the viewer belongs to (NOT_FOUND otherwise).
+    async fn account(&self, ctx: &Context<'_>, id: ID) -> GqlResult<Account> {
+        let account = AccountId(from_id(Kind::Account, &id)?);
+        let scope = ctx.scope(account).await?;
+        Ok(Account {
+            account: service::account::get_account(&scope).await.gql()?,
+            scope,
+        })
+    }
+
+    /// A project of an account the viewer belongs to (NOT_FOUND otherwise).
+    async fn project(&self, ctx: &Context<'_>, id: ID) -> GqlResult<Project> {
+        let project_id = ProjectId(from_id(Kind::Project, &id)?);
+        let request = ctx.request();
+        let account = locate::account_of(request.auth.db(), locate::Owned::Project(project_id.0))
+            .await
+            .gql()?;
+        let scope = ctx.scope(account).await?;
+        let project = service::project::get_project(&scope, &request.public_url, project_id)
+            .await
+            .gql()?;
+        Ok(Project { scope, project })
+    }
+
+    /// The sign-up policy of this server (`OPEN`, `INVITE`, `CLOSED`), for the sign-up page.
+    async fn signup_policy(&self, ctx: &Context<'_>) -> crate::mutation::SignupPolicy {
+        ctx.request().auth.signup_policy().into()
+    }
+}

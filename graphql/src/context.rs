@@ -25,7 +25,8 @@ pub struct CookieSettings {
 pub const ACCESS_COOKIE: &str = "ew_session";
 /// The refresh token cookie (httpOnly).
 pub const REFRESH_COOKIE: &str = "ew_refresh";
-/// The CSRF cookie (readable by the dashboard, echoed in `X-CSRF-Token`).
+/// The CSRF cookie (readable by the dashboard, echoed in `X-CSRF-Token`): an HMAC of the
+/// session id under the server's secret.
 pub const CSRF_COOKIE: &str = "ew_csrf";
 /// The header carrying the CSRF token.
 pub const CSRF_HEADER: &str = "x-csrf-token";
@@ -42,24 +43,50 @@ impl CookieSettings {
         cookie
     }
 
-    /// `Set-Cookie` values for fresh session tokens (and a CSRF token when a new session starts).
-    pub fn set(&self, tokens: &SessionTokens, new_csrf: Option<&str>) -> Vec<String> {
-        let api = if self.api_path.is_empty() { "/" } else { &self.api_path };
-        let site = if self.site_path.is_empty() { "/" } else { &self.site_path };
-        let mut out = vec![self.cookie(ACCESS_COOKIE, &tokens.access, tokens.access_ttl_secs, true, api)];
+    /// `Set-Cookie` values for fresh session tokens and the session's CSRF token.
+    pub fn set(&self, tokens: &SessionTokens) -> Vec<String> {
+        let api = if self.api_path.is_empty() {
+            "/"
+        } else {
+            &self.api_path
+        };
+        let site = if self.site_path.is_empty() {
+            "/"
+        } else {
+            &self.site_path
+        };
+        let mut out = vec![self.cookie(
+            ACCESS_COOKIE,
+            &tokens.access,
+            tokens.access_ttl_secs,
+            true,
+            api,
+        )];
         if let Some(refresh) = &tokens.refresh {
             out.push(self.cookie(REFRESH_COOKIE, refresh, tokens.refresh_ttl_secs, true, api));
         }
-        if let Some(csrf) = new_csrf {
-            out.push(self.cookie(CSRF_COOKIE, csrf, tokens.refresh_ttl_secs, false, site));
-        }
+        out.push(self.cookie(
+            CSRF_COOKIE,
+            &tokens.csrf,
+            tokens.refresh_ttl_secs,
+            false,
+            site,
+        ));
         out
     }
 
     /// `Set-Cookie` values that delete the session cookies.
     pub fn clear(&self) -> Vec<String> {
-        let api = if self.api_path.is_empty() { "/" } else { &self.api_path };
-        let site = if self.site_path.is_empty() { "/" } else { &self.site_path };
+        let api = if self.api_path.is_empty() {
+            "/"
+        } else {
+            &self.api_path
+        };
+        let site = if self.site_path.is_empty() {
+            "/"
+        } else {
+            &self.site_path
+        };
         vec![
             self.cookie(ACCESS_COOKIE, "", 0, true, api),
             self.cookie(REFRESH_COOKIE, "", 0, true, api),
@@ -105,10 +132,12 @@ impl ContextExt for Context<'_> {
     }
 
     fn principal(&self) -> GqlResult<&Principal> {
-        self.request()
-            .principal
-            .as_ref()
-            .ok_or_else(|| coded("UNAUTHENTICATED", "sign in or send an API token (Authorization: Bearer ewt_…)"))
+        self.request().principal.as_ref().ok_or_else(|| {
+            coded(
+                "UNAUTHENTICATED",
+                "sign in or send an API token (Authorization: Bearer ewt_…)",
+            )
+        })
     }
 
     async fn scope(&self, account: AccountId) -> GqlResult<AccountScope> {
@@ -119,8 +148,7 @@ impl ContextExt for Context<'_> {
     }
 
     fn set_session_cookies(&self, tokens: &SessionTokens) {
-        let csrf = errorwatch_core::auth::token::generate(errorwatch_core::auth::token::TokenKind::Email).1;
-        for cookie in self.request().cookies.set(tokens, Some(&csrf)) {
+        for cookie in self.request().cookies.set(tokens) {
             self.append_http_header("set-cookie", cookie);
         }
     }

@@ -20,24 +20,29 @@ pub fn to_gql(error: Error) -> async_graphql::Error {
         Error::Unauthenticated(message) => coded("UNAUTHENTICATED", message),
         Error::NotFound => coded("NOT_FOUND", "not found"),
         Error::Forbidden => coded("FORBIDDEN", "your role does not allow this"),
-        Error::Validation { field, message } => async_graphql::Error::new(format!("{field}: {message}"))
-            .extend_with(|_, e| {
+        Error::Validation { field, message } => {
+            async_graphql::Error::new(format!("{field}: {message}")).extend_with(|_, e| {
                 e.set("code", "VALIDATION");
                 e.set("field", field);
-            }),
+            })
+        }
         Error::Conflict(message) => async_graphql::Error::new(message).extend_with(|_, e| {
             e.set("code", "VALIDATION");
         }),
         Error::RateLimited { retry_after } => {
             let secs = retry_after.as_secs().max(1);
-            async_graphql::Error::new(format!("too many attempts; retry in {secs} s"))
-                .extend_with(|_, e| {
+            async_graphql::Error::new(format!("too many attempts; retry in {secs} s")).extend_with(
+                |_, e| {
                     e.set("code", "RATE_LIMITED");
                     e.set("retryAfter", secs);
-                })
+                },
+            )
         }
         Error::Internal(cause) => {
-            tracing::error!(error = format!("{cause:#}"), "internal error in a GraphQL resolver");
+            tracing::error!(
+                error = format!("{cause:#}"),
+                "internal error in a GraphQL resolver"
+            );
             coded("INTERNAL", "internal error; it was logged")
         }
     }

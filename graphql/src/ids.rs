@@ -59,7 +59,12 @@ pub fn from_id(kind: Kind, id: &ID) -> GqlResult<i64> {
         .ok_or_else(|| {
             coded(
                 "VALIDATION",
-                format!("{:?} is not a {:?} id (expected {}_<number>)", id.as_str(), kind, kind.prefix()),
+                format!(
+                    "{:?} is not a {:?} id (expected {}_<number>)",
+                    id.as_str(),
+                    kind,
+                    kind.prefix()
+                ),
             )
         })
 }

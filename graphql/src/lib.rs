@@ -56,7 +56,9 @@ pub fn prepare_request(request: Request, context: RequestContext) -> Request {
 
 /// The SDL, as checked in at `graphql/schema.graphql`.
 pub fn sdl() -> String {
-    Schema::build(Query, Mutation, EmptySubscription).finish().sdl()
+    Schema::build(Query, Mutation, EmptySubscription)
+        .finish()
+        .sdl()
 }
 
 #[cfg(test)]

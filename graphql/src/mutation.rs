@@ -3,7 +3,9 @@
 
 use async_graphql::{Context, Enum, ID, Object, SimpleObject};
 use errorwatch_core::config::SignupPolicy as CoreSignupPolicy;
-use errorwatch_core::ids::{AccountId, ApiTokenId, InviteId, MembershipId, ProjectId, ProjectKeyId, SessionId};
+use errorwatch_core::ids::{
+    AccountId, ApiTokenId, InviteId, MembershipId, ProjectId, ProjectKeyId, SessionId,
+};
 use errorwatch_core::secret::SecretString;
 use errorwatch_core::service::auth::SignUpOutcome;
 use errorwatch_core::service::project::KeyChange;
@@ -58,8 +60,13 @@ pub struct SignUpPayload {
 /// Root mutation.
 pub struct Mutation;
 
-async fn scope_of(ctx: &Context<'_>, owned: locate::Owned) -> GqlResult<errorwatch_core::scope::AccountScope> {
-    let account = locate::account_of(ctx.request().auth.db(), owned).await.gql()?;
+async fn scope_of(
+    ctx: &Context<'_>,
+    owned: locate::Owned,
+) -> GqlResult<errorwatch_core::scope::AccountScope> {
+    let account = locate::account_of(ctx.request().auth.db(), owned)
+        .await
+        .gql()?;
     ctx.scope(account).await
 }
 
@@ -80,7 +87,12 @@ impl Mutation {
         let request = ctx.request();
         let outcome = request
             .auth
-            .sign_up(&email, SecretString::new(password), invite_token.as_deref(), &request.client)
+            .sign_up(
+                &email,
+                SecretString::new(password),
+                invite_token.as_deref(),
+                &request.client,
+            )
             .await
             .gql()?;
         Ok(match outcome {
@@ -101,7 +113,11 @@ impl Mutation {
     /// Confirms an email address with the emailed token and signs in.
     async fn verify_email(&self, ctx: &Context<'_>, token: String) -> GqlResult<User> {
         let request = ctx.request();
-        let (user, tokens) = request.auth.verify_email(&token, &request.client).await.gql()?;
+        let (user, tokens) = request
+            .auth
+            .verify_email(&token, &request.client)
+            .await
+            .gql()?;
         ctx.set_session_cookies(&tokens);
         Ok(User(user))
     }
@@ -110,7 +126,11 @@ impl Mutation {
     /// either way).
     async fn resend_verification(&self, ctx: &Context<'_>, email: String) -> GqlResult<bool> {
         let request = ctx.request();
-        request.auth.resend_verification(&email, &request.client).await.gql()?;
+        request
+            .auth
+            .resend_verification(&email, &request.client)
+            .await
+            .gql()?;
         Ok(true)
     }
 
@@ -137,7 +157,12 @@ impl Mutation {
     /// Ends every browser session of the user, this one included. Returns how many ended.
     async fn logout_everywhere(&self, ctx: &Context<'_>) -> GqlResult<i32> {
         let principal = ctx.principal()?;
-        let ended = ctx.request().auth.logout_everywhere(principal).await.gql()?;
+        let ended = ctx
+            .request()
+            .auth
+            .logout_everywhere(principal)
+            .await
+            .gql()?;
         ctx.clear_session_cookies();
         Ok(ended as i32)
     }
@@ -146,19 +171,32 @@ impl Mutation {
     async fn revoke_session(&self, ctx: &Context<'_>, id: ID) -> GqlResult<ID> {
         let principal = ctx.principal()?;
         let session = SessionId(from_id(Kind::Session, &id)?);
-        ctx.request().auth.revoke_session(principal, session).await.gql()?;
+        ctx.request()
+            .auth
+            .revoke_session(principal, session)
+            .await
+            .gql()?;
         Ok(id)
     }
 
     /// Emails a password reset link if the address is registered (same answer either way).
     async fn request_password_reset(&self, ctx: &Context<'_>, email: String) -> GqlResult<bool> {
         let request = ctx.request();
-        request.auth.request_password_reset(&email, &request.client).await.gql()?;
+        request
+            .auth
+            .request_password_reset(&email, &request.client)
+            .await
+            .gql()?;
         Ok(true)
     }
 
     /// Sets a new password with an emailed reset token (once); every session of the user ends.
-    async fn reset_password(&self, ctx: &Context<'_>, token: String, password: String) -> GqlResult<bool> {
+    async fn reset_password(
+        &self,
+        ctx: &Context<'_>,
+        token: String,
+        password: String,
+    ) -> GqlResult<bool> {
         let request = ctx.request();
         request
             .auth
@@ -178,14 +216,23 @@ impl Mutation {
         let principal = ctx.principal()?;
         ctx.request()
             .auth
-            .change_password(principal, SecretString::new(current_password), SecretString::new(new_password))
+            .change_password(
+                principal,
+                SecretString::new(current_password),
+                SecretString::new(new_password),
+            )
             .await
             .gql()?;
         Ok(true)
     }
 
     /// Starts an email change: a confirmation link goes to the new address.
-    async fn request_email_change(&self, ctx: &Context<'_>, new_email: String, password: String) -> GqlResult<bool> {
+    async fn request_email_change(
+        &self,
+        ctx: &Context<'_>,
+        new_email: String,
+        password: String,
+    ) -> GqlResult<bool> {
         let principal = ctx.principal()?;
         ctx.request()
             .auth
@@ -197,7 +244,13 @@ impl Mutation {
 
     /// Applies an email change with the emailed token.
     async fn confirm_email_change(&self, ctx: &Context<'_>, token: String) -> GqlResult<User> {
-        Ok(User(ctx.request().auth.confirm_email_change(&token).await.gql()?))
+        Ok(User(
+            ctx.request()
+                .auth
+                .confirm_email_change(&token)
+                .await
+                .gql()?,
+        ))
     }
 
     // ---- accounts and members ----
@@ -205,9 +258,10 @@ impl Mutation {
     /// Creates an account owned by the signed-in user.
     async fn create_account(&self, ctx: &Context<'_>, name: String) -> GqlResult<Account> {
         let principal = ctx.principal()?;
-        let account = service::account::create_account_for(ctx.request().auth.db(), principal, &name)
-            .await
-            .gql()?;
+        let account =
+            service::account::create_account_for(ctx.request().auth.db(), principal, &name)
+                .await
+                .gql()?;
         let scope = ctx.scope(account.id).await?;
         Ok(Account { scope, account })
     }
@@ -215,7 +269,9 @@ impl Mutation {
     /// Renames an account (admins).
     async fn rename_account(&self, ctx: &Context<'_>, id: ID, name: String) -> GqlResult<Account> {
         let scope = ctx.scope(AccountId(from_id(Kind::Account, &id)?)).await?;
-        let account = service::account::rename_account(&scope, &name).await.gql()?;
+        let account = service::account::rename_account(&scope, &name)
+            .await
+            .gql()?;
         Ok(Account { scope, account })
     }
 
@@ -229,8 +285,16 @@ impl Mutation {
     }
 
     /// Invites an address to an account with a role (admins; owners to invite owners).
-    async fn invite_member(&self, ctx: &Context<'_>, account_id: ID, email: String, role: Role) -> GqlResult<Invite> {
-        let scope = ctx.scope(AccountId(from_id(Kind::Account, &account_id)?)).await?;
+    async fn invite_member(
+        &self,
+        ctx: &Context<'_>,
+        account_id: ID,
+        email: String,
+        role: Role,
+    ) -> GqlResult<Invite> {
+        let scope = ctx
+            .scope(AccountId(from_id(Kind::Account, &account_id)?))
+            .await?;
         Ok(Invite(
             service::member::invite(&scope, &ctx.request().auth, &email, role.into())
                 .await
@@ -242,16 +306,19 @@ impl Mutation {
     async fn revoke_invite(&self, ctx: &Context<'_>, id: ID) -> GqlResult<Invite> {
         let invite = InviteId(from_id(Kind::Invite, &id)?);
         let scope = scope_of(ctx, locate::Owned::Invite(invite.0)).await?;
-        Ok(Invite(service::member::revoke_invite(&scope, invite).await.gql()?))
+        Ok(Invite(
+            service::member::revoke_invite(&scope, invite).await.gql()?,
+        ))
     }
 
     /// Accepts an invite as the signed-in user (the invited address); returns the account.
     async fn accept_invite(&self, ctx: &Context<'_>, token: String) -> GqlResult<Account> {
         let principal = ctx.principal()?;
         let request = ctx.request();
-        let account = service::member::accept_invite(&request.auth, principal, &token, &request.client)
-            .await
-            .gql()?;
+        let account =
+            service::member::accept_invite(&request.auth, principal, &token, &request.client)
+                .await
+                .gql()?;
         let scope = ctx.scope(account).await?;
         Ok(Account {
             account: service::account::get_account(&scope).await.gql()?,
@@ -264,7 +331,9 @@ impl Mutation {
         let membership = MembershipId(from_id(Kind::Membership, &id)?);
         let scope = scope_of(ctx, locate::Owned::Membership(membership.0)).await?;
         Ok(Member(
-            service::member::change_role(&scope, membership, role.into()).await.gql()?,
+            service::member::change_role(&scope, membership, role.into())
+                .await
+                .gql()?,
         ))
     }
 
@@ -272,7 +341,9 @@ impl Mutation {
     async fn remove_member(&self, ctx: &Context<'_>, id: ID) -> GqlResult<ID> {
         let membership = MembershipId(from_id(Kind::Membership, &id)?);
         let scope = scope_of(ctx, locate::Owned::Membership(membership.0)).await?;
-        service::member::remove_member(&scope, membership).await.gql()?;
+        service::member::remove_member(&scope, membership)
+            .await
+            .gql()?;
         Ok(id)
     }
 
@@ -326,7 +397,9 @@ impl Mutation {
         name: String,
         platform: Option<String>,
     ) -> GqlResult<Project> {
-        let scope = ctx.scope(AccountId(from_id(Kind::Account, &account_id)?)).await?;
+        let scope = ctx
+            .scope(AccountId(from_id(Kind::Account, &account_id)?))
+            .await?;
         let project = service::project::create_project_for_platform(
             &scope,
             &ctx.request().public_url,
@@ -342,9 +415,10 @@ impl Mutation {
     async fn rename_project(&self, ctx: &Context<'_>, id: ID, name: String) -> GqlResult<Project> {
         let project_id = ProjectId(from_id(Kind::Project, &id)?);
         let scope = scope_of(ctx, locate::Owned::Project(project_id.0)).await?;
-        let project = service::project::rename_project(&scope, &ctx.request().public_url, project_id, &name)
-            .await
-            .gql()?;
+        let project =
+            service::project::rename_project(&scope, &ctx.request().public_url, project_id, &name)
+                .await
+                .gql()?;
         Ok(Project { scope, project })
     }
 
@@ -359,10 +433,17 @@ impl Mutation {
     }
 
     /// Replaces a project's server-side fingerprint rules (admins).
-    async fn set_fingerprint_rules(&self, ctx: &Context<'_>, project_id: ID, rules: String) -> GqlResult<Project> {
+    async fn set_fingerprint_rules(
+        &self,
+        ctx: &Context<'_>,
+        project_id: ID,
+        rules: String,
+    ) -> GqlResult<Project> {
         let project = ProjectId(from_id(Kind::Project, &project_id)?);
         let scope = scope_of(ctx, locate::Owned::Project(project.0)).await?;
-        service::project::set_fingerprint_rules(&scope, project, &rules).await.gql()?;
+        service::project::set_fingerprint_rules(&scope, project, &rules)
+            .await
+            .gql()?;
         let project = service::project::get_project(&scope, &ctx.request().public_url, project)
             .await
             .gql()?;
@@ -370,13 +451,21 @@ impl Mutation {
     }
 
     /// Adds a DSN key to a project (admins).
-    async fn create_project_key(&self, ctx: &Context<'_>, project_id: ID, label: String) -> GqlResult<ProjectKey> {
+    async fn create_project_key(
+        &self,
+        ctx: &Context<'_>,
+        project_id: ID,
+        label: String,
+    ) -> GqlResult<ProjectKey> {
         let project = ProjectId(from_id(Kind::Project, &project_id)?);
         let scope = scope_of(ctx, locate::Owned::Project(project.0)).await?;
         let key = service::project::create_key(&scope, &ctx.request().public_url, project, &label)
             .await
             .gql()?;
-        Ok(ProjectKey { key, platform: None })
+        Ok(ProjectKey {
+            key,
+            platform: None,
+        })
     }
 
     /// Changes a DSN key (admins): label, enabled, per-minute rate limit (`clearRateLimit` for
@@ -407,7 +496,9 @@ impl Mutation {
         let key = service::project::update_key(&scope, &ctx.request().public_url, key, change)
             .await
             .gql()?;
-        Ok(ProjectKey { key, platform: None })
+        Ok(ProjectKey {
+            key,
+            platform: None,
+        })
     }
 }
-

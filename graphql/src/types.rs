@@ -7,7 +7,9 @@ use async_graphql::{Context, Enum, ID, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use errorwatch_core::dsn;
 use errorwatch_core::ids::{AccountId, UserId};
-use errorwatch_core::scope::{AccountScope, Principal, Role as CoreRole, TokenScope as CoreTokenScope};
+use errorwatch_core::scope::{
+    AccountScope, Principal, Role as CoreRole, TokenScope as CoreTokenScope,
+};
 use errorwatch_core::service::{self, Page};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -103,15 +105,19 @@ pub const DEFAULT_PAGE: i32 = 50;
 pub fn page(first: Option<i32>, after: Option<String>) -> GqlResult<Page> {
     let first = first.unwrap_or(DEFAULT_PAGE);
     if !(1..=Page::MAX as i32).contains(&first) {
-        return Err(coded("VALIDATION", format!("first must be between 1 and {}", Page::MAX)));
+        return Err(coded(
+            "VALIDATION",
+            format!("first must be between 1 and {}", Page::MAX),
+        ));
     }
     let after = match after {
         None => None,
-        Some(cursor) => Some(
-            cursor
-                .parse::<i64>()
-                .map_err(|_| coded("VALIDATION", format!("{cursor:?} is not a cursor of this connection")))?,
-        ),
+        Some(cursor) => Some(cursor.parse::<i64>().map_err(|_| {
+            coded(
+                "VALIDATION",
+                format!("{cursor:?} is not a cursor of this connection"),
+            )
+        })?),
     };
     Ok(Page {
         after,
@@ -126,9 +132,10 @@ pub fn connection<T: async_graphql::OutputType>(
     more: bool,
 ) -> Connection<String, T> {
     let mut connection = Connection::new(after, more);
-    connection
-        .edges
-        .extend(rows.into_iter().map(|(id, node)| Edge::new(id.to_string(), node)));
+    connection.edges.extend(
+        rows.into_iter()
+            .map(|(id, node)| Edge::new(id.to_string(), node)),
+    );
     connection
 }
 
@@ -171,7 +178,9 @@ impl Viewer {
     /// Accounts the viewer can act in (with an API token: only the token's account).
     async fn accounts(&self, ctx: &Context<'_>) -> GqlResult<Vec<Account>> {
         let request = ctx.request();
-        let rows = service::account::list_accounts(request.auth.db(), &self.0).await.gql()?;
+        let rows = service::account::list_accounts(request.auth.db(), &self.0)
+            .await
+            .gql()?;
         let mut out = Vec::with_capacity(rows.len());
         for (account, _) in rows {
             let scope = ctx.scope(account.id).await?;
@@ -193,7 +202,9 @@ impl Viewer {
     }
     /// The API token authenticating this request, if any.
     async fn api_token_id(&self) -> Option<ID> {
-        self.0.api_token().map(|(id, _, _)| to_id(Kind::ApiToken, id.0))
+        self.0
+            .api_token()
+            .map(|(id, _, _)| to_id(Kind::ApiToken, id.0))
     }
 }
 
@@ -267,7 +278,9 @@ impl Account {
     ) -> GqlResult<Connection<String, Project>> {
         let page = page(first, after)?;
         let url = &ctx.request().public_url;
-        let all = service::project::list_projects(&self.scope, url).await.gql()?;
+        let all = service::project::list_projects(&self.scope, url)
+            .await
+            .gql()?;
         let mut rows: Vec<(i64, Project)> = all
             .into_iter()
             .filter(|p| page.after.is_none_or(|after| p.id.0 > after))
@@ -292,7 +305,9 @@ impl Account {
         after: Option<String>,
     ) -> GqlResult<Connection<String, Member>> {
         let page = page(first, after)?;
-        let (rows, more) = service::member::list_members(&self.scope, page).await.gql()?;
+        let (rows, more) = service::member::list_members(&self.scope, page)
+            .await
+            .gql()?;
         Ok(connection(
             rows.into_iter().map(|m| (m.id.0, Member(m))).collect(),
             page.after.is_some(),
@@ -306,7 +321,9 @@ impl Account {
         after: Option<String>,
     ) -> GqlResult<Connection<String, Invite>> {
         let page = page(first, after)?;
-        let (rows, more) = service::member::list_invites(&self.scope, page).await.gql()?;
+        let (rows, more) = service::member::list_invites(&self.scope, page)
+            .await
+            .gql()?;
         Ok(connection(
             rows.into_iter().map(|i| (i.id.0, Invite(i))).collect(),
             page.after.is_some(),
@@ -404,7 +421,9 @@ impl Project {
     }
     /// Server-side fingerprint rules (Sentry's syntax).
     async fn fingerprint_rules(&self) -> GqlResult<String> {
-        service::project::fingerprint_rules(&self.scope, self.project.id).await.gql()
+        service::project::fingerprint_rules(&self.scope, self.project.id)
+            .await
+            .gql()
     }
 }
 
@@ -463,7 +482,13 @@ impl ProjectKey {
     async fn snippets(&self, platform: Option<String>) -> GqlResult<Vec<SetupSnippet>> {
         let mut snippets = match platform {
             Some(p) => vec![dsn::setup_snippet(&p, &self.key.dsn).ok_or_else(|| {
-                coded("VALIDATION", format!("no snippet for {p:?}; platforms: {}", dsn::PLATFORMS.join(", ")))
+                coded(
+                    "VALIDATION",
+                    format!(
+                        "no snippet for {p:?}; platforms: {}",
+                        dsn::PLATFORMS.join(", ")
+                    ),
+                )
             })?],
             None => dsn::setup_snippets(&self.key.dsn),
         };
@@ -668,7 +693,11 @@ impl Loader<(AccountId, UserId)> for MemberEmailLoader {
                 .await
                 .gql()
                 .map_err(Arc::new)?;
-            out.extend(emails.into_iter().map(|(user, email)| ((account, UserId(user)), email)));
+            out.extend(
+                emails
+                    .into_iter()
+                    .map(|(user, email)| ((account, UserId(user)), email)),
+            );
         }
         Ok(out)
     }

@@ -39,12 +39,21 @@ impl MigrationTrait for Migration {
                     .col(timestamp_with_time_zone_null("revoked_at"))
                     .col(string_len("user_agent", 256).default(""))
                     .col(string_len("ip", 64).default(""))
-                    .foreign_key(&mut fk("fk_sessions_user", ("sessions", "user_id"), "users"))
+                    .foreign_key(&mut fk(
+                        "fk_sessions_user",
+                        ("sessions", "user_id"),
+                        "users",
+                    ))
                     .to_owned(),
             )
             .await?;
         manager
-            .create_index(index("sessions_user_id_idx", "sessions", &["user_id"], false))
+            .create_index(index(
+                "sessions_user_id_idx",
+                "sessions",
+                &["user_id"],
+                false,
+            ))
             .await?;
         manager
             .create_index(index(

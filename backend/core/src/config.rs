@@ -271,7 +271,10 @@ impl Config {
         let smtp_url = match lookup("ERRORWATCH_SMTP_URL") {
             Some(raw) => {
                 let parsed = url::Url::parse(raw.trim()).map_err(|e| {
-                    problem("ERRORWATCH_SMTP_URL", format!("not a URL ({e}); expected smtp://host:port or smtps://host"))
+                    problem(
+                        "ERRORWATCH_SMTP_URL",
+                        format!("not a URL ({e}); expected smtp://host:port or smtps://host"),
+                    )
                 })?;
                 if !matches!(parsed.scheme(), "smtp" | "smtps") || parsed.host_str().is_none() {
                     return Err(problem(

@@ -42,7 +42,15 @@ pub struct SetupSnippet {
 
 /// The platforms with a setup snippet, in display order.
 pub const PLATFORMS: [&str; 9] = [
-    "python", "node", "javascript", "rust", "go", "java", "ruby", "php", "dotnet",
+    "python",
+    "node",
+    "javascript",
+    "rust",
+    "go",
+    "java",
+    "ruby",
+    "php",
+    "dotnet",
 ];
 
 /// Setup snippets for every supported SDK, with `dsn` filled in.
@@ -56,27 +64,80 @@ pub fn setup_snippets(dsn: &str) -> Vec<SetupSnippet> {
 /// The setup snippet of one platform.
 pub fn setup_snippet(platform: &str, dsn: &str) -> Option<SetupSnippet> {
     let (platform, label, install, code) = match platform {
-        "python" => ("python", "Python", "pip install --upgrade sentry-sdk", format!(
-            "import sentry_sdk\n\nsentry_sdk.init(\n    dsn=\"{dsn}\",\n    send_default_pii=True,\n)\n")),
-        "node" => ("node", "Node.js", "npm install --save @sentry/node", format!(
-            "// instrument.mjs, loaded first: node --import ./instrument.mjs app.mjs\nimport * as Sentry from \"@sentry/node\";\n\nSentry.init({{\n  dsn: \"{dsn}\",\n}});\n")),
-        "javascript" => ("javascript", "Browser JavaScript", "npm install --save @sentry/browser", format!(
-            "import * as Sentry from \"@sentry/browser\";\n\nSentry.init({{\n  dsn: \"{dsn}\",\n}});\n")),
-        "rust" => ("rust", "Rust", "cargo add sentry", format!(
-            "fn main() {{\n    let _guard = sentry::init((\n        \"{dsn}\",\n        sentry::ClientOptions {{\n            release: sentry::release_name!(),\n            ..Default::default()\n        }},\n    ));\n    // your program\n}}\n")),
-        "go" => ("go", "Go", "go get github.com/getsentry/sentry-go", format!(
-            "err := sentry.Init(sentry.ClientOptions{{\n    Dsn: \"{dsn}\",\n}})\nif err != nil {{\n    log.Fatalf(\"sentry.Init: %s\", err)\n}}\ndefer sentry.Flush(2 * time.Second)\n")),
-        "java" => ("java", "Java", "implementation 'io.sentry:sentry:8.+'", format!(
-            "import io.sentry.Sentry;\n\nSentry.init(options -> {{\n    options.setDsn(\"{dsn}\");\n}});\n")),
-        "ruby" => ("ruby", "Ruby", "bundle add sentry-ruby", format!(
-            "Sentry.init do |config|\n  config.dsn = '{dsn}'\nend\n")),
-        "php" => ("php", "PHP", "composer require sentry/sentry", format!(
-            "\\Sentry\\init([\n    'dsn' => '{dsn}',\n]);\n")),
-        "dotnet" => ("dotnet", ".NET", "dotnet add package Sentry", format!(
-            "SentrySdk.Init(options =>\n{{\n    options.Dsn = \"{dsn}\";\n}});\n")),
+        "python" => (
+            "python",
+            "Python",
+            "pip install --upgrade sentry-sdk",
+            format!(
+                "import sentry_sdk\n\nsentry_sdk.init(\n    dsn=\"{dsn}\",\n    send_default_pii=True,\n)\n"
+            ),
+        ),
+        "node" => (
+            "node",
+            "Node.js",
+            "npm install --save @sentry/node",
+            format!(
+                "// instrument.mjs, loaded first: node --import ./instrument.mjs app.mjs\nimport * as Sentry from \"@sentry/node\";\n\nSentry.init({{\n  dsn: \"{dsn}\",\n}});\n"
+            ),
+        ),
+        "javascript" => (
+            "javascript",
+            "Browser JavaScript",
+            "npm install --save @sentry/browser",
+            format!(
+                "import * as Sentry from \"@sentry/browser\";\n\nSentry.init({{\n  dsn: \"{dsn}\",\n}});\n"
+            ),
+        ),
+        "rust" => (
+            "rust",
+            "Rust",
+            "cargo add sentry",
+            format!(
+                "fn main() {{\n    let _guard = sentry::init((\n        \"{dsn}\",\n        sentry::ClientOptions {{\n            release: sentry::release_name!(),\n            ..Default::default()\n        }},\n    ));\n    // your program\n}}\n"
+            ),
+        ),
+        "go" => (
+            "go",
+            "Go",
+            "go get github.com/getsentry/sentry-go",
+            format!(
+                "err := sentry.Init(sentry.ClientOptions{{\n    Dsn: \"{dsn}\",\n}})\nif err != nil {{\n    log.Fatalf(\"sentry.Init: %s\", err)\n}}\ndefer sentry.Flush(2 * time.Second)\n"
+            ),
+        ),
+        "java" => (
+            "java",
+            "Java",
+            "implementation 'io.sentry:sentry:8.+'",
+            format!(
+                "import io.sentry.Sentry;\n\nSentry.init(options -> {{\n    options.setDsn(\"{dsn}\");\n}});\n"
+            ),
+        ),
+        "ruby" => (
+            "ruby",
+            "Ruby",
+            "bundle add sentry-ruby",
+            format!("Sentry.init do |config|\n  config.dsn = '{dsn}'\nend\n"),
+        ),
+        "php" => (
+            "php",
+            "PHP",
+            "composer require sentry/sentry",
+            format!("\\Sentry\\init([\n    'dsn' => '{dsn}',\n]);\n"),
+        ),
+        "dotnet" => (
+            "dotnet",
+            ".NET",
+            "dotnet add package Sentry",
+            format!("SentrySdk.Init(options =>\n{{\n    options.Dsn = \"{dsn}\";\n}});\n"),
+        ),
         _ => return None,
     };
-    Some(SetupSnippet { platform, label, install, code })
+    Some(SetupSnippet {
+        platform,
+        label,
+        install,
+        code,
+    })
 }
 
 #[cfg(test)]

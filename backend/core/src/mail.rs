@@ -79,9 +79,10 @@ impl Mailer {
             .to(to)
             .subject(email.subject.clone());
         let message = match &email.html {
-            Some(html) => {
-                builder.multipart(MultiPart::alternative_plain_html(email.text.clone(), html.clone()))
-            }
+            Some(html) => builder.multipart(MultiPart::alternative_plain_html(
+                email.text.clone(),
+                html.clone(),
+            )),
             None => builder
                 .header(ContentType::TEXT_PLAIN)
                 .body(email.text.clone()),
@@ -124,9 +125,7 @@ fn smtp_transport(raw: &str) -> anyhow::Result<AsyncSmtpTransport<Tokio1Executor
         .host_str()
         .context("ERRORWATCH_SMTP_URL has no host")?
         .to_owned();
-    let plain = url
-        .query_pairs()
-        .any(|(k, v)| k == "tls" && v == "none");
+    let plain = url.query_pairs().any(|(k, v)| k == "tls" && v == "none");
     let mut builder = match (url.scheme(), plain) {
         ("smtps", _) => AsyncSmtpTransport::<Tokio1Executor>::relay(&host)?,
         (_, true) => AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&host),
@@ -162,7 +161,11 @@ impl Job for SendEmail {
     const MAX_ATTEMPTS: u32 = 8;
 
     fn backoff(failures: u32) -> Duration {
-        crate::jobs::exponential_backoff(failures, Duration::from_secs(5), Duration::from_secs(1800))
+        crate::jobs::exponential_backoff(
+            failures,
+            Duration::from_secs(5),
+            Duration::from_secs(1800),
+        )
     }
 
     async fn run(&self, ctx: &JobContext) -> anyhow::Result<()> {

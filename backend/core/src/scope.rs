@@ -281,8 +281,9 @@ async fn membership_role(db: &Db, user_id: UserId, account_id: AccountId) -> Res
     if !live {
         return Err(Error::NotFound);
     }
-    Role::parse(&row.role)
-        .ok_or_else(|| anyhow::anyhow!("membership {} has unknown role {:?}", row.id, row.role).into())
+    Role::parse(&row.role).ok_or_else(|| {
+        anyhow::anyhow!("membership {} has unknown role {:?}", row.id, row.role).into()
+    })
 }
 
 #[cfg(test)]

@@ -215,7 +215,10 @@ fn explain(error: Error, what: &str) -> anyhow::Error {
         Error::Forbidden => anyhow::anyhow!("not allowed"),
         Error::Unauthenticated(message) => anyhow::anyhow!("{message}"),
         Error::RateLimited { retry_after } => {
-            anyhow::anyhow!("too many attempts; retry in {} s", retry_after.as_secs().max(1))
+            anyhow::anyhow!(
+                "too many attempts; retry in {} s",
+                retry_after.as_secs().max(1)
+            )
         }
         Error::Internal(e) => e,
     }

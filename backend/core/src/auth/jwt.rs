@@ -13,8 +13,8 @@ pub const ACCESS_TTL_SECS: i64 = 15 * 60;
 /// The claims of an access token.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Claims {
-    /// User id.
-    pub sub: i64,
+    /// User id (a string, as the JWT spec wants `sub`).
+    pub sub: String,
     /// Session id.
     pub sid: i64,
     /// Issued at (Unix seconds).
@@ -25,8 +25,8 @@ pub struct Claims {
 
 impl Claims {
     /// The user.
-    pub fn user_id(&self) -> UserId {
-        UserId(self.sub)
+    pub fn user_id(&self) -> Option<UserId> {
+        self.sub.parse().ok().map(UserId)
     }
 }
 
@@ -35,6 +35,7 @@ impl Claims {
 pub struct SessionKeys {
     encoding: EncodingKey,
     decoding: DecodingKey,
+    csrf_key: [u8; 32],
 }
 
 impl std::fmt::Debug for SessionKeys {
@@ -49,13 +50,23 @@ impl SessionKeys {
         Self {
             encoding: EncodingKey::from_secret(secret),
             decoding: DecodingKey::from_secret(secret),
+            csrf_key: super::hmac::hmac_sha256(secret, b"errorwatch csrf key"),
         }
+    }
+
+    /// The CSRF token of a session: an HMAC of its id, so it cannot be forged without the
+    /// server's secret and is worthless for any other session.
+    pub fn csrf_token(&self, session: i64) -> String {
+        hex::encode(super::hmac::hmac_sha256(
+            &self.csrf_key,
+            session.to_string().as_bytes(),
+        ))
     }
 
     /// Signs an access token for `user` in `session`, valid for [`ACCESS_TTL_SECS`] from `now`.
     pub fn issue(&self, user: UserId, session: i64, now: i64) -> crate::Result<String> {
         let claims = Claims {
-            sub: user.0,
+            sub: user.0.to_string(),
             sid: session,
             iat: now,
             exp: now + ACCESS_TTL_SECS,
@@ -79,25 +90,32 @@ impl SessionKeys {
 mod tests {
     use super::*;
 
+    fn other_keys() -> SessionKeys {
+        SessionKeys::from_secret(&[8u8; 32])
+    }
+
     #[test]
     fn tokens_verify_until_they_expire_and_only_with_our_key() {
         let keys = SessionKeys::from_secret(&[7u8; 32]);
         let now = chrono::Utc::now().timestamp();
         let token = keys.issue(UserId(3), 9, now).expect("sign");
         let claims = keys.verify(&token).expect("valid");
-        assert_eq!((claims.sub, claims.sid), (3, 9));
+        assert_eq!((claims.user_id(), claims.sid), (Some(UserId(3)), 9));
+        assert_ne!(keys.csrf_token(9), keys.csrf_token(10));
+        assert_ne!(keys.csrf_token(9), other_keys().csrf_token(9));
 
         let expired = keys
             .issue(UserId(3), 9, now - ACCESS_TTL_SECS - 60)
             .expect("sign");
         assert_eq!(keys.verify(&expired), None);
 
-        let other = SessionKeys::from_secret(&[8u8; 32]);
-        assert_eq!(other.verify(&token), None);
+        assert_eq!(other_keys().verify(&token), None);
         assert_eq!(keys.verify("not.a.jwt"), None);
         // A token with `alg: none` is refused.
         assert_eq!(
-            keys.verify("eyJhbGciOiJub25lIn0.eyJzdWIiOjMsInNpZCI6OSwiaWF0IjowLCJleHAiOjk5OTk5OTk5OTl9."),
+            keys.verify(
+                "eyJhbGciOiJub25lIn0.eyJzdWIiOjMsInNpZCI6OSwiaWF0IjowLCJleHAiOjk5OTk5OTk5OTl9."
+            ),
             None
         );
     }

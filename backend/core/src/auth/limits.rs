@@ -53,7 +53,8 @@ impl Default for AuthLimiter {
 impl AuthLimiter {
     /// Limiters allowing `per_ip` and `per_target` attempts per minute.
     pub fn new(per_ip: u32, per_target: u32) -> Self {
-        let quota = |n: u32| Quota::per_minute(NonZeroU32::new(n.max(1)).unwrap_or(NonZeroU32::MIN));
+        let quota =
+            |n: u32| Quota::per_minute(NonZeroU32::new(n.max(1)).unwrap_or(NonZeroU32::MIN));
         Self {
             per_ip: RateLimiter::keyed(quota(per_ip)),
             per_target: RateLimiter::keyed(quota(per_target)),
@@ -96,15 +97,21 @@ mod tests {
         let ip: IpAddr = "10.0.0.1".parse().expect("ip");
         let other_ip: IpAddr = "10.0.0.2".parse().expect("ip");
         for _ in 0..3 {
-            limiter.check(Flow::Login, ip, "a@example.com").expect("allowed");
+            limiter
+                .check(Flow::Login, ip, "a@example.com")
+                .expect("allowed");
         }
         let refused = limiter
             .check(Flow::Login, other_ip, "a@example.com")
             .expect_err("the target's budget is spent, whatever the IP");
         assert!(refused.retry_after > Duration::ZERO);
         // Another target from the first IP: two more fit in the IP's budget of five.
-        limiter.check(Flow::Login, ip, "b@example.com").expect("allowed");
-        limiter.check(Flow::Login, ip, "c@example.com").expect("allowed");
+        limiter
+            .check(Flow::Login, ip, "b@example.com")
+            .expect("allowed");
+        limiter
+            .check(Flow::Login, ip, "c@example.com")
+            .expect("allowed");
         limiter
             .check(Flow::Login, ip, "d@example.com")
             .expect_err("the IP's budget is spent");

@@ -13,8 +13,8 @@ use serde_json::json;
 
 use crate::entity::{account, membership, project_key};
 use crate::ids::{AccountId, UserId};
-use crate::scope::{AccountScope, Principal, Role};
 use crate::jobs::JobQueue;
+use crate::scope::{AccountScope, Principal, Role};
 use crate::service::audit;
 use crate::service::purge::PurgeDeleted;
 use crate::{Error, Result};
@@ -198,8 +198,14 @@ pub async fn rename_account(scope: &AccountScope, name: &str) -> Result<Account>
     let mut model: account::ActiveModel = row.into();
     model.name = Set(name.clone());
     let row = model.update(&txn).await?;
-    audit::record(&txn, scope, "account.rename", format!("account:{}", row.slug), json!({"from": old, "to": name}))
-        .await?;
+    audit::record(
+        &txn,
+        scope,
+        "account.rename",
+        format!("account:{}", row.slug),
+        json!({"from": old, "to": name}),
+    )
+    .await?;
     txn.commit().await?;
     Ok(to_account(row))
 }
@@ -231,12 +237,21 @@ pub async fn delete_account(scope: &AccountScope, queue: &JobQueue, confirm: &st
         .filter(project_key::Column::AccountId.eq(row.id))
         .exec(&txn)
         .await?;
-    audit::record(&txn, scope, "account.delete", format!("account:{}", row.slug), json!({}))
-        .await?;
+    audit::record(
+        &txn,
+        scope,
+        "account.delete",
+        format!("account:{}", row.slug),
+        json!({}),
+    )
+    .await?;
     txn.commit().await?;
     crate::service::ingest::keys_changed();
     // The hourly sweep would find it too; this starts the removal now.
-    queue.enqueue(&PurgeDeleted).await.map_err(Error::Internal)?;
+    queue
+        .enqueue(&PurgeDeleted)
+        .await
+        .map_err(Error::Internal)?;
     Ok(())
 }
 

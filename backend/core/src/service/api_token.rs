@@ -56,7 +56,11 @@ fn to_token(row: api_token::Model) -> Result<ApiToken> {
 /// Creates a token; returns it with its secret, which is never shown again. A member may only
 /// create tokens up to their own role (`Viewer` → read, `Member` → write, `Admin` → admin).
 /// Tokens cannot create tokens.
-pub async fn create(scope: &AccountScope, name: &str, token_scope: TokenScope) -> Result<(ApiToken, String)> {
+pub async fn create(
+    scope: &AccountScope,
+    name: &str,
+    token_scope: TokenScope,
+) -> Result<(ApiToken, String)> {
     let user = match scope.actor() {
         crate::scope::Actor::User(user) => *user,
         _ => return Err(Error::Forbidden),
@@ -124,8 +128,14 @@ pub async fn revoke(scope: &AccountScope, id: ApiTokenId) -> Result<ApiToken> {
     let mut model: api_token::ActiveModel = row.clone().into();
     model.revoked_at = Set(Some(row.revoked_at.unwrap_or_else(Utc::now)));
     let updated = model.update(&txn).await?;
-    audit::record(&txn, scope, "token.revoke", format!("token:{}", row.id), json!({"name": row.name}))
-        .await?;
+    audit::record(
+        &txn,
+        scope,
+        "token.revoke",
+        format!("token:{}", row.id),
+        json!({"name": row.name}),
+    )
+    .await?;
     txn.commit().await?;
     to_token(updated)
 }

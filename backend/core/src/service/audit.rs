@@ -8,10 +8,10 @@ use sea_orm::{
     QueryOrder, QuerySelect,
 };
 
+use crate::Result;
 use crate::entity::audit_entry;
 use crate::scope::{AccountScope, Actor, Role};
 use crate::service::Page;
-use crate::Result;
 
 /// One audit entry.
 #[derive(Clone, Debug)]
@@ -42,7 +42,11 @@ pub(crate) async fn record<C: ConnectionTrait>(
 ) -> Result<()> {
     let (actor, user, token) = match scope.actor() {
         Actor::User(user) => (format!("user:{user}"), Some(user.0), None),
-        Actor::Token(token, user) => (format!("token:{token}:user:{user}"), Some(user.0), Some(token.0)),
+        Actor::Token(token, user) => (
+            format!("token:{token}:user:{user}"),
+            Some(user.0),
+            Some(token.0),
+        ),
         Actor::System(reason) => (format!("system:{reason}"), None, None),
     };
     audit_entry::ActiveModel {

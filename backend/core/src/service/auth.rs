@@ -67,6 +67,8 @@ pub struct SessionTokens {
     pub refresh: Option<String>,
     /// The refresh token's lifetime in seconds.
     pub refresh_ttl_secs: i64,
+    /// The session's CSRF token (for the readable cookie; sent back in `X-CSRF-Token`).
+    pub csrf: String,
 }
 
 /// What sign-up did.
@@ -149,8 +151,9 @@ pub struct Auth {
 
 /// A hash to verify against when the email is unknown, so both paths cost one argon2 run.
 static DUMMY_HASH: LazyLock<String> = LazyLock::new(|| {
-    hash_password(&SecretString::new(uuid::Uuid::new_v4().to_string()))
-        .unwrap_or_else(|_| "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA".to_owned())
+    hash_password(&SecretString::new(uuid::Uuid::new_v4().to_string())).unwrap_or_else(|_| {
+        "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA".to_owned()
+    })
 });
 
 async fn hash_blocking(password: SecretString) -> Result<String> {
@@ -245,9 +248,14 @@ impl Auth {
         self.check_limit(Flow::Signup, client, &email)?;
         if let Some(invite_token) = invite_token {
             if self.signup == SignupPolicy::Closed {
-                return Err(Error::validation("invite", "sign-up is closed on this server; ask an administrator to create your user"));
+                return Err(Error::validation(
+                    "invite",
+                    "sign-up is closed on this server; ask an administrator to create your user",
+                ));
             }
-            return self.sign_up_with_invite(&email, password, invite_token, client).await;
+            return self
+                .sign_up_with_invite(&email, password, invite_token, client)
+                .await;
         }
         match self.signup {
             SignupPolicy::Open => {}
@@ -316,12 +324,15 @@ impl Auth {
             ));
         }
         let hash = hash_blocking(password).await?;
-        let row = self.insert_user(email, hash, true).await.map_err(|e| match e {
-            Error::Conflict(_) => Error::Conflict(
-                "a user with this address exists; log in and open the invite link again",
-            ),
-            other => other,
-        })?;
+        let row = self
+            .insert_user(email, hash, true)
+            .await
+            .map_err(|e| match e {
+                Error::Conflict(_) => Error::Conflict(
+                    "a user with this address exists; log in and open the invite link again",
+                ),
+                other => other,
+            })?;
         crate::service::member::accept_invite_row(&self.db, &invite, UserId(row.id)).await?;
         let tokens = self.start_session(UserId(row.id), client).await?;
         Ok(SignUpOutcome::SignedIn(to_user(&row), tokens))
@@ -365,7 +376,12 @@ impl Auth {
 
     async fn send_verification(&self, row: &user::Model) -> Result<()> {
         let link = self
-            .new_email_token(UserId(row.id), "verify_email", None, ChronoDuration::hours(VERIFY_TTL_HOURS))
+            .new_email_token(
+                UserId(row.id),
+                "verify_email",
+                None,
+                ChronoDuration::hours(VERIFY_TTL_HOURS),
+            )
             .await?;
         self.outbox
             .send(
@@ -406,7 +422,8 @@ impl Auth {
     /// Marks a live token of `purpose` used and returns it; `Validation` when unknown, used or
     /// expired (one message for all three).
     async fn consume_email_token(&self, plain: &str, purpose: &str) -> Result<email_token::Model> {
-        let invalid = || Error::validation("token", "this link is invalid, already used or expired");
+        let invalid =
+            || Error::validation("token", "this link is invalid, already used or expired");
         if !token::looks_like(TokenKind::Email, plain) {
             return Err(invalid());
         }
@@ -432,7 +449,11 @@ impl Auth {
     }
 
     /// Confirms an address from the emailed link and signs the user in.
-    pub async fn verify_email(&self, plain: &str, client: &Client) -> Result<(User, SessionTokens)> {
+    pub async fn verify_email(
+        &self,
+        plain: &str,
+        client: &Client,
+    ) -> Result<(User, SessionTokens)> {
         let row = self.consume_email_token(plain, "verify_email").await?;
         let user_row = user::Entity::find_by_id(row.user_id)
             .one(self.db.conn())
@@ -521,7 +542,19 @@ impl Auth {
             access_ttl_secs: ACCESS_TTL_SECS,
             refresh: Some(refresh),
             refresh_ttl_secs: REFRESH_TTL_DAYS * 86_400,
+            csrf: self.keys.csrf_token(row.id),
         })
+    }
+
+    /// Whether `presented` is the CSRF token of the principal's session.
+    pub fn csrf_matches(&self, principal: &Principal, presented: &str) -> bool {
+        match principal.session_id() {
+            Some(session) => crate::auth::hmac::constant_time_eq(
+                self.keys.csrf_token(session.0).as_bytes(),
+                presented.trim().as_bytes(),
+            ),
+            None => true,
+        }
     }
 
     /// Authenticates a browser: a valid access token of a live session, else a refresh token
@@ -533,9 +566,12 @@ impl Auth {
         refresh: Option<&str>,
     ) -> Result<Option<(Principal, Option<SessionTokens>)>> {
         let now = Utc::now();
-        if let Some(claims) = access.and_then(|a| self.keys.verify(a)) {
+        if let Some((claims, user)) = access
+            .and_then(|a| self.keys.verify(a))
+            .and_then(|c| c.user_id().map(|u| (c, u)))
+        {
             let live = session::Entity::find_by_id(claims.sid)
-                .filter(session::Column::UserId.eq(claims.sub))
+                .filter(session::Column::UserId.eq(user.0))
                 .filter(session::Column::RevokedAt.is_null())
                 .filter(session::Column::ExpiresAt.gt(now))
                 .one(self.db.conn())
@@ -543,7 +579,7 @@ impl Auth {
             if live.is_some() {
                 return Ok(Some((
                     Principal {
-                        user: UserId(claims.sub),
+                        user,
                         via: Via::Session(SessionId(claims.sid)),
                     },
                     None,
@@ -576,7 +612,10 @@ impl Auth {
             // Compare-and-swap on the current hash: of two concurrent refreshes one rotates,
             // the other falls into the grace path below.
             let swapped = session::Entity::update_many()
-                .col_expr(session::Column::PreviousRefreshHash, Expr::value(hash.clone()))
+                .col_expr(
+                    session::Column::PreviousRefreshHash,
+                    Expr::value(hash.clone()),
+                )
                 .col_expr(session::Column::RefreshHash, Expr::value(next_hash))
                 .col_expr(session::Column::RotatedAt, Expr::value(now))
                 .col_expr(session::Column::LastUsedAt, Expr::value(now))
@@ -590,10 +629,13 @@ impl Auth {
                 .await?;
             if swapped.rows_affected == 1 {
                 let tokens = SessionTokens {
-                    access: self.keys.issue(UserId(row.user_id), row.id, now.timestamp())?,
+                    access: self
+                        .keys
+                        .issue(UserId(row.user_id), row.id, now.timestamp())?,
                     access_ttl_secs: ACCESS_TTL_SECS,
                     refresh: Some(next),
                     refresh_ttl_secs: REFRESH_TTL_DAYS * 86_400,
+                    csrf: self.keys.csrf_token(row.id),
                 };
                 return Ok(Some((
                     Principal {
@@ -618,10 +660,13 @@ impl Auth {
         }
         if (now - row.rotated_at).num_seconds() <= ROTATION_GRACE_SECS {
             let tokens = SessionTokens {
-                access: self.keys.issue(UserId(row.user_id), row.id, now.timestamp())?,
+                access: self
+                    .keys
+                    .issue(UserId(row.user_id), row.id, now.timestamp())?,
                 access_ttl_secs: ACCESS_TTL_SECS,
                 refresh: None,
                 refresh_ttl_secs: REFRESH_TTL_DAYS * 86_400,
+                csrf: self.keys.csrf_token(row.id),
             };
             return Ok(Some((
                 Principal {
@@ -655,7 +700,8 @@ impl Auth {
     /// Ends the current browser session.
     pub async fn logout(&self, principal: &Principal) -> Result<()> {
         let session = principal.require_session()?;
-        self.revoke_sessions(principal.user_id(), Some(session)).await?;
+        self.revoke_sessions(principal.user_id(), Some(session))
+            .await?;
         Ok(())
     }
 
@@ -727,8 +773,9 @@ impl Auth {
             .one(self.db.conn())
             .await?
             .ok_or(invalid)?;
-        let scope = TokenScope::parse(&row.scope)
-            .ok_or_else(|| anyhow::anyhow!("api token {} has unknown scope {:?}", row.id, row.scope))?;
+        let scope = TokenScope::parse(&row.scope).ok_or_else(|| {
+            anyhow::anyhow!("api token {} has unknown scope {:?}", row.id, row.scope)
+        })?;
         let now = Utc::now();
         if row
             .last_used_at
@@ -764,7 +811,12 @@ impl Auth {
             return Ok(());
         };
         let link = self
-            .new_email_token(UserId(row.id), "reset_password", None, ChronoDuration::minutes(RESET_TTL_MINUTES))
+            .new_email_token(
+                UserId(row.id),
+                "reset_password",
+                None,
+                ChronoDuration::minutes(RESET_TTL_MINUTES),
+            )
             .await?;
         self.outbox
             .send(
@@ -823,7 +875,10 @@ impl Auth {
             .await?
             .ok_or(Error::NotFound)?;
         if !verify_blocking(current, row.password_hash.clone()).await? {
-            return Err(Error::validation("currentPassword", "is not your current password"));
+            return Err(Error::validation(
+                "currentPassword",
+                "is not your current password",
+            ));
         }
         let hash = hash_blocking(new_password).await?;
         let mut model: user::ActiveModel = row.into();
@@ -853,7 +908,10 @@ impl Auth {
             .await?
             .ok_or(Error::NotFound)?;
         if !verify_blocking(password, row.password_hash.clone()).await? {
-            return Err(Error::validation("password", "is not your current password"));
+            return Err(Error::validation(
+                "password",
+                "is not your current password",
+            ));
         }
         if new_email == row.email {
             return Err(Error::validation("email", "is already your address"));
@@ -936,7 +994,12 @@ pub(crate) async fn live_invite(db: &Db, hash: &str) -> Result<invite::Model> {
         .filter(invite::Column::ExpiresAt.gt(now))
         .one(db.conn())
         .await?
-        .ok_or_else(|| Error::validation("token", "this invite is invalid, already used, revoked or expired"))
+        .ok_or_else(|| {
+            Error::validation(
+                "token",
+                "this invite is invalid, already used, revoked or expired",
+            )
+        })
 }
 
 /// Whether the user is a member of the account (for tests and the CLI).

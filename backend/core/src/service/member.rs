@@ -7,8 +7,8 @@
 use chrono::{DateTime, Duration as ChronoDuration, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect,
 };
 use serde_json::json;
 
@@ -175,7 +175,10 @@ pub async fn change_role(scope: &AccountScope, id: MembershipId, role: Role) -> 
         return Err(Error::Forbidden);
     }
     let txn = scope.db().begin_write().await?;
-    if old == Role::Owner && role != Role::Owner && owner_count(&txn, scope.account_id()).await? <= 1 {
+    if old == Role::Owner
+        && role != Role::Owner
+        && owner_count(&txn, scope.account_id()).await? <= 1
+    {
         return Err(Error::validation(
             "role",
             "the last owner cannot be demoted; make someone else owner first",
@@ -237,8 +240,14 @@ async fn remove(scope: &AccountScope, row: membership::Model, action: &str) -> R
     }
     membership::Entity::delete_by_id(row.id).exec(&txn).await?;
     let email = email_of(scope.db(), row.user_id).await?;
-    audit::record(&txn, scope, action, format!("user:{email}"), json!({"role": role.as_str()}))
-        .await?;
+    audit::record(
+        &txn,
+        scope,
+        action,
+        format!("user:{email}"),
+        json!({"role": role.as_str()}),
+    )
+    .await?;
     txn.commit().await?;
     Ok(())
 }
@@ -266,7 +275,10 @@ pub async fn invite(scope: &AccountScope, auth: &Auth, email: &str, role: Role) 
         None => false,
     };
     if already {
-        return Err(Error::validation("email", "is already a member of this account"));
+        return Err(Error::validation(
+            "email",
+            "is already a member of this account",
+        ));
     }
     let account_row = account::Entity::find_by_id(scope.account_id().0)
         .one(db.conn())
@@ -297,8 +309,14 @@ pub async fn invite(scope: &AccountScope, auth: &Auth, email: &str, role: Role) 
     }
     .insert(&txn)
     .await?;
-    audit::record(&txn, scope, "member.invite", format!("user:{email}"), json!({"role": role.as_str()}))
-        .await?;
+    audit::record(
+        &txn,
+        scope,
+        "member.invite",
+        format!("user:{email}"),
+        json!({"role": role.as_str()}),
+    )
+    .await?;
     txn.commit().await?;
     auth.outbox()
         .send(
@@ -327,7 +345,10 @@ pub async fn list_invites(scope: &AccountScope, page: Page) -> Result<(Vec<Invit
     }
     let rows = query.all(scope.db().conn()).await?;
     let (rows, more) = page.split(rows);
-    Ok((rows.into_iter().map(to_invite).collect::<Result<_>>()?, more))
+    Ok((
+        rows.into_iter().map(to_invite).collect::<Result<_>>()?,
+        more,
+    ))
 }
 
 /// Revokes a pending invite. Requires `Admin`.
@@ -345,8 +366,14 @@ pub async fn revoke_invite(scope: &AccountScope, id: InviteId) -> Result<Invite>
     let mut model: invite::ActiveModel = row.clone().into();
     model.revoked_at = Set(Some(row.revoked_at.unwrap_or_else(Utc::now)));
     let updated = model.update(&txn).await?;
-    audit::record(&txn, scope, "member.invite_revoke", format!("user:{}", row.email), json!({}))
-        .await?;
+    audit::record(
+        &txn,
+        scope,
+        "member.invite_revoke",
+        format!("user:{}", row.email),
+        json!({}),
+    )
+    .await?;
     txn.commit().await?;
     to_invite(updated)
 }
@@ -363,7 +390,10 @@ pub async fn accept_invite(
     let hash = token::hash(plain);
     auth.check_limit(Flow::InviteAccept, client, &hash)?;
     if !token::looks_like(TokenKind::Invite, plain) {
-        return Err(Error::validation("token", "this invite is invalid, already used, revoked or expired"));
+        return Err(Error::validation(
+            "token",
+            "this invite is invalid, already used, revoked or expired",
+        ));
     }
     let invite = live_invite(auth.db(), &hash).await?;
     let me = user::Entity::find_by_id(principal.user_id().0)
@@ -392,7 +422,10 @@ pub(crate) async fn accept_invite_row(db: &Db, invite: &invite::Model, user: Use
         .exec(&txn)
         .await?;
     if claimed.rows_affected != 1 {
-        return Err(Error::validation("token", "this invite is invalid, already used, revoked or expired"));
+        return Err(Error::validation(
+            "token",
+            "this invite is invalid, already used, revoked or expired",
+        ));
     }
     let existing = membership::Entity::find()
         .filter(membership::Column::AccountId.eq(invite.account_id))

@@ -1,7 +1,9 @@
 //! Projects and their DSN keys: create, rename, delete (data removed by a job), several keys
 //! per project (create, rotate, disable, per-key rate limit), DSNs with setup snippets.
 
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder,
+};
 use serde::Serialize;
 
 use sea_orm::sea_query::Expr;
@@ -80,7 +82,10 @@ fn validate_platform(platform: Option<&str>) -> Result<Option<String>> {
         Some(p) if crate::dsn::PLATFORMS.contains(&p) || p == "other" => Ok(Some(p.to_owned())),
         Some(p) => Err(Error::validation(
             "platform",
-            format!("{p:?} is not one of: {}, other", crate::dsn::PLATFORMS.join(", ")),
+            format!(
+                "{p:?} is not one of: {}, other",
+                crate::dsn::PLATFORMS.join(", ")
+            ),
         )),
     }
 }
@@ -146,8 +151,14 @@ pub async fn create_project_for_platform(
     }
     .insert(&txn)
     .await?;
-    audit::record(&txn, scope, "project.create", format!("project:{}", row.id), json!({"name": row.name}))
-        .await?;
+    audit::record(
+        &txn,
+        scope,
+        "project.create",
+        format!("project:{}", row.id),
+        json!({"name": row.name}),
+    )
+    .await?;
     txn.commit().await?;
     Ok(Project {
         id: ProjectId(row.id),
@@ -235,8 +246,14 @@ pub async fn set_fingerprint_rules(
     let mut model: project::ActiveModel = row.into();
     model.fingerprint_rules = Set(rules.to_owned());
     model.update(&txn).await?;
-    audit::record(&txn, scope, "project.fingerprint_rules", format!("project:{project_id}"), json!({"bytes": rules.len()}))
-        .await?;
+    audit::record(
+        &txn,
+        scope,
+        "project.fingerprint_rules",
+        format!("project:{project_id}"),
+        json!({"bytes": rules.len()}),
+    )
+    .await?;
     txn.commit().await?;
     Ok(())
 }
@@ -287,15 +304,25 @@ pub async fn rename_project(
     let mut model: project::ActiveModel = row.into();
     model.name = Set(name.clone());
     model.update(&txn).await?;
-    audit::record(&txn, scope, "project.rename", format!("project:{project_id}"), json!({"from": old, "to": name}))
-        .await?;
+    audit::record(
+        &txn,
+        scope,
+        "project.rename",
+        format!("project:{project_id}"),
+        json!({"from": old, "to": name}),
+    )
+    .await?;
     txn.commit().await?;
     get_project(scope, public_url, project_id).await
 }
 
 /// Deletes a project: it and its keys stop working at once; a job removes its data. Requires
 /// `Admin`.
-pub async fn delete_project(scope: &AccountScope, queue: &JobQueue, project_id: ProjectId) -> Result<()> {
+pub async fn delete_project(
+    scope: &AccountScope,
+    queue: &JobQueue,
+    project_id: ProjectId,
+) -> Result<()> {
     scope.require(Role::Admin)?;
     let row = load_project(scope, project_id).await?;
     let txn = scope.db().begin_write().await?;
@@ -310,11 +337,20 @@ pub async fn delete_project(scope: &AccountScope, queue: &JobQueue, project_id: 
         .filter(project_key::Column::ProjectId.eq(row.id))
         .exec(&txn)
         .await?;
-    audit::record(&txn, scope, "project.delete", format!("project:{project_id}"), json!({"name": row.name}))
-        .await?;
+    audit::record(
+        &txn,
+        scope,
+        "project.delete",
+        format!("project:{project_id}"),
+        json!({"name": row.name}),
+    )
+    .await?;
     txn.commit().await?;
     crate::service::ingest::keys_changed();
-    queue.enqueue(&PurgeDeleted).await.map_err(Error::Internal)?;
+    queue
+        .enqueue(&PurgeDeleted)
+        .await
+        .map_err(Error::Internal)?;
     Ok(())
 }
 
@@ -352,8 +388,14 @@ pub async fn create_key(
     }
     .insert(&txn)
     .await?;
-    audit::record(&txn, scope, "key.create", format!("key:{}", key.id), json!({"project_id": project_id.0, "label": label}))
-        .await?;
+    audit::record(
+        &txn,
+        scope,
+        "key.create",
+        format!("key:{}", key.id),
+        json!({"project_id": project_id.0, "label": label}),
+    )
+    .await?;
     txn.commit().await?;
     Ok(to_key(&key, public_url))
 }
@@ -398,20 +440,32 @@ pub async fn update_key(
         if let Some(n) = limit
             && !(1..=1_000_000).contains(&n)
         {
-            return Err(Error::validation("rateLimitPerMinute", "must be between 1 and 1000000, or null for the plan's limit"));
+            return Err(Error::validation(
+                "rateLimitPerMinute",
+                "must be between 1 and 1000000, or null for the plan's limit",
+            ));
         }
         details.insert("rate_limit_per_minute".into(), json!(limit));
         model.rate_limit_per_minute = Set(limit);
     }
     if change.rotate {
         model.public_key = Set(generate_public_key());
-        details.insert("old_public_key_prefix".into(), json!(&row.public_key[..8.min(row.public_key.len())]));
+        details.insert(
+            "old_public_key_prefix".into(),
+            json!(&row.public_key[..8.min(row.public_key.len())]),
+        );
         action = "key.rotate";
     }
     let txn = scope.db().begin_write().await?;
     let updated = model.update(&txn).await?;
-    audit::record(&txn, scope, action, format!("key:{key_id}"), serde_json::Value::Object(details))
-        .await?;
+    audit::record(
+        &txn,
+        scope,
+        action,
+        format!("key:{key_id}"),
+        serde_json::Value::Object(details),
+    )
+    .await?;
     txn.commit().await?;
     crate::service::ingest::keys_changed();
     Ok(to_key(&updated, public_url))

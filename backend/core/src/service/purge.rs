@@ -45,7 +45,9 @@ impl Job for PurgeDeleted {
             purge_project(&ctx.db, id).await?;
         }
         for id in deleted_accounts {
-            account::Entity::delete_by_id(id).exec(ctx.db.conn()).await?;
+            account::Entity::delete_by_id(id)
+                .exec(ctx.db.conn())
+                .await?;
             tracing::info!(account.id = id, "deleted account's data removed");
         }
         Ok(())
@@ -74,7 +76,9 @@ async fn purge_project(db: &Db, project_id: i64) -> anyhow::Result<()> {
             break;
         }
     }
-    project::Entity::delete_by_id(project_id).exec(db.conn()).await?;
+    project::Entity::delete_by_id(project_id)
+        .exec(db.conn())
+        .await?;
     tracing::info!(project.id = project_id, "deleted project's data removed");
     Ok(())
 }

@@ -2,11 +2,13 @@
 //!
 //! Credentials, in order: `Authorization: Bearer ewt_…` (API tokens; a bad one is 401, never
 //! silently anonymous); else the session cookies (`ew_session` access JWT, `ew_refresh`
-//! refresh token), which are only honoured with an `X-CSRF-Token` header equal to the
-//! `ew_csrf` cookie (double submit: another site can neither read the cookie nor set the
-//! header, and SameSite=Lax keeps the cookies off its POSTs anyway); else anonymous (sign-up,
-//! log-in and the public queries still work). When the access token has expired, the refresh
-//! token is rotated here and the new cookies ride on the response.
+//! refresh token), which are only honoured with an `X-CSRF-Token` header carrying the session's
+//! CSRF token (an HMAC of the session id under the server's secret, handed to the dashboard in
+//! the readable `ew_csrf` cookie: another site can neither read it nor forge it, and
+//! SameSite=Lax keeps the cookies off its POSTs anyway); else anonymous (sign-up, log-in and
+//! the public queries still work). When the access token has expired, the refresh token is
+//! rotated here and the new cookies ride on the response, unless the operation itself set
+//! cookies (log in, log out), which then win.
 
 use std::net::SocketAddr;
 
@@ -16,7 +18,7 @@ use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use errorwatch_core::service::auth::Client;
-use errorwatch_graphql::context::{ACCESS_COOKIE, CSRF_COOKIE, CSRF_HEADER, REFRESH_COOKIE};
+use errorwatch_graphql::context::{ACCESS_COOKIE, CSRF_HEADER, REFRESH_COOKIE};
 use errorwatch_graphql::{CookieSettings, MAX_DOCUMENT_BYTES, RequestContext, prepare_request};
 
 use super::AppState;
@@ -37,10 +39,6 @@ pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
         .filter(|v| !v.is_empty())
 }
 
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
 /// A GraphQL-shaped error response.
 fn error_response(status: StatusCode, code: &str, message: &str) -> Response {
     (
@@ -58,7 +56,11 @@ pub fn cookie_settings(state: &AppState) -> CookieSettings {
     CookieSettings {
         secure: state.config.http.public_url.scheme() == "https",
         api_path: format!("{base}/graphql"),
-        site_path: if base.is_empty() { "/".to_owned() } else { base },
+        site_path: if base.is_empty() {
+            "/".to_owned()
+        } else {
+            base
+        },
     }
 }
 
@@ -94,7 +96,9 @@ pub async fn post(
         return error_response(
             StatusCode::PAYLOAD_TOO_LARGE,
             "VALIDATION",
-            &format!("documents are limited to {MAX_DOCUMENT_BYTES} bytes and batches to {MAX_BATCH} requests"),
+            &format!(
+                "documents are limited to {MAX_DOCUMENT_BYTES} bytes and batches to {MAX_BATCH} requests"
+            ),
         );
     }
     let cookies = cookie_settings(&state);
@@ -102,7 +106,10 @@ pub async fn post(
     let bearer = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
         .map(str::trim);
     let principal = if let Some(bearer) = bearer {
         match state.auth.authenticate_token(bearer).await {
@@ -112,7 +119,11 @@ pub async fn post(
             }
             Err(e) => {
                 tracing::error!(error = %e, "authenticating an API token");
-                return error_response(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL", "internal error; it was logged");
+                return error_response(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "INTERNAL",
+                    "internal error; it was logged",
+                );
             }
         }
     } else {
@@ -121,22 +132,28 @@ pub async fn post(
         if access.is_none() && refresh.is_none() {
             None
         } else {
-            let csrf_cookie = cookie(&headers, CSRF_COOKIE).unwrap_or_default();
+            let csrf_refused = || {
+                error_response(
+                    StatusCode::FORBIDDEN,
+                    "FORBIDDEN",
+                    "missing or wrong X-CSRF-Token header (send the value of the ew_csrf cookie)",
+                )
+            };
             let csrf_header = headers
                 .get(CSRF_HEADER)
                 .and_then(|v| v.to_str().ok())
                 .unwrap_or_default();
-            if csrf_cookie.is_empty() || !constant_time_eq(csrf_cookie.as_bytes(), csrf_header.as_bytes()) {
-                return error_response(
-                    StatusCode::FORBIDDEN,
-                    "FORBIDDEN",
-                    "missing or wrong X-CSRF-Token header (send the value of the ew_csrf cookie)",
-                );
+            // Checked before anything (a refresh rotates), and against the session below.
+            if csrf_header.is_empty() {
+                return csrf_refused();
             }
             match state.auth.authenticate_session(access, refresh).await {
                 Ok(Some((principal, rotated))) => {
+                    if !state.auth.csrf_matches(&principal, csrf_header) {
+                        return csrf_refused();
+                    }
                     if let Some(tokens) = rotated {
-                        set_cookies.extend(cookies.set(&tokens, None));
+                        set_cookies.extend(cookies.set(&tokens));
                     }
                     Some(principal)
                 }
@@ -147,7 +164,11 @@ pub async fn post(
                 }
                 Err(e) => {
                     tracing::error!(error = %e, "authenticating a session");
-                    return error_response(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL", "internal error; it was logged");
+                    return error_response(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        "INTERNAL",
+                        "internal error; it was logged",
+                    );
                 }
             }
         }
@@ -168,7 +189,12 @@ pub async fn post(
                 .collect(),
         ),
     };
-    let mut response = GraphQLResponse::from(state.schema.execute_batch(batch).await).into_response();
+    let mut response =
+        GraphQLResponse::from(state.schema.execute_batch(batch).await).into_response();
+    if response.headers().contains_key(header::SET_COOKIE) {
+        // The operation signed in or out: its cookies win over a rotation's.
+        set_cookies.clear();
+    }
     for value in set_cookies {
         if let Ok(value) = HeaderValue::from_str(&value) {
             response.headers_mut().append(header::SET_COOKIE, value);

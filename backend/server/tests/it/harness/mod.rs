@@ -7,6 +7,8 @@
 //! database cloned from a template migrated once per schema version, dropped when the test ends.
 
 pub mod db;
+pub mod gql;
+pub mod smtp;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -19,6 +21,7 @@ use errorwatch_server::app::{Application, Roles};
 use tokio_util::sync::CancellationToken;
 
 pub use db::{Backend, TestDatabase};
+pub use smtp::SmtpSink;
 
 /// Declares one test per backend: `db_test!(async fn name(backend) { ... })` expands to a
 /// module `name` with tests `sqlite` and `postgres`.
@@ -57,6 +60,8 @@ pub struct TestApp {
     pub queue: JobQueue,
     /// The configuration the app runs with.
     pub config: Config,
+    /// The SMTP server the app sends email to.
+    pub smtp: SmtpSink,
     shutdown: CancellationToken,
     task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
     database: TestDatabase,
@@ -73,6 +78,7 @@ impl TestApp {
         errorwatch_core::telemetry::init_for_tests();
         let _ = rustls::crypto::ring::default_provider().install_default();
         let database = TestDatabase::create(backend).await;
+        let smtp = SmtpSink::start().await;
         let mut vars: HashMap<String, String> = HashMap::from([
             ("DATABASE_URL".to_owned(), database.url().to_owned()),
             ("ERRORWATCH_LISTEN".to_owned(), "127.0.0.1:0".to_owned()),
@@ -82,13 +88,19 @@ impl TestApp {
                 "2".to_owned(),
             ),
             ("ERRORWATCH_DB_MAX_CONNECTIONS".to_owned(), "5".to_owned()),
+            ("ERRORWATCH_SMTP_URL".to_owned(), smtp.url.clone()),
             (
                 "ERRORWATCH_FRONTEND_DIR".to_owned(),
                 "/nonexistent/errorwatch-test".to_owned(),
             ),
         ]);
         for (key, value) in extra {
-            vars.insert((*key).to_owned(), (*value).to_owned());
+            if value.is_empty() {
+                // An empty value unsets a default of the harness.
+                vars.remove(*key);
+            } else {
+                vars.insert((*key).to_owned(), (*value).to_owned());
+            }
         }
         let config = Config::from_lookup(|k| vars.get(k).cloned()).expect("test config is valid");
         let application = Application::build(
@@ -114,6 +126,7 @@ impl TestApp {
             db,
             queue,
             config,
+            smtp,
             shutdown,
             task: Some(task),
             database,

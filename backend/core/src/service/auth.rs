@@ -713,16 +713,15 @@ impl Auth {
 
     /// Ends one of the user's sessions; `NotFound` for someone else's.
     pub async fn revoke_session(&self, principal: &Principal, id: SessionId) -> Result<()> {
+        // Someone else's session is NOT_FOUND whoever asks; only then do tokens learn that
+        // sessions are for people.
+        session::Entity::find_by_id(id.0)
+            .filter(session::Column::UserId.eq(principal.user_id().0))
+            .one(self.db.conn())
+            .await?
+            .ok_or(Error::NotFound)?;
         principal.require_session()?;
-        if self.revoke_sessions(principal.user_id(), Some(id)).await? == 0 {
-            let exists = session::Entity::find_by_id(id.0)
-                .filter(session::Column::UserId.eq(principal.user_id().0))
-                .one(self.db.conn())
-                .await?;
-            if exists.is_none() {
-                return Err(Error::NotFound);
-            }
-        }
+        self.revoke_sessions(principal.user_id(), Some(id)).await?;
         Ok(())
     }
 

@@ -6,6 +6,7 @@
 
 use axum::Json;
 use axum::body::Body;
+use axum::extract::multipart::MultipartRejection;
 use axum::extract::{Multipart, State};
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
@@ -113,9 +114,11 @@ fn attachment_item(upload: Upload, attachment_type: &str) -> Item {
 pub(crate) async fn minidump(
     State(state): State<AppState>,
     request: IngestRequest,
-    multipart: Multipart,
+    multipart: Result<Multipart, MultipartRejection>,
 ) -> Result<Response, IngestError> {
+    // Authenticate before judging the body, so a foreign key learns nothing from the answer.
     let info = authenticate(&state, &request, &request.auth_sources).await?;
+    let multipart = multipart.map_err(|e| IngestError::BadRequest(e.body_text()))?;
     let limits = Limits::default();
     let (uploads, fields) = read_multipart(multipart, limits.max_attachment_size).await?;
     let mut dump = None;
@@ -181,10 +184,11 @@ pub(crate) async fn minidump(
 pub(crate) async fn attachments(
     State(state): State<AppState>,
     request: IngestRequest,
-    multipart: Multipart,
+    multipart: Result<Multipart, MultipartRejection>,
 ) -> Result<Response, IngestError> {
     let event_id = request.event_id.clone().unwrap_or_default();
     let info = authenticate(&state, &request, &request.auth_sources).await?;
+    let multipart = multipart.map_err(|e| IngestError::BadRequest(e.body_text()))?;
     let event_id = EventId::parse(&event_id).map_err(|e| IngestError::BadRequest(e.to_string()))?;
     let (uploads, _) = read_multipart(multipart, Limits::default().max_attachment_size).await?;
     if uploads.is_empty() {

@@ -6,6 +6,7 @@ mod harness;
 mod auth;
 mod cli;
 mod crash;
+mod cross_tenant;
 mod http;
 mod ingest;
 mod jobs;

@@ -30,6 +30,8 @@ mod parameterize;
 mod v1;
 
 #[cfg(test)]
+mod sdk_tests;
+#[cfg(test)]
 mod tests;
 
 use serde_json::{Map, Value, json};

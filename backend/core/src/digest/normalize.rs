@@ -13,7 +13,7 @@
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use serde_json::{Value, json};
 
-use crate::grouping::{is_in_app, log_message, main_exception};
+use crate::grouping::{is_in_app_on, log_message, main_exception};
 
 /// What normalization needs besides the event.
 #[derive(Clone, Debug)]
@@ -207,12 +207,15 @@ fn culprit_of(event: &Value) -> Option<String> {
     {
         return Some(trim(transaction, 200));
     }
-    let exception = main_exception(event)?;
-    let frames = exception.pointer("/stacktrace/frames")?.as_array()?;
+    let platform = event
+        .get("platform")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let frames = culprit_frames(event)?;
     let frame = frames
         .iter()
         .rev()
-        .find(|f| is_in_app(f))
+        .find(|f| is_in_app_on(f, platform))
         .or_else(|| frames.last())?;
     let location = frame
         .get("module")
@@ -221,6 +224,37 @@ fn culprit_of(event: &Value) -> Option<String> {
         .unwrap_or("?");
     let function = frame.get("function").and_then(Value::as_str).unwrap_or("?");
     Some(trim(&format!("{location} in {function}"), 200))
+}
+
+/// The stack trace the culprit comes from: the main exception's; else the event's own; else a
+/// thread's (the crashed one, else the current one, else the only one), where the Rust SDK
+/// puts the stack of `capture_error` and `capture_message` with `attach_stacktrace`.
+fn culprit_frames(event: &Value) -> Option<&Vec<Value>> {
+    if let Some(exception) = main_exception(event)
+        && let Some(frames) = frames_of(exception)
+    {
+        return Some(frames);
+    }
+    if let Some(frames) = frames_of(event) {
+        return Some(frames);
+    }
+    let threads = event.pointer("/threads/values").and_then(Value::as_array)?;
+    let flagged = |key: &str| {
+        threads
+            .iter()
+            .find(|t| t.get(key).and_then(Value::as_bool) == Some(true))
+    };
+    let thread = flagged("crashed")
+        .or_else(|| flagged("current"))
+        .or_else(|| (threads.len() == 1).then(|| &threads[0]))?;
+    frames_of(thread)
+}
+
+fn frames_of(holder: &Value) -> Option<&Vec<Value>> {
+    holder
+        .pointer("/stacktrace/frames")
+        .and_then(Value::as_array)
+        .filter(|frames| !frames.is_empty())
 }
 
 /// Normalizes one event payload.
@@ -436,6 +470,41 @@ mod tests {
         .expect("ok");
         assert_eq!(listed.payload["tags"], json!([["a", "b"]]));
         assert_eq!(listed.title, "hello world");
+    }
+
+    #[test]
+    fn culprits_skip_library_frames_and_fall_back_to_the_thread() {
+        // The Rust SDK flags std's and its own panic hook's frames in-app: the culprit is still
+        // the application's innermost frame.
+        let panic = json!({"platform": "native", "exception": {"values": [{"type": "panic", "value": "boom",
+            "stacktrace": {"frames": [
+                {"function": "shop::main", "filename": "main.rs", "in_app": true},
+                {"function": "shop::cart::total", "filename": "cart.rs", "in_app": true},
+                {"function": "core::panicking::panic_fmt", "in_app": false},
+                {"function": "__rustc::rust_begin_unwind", "in_app": true},
+                {"function": "sentry_panic::panic_handler", "in_app": true}]}}]}});
+        let n = normalize_event(panic, &ctx()).expect("ok");
+        assert_eq!(n.culprit.as_deref(), Some("cart.rs in shop::cart::total"));
+        // `capture_error` with `attach_stacktrace`: the stack is on the current thread.
+        let captured = json!({"platform": "native",
+            "exception": [{"type": "ParseIntError", "value": "invalid digit found in string"}],
+            "threads": [
+                {"id": "2", "stacktrace": {"frames": [{"function": "shop::worker", "in_app": true}]}},
+                {"id": "1", "current": true, "stacktrace": {"frames": [
+                    {"function": "shop::cart::parse", "filename": "cart.rs", "in_app": true},
+                    {"function": "sentry_core::api::capture_error", "in_app": true}]}}]});
+        let n = normalize_event(captured, &ctx()).expect("ok");
+        assert_eq!(n.culprit.as_deref(), Some("cart.rs in shop::cart::parse"));
+        let message = json!({"message": "hello", "threads": [{"id": "1", "stacktrace": {"frames": [
+            {"module": "shop.jobs", "function": "run"}]}}]});
+        let n = normalize_event(message, &ctx()).expect("ok");
+        assert_eq!(
+            n.culprit.as_deref(),
+            Some("shop.jobs in run"),
+            "the only thread"
+        );
+        let bare = normalize_event(json!({"message": "hello"}), &ctx()).expect("ok");
+        assert_eq!(bare.culprit, None);
     }
 
     #[test]

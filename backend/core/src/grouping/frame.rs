@@ -46,8 +46,36 @@ const JUNK_FILES: [&str; 6] = [
 /// Java packages of the runtime.
 const JAVA_RUNTIME: [&str; 5] = ["java.", "javax.", "sun.", "jdk.", "com.sun."];
 
-/// Rust crates of the toolchain and of error plumbing: never the application.
-const RUST_SYSTEM_CRATES: [&str; 5] = ["std", "core", "alloc", "anyhow", "backtrace"];
+/// Rust crates of the toolchain, of error, panic and async plumbing, and of logging: never the
+/// application, whatever the SDK says (the error tracker's own `sentry*` crates are SDK frames).
+const RUST_LIBRARY_CRATES: [&str; 20] = [
+    "std",
+    "core",
+    "alloc",
+    "proc_macro",
+    "panic_unwind",
+    "panic_abort",
+    "__rustc",
+    "backtrace",
+    "anyhow",
+    "eyre",
+    "color_eyre",
+    "tokio",
+    "futures",
+    "futures_core",
+    "futures_util",
+    "futures_executor",
+    "async_std",
+    "tracing",
+    "tracing_core",
+    "log",
+];
+
+/// Symbols of the Rust runtime and the C runtime around it that belong to no crate.
+const RUST_RUNTIME_SYMBOLS: [&str; 3] = ["rust_begin_unwind", "rust_panic", "_start"];
+
+/// Prefixes of such symbols: `__rust_begin_short_backtrace`, `__rust_try`, `__libc_start_main`.
+const RUST_RUNTIME_PREFIXES: [&str; 3] = ["__rust_", "___rust_", "__libc_start"];
 
 /// Regex-based name cleanups, compiled once. `None` only if a pattern failed to compile, which a
 /// unit test rules out; the cleanups are then skipped.
@@ -178,36 +206,192 @@ fn applies(platform: &str, family: &[&str]) -> bool {
     platform.is_empty() || platform == "other" || family.contains(&platform)
 }
 
-/// The first path segment of a Rust symbol: `std` for `<std::io::Error as Debug>::fmt`.
-fn rust_crate(symbol: &str) -> &str {
-    let symbol = symbol.trim_start_matches(['<', '&', '*', ' ']);
-    let symbol = symbol.strip_prefix("mut ").unwrap_or(symbol);
-    symbol.split("::").next().unwrap_or_default()
+/// The index just past the `>` closing an angle bracket opened before `text` (`->` in
+/// `fn() -> T` closes nothing).
+fn closing_angle(text: &str) -> Option<usize> {
+    let mut depth = 1usize;
+    let mut previous = ' ';
+    for (index, ch) in text.char_indices() {
+        match ch {
+            '<' => depth += 1,
+            '>' if previous != '-' => {
+                depth -= 1;
+                if depth == 0 {
+                    return Some(index);
+                }
+            }
+            _ => {}
+        }
+        previous = ch;
+    }
+    None
+}
+
+/// Splits `Type as Trait` at its top-level ` as `.
+fn split_qualified(qualified: &str) -> (&str, Option<&str>) {
+    let mut depth = 0usize;
+    let mut previous = ' ';
+    for (index, ch) in qualified.char_indices() {
+        match ch {
+            '<' => depth += 1,
+            '>' if previous != '-' => depth = depth.saturating_sub(1),
+            ' ' if depth == 0 && qualified[index..].starts_with(" as ") => {
+                return (&qualified[..index], Some(&qualified[index + 4..]));
+            }
+            _ => {}
+        }
+        previous = ch;
+    }
+    (qualified, None)
+}
+
+/// The crate a Rust path names: `alloc` for `&dyn alloc::boxed::Box<T>`. A generic parameter
+/// or a primitive (`T`, `u32`, no `::`) names none.
+fn path_crate(path: &str) -> Option<&str> {
+    let mut path = path.trim();
+    loop {
+        let stripped = [
+            "&", "*const ", "*mut ", "mut ", "dyn ", "impl ", "(", "[", " ",
+        ]
+        .iter()
+        .find_map(|prefix| path.strip_prefix(prefix));
+        match stripped {
+            Some(rest) => path = rest,
+            None => break,
+        }
+    }
+    // A qualified path as the type (`<<F as Future>::Output as Debug>`): its first type.
+    if let Some(inner) = path.strip_prefix('<') {
+        return path_crate(inner);
+    }
+    let (head, _) = path.split_once("::")?;
+    let identifier = !head.is_empty()
+        && head
+            .chars()
+            .all(|ch| ch.is_ascii_alphanumeric() || ch == '_');
+    identifier.then_some(head)
+}
+
+/// The crates a Rust symbol belongs to: its first path segment (`anyhow` for
+/// `anyhow::error::<impl From<E> for anyhow::Error>::from`), or for a trait method
+/// `<Type as Trait>::f` the crates of the type and of the trait (the impl lives in one of them).
+/// Empty when the symbol names no crate (`line_total`, `{closure#0}<T>`, `main`).
+fn rust_symbol_crates(symbol: &str) -> Vec<&str> {
+    let symbol = symbol.trim();
+    if let Some(inner) = symbol.strip_prefix('<')
+        && let Some(end) = closing_angle(inner)
+    {
+        let (ty, tr) = split_qualified(&inner[..end]);
+        return [Some(ty), tr]
+            .into_iter()
+            .flatten()
+            .filter_map(path_crate)
+            .collect();
+    }
+    path_crate(symbol).into_iter().collect()
 }
 
 fn is_sentry_crate(name: &str) -> bool {
     name == "sentry" || name.starts_with("sentry_")
 }
 
+fn is_rust_library_crate(name: &str) -> bool {
+    RUST_LIBRARY_CRATES.contains(&name) || is_sentry_crate(name)
+}
+
+/// Whether every crate the symbol names passes `test` (false when it names none).
+fn symbol_crates_all(symbol: &str, test: impl Fn(&str) -> bool) -> bool {
+    let crates = rust_symbol_crates(symbol);
+    !crates.is_empty() && crates.iter().all(|name| test(name))
+}
+
+/// The crate of a file in cargo's registry: `sentry_core` for
+/// `~/.cargo/registry/src/index.crates.io-…/sentry-core-0.49.5/src/hub.rs`.
+fn registry_crate(path: &str) -> Option<String> {
+    let (_, rest) = path.split_once("/.cargo/registry/src/")?;
+    let folder = rest.split('/').nth(1)?;
+    // `<name>-<version>`: the version starts at the last `-` followed by a digit.
+    let split = folder
+        .char_indices()
+        .rev()
+        .find(|(index, ch)| {
+            *ch == '-'
+                && folder[index + 1..]
+                    .chars()
+                    .next()
+                    .is_some_and(|c| c.is_ascii_digit())
+        })
+        .map(|(index, _)| index)?;
+    Some(folder[..split].replace('-', "_"))
+}
+
+/// Sources of the Rust toolchain: `/rustc/<commit>/library/…` in release builds of std, or a
+/// rustup toolchain's `lib/rustlib/src`.
+fn is_rust_toolchain_path(path: &str) -> bool {
+    path.starts_with("/rustc/")
+        || path.contains("/.rustup/toolchains/")
+        || path.contains("/lib/rustlib/src/rust/")
+}
+
+/// The location in a frame whose function is a misread backtrace line: the Rust SDK parses an
+/// inlined frame of `std::backtrace::Backtrace`'s text (anyhow's backtraces) into
+/// `function: "at /rustc/…/panicking.rs:544:19"`.
+fn misread_location(function: &str) -> Option<&str> {
+    function
+        .strip_prefix("at ")
+        .filter(|rest| rest.contains('/') || rest.contains('\\'))
+}
+
+/// Whether a Rust frame is the toolchain's, the C runtime's, a well-known library's or the
+/// error tracker's, by its symbol or its source path. Sentry's server-side stack trace rules
+/// mark such frames not in-app whatever the SDK sent, and so does [`frame_in_app`]: the `sentry`
+/// crate flags every frame it does not recognise as in-app, which covers std's inlined frames
+/// (`catch_unwind<…>`), `main`'s runtime and the `sentry_panic` hook.
+fn is_rust_library_frame(frame: &Value) -> bool {
+    let function = text(frame, "function").or_else(|| text(frame, "raw_function"));
+    if let Some(function) = function {
+        if RUST_RUNTIME_SYMBOLS.contains(&function)
+            || RUST_RUNTIME_PREFIXES
+                .iter()
+                .any(|prefix| function.starts_with(prefix))
+            || symbol_crates_all(function, is_rust_library_crate)
+        {
+            return true;
+        }
+        if let Some(location) = misread_location(function)
+            && is_rust_toolchain_path(location)
+        {
+            return true;
+        }
+    }
+    paths(frame).any(|path| {
+        is_rust_toolchain_path(&path)
+            || registry_crate(&path).is_some_and(|name| is_rust_library_crate(&name))
+    })
+}
+
 /// Whether the frame is the error tracker SDK's own code (Sentry's `-app -group` rule).
 pub(crate) fn is_sdk_frame(frame: &Value, platform: &str) -> bool {
+    let native = applies(platform, &["rust", "native"]);
     if let Some(module) = text(frame, "module") {
         let first = module.split(['.', ':', '/']).next().unwrap_or_default();
         if module.starts_with("@sentry/")
             || module.starts_with("@sentry.")
             || module.starts_with("io.sentry.")
             || first == "sentry_sdk"
-            || (applies(platform, &["rust", "native"]) && is_sentry_crate(rust_crate(module)))
+            || (native && symbol_crates_all(module, is_sentry_crate))
         {
             return true;
         }
     }
-    if paths(frame).any(|p| p.contains("node_modules/@sentry/") || p.contains("/sentry_sdk/")) {
+    if paths(frame).any(|p| {
+        p.contains("node_modules/@sentry/")
+            || p.contains("/sentry_sdk/")
+            || (native && registry_crate(&p).is_some_and(|name| is_sentry_crate(&name)))
+    }) {
         return true;
     }
-    applies(platform, &["rust", "native"])
-        && text(frame, "function")
-            .is_some_and(|f| f.contains("::") && is_sentry_crate(rust_crate(f)))
+    native && text(frame, "function").is_some_and(|f| symbol_crates_all(f, is_sentry_crate))
 }
 
 /// Whether a frame is third-party or runtime code, by platform heuristics.
@@ -237,26 +421,25 @@ fn is_library_frame(frame: &Value, platform: &str) -> bool {
     {
         return true;
     }
-    if applies(platform, &["rust", "native"]) {
-        let symbol = text(frame, "function")
-            .filter(|f| f.contains("::"))
-            .or_else(|| text(frame, "module").filter(|m| m.contains("::")));
-        if let Some(symbol) = symbol
-            && RUST_SYSTEM_CRATES.contains(&rust_crate(symbol))
-        {
-            return true;
-        }
-        if text(frame, "function").is_some_and(|f| {
-            f.starts_with("__rust_") || f == "rust_begin_unwind" || f == "__libc_start_main"
-        }) {
-            return true;
-        }
+    if applies(platform, &["rust", "native"])
+        && (is_rust_library_frame(frame)
+            || text(frame, "module").is_some_and(|m| symbol_crates_all(m, is_rust_library_crate)))
+    {
+        return true;
     }
     is_sdk_frame(frame, platform)
 }
 
 /// Whether a frame is the application's: the SDK's `in_app` when given, else the heuristics.
+/// Precedence: a Rust or native frame of the toolchain, a well-known library or the SDK is
+/// never the application's, even when the SDK says so (see [`is_rust_library_frame`]); the
+/// SDK's flag decides every other frame.
 pub(crate) fn frame_in_app(frame: &Value, platform: &str) -> bool {
+    if applies(platform, &["rust", "native"])
+        && (is_rust_library_frame(frame) || is_sdk_frame(frame, platform))
+    {
+        return false;
+    }
     if let Some(flag) = frame.get("in_app").and_then(Value::as_bool) {
         return flag;
     }
@@ -282,6 +465,10 @@ pub(crate) fn normalize_function(raw: &str, platform: &str) -> Option<String> {
     }
     // Java lambdas (`lambda$main$0`) are numbered per compilation.
     if name.starts_with("lambda$") || name.contains(".lambda$") {
+        return None;
+    }
+    // A misread backtrace line (`at /rustc/…/panic.rs:359:14`) is a place, not a function.
+    if applies(platform, &["rust", "native"]) && misread_location(&name).is_some() {
         return None;
     }
     if let Some(c) = CLEANUPS.as_ref() {
@@ -598,6 +785,172 @@ mod tests {
     }
 
     #[test]
+    fn symbols_name_their_crates() {
+        let check = |symbol: &str, expected: &[&str]| {
+            assert_eq!(rust_symbol_crates(symbol), expected, "{symbol}");
+        };
+        check("shop::cart::apply", &["shop"]);
+        check(
+            "anyhow::error::<impl core::convert::From<E> for anyhow::Error>::from",
+            &["anyhow"],
+        );
+        check("<T as core::convert::Into<U>>::into", &["core"]);
+        check(
+            "<E as anyhow::context::ext::StdError>::ext_context",
+            &["anyhow"],
+        );
+        check(
+            "<shop::cart::Cart as core::fmt::Display>::fmt",
+            &["shop", "core"],
+        );
+        check(
+            "<&dyn core::ops::function::Fn<(), Output = i32> + core::marker::Sync as core::ops::function::FnOnce<()>>::call_once",
+            &["core", "core"],
+        );
+        check(
+            "<fn() -> core::result::Result<(), alloc::string::String> as core::ops::function::FnOnce<()>>::call_once",
+            &["core"],
+        );
+        check(
+            "<alloc::boxed::Box<dyn for<'a, 'b> core::ops::function::Fn<(&'a u8,), Output = ()>> as core::ops::function::Fn<(&u8,)>>::call",
+            &["alloc", "core"],
+        );
+        check("<std::backtrace::Backtrace>::capture", &["std"]);
+        check(
+            "<<F as core::future::Future>::Output as core::fmt::Debug>::fmt",
+            &["core"],
+        );
+        check("line_total", &[]);
+        check("catch_unwind<shop::main::{closure#0}, u64>", &[]);
+        check("{closure#0}<core::num::error::ParseIntError>", &[]);
+        check("main", &[]);
+        check("<unknown>", &[]);
+        assert_eq!(
+            registry_crate(
+                "/root/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/sentry-core-0.49.5/src/hub.rs"
+            )
+            .as_deref(),
+            Some("sentry_core")
+        );
+        assert_eq!(
+            registry_crate(
+                "/h/.cargo/registry/src/github.com-1ecc6299db9ec823/tokio-1.54.0-rc.1/src/lib.rs"
+            )
+            .as_deref(),
+            Some("tokio")
+        );
+        assert_eq!(registry_crate("/srv/shop/src/main.rs"), None);
+    }
+
+    #[test]
+    fn rust_library_frames_are_not_in_app_even_when_the_sdk_says_so() {
+        let library = [
+            json!({"function": "std::rt::lang_start_internal"}),
+            json!({"function": "core::panicking::panic_bounds_check"}),
+            json!({"function": "<std::backtrace::Backtrace>::capture"}),
+            json!({"function": "anyhow::error::<impl core::convert::From<E> for anyhow::Error>::from"}),
+            json!({"function": "<E as anyhow::context::ext::StdError>::ext_context"}),
+            json!({"function": "<T as core::convert::Into<U>>::into"}),
+            json!({"function": "<core::result::Result<T,F> as core::ops::try_trait::FromResidual<core::result::Result<core::convert::Infallible,E>>>::from_residual"}),
+            json!({"function": "<alloc::boxed::Box<dyn core::ops::function::Fn<(&u8,)>> as core::ops::function::Fn<(&u8,)>>::call"}),
+            json!({"function": "<fn() -> core::result::Result<(), alloc::string::String> as core::ops::function::FnOnce<()>>::call_once"}),
+            json!({"function": "tokio::runtime::scheduler::multi_thread::worker::run"}),
+            json!({"function": "<futures_util::future::Map<Fut,F> as core::future::Future>::poll"}),
+            json!({"function": "backtrace::backtrace::trace"}),
+            json!({"function": "sentry_panic::panic_handler"}),
+            json!({"function": "<sentry_panic::PanicIntegration as sentry_core::integration::Integration>::setup::{{closure}}"}),
+            json!({"function": "sentry_backtrace::current_stacktrace"}),
+            json!({"function": "__rustc::rust_begin_unwind"}),
+            json!({"function": "rust_begin_unwind"}),
+            json!({"function": "__rust_try"}),
+            json!({"function": "__rust_begin_short_backtrace<fn() -> std::process::ExitCode, std::process::ExitCode>"}),
+            json!({"function": "_start"}),
+            json!({"function": "__libc_start_main_impl", "abs_path": "./csu/../csu/libc-start.c"}),
+            json!({"function": "__libc_start_call_main"}),
+            // Inlined std frames carry a short name: the toolchain path tells.
+            json!({"function": "catch_unwind<shop::main::{closure#0}, u64>", "abs_path": "/rustc/5980761/library/std/src/panic.rs"}),
+            json!({"function": "{closure#0}<std::process::ExitCode>", "abs_path": "/rustc/5980761/library/std/src/rt.rs"}),
+            json!({"function": "poll<T>", "abs_path": "/home/u/.rustup/toolchains/stable-x86_64-unknown-linux-gnu/lib/rustlib/src/rust/library/core/src/future/mod.rs"}),
+            // An inlined frame of the SDK, in cargo's registry.
+            json!({"function": "{closure#0}<core::num::error::ParseIntError>", "abs_path": "/root/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/sentry-core-0.49.5/src/error.rs"}),
+            json!({"function": "poll<T>", "abs_path": "/root/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/tokio-1.54.0/src/runtime/task/core.rs"}),
+            // A backtrace line the SDK misread as a function.
+            json!({"function": "at /rustc/5980761/library/std/src/panicking.rs:544:19"}),
+        ];
+        for frame in library {
+            let flagged = edit_frame(&frame, |f| f["in_app"] = json!(true));
+            check_in_app("native", flagged.clone(), false);
+            check_in_app("rust", flagged, false);
+            check_in_app("native", frame, false);
+        }
+        let application = [
+            json!({"function": "shop::cart::apply", "abs_path": "/build/src/cart.rs"}),
+            json!({"function": "line_total", "abs_path": "/build/src/app.rs"}),
+            json!({"function": "shop::main::{{closure}}"}),
+            // The application's own trait impls, on its own types or std's.
+            json!({"function": "<shop::cart::Cart as core::fmt::Display>::fmt"}),
+            json!({"function": "<core::result::Result<T,E> as shop::Ext>::or_log"}),
+            json!({"function": "<shop::Audit as sentry_core::integration::Integration>::process_event"}),
+            // Other registry crates keep the SDK's word (in_app_include may name them).
+            json!({"function": "serde_json::de::from_str", "abs_path": "/root/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/serde_json-1.0.1/src/de.rs"}),
+        ];
+        for frame in application {
+            check_in_app(
+                "native",
+                edit_frame(&frame, |f| f["in_app"] = json!(true)),
+                true,
+            );
+        }
+        // The SDK's `false` stands, and other platforms keep their own rules.
+        check_in_app(
+            "native",
+            json!({"function": "shop::cart::apply", "in_app": false}),
+            false,
+        );
+        check_in_app(
+            "python",
+            json!({"function": "_start", "in_app": true}),
+            true,
+        );
+        check_in_app(
+            "node",
+            json!({"function": "core::x", "filename": "/srv/app/core.js", "in_app": true}),
+            true,
+        );
+    }
+
+    #[test]
+    fn rust_sdk_and_misread_frames_do_not_count() {
+        for frame in [
+            json!({"function": "<sentry_panic::PanicIntegration as sentry_core::integration::Integration>::setup::{{closure}}"}),
+            json!({"function": "{closure#0}<core::num::error::ParseIntError>", "abs_path": "/root/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/sentry-core-0.49.5/src/error.rs"}),
+            json!({"function": "sentry_anyhow::capture_anyhow"}),
+        ] {
+            assert_eq!(classify_frame(&frame, "native"), FrameClass::Sdk, "{frame}");
+        }
+        assert_eq!(
+            classify_frame(
+                &json!({"function": "at /rustc/5980761/library/std/src/panic.rs:359:14", "in_app": true}),
+                "native"
+            ),
+            FrameClass::Junk
+        );
+        assert!(matches!(
+            classify_frame(
+                &json!({"function": "<shop::Audit as sentry_core::integration::Integration>::process_event"}),
+                "native"
+            ),
+            FrameClass::Usable { in_app: true, .. }
+        ));
+    }
+
+    fn edit_frame(frame: &Value, change: impl FnOnce(&mut Value)) -> Value {
+        let mut copy = frame.clone();
+        change(&mut copy);
+        copy
+    }
+
+    #[test]
     fn in_app_heuristics_per_platform() {
         check_in_app("python", json!({"abs_path": "/srv/shop/app/x.py"}), true);
         check_in_app(
@@ -672,6 +1025,11 @@ mod tests {
             false,
         );
         check_in_app("native", json!({"function": "shop::cart::apply"}), true);
+        check_in_app(
+            "native",
+            json!({"function": "tokio::runtime::task::harness::poll"}),
+            false,
+        );
         check_in_app(
             "java",
             json!({"module": "java.util.HashMap", "function": "get"}),

@@ -30,6 +30,8 @@ mod parameterize;
 mod v1;
 
 #[cfg(test)]
+mod sdk_tests;
+#[cfg(test)]
 mod tests;
 
 use serde_json::{Map, Value, json};
@@ -125,9 +127,16 @@ pub fn main_exception(event: &Value) -> Option<&Value> {
 /// Whether a frame belongs to the application: the SDK's `in_app` when given, else heuristics
 /// (site-packages and the Python standard library, node_modules and Node internals, the Rust
 /// toolchain and registry crates, the Java runtime, and the error tracker SDK's own frames are
-/// not the application's). Uses the frame's `platform` when it has one.
+/// not the application's). Rust and native frames of the toolchain, of well-known libraries
+/// (anyhow, tokio, …) and of the SDK are never the application's, whatever the SDK said. Uses
+/// the frame's `platform` when it has one.
 pub fn is_in_app(frame: &Value) -> bool {
-    frame::frame_in_app(frame, frame::frame_platform(frame, ""))
+    is_in_app_on(frame, "")
+}
+
+/// [`is_in_app`] for a frame of an event of `event_platform` (the frame's own `platform` wins).
+pub fn is_in_app_on(frame: &Value, event_platform: &str) -> bool {
+    frame::frame_in_app(frame, frame::frame_platform(frame, event_platform))
 }
 
 /// The log message: the template when the SDK sent one, else the formatted text.

@@ -187,6 +187,37 @@ db_test!(
     }
 );
 
+db_test!(
+    async fn the_same_event_in_two_projects_is_an_issue_in_each(backend) {
+        // Grouping hashes never include the project: issues and fingerprints are unique per
+        // project, so one event sent to two projects (one account's or two accounts') opens
+        // an issue in each.
+        let app = TestApp::spawn(backend).await;
+        let web = create_project(&app, "Acme").await;
+        let created = project::create_project(&web.scope, &app.config.http.public_url, "Api")
+            .await
+            .expect("project");
+        let api = Target { project_id: created.id.0, key: created.keys[0].public_key.clone(), scope: web.scope.clone() };
+        let other = create_project(&app, "Globex").await;
+        let (_, envelope) = corpus().into_iter().find(|(n, _)| n == "py_zero_division").expect("fixture");
+        for target in [&web, &api, &other] {
+            assert_eq!(send_python_style(&app, target, &envelope).await.status(), 200);
+        }
+        app.run_pending_jobs().await;
+        assert_eq!(app.scalar("SELECT COUNT(*) FROM events").await, 3, "the same event id, once per project");
+        assert_eq!(app.scalar("SELECT COUNT(*) FROM issues").await, 3, "one issue per project");
+        assert_eq!(app.scalar("SELECT COUNT(DISTINCT project_id) FROM issues").await, 3);
+        assert_eq!(app.scalar("SELECT COUNT(DISTINCT fingerprint) FROM issues").await, 1, "with the same hash");
+        assert_eq!(app.scalar("SELECT CAST(MAX(times_seen) AS BIGINT) FROM issues").await, 1);
+        for target in [&web, &api, &other] {
+            let issues = errorwatch_core::service::issue::list_issues(&target.scope, target.project_id)
+                .await
+                .expect("list");
+            assert_eq!(issues.len(), 1, "project {}", target.project_id);
+        }
+    }
+);
+
 pub async fn post_raw(
     app: &TestApp,
     path: &str,

@@ -241,6 +241,95 @@ db_test!(
     }
 );
 
+/// Sends a `KeyError` event with a 12-byte `text/plain` attachment called `filename` in one
+/// envelope (or only the attachment when `with_event` is false), and digests it.
+async fn send_with_attachment(
+    app: &TestApp,
+    project_id: i64,
+    key: &str,
+    user: &str,
+    filename: &str,
+    with_event: bool,
+) {
+    let event_id = uuid::Uuid::new_v4().simple().to_string();
+    let event = serde_json::json!({
+        "user": {"id": user},
+        "exception": {"values": [{"type": "KeyError", "value": "'discount'",
+            "stacktrace": {"frames": [{"module": "shop.cart", "function": "apply", "in_app": true}]}}]}
+    });
+    let event_item = if with_event {
+        format!("{{\"type\":\"event\"}}\n{event}\n")
+    } else {
+        String::new()
+    };
+    let data = format!("report {user:>4}\n");
+    assert_eq!(data.len(), ATTACHMENT_BYTES as usize);
+    let body = format!(
+        "{{\"event_id\":\"{event_id}\"}}\n{event_item}\
+         {{\"type\":\"attachment\",\"length\":{},\"filename\":\"{filename}\",\"content_type\":\"text/plain\"}}\n{data}\n",
+        data.len()
+    );
+    let (status, detail, _) = post_raw(
+        app,
+        &format!("/api/{project_id}/envelope/?sentry_key={key}"),
+        &[],
+        body.into_bytes(),
+    )
+    .await;
+    assert_eq!(status, 200, "{detail:?}");
+    app.run_pending_jobs().await;
+}
+
+const ATTACHMENT_BYTES: i64 = 12;
+
+db_test!(
+    async fn eviction_deletes_the_attachments_of_evicted_events(backend) {
+        use errorwatch_core::digest::retention::EvictEvents;
+
+        const ATTACHMENTS: &str = "SELECT COUNT(*) FROM attachments";
+        const ATTACHMENT_BYTES_USED: &str = "SELECT CAST(COALESCE(SUM(size), 0) AS BIGINT) FROM attachments";
+        const WITHOUT_EVENT: &str = "SELECT COUNT(*) FROM attachments WHERE NOT EXISTS (SELECT 1 FROM events \
+             WHERE events.project_id = attachments.project_id AND events.event_id = attachments.event_id)";
+        let s = setup(backend).await;
+        for user in ["u1", "u2", "u3", "u4", "u5", "u6"] {
+            send_with_attachment(&s.app, s.project_id, &s.key, user, "report.txt", true).await;
+        }
+        // Another project's event with its attachment, and an attachment whose event never came.
+        let other = create_project(&s.app, "Globex").await;
+        send_with_attachment(&s.app, other.project_id, &other.key, "x1", "other.txt", true).await;
+        send_with_attachment(&s.app, s.project_id, &s.key, "u7", "orphan.txt", false).await;
+        assert_eq!(s.app.scalar("SELECT COUNT(*) FROM events").await, 7);
+        assert_eq!(s.app.scalar(ATTACHMENTS).await, 8);
+        assert_eq!(s.app.scalar(WITHOUT_EVENT).await, 1);
+
+        // Cap at 4 events per project: Acme's 2 oldest non-first, non-latest events go, with
+        // their attachments; the young attachment without an event stays (its event may come).
+        s.app.queue.enqueue(&EvictEvents { max_age_days: 3650, max_events_per_project: 4 }).await.expect("enqueue");
+        s.app.run_pending_jobs().await;
+        assert_eq!(s.app.scalar("SELECT COUNT(*) FROM events").await, 5);
+        assert_eq!(s.app.scalar(ATTACHMENTS).await, 6);
+        assert_eq!(s.app.scalar(WITHOUT_EVENT).await, 1);
+        assert_eq!(s.app.scalar(ATTACHMENT_BYTES_USED).await, 6 * ATTACHMENT_BYTES);
+
+        // Age 0: the first and latest event of each issue stay with their attachments; the
+        // attachment without an event is past the age and goes too.
+        s.app.queue.enqueue(&EvictEvents { max_age_days: 0, max_events_per_project: 1000 }).await.expect("enqueue");
+        s.app.run_pending_jobs().await;
+        assert_eq!(s.app.scalar("SELECT COUNT(*) FROM events").await, 3);
+        assert_eq!(s.app.scalar(ATTACHMENTS).await, 3, "one per kept event");
+        assert_eq!(s.app.scalar(WITHOUT_EVENT).await, 0);
+        assert_eq!(s.app.scalar(ATTACHMENT_BYTES_USED).await, 3 * ATTACHMENT_BYTES);
+        assert_eq!(s.app.scalar("SELECT COUNT(*) FROM attachments WHERE filename = 'other.txt'").await, 1);
+        let issues = issue::list_issues(&s.scope, s.project_id).await.expect("list");
+        assert_eq!((issues.len(), issues[0].times_seen), (1, 6), "counters survive");
+
+        // Running it again changes nothing.
+        s.app.queue.enqueue(&EvictEvents { max_age_days: 0, max_events_per_project: 1000 }).await.expect("enqueue");
+        s.app.run_pending_jobs().await;
+        assert_eq!(s.app.scalar(ATTACHMENTS).await, 3);
+    }
+);
+
 db_test!(
     async fn an_issue_grouped_by_the_previous_version_keeps_its_events(backend) {
         use errorwatch_core::digest::normalize::{NormalizeContext, normalize_event};

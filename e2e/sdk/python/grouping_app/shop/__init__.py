@@ -1,0 +1,1 @@
+"""A small shop backend: the application code whose bugs the grouping fixtures capture."""

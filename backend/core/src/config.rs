@@ -542,4 +542,41 @@ mod tests {
         let config = load(&[("ERRORWATCH_LISTEN", "0.0.0.0:9000")]).expect("valid");
         assert_eq!(config.http.public_url.as_str(), "http://127.0.0.1:9000/");
     }
+
+    #[test]
+    fn auth_and_mail_settings_are_validated() {
+        let config = load(&[]).expect("defaults");
+        assert_eq!(config.auth.mode, Mode::SelfHosted);
+        assert_eq!(config.auth.signup, SignupPolicy::Open);
+        assert!(config.auth.secret_key.is_none() && config.mail.smtp_url.is_none());
+        let config = load(&[
+            ("ERRORWATCH_MODE", "saas"),
+            ("ERRORWATCH_SIGNUP", "invite"),
+            (
+                "ERRORWATCH_SMTP_URL",
+                "smtps://user:p%40ss@mail.example.com:465",
+            ),
+            ("ERRORWATCH_MAIL_FROM", "Errors <errors@example.com>"),
+        ])
+        .expect("valid");
+        assert_eq!(
+            (config.auth.mode, config.auth.signup),
+            (Mode::Saas, SignupPolicy::Invite)
+        );
+        assert!(
+            !format!("{config:?}").contains("p%40ss"),
+            "the SMTP password is redacted"
+        );
+        for (variable, value) in [
+            ("ERRORWATCH_MODE", "cloud"),
+            ("ERRORWATCH_SIGNUP", "maybe"),
+            ("ERRORWATCH_SECRET_KEY", "too-short"),
+            ("ERRORWATCH_SMTP_URL", "http://mail.example.com"),
+            ("ERRORWATCH_SMTP_URL", "not a url"),
+            ("ERRORWATCH_MAIL_FROM", "no address here"),
+        ] {
+            let err = load(&[(variable, value)]).expect_err(value);
+            assert_eq!(err.variable, variable, "{value}: {err}");
+        }
+    }
 }

@@ -5,4 +5,5 @@ pub mod auth;
 pub mod category;
 pub mod decompress;
 pub mod envelope;
+pub mod key_limit;
 pub mod security;

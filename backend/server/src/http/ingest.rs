@@ -45,6 +45,8 @@ pub enum IngestError {
     Forbidden(String),
     /// 413: over a size limit.
     TooLarge(String),
+    /// 429: the DSN key's rate limit is spent; retry after this long.
+    KeyRateLimited(std::time::Duration),
     /// 503: the spool is behind; retry later.
     Busy,
     /// 500: storing failed.
@@ -53,11 +55,21 @@ pub enum IngestError {
 
 impl IntoResponse for IngestError {
     fn into_response(self) -> Response {
+        let retry_after = match &self {
+            IngestError::KeyRateLimited(wait) => Some(wait.as_secs_f64().ceil().max(1.0) as u64),
+            IngestError::Busy => Some(1),
+            _ => None,
+        };
+        let key_limited = matches!(self, IngestError::KeyRateLimited(_));
         let (status, detail) = match self {
             IngestError::BadRequest(d) => (StatusCode::BAD_REQUEST, d),
             IngestError::Unauthorized(d) => (StatusCode::UNAUTHORIZED, d),
             IngestError::Forbidden(d) => (StatusCode::FORBIDDEN, d),
             IngestError::TooLarge(d) => (StatusCode::PAYLOAD_TOO_LARGE, d),
+            IngestError::KeyRateLimited(_) => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "this DSN key's rate limit is exceeded".to_owned(),
+            ),
             IngestError::Busy => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "ingest is busy; retry shortly".to_owned(),
@@ -82,10 +94,16 @@ impl IntoResponse for IngestError {
         if let Ok(value) = HeaderValue::from_str(&header_text) {
             response.headers_mut().insert("x-sentry-error", value);
         }
-        if status == StatusCode::SERVICE_UNAVAILABLE {
+        if let Some(secs) = retry_after {
             response
                 .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+            if key_limited
+                && let Ok(value) = HeaderValue::from_str(&format!("{secs}::key:key_quota"))
+            {
+                // Empty categories: every category, as Relay writes it.
+                response.headers_mut().insert("x-sentry-rate-limits", value);
+            }
         }
         response
     }
@@ -420,6 +438,20 @@ pub(crate) async fn spool(
     info: &ProjectKeyInfo,
     envelope: Vec<u8>,
 ) -> Result<(), IngestError> {
+    if let Err(wait) = state
+        .key_limits
+        .check(info.key_id, info.rate_limit_per_minute)
+    {
+        state.outcomes.record(
+            info.account_id,
+            info.project_id,
+            DataCategory::Error,
+            "rate_limited",
+            "key_quota",
+            1,
+        );
+        return Err(IngestError::KeyRateLimited(wait));
+    }
     state
         .spool
         .write(SpoolEntry {

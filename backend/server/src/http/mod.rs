@@ -16,6 +16,7 @@ use axum::Router;
 use axum::routing::{get, post};
 use errorwatch_core::config::{Config, DatabaseKind};
 use errorwatch_core::db::Db;
+use errorwatch_core::ingest::key_limit::KeyRateLimiter;
 use errorwatch_core::jobs::JobQueue;
 use errorwatch_core::metrics::Metrics;
 use errorwatch_core::outcome::OutcomeBuffer;
@@ -40,6 +41,8 @@ pub struct AppState {
     pub queue: JobQueue,
     /// DSN key cache for ingest.
     pub keys: Arc<KeyCache>,
+    /// Per-key rate limits for ingest.
+    pub key_limits: Arc<KeyRateLimiter>,
     /// Durable envelope spool (group commit).
     pub spool: Spool,
     /// Outcomes of requests dropped on the hot path, flushed in the background.
@@ -73,6 +76,7 @@ impl AppState {
             auth,
             schema,
             keys: Arc::new(KeyCache::new(db.clone())),
+            key_limits: Arc::new(KeyRateLimiter::default()),
             config,
             db,
             metrics,

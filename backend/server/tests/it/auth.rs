@@ -324,3 +324,30 @@ db_test!(
         tokio::time::sleep(Duration::from_millis(1)).await;
     }
 );
+
+db_test!(
+    async fn without_smtp_emails_go_to_files_so_sign_up_can_finish(backend) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mail_dir = dir.path().join("mail");
+        let app = TestApp::spawn_with(
+            backend,
+            &[("ERRORWATCH_SMTP_URL", ""), ("ERRORWATCH_MAIL_DIR", mail_dir.to_str().expect("utf-8"))],
+        )
+        .await;
+        let browser = Gql::browser(&app);
+        browser
+            .ok("mutation { signUp(email: \"ada@example.com\", password: \"correct horse battery\") { status } }", json!({}))
+            .await;
+        app.run_pending_jobs().await;
+        let files: Vec<_> = std::fs::read_dir(&mail_dir).expect("mail dir").collect();
+        assert_eq!(files.len(), 1);
+        let text = std::fs::read_to_string(files[0].as_ref().expect("entry").path()).expect("eml");
+        assert!(text.contains("To: ada@example.com"), "{text}");
+        // Standard .eml: the body may be quoted-printable (long link lines).
+        let mail = crate::harness::smtp::Mail { to: vec![], data: crate::harness::smtp::decode_quoted_printable(&text) };
+        browser
+            .ok("mutation($t: String!) { verifyEmail(token: $t) { email } }", json!({"t": mail.token("verify-email")}))
+            .await;
+        assert!(app.smtp.all().is_empty());
+    }
+);

@@ -494,3 +494,57 @@ db_test!(
         assert_eq!(app.scalar("SELECT COUNT(*) FROM attachments").await, 2);
     }
 );
+
+db_test!(
+    async fn a_keys_rate_limit_answers_429_with_the_protocol_headers(backend) {
+        let app = TestApp::spawn(backend).await;
+        let acme = create_project(&app, "Acme").await;
+        let url = app.config.http.public_url.clone();
+        let key = project::list_projects(&acme.scope, &url).await.expect("projects")[0].keys[0].id;
+        project::update_key(
+            &acme.scope,
+            &url,
+            key,
+            project::KeyChange {
+                rate_limit_per_minute: Some(Some(2)),
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("limit");
+        let path = format!("/api/{}/store/?sentry_key={}", acme.project_id, acme.key);
+        for _ in 0..2 {
+            let (status, _, _) = post_raw(&app, &path, &[], br#"{"message":"hi"}"#.to_vec()).await;
+            assert_eq!(status, 200);
+        }
+        let response = app
+            .client
+            .post(app.url(&path))
+            .body(r#"{"message":"hi"}"#)
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(response.status().as_u16(), 429);
+        let retry: u64 = response.headers()["retry-after"].to_str().expect("ascii").parse().expect("seconds");
+        assert!((1..=30).contains(&retry), "{retry}");
+        assert_eq!(
+            response.headers()["x-sentry-rate-limits"].to_str().expect("ascii"),
+            format!("{retry}::key:key_quota")
+        );
+        // Another project's key is not limited; the drop is counted as an outcome.
+        let globex = create_project(&app, "Globex").await;
+        let (status, _, _) = post_raw(&app, &format!("/api/{}/store/?sentry_key={}", globex.project_id, globex.key), &[], br#"{"message":"hi"}"#.to_vec()).await;
+        assert_eq!(status, 200);
+        tokio::time::sleep(std::time::Duration::from_millis(1300)).await;
+        assert_eq!(
+            app.scalar("SELECT CAST(COALESCE(SUM(quantity), 0) AS BIGINT) FROM outcomes WHERE outcome = 'rate_limited' AND reason = 'key_quota'").await,
+            1
+        );
+        // Clearing the limit lets the key through again.
+        project::update_key(&acme.scope, &url, key, project::KeyChange { rate_limit_per_minute: Some(None), ..Default::default() })
+            .await
+            .expect("clear");
+        let (status, _, _) = post_raw(&app, &path, &[], br#"{"message":"hi"}"#.to_vec()).await;
+        assert_eq!(status, 200);
+    }
+);

@@ -24,13 +24,13 @@ use crate::auth::limits::{AuthLimiter, Flow};
 use crate::auth::token::{self, TokenKind};
 use crate::config::{Config, Mode, SignupPolicy};
 use crate::db::Db;
-use crate::entity::{api_token, email_token, invite, membership, server_setting, session, user};
+use crate::entity::{api_token, email_token, invite, server_setting, session, user};
 use crate::error::OnConflict;
 use crate::ids::{AccountId, ApiTokenId, SessionId, UserId};
 use crate::jobs::JobQueue;
 use crate::mail::{Email, SendEmail};
 use crate::password::{hash_password, verify_password};
-use crate::scope::{Principal, Role, TokenScope, Via};
+use crate::scope::{Principal, TokenScope, Via};
 use crate::secret::SecretString;
 use crate::service::user::{User, normalize_email};
 use crate::{Error, Result};
@@ -999,14 +999,4 @@ pub(crate) async fn live_invite(db: &Db, hash: &str) -> Result<invite::Model> {
                 "this invite is invalid, already used, revoked or expired",
             )
         })
-}
-
-/// Whether the user is a member of the account (for tests and the CLI).
-pub async fn role_in(db: &Db, user: UserId, account: AccountId) -> Result<Option<Role>> {
-    Ok(membership::Entity::find()
-        .filter(membership::Column::UserId.eq(user.0))
-        .filter(membership::Column::AccountId.eq(account.0))
-        .one(db.conn())
-        .await?
-        .and_then(|m| Role::parse(&m.role)))
 }

@@ -347,7 +347,7 @@ impl Mutation {
         Ok(id)
     }
 
-    /// Leaves an account (not as its last owner).
+    /// Leaves an account as the signed-in user (not as its last owner; API tokens cannot).
     async fn leave_account(&self, ctx: &Context<'_>, id: ID) -> GqlResult<ID> {
         let scope = ctx.scope(AccountId(from_id(Kind::Account, &id)?)).await?;
         service::member::leave(&scope).await.gql()?;
@@ -375,7 +375,7 @@ impl Mutation {
         })
     }
 
-    /// Revokes an API token (its creator or an admin).
+    /// Revokes an API token (its creator signed in, the token itself, or an admin).
     async fn revoke_api_token(&self, ctx: &Context<'_>, id: ID) -> GqlResult<ApiToken> {
         let token = ApiTokenId(from_id(Kind::ApiToken, &id)?);
         let scope = scope_of(ctx, locate::Owned::ApiToken(token.0)).await?;

@@ -891,3 +891,38 @@ db_test!(
         assert_eq!(ada.ok(PROJECT, json!({"id": project["id"]})).await["project"]["keys"][0]["isActive"], true);
     }
 );
+
+db_test!(
+    async fn read_tokens_cannot_revoke_other_tokens_or_leave(backend) {
+        let app = TestApp::spawn(backend).await;
+        let (ada, acme) = user_with_account(&app, "ada@example.com", "Acme").await;
+        let bob = join(&app, &ada, &acme, "bob@example.com", "ADMIN").await;
+        let admin = bob.ok(CREATE_TOKEN, json!({"a": acme, "n": "Deploys", "s": "ADMIN"})).await;
+        let admin_id = admin["createApiToken"]["token"]["id"].clone();
+        let read = bob.ok(CREATE_TOKEN, json!({"a": acme, "n": "Dashboards", "s": "READ"})).await;
+        let read_id = read["createApiToken"]["token"]["id"].clone();
+        let reader = Gql::token(&app, &s(&read["createApiToken"]["secret"]));
+
+        // A read token acts as a viewer: it may not revoke its creator's other tokens, nor end
+        // its creator's membership.
+        assert_eq!(reader.err(REVOKE_TOKEN, json!({"id": admin_id})).await, "FORBIDDEN");
+        assert_eq!(reader.err(LEAVE, json!({"id": acme})).await, "FORBIDDEN");
+        assert_eq!(members(&ada, &acme).await.len(), 2, "bob is still a member");
+        let admin_token = Gql::token(&app, &s(&admin["createApiToken"]["secret"]));
+        assert_eq!(admin_token.err(LEAVE, json!({"id": acme})).await, "FORBIDDEN", "not even an admin token");
+        admin_token.ok(ACCOUNT, json!({"id": acme})).await;
+
+        // A token may revoke itself; an admin token may revoke others; the creator signed in may
+        // revoke their own.
+        let done = reader.ok(REVOKE_TOKEN, json!({"id": read_id})).await;
+        assert!(done["revokeApiToken"]["revokedAt"].is_string());
+        assert_eq!(reader.raw(ACCOUNT, json!({"id": acme}), false).await.0, 401);
+        let other = bob.ok(CREATE_TOKEN, json!({"a": acme, "n": "Other", "s": "READ"})).await;
+        admin_token.ok(REVOKE_TOKEN, json!({"id": other["createApiToken"]["token"]["id"]})).await;
+        bob.ok(REVOKE_TOKEN, json!({"id": admin_id})).await;
+        assert_eq!(admin_token.raw(ACCOUNT, json!({"id": acme}), false).await.0, 401);
+        // Signed in, bob may still leave.
+        bob.ok(LEAVE, json!({"id": acme})).await;
+        assert_eq!(bob.err(ACCOUNT, json!({"id": acme})).await, "NOT_FOUND");
+    }
+);

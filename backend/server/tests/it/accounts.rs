@@ -926,3 +926,25 @@ db_test!(
         assert_eq!(bob.err(ACCOUNT, json!({"id": acme})).await, "NOT_FOUND");
     }
 );
+
+db_test!(
+    async fn keys_from_mutations_list_the_projects_platform_first(backend) {
+        let app = TestApp::spawn(backend).await;
+        let (ada, acme) = user_with_account(&app, "ada@example.com", "Acme").await;
+        let project = ada.ok(CREATE_PROJECT, json!({"a": acme, "n": "Api", "p": "go"})).await["createProject"].clone();
+        let first = |data: &Value, field: &str| s(&data[field]["snippets"][0]["platform"]);
+        let created = ada
+            .ok("mutation($id: ID!) { createProjectKey(projectId: $id, label: \"Two\") { dsn snippets { platform code } } }", json!({"id": project["id"]}))
+            .await;
+        assert_eq!(first(&created, "createProjectKey"), "go");
+        assert!(s(&created["createProjectKey"]["snippets"][0]["code"]).contains(&s(&created["createProjectKey"]["dsn"])));
+        let updated = ada
+            .ok("mutation($id: ID!) { updateProjectKey(id: $id, rotate: true) { snippets { platform } } }", json!({"id": project["keys"][0]["id"]}))
+            .await;
+        assert_eq!(first(&updated, "updateProjectKey"), "go");
+        let listed = ada.ok("query($id: ID!) { project(id: $id) { keys { snippets { platform } } } }", json!({"id": project["id"]})).await;
+        for key in listed["project"]["keys"].as_array().expect("keys") {
+            assert_eq!(key["snippets"][0]["platform"], "go");
+        }
+    }
+);

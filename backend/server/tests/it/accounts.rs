@@ -948,3 +948,23 @@ db_test!(
         }
     }
 );
+
+db_test!(
+    async fn invites_to_a_deleted_account_are_refused_before_the_purge(backend) {
+        let app = TestApp::spawn(backend).await;
+        let (ada, acme) = user_with_account(&app, "ada@example.com", "Acme").await;
+        let zed = sign_up(&app, "zed@example.com").await;
+        let to_member = invite(&app, &ada, &acme, "zed@example.com", "MEMBER").await;
+        let to_new = invite(&app, &ada, &acme, "new@example.com", "MEMBER").await;
+        // Deleted, and its purge has not run yet (the job would remove the invites).
+        execute(&app, "UPDATE accounts SET deleted_at = created_at").await;
+        assert_eq!(zed.err(ACCEPT, json!({"t": to_member})).await, "VALIDATION");
+        let signup = "mutation($t: String) { signUp(email: \"new@example.com\", password: \"correct horse battery\", inviteToken: $t) { status } }";
+        let anon = Gql::browser(&app);
+        assert_eq!(anon.err(signup, json!({"t": to_new})).await, "VALIDATION");
+        assert!(anon.cookie("ew_session").is_none(), "nobody signed in");
+        assert_eq!(app.scalar("SELECT COUNT(*) FROM memberships").await, 1);
+        assert_eq!(app.scalar("SELECT COUNT(*) FROM users WHERE email = 'new@example.com'").await, 0);
+        assert_eq!(app.scalar("SELECT COUNT(*) FROM invites WHERE accepted_at IS NOT NULL").await, 0);
+    }
+);

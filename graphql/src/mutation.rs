@@ -70,6 +70,18 @@ async fn scope_of(
     ctx.scope(account).await
 }
 
+/// The project's platform, so a key's snippets list it first (as `Project.keys` does).
+async fn project_platform(
+    scope: &errorwatch_core::scope::AccountScope,
+    public_url: &url::Url,
+    project: ProjectId,
+) -> GqlResult<Option<String>> {
+    Ok(service::project::get_project(scope, public_url, project)
+        .await
+        .gql()?
+        .platform)
+}
+
 #[Object]
 impl Mutation {
     // ---- users and sessions ----
@@ -347,7 +359,7 @@ impl Mutation {
         Ok(id)
     }
 
-    /// Leaves an account (not as its last owner).
+    /// Leaves an account as the signed-in user (not as its last owner; API tokens cannot).
     async fn leave_account(&self, ctx: &Context<'_>, id: ID) -> GqlResult<ID> {
         let scope = ctx.scope(AccountId(from_id(Kind::Account, &id)?)).await?;
         service::member::leave(&scope).await.gql()?;
@@ -375,7 +387,7 @@ impl Mutation {
         })
     }
 
-    /// Revokes an API token (its creator or an admin).
+    /// Revokes an API token (its creator signed in, the token itself, or an admin).
     async fn revoke_api_token(&self, ctx: &Context<'_>, id: ID) -> GqlResult<ApiToken> {
         let token = ApiTokenId(from_id(Kind::ApiToken, &id)?);
         let scope = scope_of(ctx, locate::Owned::ApiToken(token.0)).await?;
@@ -459,13 +471,12 @@ impl Mutation {
     ) -> GqlResult<ProjectKey> {
         let project = ProjectId(from_id(Kind::Project, &project_id)?);
         let scope = scope_of(ctx, locate::Owned::Project(project.0)).await?;
-        let key = service::project::create_key(&scope, &ctx.request().public_url, project, &label)
+        let url = &ctx.request().public_url;
+        let key = service::project::create_key(&scope, url, project, &label)
             .await
             .gql()?;
-        Ok(ProjectKey {
-            key,
-            platform: None,
-        })
+        let platform = project_platform(&scope, url, project).await?;
+        Ok(ProjectKey { key, platform })
     }
 
     /// Changes a DSN key (admins): label, enabled, per-minute rate limit (`clearRateLimit` for
@@ -493,12 +504,11 @@ impl Mutation {
             },
             rotate: rotate.unwrap_or(false),
         };
-        let key = service::project::update_key(&scope, &ctx.request().public_url, key, change)
+        let url = &ctx.request().public_url;
+        let key = service::project::update_key(&scope, url, key, change)
             .await
             .gql()?;
-        Ok(ProjectKey {
-            key,
-            platform: None,
-        })
+        let platform = project_platform(&scope, url, key.project_id).await?;
+        Ok(ProjectKey { key, platform })
     }
 }

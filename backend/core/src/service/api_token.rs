@@ -13,7 +13,7 @@ use serde_json::json;
 use crate::auth::token::{self, TokenKind};
 use crate::entity::api_token;
 use crate::ids::{ApiTokenId, UserId};
-use crate::scope::{AccountScope, Role, TokenScope};
+use crate::scope::{AccountScope, Actor, Role, TokenScope};
 use crate::service::account::validate_name;
 use crate::service::{Page, audit};
 use crate::{Error, Result};
@@ -62,7 +62,7 @@ pub async fn create(
     token_scope: TokenScope,
 ) -> Result<(ApiToken, String)> {
     let user = match scope.actor() {
-        crate::scope::Actor::User(user) => *user,
+        Actor::User(user) => *user,
         _ => return Err(Error::Forbidden),
     };
     scope.require(token_scope.max_role())?;
@@ -114,14 +114,21 @@ pub async fn list(scope: &AccountScope, page: Page) -> Result<(Vec<ApiToken>, bo
     Ok((rows.into_iter().map(to_token).collect::<Result<_>>()?, more))
 }
 
-/// Revokes a token: its creator, or an admin. Idempotent.
+/// Revokes a token: its creator (signed in), the token itself, or an admin. Idempotent.
+/// Another token of the creator does not count as the creator: a read token must not revoke
+/// its creator's admin token.
 pub async fn revoke(scope: &AccountScope, id: ApiTokenId) -> Result<ApiToken> {
     let row = api_token::Entity::find_by_id(id.0)
         .filter(api_token::Column::AccountId.eq(scope.account_id().0))
         .one(scope.db().conn())
         .await?
         .ok_or(Error::NotFound)?;
-    if scope.user_id() != Some(UserId(row.user_id)) {
+    let own = match scope.actor() {
+        Actor::User(user) => *user == UserId(row.user_id),
+        Actor::Token(token, _) => *token == id,
+        Actor::System(_) => false,
+    };
+    if !own {
         scope.require(Role::Admin)?;
     }
     let txn = scope.db().begin_write().await?;

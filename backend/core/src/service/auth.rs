@@ -24,7 +24,9 @@ use crate::auth::limits::{AuthLimiter, Flow};
 use crate::auth::token::{self, TokenKind};
 use crate::config::{Config, Mode, SignupPolicy};
 use crate::db::Db;
-use crate::entity::{api_token, email_token, invite, server_setting, session, user};
+use crate::entity::{
+    account, api_token, email_token, invite, membership, server_setting, session, user,
+};
 use crate::error::OnConflict;
 use crate::ids::{AccountId, ApiTokenId, SessionId, UserId};
 use crate::jobs::JobQueue;
@@ -772,6 +774,21 @@ impl Auth {
             .one(self.db.conn())
             .await?
             .ok_or(invalid)?;
+        // The creator must still be a member of a live account, else the token is dead.
+        let member = membership::Entity::find()
+            .filter(membership::Column::AccountId.eq(row.account_id))
+            .filter(membership::Column::UserId.eq(row.user_id))
+            .one(self.db.conn())
+            .await?
+            .is_some();
+        let live = account::Entity::find_by_id(row.account_id)
+            .filter(account::Column::DeletedAt.is_null())
+            .one(self.db.conn())
+            .await?
+            .is_some();
+        if !member || !live {
+            return Err(Error::Unauthenticated("invalid or revoked API token"));
+        }
         let scope = TokenScope::parse(&row.scope).ok_or_else(|| {
             anyhow::anyhow!("api token {} has unknown scope {:?}", row.id, row.scope)
         })?;
@@ -983,20 +1000,32 @@ async fn stored_secret(db: &Db) -> Result<String> {
     Ok(row.value)
 }
 
-/// An invite that can still be accepted; one message for unknown, used, revoked and expired.
+/// An invite that can still be accepted; one message for unknown, used, revoked and expired,
+/// and for invites to an account deleted but not purged yet (joining it would add a member to
+/// an account that is gone, and sign a new user up into nothing).
 pub(crate) async fn live_invite(db: &Db, hash: &str) -> Result<invite::Model> {
     let now = Utc::now();
-    invite::Entity::find()
+    let invalid = || {
+        Error::validation(
+            "token",
+            "this invite is invalid, already used, revoked or expired",
+        )
+    };
+    let invite = invite::Entity::find()
         .filter(invite::Column::TokenHash.eq(hash))
         .filter(invite::Column::AcceptedAt.is_null())
         .filter(invite::Column::RevokedAt.is_null())
         .filter(invite::Column::ExpiresAt.gt(now))
         .one(db.conn())
         .await?
-        .ok_or_else(|| {
-            Error::validation(
-                "token",
-                "this invite is invalid, already used, revoked or expired",
-            )
-        })
+        .ok_or_else(invalid)?;
+    let account_live = account::Entity::find_by_id(invite.account_id)
+        .filter(account::Column::DeletedAt.is_null())
+        .one(db.conn())
+        .await?
+        .is_some();
+    if !account_live {
+        return Err(invalid());
+    }
+    Ok(invite)
 }

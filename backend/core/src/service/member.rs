@@ -17,7 +17,7 @@ use crate::auth::token::{self, TokenKind};
 use crate::db::Db;
 use crate::entity::{account, invite, membership, user};
 use crate::ids::{AccountId, InviteId, MembershipId, UserId};
-use crate::scope::{AccountScope, Principal, Role};
+use crate::scope::{AccountScope, Actor, Principal, Role};
 use crate::service::auth::{Auth, Client, live_invite};
 use crate::service::user::normalize_email;
 use crate::service::{Page, audit};
@@ -214,9 +214,13 @@ pub async fn remove_member(scope: &AccountScope, id: MembershipId) -> Result<()>
     remove(scope, row, "member.remove").await
 }
 
-/// Leaves the account; the last owner cannot leave.
+/// Leaves the account; the last owner cannot leave. Only the signed-in person: an API token
+/// (even a read-only one) must not end its creator's membership.
 pub async fn leave(scope: &AccountScope) -> Result<()> {
-    let user = scope.user_id().ok_or(Error::Forbidden)?;
+    let user = match scope.actor() {
+        Actor::User(user) => *user,
+        _ => return Err(Error::Forbidden),
+    };
     let row = membership::Entity::find()
         .filter(membership::Column::AccountId.eq(scope.account_id().0))
         .filter(membership::Column::UserId.eq(user.0))

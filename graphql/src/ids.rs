@@ -26,6 +26,10 @@ pub enum Kind {
     Session,
     /// An audit entry.
     AuditEntry,
+    /// An issue.
+    Issue,
+    /// A stored event.
+    Event,
 }
 
 impl Kind {
@@ -40,6 +44,8 @@ impl Kind {
             Kind::ApiToken => "tok",
             Kind::Session => "ses",
             Kind::AuditEntry => "aud",
+            Kind::Issue => "iss",
+            Kind::Event => "evt",
         }
     }
 }

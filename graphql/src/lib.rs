@@ -6,16 +6,22 @@
 pub mod context;
 pub mod error;
 pub mod ids;
+pub mod issues;
 pub mod mutation;
 pub mod query;
 pub mod types;
 
 use async_graphql::dataloader::DataLoader;
-use async_graphql::{EmptySubscription, Request, Schema, SimpleObject};
+use async_graphql::{EmptySubscription, MergedObject, Request, Schema, SimpleObject};
 
 pub use context::{CookieSettings, RequestContext};
-pub use mutation::Mutation;
-pub use query::Query;
+/// Root query.
+#[derive(MergedObject, Default)]
+pub struct Query(query::AccountQuery, issues::IssueQuery);
+
+/// Root mutation.
+#[derive(MergedObject, Default)]
+pub struct Mutation(mutation::AccountMutation, issues::IssueMutation);
 
 /// The schema type.
 pub type AppSchema = Schema<Query, Mutation, EmptySubscription>;
@@ -34,7 +40,7 @@ pub const MAX_DOCUMENT_BYTES: usize = 64 * 1024;
 
 /// Builds the schema with limits that keep one request from exhausting the server.
 pub fn build_schema(info: ServerInfo) -> AppSchema {
-    Schema::build(Query, Mutation, EmptySubscription)
+    Schema::build(Query::default(), Mutation::default(), EmptySubscription)
         .data(info)
         .limit_depth(16)
         .limit_complexity(2000)
@@ -51,12 +57,19 @@ pub fn prepare_request(request: Request, context: RequestContext) -> Request {
         },
         tokio::spawn,
     );
-    request.data(context).data(loader)
+    let latest = DataLoader::new(
+        issues::LatestEventLoader {
+            auth: context.auth.clone(),
+            principal: context.principal.clone(),
+        },
+        tokio::spawn,
+    );
+    request.data(context).data(loader).data(latest)
 }
 
 /// The SDL, as checked in at `graphql/schema.graphql`.
 pub fn sdl() -> String {
-    Schema::build(Query, Mutation, EmptySubscription)
+    Schema::build(Query::default(), Mutation::default(), EmptySubscription)
         .finish()
         .sdl()
 }

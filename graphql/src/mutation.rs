@@ -57,8 +57,9 @@ pub struct SignUpPayload {
     pub user: Option<User>,
 }
 
-/// Root mutation.
-pub struct Mutation;
+/// Mutations of users, accounts, members, tokens and projects.
+#[derive(Default)]
+pub struct AccountMutation;
 
 async fn scope_of(
     ctx: &Context<'_>,
@@ -83,7 +84,7 @@ async fn project_platform(
 }
 
 #[Object]
-impl Mutation {
+impl AccountMutation {
     // ---- users and sessions ----
 
     /// Signs up with email and password. Without `inviteToken`, a verification link is emailed

@@ -10,11 +10,12 @@ use crate::error::{GqlResult, OrGql};
 use crate::ids::{Kind, from_id};
 use crate::types::{Account, Project, Viewer};
 
-/// Root query.
-pub struct Query;
+/// Queries of users, accounts and projects.
+#[derive(Default)]
+pub struct AccountQuery;
 
 #[Object]
-impl Query {
+impl AccountQuery {
     /// The server's version and database engine.
     async fn server_info(&self, ctx: &Context<'_>) -> GqlResult<ServerInfo> {
         Ok(ctx.data::<ServerInfo>()?.clone())

@@ -298,6 +298,25 @@ impl Account {
         rows.truncate(page.first as usize);
         Ok(connection(rows, page.after.is_some(), more))
     }
+    /// Issues across the account's projects matching `query` (Sentry's search syntax; default
+    /// `is:unresolved`), in `sort` order (default `LAST_SEEN`).
+    async fn issues(
+        &self,
+        query: Option<String>,
+        sort: Option<crate::issues::IssueSort>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> GqlResult<Connection<String, crate::issues::Issue, crate::issues::IssueCountExtra>> {
+        crate::issues::list(
+            &self.scope,
+            None,
+            query,
+            sort.unwrap_or_default(),
+            first,
+            after,
+        )
+        .await
+    }
     /// Members, oldest first.
     async fn members(
         &self,
@@ -418,6 +437,25 @@ impl Project {
                 platform: self.project.platform.clone(),
             })
             .collect()
+    }
+    /// Issues of the project matching `query` (Sentry's search syntax; default
+    /// `is:unresolved`), in `sort` order (default `LAST_SEEN`).
+    async fn issues(
+        &self,
+        query: Option<String>,
+        sort: Option<crate::issues::IssueSort>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> GqlResult<Connection<String, crate::issues::Issue, crate::issues::IssueCountExtra>> {
+        crate::issues::list(
+            &self.scope,
+            Some(self.project.id),
+            query,
+            sort.unwrap_or_default(),
+            first,
+            after,
+        )
+        .await
     }
     /// Server-side fingerprint rules (Sentry's syntax).
     async fn fingerprint_rules(&self) -> GqlResult<String> {

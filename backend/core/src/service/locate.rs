@@ -6,7 +6,7 @@
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
 
 use crate::db::Db;
-use crate::entity::{api_token, invite, membership, project, project_key};
+use crate::entity::{api_token, invite, issue, membership, project, project_key};
 use crate::ids::AccountId;
 use crate::{Error, Result};
 
@@ -23,6 +23,10 @@ pub enum Owned {
     Invite(i64),
     /// `api_tokens.id`.
     ApiToken(i64),
+    /// `issues.id`.
+    Issue(i64),
+    /// `events.id`.
+    Event(i64),
 }
 
 /// The account owning the row; `NotFound` when there is none.
@@ -69,6 +73,28 @@ pub async fn account_of(db: &Db, row: Owned) -> Result<AccountId> {
                 .into_tuple()
                 .one(conn)
                 .await?
+        }
+        Owned::Issue(id) => {
+            issue::Entity::find_by_id(id)
+                .select_only()
+                .column(issue::Column::AccountId)
+                .into_tuple()
+                .one(conn)
+                .await?
+        }
+        Owned::Event(id) => {
+            use sea_orm::ConnectionTrait;
+            use sea_orm::sea_query::{Expr, ExprTrait, Query};
+            conn.query_one(
+                &Query::select()
+                    .column("account_id")
+                    .from("events")
+                    .and_where(Expr::col("id").eq(id))
+                    .to_owned(),
+            )
+            .await?
+            .map(|row| row.try_get::<i64>("", "account_id"))
+            .transpose()?
         }
     };
     found.map(AccountId).ok_or(Error::NotFound)

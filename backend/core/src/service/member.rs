@@ -174,6 +174,9 @@ pub async fn change_role(scope: &AccountScope, id: MembershipId, role: Role) -> 
     if (old == Role::Owner || role == Role::Owner) && scope.role() < Role::Owner {
         return Err(Error::Forbidden);
     }
+    // Read before taking the write lock: on SQLite, other pooled connections may be waiting
+    // behind our lock while we would wait for one of them.
+    let email = email_of(scope.db(), row.user_id).await?;
     let txn = scope.db().begin_write().await?;
     if old == Role::Owner
         && role != Role::Owner
@@ -187,7 +190,6 @@ pub async fn change_role(scope: &AccountScope, id: MembershipId, role: Role) -> 
     let mut model: membership::ActiveModel = row.clone().into();
     model.role = Set(role.as_str().to_owned());
     let updated = model.update(&txn).await?;
-    let email = email_of(scope.db(), row.user_id).await?;
     audit::record(
         &txn,
         scope,
@@ -235,6 +237,7 @@ async fn remove(scope: &AccountScope, row: membership::Model, action: &str) -> R
     if role == Role::Owner && action == "member.remove" && scope.role() < Role::Owner {
         return Err(Error::Forbidden);
     }
+    let email = email_of(scope.db(), row.user_id).await?;
     let txn = scope.db().begin_write().await?;
     if role == Role::Owner && owner_count(&txn, scope.account_id()).await? <= 1 {
         return Err(Error::validation(
@@ -243,7 +246,6 @@ async fn remove(scope: &AccountScope, row: membership::Model, action: &str) -> R
         ));
     }
     membership::Entity::delete_by_id(row.id).exec(&txn).await?;
-    let email = email_of(scope.db(), row.user_id).await?;
     audit::record(
         &txn,
         scope,

@@ -5,12 +5,15 @@ pub mod account;
 pub mod api_token;
 pub mod audit;
 pub mod auth;
+pub mod event;
 pub mod ingest;
 pub mod issue;
+pub mod issue_search;
 pub mod locate;
 pub mod member;
 pub mod project;
 pub mod purge;
+pub mod search;
 pub mod user;
 
 /// Forward keyset pagination: up to `first` rows after the row with id `after` (in the list's

@@ -68,6 +68,8 @@ struct TenantA {
     invite_secret: String,
     dsn_key: String,
     project_number: i64,
+    issue: String,
+    event_id: String,
 }
 
 async fn setup_a(app: &TestApp) -> (Gql, TenantA) {
@@ -129,6 +131,35 @@ async fn setup_a(app: &TestApp) -> (Gql, TenantA) {
         [0]["id"]
         .clone();
     let project_id = project["id"].as_str().expect("id").to_owned();
+    // One event, so A has an issue.
+    let event_id = "0123456789abcdef0123456789abcdef".to_owned();
+    let number: i64 = project_id
+        .trim_start_matches("prj_")
+        .parse()
+        .expect("number");
+    let response = app
+        .client
+        .post(app.url(&format!(
+            "/api/{number}/store/?sentry_key={}",
+            project["keys"][0]["publicKey"].as_str().expect("key")
+        )))
+        .body(format!(
+            "{{\"event_id\":\"{event_id}\",\"message\":\"A's secret\"}}"
+        ))
+        .send()
+        .await
+        .expect("store");
+    assert_eq!(response.status().as_u16(), 200);
+    app.run_pending_jobs().await;
+    let issue = alice
+        .ok(
+            "query($p: ID!) { project(id: $p) { issues { edges { node { id } } } } }",
+            json!({"p": project_id}),
+        )
+        .await["project"]["issues"]["edges"][0]["node"]["id"]
+        .as_str()
+        .expect("issue")
+        .to_owned();
     let ids = TenantA {
         account,
         project_number: project_id
@@ -146,6 +177,8 @@ async fn setup_a(app: &TestApp) -> (Gql, TenantA) {
         token: token.as_str().expect("id").to_owned(),
         session: session.as_str().expect("id").to_owned(),
         invite_secret,
+        issue,
+        event_id,
     };
     (alice, ids)
 }
@@ -279,6 +312,69 @@ fn cases(a: &TenantA) -> BTreeMap<&'static str, (&'static str, Value)> {
                 json!({"id": a.key}),
             ),
         ),
+        (
+            "Query.issue",
+            (
+                "query($id: ID!) { issue(id: $id) { id title } }",
+                json!({"id": a.issue}),
+            ),
+        ),
+        (
+            "Query.event",
+            (
+                "query($p: ID!, $e: String!) { event(projectId: $p, eventId: $e) { eventId payload } }",
+                json!({"p": a.project, "e": a.event_id}),
+            ),
+        ),
+        (
+            "Mutation.resolveIssue",
+            (
+                "mutation($id: ID!) { resolveIssue(id: $id) { id } }",
+                json!({"id": a.issue}),
+            ),
+        ),
+        (
+            "Mutation.resolveIssueInRelease",
+            (
+                "mutation($id: ID!) { resolveIssueInRelease(id: $id, release: \"9\") { id } }",
+                json!({"id": a.issue}),
+            ),
+        ),
+        (
+            "Mutation.resolveIssueInNextRelease",
+            (
+                "mutation($id: ID!) { resolveIssueInNextRelease(id: $id) { id } }",
+                json!({"id": a.issue}),
+            ),
+        ),
+        (
+            "Mutation.ignoreIssue",
+            (
+                "mutation($id: ID!) { ignoreIssue(id: $id) { id } }",
+                json!({"id": a.issue}),
+            ),
+        ),
+        (
+            "Mutation.reopenIssue",
+            (
+                "mutation($id: ID!) { reopenIssue(id: $id) { id } }",
+                json!({"id": a.issue}),
+            ),
+        ),
+        (
+            "Mutation.mergeIssues",
+            (
+                "mutation($id: ID!) { mergeIssues(targetId: $id, sourceIds: [$id]) { id } }",
+                json!({"id": a.issue}),
+            ),
+        ),
+        (
+            "Mutation.unmergeFingerprint",
+            (
+                "mutation($id: ID!) { unmergeFingerprint(issueId: $id, fingerprint: \"x\") { id } }",
+                json!({"id": a.issue}),
+            ),
+        ),
     ])
 }
 
@@ -295,7 +391,10 @@ async fn snapshot(app: &TestApp, alice: &Gql, a: &TenantA) -> Value {
                  projects { edges { node { id name } } }
                  auditLog(first: 100) { edges { node { id } } }
                }
-               project(id: $p) { name fingerprintRules keys { id label publicKey isActive rateLimitPerMinute } }
+               project(id: $p) {
+                 name fingerprintRules keys { id label publicKey isActive rateLimitPerMinute }
+                 issues(query: \"\") { totalCount edges { node { id title status count activity { kind } } } }
+               }
                viewer { sessions { id } }
              }",
             json!({"a": a.account, "p": a.project}),
@@ -470,6 +569,34 @@ db_test!(
             .expect("request");
         assert_eq!(response.status().as_u16(), 200);
         app.run_pending_jobs().await;
-        assert_eq!(app.scalar("SELECT COUNT(*) FROM events").await, 1, "only A's own event is stored");
+        assert_eq!(app.scalar("SELECT COUNT(*) FROM events").await, 1, "only A's own event is stored (the second send repeats its event id)");
+
+        // B merging A's issue into B's own issue: NOT_FOUND, nothing moves.
+        let b_project = bob.ok("{ viewer { accounts { projects { edges { node { id } } } } } }", json!({})).await["viewer"]["accounts"][0]
+            ["projects"]["edges"][0]["node"]["id"]
+            .as_str()
+            .expect("b project")
+            .to_owned();
+        let b_number: i64 = b_project.trim_start_matches("prj_").parse().expect("number");
+        let response = app
+            .client
+            .post(app.url(&format!("/api/{b_number}/store/?sentry_key={b_key}")))
+            .body(r#"{"message":"B's own"}"#)
+            .send()
+            .await
+            .expect("store");
+        assert_eq!(response.status().as_u16(), 200);
+        app.run_pending_jobs().await;
+        let b_issue = bob
+            .ok("query($p: ID!) { project(id: $p) { issues { edges { node { id } } } } }", json!({"p": b_project}))
+            .await["project"]["issues"]["edges"][0]["node"]["id"]
+            .clone();
+        let snapshot_before = snapshot(&app, &alice, &a).await;
+        assert_eq!(
+            bob.err("mutation($t: ID!, $s: [ID!]!) { mergeIssues(targetId: $t, sourceIds: $s) { id } }", json!({"t": b_issue, "s": [a.issue]}))
+                .await,
+            "NOT_FOUND"
+        );
+        assert_eq!(snapshot(&app, &alice, &a).await, snapshot_before);
     }
 );

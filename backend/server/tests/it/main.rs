@@ -10,6 +10,7 @@ mod crash;
 mod cross_tenant;
 mod http;
 mod ingest;
+mod issues_api;
 mod jobs;
 mod lifecycle;
 mod shutdown;

@@ -1,0 +1,167 @@
+//! Stored events: an issue's events (newest first, keyset-paginated), one event with its full
+//! normalized payload, and the lookup of an event (and so its issue) by the SDK's event id.
+
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::{Expr, ExprTrait, Order, Query, SelectStatement};
+use sea_orm::{ConnectionTrait, QueryResult};
+
+use crate::ids::ProjectId;
+use crate::ingest::envelope::EventId;
+use crate::scope::{AccountScope, Role};
+use crate::service::Page;
+use crate::{Error, Result};
+
+/// An event's summary columns.
+#[derive(Clone, Debug)]
+pub struct EventSummary {
+    /// Row id (the cursor).
+    pub id: i64,
+    /// The SDK's event id (32 hex).
+    pub event_id: String,
+    /// Its project.
+    pub project_id: i64,
+    /// Its issue.
+    pub issue_id: i64,
+    /// When it happened (normalized).
+    pub timestamp: DateTime<Utc>,
+    /// When it arrived.
+    pub received_at: DateTime<Utc>,
+    /// Level.
+    pub level: String,
+    /// Platform.
+    pub platform: Option<String>,
+    /// Release.
+    pub release: Option<String>,
+    /// Environment.
+    pub environment: Option<String>,
+    /// Title.
+    pub title: Option<String>,
+    /// Stored payload bytes (compressed).
+    pub payload_size: i64,
+}
+
+const SUMMARY: [&str; 12] = [
+    "id",
+    "event_id",
+    "project_id",
+    "issue_id",
+    "timestamp",
+    "received_at",
+    "level",
+    "platform",
+    "release",
+    "environment",
+    "title",
+    "payload_size",
+];
+
+fn summary(row: &QueryResult) -> Result<EventSummary> {
+    let size: i32 = row.try_get("", "payload_size")?;
+    Ok(EventSummary {
+        id: row.try_get("", "id")?,
+        event_id: row.try_get("", "event_id")?,
+        project_id: row.try_get("", "project_id")?,
+        issue_id: row.try_get("", "issue_id")?,
+        timestamp: row.try_get("", "timestamp")?,
+        received_at: row.try_get("", "received_at")?,
+        level: row.try_get("", "level")?,
+        platform: row.try_get("", "platform")?,
+        release: row.try_get("", "release")?,
+        environment: row.try_get("", "environment")?,
+        title: row.try_get("", "title")?,
+        payload_size: i64::from(size),
+    })
+}
+
+fn select(scope: &AccountScope) -> SelectStatement {
+    Query::select()
+        .columns(SUMMARY)
+        .from("events")
+        .and_where(Expr::col("account_id").eq(scope.account_id().0))
+        .to_owned()
+}
+
+/// The events of an issue, newest first (by arrival order). `NotFound` for another account's
+/// issue.
+pub async fn list_events(
+    scope: &AccountScope,
+    issue_id: i64,
+    page: Page,
+) -> Result<(Vec<EventSummary>, bool)> {
+    scope.require(Role::Viewer)?;
+    crate::service::issue::get_issue(scope, issue_id).await?;
+    let mut query = select(scope)
+        .and_where(Expr::col("issue_id").eq(issue_id))
+        .order_by("id", Order::Desc)
+        .limit(page.limit() + 1)
+        .to_owned();
+    if let Some(after) = page.after {
+        query.and_where(Expr::col("id").lt(after));
+    }
+    let rows = scope.db().conn().query_all(&query).await?;
+    let rows = rows.iter().map(summary).collect::<Result<Vec<_>>>()?;
+    Ok(page.split(rows))
+}
+
+/// The newest event of each of `issue_ids` (issues of other accounts are simply absent): one
+/// query for a whole page of issues.
+pub async fn latest_events(scope: &AccountScope, issue_ids: &[i64]) -> Result<Vec<EventSummary>> {
+    scope.require(Role::Viewer)?;
+    if issue_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let newest = Query::select()
+        .expr(Expr::col("id").max())
+        .from("events")
+        .and_where(Expr::col("account_id").eq(scope.account_id().0))
+        .and_where(Expr::col("issue_id").is_in(issue_ids.to_vec()))
+        .group_by_col("issue_id")
+        .to_owned();
+    let query = select(scope)
+        .and_where(Expr::col("id").in_subquery(newest))
+        .to_owned();
+    let rows = scope.db().conn().query_all(&query).await?;
+    rows.iter().map(summary).collect()
+}
+
+/// One event with its payload, by row id.
+pub async fn get_event(scope: &AccountScope, id: i64) -> Result<(EventSummary, serde_json::Value)> {
+    scope.require(Role::Viewer)?;
+    let query = select(scope)
+        .column("payload")
+        .and_where(Expr::col("id").eq(id))
+        .to_owned();
+    load_one(scope, &query).await
+}
+
+/// One event by the SDK's event id in a project of the scope's account.
+pub async fn find_event(
+    scope: &AccountScope,
+    project_id: ProjectId,
+    event_id: &str,
+) -> Result<(EventSummary, serde_json::Value)> {
+    scope.require(Role::Viewer)?;
+    let event_id =
+        EventId::parse(event_id).map_err(|e| Error::validation("eventId", e.to_string()))?;
+    let query = select(scope)
+        .column("payload")
+        .and_where(Expr::col("project_id").eq(project_id.0))
+        .and_where(Expr::col("event_id").eq(event_id.to_string()))
+        .to_owned();
+    load_one(scope, &query).await
+}
+
+async fn load_one(
+    scope: &AccountScope,
+    query: &SelectStatement,
+) -> Result<(EventSummary, serde_json::Value)> {
+    let row = scope
+        .db()
+        .conn()
+        .query_one(query)
+        .await?
+        .ok_or(Error::NotFound)?;
+    let bytes: Vec<u8> = row.try_get("", "payload")?;
+    let payload = crate::digest::decompress_payload(&bytes)?;
+    Ok((summary(&row)?, payload))
+}

@@ -1,0 +1,305 @@
+//! The issue API through `/graphql`: lists with Sentry's search syntax, sorts and cursors, one
+//! issue with counts, facets, event counts, grouping and activity, events with their payload,
+//! the lookup by event id, and the lifecycle actions — with events sent over HTTP like an SDK.
+
+use serde_json::{Value, json};
+
+use crate::harness::gql::{Gql, user_with_account};
+use crate::harness::{TestApp, db_test};
+
+/// Sends one event to the store endpoint; returns its event id.
+async fn send(app: &TestApp, project: i64, key: &str, event: Value) -> String {
+    let event_id = uuid::Uuid::new_v4().simple().to_string();
+    let mut event = event;
+    event["event_id"] = json!(event_id);
+    let response = app
+        .client
+        .post(app.url(&format!("/api/{project}/store/?sentry_key={key}")))
+        .json(&event)
+        .send()
+        .await
+        .expect("store");
+    assert_eq!(response.status().as_u16(), 200);
+    event_id
+}
+
+struct Shop {
+    browser: Gql,
+    account: String,
+    project: String,
+    number: i64,
+    key: String,
+}
+
+async fn shop(app: &TestApp) -> Shop {
+    let (browser, account) = user_with_account(app, "ada@example.com", "Acme").await;
+    let created = browser
+        .ok(
+            "mutation($a: ID!) { createProject(accountId: $a, name: \"Shop\") { id keys { publicKey } } }",
+            json!({"a": account}),
+        )
+        .await;
+    let project = created["createProject"]["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    Shop {
+        number: project.trim_start_matches("prj_").parse().expect("number"),
+        key: created["createProject"]["keys"][0]["publicKey"]
+            .as_str()
+            .expect("key")
+            .to_owned(),
+        browser,
+        account,
+        project,
+    }
+}
+
+const LIST: &str = "query($p: ID!, $q: String, $s: IssueSort, $f: Int, $a: String) {
+  project(id: $p) { issues(query: $q, sort: $s, first: $f, after: $a) {
+    totalCount pageInfo { hasNextPage endCursor } edges { cursor node { id title count userCount level status } } } } }";
+
+async fn titles(shop: &Shop, query: &str) -> Vec<String> {
+    let data = shop
+        .browser
+        .ok(LIST, json!({"p": shop.project, "q": query}))
+        .await;
+    data["project"]["issues"]["edges"]
+        .as_array()
+        .expect("edges")
+        .iter()
+        .map(|e| e["node"]["title"].as_str().expect("title").to_owned())
+        .collect()
+}
+
+async fn seed(app: &TestApp, shop: &Shop) {
+    let (p, k) = (shop.number, shop.key.as_str());
+    for (i, email) in ["a@x.io", "b@x.io", "c@x.io"].iter().enumerate() {
+        send(
+            app,
+            p,
+            k,
+            json!({"message": "Payment declined", "level": "error", "environment": "production",
+            "release": "shop@1.2", "user": {"email": email}, "tags": {"browser": "Firefox"},
+            "timestamp": chrono::Utc::now().timestamp() - 3600 * i as i64}),
+        )
+        .await;
+    }
+    send(
+        app,
+        p,
+        k,
+        json!({"message": "Cache miss storm", "level": "warning", "environment": "staging",
+        "release": "shop@1.1", "user": {"id": "42"}, "tags": {"browser": "Chrome"}}),
+    )
+    .await;
+    send(
+        app,
+        p,
+        k,
+        json!({"message": "Connection refused by 100% of \"upstreams\"", "level": "error",
+        "environment": "production", "release": "shop@1.2"}),
+    )
+    .await;
+    app.run_pending_jobs().await;
+}
+
+db_test!(
+    async fn issues_are_listed_searched_sorted_and_paged(backend) {
+        let app = TestApp::spawn(backend).await;
+        let shop = shop(&app).await;
+        seed(&app, &shop).await;
+
+        let all = shop.browser.ok(LIST, json!({"p": shop.project})).await;
+        let issues = &all["project"]["issues"];
+        assert_eq!(issues["totalCount"], 3);
+        assert_eq!(issues["edges"][0]["node"]["title"], "Connection refused by 100% of \"upstreams\"", "last seen first");
+
+        assert_eq!(titles(&shop, "level:warning").await, vec!["Cache miss storm"]);
+        assert_eq!(titles(&shop, "!level:error").await, vec!["Cache miss storm"]);
+        assert_eq!(titles(&shop, "environment:staging").await, vec!["Cache miss storm"]);
+        assert_eq!(titles(&shop, "!env:production").await, vec!["Cache miss storm"]);
+        assert_eq!(titles(&shop, "release:shop@1.1").await, vec!["Cache miss storm"]);
+        assert_eq!(titles(&shop, "user.email:B@X.io").await, vec!["Payment declined"]);
+        assert_eq!(titles(&shop, "user.id:42").await, vec!["Cache miss storm"]);
+        assert_eq!(titles(&shop, "browser:Firefox").await, vec!["Payment declined"]);
+        assert_eq!(titles(&shop, "payment").await, vec!["Payment declined"], "free text, any case");
+        assert_eq!(titles(&shop, "\"100%\"").await, vec!["Connection refused by 100% of \"upstreams\""], "% is literal");
+        assert_eq!(titles(&shop, "100_").await, Vec::<String>::new(), "_ is literal");
+        assert_eq!(titles(&shop, "is:unresolved !payment !cache").await.len(), 1);
+        assert_eq!(titles(&shop, "is:resolved").await, Vec::<String>::new());
+        assert_eq!(titles(&shop, "release:\"shop@1.2\" level:error").await.len(), 2);
+
+        // Sorts.
+        let by = |sort: &'static str| {
+            let browser = &shop.browser;
+            let project = shop.project.clone();
+            async move {
+                browser.ok(LIST, json!({"p": project, "s": sort})).await["project"]["issues"]["edges"]
+                    .as_array()
+                    .expect("edges")
+                    .iter()
+                    .map(|e| e["node"]["title"].as_str().expect("title").to_owned())
+                    .collect::<Vec<_>>()
+            }
+        };
+        assert_eq!(by("EVENTS").await[0], "Payment declined");
+        assert_eq!(by("USERS").await[0], "Payment declined");
+        assert_eq!(by("FIRST_SEEN").await.len(), 3);
+
+        // Cursors walk every issue once, in order, for each sort.
+        for sort in ["LAST_SEEN", "FIRST_SEEN", "EVENTS", "USERS"] {
+            let mut seen = Vec::new();
+            let mut after: Option<String> = None;
+            loop {
+                let page = shop.browser.ok(LIST, json!({"p": shop.project, "s": sort, "f": 1, "a": after})).await;
+                let issues = &page["project"]["issues"];
+                seen.push(issues["edges"][0]["node"]["title"].as_str().expect("title").to_owned());
+                if issues["pageInfo"]["hasNextPage"] == false {
+                    break;
+                }
+                after = Some(issues["pageInfo"]["endCursor"].as_str().expect("cursor").to_owned());
+            }
+            assert_eq!(seen, by(sort).await, "{sort}");
+        }
+
+        // Bad input.
+        assert_eq!(shop.browser.err(LIST, json!({"p": shop.project, "q": "is:sleeping"})).await, "VALIDATION");
+        assert_eq!(shop.browser.err(LIST, json!({"p": shop.project, "a": "nonsense"})).await, "VALIDATION");
+        assert_eq!(shop.browser.err(LIST, json!({"p": shop.project, "f": 101})).await, "VALIDATION");
+
+        // Across the account's projects.
+        let other = shop
+            .browser
+            .ok("mutation($a: ID!) { createProject(accountId: $a, name: \"Api\") { id keys { publicKey } } }", json!({"a": shop.account}))
+            .await;
+        let number: i64 = other["createProject"]["id"].as_str().expect("id").trim_start_matches("prj_").parse().expect("n");
+        send(&app, number, other["createProject"]["keys"][0]["publicKey"].as_str().expect("key"), json!({"message": "Api down"})).await;
+        app.run_pending_jobs().await;
+        let across = shop
+            .browser
+            .ok("query($a: ID!) { account(id: $a) { issues(query: \"\") { totalCount edges { node { title project { name } } } } } }", json!({"a": shop.account}))
+            .await;
+        assert_eq!(across["account"]["issues"]["totalCount"], 4);
+        assert_eq!(across["account"]["issues"]["edges"][0]["node"]["project"]["name"], "Api");
+    }
+);
+
+const ISSUE: &str = "query($id: ID!) { issue(id: $id) {
+  id title count userCount firstRelease lastRelease status substatus
+  tagFacets(limit: 2) { key distinctValues topValues { value count } }
+  hours: eventCounts(interval: HOUR) { time count }
+  days: eventCounts(interval: DAY) { count }
+  grouping { version components fingerprints }
+  activity { kind actor }
+  events(first: 2) { pageInfo { hasNextPage } edges { node { eventId level release environment payload } } }
+  latestEvent { eventId title }
+} }";
+
+db_test!(
+    async fn an_issue_shows_its_counts_facets_events_and_grouping(backend) {
+        let app = TestApp::spawn(backend).await;
+        let shop = shop(&app).await;
+        seed(&app, &shop).await;
+        let list = shop.browser.ok(LIST, json!({"p": shop.project, "q": "payment"})).await;
+        let id = list["project"]["issues"]["edges"][0]["node"]["id"].clone();
+        let issue = shop.browser.ok(ISSUE, json!({"id": id})).await["issue"].clone();
+        assert_eq!(issue["count"], 3);
+        assert_eq!(issue["userCount"], 3);
+        assert_eq!(issue["lastRelease"], "shop@1.2");
+        let browser = issue["tagFacets"].as_array().expect("facets").iter().find(|f| f["key"] == "browser").expect("browser").clone();
+        assert_eq!(browser["topValues"], json!([{"value": "Firefox", "count": 3}]));
+        let users = issue["tagFacets"].as_array().expect("facets").iter().find(|f| f["key"] == "user").expect("user").clone();
+        assert_eq!(users["distinctValues"], 3);
+        assert_eq!(users["topValues"].as_array().expect("top").len(), 2, "limit applies per key");
+        let hours = issue["hours"].as_array().expect("hours");
+        assert_eq!(hours.len(), 24);
+        assert_eq!(hours.iter().map(|h| h["count"].as_i64().expect("n")).sum::<i64>(), 3);
+        assert_eq!(issue["days"].as_array().expect("days").iter().map(|h| h["count"].as_i64().expect("n")).sum::<i64>(), 3);
+        assert_eq!(issue["grouping"]["version"], 2);
+        assert_eq!(issue["grouping"]["fingerprints"].as_array().expect("fps").len(), 1);
+        assert!(issue["grouping"]["components"].to_string().contains("Payment declined"), "{}", issue["grouping"]);
+        assert_eq!(issue["events"]["pageInfo"]["hasNextPage"], true);
+        let event = &issue["events"]["edges"][0]["node"];
+        assert_eq!(event["environment"], "production");
+        assert!(event["payload"]["tags"].to_string().contains("Firefox"), "{}", event["payload"]);
+        assert_eq!(issue["latestEvent"]["eventId"], event["eventId"]);
+
+        // The lookup by the SDK's event id finds the event and its issue.
+        let event_id = event["eventId"].as_str().expect("id");
+        let found = shop
+            .browser
+            .ok(
+                "query($p: ID!, $e: String!) { event(projectId: $p, eventId: $e) { eventId issue { id } payload } }",
+                json!({"p": shop.project, "e": event_id}),
+            )
+            .await;
+        assert_eq!(found["event"]["issue"]["id"], id);
+        assert_eq!(found["event"]["payload"]["event_id"], event_id);
+        assert_eq!(
+            shop.browser
+                .err("query($p: ID!) { event(projectId: $p, eventId: \"0123456789abcdef0123456789abcdef\") { eventId } }", json!({"p": shop.project}))
+                .await,
+            "NOT_FOUND"
+        );
+        assert_eq!(
+            shop.browser.err("query($p: ID!) { event(projectId: $p, eventId: \"nope\") { eventId } }", json!({"p": shop.project})).await,
+            "VALIDATION"
+        );
+    }
+);
+
+db_test!(
+    async fn lifecycle_actions_through_the_api(backend) {
+        let app = TestApp::spawn(backend).await;
+        let shop = shop(&app).await;
+        seed(&app, &shop).await;
+        let list = shop.browser.ok(LIST, json!({"p": shop.project, "q": ""})).await;
+        let ids: Vec<Value> = list["project"]["issues"]["edges"].as_array().expect("edges").iter().map(|e| e["node"]["id"].clone()).collect();
+        let status = "query($id: ID!) { issue(id: $id) { status resolution resolvedInRelease activity { kind } } }";
+
+        shop.browser.ok("mutation($id: ID!) { resolveIssue(id: $id) { status } }", json!({"id": ids[0]})).await;
+        assert_eq!(titles(&shop, "is:resolved").await.len(), 1);
+        shop.browser.ok("mutation($id: ID!) { reopenIssue(id: $id) { status } }", json!({"id": ids[0]})).await;
+        shop.browser
+            .ok("mutation($id: ID!) { resolveIssueInRelease(id: $id, release: \"shop@1.3\") { status } }", json!({"id": ids[1]}))
+            .await;
+        let one = shop.browser.ok(status, json!({"id": ids[1]})).await;
+        assert_eq!((one["issue"]["status"].clone(), one["issue"]["resolvedInRelease"].clone()), (json!("RESOLVED"), json!("shop@1.3")));
+        shop.browser.ok("mutation($id: ID!) { ignoreIssue(id: $id, moreEvents: 10) { status } }", json!({"id": ids[2]})).await;
+        assert_eq!(titles(&shop, "is:ignored").await.len(), 1);
+        assert_eq!(
+            shop.browser.err("mutation($id: ID!) { ignoreIssue(id: $id, moreEvents: 1, moreUsers: 1) { status } }", json!({"id": ids[2]})).await,
+            "VALIDATION"
+        );
+        let activity = shop.browser.ok(status, json!({"id": ids[0]})).await;
+        let kinds: Vec<&str> = activity["issue"]["activity"].as_array().expect("activity").iter().map(|a| a["kind"].as_str().expect("kind")).collect();
+        assert_eq!(kinds, vec!["resolved", "reopened"]);
+
+        // Merge two into one, then split the fingerprint back out.
+        let merged = shop
+            .browser
+            .ok("mutation($t: ID!, $s: [ID!]!) { mergeIssues(targetId: $t, sourceIds: $s) { count grouping { fingerprints } } }", json!({"t": ids[0], "s": [ids[1]]}))
+            .await;
+        let fingerprints = merged["mergeIssues"]["grouping"]["fingerprints"].as_array().expect("fps").clone();
+        assert_eq!(fingerprints.len(), 2);
+        assert_eq!(shop.browser.err(status, json!({"id": ids[1]})).await, "NOT_FOUND", "the source is gone");
+        let split = shop
+            .browser
+            .ok("mutation($i: ID!, $f: String!) { unmergeFingerprint(issueId: $i, fingerprint: $f) { id count } }", json!({"i": ids[0], "f": fingerprints[1]}))
+            .await;
+        assert_ne!(split["unmergeFingerprint"]["id"], ids[0]);
+
+        // A read-only token may look but not act.
+        let token = shop
+            .browser
+            .ok("mutation($a: ID!) { createApiToken(accountId: $a, name: \"ro\", scope: READ) { secret } }", json!({"a": shop.account}))
+            .await["createApiToken"]["secret"]
+            .as_str()
+            .expect("secret")
+            .to_owned();
+        let reader = Gql::token(&app, &token);
+        reader.ok(status, json!({"id": ids[0]})).await;
+        assert_eq!(reader.err("mutation($id: ID!) { resolveIssue(id: $id) { status } }", json!({"id": ids[0]})).await, "FORBIDDEN");
+    }
+);

@@ -1,0 +1,641 @@
+//! Issues and events: lists with Sentry's search syntax and sorts, one issue with its counts,
+//! facets, event counts over time, grouping explanation and activity, events with their full
+//! payload, and every lifecycle action.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use async_graphql::connection::{Connection, Edge};
+use async_graphql::dataloader::{DataLoader, Loader};
+use async_graphql::{Context, Enum, ID, Json, Object, SimpleObject};
+use chrono::{DateTime, Duration, Utc};
+use errorwatch_core::ids::{AccountId, ProjectId};
+use errorwatch_core::scope::{AccountScope, Principal};
+use errorwatch_core::service::event::{self as events, EventSummary};
+use errorwatch_core::service::issue::{self as issues, IgnoreCondition, StatusChange};
+use errorwatch_core::service::issue_search::{self, IssueSort as CoreSort};
+use errorwatch_core::service::{self, locate, search};
+
+use crate::context::ContextExt;
+use crate::error::{GqlResult, OrGql, coded};
+use crate::ids::{Kind, from_id, to_id};
+use crate::types::{Project, connection, page};
+
+/// Orders of issue lists.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq, Default)]
+pub enum IssueSort {
+    /// Most recently seen first.
+    #[default]
+    LastSeen,
+    /// Newest first.
+    FirstSeen,
+    /// Most events first.
+    Events,
+    /// Most users first.
+    Users,
+}
+
+impl From<IssueSort> for CoreSort {
+    fn from(sort: IssueSort) -> Self {
+        match sort {
+            IssueSort::LastSeen => CoreSort::LastSeen,
+            IssueSort::FirstSeen => CoreSort::FirstSeen,
+            IssueSort::Events => CoreSort::Events,
+            IssueSort::Users => CoreSort::Users,
+        }
+    }
+}
+
+/// An issue's state.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+pub enum IssueStatus {
+    /// Open.
+    Unresolved,
+    /// Fixed (now, in a release, or in the next release).
+    Resolved,
+    /// Muted (forever or under a condition).
+    Ignored,
+}
+
+/// Buckets of event counts.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq, Default)]
+pub enum Interval {
+    /// One bucket per hour.
+    #[default]
+    Hour,
+    /// One bucket per day (UTC).
+    Day,
+}
+
+/// A connection of issues with the number matching (capped at 10,000).
+#[derive(SimpleObject)]
+pub struct IssueCountExtra {
+    /// Issues matching the search (at most 10,000 are counted).
+    pub total_count: i64,
+}
+
+/// Lists issues for `Project.issues` and `Account.issues`.
+pub async fn list(
+    scope: &AccountScope,
+    project: Option<ProjectId>,
+    query: Option<String>,
+    sort: IssueSort,
+    first: Option<i32>,
+    after: Option<String>,
+) -> GqlResult<Connection<String, Issue, IssueCountExtra>> {
+    let page = page(first, None)?;
+    let parsed = search::parse(query.as_deref().unwrap_or("is:unresolved")).gql()?;
+    let result = issue_search::search_issues(
+        scope,
+        project,
+        &parsed,
+        sort.into(),
+        after.as_deref(),
+        page.first,
+    )
+    .await
+    .gql()?;
+    let mut connection = Connection::with_additional_fields(
+        after.is_some(),
+        result.has_next,
+        IssueCountExtra {
+            total_count: result.total,
+        },
+    );
+    connection
+        .edges
+        .extend(result.issues.into_iter().map(|issue| {
+            Edge::new(
+                issue_search::cursor(&issue, sort.into()),
+                Issue {
+                    scope: scope.clone(),
+                    issue,
+                },
+            )
+        }));
+    Ok(connection)
+}
+
+/// An issue: events grouped as one problem.
+pub struct Issue {
+    /// The scope it was read under.
+    pub scope: AccountScope,
+    /// The row.
+    pub issue: issues::Issue,
+}
+
+/// A tag key's values on an issue.
+#[derive(SimpleObject)]
+pub struct TagFacet {
+    /// Tag key (`environment`, `release`, `user`, `browser`, …).
+    pub key: String,
+    /// Distinct values seen.
+    pub distinct_values: i64,
+    /// The most frequent values.
+    pub top_values: Vec<TagValueCount>,
+}
+
+/// One tag value with its event count.
+#[derive(SimpleObject)]
+pub struct TagValueCount {
+    /// Value.
+    pub value: String,
+    /// Events with it.
+    pub count: i64,
+}
+
+/// Events in one time bucket.
+#[derive(SimpleObject)]
+pub struct EventCount {
+    /// Start of the bucket (UTC).
+    pub time: DateTime<Utc>,
+    /// Events in it.
+    pub count: i64,
+}
+
+/// Why events are one issue.
+#[derive(SimpleObject)]
+pub struct GroupingExplanation {
+    /// Grouping version that decided.
+    pub version: i32,
+    /// The components that decided (SDK fingerprint, rule, frames, type and value, message).
+    pub components: Json<serde_json::Value>,
+    /// Every fingerprint hash that leads to this issue (several after a merge).
+    pub fingerprints: Vec<String>,
+}
+
+/// One entry of an issue's activity.
+#[derive(SimpleObject)]
+pub struct IssueActivity {
+    /// `resolved`, `ignored`, `reopened`, `regression`, `merged`, `unmerged`, …
+    pub kind: String,
+    /// `user:<id>`, `token:<id>:user:<id>` or `system:<reason>`.
+    pub actor: String,
+    /// Details (release, condition, merged issues).
+    pub data: Json<serde_json::Value>,
+    /// When.
+    pub created_at: DateTime<Utc>,
+}
+
+#[Object]
+impl Issue {
+    /// Global id.
+    async fn id(&self) -> ID {
+        to_id(Kind::Issue, self.issue.id)
+    }
+    /// `Type: value` or the message.
+    async fn title(&self) -> &str {
+        &self.issue.title
+    }
+    /// Where it happens (module and function of the top in-app frame).
+    async fn culprit(&self) -> Option<&str> {
+        self.issue.culprit.as_deref()
+    }
+    /// Level of the latest event.
+    async fn level(&self) -> &str {
+        &self.issue.level
+    }
+    /// State.
+    async fn status(&self) -> IssueStatus {
+        match self.issue.status.as_str() {
+            "resolved" => IssueStatus::Resolved,
+            "ignored" => IssueStatus::Ignored,
+            _ => IssueStatus::Unresolved,
+        }
+    }
+    /// Why it is unresolved (`new`, `regressed`, `escalating`, `ongoing`), when it says.
+    async fn substatus(&self) -> Option<&str> {
+        self.issue.substatus.as_deref()
+    }
+    /// How it was resolved: `now`, `in_release`, `in_next_release`.
+    async fn resolution(&self) -> Option<&str> {
+        self.issue.resolution_kind.as_deref()
+    }
+    /// The release of the resolution.
+    async fn resolved_in_release(&self) -> Option<&str> {
+        self.issue.resolution_release.as_deref()
+    }
+    /// Events counted (eviction keeps counts).
+    async fn count(&self) -> i64 {
+        self.issue.times_seen
+    }
+    /// Distinct users affected.
+    async fn user_count(&self) -> i64 {
+        self.issue.users_seen
+    }
+    /// First event.
+    async fn first_seen(&self) -> DateTime<Utc> {
+        self.issue.first_seen
+    }
+    /// Latest event.
+    async fn last_seen(&self) -> DateTime<Utc> {
+        self.issue.last_seen
+    }
+    /// First release seen.
+    async fn first_release(&self) -> Option<&str> {
+        self.issue.first_release.as_deref()
+    }
+    /// Latest release seen.
+    async fn last_release(&self) -> Option<&str> {
+        self.issue.last_release.as_deref()
+    }
+    /// Its project.
+    async fn project(&self, ctx: &Context<'_>) -> GqlResult<Project> {
+        let project = service::project::get_project(
+            &self.scope,
+            &ctx.request().public_url,
+            ProjectId(self.issue.project_id),
+        )
+        .await
+        .gql()?;
+        Ok(Project {
+            scope: self.scope.clone(),
+            project,
+        })
+    }
+    /// Why its events are one issue.
+    async fn grouping(&self) -> GqlResult<GroupingExplanation> {
+        Ok(GroupingExplanation {
+            version: self.issue.grouping_version,
+            components: Json(self.issue.grouping_components.clone()),
+            fingerprints: issues::list_fingerprints(&self.scope, self.issue.id)
+                .await
+                .gql()?,
+        })
+    }
+    /// State changes, merges and regressions, oldest first.
+    async fn activity(&self) -> GqlResult<Vec<IssueActivity>> {
+        Ok(issues::list_activity(&self.scope, self.issue.id)
+            .await
+            .gql()?
+            .into_iter()
+            .map(|a| IssueActivity {
+                kind: a.kind,
+                actor: a.actor,
+                data: Json(a.data),
+                created_at: a.created_at,
+            })
+            .collect())
+    }
+    /// Every tag key with its most frequent values (`limit` per key, 1..=100).
+    async fn tag_facets(&self, #[graphql(default = 10)] limit: i32) -> GqlResult<Vec<TagFacet>> {
+        if !(1..=100).contains(&limit) {
+            return Err(coded("VALIDATION", "limit must be between 1 and 100"));
+        }
+        Ok(
+            issues::tag_facets(&self.scope, self.issue.id, limit as usize)
+                .await
+                .gql()?
+                .into_iter()
+                .map(|f| TagFacet {
+                    key: f.key,
+                    distinct_values: f.distinct_values,
+                    top_values: f
+                        .top
+                        .into_iter()
+                        .map(|(value, count)| TagValueCount { value, count })
+                        .collect(),
+                })
+                .collect(),
+        )
+    }
+    /// Event counts per hour or day in `[from, to)` (default: the 24 hours up to the end of the
+    /// current one, by hour; at most 90 days), empty buckets included.
+    async fn event_counts(
+        &self,
+        from: Option<DateTime<Utc>>,
+        to: Option<DateTime<Utc>>,
+        #[graphql(default)] interval: Interval,
+    ) -> GqlResult<Vec<EventCount>> {
+        // Default: the 24 hours ending with the current one (included).
+        let to = to.unwrap_or_else(|| {
+            let now = Utc::now();
+            now - Duration::seconds(now.timestamp().rem_euclid(3600))
+                - Duration::nanoseconds(i64::from(now.timestamp_subsec_nanos()))
+                + Duration::hours(1)
+        });
+        let from = from.unwrap_or(to - Duration::hours(24));
+        if from >= to || to - from > Duration::days(90) {
+            return Err(coded(
+                "VALIDATION",
+                "from must be before to, at most 90 days apart",
+            ));
+        }
+        let hourly = issues::hourly_counts(&self.scope, self.issue.id, from, to)
+            .await
+            .gql()?;
+        Ok(match interval {
+            Interval::Hour => hourly
+                .into_iter()
+                .map(|(time, count)| EventCount { time, count })
+                .collect(),
+            Interval::Day => {
+                let mut days: Vec<EventCount> = Vec::new();
+                for (time, count) in hourly {
+                    let day = time
+                        .date_naive()
+                        .and_hms_opt(0, 0, 0)
+                        .map(|d| d.and_utc())
+                        .unwrap_or(time);
+                    match days.last_mut() {
+                        Some(last) if last.time == day => last.count += count,
+                        _ => days.push(EventCount { time: day, count }),
+                    }
+                }
+                days
+            }
+        })
+    }
+    /// Its events, newest first.
+    async fn events(
+        &self,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> GqlResult<Connection<String, Event>> {
+        let page = page(first, after)?;
+        let (rows, more) = events::list_events(&self.scope, self.issue.id, page)
+            .await
+            .gql()?;
+        Ok(connection(
+            rows.into_iter()
+                .map(|summary| {
+                    (
+                        summary.id,
+                        Event {
+                            scope: self.scope.clone(),
+                            summary,
+                            payload: None,
+                        },
+                    )
+                })
+                .collect(),
+            page.after.is_some(),
+            more,
+        ))
+    }
+    /// The newest event (batched across a page of issues).
+    async fn latest_event(&self, ctx: &Context<'_>) -> GqlResult<Option<Event>> {
+        let loader = ctx.data_unchecked::<DataLoader<LatestEventLoader>>();
+        let summary = loader
+            .load_one((self.scope.account_id(), self.issue.id))
+            .await
+            .map_err(|e| (*e).clone())?;
+        Ok(summary.map(|summary| Event {
+            scope: self.scope.clone(),
+            summary,
+            payload: None,
+        }))
+    }
+}
+
+/// One stored event.
+pub struct Event {
+    /// The scope it was read under.
+    pub scope: AccountScope,
+    /// Its columns.
+    pub summary: EventSummary,
+    /// The payload, when already loaded.
+    pub payload: Option<serde_json::Value>,
+}
+
+#[Object]
+impl Event {
+    /// Global id.
+    async fn id(&self) -> ID {
+        to_id(Kind::Event, self.summary.id)
+    }
+    /// The SDK's event id (32 hex).
+    async fn event_id(&self) -> &str {
+        &self.summary.event_id
+    }
+    /// When it happened.
+    async fn timestamp(&self) -> DateTime<Utc> {
+        self.summary.timestamp
+    }
+    /// When it arrived.
+    async fn received_at(&self) -> DateTime<Utc> {
+        self.summary.received_at
+    }
+    /// Level.
+    async fn level(&self) -> &str {
+        &self.summary.level
+    }
+    /// Platform.
+    async fn platform(&self) -> Option<&str> {
+        self.summary.platform.as_deref()
+    }
+    /// Release.
+    async fn release(&self) -> Option<&str> {
+        self.summary.release.as_deref()
+    }
+    /// Environment.
+    async fn environment(&self) -> Option<&str> {
+        self.summary.environment.as_deref()
+    }
+    /// Title.
+    async fn title(&self) -> Option<&str> {
+        self.summary.title.as_deref()
+    }
+    /// The issue it belongs to.
+    async fn issue(&self) -> GqlResult<Issue> {
+        Ok(Issue {
+            issue: issues::get_issue(&self.scope, self.summary.issue_id)
+                .await
+                .gql()?,
+            scope: self.scope.clone(),
+        })
+    }
+    /// The full normalized event (exception chain with frames, breadcrumbs, request, user,
+    /// contexts, tags, sdk, …) as JSON.
+    async fn payload(&self) -> GqlResult<Json<serde_json::Value>> {
+        if let Some(payload) = &self.payload {
+            return Ok(Json(payload.clone()));
+        }
+        let (_, payload) = events::get_event(&self.scope, self.summary.id)
+            .await
+            .gql()?;
+        Ok(Json(payload))
+    }
+}
+
+/// Per-request loader of each issue's newest event, keyed by (account, issue).
+pub struct LatestEventLoader {
+    /// The request's auth service.
+    pub auth: service::auth::Auth,
+    /// The request's principal.
+    pub principal: Option<Principal>,
+}
+
+impl Loader<(AccountId, i64)> for LatestEventLoader {
+    type Value = EventSummary;
+    type Error = Arc<async_graphql::Error>;
+
+    async fn load(
+        &self,
+        keys: &[(AccountId, i64)],
+    ) -> Result<HashMap<(AccountId, i64), EventSummary>, Self::Error> {
+        let Some(principal) = &self.principal else {
+            return Ok(HashMap::new());
+        };
+        let mut by_account: HashMap<AccountId, Vec<i64>> = HashMap::new();
+        for (account, issue) in keys {
+            by_account.entry(*account).or_default().push(*issue);
+        }
+        let mut out = HashMap::new();
+        for (account, ids) in by_account {
+            let scope = AccountScope::for_principal(self.auth.db(), principal, account)
+                .await
+                .gql()
+                .map_err(Arc::new)?;
+            for event in events::latest_events(&scope, &ids)
+                .await
+                .gql()
+                .map_err(Arc::new)?
+            {
+                out.insert((account, event.issue_id), event);
+            }
+        }
+        Ok(out)
+    }
+}
+
+async fn issue_scope(ctx: &Context<'_>, id: &ID) -> GqlResult<(AccountScope, i64)> {
+    let issue = from_id(Kind::Issue, id)?;
+    let account = locate::account_of(ctx.request().auth.db(), locate::Owned::Issue(issue))
+        .await
+        .gql()?;
+    Ok((ctx.scope(account).await?, issue))
+}
+
+/// Issue and event queries.
+#[derive(Default)]
+pub struct IssueQuery;
+
+#[Object]
+impl IssueQuery {
+    /// One issue (NOT_FOUND for another account's).
+    async fn issue(&self, ctx: &Context<'_>, id: ID) -> GqlResult<Issue> {
+        let (scope, issue) = issue_scope(ctx, &id).await?;
+        Ok(Issue {
+            issue: issues::get_issue(&scope, issue).await.gql()?,
+            scope,
+        })
+    }
+
+    /// An event (and through it, its issue) by the SDK's event id.
+    async fn event(&self, ctx: &Context<'_>, project_id: ID, event_id: String) -> GqlResult<Event> {
+        let project = from_id(Kind::Project, &project_id)?;
+        let account = locate::account_of(ctx.request().auth.db(), locate::Owned::Project(project))
+            .await
+            .gql()?;
+        let scope = ctx.scope(account).await?;
+        let (summary, payload) = events::find_event(&scope, ProjectId(project), &event_id)
+            .await
+            .gql()?;
+        Ok(Event {
+            scope,
+            summary,
+            payload: Some(payload),
+        })
+    }
+}
+
+/// Issue actions (members and up).
+#[derive(Default)]
+pub struct IssueMutation;
+
+async fn change(ctx: &Context<'_>, id: &ID, change: StatusChange) -> GqlResult<Issue> {
+    let (scope, issue) = issue_scope(ctx, id).await?;
+    let issue = issues::change_status(&scope, issue, change).await.gql()?;
+    Ok(Issue { scope, issue })
+}
+
+#[Object]
+impl IssueMutation {
+    /// Resolves an issue now: any new event reopens it as a regression.
+    async fn resolve_issue(&self, ctx: &Context<'_>, id: ID) -> GqlResult<Issue> {
+        change(ctx, &id, StatusChange::Resolve).await
+    }
+
+    /// Resolves an issue in a release: events from older releases do not reopen it.
+    async fn resolve_issue_in_release(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        release: String,
+    ) -> GqlResult<Issue> {
+        change(ctx, &id, StatusChange::ResolveInRelease(release)).await
+    }
+
+    /// Resolves an issue in the release after the latest one seen.
+    async fn resolve_issue_in_next_release(&self, ctx: &Context<'_>, id: ID) -> GqlResult<Issue> {
+        change(ctx, &id, StatusChange::ResolveInNextRelease).await
+    }
+
+    /// Ignores an issue: forever (no condition), until a time, or until N more events or users
+    /// (one condition at most).
+    async fn ignore_issue(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        until: Option<DateTime<Utc>>,
+        more_events: Option<i64>,
+        more_users: Option<i64>,
+    ) -> GqlResult<Issue> {
+        let condition = match (until, more_events, more_users) {
+            (None, None, None) => IgnoreCondition::Forever,
+            (Some(until), None, None) => IgnoreCondition::Until(until),
+            (None, Some(n), None) => IgnoreCondition::MoreEvents(n),
+            (None, None, Some(n)) => IgnoreCondition::MoreUsers(n),
+            _ => {
+                return Err(coded(
+                    "VALIDATION",
+                    "give at most one of until, moreEvents, moreUsers",
+                ));
+            }
+        };
+        change(ctx, &id, StatusChange::Ignore(condition)).await
+    }
+
+    /// Reopens a resolved or ignored issue.
+    async fn reopen_issue(&self, ctx: &Context<'_>, id: ID) -> GqlResult<Issue> {
+        change(ctx, &id, StatusChange::Reopen).await
+    }
+
+    /// Merges issues into `targetId`: their fingerprints, events and counters move; later
+    /// events of those fingerprints join the target.
+    async fn merge_issues(
+        &self,
+        ctx: &Context<'_>,
+        target_id: ID,
+        source_ids: Vec<ID>,
+    ) -> GqlResult<Issue> {
+        let (scope, target) = issue_scope(ctx, &target_id).await?;
+        let mut sources = Vec::with_capacity(source_ids.len());
+        for id in &source_ids {
+            // Another account's issue is NOT_FOUND, never merged.
+            let (source_scope, source) = issue_scope(ctx, id).await?;
+            if source_scope.account_id() != scope.account_id() {
+                return Err(coded("NOT_FOUND", "not found"));
+            }
+            sources.push(source);
+        }
+        let issue = issues::merge_issues(&scope, target, &sources).await.gql()?;
+        Ok(Issue { scope, issue })
+    }
+
+    /// Splits one fingerprint (see `Issue.grouping.fingerprints`) out of an issue into its own
+    /// issue, with its events; returns the new issue.
+    async fn unmerge_fingerprint(
+        &self,
+        ctx: &Context<'_>,
+        issue_id: ID,
+        fingerprint: String,
+    ) -> GqlResult<Issue> {
+        let (scope, issue) = issue_scope(ctx, &issue_id).await?;
+        let issue = issues::unmerge_fingerprint(&scope, issue, &fingerprint)
+            .await
+            .gql()?;
+        Ok(Issue { scope, issue })
+    }
+}

@@ -59,3 +59,24 @@ impl<T> OrGql<T> for errorwatch_core::Result<T> {
         self.map_err(to_gql)
     }
 }
+
+/// Gives every error of a response a code: errors raised before any resolver ran (syntax,
+/// unknown fields, wrong argument types, depth and complexity limits) become `VALIDATION`.
+pub fn fill_codes(response: &mut async_graphql::Response) {
+    for error in &mut response.errors {
+        let extensions = error.extensions.get_or_insert_with(Default::default);
+        if extensions.get("code").is_none() {
+            let message = error.message.to_lowercase();
+            let hint = if message.contains("too deep")
+                || message.contains("too complex")
+                || message.contains("recursion depth")
+            {
+                "the query exceeds the depth (16) or complexity (2000) limit; ask for fewer or shallower fields, or paginate"
+            } else {
+                "the document does not match the schema (see graphql/schema.graphql or GraphiQL)"
+            };
+            extensions.set("code", "VALIDATION");
+            extensions.set("hint", hint);
+        }
+    }
+}

@@ -76,6 +76,7 @@ pub struct IssueCountExtra {
 
 /// Lists issues for `Project.issues` and `Account.issues`.
 pub async fn list(
+    ctx: &Context<'_>,
     scope: &AccountScope,
     project: Option<ProjectId>,
     query: Option<String>,
@@ -95,6 +96,20 @@ pub async fn list(
     )
     .await
     .gql()?;
+    // One query for the newest event of every issue on the page, when asked for.
+    if ctx
+        .look_ahead()
+        .field("edges")
+        .field("node")
+        .field("latestEvent")
+        .exists()
+    {
+        let loader = ctx.data::<LatestLoader>()?;
+        loader
+            .load_many(result.issues.iter().map(|i| (scope.account_id(), i.id)))
+            .await
+            .map_err(|e| (*e).clone())?;
+    }
     let mut connection = Connection::with_additional_fields(
         after.is_some(),
         result.has_next,
@@ -375,7 +390,7 @@ impl Issue {
     }
     /// The newest event (batched across a page of issues).
     async fn latest_event(&self, ctx: &Context<'_>) -> GqlResult<Option<Event>> {
-        let loader = ctx.data_unchecked::<DataLoader<LatestEventLoader>>();
+        let loader = ctx.data::<LatestLoader>()?;
         let summary = loader
             .load_one((self.scope.account_id(), self.issue.id))
             .await
@@ -458,12 +473,18 @@ impl Event {
     }
 }
 
-/// Per-request loader of each issue's newest event, keyed by (account, issue).
+/// The per-request latest-event loader, with its cache.
+pub type LatestLoader = DataLoader<LatestEventLoader, async_graphql::dataloader::HashMapCache>;
+
+/// Per-request loader of each issue's newest event, keyed by (account, issue). Scopes are
+/// checked once per account per request.
 pub struct LatestEventLoader {
     /// The request's auth service.
     pub auth: service::auth::Auth,
     /// The request's principal.
     pub principal: Option<Principal>,
+    /// Scopes already checked in this request.
+    pub scopes: std::sync::Mutex<HashMap<AccountId, AccountScope>>,
 }
 
 impl Loader<(AccountId, i64)> for LatestEventLoader {
@@ -483,10 +504,24 @@ impl Loader<(AccountId, i64)> for LatestEventLoader {
         }
         let mut out = HashMap::new();
         for (account, ids) in by_account {
-            let scope = AccountScope::for_principal(self.auth.db(), principal, account)
-                .await
-                .gql()
-                .map_err(Arc::new)?;
+            let cached = self
+                .scopes
+                .lock()
+                .ok()
+                .and_then(|s| s.get(&account).cloned());
+            let scope = match cached {
+                Some(scope) => scope,
+                None => {
+                    let scope = AccountScope::for_principal(self.auth.db(), principal, account)
+                        .await
+                        .gql()
+                        .map_err(Arc::new)?;
+                    if let Ok(mut scopes) = self.scopes.lock() {
+                        scopes.insert(account, scope.clone());
+                    }
+                    scope
+                }
+            };
             for event in events::latest_events(&scope, &ids)
                 .await
                 .gql()

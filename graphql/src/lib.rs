@@ -57,12 +57,15 @@ pub fn prepare_request(request: Request, context: RequestContext) -> Request {
         },
         tokio::spawn,
     );
-    let latest = DataLoader::new(
+    // Cached, so the page prefetch in `issues::list` serves every `latestEvent` of the page.
+    let latest = DataLoader::with_cache(
         issues::LatestEventLoader {
             auth: context.auth.clone(),
             principal: context.principal.clone(),
+            scopes: Default::default(),
         },
         tokio::spawn,
+        async_graphql::dataloader::HashMapCache::default(),
     );
     request.data(context).data(loader).data(latest)
 }

@@ -302,12 +302,14 @@ impl Account {
     /// `is:unresolved`), in `sort` order (default `LAST_SEEN`).
     async fn issues(
         &self,
+        ctx: &Context<'_>,
         query: Option<String>,
         sort: Option<crate::issues::IssueSort>,
         first: Option<i32>,
         after: Option<String>,
     ) -> GqlResult<Connection<String, crate::issues::Issue, crate::issues::IssueCountExtra>> {
         crate::issues::list(
+            ctx,
             &self.scope,
             None,
             query,
@@ -442,12 +444,14 @@ impl Project {
     /// `is:unresolved`), in `sort` order (default `LAST_SEEN`).
     async fn issues(
         &self,
+        ctx: &Context<'_>,
         query: Option<String>,
         sort: Option<crate::issues::IssueSort>,
         first: Option<i32>,
         after: Option<String>,
     ) -> GqlResult<Connection<String, crate::issues::Issue, crate::issues::IssueCountExtra>> {
         crate::issues::list(
+            ctx,
             &self.scope,
             Some(self.project.id),
             query,
@@ -636,7 +640,7 @@ impl ApiToken {
     }
     /// Address of the member who created it (null once they left the account).
     async fn created_by(&self, ctx: &Context<'_>) -> GqlResult<Option<String>> {
-        let loader = ctx.data_unchecked::<DataLoader<MemberEmailLoader>>();
+        let loader = ctx.data::<DataLoader<MemberEmailLoader>>()?;
         loader
             .load_one((self.account, self.token.user_id))
             .await

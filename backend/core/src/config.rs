@@ -7,7 +7,7 @@
 //! `ERRORWATCH_WORKER_POLL_MS`, `ERRORWATCH_WORKER_HEARTBEAT_SECS`,
 //! `ERRORWATCH_SHUTDOWN_TIMEOUT_SECS`, `ERRORWATCH_EVENT_RETENTION_DAYS`,
 //! `ERRORWATCH_MAX_EVENTS_PER_PROJECT`, `ERRORWATCH_FRONTEND_DIR`, `ERRORWATCH_MODE`,
-//! `ERRORWATCH_SIGNUP`, `ERRORWATCH_SECRET_KEY`, `ERRORWATCH_SMTP_URL`, `ERRORWATCH_MAIL_FROM`,
+//! `ERRORWATCH_SIGNUP`, `ERRORWATCH_SECRET_KEY`, `ERRORWATCH_API_RATE_LIMIT_PER_MINUTE`, `ERRORWATCH_SMTP_URL`, `ERRORWATCH_MAIL_FROM`,
 //! `ERRORWATCH_MAIL_DIR`.
 //! The README's configuration table is the user-facing copy of this list.
 
@@ -64,6 +64,10 @@ pub struct AuthConfig {
     pub mode: Mode,
     /// `ERRORWATCH_SIGNUP=open|invite|closed` (default `open`).
     pub signup: SignupPolicy,
+    /// `ERRORWATCH_API_RATE_LIMIT_PER_MINUTE` (default 600): GraphQL requests per minute per API
+    /// token, per signed-in user, and per IP for anonymous requests (the minute's allowance may
+    /// come as a burst).
+    pub api_requests_per_minute: u32,
     /// `ERRORWATCH_SECRET_KEY`: signs session tokens (at least 32 bytes). When unset, a random
     /// key is generated once and kept in the database, so every process of the installation
     /// shares it.
@@ -298,11 +302,18 @@ impl Config {
         let mail_dir = lookup("ERRORWATCH_MAIL_DIR")
             .map(PathBuf::from)
             .unwrap_or_else(|| PathBuf::from("data/mail"));
+        let api_requests_per_minute = parse_number(
+            "ERRORWATCH_API_RATE_LIMIT_PER_MINUTE",
+            lookup("ERRORWATCH_API_RATE_LIMIT_PER_MINUTE"),
+            600,
+            1..=1_000_000,
+        )? as u32;
         Ok(Config {
             auth: AuthConfig {
                 mode,
                 signup,
                 secret_key,
+                api_requests_per_minute,
             },
             mail: MailConfig {
                 smtp_url,

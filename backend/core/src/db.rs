@@ -37,6 +37,7 @@ pub enum Pool {
 pub struct Db {
     conn: DatabaseConnection,
     pool: Pool,
+    statements: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 /// Why the database could not be opened, phrased for the operator.
@@ -101,10 +102,10 @@ impl Db {
                     .connect_with(options)
                     .await
                     .map_err(fail)?;
-                Ok(Self {
-                    conn: SqlxSqliteConnector::from_sqlx_sqlite_pool(pool.clone()),
-                    pool: Pool::Sqlite(pool),
-                })
+                Ok(Self::counted(
+                    SqlxSqliteConnector::from_sqlx_sqlite_pool(pool.clone()),
+                    Pool::Sqlite(pool),
+                ))
             }
             DatabaseKind::Postgres => {
                 let options = PgConnectOptions::from_str(config.url.expose())
@@ -118,12 +119,33 @@ impl Db {
                     .connect_with(options)
                     .await
                     .map_err(fail)?;
-                Ok(Self {
-                    conn: SqlxPostgresConnector::from_sqlx_postgres_pool(pool.clone()),
-                    pool: Pool::Postgres(pool),
-                })
+                Ok(Self::counted(
+                    SqlxPostgresConnector::from_sqlx_postgres_pool(pool.clone()),
+                    Pool::Postgres(pool),
+                ))
             }
         }
+    }
+
+    /// Wraps a connection, counting every statement sea-orm runs on it (apalis' own queries on
+    /// the raw pool are not counted).
+    fn counted(mut conn: DatabaseConnection, pool: Pool) -> Self {
+        let statements = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let counter = statements.clone();
+        conn.set_metric_callback(move |_| {
+            counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        });
+        Self {
+            conn,
+            pool,
+            statements,
+        }
+    }
+
+    /// Statements run through sea-orm since the process started (for `/metrics` and for tests
+    /// that prove a request runs a bounded number of queries).
+    pub fn statements(&self) -> u64 {
+        self.statements.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// The sea-orm connection (crate-private: entities stay inside `core`).

@@ -173,6 +173,36 @@ pub async fn post(
             }
         }
     };
+    // Rate limit per principal (anonymous requests per IP).
+    let limit_key = match &principal {
+        Some(p) => match p.api_token() {
+            Some((token, _, _)) => format!("token:{token}"),
+            None => format!("user:{}", p.user_id()),
+        },
+        None => format!("ip:{}", peer.ip()),
+    };
+    if let Err(not_until) = state.api_limiter.check_key(&limit_key) {
+        use governor::clock::{Clock, DefaultClock};
+        let secs = not_until
+            .wait_time_from(DefaultClock::default().now())
+            .as_secs_f64()
+            .ceil()
+            .max(1.0) as u64;
+        let mut response = (
+            StatusCode::TOO_MANY_REQUESTS,
+            axum::Json(serde_json::json!({
+                "errors": [{
+                    "message": format!("too many requests; retry in {secs} s"),
+                    "extensions": {"code": "RATE_LIMITED", "retryAfter": secs}
+                }]
+            })),
+        )
+            .into_response();
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        return response;
+    }
     let context = RequestContext {
         auth: state.auth.clone(),
         principal,
@@ -189,8 +219,14 @@ pub async fn post(
                 .collect(),
         ),
     };
-    let mut response =
-        GraphQLResponse::from(state.schema.execute_batch(batch).await).into_response();
+    let mut result = state.schema.execute_batch(batch).await;
+    match &mut result {
+        async_graphql::BatchResponse::Single(r) => errorwatch_graphql::error::fill_codes(r),
+        async_graphql::BatchResponse::Batch(rs) => rs
+            .iter_mut()
+            .for_each(errorwatch_graphql::error::fill_codes),
+    }
+    let mut response = GraphQLResponse::from(result).into_response();
     if response.headers().contains_key(header::SET_COOKIE) {
         // The operation signed in or out: its cookies win over a rotation's.
         set_cookies.clear();

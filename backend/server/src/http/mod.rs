@@ -51,6 +51,8 @@ pub struct AppState {
     pub auth: Auth,
     /// The GraphQL schema.
     pub schema: AppSchema,
+    /// GraphQL requests per principal (token, user, or IP when anonymous).
+    pub api_limiter: Arc<governor::DefaultKeyedRateLimiter<String>>,
 }
 
 impl AppState {
@@ -71,7 +73,12 @@ impl AppState {
                 DatabaseKind::Postgres => "postgres".to_owned(),
             },
         });
+        let per_minute = std::num::NonZeroU32::new(config.auth.api_requests_per_minute)
+            .unwrap_or(std::num::NonZeroU32::MIN);
         Self {
+            api_limiter: Arc::new(governor::RateLimiter::keyed(governor::Quota::per_minute(
+                per_minute,
+            ))),
             outcomes,
             auth,
             schema,

@@ -14,7 +14,7 @@ use errorwatch_core::scope::{AccountScope, Principal};
 use errorwatch_core::service::event::{self as events, EventSummary};
 use errorwatch_core::service::issue::{self as issues, IgnoreCondition, StatusChange};
 use errorwatch_core::service::issue_search::{self, IssueSort as CoreSort};
-use errorwatch_core::service::{self, locate, search};
+use errorwatch_core::service::{self, locate, search, triage};
 
 use crate::context::ContextExt;
 use crate::error::{GqlResult, OrGql, coded};
@@ -168,6 +168,46 @@ pub struct EventCount {
     pub count: i64,
 }
 
+/// Who an issue is assigned to.
+#[derive(SimpleObject)]
+pub struct Assignee {
+    /// The user's global id.
+    pub user_id: ID,
+    /// Their address (null once they left the account).
+    pub email: Option<String>,
+}
+
+/// What a bulk update does to each issue.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+pub enum BulkIssueAction {
+    /// Resolve now.
+    Resolve,
+    /// Resolve in the next release.
+    ResolveInNextRelease,
+    /// Ignore forever.
+    Ignore,
+    /// Back to unresolved.
+    Reopen,
+    /// Bookmark for the viewer.
+    Bookmark,
+    /// Remove the viewer's bookmark.
+    Unbookmark,
+    /// Delete with their events.
+    Delete,
+}
+
+/// The result of a bulk update.
+#[derive(SimpleObject)]
+pub struct BulkIssuePayload {
+    /// Issues changed.
+    pub updated: i32,
+    /// Their ids.
+    pub issue_ids: Vec<ID>,
+}
+
+/// Most issues one bulk update touches.
+pub const BULK_MAX: usize = 1000;
+
 /// Why events are one issue.
 #[derive(SimpleObject)]
 pub struct GroupingExplanation {
@@ -253,6 +293,29 @@ impl Issue {
     /// Latest release seen.
     async fn last_release(&self) -> Option<&str> {
         self.issue.last_release.as_deref()
+    }
+    /// The member it is assigned to.
+    async fn assignee(&self, ctx: &Context<'_>) -> GqlResult<Option<Assignee>> {
+        let Some(user) = self.issue.assignee_user_id else {
+            return Ok(None);
+        };
+        let loader = ctx.data::<DataLoader<crate::types::MemberEmailLoader>>()?;
+        let email = loader
+            .load_one((self.scope.account_id(), errorwatch_core::ids::UserId(user)))
+            .await
+            .map_err(|e| (*e).clone())?;
+        // A former member shows without an address.
+        Ok(Some(Assignee {
+            user_id: to_id(Kind::User, user),
+            email,
+        }))
+    }
+    /// Bookmarked by the viewer.
+    async fn is_bookmarked(&self) -> GqlResult<bool> {
+        Ok(triage::bookmarked(&self.scope, &[self.issue.id])
+            .await
+            .gql()?
+            .contains(&self.issue.id))
     }
     /// Its project.
     async fn project(&self, ctx: &Context<'_>) -> GqlResult<Project> {
@@ -657,6 +720,146 @@ impl IssueMutation {
         }
         let issue = issues::merge_issues(&scope, target, &sources).await.gql()?;
         Ok(Issue { scope, issue })
+    }
+
+    /// Assigns an issue to a member of its account (`userId` null: unassign).
+    async fn assign_issue(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        user_id: Option<ID>,
+    ) -> GqlResult<Issue> {
+        let (scope, issue) = issue_scope(ctx, &id).await?;
+        let user = match user_id {
+            Some(u) => Some(errorwatch_core::ids::UserId(from_id(Kind::User, &u)?)),
+            None => None,
+        };
+        let issue = triage::assign(&scope, issue, user).await.gql()?;
+        Ok(Issue { scope, issue })
+    }
+
+    /// Bookmarks (or un-bookmarks) an issue for the viewer.
+    async fn bookmark_issue(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        bookmarked: bool,
+    ) -> GqlResult<Issue> {
+        let (scope, issue) = issue_scope(ctx, &id).await?;
+        triage::set_bookmark(&scope, issue, bookmarked)
+            .await
+            .gql()?;
+        Ok(Issue {
+            issue: issues::get_issue(&scope, issue).await.gql()?,
+            scope,
+        })
+    }
+
+    /// Deletes an issue with its events (a later event of its fingerprint opens a new issue).
+    async fn delete_issue(&self, ctx: &Context<'_>, id: ID) -> GqlResult<ID> {
+        let (scope, issue) = issue_scope(ctx, &id).await?;
+        triage::delete_issue(&scope, issue).await.gql()?;
+        Ok(id)
+    }
+
+    /// Applies one action to many issues: those listed in `ids`, or those of `projectId`
+    /// matching `query` (Sentry's syntax), at most 1000. Every listed id is checked first: one
+    /// that is not found changes nothing.
+    async fn bulk_update_issues(
+        &self,
+        ctx: &Context<'_>,
+        action: BulkIssueAction,
+        ids: Option<Vec<ID>>,
+        project_id: Option<ID>,
+        query: Option<String>,
+    ) -> GqlResult<BulkIssuePayload> {
+        let targets: Vec<(AccountScope, i64)> = match (ids, project_id) {
+            (Some(ids), None) => {
+                if ids.len() > BULK_MAX {
+                    return Err(coded("VALIDATION", format!("at most {BULK_MAX} ids")));
+                }
+                let mut out = Vec::with_capacity(ids.len());
+                for id in &ids {
+                    out.push(issue_scope(ctx, id).await?);
+                }
+                out
+            }
+            (None, Some(project)) => {
+                let number = from_id(Kind::Project, &project)?;
+                let account =
+                    locate::account_of(ctx.request().auth.db(), locate::Owned::Project(number))
+                        .await
+                        .gql()?;
+                let scope = ctx.scope(account).await?;
+                let parsed = search::parse(query.as_deref().unwrap_or("is:unresolved")).gql()?;
+                let mut out = Vec::new();
+                let mut after: Option<String> = None;
+                while out.len() < BULK_MAX {
+                    let page = issue_search::search_issues(
+                        &scope,
+                        Some(ProjectId(number)),
+                        &parsed,
+                        CoreSort::LastSeen,
+                        after.as_deref(),
+                        100,
+                    )
+                    .await
+                    .gql()?;
+                    after = page
+                        .issues
+                        .last()
+                        .map(|i| issue_search::cursor(i, CoreSort::LastSeen));
+                    out.extend(page.issues.iter().map(|i| (scope.clone(), i.id)));
+                    if !page.has_next {
+                        break;
+                    }
+                }
+                out.truncate(BULK_MAX);
+                out
+            }
+            _ => {
+                return Err(coded(
+                    "VALIDATION",
+                    "give either ids, or projectId (with an optional query)",
+                ));
+            }
+        };
+        let mut done = Vec::with_capacity(targets.len());
+        for (scope, issue) in targets {
+            match action {
+                BulkIssueAction::Resolve => {
+                    issues::change_status(&scope, issue, StatusChange::Resolve)
+                        .await
+                        .map(|_| ())
+                }
+                BulkIssueAction::ResolveInNextRelease => {
+                    issues::change_status(&scope, issue, StatusChange::ResolveInNextRelease)
+                        .await
+                        .map(|_| ())
+                }
+                BulkIssueAction::Ignore => issues::change_status(
+                    &scope,
+                    issue,
+                    StatusChange::Ignore(IgnoreCondition::Forever),
+                )
+                .await
+                .map(|_| ()),
+                BulkIssueAction::Reopen => {
+                    issues::change_status(&scope, issue, StatusChange::Reopen)
+                        .await
+                        .map(|_| ())
+                }
+                BulkIssueAction::Bookmark => triage::set_bookmark(&scope, issue, true).await,
+                BulkIssueAction::Unbookmark => triage::set_bookmark(&scope, issue, false).await,
+                BulkIssueAction::Delete => triage::delete_issue(&scope, issue).await,
+            }
+            .gql()?;
+            done.push(to_id(Kind::Issue, issue));
+        }
+        Ok(BulkIssuePayload {
+            updated: done.len() as i32,
+            issue_ids: done,
+        })
     }
 
     /// Splits one fingerprint (see `Issue.grouping.fingerprints`) out of an issue into its own

@@ -32,6 +32,7 @@ pub struct Model {
     pub ignore_until_users_seen: Option<i64>,
     pub status_changed_at: Option<DateTimeUtc>,
     pub regressed_at: Option<DateTimeUtc>,
+    pub assignee_user_id: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -54,6 +54,8 @@ pub struct Issue {
     pub grouping_version: i32,
     /// Why its events are one issue.
     pub grouping_components: serde_json::Value,
+    /// The member it is assigned to.
+    pub assignee_user_id: Option<i64>,
 }
 
 impl From<issue::Model> for Issue {
@@ -77,6 +79,7 @@ impl From<issue::Model> for Issue {
             grouping_version: m.grouping_version,
             grouping_components: serde_json::from_str(&m.grouping_components)
                 .unwrap_or(serde_json::Value::Null),
+            assignee_user_id: m.assignee_user_id,
         }
     }
 }
@@ -122,7 +125,7 @@ pub enum StatusChange {
     Reopen,
 }
 
-fn actor_name(scope: &AccountScope) -> String {
+pub(crate) fn actor_name(scope: &AccountScope) -> String {
     match scope.actor() {
         Actor::User(id) => format!("user:{id}"),
         Actor::Token(token, user) => format!("token:{token}:user:{user}"),
@@ -130,7 +133,7 @@ fn actor_name(scope: &AccountScope) -> String {
     }
 }
 
-async fn load(scope: &AccountScope, issue_id: i64) -> Result<issue::Model> {
+pub(crate) async fn load(scope: &AccountScope, issue_id: i64) -> Result<issue::Model> {
     issue::Entity::find_by_id(issue_id)
         .filter(issue::Column::AccountId.eq(scope.account_id().0))
         .one(scope.db().conn())

@@ -14,6 +14,7 @@ pub mod member;
 pub mod project;
 pub mod purge;
 pub mod search;
+pub mod triage;
 pub mod user;
 
 /// Forward keyset pagination: up to `first` rows after the row with id `after` (in the list's

@@ -375,6 +375,34 @@ fn cases(a: &TenantA) -> BTreeMap<&'static str, (&'static str, Value)> {
                 json!({"id": a.issue}),
             ),
         ),
+        (
+            "Mutation.assignIssue",
+            (
+                "mutation($id: ID!) { assignIssue(id: $id, userId: null) { id } }",
+                json!({"id": a.issue}),
+            ),
+        ),
+        (
+            "Mutation.bookmarkIssue",
+            (
+                "mutation($id: ID!) { bookmarkIssue(id: $id, bookmarked: true) { id } }",
+                json!({"id": a.issue}),
+            ),
+        ),
+        (
+            "Mutation.deleteIssue",
+            (
+                "mutation($id: ID!) { deleteIssue(id: $id) }",
+                json!({"id": a.issue}),
+            ),
+        ),
+        (
+            "Mutation.bulkUpdateIssues",
+            (
+                "mutation($id: ID!) { bulkUpdateIssues(action: DELETE, ids: [$id]) { updated } }",
+                json!({"id": a.issue}),
+            ),
+        ),
     ])
 }
 

@@ -303,3 +303,76 @@ db_test!(
         assert_eq!(reader.err("mutation($id: ID!) { resolveIssue(id: $id) { status } }", json!({"id": ids[0]})).await, "FORBIDDEN");
     }
 );
+
+db_test!(
+    async fn triage_assign_bookmark_delete_and_bulk(backend) {
+        let app = TestApp::spawn(backend).await;
+        let shop = shop(&app).await;
+        seed(&app, &shop).await;
+        let list = shop.browser.ok(LIST, json!({"p": shop.project, "q": ""})).await;
+        let ids: Vec<Value> = list["project"]["issues"]["edges"].as_array().expect("edges").iter().map(|e| e["node"]["id"].clone()).collect();
+        let me = shop.browser.ok("{ viewer { user { id } } }", json!({})).await["viewer"]["user"]["id"].clone();
+
+        // Assign to a member; a stranger is refused.
+        let assigned = shop
+            .browser
+            .ok("mutation($i: ID!, $u: ID) { assignIssue(id: $i, userId: $u) { assignee { userId email } } }", json!({"i": ids[0], "u": me}))
+            .await;
+        assert_eq!(assigned["assignIssue"]["assignee"], json!({"userId": me, "email": "ada@example.com"}));
+        let stranger = crate::harness::gql::sign_up(&app, "eve@example.com").await;
+        let eve = stranger.ok("{ viewer { user { id } } }", json!({})).await["viewer"]["user"]["id"].clone();
+        assert_eq!(
+            shop.browser.err("mutation($i: ID!, $u: ID) { assignIssue(id: $i, userId: $u) { id } }", json!({"i": ids[0], "u": eve})).await,
+            "VALIDATION"
+        );
+        let unassigned = shop.browser.ok("mutation($i: ID!) { assignIssue(id: $i, userId: null) { assignee { email } } }", json!({"i": ids[0]})).await;
+        assert_eq!(unassigned["assignIssue"]["assignee"], Value::Null);
+
+        // Bookmarks are per user.
+        let marked = shop.browser.ok("mutation($i: ID!) { bookmarkIssue(id: $i, bookmarked: true) { isBookmarked } }", json!({"i": ids[1]})).await;
+        assert_eq!(marked["bookmarkIssue"]["isBookmarked"], true);
+        shop.browser.ok("mutation($i: ID!) { bookmarkIssue(id: $i, bookmarked: true) { isBookmarked } }", json!({"i": ids[1]})).await;
+        let unmarked = shop.browser.ok("mutation($i: ID!) { bookmarkIssue(id: $i, bookmarked: false) { isBookmarked } }", json!({"i": ids[1]})).await;
+        assert_eq!(unmarked["bookmarkIssue"]["isBookmarked"], false);
+
+        // Bulk by ids: every id is checked first; a foreign one changes nothing.
+        assert_eq!(
+            shop.browser
+                .err("mutation($ids: [ID!]) { bulkUpdateIssues(action: RESOLVE, ids: $ids) { updated } }", json!({"ids": [ids[0], "iss_999999"]}))
+                .await,
+            "NOT_FOUND"
+        );
+        assert_eq!(titles(&shop, "is:resolved").await.len(), 0);
+        let bulk = shop
+            .browser
+            .ok("mutation($ids: [ID!]) { bulkUpdateIssues(action: RESOLVE, ids: $ids) { updated issueIds } }", json!({"ids": [ids[0], ids[1]]}))
+            .await;
+        assert_eq!(bulk["bulkUpdateIssues"]["updated"], 2);
+        assert_eq!(titles(&shop, "is:resolved").await.len(), 2);
+
+        // Bulk by search: delete the unresolved ones matching "payment"… none is unresolved and
+        // matching now? Reopen, then delete by query.
+        shop.browser.ok("mutation($ids: [ID!]) { bulkUpdateIssues(action: REOPEN, ids: $ids) { updated } }", json!({"ids": [ids[0], ids[1]]})).await;
+        let deleted = shop
+            .browser
+            .ok("mutation($p: ID!) { bulkUpdateIssues(action: DELETE, projectId: $p, query: \"payment\") { updated } }", json!({"p": shop.project}))
+            .await;
+        assert_eq!(deleted["bulkUpdateIssues"]["updated"], 1);
+        assert_eq!(titles(&shop, "payment").await, Vec::<String>::new());
+        assert_eq!(app.scalar("SELECT COUNT(*) FROM events").await, 2, "the deleted issue's 3 events are gone");
+        // A new event of the deleted fingerprint opens a new issue.
+        send(&app, shop.number, &shop.key, json!({"message": "Payment declined"})).await;
+        app.run_pending_jobs().await;
+        assert_eq!(titles(&shop, "payment").await, vec!["Payment declined"]);
+
+        // Single delete.
+        let remaining = shop.browser.ok(LIST, json!({"p": shop.project, "q": "cache"})).await;
+        let cache = remaining["project"]["issues"]["edges"][0]["node"]["id"].clone();
+        shop.browser.ok("mutation($i: ID!) { deleteIssue(id: $i) }", json!({"i": cache})).await;
+        assert_eq!(shop.browser.err("query($i: ID!) { issue(id: $i) { id } }", json!({"i": cache})).await, "NOT_FOUND");
+        assert_eq!(
+            shop.browser.err("mutation { bulkUpdateIssues(action: RESOLVE) { updated } }", json!({})).await,
+            "VALIDATION"
+        );
+    }
+);

@@ -9,10 +9,11 @@ pub mod ids;
 pub mod issues;
 pub mod mutation;
 pub mod query;
+pub mod subscription;
 pub mod types;
 
 use async_graphql::dataloader::DataLoader;
-use async_graphql::{EmptySubscription, MergedObject, Request, Schema, SimpleObject};
+use async_graphql::{Data, MergedObject, Request, Schema, SimpleObject};
 
 pub use context::{CookieSettings, RequestContext};
 /// Root query.
@@ -24,7 +25,7 @@ pub struct Query(query::AccountQuery, issues::IssueQuery);
 pub struct Mutation(mutation::AccountMutation, issues::IssueMutation);
 
 /// The schema type.
-pub type AppSchema = Schema<Query, Mutation, EmptySubscription>;
+pub type AppSchema = Schema<Query, Mutation, subscription::Subscription>;
 
 /// Facts about the running server, given to the schema at build time.
 #[derive(Clone, Debug, SimpleObject)]
@@ -40,17 +41,23 @@ pub const MAX_DOCUMENT_BYTES: usize = 64 * 1024;
 
 /// Builds the schema with limits that keep one request from exhausting the server.
 pub fn build_schema(info: ServerInfo) -> AppSchema {
-    Schema::build(Query::default(), Mutation::default(), EmptySubscription)
-        .data(info)
-        .limit_depth(16)
-        .limit_complexity(2000)
-        .limit_recursive_depth(32)
-        .finish()
+    Schema::build(
+        Query::default(),
+        Mutation::default(),
+        subscription::Subscription,
+    )
+    .data(info)
+    .limit_depth(16)
+    .limit_complexity(2000)
+    .limit_recursive_depth(32)
+    .finish()
 }
 
-/// Attaches the per-request data: the context and fresh DataLoaders holding its principal.
-pub fn prepare_request(request: Request, context: RequestContext) -> Request {
-    let loader = DataLoader::new(
+type Loaders = (DataLoader<types::MemberEmailLoader>, issues::LatestLoader);
+
+/// Fresh DataLoaders holding the request's principal.
+fn loaders(context: &RequestContext) -> Loaders {
+    let members = DataLoader::new(
         types::MemberEmailLoader {
             auth: context.auth.clone(),
             principal: context.principal.clone(),
@@ -67,14 +74,34 @@ pub fn prepare_request(request: Request, context: RequestContext) -> Request {
         tokio::spawn,
         async_graphql::dataloader::HashMapCache::default(),
     );
-    request.data(context).data(loader).data(latest)
+    (members, latest)
+}
+
+/// The per-connection data of a WebSocket: the context and its DataLoaders.
+pub fn connection_data(context: RequestContext) -> Data {
+    let (members, latest) = loaders(&context);
+    let mut data = Data::default();
+    data.insert(context);
+    data.insert(members);
+    data.insert(latest);
+    data
+}
+
+/// Attaches the per-request data to a request: the context and fresh DataLoaders.
+pub fn prepare_request(request: Request, context: RequestContext) -> Request {
+    let (members, latest) = loaders(&context);
+    request.data(context).data(members).data(latest)
 }
 
 /// The SDL, as checked in at `graphql/schema.graphql`.
 pub fn sdl() -> String {
-    Schema::build(Query::default(), Mutation::default(), EmptySubscription)
-        .finish()
-        .sdl()
+    Schema::build(
+        Query::default(),
+        Mutation::default(),
+        subscription::Subscription,
+    )
+    .finish()
+    .sdl()
 }
 
 #[cfg(test)]

@@ -38,6 +38,7 @@ pub struct Db {
     conn: DatabaseConnection,
     pool: Pool,
     statements: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    bus: tokio::sync::broadcast::Sender<crate::notify::Notice>,
 }
 
 /// Why the database could not be opened, phrased for the operator.
@@ -139,7 +140,13 @@ impl Db {
             conn,
             pool,
             statements,
+            bus: tokio::sync::broadcast::channel(crate::notify::BUS_CAPACITY).0,
         }
+    }
+
+    /// This process' bus of data changes (see [`crate::notify`]).
+    pub fn bus(&self) -> &tokio::sync::broadcast::Sender<crate::notify::Notice> {
+        &self.bus
     }
 
     /// Statements run through sea-orm since the process started (for `/metrics` and for tests

@@ -16,6 +16,7 @@ pub mod ingest;
 pub mod jobs;
 pub mod mail;
 pub mod metrics;
+pub mod notify;
 pub mod outcome;
 pub mod password;
 pub mod release;

@@ -234,6 +234,16 @@ impl Application {
                     }
                 }
             });
+            // On PostgreSQL, change notices of every process reach this one's subscriptions.
+            // (A finished task stops the process, so it only runs where there is a cluster.)
+            if self.db.kind() == DatabaseKind::Postgres {
+                let db = self.db.clone();
+                let stop = shutdown.clone();
+                tasks.spawn(async move {
+                    errorwatch_core::notify::listen(db, stop).await;
+                    Ok(())
+                });
+            }
             let router = http::router(state);
             let stop = shutdown.clone();
             info!(

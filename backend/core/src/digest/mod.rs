@@ -14,6 +14,7 @@ pub mod items;
 pub mod normalize;
 pub mod retention;
 
+use crate::notify::{Change, Notice};
 use std::collections::HashMap;
 use std::io::Write;
 
@@ -72,8 +73,9 @@ impl Job for DigestSpool {
         let mut outcomes = Outcomes::default();
         let mut rules = RulesCache::default();
         let mut stored = 0usize;
+        let mut notices = Vec::new();
         for row in &rows {
-            stored += digest_envelope(&txn, row, &mut outcomes, &mut rules).await?;
+            stored += digest_envelope(&txn, row, &mut outcomes, &mut rules, &mut notices).await?;
         }
         outcomes.write(&txn).await?;
         ingest_spool::Entity::delete_many()
@@ -81,6 +83,7 @@ impl Job for DigestSpool {
             .exec(&txn)
             .await?;
         txn.commit().await?;
+        crate::notify::publish(&ctx.db, &coalesce(notices)).await;
         info!(
             envelopes = rows.len(),
             events.stored = stored,
@@ -158,12 +161,36 @@ impl Outcomes {
     }
 }
 
+/// One `IssueCreated` or `IssueUpdated` per issue (created wins), and every `EventCreated`.
+fn coalesce(notices: Vec<Notice>) -> Vec<Notice> {
+    let mut out: Vec<Notice> = Vec::with_capacity(notices.len());
+    for notice in notices {
+        if notice.change == Change::EventCreated {
+            out.push(notice);
+            continue;
+        }
+        match out
+            .iter_mut()
+            .find(|n| n.change != Change::EventCreated && n.issue_id == notice.issue_id)
+        {
+            Some(existing) => {
+                if notice.change == Change::IssueCreated {
+                    existing.change = Change::IssueCreated;
+                }
+            }
+            None => out.push(notice),
+        }
+    }
+    out
+}
+
 /// Digests one envelope; returns how many events it stored.
 async fn digest_envelope(
     txn: &DatabaseTransaction,
     row: &ingest_spool::Model,
     outcomes: &mut Outcomes,
     rules: &mut RulesCache,
+    notices: &mut Vec<Notice>,
 ) -> anyhow::Result<usize> {
     let envelope = match parse_envelope(&row.envelope) {
         Ok(envelope) => envelope,
@@ -184,9 +211,29 @@ async fn digest_envelope(
         match &item.ty {
             ItemType::Event => {
                 match store_event_item(txn, row, &envelope, &item.payload, rules).await? {
-                    EventFate::Stored => {
+                    EventFate::Stored {
+                        issue_id,
+                        created,
+                        event_id,
+                    } => {
                         stored += 1;
                         outcomes.add(row, category, "accepted", "", 1);
+                        let notice = |change, event_id| Notice {
+                            change,
+                            account_id: row.account_id,
+                            project_id: row.project_id,
+                            issue_id,
+                            event_id,
+                        };
+                        notices.push(notice(
+                            if created {
+                                Change::IssueCreated
+                            } else {
+                                Change::IssueUpdated
+                            },
+                            None,
+                        ));
+                        notices.push(notice(Change::EventCreated, Some(event_id)));
                     }
                     EventFate::Duplicate => {}
                     EventFate::Invalid(reason) => outcomes.add(row, category, "invalid", reason, 1),
@@ -268,7 +315,11 @@ fn record_client_report(row: &ingest_spool::Model, payload: &[u8], outcomes: &mu
 }
 
 enum EventFate {
-    Stored,
+    Stored {
+        issue_id: i64,
+        created: bool,
+        event_id: String,
+    },
     Duplicate,
     Invalid(&'static str),
 }
@@ -311,7 +362,7 @@ async fn store_event_item(
     if let Some(title) = &grouping.title_override {
         event.title = title.clone();
     }
-    let issue_id = upsert_issue(txn, row, &event, &grouping).await?;
+    let (issue_id, created) = upsert_issue(txn, row, &event, &grouping).await?;
     insert_event(txn, row, issue_id, &event, &grouping.hash).await?;
     bump_counters(txn, row, issue_id, &event).await?;
     crate::service::issue::apply_event_to_state(
@@ -322,7 +373,11 @@ async fn store_event_item(
     )
     .await
     .map_err(|e| anyhow::anyhow!("issue state: {e}"))?;
-    Ok(EventFate::Stored)
+    Ok(EventFate::Stored {
+        issue_id,
+        created,
+        event_id: event.event_id.clone(),
+    })
 }
 
 /// Maps `grouping`'s hash to the issue (no-op when it already maps somewhere).
@@ -392,7 +447,7 @@ async fn upsert_issue(
     row: &ingest_spool::Model,
     event: &NormalizedEvent,
     grouping: &crate::grouping::Grouping,
-) -> anyhow::Result<i64> {
+) -> anyhow::Result<(i64, bool)> {
     let now = Utc::now();
     // A fingerprint already mapped to an issue (the issue it created, or one it was merged
     // into) decides first.
@@ -458,7 +513,7 @@ async fn upsert_issue(
                 .to_owned();
             txn.execute(&releases).await?;
         }
-        return Ok(issue_id);
+        return Ok((issue_id, false));
     }
     let statement = Query::insert()
         .into_table("issues")
@@ -529,7 +584,9 @@ async fn upsert_issue(
         .ok_or_else(|| anyhow::anyhow!("issue upsert returned no row"))?;
     let issue_id: i64 = result.try_get("", "id")?;
     insert_fingerprint(txn, row, issue_id, grouping).await?;
-    Ok(issue_id)
+    // The fingerprint was unknown, so the insert created the issue (digests run one at a time;
+    // a rare race with a merge only mislabels one notice).
+    Ok((issue_id, true))
 }
 
 /// zlib-compressed JSON.

@@ -161,7 +161,15 @@ impl JobQueue {
             }
             Pool::Postgres(pool) => {
                 let mut conn = pool.acquire().await?;
-                apalis_postgres::queries::push_tasks(&mut *conn, J::NAME, tasks).await?;
+                match apalis_postgres::queries::push_tasks(&mut *conn, J::NAME, tasks).await {
+                    Ok(_) => {}
+                    // Another process pushed the same idempotency key first: as documented on
+                    // `EnqueueOptions::idempotency_key`, the second push is a no-op.
+                    Err(apalis_postgres::Error::Database(e)) if is_idempotency_conflict(&e) => {
+                        return Ok(());
+                    }
+                    Err(e) => return Err(e.into()),
+                }
             }
         }
         for _ in 0..count {
@@ -272,6 +280,11 @@ fn build_task(bytes: Vec<u8>, options: EnqueueOptions) -> Task<Vec<u8>> {
         builder = builder.idempotency_key(key);
     }
     builder.build()
+}
+
+fn is_idempotency_conflict(error: &sqlx::Error) -> bool {
+    matches!(error, sqlx::Error::Database(db)
+        if db.is_unique_violation() && db.constraint().is_some_and(|c| c.contains("idempotency")))
 }
 
 /// Enqueues `job` inside the caller's SQLite transaction, so it exists iff the transaction

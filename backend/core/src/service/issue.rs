@@ -14,6 +14,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use crate::entity::{issue, issue_activity};
+use crate::notify::{Change, Notice};
 use crate::scope::{AccountScope, Actor, Role};
 use crate::{Error, Result};
 
@@ -284,7 +285,23 @@ pub async fn change_status(
     let updated = model.update(&txn).await?;
     record_activity(&txn, &updated, kind, &actor_name(scope), data).await?;
     txn.commit().await?;
+    notify_changed(scope, &updated, Change::IssueUpdated).await;
     Ok(updated.into())
+}
+
+/// Tells live subscribers that an issue was created or changed (after the commit).
+pub(crate) async fn notify_changed(scope: &AccountScope, issue: &issue::Model, change: Change) {
+    crate::notify::publish(
+        scope.db(),
+        &[Notice {
+            change,
+            account_id: issue.account_id,
+            project_id: issue.project_id,
+            issue_id: issue.id,
+            event_id: None,
+        }],
+    )
+    .await;
 }
 
 /// After an event was counted on an issue (inside the digest's transaction): a resolved issue
@@ -538,6 +555,7 @@ pub async fn merge_issues(
     )
     .await?;
     txn.commit().await?;
+    notify_changed(scope, &updated, Change::IssueUpdated).await;
     Ok(updated.into())
 }
 
@@ -795,6 +813,8 @@ pub async fn unmerge_fingerprint(scope: &AccountScope, issue_id: i64, hash: &str
     )
     .await?;
     txn.commit().await?;
+    notify_changed(scope, &created, Change::IssueCreated).await;
+    notify_changed(scope, &original, Change::IssueUpdated).await;
     Ok(created.into())
 }
 

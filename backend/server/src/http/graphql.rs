@@ -241,3 +241,84 @@ pub async fn post(
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
 }
+
+/// `GET /graphql/ws`: subscriptions over WebSocket (graphql-transport-ws, and the older
+/// graphql-ws). Credentials come in the `connection_init` payload: `{"authorization": "Bearer
+/// ewt_…"}` for integrations, or `{"csrfToken": "<ew_csrf>"}` together with the session cookie
+/// the browser sent with the upgrade (the token proves the page is ours, as for POSTs). Bad
+/// credentials close the connection; none leave it anonymous (subscribing then answers
+/// UNAUTHENTICATED).
+pub async fn ws(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    protocol: async_graphql_axum::GraphQLProtocol,
+    upgrade: axum::extract::ws::WebSocketUpgrade,
+) -> Response {
+    let access = cookie(&headers, ACCESS_COOKIE).map(str::to_owned);
+    let client = client(peer, &headers);
+    let cookies = cookie_settings(&state);
+    upgrade
+        .protocols(async_graphql::http::ALL_WEBSOCKET_PROTOCOLS)
+        .on_upgrade(move |socket| {
+            let schema = state.schema.clone();
+            async_graphql_axum::GraphQLWebSocket::new(socket, schema, protocol)
+                .on_connection_init(move |payload| async move {
+                    let principal = ws_principal(&state, access.as_deref(), &payload).await?;
+                    Ok(errorwatch_graphql::connection_data(RequestContext {
+                        auth: state.auth.clone(),
+                        principal,
+                        client,
+                        public_url: state.config.http.public_url.clone(),
+                        queue: state.queue.clone(),
+                        cookies,
+                    }))
+                })
+                .serve()
+        })
+}
+
+async fn ws_principal(
+    state: &AppState,
+    access: Option<&str>,
+    payload: &serde_json::Value,
+) -> async_graphql::Result<Option<errorwatch_core::scope::Principal>> {
+    use async_graphql::ErrorExtensions;
+    let refuse = |message: &str| {
+        async_graphql::Error::new(message.to_owned())
+            .extend_with(|_, e| e.set("code", "UNAUTHENTICATED"))
+    };
+    if let Some(bearer) = payload
+        .get("authorization")
+        .or_else(|| payload.get("Authorization"))
+        .and_then(serde_json::Value::as_str)
+    {
+        let token = bearer
+            .trim()
+            .strip_prefix("Bearer ")
+            .unwrap_or(bearer)
+            .trim();
+        return match state.auth.authenticate_token(token).await {
+            Ok(principal) => Ok(Some(principal)),
+            Err(_) => Err(refuse("invalid or revoked API token")),
+        };
+    }
+    let Some(access) = access else {
+        return Ok(None);
+    };
+    let csrf = payload
+        .get("csrfToken")
+        .and_then(serde_json::Value::as_str)
+        .unwrap_or_default();
+    match state.auth.authenticate_session(Some(access), None).await {
+        Ok(Some((principal, _)))
+            if state.auth.csrf_matches(&principal, csrf) && !csrf.is_empty() =>
+        {
+            Ok(Some(principal))
+        }
+        Ok(Some(_)) => Err(refuse("missing or wrong csrfToken in connection_init")),
+        _ => Err(refuse(
+            "the session expired; refresh it with a POST to /graphql first",
+        )),
+    }
+}

@@ -101,6 +101,7 @@ async fn graphiql(
     axum::response::Html(
         async_graphql::http::GraphiQLSource::build()
             .endpoint(&endpoint)
+            .subscription_endpoint(&format!("{endpoint}/ws"))
             .title("ErrorWatch GraphQL")
             .finish(),
     )
@@ -167,6 +168,7 @@ pub fn router(state: AppState) -> Router {
         .route("/health/live", get(health::live))
         .route("/health/ready", get(health::ready))
         .route("/metrics", get(metrics::metrics))
+        .route("/graphql/ws", get(graphql::ws))
         .route(
             "/graphql",
             get(graphiql)

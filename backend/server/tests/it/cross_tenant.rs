@@ -376,6 +376,27 @@ fn cases(a: &TenantA) -> BTreeMap<&'static str, (&'static str, Value)> {
             ),
         ),
         (
+            "Subscription.issueCreated",
+            (
+                "subscription($id: ID) { issueCreated(projectId: $id) { id } }",
+                json!({"id": a.project}),
+            ),
+        ),
+        (
+            "Subscription.issueUpdated",
+            (
+                "subscription($id: ID) { issueUpdated(issueId: $id) { id } }",
+                json!({"id": a.issue}),
+            ),
+        ),
+        (
+            "Subscription.eventCreated",
+            (
+                "subscription($id: ID) { eventCreated(accountId: $id) { eventId } }",
+                json!({"id": a.account}),
+            ),
+        ),
+        (
             "Mutation.assignIssue",
             (
                 "mutation($id: ID!) { assignIssue(id: $id, userId: null) { id } }",
@@ -512,7 +533,20 @@ db_test!(
         }
 
         let before = snapshot(&app, &alice, &a).await;
-        for (name, (document, variables)) in &cases {
+        // Subscriptions, over WebSocket with Bob's token.
+        let mut socket = crate::harness::ws::connect(&app, json!({"authorization": format!("Bearer {bob_token}")}))
+            .await
+            .expect("ack");
+        for (name, (document, variables)) in cases.iter().filter(|(name, _)| name.starts_with("Subscription.")) {
+            crate::harness::ws::subscribe(&mut socket, name, document, variables.clone()).await;
+            let answer = crate::harness::ws::next(&mut socket).await.expect("an answer");
+            assert_eq!(answer["id"], *name, "{answer}");
+            assert_eq!(answer["payload"]["errors"][0]["extensions"]["code"], "NOT_FOUND", "{name}: {answer}");
+            assert_eq!(answer["payload"]["data"], Value::Null, "{name}: {answer}");
+            let done = crate::harness::ws::next(&mut socket).await.expect("complete");
+            assert_eq!(done["type"], "complete", "{done}");
+        }
+        for (name, (document, variables)) in cases.iter().filter(|(name, _)| !name.starts_with("Subscription.")) {
             for (who, client) in [("bob's session", &bob), ("bob's admin token", &bob_api)] {
                 let body = client.exec(document, variables.clone()).await;
                 assert_eq!(

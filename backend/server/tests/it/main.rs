@@ -15,4 +15,5 @@ mod issues_api;
 mod jobs;
 mod lifecycle;
 mod shutdown;
+mod subscriptions;
 mod tenancy;

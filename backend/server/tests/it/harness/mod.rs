@@ -9,6 +9,7 @@
 pub mod db;
 pub mod gql;
 pub mod smtp;
+pub mod ws;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -64,7 +65,9 @@ pub struct TestApp {
     pub smtp: SmtpSink,
     shutdown: CancellationToken,
     task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
-    database: TestDatabase,
+    /// Owned by the first app on a database (dropped with it); `None` for a second process.
+    _database: Option<TestDatabase>,
+    database_url: String,
 }
 
 impl TestApp {
@@ -75,12 +78,27 @@ impl TestApp {
 
     /// Starts the app with extra environment settings (e.g. `ERRORWATCH_PUBLIC_URL`).
     pub async fn spawn_with(backend: Backend, extra: &[(&str, &str)]) -> Self {
+        let database = TestDatabase::create(backend).await;
+        let url = database.url().to_owned();
+        Self::start(Some(database), url, SmtpSink::start().await, extra).await
+    }
+
+    /// A second server process on this app's database and mail server (scale-out tests: the
+    /// workers of both take jobs from the one queue).
+    pub async fn spawn_sharing(&self, extra: &[(&str, &str)]) -> Self {
+        Self::start(None, self.database_url.clone(), self.smtp.clone(), extra).await
+    }
+
+    async fn start(
+        database: Option<TestDatabase>,
+        database_url: String,
+        smtp: SmtpSink,
+        extra: &[(&str, &str)],
+    ) -> Self {
         errorwatch_core::telemetry::init_for_tests();
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let database = TestDatabase::create(backend).await;
-        let smtp = SmtpSink::start().await;
         let mut vars: HashMap<String, String> = HashMap::from([
-            ("DATABASE_URL".to_owned(), database.url().to_owned()),
+            ("DATABASE_URL".to_owned(), database_url.clone()),
             ("ERRORWATCH_LISTEN".to_owned(), "127.0.0.1:0".to_owned()),
             ("ERRORWATCH_WORKER_POLL_MS".to_owned(), "20".to_owned()),
             (
@@ -129,7 +147,8 @@ impl TestApp {
             smtp,
             shutdown,
             task: Some(task),
-            database,
+            _database: database,
+            database_url,
         }
     }
 
@@ -149,7 +168,7 @@ impl TestApp {
 
     /// The database URL, for running the real binary against the same database.
     pub fn database_url(&self) -> &str {
-        self.database.url()
+        &self.database_url
     }
 
     /// Waits until no job is waiting, scheduled or running (the app's own workers run them).

@@ -30,6 +30,8 @@ pub enum Kind {
     Issue,
     /// A stored event.
     Event,
+    /// An attachment of an event.
+    Attachment,
 }
 
 impl Kind {
@@ -46,6 +48,7 @@ impl Kind {
             Kind::AuditEntry => "aud",
             Kind::Issue => "iss",
             Kind::Event => "evt",
+            Kind::Attachment => "att",
         }
     }
 }

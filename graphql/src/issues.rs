@@ -14,7 +14,7 @@ use errorwatch_core::scope::{AccountScope, Principal};
 use errorwatch_core::service::event::{self as events, EventSummary};
 use errorwatch_core::service::issue::{self as issues, IgnoreCondition, StatusChange};
 use errorwatch_core::service::issue_search::{self, IssueSort as CoreSort};
-use errorwatch_core::service::{self, locate, search, triage};
+use errorwatch_core::service::{self, locate, project_stats, search, triage};
 
 use crate::context::ContextExt;
 use crate::error::{GqlResult, OrGql, coded};
@@ -523,16 +523,100 @@ impl Event {
             scope: self.scope.clone(),
         })
     }
+    /// The exception chain, outermost first as the SDK sent it (cause last), with frames.
+    async fn exceptions(&self) -> GqlResult<Vec<ExceptionValue>> {
+        let payload = self.load_payload().await?;
+        Ok(payload["exception"]["values"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(ExceptionValue::from_json)
+            .collect())
+    }
+    /// Breadcrumbs, oldest first.
+    async fn breadcrumbs(&self) -> GqlResult<Vec<Breadcrumb>> {
+        let payload = self.load_payload().await?;
+        let crumbs = payload["breadcrumbs"]["values"]
+            .as_array()
+            .or_else(|| payload["breadcrumbs"].as_array())
+            .cloned()
+            .unwrap_or_default();
+        Ok(crumbs.iter().map(Breadcrumb::from_json).collect())
+    }
+    /// Tags as key/value pairs.
+    async fn tags(&self) -> GqlResult<Vec<TagPair>> {
+        let payload = self.load_payload().await?;
+        Ok(payload["tags"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|pair| {
+                Some(TagPair {
+                    key: pair.get(0)?.as_str()?.to_owned(),
+                    value: pair.get(1)?.as_str()?.to_owned(),
+                })
+            })
+            .collect())
+    }
+    /// The user (`id`, `email`, `username`, `ip_address`, …), as JSON.
+    async fn user(&self) -> GqlResult<Option<Json<serde_json::Value>>> {
+        Ok(non_null(&self.load_payload().await?["user"]))
+    }
+    /// The HTTP request (`url`, `method`, `headers`, `query_string`, …), as JSON.
+    async fn request(&self) -> GqlResult<Option<Json<serde_json::Value>>> {
+        Ok(non_null(&self.load_payload().await?["request"]))
+    }
+    /// Contexts (`os`, `runtime`, `browser`, `device`, `trace`, …), as JSON.
+    async fn contexts(&self) -> GqlResult<Option<Json<serde_json::Value>>> {
+        Ok(non_null(&self.load_payload().await?["contexts"]))
+    }
+    /// The SDK that sent it (`name`, `version`, `integrations`, …), as JSON.
+    async fn sdk(&self) -> GqlResult<Option<Json<serde_json::Value>>> {
+        Ok(non_null(&self.load_payload().await?["sdk"]))
+    }
+    /// Files sent with the event (metadata).
+    async fn attachments(&self) -> GqlResult<Vec<Attachment>> {
+        let (attachments, _) = project_stats::event_extras(
+            &self.scope,
+            self.summary.project_id,
+            &self.summary.event_id,
+        )
+        .await
+        .gql()?;
+        Ok(attachments
+            .into_iter()
+            .map(|a| Attachment {
+                id: to_id(Kind::Attachment, a.id),
+                filename: a.filename,
+                content_type: a.content_type,
+                attachment_type: a.attachment_type,
+                size: a.size,
+            })
+            .collect())
+    }
+    /// What users wrote about it (user feedback / user reports).
+    async fn user_feedback(&self) -> GqlResult<Vec<UserFeedback>> {
+        let (_, feedback) = project_stats::event_extras(
+            &self.scope,
+            self.summary.project_id,
+            &self.summary.event_id,
+        )
+        .await
+        .gql()?;
+        Ok(feedback
+            .into_iter()
+            .map(|f| UserFeedback {
+                name: f.name,
+                email: f.email,
+                comments: f.comments,
+                created_at: f.created_at,
+            })
+            .collect())
+    }
     /// The full normalized event (exception chain with frames, breadcrumbs, request, user,
     /// contexts, tags, sdk, …) as JSON.
     async fn payload(&self) -> GqlResult<Json<serde_json::Value>> {
-        if let Some(payload) = &self.payload {
-            return Ok(Json(payload.clone()));
-        }
-        let (_, payload) = events::get_event(&self.scope, self.summary.id)
-            .await
-            .gql()?;
-        Ok(Json(payload))
+        Ok(Json(self.load_payload().await?))
     }
 }
 
@@ -876,4 +960,223 @@ impl IssueMutation {
             .gql()?;
         Ok(Issue { scope, issue })
     }
+}
+
+impl Event {
+    async fn load_payload(&self) -> GqlResult<serde_json::Value> {
+        if let Some(payload) = &self.payload {
+            return Ok(payload.clone());
+        }
+        let (_, payload) = events::get_event(&self.scope, self.summary.id)
+            .await
+            .gql()?;
+        Ok(payload)
+    }
+}
+
+fn non_null(value: &serde_json::Value) -> Option<Json<serde_json::Value>> {
+    (!value.is_null()).then(|| Json(value.clone()))
+}
+
+fn text(value: &serde_json::Value) -> Option<String> {
+    match value {
+        serde_json::Value::String(s) => Some(s.clone()),
+        serde_json::Value::Null => None,
+        other => Some(other.to_string()),
+    }
+}
+
+/// One exception of the chain.
+#[derive(SimpleObject)]
+pub struct ExceptionValue {
+    /// Type (`KeyError`, `TypeError`, …).
+    #[graphql(name = "type")]
+    pub ty: Option<String>,
+    /// Message.
+    pub value: Option<String>,
+    /// Module of the type.
+    pub module: Option<String>,
+    /// How it was caught (`handled`, `type`, …), as JSON.
+    pub mechanism: Option<Json<serde_json::Value>>,
+    /// Stack frames, innermost last (as SDKs send them).
+    pub frames: Vec<Frame>,
+}
+
+impl ExceptionValue {
+    fn from_json(value: &serde_json::Value) -> Self {
+        Self {
+            ty: text(&value["type"]),
+            value: text(&value["value"]),
+            module: text(&value["module"]),
+            mechanism: non_null(&value["mechanism"]),
+            frames: value["stacktrace"]["frames"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(Frame::from_json)
+                .collect(),
+        }
+    }
+}
+
+/// One stack frame.
+#[derive(SimpleObject)]
+pub struct Frame {
+    /// Function.
+    pub function: Option<String>,
+    /// Module or package.
+    pub module: Option<String>,
+    /// File as the SDK names it.
+    pub filename: Option<String>,
+    /// Absolute path.
+    pub abs_path: Option<String>,
+    /// Line.
+    pub lineno: Option<i64>,
+    /// Column.
+    pub colno: Option<i64>,
+    /// Application code (vs libraries and the runtime).
+    pub in_app: Option<bool>,
+    /// The source line.
+    pub context_line: Option<String>,
+    /// Lines before.
+    pub pre_context: Vec<String>,
+    /// Lines after.
+    pub post_context: Vec<String>,
+    /// Local variables, as JSON.
+    pub vars: Option<Json<serde_json::Value>>,
+}
+
+impl Frame {
+    fn from_json(frame: &serde_json::Value) -> Self {
+        let lines = |v: &serde_json::Value| {
+            v.as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|l| l.as_str().map(str::to_owned))
+                .collect()
+        };
+        Self {
+            function: text(&frame["function"]),
+            module: text(&frame["module"]),
+            filename: text(&frame["filename"]),
+            abs_path: text(&frame["abs_path"]),
+            lineno: frame["lineno"].as_i64(),
+            colno: frame["colno"].as_i64(),
+            in_app: frame["in_app"].as_bool(),
+            context_line: text(&frame["context_line"]),
+            pre_context: lines(&frame["pre_context"]),
+            post_context: lines(&frame["post_context"]),
+            vars: non_null(&frame["vars"]),
+        }
+    }
+}
+
+/// One breadcrumb.
+#[derive(SimpleObject)]
+pub struct Breadcrumb {
+    /// When (as sent: RFC 3339 or Unix seconds).
+    pub timestamp: Option<String>,
+    /// `default`, `http`, `navigation`, `query`, …
+    #[graphql(name = "type")]
+    pub ty: Option<String>,
+    /// Category (`console`, `http`, `ui.click`, …).
+    pub category: Option<String>,
+    /// Message.
+    pub message: Option<String>,
+    /// Level.
+    pub level: Option<String>,
+    /// Data, as JSON.
+    pub data: Option<Json<serde_json::Value>>,
+}
+
+impl Breadcrumb {
+    fn from_json(crumb: &serde_json::Value) -> Self {
+        Self {
+            timestamp: text(&crumb["timestamp"]),
+            ty: text(&crumb["type"]),
+            category: text(&crumb["category"]),
+            message: text(&crumb["message"]),
+            level: text(&crumb["level"]),
+            data: non_null(&crumb["data"]),
+        }
+    }
+}
+
+/// A tag.
+#[derive(SimpleObject)]
+pub struct TagPair {
+    /// Key.
+    pub key: String,
+    /// Value.
+    pub value: String,
+}
+
+/// A file sent with an event.
+#[derive(SimpleObject)]
+pub struct Attachment {
+    /// Global id.
+    pub id: ID,
+    /// File name.
+    pub filename: String,
+    /// MIME type.
+    pub content_type: Option<String>,
+    /// `event.attachment`, `event.minidump`, …
+    pub attachment_type: String,
+    /// Bytes.
+    pub size: i64,
+}
+
+/// User feedback about an event.
+#[derive(SimpleObject)]
+pub struct UserFeedback {
+    /// Name given.
+    pub name: Option<String>,
+    /// Email given.
+    pub email: Option<String>,
+    /// What they wrote.
+    pub comments: String,
+    /// When.
+    pub created_at: DateTime<Utc>,
+}
+
+/// A release or environment a project has seen.
+#[derive(SimpleObject)]
+pub struct SeenValue {
+    /// Its name.
+    pub name: String,
+    /// Events counted with it.
+    pub event_count: i64,
+    /// Issues with events in it.
+    pub issue_count: i64,
+    /// First event.
+    pub first_seen: DateTime<Utc>,
+    /// Latest event.
+    pub last_seen: DateTime<Utc>,
+}
+
+impl From<project_stats::SeenValue> for SeenValue {
+    fn from(v: project_stats::SeenValue) -> Self {
+        Self {
+            name: v.value,
+            event_count: v.events,
+            issue_count: v.issues,
+            first_seen: v.first_seen,
+            last_seen: v.last_seen,
+        }
+    }
+}
+
+/// What happened to how many items of a category in an hour.
+#[derive(SimpleObject)]
+pub struct Outcome {
+    /// Hour (UTC).
+    pub hour: DateTime<Utc>,
+    /// `error`, `transaction`, `attachment`, `session`, …
+    pub category: String,
+    /// `accepted`, `rate_limited`, `invalid`, `too_large`, `client_discard`, …
+    pub outcome: String,
+    /// Why (empty for accepted).
+    pub reason: String,
+    /// How many.
+    pub quantity: i64,
 }

@@ -461,6 +461,67 @@ impl Project {
         )
         .await
     }
+    /// Releases seen (from events), most recent first.
+    async fn releases(
+        &self,
+        #[graphql(default = 100)] limit: i32,
+    ) -> GqlResult<Vec<crate::issues::SeenValue>> {
+        Ok(errorwatch_core::service::project_stats::seen_values(
+            &self.scope,
+            self.project.id,
+            "release",
+            limit.max(1) as u64,
+        )
+        .await
+        .gql()?
+        .into_iter()
+        .map(Into::into)
+        .collect())
+    }
+    /// Environments seen (from events), most recent first.
+    async fn environments(
+        &self,
+        #[graphql(default = 100)] limit: i32,
+    ) -> GqlResult<Vec<crate::issues::SeenValue>> {
+        Ok(errorwatch_core::service::project_stats::seen_values(
+            &self.scope,
+            self.project.id,
+            "environment",
+            limit.max(1) as u64,
+        )
+        .await
+        .gql()?
+        .into_iter()
+        .map(Into::into)
+        .collect())
+    }
+    /// Accepted and dropped items per hour, category, outcome and reason in `[from, to)`
+    /// (default: the last 24 hours; at most 90 days).
+    async fn outcomes(
+        &self,
+        from: Option<DateTime<Utc>>,
+        to: Option<DateTime<Utc>>,
+    ) -> GqlResult<Vec<crate::issues::Outcome>> {
+        let to = to.unwrap_or_else(Utc::now);
+        let from = from.unwrap_or(to - chrono::Duration::hours(24));
+        Ok(errorwatch_core::service::project_stats::outcomes(
+            &self.scope,
+            self.project.id,
+            from,
+            to,
+        )
+        .await
+        .gql()?
+        .into_iter()
+        .map(|o| crate::issues::Outcome {
+            hour: o.hour,
+            category: o.category,
+            outcome: o.outcome,
+            reason: o.reason,
+            quantity: o.quantity,
+        })
+        .collect())
+    }
     /// Server-side fingerprint rules (Sentry's syntax).
     async fn fingerprint_rules(&self) -> GqlResult<String> {
         service::project::fingerprint_rules(&self.scope, self.project.id)

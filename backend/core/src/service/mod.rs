@@ -12,6 +12,7 @@ pub mod issue_search;
 pub mod locate;
 pub mod member;
 pub mod project;
+pub mod project_stats;
 pub mod purge;
 pub mod search;
 pub mod triage;

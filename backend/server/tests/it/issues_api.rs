@@ -376,3 +376,84 @@ db_test!(
         );
     }
 );
+
+db_test!(
+    async fn event_details_releases_environments_and_outcomes(backend) {
+        let app = TestApp::spawn(backend).await;
+        let shop = shop(&app).await;
+        seed(&app, &shop).await;
+        let event_id = send(&app, shop.number, &shop.key, json!({
+            "level": "error", "release": "shop@1.3", "environment": "production",
+            "exception": {"values": [{"type": "KeyError", "value": "'sku'", "module": "builtins",
+                "mechanism": {"type": "generic", "handled": false},
+                "stacktrace": {"frames": [{"function": "checkout", "module": "shop.cart", "filename": "shop/cart.py",
+                    "abs_path": "/srv/shop/cart.py", "lineno": 42, "in_app": true, "context_line": "price = prices[sku]",
+                    "pre_context": ["def checkout(sku):"], "vars": {"sku": "'A-1'"}}]}}]},
+            "breadcrumbs": {"values": [{"timestamp": 1700000000.0, "category": "http", "message": "GET /cart", "level": "info", "data": {"status": 200}}]},
+            "tags": {"browser": "Firefox"}, "user": {"email": "z@x.io"},
+            "request": {"url": "https://shop.example/cart", "method": "POST"},
+            "contexts": {"runtime": {"name": "CPython", "version": "3.12"}},
+            "sdk": {"name": "sentry.python", "version": "2.75.0"}})).await;
+        app.run_pending_jobs().await;
+        let found = shop
+            .browser
+            .ok(
+                "query($p: ID!, $e: String!) { event(projectId: $p, eventId: $e) {
+                   exceptions { type value module mechanism frames { function module filename lineno inApp contextLine preContext vars } }
+                   breadcrumbs { category message level data }
+                   tags { key value } user request contexts sdk attachments { filename } userFeedback { comments } } }",
+                json!({"p": shop.project, "e": event_id}),
+            )
+            .await["event"]
+            .clone();
+        assert_eq!(found["exceptions"][0]["type"], "KeyError");
+        assert_eq!(found["exceptions"][0]["mechanism"]["handled"], false);
+        let frame = &found["exceptions"][0]["frames"][0];
+        assert_eq!((frame["function"].clone(), frame["lineno"].clone(), frame["inApp"].clone()), (json!("checkout"), json!(42), json!(true)));
+        assert_eq!(frame["contextLine"], "price = prices[sku]");
+        assert_eq!(frame["vars"]["sku"], "'A-1'");
+        assert_eq!(found["breadcrumbs"][0]["message"], "GET /cart");
+        assert_eq!(found["breadcrumbs"][0]["data"]["status"], 200);
+        assert!(found["tags"].as_array().expect("tags").contains(&json!({"key": "browser", "value": "Firefox"})));
+        assert_eq!(found["request"]["method"], "POST");
+        assert_eq!(found["contexts"]["runtime"]["name"], "CPython");
+        assert_eq!(found["sdk"]["name"], "sentry.python");
+        assert_eq!(found["attachments"], json!([]));
+        assert_eq!(found["userFeedback"], json!([]));
+
+        let seen = shop
+            .browser
+            .ok(
+                "query($p: ID!) { project(id: $p) {
+                   releases { name eventCount issueCount }
+                   environments { name eventCount }
+                   outcomes { category outcome reason quantity } } }",
+                json!({"p": shop.project}),
+            )
+            .await["project"]
+            .clone();
+        let releases: Vec<(String, i64)> = seen["releases"]
+            .as_array()
+            .expect("releases")
+            .iter()
+            .map(|r| (r["name"].as_str().expect("name").to_owned(), r["eventCount"].as_i64().expect("n")))
+            .collect();
+        assert!(releases.contains(&("shop@1.2".to_owned(), 4)), "{releases:?}");
+        assert!(releases.contains(&("shop@1.1".to_owned(), 1)), "{releases:?}");
+        assert_eq!(releases[0].0, "shop@1.3", "most recent first: {releases:?}");
+        let environments: Vec<&str> = seen["environments"].as_array().expect("envs").iter().map(|e| e["name"].as_str().expect("name")).collect();
+        assert!(environments.contains(&"staging") && environments.contains(&"production"), "{environments:?}");
+        tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+        let accepted: i64 = shop
+            .browser
+            .ok("query($p: ID!) { project(id: $p) { outcomes { category outcome quantity } } }", json!({"p": shop.project}))
+            .await["project"]["outcomes"]
+            .as_array()
+            .expect("outcomes")
+            .iter()
+            .filter(|o| o["category"] == "error" && o["outcome"] == "accepted")
+            .map(|o| o["quantity"].as_i64().expect("n"))
+            .sum();
+        assert_eq!(accepted, 6);
+    }
+);

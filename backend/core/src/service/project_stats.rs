@@ -1,0 +1,231 @@
+//! What a project has seen: releases and environments (from the issues' tag values, which
+//! survive event eviction), outcomes per hour, and an event's attachments and user feedback.
+
+use chrono::{DateTime, Utc};
+use sea_orm::ConnectionTrait;
+use sea_orm::sea_query::{Expr, ExprTrait, Order, Query};
+
+use crate::ids::ProjectId;
+use crate::scope::{AccountScope, Role};
+use crate::{Error, Result};
+
+/// A release or environment with its numbers.
+#[derive(Clone, Debug)]
+pub struct SeenValue {
+    /// The release or environment name.
+    pub value: String,
+    /// Events counted with it.
+    pub events: i64,
+    /// Issues that had events with it.
+    pub issues: i64,
+    /// First event with it.
+    pub first_seen: DateTime<Utc>,
+    /// Latest event with it.
+    pub last_seen: DateTime<Utc>,
+}
+
+async fn check_project(scope: &AccountScope, project: ProjectId) -> Result<()> {
+    let live = scope
+        .db()
+        .conn()
+        .query_one(
+            &Query::select()
+                .column("id")
+                .from("projects")
+                .and_where(Expr::col("id").eq(project.0))
+                .and_where(Expr::col("account_id").eq(scope.account_id().0))
+                .and_where(Expr::col("deleted_at").is_null())
+                .to_owned(),
+        )
+        .await?;
+    live.map(|_| ()).ok_or(Error::NotFound)
+}
+
+/// Releases (`key = "release"`) or environments (`"environment"`) seen in a project, most
+/// recent first, at most `limit`.
+pub async fn seen_values(
+    scope: &AccountScope,
+    project: ProjectId,
+    key: &str,
+    limit: u64,
+) -> Result<Vec<SeenValue>> {
+    scope.require(Role::Viewer)?;
+    check_project(scope, project).await?;
+    let rows = scope
+        .db()
+        .conn()
+        .query_all(
+            &Query::select()
+                .column("value")
+                .expr_as(Expr::cust("CAST(SUM(times_seen) AS BIGINT)"), "events")
+                .expr_as(Expr::col("issue_id").count(), "issues")
+                .expr_as(Expr::col("first_seen").min(), "first_seen")
+                .expr_as(Expr::col("last_seen").max(), "last_seen")
+                .from("issue_tag_values")
+                .and_where(Expr::col("account_id").eq(scope.account_id().0))
+                .and_where(Expr::col("project_id").eq(project.0))
+                .and_where(Expr::col("key").eq(key))
+                .group_by_col("value")
+                .order_by_expr(Expr::col("last_seen").max(), Order::Desc)
+                .limit(limit.clamp(1, 1000))
+                .to_owned(),
+        )
+        .await?;
+    rows.iter()
+        .map(|r| {
+            let events: i64 = r.try_get("", "events")?;
+            Ok(SeenValue {
+                value: r.try_get("", "value")?,
+                events,
+                issues: r.try_get("", "issues")?,
+                first_seen: r.try_get("", "first_seen")?,
+                last_seen: r.try_get("", "last_seen")?,
+            })
+        })
+        .collect()
+}
+
+/// One outcome row: what happened to how many items of a category in an hour.
+#[derive(Clone, Debug)]
+pub struct OutcomeRow {
+    /// Hour (UTC).
+    pub hour: DateTime<Utc>,
+    /// `error`, `transaction`, `attachment`, `session`, …
+    pub category: String,
+    /// `accepted`, `rate_limited`, `invalid`, `too_large`, `client_discard`, …
+    pub outcome: String,
+    /// Why (empty for accepted).
+    pub reason: String,
+    /// How many.
+    pub quantity: i64,
+}
+
+/// Outcomes of a project in `[from, to)`, by hour.
+pub async fn outcomes(
+    scope: &AccountScope,
+    project: ProjectId,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<Vec<OutcomeRow>> {
+    scope.require(Role::Viewer)?;
+    check_project(scope, project).await?;
+    if from >= to || to - from > chrono::Duration::days(90) {
+        return Err(Error::validation(
+            "from",
+            "must be before to, at most 90 days apart",
+        ));
+    }
+    let rows = scope
+        .db()
+        .conn()
+        .query_all(
+            &Query::select()
+                .columns(["hour", "category", "outcome", "reason", "quantity"])
+                .from("outcomes")
+                .and_where(Expr::col("account_id").eq(scope.account_id().0))
+                .and_where(Expr::col("project_id").eq(project.0))
+                .and_where(Expr::col("hour").gte(crate::outcome::hour_of(from)))
+                .and_where(Expr::col("hour").lt(to))
+                .order_by("hour", Order::Asc)
+                .order_by("category", Order::Asc)
+                .order_by("outcome", Order::Asc)
+                .order_by("reason", Order::Asc)
+                .to_owned(),
+        )
+        .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(OutcomeRow {
+                hour: r.try_get("", "hour")?,
+                category: r.try_get("", "category")?,
+                outcome: r.try_get("", "outcome")?,
+                reason: r.try_get("", "reason")?,
+                quantity: r.try_get("", "quantity")?,
+            })
+        })
+        .collect()
+}
+
+/// An attachment of an event (metadata; the bytes stay in the database).
+#[derive(Clone, Debug)]
+pub struct AttachmentInfo {
+    /// Id.
+    pub id: i64,
+    /// File name.
+    pub filename: String,
+    /// MIME type.
+    pub content_type: Option<String>,
+    /// `event.attachment`, `event.minidump`, …
+    pub attachment_type: String,
+    /// Bytes.
+    pub size: i64,
+}
+
+/// User feedback about an event.
+#[derive(Clone, Debug)]
+pub struct Feedback {
+    /// Name given.
+    pub name: Option<String>,
+    /// Email given.
+    pub email: Option<String>,
+    /// What they wrote.
+    pub comments: String,
+    /// When.
+    pub created_at: DateTime<Utc>,
+}
+
+/// The attachments and user feedback of an event.
+pub async fn event_extras(
+    scope: &AccountScope,
+    project: i64,
+    event_id: &str,
+) -> Result<(Vec<AttachmentInfo>, Vec<Feedback>)> {
+    scope.require(Role::Viewer)?;
+    let conn = scope.db().conn();
+    let attachments = conn
+        .query_all(
+            &Query::select()
+                .columns(["id", "filename", "content_type", "attachment_type", "size"])
+                .from("attachments")
+                .and_where(Expr::col("account_id").eq(scope.account_id().0))
+                .and_where(Expr::col("project_id").eq(project))
+                .and_where(Expr::col("event_id").eq(event_id))
+                .order_by("id", Order::Asc)
+                .to_owned(),
+        )
+        .await?
+        .iter()
+        .map(|r| {
+            Ok(AttachmentInfo {
+                id: r.try_get("", "id")?,
+                filename: r.try_get("", "filename")?,
+                content_type: r.try_get("", "content_type")?,
+                attachment_type: r.try_get("", "attachment_type")?,
+                size: r.try_get("", "size")?,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let feedback = conn
+        .query_all(
+            &Query::select()
+                .columns(["name", "email", "comments", "created_at"])
+                .from("user_reports")
+                .and_where(Expr::col("account_id").eq(scope.account_id().0))
+                .and_where(Expr::col("project_id").eq(project))
+                .and_where(Expr::col("event_id").eq(event_id))
+                .order_by("id", Order::Asc)
+                .to_owned(),
+        )
+        .await?
+        .iter()
+        .map(|r| {
+            Ok(Feedback {
+                name: r.try_get("", "name")?,
+                email: r.try_get("", "email")?,
+                comments: r.try_get("", "comments")?,
+                created_at: r.try_get("", "created_at")?,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok((attachments, feedback))
+}

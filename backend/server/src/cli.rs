@@ -51,6 +51,18 @@ enum Command {
     /// Inspect and check the job queue.
     #[command(subcommand)]
     Jobs(JobsCommand),
+    /// Fill a project with synthetic issues and events (for benchmarks; not for production data).
+    Seed {
+        /// Project id (the number in its DSN).
+        #[arg(long)]
+        project: i64,
+        /// Issues to create.
+        #[arg(long, default_value_t = 10_000)]
+        issues: u64,
+        /// Events to create, spread over the issues and the last 14 days.
+        #[arg(long, default_value_t = 1_000_000)]
+        events: u64,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -203,6 +215,31 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Account(command) => run_account(config, command).await,
         Command::Project(command) => run_project(config, command).await,
         Command::Jobs(command) => run_jobs(config, command).await,
+        Command::Seed {
+            project,
+            issues,
+            events,
+        } => {
+            let db = app::prepare_database(&config).await?;
+            let started = std::time::Instant::now();
+            let seeded = errorwatch_core::service::seed::seed_project_unscoped(
+                &db,
+                errorwatch_core::ids::ProjectId(project),
+                issues,
+                events,
+            )
+            .await
+            .map_err(|e| explain(e, &format!("project {project}")));
+            db.close().await;
+            let seeded = seeded?;
+            println!(
+                "seeded project {project}: {} issues, {} events in {:.1} s",
+                seeded.issues,
+                seeded.events,
+                started.elapsed().as_secs_f64()
+            );
+            Ok(())
+        }
     }
 }
 

@@ -4,7 +4,9 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr, Query};
-use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{
+    ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+};
 
 use crate::entity::{issue, project};
 use crate::ids::ProjectId;
@@ -222,15 +224,14 @@ pub async fn search_issues(
         .filter(issue::Column::AccountId.eq(scope.account_id().0))
         .filter(issue::Column::ProjectId.is_in(live_projects))
         .filter(condition(search));
+    // COUNT(*) over a capped subquery: the database counts, nothing is transferred.
     let total = base
         .clone()
         .select_only()
         .column(issue::Column::Id)
         .limit(COUNT_CAP)
-        .into_tuple::<i64>()
-        .all(conn)
-        .await?
-        .len() as i64;
+        .count(conn)
+        .await? as i64;
     let mut query = base;
     if let Some(after) = after {
         let column = sort.column();

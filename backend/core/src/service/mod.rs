@@ -15,6 +15,7 @@ pub mod project;
 pub mod project_stats;
 pub mod purge;
 pub mod search;
+pub mod seed;
 pub mod triage;
 pub mod user;
 

@@ -457,3 +457,27 @@ db_test!(
         assert_eq!(accepted, 6);
     }
 );
+
+db_test!(
+    async fn the_seed_command_fills_a_project_that_lists_like_a_real_one(backend) {
+        let app = TestApp::spawn(backend).await;
+        let shop = shop(&app).await;
+        let seeded = errorwatch_core::service::seed::seed_project_unscoped(
+            &app.db,
+            errorwatch_core::ids::ProjectId(shop.number),
+            1_200,
+            5_000,
+        )
+        .await
+        .expect("seed");
+        assert_eq!((seeded.issues, seeded.events), (1_200, 5_000));
+        assert_eq!(app.scalar("SELECT COUNT(*) FROM events").await, 5_000);
+        let page = shop.browser.ok(LIST, json!({"p": shop.project, "q": "is:unresolved", "f": 50})).await;
+        let issues = &page["project"]["issues"];
+        assert_eq!(issues["totalCount"], 720, "3 of 5 seeded issues are unresolved");
+        assert_eq!(issues["edges"].as_array().expect("edges").len(), 50);
+        assert_eq!(issues["pageInfo"]["hasNextPage"], true);
+        let counts: i64 = issues["edges"].as_array().expect("edges").iter().map(|e| e["node"]["count"].as_i64().expect("n")).sum();
+        assert!(counts >= 50 * 4, "{counts}");
+    }
+);

@@ -141,11 +141,11 @@ db_test!(
         // most one batch per worker (CONCURRENCY = 4) marked as claimed; orphan detection
         // re-enqueues those after three missed heartbeats and the (idempotent) job runs again.
         let claimed: i64 = match backend {
-            crate::harness::Backend::Sqlite => sqlx::query_scalar("SELECT COUNT(*) FROM Jobs WHERE status IN ('Queued', 'Running')")
+            crate::harness::Backend::Sqlite => sqlx::query_scalar("SELECT COUNT(*) FROM Jobs WHERE status IN ('Queued', 'Running') AND job_type = 'self_test'")
                 .fetch_one(match db.pool() { errorwatch_core::db::Pool::Sqlite(p) => p, _ => unreachable!() })
                 .await
                 .expect("query"),
-            crate::harness::Backend::Postgres => sqlx::query_scalar("SELECT COUNT(*) FROM apalis.jobs WHERE status IN ('Queued', 'Running')")
+            crate::harness::Backend::Postgres => sqlx::query_scalar("SELECT COUNT(*) FROM apalis.jobs WHERE status IN ('Queued', 'Running') AND job_type = 'self_test'")
                 .fetch_one(match db.pool() { errorwatch_core::db::Pool::Postgres(p) => p, _ => unreachable!() })
                 .await
                 .expect("query"),

@@ -1,0 +1,750 @@
+//! The ingest bench (issue 7): `cargo run -p errorwatch-e2e --release --bin bench -- [--db
+//! sqlite|postgres] [--quick]`.
+//!
+//! Starts the release `errorwatch serve` on a throwaway database and a trivial `return 200`
+//! axum server (the reference), drives both with the same load generator on 127.0.0.1 (the real
+//! SDK envelopes of the corpus, fresh event ids, gzip and plain), and measures accepted
+//! events/s, ingest latency at a fixed rate, digest throughput end to end, ingest → stored
+//! latency, the server's peak RSS and bytes on disk per event. Prints a table and writes JSON.
+//! No figure is asserted: this is a measuring tool.
+
+#[path = "bench/corpus.rs"]
+mod corpus;
+#[path = "bench/load.rs"]
+mod load;
+#[path = "bench/procs.rs"]
+mod procs;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use clap::{Parser, ValueEnum};
+use serde_json::{Value, json};
+
+use load::{Generator, Tally, Target};
+use procs::{Db, ProcStats, proc_stats};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum DbKind {
+    Sqlite,
+    Postgres,
+}
+
+impl DbKind {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Sqlite => "sqlite",
+            Self::Postgres => "postgres",
+        }
+    }
+}
+
+/// Ingest bench: errorwatch vs a `return 200` reference server, on 127.0.0.1.
+#[derive(Parser, Debug)]
+struct Args {
+    /// Database of the server under test (PostgreSQL: a new database on `DATABASE_URL`'s
+    /// server, else a throwaway cluster started with infra/pg.sh).
+    #[arg(long, value_enum, default_value = "sqlite")]
+    db: DbKind,
+    /// A smoke run of a few seconds (figures are not meaningful).
+    #[arg(long)]
+    quick: bool,
+    /// Where to write the JSON (default: $CARGO_TARGET_DIR/bench/bench-<db>-<time>.json).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Connections of the maximum-throughput phase (default 64; --quick 8).
+    #[arg(long)]
+    connections: Option<usize>,
+    /// Requests per second of the fixed-rate phase.
+    #[arg(long, default_value_t = 1000)]
+    rate: u64,
+    /// Seconds of the fixed-rate phase (default 10; --quick 2).
+    #[arg(long)]
+    latency_secs: Option<f64>,
+    /// Seconds of the maximum-throughput phase (default 15; --quick 2).
+    #[arg(long)]
+    throughput_secs: Option<f64>,
+    /// At most this many requests in the maximum-throughput phase (default 600000; --quick 5000).
+    #[arg(long)]
+    max_requests: Option<u64>,
+    /// Give up waiting for the digest after this many seconds (default 300; --quick 60).
+    #[arg(long)]
+    drain_timeout_secs: Option<u64>,
+    /// Use the release binary as it is instead of running `cargo build --release` first.
+    #[arg(long)]
+    no_build: bool,
+    /// Internal: run the reference server on this port.
+    #[arg(long, hide = true)]
+    serve_reference: Option<u16>,
+}
+
+struct Settings {
+    connections: usize,
+    rate: u64,
+    latency: Duration,
+    throughput: Duration,
+    max_requests: u64,
+    drain_timeout: Duration,
+    visible_timeout: Duration,
+}
+
+fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    // reqwest (readiness probes) is built without a crypto provider of its own.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    if let Some(port) = args.serve_reference {
+        return runtime.block_on(procs::serve_reference(port));
+    }
+    runtime.block_on(run(args))
+}
+
+async fn run(args: Args) -> anyhow::Result<()> {
+    let quick = args.quick;
+    let settings = Settings {
+        connections: args.connections.unwrap_or(if quick { 8 } else { 64 }),
+        rate: args.rate,
+        latency: Duration::from_secs_f64(args.latency_secs.unwrap_or(if quick {
+            2.0
+        } else {
+            10.0
+        })),
+        throughput: Duration::from_secs_f64(args.throughput_secs.unwrap_or(if quick {
+            2.0
+        } else {
+            15.0
+        })),
+        max_requests: args
+            .max_requests
+            .unwrap_or(if quick { 5_000 } else { 600_000 }),
+        drain_timeout: Duration::from_secs(args.drain_timeout_secs.unwrap_or(if quick {
+            60
+        } else {
+            300
+        })),
+        visible_timeout: Duration::from_secs(if quick { 20 } else { 60 }),
+    };
+    let repo = errorwatch_e2e::repo_root();
+    let templates = || corpus::load(&repo.join("backend/server/tests/fixtures/corpus"));
+    let corpus_info: Vec<Value> = templates()?
+        .iter()
+        .map(|t| json!({ "name": t.name, "style": format!("{:?}", t.style) }))
+        .collect();
+    let started_at = chrono::Utc::now();
+
+    // The errorwatch binary first: a build must not run during a measurement.
+    let bin = procs::release_binary(&repo, args.no_build)?;
+
+    eprintln!("==> reference: `return 200` axum server");
+    let reference = run_reference(templates()?, &settings).await?;
+
+    eprintln!("==> errorwatch serve ({})", args.db.name());
+    let server = run_errorwatch(&bin, args.db, templates()?, &settings, &repo).await?;
+
+    let rows = target_rows(&reference, &server);
+    print_table(args.db, &settings, &rows, &reference, &server);
+
+    let report = json!({
+        "bench": {
+            "db": args.db.name(),
+            "quick": quick,
+            "started_at": started_at.to_rfc3339(),
+            "connections": settings.connections,
+            "rate_per_s": settings.rate,
+            "latency_phase_s": settings.latency.as_secs_f64(),
+            "throughput_phase_s": settings.throughput.as_secs_f64(),
+            "max_requests": settings.max_requests,
+            "cpus": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
+            "git": git_describe(&repo),
+            "corpus": corpus_info,
+        },
+        "targets": rows.iter().map(Row::json).collect::<Vec<_>>(),
+        "reference": reference.json,
+        "errorwatch": server.json,
+    });
+    let out = args.out.unwrap_or_else(|| {
+        std::env::var_os("CARGO_TARGET_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| repo.join("target"))
+            .join("bench")
+            .join(format!(
+                "bench-{}-{}.json",
+                args.db.name(),
+                started_at.format("%Y%m%dT%H%M%SZ")
+            ))
+    });
+    if let Some(parent) = out.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    std::fs::write(&out, serde_json::to_string_pretty(&report)?)?;
+    println!("\nJSON: {}", out.display());
+    Ok(())
+}
+
+fn git_describe(repo: &std::path::Path) -> Option<String> {
+    let output = std::process::Command::new("git")
+        .args(["rev-parse", "--short", "HEAD"])
+        .current_dir(repo)
+        .output()
+        .ok()?;
+    Some(String::from_utf8_lossy(&output.stdout).trim().to_owned())
+}
+
+/// What a run of one server yields.
+struct Measured {
+    fixed_rate: Tally,
+    max: Tally,
+    peak_rss_kb: u64,
+    /// ingest → stored p95, ms (errorwatch only).
+    visible_p95_ms: Option<f64>,
+    digest_per_s: Option<f64>,
+    bytes_ratio: Option<f64>,
+    json: Value,
+}
+
+async fn run_reference(
+    templates: Vec<corpus::Template>,
+    settings: &Settings,
+) -> anyhow::Result<Measured> {
+    let port = errorwatch_e2e::free_port();
+    let mut reference = procs::start_reference(port).await?;
+    let generator = Arc::new(Generator::new(
+        templates,
+        Target {
+            addr: ([127, 0, 0, 1], port).into(),
+            project_id: 1,
+            key: "0123456789abcdef0123456789abcdef".into(),
+        },
+    ));
+    load::closed_loop(generator.clone(), 4, Duration::from_secs(1), 500, false).await?;
+    let cpu0 = proc_stats(reference.pid()).cpu_s;
+    eprintln!(
+        "    fixed rate {}/s for {:?}",
+        settings.rate, settings.latency
+    );
+    let fixed_rate =
+        load::open_loop(generator.clone(), settings.rate, settings.latency, false).await?;
+    let cpu1 = proc_stats(reference.pid()).cpu_s;
+    eprintln!(
+        "    max throughput, {} connections for {:?}",
+        settings.connections, settings.throughput
+    );
+    let max = load::closed_loop(
+        generator,
+        settings.connections,
+        settings.throughput,
+        settings.max_requests,
+        false,
+    )
+    .await?;
+    let stats = proc_stats(reference.pid());
+    reference.stop(Duration::from_secs(5));
+    let json = json!({
+        "fixed_rate": fixed_rate.json(),
+        "max_throughput": max.json(),
+        "peak_rss_kb": stats.peak_rss_kb,
+        "cpu_s": { "fixed_rate": cpu1 - cpu0, "max_throughput": stats.cpu_s - cpu1 },
+    });
+    Ok(Measured {
+        peak_rss_kb: stats.peak_rss_kb,
+        fixed_rate,
+        max,
+        visible_p95_ms: None,
+        digest_per_s: None,
+        bytes_ratio: None,
+        json,
+    })
+}
+
+/// Polls the events table for new rows and notes when each event id first appeared.
+struct Poller {
+    seen: Arc<Mutex<HashMap<String, Instant>>>,
+    stop: Arc<AtomicBool>,
+    task: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+impl Poller {
+    fn start(db: Arc<Db>, after: i64) -> Self {
+        let seen = Arc::new(Mutex::new(HashMap::new()));
+        let stop = Arc::new(AtomicBool::new(false));
+        let task = tokio::spawn({
+            let seen = seen.clone();
+            let stop = stop.clone();
+            async move {
+                let mut last = after;
+                while !stop.load(Ordering::Relaxed) {
+                    let rows = db.events_after(last).await?;
+                    let now = Instant::now();
+                    let full = rows.len() >= 20_000;
+                    if let Some((id, _)) = rows.last() {
+                        last = *id;
+                    }
+                    {
+                        let mut seen = seen.lock().expect("seen");
+                        for (_, event_id) in rows {
+                            seen.entry(event_id).or_insert(now);
+                        }
+                    }
+                    if !full {
+                        tokio::time::sleep(Duration::from_millis(20)).await;
+                    }
+                }
+                Ok(())
+            }
+        });
+        Self { seen, stop, task }
+    }
+
+    fn seen_all(&self, ids: &[(String, Instant)]) -> bool {
+        let seen = self.seen.lock().expect("seen");
+        ids.iter().all(|(id, _)| seen.contains_key(id))
+    }
+
+    async fn finish(self) -> anyhow::Result<HashMap<String, Instant>> {
+        self.stop.store(true, Ordering::Relaxed);
+        self.task.await??;
+        Ok(Arc::try_unwrap(self.seen)
+            .map(|m| m.into_inner().unwrap_or_default())
+            .unwrap_or_default())
+    }
+}
+
+/// Waits until the events table holds `target` rows; samples (seconds since `since`, rows).
+async fn wait_for_events(
+    db: &Db,
+    target: i64,
+    since: Instant,
+    timeout: Duration,
+) -> anyhow::Result<(Vec<(f64, i64)>, Option<Instant>)> {
+    let deadline = Instant::now() + timeout;
+    let mut samples = Vec::new();
+    loop {
+        let count = db.count("events").await?;
+        let now = Instant::now();
+        samples.push((now.duration_since(since).as_secs_f64(), count));
+        if count >= target {
+            return Ok((samples, Some(now)));
+        }
+        if now >= deadline {
+            return Ok((samples, None));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn run_errorwatch(
+    bin: &std::path::Path,
+    kind: DbKind,
+    templates: Vec<corpus::Template>,
+    settings: &Settings,
+    repo: &std::path::Path,
+) -> anyhow::Result<Measured> {
+    let data = tempfile::tempdir()?;
+    let sqlite_path = data.path().join("errorwatch.db");
+    let postgres = match kind {
+        DbKind::Sqlite => None,
+        DbKind::Postgres => Some(procs::Postgres::create(repo).await?),
+    };
+    let database_url = match &postgres {
+        Some(pg) => pg.url.clone(),
+        None => format!("sqlite://{}", sqlite_path.display()),
+    };
+    let port = errorwatch_e2e::free_port();
+    let env: Vec<(String, String)> = vec![
+        ("DATABASE_URL".into(), database_url.clone()),
+        ("ERRORWATCH_LISTEN".into(), format!("127.0.0.1:{port}")),
+        (
+            "ERRORWATCH_PUBLIC_URL".into(),
+            format!("http://127.0.0.1:{port}"),
+        ),
+        // The default keeps 100,000 events per project; the bench stores more.
+        (
+            "ERRORWATCH_MAX_EVENTS_PER_PROJECT".into(),
+            "1000000000".into(),
+        ),
+        (
+            "ERRORWATCH_FRONTEND_DIR".into(),
+            repo.join("frontend/dist").to_string_lossy().into_owned(),
+        ),
+    ];
+    let mut server = procs::start_errorwatch(bin, &env, port).await?;
+    let (project_id, key, dsn) = procs::create_project(bin, &env)?;
+    eprintln!("    project {project_id}, DSN {dsn}");
+    let db = Arc::new(match &postgres {
+        Some(pg) => Db::connect_postgres(&pg.url).await?,
+        None => Db::connect_sqlite(&sqlite_path).await?,
+    });
+    let generator = Arc::new(Generator::new(
+        templates,
+        Target {
+            addr: ([127, 0, 0, 1], port).into(),
+            project_id,
+            key,
+        },
+    ));
+
+    // Warm-up: connections, key cache, first issues.
+    let warm = load::closed_loop(generator.clone(), 4, Duration::from_secs(2), 500, false).await?;
+    anyhow::ensure!(
+        warm.ok > 0,
+        "errorwatch accepted no warm-up event: statuses {:?}, transport errors {}",
+        warm.statuses,
+        warm.errors
+    );
+    let (_, drained) = wait_for_events(
+        &db,
+        warm.ok as i64,
+        Instant::now(),
+        settings.visible_timeout,
+    )
+    .await?;
+    anyhow::ensure!(drained.is_some(), "the warm-up events were not digested");
+
+    // Fixed rate, with the poller noting when each accepted event becomes visible.
+    let after: i64 = db.events_after(0).await?.last().map(|r| r.0).unwrap_or(0);
+    let poller = Poller::start(db.clone(), after);
+    let s0 = proc_stats(server.pid());
+    eprintln!(
+        "    fixed rate {}/s for {:?}",
+        settings.rate, settings.latency
+    );
+    let fixed_rate =
+        load::open_loop(generator.clone(), settings.rate, settings.latency, true).await?;
+    let deadline = Instant::now() + settings.visible_timeout;
+    while !poller.seen_all(&fixed_rate.accepted) && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let s1 = proc_stats(server.pid());
+    let seen = poller.finish().await?;
+    let mut visible_ms: Vec<f64> = Vec::new();
+    let mut missing = 0u64;
+    for (id, due) in &fixed_rate.accepted {
+        match seen.get(id) {
+            Some(at) => visible_ms.push(at.duration_since(*due).as_secs_f64() * 1000.0),
+            None => missing += 1,
+        }
+    }
+    visible_ms.sort_by(f64::total_cmp);
+    // Missing events count as slower than any seen one.
+    let visible_quantile = |p: f64| -> Option<f64> {
+        let n = visible_ms.len() + missing as usize;
+        let rank = ((p * n as f64).ceil() as usize).clamp(1, n.max(1));
+        visible_ms.get(rank - 1).copied()
+    };
+    let visible_p95_ms = visible_quantile(0.95);
+
+    // Maximum throughput; then wait until every accepted event is stored.
+    let baseline = db.count("events").await?;
+    eprintln!(
+        "    max throughput, {} connections for {:?} (at most {} requests)",
+        settings.connections, settings.throughput, settings.max_requests
+    );
+    let t_start = Instant::now();
+    let max = load::closed_loop(
+        generator.clone(),
+        settings.connections,
+        settings.throughput,
+        settings.max_requests,
+        false,
+    )
+    .await?;
+    let t_load_end = Instant::now();
+    let s2 = proc_stats(server.pid());
+    let at_load_end = db.count("events").await? - baseline;
+    eprintln!(
+        "    accepted {} ({:.0}/s); {} digested when the load stopped; waiting for the rest",
+        max.ok,
+        max.ok_per_s(),
+        at_load_end
+    );
+    let (samples, drained_at) = wait_for_events(
+        &db,
+        baseline + max.ok as i64,
+        t_start,
+        settings.drain_timeout,
+    )
+    .await?;
+    let s3 = proc_stats(server.pid());
+    let stored_in_phase = samples.last().map(|s| s.1).unwrap_or(baseline) - baseline;
+    if drained_at.is_none() {
+        eprintln!(
+            "    NOT DRAINED after {:?}: {stored_in_phase} of {} stored; the digest rate is over that time",
+            settings.drain_timeout, max.ok
+        );
+    }
+    let digest_elapsed = drained_at
+        .unwrap_or_else(Instant::now)
+        .duration_since(t_start);
+    let digest_per_s = stored_in_phase as f64 / digest_elapsed.as_secs_f64();
+
+    // Totals, then sizes with the server stopped (SQLite: after its final checkpoint).
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let events = db.count("events").await?;
+    let issues = db.count("issues").await?;
+    let spool = db.count("ingest_spool").await?;
+    let peak = proc_stats(server.pid());
+    db.close().await;
+    drop(db);
+    server.stop(Duration::from_secs(20));
+    let (total_bytes, tables) = match &postgres {
+        Some(pg) => {
+            let db = Db::connect_postgres(&pg.url).await?;
+            let sizes = db.sizes().await?;
+            db.close().await;
+            sizes
+        }
+        None => {
+            let mut files = 0;
+            let mut listing = serde_json::Map::new();
+            for suffix in ["", "-wal", "-shm"] {
+                let file = PathBuf::from(format!("{}{suffix}", sqlite_path.display()));
+                let len = std::fs::metadata(&file).map(|m| m.len()).unwrap_or(0);
+                listing.insert(format!("errorwatch.db{suffix}"), json!(len));
+                files += len;
+            }
+            let db = Db::connect_sqlite(&sqlite_path).await?;
+            let (_, tables) = db.sizes().await?;
+            db.close().await;
+            (files, tables)
+        }
+    };
+    if let Some(pg) = &postgres {
+        pg.drop_database().await;
+    }
+    drop(postgres);
+
+    let all_ok = warm.ok + fixed_rate.ok + max.ok;
+    let all_raw = warm.raw_bytes_ok + fixed_rate.raw_bytes_ok + max.raw_bytes_ok;
+    let all_wire = warm.wire_bytes_ok + fixed_rate.wire_bytes_ok + max.wire_bytes_ok;
+    let raw_per_event = all_raw as f64 / all_ok.max(1) as f64;
+    let stored_per_event = total_bytes as f64 / events.max(1) as f64;
+    let events_tables: u64 = tables
+        .iter()
+        .filter(|(name, _)| name.starts_with("events"))
+        .map(|(_, bytes)| *bytes)
+        .sum();
+    let bytes_ratio = stored_per_event / raw_per_event;
+    let cpu = |a: ProcStats, b: ProcStats| b.cpu_s - a.cpu_s;
+    let json = json!({
+        "warmup": warm.json(),
+        "fixed_rate": fixed_rate.json(),
+        "ingest_to_visible_ms": {
+            "accepted": fixed_rate.accepted.len(),
+            "seen": visible_ms.len(),
+            "missing_after_timeout": missing,
+            "p50": visible_quantile(0.50),
+            "p95": visible_quantile(0.95),
+            "p99": visible_quantile(0.99),
+            "max": if missing == 0 { visible_ms.last().copied() } else { None },
+            "poll_interval_ms": 20,
+        },
+        "max_throughput": max.json(),
+        "digest": {
+            "accepted_in_phase": max.ok,
+            "stored_in_phase": stored_in_phase,
+            "stored_when_load_stopped": at_load_end,
+            "drained": drained_at.is_some(),
+            "seconds_from_phase_start_to_drained": digest_elapsed.as_secs_f64(),
+            "load_seconds": t_load_end.duration_since(t_start).as_secs_f64(),
+            "events_per_s": digest_per_s,
+            "samples_s_events": samples.iter().step_by(10).map(|(t, c)| json!([t, c - baseline])).collect::<Vec<_>>(),
+        },
+        "totals": { "events": events, "issues": issues, "ingest_spool_left": spool, "accepted_200": all_ok },
+        "peak_rss_kb": peak.peak_rss_kb,
+        "cpu_s": {
+            "fixed_rate_and_visible_wait": cpu(s0, s1),
+            "max_throughput_load": cpu(s1, s2),
+            "drain_after_load": cpu(s2, s3),
+        },
+        "disk": {
+            "total_bytes": total_bytes,
+            "by_table": tables,
+            "stored_bytes_per_event": stored_per_event,
+            "events_table_and_indexes_bytes_per_event": events_tables as f64 / events.max(1) as f64,
+            "raw_envelope_bytes_per_event": raw_per_event,
+            "wire_bytes_per_event": all_wire as f64 / all_ok.max(1) as f64,
+            "stored_over_raw": bytes_ratio,
+        },
+    });
+    Ok(Measured {
+        fixed_rate,
+        max,
+        peak_rss_kb: peak.peak_rss_kb,
+        visible_p95_ms,
+        digest_per_s: Some(digest_per_s),
+        bytes_ratio: Some(bytes_ratio),
+        json,
+    })
+}
+
+/// One line of the targets table.
+struct Row {
+    figure: &'static str,
+    target: &'static str,
+    errorwatch: Option<f64>,
+    reference: Option<f64>,
+    unit: &'static str,
+    met: Option<bool>,
+}
+
+impl Row {
+    fn json(&self) -> Value {
+        json!({
+            "figure": self.figure,
+            "target": self.target,
+            "errorwatch": self.errorwatch,
+            "reference": self.reference,
+            "unit": self.unit,
+            "met": self.met,
+        })
+    }
+}
+
+fn target_rows(reference: &Measured, server: &Measured) -> Vec<Row> {
+    let ok = |v: Option<f64>, f: fn(f64) -> bool| v.map(f);
+    let ew_accepted = Some(server.max.ok_per_s());
+    let ew_p99 = server.fixed_rate.latency_ms(0.99);
+    let ew_rss = Some(server.peak_rss_kb as f64 / 1024.0);
+    vec![
+        Row {
+            figure: "accepted events/s (200s, max concurrency)",
+            target: ">= 20,000",
+            errorwatch: ew_accepted,
+            reference: Some(reference.max.ok_per_s()),
+            unit: "/s",
+            met: ok(ew_accepted, |v| v >= 20_000.0),
+        },
+        Row {
+            figure: "digested events/s, end to end",
+            target: ">= 5,000",
+            errorwatch: server.digest_per_s,
+            reference: None,
+            unit: "/s",
+            met: ok(server.digest_per_s, |v| v >= 5_000.0),
+        },
+        Row {
+            figure: "ingest p50 at the fixed rate",
+            target: "-",
+            errorwatch: server.fixed_rate.latency_ms(0.5),
+            reference: reference.fixed_rate.latency_ms(0.5),
+            unit: "ms",
+            met: None,
+        },
+        Row {
+            figure: "ingest p99 at the fixed rate",
+            target: "< 10 ms",
+            errorwatch: ew_p99,
+            reference: reference.fixed_rate.latency_ms(0.99),
+            unit: "ms",
+            met: ok(ew_p99, |v| v < 10.0),
+        },
+        Row {
+            figure: "ingest -> issue visible p95 at the fixed rate",
+            target: "< 1 s",
+            errorwatch: server.visible_p95_ms,
+            reference: None,
+            unit: "ms",
+            met: Some(server.visible_p95_ms.is_some_and(|v| v < 1000.0)),
+        },
+        Row {
+            figure: "server peak RSS",
+            target: "< 150 MB",
+            errorwatch: ew_rss,
+            reference: Some(reference.peak_rss_kb as f64 / 1024.0),
+            unit: "MiB",
+            met: ok(ew_rss, |v| v < 150.0),
+        },
+        Row {
+            figure: "stored bytes per event / raw envelope bytes",
+            target: "<= 0.33",
+            errorwatch: server.bytes_ratio,
+            reference: None,
+            unit: "",
+            met: ok(server.bytes_ratio, |v| v <= 0.33),
+        },
+        Row {
+            figure: "ingest p50 at max concurrency",
+            target: "-",
+            errorwatch: server.max.latency_ms(0.5),
+            reference: reference.max.latency_ms(0.5),
+            unit: "ms",
+            met: None,
+        },
+        Row {
+            figure: "ingest p99 at max concurrency",
+            target: "-",
+            errorwatch: server.max.latency_ms(0.99),
+            reference: reference.max.latency_ms(0.99),
+            unit: "ms",
+            met: None,
+        },
+    ]
+}
+
+fn fmt(v: Option<f64>, unit: &str) -> String {
+    match v {
+        None => "n/a".into(),
+        Some(v) if unit == "/s" || unit == "MiB" => format!("{v:.0} {unit}"),
+        Some(v) if unit == "ms" => format!("{v:.2} ms"),
+        Some(v) => format!("{v:.3}"),
+    }
+}
+
+fn print_table(
+    kind: DbKind,
+    settings: &Settings,
+    rows: &[Row],
+    reference: &Measured,
+    server: &Measured,
+) {
+    println!();
+    println!(
+        "errorwatch ({}) vs `return 200` reference; {} connections at max concurrency, fixed rate {}/s",
+        kind.name(),
+        settings.connections,
+        settings.rate
+    );
+    println!(
+        "| {:<46} | {:<9} | {:>14} | {:>14} | {:<4} |",
+        "figure", "target", "errorwatch", "reference", "met"
+    );
+    println!(
+        "|{:-<48}|{:-<11}|{:->16}|{:->16}|{:-<6}|",
+        "", "", "", "", ""
+    );
+    for row in rows {
+        println!(
+            "| {:<46} | {:<9} | {:>14} | {:>14} | {:<4} |",
+            row.figure,
+            row.target,
+            fmt(row.errorwatch, row.unit),
+            fmt(row.reference, row.unit),
+            match row.met {
+                Some(true) => "yes",
+                Some(false) => "NO",
+                None => "",
+            }
+        );
+    }
+    let statuses = |t: &Tally| {
+        format!(
+            "{:?}, {} with Retry-After, {} transport errors",
+            t.statuses, t.with_retry_after, t.errors
+        )
+    };
+    println!(
+        "\nerrorwatch statuses: fixed rate {}; max {}",
+        statuses(&server.fixed_rate),
+        statuses(&server.max)
+    );
+    println!(
+        "reference statuses: fixed rate {}; max {}",
+        statuses(&reference.fixed_rate),
+        statuses(&reference.max)
+    );
+}

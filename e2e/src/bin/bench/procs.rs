@@ -1,0 +1,486 @@
+//! The processes under test (`errorwatch serve`, the `return 200` reference, a throwaway
+//! PostgreSQL) and what the bench reads from them (`/proc`, the database).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use serde_json::Value;
+use sqlx::Row;
+
+/// The release `errorwatch` binary: `ERRORWATCH_BIN`, else `$CARGO_TARGET_DIR/release/errorwatch`
+/// (else `target/release/errorwatch`), built first with cargo unless `no_build`.
+pub fn release_binary(repo: &Path, no_build: bool) -> anyhow::Result<PathBuf> {
+    if let Some(bin) = std::env::var_os("ERRORWATCH_BIN") {
+        return Ok(PathBuf::from(bin));
+    }
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo.join("target"));
+    let bin = target.join("release").join("errorwatch");
+    if !no_build {
+        eprintln!("==> cargo build --release -p errorwatch-server --bin errorwatch");
+        let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+            .args([
+                "build",
+                "--release",
+                "-p",
+                "errorwatch-server",
+                "--bin",
+                "errorwatch",
+            ])
+            .current_dir(repo)
+            .status()
+            .context("run cargo")?;
+        if !status.success() {
+            bail!("building the release errorwatch binary failed");
+        }
+    }
+    if !bin.is_file() {
+        bail!(
+            "{} is missing (build it, or drop --no-build)",
+            bin.display()
+        );
+    }
+    Ok(bin)
+}
+
+/// A child process killed on drop.
+pub struct Proc {
+    pub child: Child,
+}
+
+impl Proc {
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// SIGTERM, then wait up to `timeout` (SIGKILL after).
+    pub fn stop(&mut self, timeout: Duration) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.pid().to_string()])
+            .status();
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// Memory and CPU of a process, from `/proc/<pid>/status` and `/proc/<pid>/stat`.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ProcStats {
+    /// Peak resident set (VmHWM), kB.
+    pub peak_rss_kb: u64,
+    /// Current resident set (VmRSS), kB.
+    pub rss_kb: u64,
+    /// User + system CPU time, seconds.
+    pub cpu_s: f64,
+}
+
+pub fn proc_stats(pid: u32) -> ProcStats {
+    let mut stats = ProcStats::default();
+    if let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) {
+        for line in status.lines() {
+            let kb = |l: &str| {
+                l.split_whitespace()
+                    .nth(1)
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(0)
+            };
+            if line.starts_with("VmHWM:") {
+                stats.peak_rss_kb = kb(line);
+            } else if line.starts_with("VmRSS:") {
+                stats.rss_kb = kb(line);
+            }
+        }
+    }
+    if let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        // Fields after the command (which may contain spaces) start at field 3.
+        if let Some(rest) = stat.rsplit_once(')').map(|(_, r)| r) {
+            let fields: Vec<&str> = rest.split_whitespace().collect();
+            let ticks = |i: usize| {
+                fields
+                    .get(i)
+                    .and_then(|v| v.parse::<u64>().ok())
+                    .unwrap_or(0)
+            };
+            // utime and stime are fields 14 and 15, i.e. 11 and 12 after the command.
+            stats.cpu_s = (ticks(11) + ticks(12)) as f64 / 100.0;
+        }
+    }
+    stats
+}
+
+/// Waits until `GET url` answers 200.
+pub async fn wait_ready(url: &str, timeout: Duration) -> anyhow::Result<()> {
+    let client = reqwest::Client::new();
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Ok(response) = client.get(url).send().await
+            && response.status() == 200
+        {
+            return Ok(());
+        }
+        if Instant::now() >= deadline {
+            bail!("{url} did not answer 200 within {timeout:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// `errorwatch` with the caller's `ERRORWATCH_*` and `DATABASE_URL` removed and `env` set.
+fn errorwatch_command(bin: &Path, env: &[(String, String)]) -> Command {
+    let mut command = Command::new(bin);
+    for (key, _) in std::env::vars() {
+        if key.starts_with("ERRORWATCH_") || key == "DATABASE_URL" {
+            command.env_remove(key);
+        }
+    }
+    command.envs(env.iter().map(|(k, v)| (k, v)));
+    command
+}
+
+/// Starts `errorwatch serve` and waits for `/health/ready`.
+pub async fn start_errorwatch(
+    bin: &Path,
+    env: &[(String, String)],
+    port: u16,
+) -> anyhow::Result<Proc> {
+    let child = errorwatch_command(bin, env)
+        .arg("serve")
+        .env("ERRORWATCH_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .context("spawn errorwatch serve")?;
+    let proc = Proc { child };
+    wait_ready(
+        &format!("http://127.0.0.1:{port}/health/ready"),
+        Duration::from_secs(60),
+    )
+    .await?;
+    Ok(proc)
+}
+
+/// Runs `errorwatch ARGS…` (an admin command); returns stdout.
+pub fn admin(
+    bin: &Path,
+    env: &[(String, String)],
+    args: &[&str],
+    stdin: Option<&str>,
+) -> anyhow::Result<String> {
+    use std::io::Write;
+    let mut child = errorwatch_command(bin, env)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .context("spawn errorwatch admin command")?;
+    if let Some(mut pipe) = child.stdin.take() {
+        pipe.write_all(stdin.unwrap_or_default().as_bytes())?;
+    }
+    let output = child.wait_with_output()?;
+    if !output.status.success() {
+        bail!(
+            "errorwatch {} failed: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+}
+
+/// Creates a user, an account and a project; returns (project id, public key) from the DSN.
+pub fn create_project(
+    bin: &Path,
+    env: &[(String, String)],
+) -> anyhow::Result<(i64, String, String)> {
+    admin(
+        bin,
+        env,
+        &[
+            "user",
+            "create",
+            "--email",
+            "bench@bench.example.com",
+            "--password-stdin",
+        ],
+        Some("a bench password long enough\n"),
+    )?;
+    let account: Value = serde_json::from_str(&admin(
+        bin,
+        env,
+        &[
+            "account",
+            "create",
+            "--name",
+            "Bench",
+            "--owner",
+            "bench@bench.example.com",
+            "--json",
+        ],
+        None,
+    )?)?;
+    let slug = account["slug"].as_str().context("account slug")?.to_owned();
+    let project: Value = serde_json::from_str(&admin(
+        bin,
+        env,
+        &[
+            "project",
+            "create",
+            "--account",
+            &slug,
+            "--name",
+            "Bench",
+            "--json",
+        ],
+        None,
+    )?)?;
+    let id = project["id"].as_i64().context("project id")?;
+    let dsn = project["dsn"].as_str().context("project dsn")?.to_owned();
+    let key = dsn
+        .split_once("://")
+        .and_then(|(_, rest)| rest.split_once('@'))
+        .map(|(key, _)| key.to_owned())
+        .context("no key in the DSN")?;
+    Ok((id, key, dsn))
+}
+
+/// The reference: this binary in `--serve-reference PORT` mode, a `return 200` axum server.
+pub async fn start_reference(port: u16) -> anyhow::Result<Proc> {
+    let child = Command::new(std::env::current_exe()?)
+        .args(["--serve-reference", &port.to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .context("spawn the reference server")?;
+    let proc = Proc { child };
+    wait_ready(
+        &format!("http://127.0.0.1:{port}/"),
+        Duration::from_secs(10),
+    )
+    .await?;
+    Ok(proc)
+}
+
+/// The reference server's body: reads the request body (so the connection stays reusable) and
+/// answers 200 `{}`. Nothing else: no auth, no decompression, no storage.
+pub async fn serve_reference(port: u16) -> anyhow::Result<()> {
+    async fn ok(_body: bytes::Bytes) -> &'static str {
+        "{}"
+    }
+    let app = axum::Router::new().fallback(ok);
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
+    axum::serve(listener, app).await?;
+    Ok(())
+}
+
+/// A throwaway PostgreSQL database: a fresh database on `DATABASE_URL`'s server, or a cluster
+/// started with `infra/pg.sh` (stopped and deleted on drop).
+pub struct Postgres {
+    pub url: String,
+    admin_url: String,
+    db_name: String,
+    cluster_dir: Option<PathBuf>,
+    repo: PathBuf,
+}
+
+impl Postgres {
+    pub async fn create(repo: &Path) -> anyhow::Result<Self> {
+        let (admin_url, cluster_dir) = match std::env::var("DATABASE_URL") {
+            Ok(url) if url.starts_with("postgres") => (url, None),
+            _ => {
+                let dir = std::env::temp_dir()
+                    .join(format!("errorwatch-bench-pg-{}", std::process::id()));
+                let port = errorwatch_e2e::free_port();
+                eprintln!("==> infra/pg.sh start {} {port}", dir.display());
+                let output = Command::new(repo.join("infra/pg.sh"))
+                    .args(["start", &dir.to_string_lossy(), &port.to_string()])
+                    .stderr(Stdio::inherit())
+                    .output()
+                    .context("run infra/pg.sh")?;
+                if !output.status.success() {
+                    bail!("infra/pg.sh start failed");
+                }
+                (
+                    String::from_utf8_lossy(&output.stdout).trim().to_owned(),
+                    Some(dir),
+                )
+            }
+        };
+        let db_name = format!("errorwatch_bench_{}", std::process::id());
+        let mut pg = Self {
+            url: String::new(),
+            admin_url: admin_url.clone(),
+            db_name: db_name.clone(),
+            cluster_dir,
+            repo: repo.to_path_buf(),
+        };
+        let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&admin_url).await?;
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {db_name}")))
+            .execute(&mut conn)
+            .await?;
+        let mut url = url::Url::parse(&admin_url)?;
+        url.set_path(&format!("/{db_name}"));
+        pg.url = url.to_string();
+        Ok(pg)
+    }
+
+    pub async fn drop_database(&self) {
+        if self.cluster_dir.is_some() {
+            return; // the whole cluster goes
+        }
+        if let Ok(mut conn) =
+            <sqlx::PgConnection as sqlx::Connection>::connect(&self.admin_url).await
+        {
+            let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                self.db_name
+            )))
+            .execute(&mut conn)
+            .await;
+        }
+    }
+}
+
+impl Drop for Postgres {
+    fn drop(&mut self) {
+        if let Some(dir) = &self.cluster_dir {
+            let _ = Command::new(self.repo.join("infra/pg.sh"))
+                .args(["stop", &dir.to_string_lossy()])
+                .status();
+        }
+    }
+}
+
+/// The bench's read-only view of the server's database.
+pub enum Db {
+    Sqlite(sqlx::SqlitePool, PathBuf),
+    Postgres(sqlx::PgPool),
+}
+
+impl Db {
+    pub async fn connect_sqlite(path: &Path) -> anyhow::Result<Self> {
+        let options = sqlx::sqlite::SqliteConnectOptions::new()
+            .filename(path)
+            .busy_timeout(Duration::from_secs(10));
+        let pool = sqlx::pool::PoolOptions::new()
+            .max_connections(2)
+            .connect_with(options)
+            .await?;
+        Ok(Self::Sqlite(pool, path.to_path_buf()))
+    }
+
+    pub async fn connect_postgres(url: &str) -> anyhow::Result<Self> {
+        let pool = sqlx::pool::PoolOptions::new()
+            .max_connections(2)
+            .connect(url)
+            .await?;
+        Ok(Self::Postgres(pool))
+    }
+
+    pub async fn close(&self) {
+        match self {
+            Self::Sqlite(pool, _) => pool.close().await,
+            Self::Postgres(pool) => pool.close().await,
+        }
+    }
+
+    /// Rows of `table` (one of ours, never user input).
+    pub async fn count(&self, table: &'static str) -> anyhow::Result<i64> {
+        let sql = || sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM {table}"));
+        Ok(match self {
+            Self::Sqlite(pool, _) => sqlx::query_scalar(sql()).fetch_one(pool).await?,
+            Self::Postgres(pool) => sqlx::query_scalar(sql()).fetch_one(pool).await?,
+        })
+    }
+
+    /// Events stored after row `after`, in id order: (id, event_id).
+    pub async fn events_after(&self, after: i64) -> anyhow::Result<Vec<(i64, String)>> {
+        let sql = "SELECT id, event_id FROM events WHERE id > $1 ORDER BY id LIMIT 20000";
+        let rows = match self {
+            Self::Sqlite(pool, _) => sqlx::query(sql)
+                .bind(after)
+                .fetch_all(pool)
+                .await?
+                .into_iter()
+                .map(|r| (r.get::<i64, _>(0), r.get::<String, _>(1)))
+                .collect(),
+            Self::Postgres(pool) => sqlx::query(sql)
+                .bind(after)
+                .fetch_all(pool)
+                .await?
+                .into_iter()
+                .map(|r| (r.get::<i64, _>(0), r.get::<String, _>(1)))
+                .collect(),
+        };
+        Ok(rows)
+    }
+
+    /// Stored size: the database's total and per table (SQLite: `dbstat` when compiled in).
+    pub async fn sizes(&self) -> anyhow::Result<(u64, BTreeMap<String, u64>)> {
+        let mut tables = BTreeMap::new();
+        match self {
+            Self::Sqlite(pool, path) => {
+                let mut total = 0;
+                for suffix in ["", "-wal", "-shm"] {
+                    let file = PathBuf::from(format!("{}{suffix}", path.display()));
+                    total += std::fs::metadata(&file).map(|m| m.len()).unwrap_or(0);
+                }
+                if let Ok(rows) = sqlx::query(
+                    "SELECT name, SUM(pgsize) FROM dbstat GROUP BY name ORDER BY 2 DESC",
+                )
+                .fetch_all(pool)
+                .await
+                {
+                    for row in rows {
+                        tables.insert(row.get::<String, _>(0), row.get::<i64, _>(1) as u64);
+                    }
+                }
+                let free: i64 = sqlx::query_scalar("PRAGMA freelist_count")
+                    .fetch_one(pool)
+                    .await?;
+                let page: i64 = sqlx::query_scalar("PRAGMA page_size")
+                    .fetch_one(pool)
+                    .await?;
+                tables.insert("(free pages)".into(), (free * page) as u64);
+                Ok((total, tables))
+            }
+            Self::Postgres(pool) => {
+                let total: i64 = sqlx::query_scalar("SELECT pg_database_size(current_database())")
+                    .fetch_one(pool)
+                    .await?;
+                let rows = sqlx::query(
+                    "SELECT c.relname::text, pg_total_relation_size(c.oid) FROM pg_class c \
+                     JOIN pg_namespace n ON n.oid = c.relnamespace \
+                     WHERE c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema') \
+                     ORDER BY 2 DESC",
+                )
+                .fetch_all(pool)
+                .await?;
+                for row in rows {
+                    tables.insert(row.get::<String, _>(0), row.get::<i64, _>(1) as u64);
+                }
+                Ok((total as u64, tables))
+            }
+        }
+    }
+}

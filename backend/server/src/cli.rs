@@ -51,6 +51,9 @@ enum Command {
     /// Inspect and check the job queue.
     #[command(subcommand)]
     Jobs(JobsCommand),
+    /// Manage API tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
     /// Fill a project with synthetic issues and events (for benchmarks; not for production data).
     Seed {
         /// Project id (the number in its DSN).
@@ -85,6 +88,27 @@ enum UserCommand {
         /// May administer the whole installation.
         #[arg(long)]
         superuser: bool,
+        #[command(flatten)]
+        output: Output,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum TokenCommand {
+    /// Create an API token for a member of an account; prints the secret (shown once).
+    Create {
+        /// Account slug.
+        #[arg(long)]
+        account: String,
+        /// Email of the member the token acts for.
+        #[arg(long)]
+        user: String,
+        /// Token name.
+        #[arg(long)]
+        name: String,
+        /// `read`, `write` or `admin`.
+        #[arg(long, default_value = "read")]
+        scope: String,
         #[command(flatten)]
         output: Output,
     },
@@ -215,6 +239,40 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Account(command) => run_account(config, command).await,
         Command::Project(command) => run_project(config, command).await,
         Command::Jobs(command) => run_jobs(config, command).await,
+        Command::Token(TokenCommand::Create {
+            account,
+            user: email,
+            name,
+            scope,
+            output,
+        }) => {
+            let token_scope = errorwatch_core::scope::TokenScope::parse(scope.trim())
+                .ok_or_else(|| anyhow::anyhow!("--scope must be read, write or admin"))?;
+            let db = app::prepare_database(&config).await?;
+            let result = async {
+                let found = account::find_account_by_slug_unscoped(&db, &account)
+                    .await
+                    .map_err(|e| explain(e, &format!("account {account:?}")))?;
+                let member = user::find_user_by_email(&db, &email)
+                    .await
+                    .map_err(|e| explain(e, &format!("user {email:?}")))?;
+                let scope = AccountScope::for_member(&db, member.id, found.id)
+                    .await
+                    .map_err(|e| explain(e, &format!("membership of {email:?} in {account:?}")))?;
+                errorwatch_core::service::api_token::create(&scope, &name, token_scope)
+                    .await
+                    .map_err(|e| explain(e, "token"))
+            }
+            .await;
+            db.close().await;
+            let (token, secret) = result?;
+            if output.json {
+                println!("{}", json!({"id": token.id, "name": token.name, "scope": token.scope.as_str(), "secret": secret}));
+            } else {
+                println!("token {} ({}, {}): {secret}", token.id, token.name, token.scope.as_str());
+            }
+            Ok(())
+        }
         Command::Seed {
             project,
             issues,

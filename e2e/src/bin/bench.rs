@@ -10,6 +10,8 @@
 
 #[path = "bench/corpus.rs"]
 mod corpus;
+#[path = "bench/list.rs"]
+mod list;
 #[path = "bench/load.rs"]
 mod load;
 #[path = "bench/procs.rs"]
@@ -76,6 +78,16 @@ struct Args {
     /// Use the release binary as it is instead of running `cargo build --release` first.
     #[arg(long)]
     no_build: bool,
+    /// Instead of the ingest bench: seed 10,000 issues and 1,000,000 events (or
+    /// `--seed-issues`/`--seed-events`) and time the first page of the issue list.
+    #[arg(long)]
+    list_timing: bool,
+    /// Issues to seed for `--list-timing`.
+    #[arg(long, default_value_t = 10_000)]
+    seed_issues: u64,
+    /// Events to seed for `--list-timing`.
+    #[arg(long, default_value_t = 1_000_000)]
+    seed_events: u64,
     /// Internal: run the reference server on this port.
     #[arg(long, hide = true)]
     serve_reference: Option<u16>,
@@ -139,6 +151,9 @@ async fn run(args: Args) -> anyhow::Result<()> {
 
     // The errorwatch binary first: a build must not run during a measurement.
     let bin = procs::release_binary(&repo, args.no_build)?;
+    if args.list_timing {
+        return run_list_timing(&bin, args.db, &repo, &args, quick).await;
+    }
 
     eprintln!("==> reference: `return 200` axum server");
     let reference = run_reference(templates()?, &settings).await?;
@@ -335,6 +350,59 @@ async fn wait_for_events(
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// `--list-timing`: a server on a fresh database, seeded, and the issue-list timing.
+async fn run_list_timing(
+    bin: &std::path::Path,
+    kind: DbKind,
+    repo: &std::path::Path,
+    args: &Args,
+    quick: bool,
+) -> anyhow::Result<()> {
+    let data = tempfile::tempdir()?;
+    let postgres = match kind {
+        DbKind::Sqlite => None,
+        DbKind::Postgres => Some(procs::Postgres::create(repo).await?),
+    };
+    let database_url = match &postgres {
+        Some(pg) => pg.url.clone(),
+        None => format!("sqlite://{}", data.path().join("errorwatch.db").display()),
+    };
+    let port = errorwatch_e2e::free_port();
+    let env: Vec<(String, String)> = vec![
+        ("DATABASE_URL".into(), database_url),
+        ("ERRORWATCH_LISTEN".into(), format!("127.0.0.1:{port}")),
+        ("ERRORWATCH_PUBLIC_URL".into(), format!("http://127.0.0.1:{port}")),
+        ("ERRORWATCH_MAX_EVENTS_PER_PROJECT".into(), "1000000000".into()),
+        ("ERRORWATCH_API_RATE_LIMIT_PER_MINUTE".into(), "1000000".into()),
+    ];
+    let mut server = procs::start_errorwatch(bin, &env, port).await?;
+    let (issues, events, requests) = if quick {
+        (1_000, 20_000, 50)
+    } else {
+        (args.seed_issues, args.seed_events, 200)
+    };
+    eprintln!("==> issue list timing ({})", kind.name());
+    let report = list::run(bin, &env, port, issues, events, requests).await;
+    server.stop(Duration::from_secs(20));
+    if let Some(pg) = &postgres {
+        pg.drop_database().await;
+    }
+    let report = report?;
+    let out = args.out.clone().unwrap_or_else(|| {
+        std::env::var_os("CARGO_TARGET_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| repo.join("target"))
+            .join("bench")
+            .join(format!("list-{}-{}.json", kind.name(), chrono::Utc::now().format("%Y%m%dT%H%M%SZ")))
+    });
+    if let Some(parent) = out.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    std::fs::write(&out, serde_json::to_string_pretty(&json!({"db": kind.name(), "list_timing": report}))?)?;
+    println!("\nJSON: {}", out.display());
+    Ok(())
 }
 
 async fn run_errorwatch(

@@ -267,9 +267,17 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             db.close().await;
             let (token, secret) = result?;
             if output.json {
-                println!("{}", json!({"id": token.id, "name": token.name, "scope": token.scope.as_str(), "secret": secret}));
+                println!(
+                    "{}",
+                    json!({"id": token.id, "name": token.name, "scope": token.scope.as_str(), "secret": secret})
+                );
             } else {
-                println!("token {} ({}, {}): {secret}", token.id, token.name, token.scope.as_str());
+                println!(
+                    "token {} ({}, {}): {secret}",
+                    token.id,
+                    token.name,
+                    token.scope.as_str()
+                );
             }
             Ok(())
         }

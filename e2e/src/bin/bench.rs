@@ -373,9 +373,18 @@ async fn run_list_timing(
     let env: Vec<(String, String)> = vec![
         ("DATABASE_URL".into(), database_url),
         ("ERRORWATCH_LISTEN".into(), format!("127.0.0.1:{port}")),
-        ("ERRORWATCH_PUBLIC_URL".into(), format!("http://127.0.0.1:{port}")),
-        ("ERRORWATCH_MAX_EVENTS_PER_PROJECT".into(), "1000000000".into()),
-        ("ERRORWATCH_API_RATE_LIMIT_PER_MINUTE".into(), "1000000".into()),
+        (
+            "ERRORWATCH_PUBLIC_URL".into(),
+            format!("http://127.0.0.1:{port}"),
+        ),
+        (
+            "ERRORWATCH_MAX_EVENTS_PER_PROJECT".into(),
+            "1000000000".into(),
+        ),
+        (
+            "ERRORWATCH_API_RATE_LIMIT_PER_MINUTE".into(),
+            "1000000".into(),
+        ),
     ];
     let mut server = procs::start_errorwatch(bin, &env, port).await?;
     let (issues, events, requests) = if quick {
@@ -395,12 +404,19 @@ async fn run_list_timing(
             .map(PathBuf::from)
             .unwrap_or_else(|| repo.join("target"))
             .join("bench")
-            .join(format!("list-{}-{}.json", kind.name(), chrono::Utc::now().format("%Y%m%dT%H%M%SZ")))
+            .join(format!(
+                "list-{}-{}.json",
+                kind.name(),
+                chrono::Utc::now().format("%Y%m%dT%H%M%SZ")
+            ))
     });
     if let Some(parent) = out.parent() {
         std::fs::create_dir_all(parent)?;
     }
-    std::fs::write(&out, serde_json::to_string_pretty(&json!({"db": kind.name(), "list_timing": report}))?)?;
+    std::fs::write(
+        &out,
+        serde_json::to_string_pretty(&json!({"db": kind.name(), "list_timing": report}))?,
+    )?;
     println!("\nJSON: {}", out.display());
     Ok(())
 }

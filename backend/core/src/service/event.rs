@@ -110,14 +110,16 @@ pub async fn latest_events(scope: &AccountScope, issue_ids: &[i64]) -> Result<Ve
     if issue_ids.is_empty() {
         return Ok(Vec::new());
     }
-    // The inner query filters on the issues only, so the planner takes the (issue_id, …) index
-    // (with an `account_id` term, SQLite may scan the account's whole events index instead:
-    // seconds at a million events); tenancy is enforced by the outer query's `account_id`.
+    // One backward probe of `events (issue_id, id)` per issue (MAX with an equality is an
+    // index lookup on both engines; a GROUP BY over the issues' events read every row of them:
+    // 80 ms for 50 issues at 1M events on PostgreSQL); tenancy is enforced by the outer query's
+    // `account_id`.
     let newest = Query::select()
-        .expr(Expr::col("id").max())
-        .from("events")
-        .and_where(Expr::col("issue_id").is_in(issue_ids.to_vec()))
-        .group_by_col("issue_id")
+        .expr(Expr::cust(
+            "(SELECT MAX(latest.id) FROM events AS latest WHERE latest.issue_id = issues.id)",
+        ))
+        .from("issues")
+        .and_where(Expr::col(("issues", "id")).is_in(issue_ids.to_vec()))
         .to_owned();
     let query = select(scope)
         .and_where(Expr::col("id").in_subquery(newest))

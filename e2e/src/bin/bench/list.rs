@@ -47,8 +47,17 @@ pub async fn run(
         bin,
         env,
         &[
-            "token", "create", "--account", account, "--user", "bench@bench.example.com", "--name", "bench", "--scope",
-            "read", "--json",
+            "token",
+            "create",
+            "--account",
+            account,
+            "--user",
+            "bench@bench.example.com",
+            "--name",
+            "bench",
+            "--scope",
+            "read",
+            "--json",
         ],
         None,
     )?)?;
@@ -69,8 +78,13 @@ pub async fn run(
             .json()
             .await?;
         let took = started.elapsed();
-        anyhow::ensure!(response.get("errors").is_none(), "the list query failed: {response}");
-        total = response["data"]["project"]["issues"]["totalCount"].as_i64().unwrap_or(0);
+        anyhow::ensure!(
+            response.get("errors").is_none(),
+            "the list query failed: {response}"
+        );
+        total = response["data"]["project"]["issues"]["totalCount"]
+            .as_i64()
+            .unwrap_or(0);
         // The first five warm caches and connections.
         if i >= 5 {
             samples.push(took);

@@ -442,7 +442,7 @@ impl Issue {
                         Event {
                             scope: self.scope.clone(),
                             summary,
-                            payload: None,
+                            payload: Default::default(),
                         },
                     )
                 })
@@ -461,7 +461,7 @@ impl Issue {
         Ok(summary.map(|summary| Event {
             scope: self.scope.clone(),
             summary,
-            payload: None,
+            payload: Default::default(),
         }))
     }
 }
@@ -472,8 +472,8 @@ pub struct Event {
     pub scope: AccountScope,
     /// Its columns.
     pub summary: EventSummary,
-    /// The payload, when already loaded.
-    pub payload: Option<serde_json::Value>,
+    /// The payload, loaded (and decompressed) at most once per event, whichever fields ask.
+    pub payload: tokio::sync::OnceCell<serde_json::Value>,
 }
 
 #[Object]
@@ -536,12 +536,13 @@ impl Event {
     /// Breadcrumbs, oldest first.
     async fn breadcrumbs(&self) -> GqlResult<Vec<Breadcrumb>> {
         let payload = self.load_payload().await?;
-        let crumbs = payload["breadcrumbs"]["values"]
+        Ok(payload["breadcrumbs"]["values"]
             .as_array()
             .or_else(|| payload["breadcrumbs"].as_array())
-            .cloned()
-            .unwrap_or_default();
-        Ok(crumbs.iter().map(Breadcrumb::from_json).collect())
+            .into_iter()
+            .flatten()
+            .map(Breadcrumb::from_json)
+            .collect())
     }
     /// Tags as key/value pairs.
     async fn tags(&self) -> GqlResult<Vec<TagPair>> {
@@ -576,7 +577,7 @@ impl Event {
     }
     /// Files sent with the event (metadata).
     async fn attachments(&self) -> GqlResult<Vec<Attachment>> {
-        let (attachments, _) = project_stats::event_extras(
+        let attachments = project_stats::event_attachments(
             &self.scope,
             self.summary.project_id,
             &self.summary.event_id,
@@ -596,7 +597,7 @@ impl Event {
     }
     /// What users wrote about it (user feedback / user reports).
     async fn user_feedback(&self) -> GqlResult<Vec<UserFeedback>> {
-        let (_, feedback) = project_stats::event_extras(
+        let feedback = project_stats::event_feedback(
             &self.scope,
             self.summary.project_id,
             &self.summary.event_id,
@@ -616,7 +617,7 @@ impl Event {
     /// The full normalized event (exception chain with frames, breadcrumbs, request, user,
     /// contexts, tags, sdk, …) as JSON.
     async fn payload(&self) -> GqlResult<Json<serde_json::Value>> {
-        Ok(Json(self.load_payload().await?))
+        Ok(Json(self.load_payload().await?.clone()))
     }
 }
 
@@ -717,7 +718,7 @@ impl IssueQuery {
         Ok(Event {
             scope,
             summary,
-            payload: Some(payload),
+            payload: tokio::sync::OnceCell::new_with(Some(payload)),
         })
     }
 }
@@ -963,14 +964,15 @@ impl IssueMutation {
 }
 
 impl Event {
-    async fn load_payload(&self) -> GqlResult<serde_json::Value> {
-        if let Some(payload) = &self.payload {
-            return Ok(payload.clone());
-        }
-        let (_, payload) = events::get_event(&self.scope, self.summary.id)
+    async fn load_payload(&self) -> GqlResult<&serde_json::Value> {
+        self.payload
+            .get_or_try_init(|| async {
+                let (_, payload) = events::get_event(&self.scope, self.summary.id)
+                    .await
+                    .gql()?;
+                Ok::<_, async_graphql::Error>(payload)
+            })
             .await
-            .gql()?;
-        Ok(payload)
     }
 }
 

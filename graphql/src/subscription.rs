@@ -148,7 +148,7 @@ impl Subscription {
                     Some(Event {
                         scope,
                         summary,
-                        payload: Some(payload),
+                        payload: tokio::sync::OnceCell::new_with(Some(payload)),
                     })
                 }
             }))

@@ -265,7 +265,10 @@ pub async fn fingerprint_rules(scope: &AccountScope, project_id: ProjectId) -> R
 }
 
 /// A live project of the scope's account; `NotFound` for others and deleted ones.
-async fn load_project(scope: &AccountScope, project_id: ProjectId) -> Result<project::Model> {
+pub(crate) async fn load_project(
+    scope: &AccountScope,
+    project_id: ProjectId,
+) -> Result<project::Model> {
     project::Entity::find_by_id(project_id.0)
         .filter(project::Column::AccountId.eq(scope.account_id().0))
         .filter(project::Column::DeletedAt.is_null())

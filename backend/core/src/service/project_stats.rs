@@ -24,23 +24,6 @@ pub struct SeenValue {
     pub last_seen: DateTime<Utc>,
 }
 
-async fn check_project(scope: &AccountScope, project: ProjectId) -> Result<()> {
-    let live = scope
-        .db()
-        .conn()
-        .query_one(
-            &Query::select()
-                .column("id")
-                .from("projects")
-                .and_where(Expr::col("id").eq(project.0))
-                .and_where(Expr::col("account_id").eq(scope.account_id().0))
-                .and_where(Expr::col("deleted_at").is_null())
-                .to_owned(),
-        )
-        .await?;
-    live.map(|_| ()).ok_or(Error::NotFound)
-}
-
 /// Releases (`key = "release"`) or environments (`"environment"`) seen in a project, most
 /// recent first, at most `limit`.
 pub async fn seen_values(
@@ -50,7 +33,7 @@ pub async fn seen_values(
     limit: u64,
 ) -> Result<Vec<SeenValue>> {
     scope.require(Role::Viewer)?;
-    check_project(scope, project).await?;
+    crate::service::project::load_project(scope, project).await?;
     let rows = scope
         .db()
         .conn()
@@ -108,7 +91,7 @@ pub async fn outcomes(
     to: DateTime<Utc>,
 ) -> Result<Vec<OutcomeRow>> {
     scope.require(Role::Viewer)?;
-    check_project(scope, project).await?;
+    crate::service::project::load_project(scope, project).await?;
     if from >= to || to - from > chrono::Duration::days(90) {
         return Err(Error::validation(
             "from",
@@ -174,15 +157,16 @@ pub struct Feedback {
     pub created_at: DateTime<Utc>,
 }
 
-/// The attachments and user feedback of an event.
-pub async fn event_extras(
+/// The attachments of an event.
+pub async fn event_attachments(
     scope: &AccountScope,
     project: i64,
     event_id: &str,
-) -> Result<(Vec<AttachmentInfo>, Vec<Feedback>)> {
+) -> Result<Vec<AttachmentInfo>> {
     scope.require(Role::Viewer)?;
-    let conn = scope.db().conn();
-    let attachments = conn
+    scope
+        .db()
+        .conn()
         .query_all(
             &Query::select()
                 .columns(["id", "filename", "content_type", "attachment_type", "size"])
@@ -204,8 +188,19 @@ pub async fn event_extras(
                 size: r.try_get("", "size")?,
             })
         })
-        .collect::<Result<Vec<_>>>()?;
-    let feedback = conn
+        .collect()
+}
+
+/// The user feedback about an event.
+pub async fn event_feedback(
+    scope: &AccountScope,
+    project: i64,
+    event_id: &str,
+) -> Result<Vec<Feedback>> {
+    scope.require(Role::Viewer)?;
+    scope
+        .db()
+        .conn()
         .query_all(
             &Query::select()
                 .columns(["name", "email", "comments", "created_at"])
@@ -226,6 +221,5 @@ pub async fn event_extras(
                 created_at: r.try_get("", "created_at")?,
             })
         })
-        .collect::<Result<Vec<_>>>()?;
-    Ok((attachments, feedback))
+        .collect()
 }

@@ -539,12 +539,23 @@ impl Auth {
         }
         .insert(self.db.conn())
         .await?;
+        self.session_tokens(user, row.id, Some(refresh), now)
+    }
+
+    /// A fresh access token (and the refresh token, when it changed) for a session.
+    fn session_tokens(
+        &self,
+        user: UserId,
+        session: i64,
+        refresh: Option<String>,
+        now: DateTime<Utc>,
+    ) -> Result<SessionTokens> {
         Ok(SessionTokens {
-            access: self.keys.issue(user, row.id, now.timestamp())?,
+            access: self.keys.issue(user, session, now.timestamp())?,
             access_ttl_secs: ACCESS_TTL_SECS,
-            refresh: Some(refresh),
+            refresh,
             refresh_ttl_secs: REFRESH_TTL_DAYS * 86_400,
-            csrf: self.keys.csrf_token(row.id),
+            csrf: self.keys.csrf_token(session),
         })
     }
 
@@ -579,13 +590,7 @@ impl Auth {
                 .one(self.db.conn())
                 .await?;
             if live.is_some() {
-                return Ok(Some((
-                    Principal {
-                        user,
-                        via: Via::Session(SessionId(claims.sid)),
-                    },
-                    None,
-                )));
+                return Ok(Some((session_principal(user, claims.sid), None)));
             }
             // A revoked session's access token is worthless, and so is its refresh token.
             return Ok(None);
@@ -630,20 +635,9 @@ impl Auth {
                 .exec(self.db.conn())
                 .await?;
             if swapped.rows_affected == 1 {
-                let tokens = SessionTokens {
-                    access: self
-                        .keys
-                        .issue(UserId(row.user_id), row.id, now.timestamp())?,
-                    access_ttl_secs: ACCESS_TTL_SECS,
-                    refresh: Some(next),
-                    refresh_ttl_secs: REFRESH_TTL_DAYS * 86_400,
-                    csrf: self.keys.csrf_token(row.id),
-                };
+                let tokens = self.session_tokens(UserId(row.user_id), row.id, Some(next), now)?;
                 return Ok(Some((
-                    Principal {
-                        user: UserId(row.user_id),
-                        via: Via::Session(SessionId(row.id)),
-                    },
+                    session_principal(UserId(row.user_id), row.id),
                     Some(tokens),
                 )));
             }
@@ -661,20 +655,9 @@ impl Auth {
             return Ok(None);
         }
         if (now - row.rotated_at).num_seconds() <= ROTATION_GRACE_SECS {
-            let tokens = SessionTokens {
-                access: self
-                    .keys
-                    .issue(UserId(row.user_id), row.id, now.timestamp())?,
-                access_ttl_secs: ACCESS_TTL_SECS,
-                refresh: None,
-                refresh_ttl_secs: REFRESH_TTL_DAYS * 86_400,
-                csrf: self.keys.csrf_token(row.id),
-            };
+            let tokens = self.session_tokens(UserId(row.user_id), row.id, None, now)?;
             return Ok(Some((
-                Principal {
-                    user: UserId(row.user_id),
-                    via: Via::Session(SessionId(row.id)),
-                },
+                session_principal(UserId(row.user_id), row.id),
                 Some(tokens),
             )));
         }
@@ -979,6 +962,14 @@ impl Auth {
             .await
             .on_conflict("another user already has this address")?;
         Ok(to_user(&updated))
+    }
+}
+
+/// The principal of a verified browser session.
+fn session_principal(user: UserId, session: i64) -> Principal {
+    Principal {
+        user,
+        via: Via::Session(SessionId(session)),
     }
 }
 

@@ -72,7 +72,7 @@ async fn delete_events(
 }
 
 /// Deletes the project's attachments of the given events; returns how many went.
-async fn delete_attachments(
+pub(crate) async fn delete_attachments(
     txn: &DatabaseTransaction,
     backend: DbBackend,
     project_id: i64,

@@ -4,6 +4,7 @@
 //! are never blocked for long), then deletes the row, whose foreign keys cascade to the rest.
 //! It sweeps every marked row, so it is idempotent and also runs hourly as a safety net.
 
+use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
 use serde::{Deserialize, Serialize};
 
@@ -56,29 +57,54 @@ impl Job for PurgeDeleted {
 
 /// Deletes a project's events in batches, then the project (cascading to the rest).
 async fn purge_project(db: &Db, project_id: i64) -> anyhow::Result<()> {
-    let backend = db.conn().get_database_backend();
-    loop {
-        let txn = db.begin_write().await?;
-        let result = txn
-            .execute_raw(sea_orm::Statement::from_sql_and_values(
-                backend,
-                match backend {
-                    sea_orm::DatabaseBackend::Postgres => {
-                        "DELETE FROM events WHERE id IN (SELECT id FROM events WHERE project_id = $1 LIMIT $2)"
-                    }
-                    _ => "DELETE FROM events WHERE id IN (SELECT id FROM events WHERE project_id = ? LIMIT ?)",
-                },
-                [project_id.into(), (BATCH as i64).into()],
-            ))
-            .await?;
-        txn.commit().await?;
-        if result.rows_affected() < BATCH {
-            break;
-        }
-    }
+    delete_events_in_batches(db, project_id, None).await?;
     project::Entity::delete_by_id(project_id)
         .exec(db.conn())
         .await?;
     tracing::info!(project.id = project_id, "deleted project's data removed");
     Ok(())
+}
+
+/// Deletes the events of a project (or of one of its issues) with their attachments, `BATCH`
+/// events per transaction, so ingest and the digest never wait long for the write lock.
+pub(crate) async fn delete_events_in_batches(
+    db: &Db,
+    project_id: i64,
+    issue_id: Option<i64>,
+) -> anyhow::Result<()> {
+    let backend = db.conn().get_database_backend();
+    loop {
+        let txn = db.begin_write().await?;
+        let mut batch = Query::select()
+            .columns(["id", "event_id"])
+            .from("events")
+            .and_where(Expr::col("project_id").eq(project_id))
+            .limit(BATCH)
+            .to_owned();
+        if let Some(issue_id) = issue_id {
+            batch.and_where(Expr::col("issue_id").eq(issue_id));
+        }
+        let rows = txn.query_all(&batch).await?;
+        let mut ids = Vec::with_capacity(rows.len());
+        let mut event_ids = Vec::with_capacity(rows.len());
+        for r in &rows {
+            ids.push(r.try_get::<i64>("", "id")?);
+            event_ids.push(r.try_get::<String>("", "event_id")?);
+        }
+        if !ids.is_empty() {
+            crate::digest::retention::delete_attachments(&txn, backend, project_id, &event_ids)
+                .await?;
+            txn.execute(
+                &Query::delete()
+                    .from_table("events")
+                    .and_where(Expr::col("id").is_in(ids))
+                    .to_owned(),
+            )
+            .await?;
+        }
+        txn.commit().await?;
+        if (rows.len() as u64) < BATCH {
+            return Ok(());
+        }
+    }
 }

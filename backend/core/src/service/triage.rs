@@ -16,9 +16,6 @@ use crate::scope::{AccountScope, Role};
 use crate::service::issue::{Issue, actor_name, load, record_activity};
 use crate::{Error, Result};
 
-/// Events deleted per transaction when an issue is deleted.
-const DELETE_BATCH: u64 = 2_000;
-
 /// Assigns an issue to a member of its account (`None` unassigns). Members and up.
 pub async fn assign(
     scope: &AccountScope,
@@ -136,43 +133,8 @@ pub async fn delete_issue(scope: &AccountScope, issue_id: i64) -> Result<()> {
     scope.require(Role::Member)?;
     let row = load(scope, issue_id).await?;
     let conn = scope.db().conn();
-    loop {
-        let txn = scope.db().begin_write().await?;
-        let batch = Query::select()
-            .columns(["id", "event_id"])
-            .from("events")
-            .and_where(Expr::col("issue_id").eq(issue_id))
-            .and_where(Expr::col("account_id").eq(scope.account_id().0))
-            .limit(DELETE_BATCH)
-            .to_owned();
-        let rows = txn.query_all(&batch).await?;
-        if rows.is_empty() {
-            txn.commit().await?;
-            break;
-        }
-        let mut ids = Vec::with_capacity(rows.len());
-        let mut event_ids = Vec::with_capacity(rows.len());
-        for r in &rows {
-            ids.push(r.try_get::<i64>("", "id")?);
-            event_ids.push(r.try_get::<String>("", "event_id")?);
-        }
-        txn.execute(
-            &Query::delete()
-                .from_table("attachments")
-                .and_where(Expr::col("project_id").eq(row.project_id))
-                .and_where(Expr::col("event_id").is_in(event_ids))
-                .to_owned(),
-        )
+    crate::service::purge::delete_events_in_batches(scope.db(), row.project_id, Some(issue_id))
         .await?;
-        txn.execute(
-            &Query::delete()
-                .from_table("events")
-                .and_where(Expr::col("id").is_in(ids))
-                .to_owned(),
-        )
-        .await?;
-        txn.commit().await?;
-    }
     // The issue row; fingerprints, tag values, hourly stats, activity and bookmarks cascade.
     issue::Entity::delete_by_id(row.id)
         .filter(issue::Column::AccountId.eq(scope.account_id().0))

@@ -10,7 +10,7 @@ use async_graphql::dataloader::{DataLoader, Loader};
 use async_graphql::{Context, Enum, ID, Json, Object, SimpleObject};
 use chrono::{DateTime, Duration, Utc};
 use errorwatch_core::ids::{AccountId, ProjectId};
-use errorwatch_core::scope::{AccountScope, Principal};
+use errorwatch_core::scope::AccountScope;
 use errorwatch_core::service::event::{self as events, EventSummary};
 use errorwatch_core::service::issue::{self as issues, IgnoreCondition, StatusChange};
 use errorwatch_core::service::issue_search::{self, IssueSort as CoreSort};
@@ -624,16 +624,8 @@ impl Event {
 /// The per-request latest-event loader, with its cache.
 pub type LatestLoader = DataLoader<LatestEventLoader, async_graphql::dataloader::HashMapCache>;
 
-/// Per-request loader of each issue's newest event, keyed by (account, issue). Scopes are
-/// checked once per account per request.
-pub struct LatestEventLoader {
-    /// The request's auth service.
-    pub auth: service::auth::Auth,
-    /// The request's principal.
-    pub principal: Option<Principal>,
-    /// Scopes already checked in this request.
-    pub scopes: std::sync::Mutex<HashMap<AccountId, AccountScope>>,
-}
+/// Per-request loader of each issue's newest event, keyed by (account, issue).
+pub struct LatestEventLoader(pub Arc<crate::loaders::LoaderScopes>);
 
 impl Loader<(AccountId, i64)> for LatestEventLoader {
     type Value = EventSummary;
@@ -643,39 +635,14 @@ impl Loader<(AccountId, i64)> for LatestEventLoader {
         &self,
         keys: &[(AccountId, i64)],
     ) -> Result<HashMap<(AccountId, i64), EventSummary>, Self::Error> {
-        let Some(principal) = &self.principal else {
-            return Ok(HashMap::new());
-        };
-        let mut by_account: HashMap<AccountId, Vec<i64>> = HashMap::new();
-        for (account, issue) in keys {
-            by_account.entry(*account).or_default().push(*issue);
-        }
         let mut out = HashMap::new();
-        for (account, ids) in by_account {
-            let cached = self
-                .scopes
-                .lock()
-                .ok()
-                .and_then(|s| s.get(&account).cloned());
-            let scope = match cached {
-                Some(scope) => scope,
-                None => {
-                    let scope = AccountScope::for_principal(self.auth.db(), principal, account)
-                        .await
-                        .gql()
-                        .map_err(Arc::new)?;
-                    if let Ok(mut scopes) = self.scopes.lock() {
-                        scopes.insert(account, scope.clone());
-                    }
-                    scope
-                }
-            };
+        for (scope, ids) in self.0.by_account(keys).await? {
             for event in events::latest_events(&scope, &ids)
                 .await
                 .gql()
                 .map_err(Arc::new)?
             {
-                out.insert((account, event.issue_id), event);
+                out.insert((scope.account_id(), event.issue_id), event);
             }
         }
         Ok(out)

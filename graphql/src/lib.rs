@@ -7,6 +7,7 @@ pub mod context;
 pub mod error;
 pub mod ids;
 pub mod issues;
+pub mod loaders;
 pub mod mutation;
 pub mod query;
 pub mod subscription;
@@ -57,20 +58,11 @@ type Loaders = (DataLoader<types::MemberEmailLoader>, issues::LatestLoader);
 
 /// Fresh DataLoaders holding the request's principal.
 fn loaders(context: &RequestContext) -> Loaders {
-    let members = DataLoader::new(
-        types::MemberEmailLoader {
-            auth: context.auth.clone(),
-            principal: context.principal.clone(),
-        },
-        tokio::spawn,
-    );
+    let scopes = loaders::LoaderScopes::new(context.auth.clone(), context.principal.clone());
+    let members = DataLoader::new(types::MemberEmailLoader(scopes.clone()), tokio::spawn);
     // Cached, so the page prefetch in `issues::list` serves every `latestEvent` of the page.
     let latest = DataLoader::with_cache(
-        issues::LatestEventLoader {
-            auth: context.auth.clone(),
-            principal: context.principal.clone(),
-            scopes: Default::default(),
-        },
+        issues::LatestEventLoader(scopes),
         tokio::spawn,
         async_graphql::dataloader::HashMapCache::default(),
     );

@@ -764,12 +764,7 @@ impl AuditEntry {
 /// Per-request loader of member addresses, keyed by (account, user): one query per account
 /// per request however many tokens list their creator. It builds each account's scope from the
 /// request's principal, so it cannot read another tenant's members.
-pub struct MemberEmailLoader {
-    /// The request's auth service.
-    pub auth: service::auth::Auth,
-    /// The request's principal.
-    pub principal: Option<Principal>,
-}
+pub struct MemberEmailLoader(pub Arc<crate::loaders::LoaderScopes>);
 
 impl Loader<(AccountId, UserId)> for MemberEmailLoader {
     type Value = String;
@@ -779,19 +774,10 @@ impl Loader<(AccountId, UserId)> for MemberEmailLoader {
         &self,
         keys: &[(AccountId, UserId)],
     ) -> Result<HashMap<(AccountId, UserId), String>, Self::Error> {
-        let Some(principal) = &self.principal else {
-            return Ok(HashMap::new());
-        };
-        let mut by_account: HashMap<AccountId, Vec<i64>> = HashMap::new();
-        for (account, user) in keys {
-            by_account.entry(*account).or_default().push(user.0);
-        }
+        let users: Vec<(AccountId, i64)> = keys.iter().map(|(a, u)| (*a, u.0)).collect();
         let mut out = HashMap::new();
-        for (account, users) in by_account {
-            let scope = AccountScope::for_principal(self.auth.db(), principal, account)
-                .await
-                .gql()
-                .map_err(Arc::new)?;
+        for (scope, users) in self.0.by_account(&users).await? {
+            let account = scope.account_id();
             let emails = service::member::member_emails(&scope, &users)
                 .await
                 .gql()

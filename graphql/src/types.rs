@@ -466,34 +466,14 @@ impl Project {
         &self,
         #[graphql(default = 100)] limit: i32,
     ) -> GqlResult<Vec<crate::issues::SeenValue>> {
-        Ok(errorwatch_core::service::project_stats::seen_values(
-            &self.scope,
-            self.project.id,
-            "release",
-            limit.max(1) as u64,
-        )
-        .await
-        .gql()?
-        .into_iter()
-        .map(Into::into)
-        .collect())
+        self.seen("release", limit).await
     }
     /// Environments seen (from events), most recent first.
     async fn environments(
         &self,
         #[graphql(default = 100)] limit: i32,
     ) -> GqlResult<Vec<crate::issues::SeenValue>> {
-        Ok(errorwatch_core::service::project_stats::seen_values(
-            &self.scope,
-            self.project.id,
-            "environment",
-            limit.max(1) as u64,
-        )
-        .await
-        .gql()?
-        .into_iter()
-        .map(Into::into)
-        .collect())
+        self.seen("environment", limit).await
     }
     /// Accepted and dropped items per hour, category, outcome and reason in `[from, to)`
     /// (default: the last 24 hours; at most 90 days).
@@ -527,6 +507,23 @@ impl Project {
         service::project::fingerprint_rules(&self.scope, self.project.id)
             .await
             .gql()
+    }
+}
+
+impl Project {
+    /// Releases or environments seen, as GraphQL values.
+    async fn seen(&self, key: &str, limit: i32) -> GqlResult<Vec<crate::issues::SeenValue>> {
+        Ok(errorwatch_core::service::project_stats::seen_values(
+            &self.scope,
+            self.project.id,
+            key,
+            limit.max(1) as u64,
+        )
+        .await
+        .gql()?
+        .into_iter()
+        .map(Into::into)
+        .collect())
     }
 }
 

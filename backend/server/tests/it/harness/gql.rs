@@ -158,7 +158,6 @@ pub async fn sign_up(app: &TestApp, email: &str) -> Gql {
 
 /// Signs up `email` and creates an account named `account`; returns the browser and the
 /// account's id.
-#[allow(dead_code)]
 pub async fn user_with_account(app: &TestApp, email: &str, account: &str) -> (Gql, String) {
     let browser = sign_up(app, email).await;
     let data = browser

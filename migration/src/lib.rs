@@ -18,6 +18,7 @@ mod m20261123_000009_add_project_fingerprint_rules;
 mod m20261123_000010_create_auth_tables;
 mod m20261123_000011_add_issue_assignee_and_bookmarks;
 mod m20261124_000012_add_events_issue_id_id_index;
+mod m20261124_000013_create_spool_cursors;
 
 /// The ordered list of migrations.
 pub struct Migrator;
@@ -38,6 +39,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000010_create_auth_tables::Migration),
             Box::new(m20261123_000011_add_issue_assignee_and_bookmarks::Migration),
             Box::new(m20261124_000012_add_events_issue_id_id_index::Migration),
+            Box::new(m20261124_000013_create_spool_cursors::Migration),
         ]
     }
 }

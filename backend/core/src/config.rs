@@ -8,7 +8,7 @@
 //! `ERRORWATCH_SHUTDOWN_TIMEOUT_SECS`, `ERRORWATCH_EVENT_RETENTION_DAYS`,
 //! `ERRORWATCH_MAX_EVENTS_PER_PROJECT`, `ERRORWATCH_FRONTEND_DIR`, `ERRORWATCH_MODE`,
 //! `ERRORWATCH_SIGNUP`, `ERRORWATCH_SECRET_KEY`, `ERRORWATCH_API_RATE_LIMIT_PER_MINUTE`, `ERRORWATCH_SMTP_URL`, `ERRORWATCH_MAIL_FROM`,
-//! `ERRORWATCH_MAIL_DIR`.
+//! `ERRORWATCH_MAIL_DIR`, `ERRORWATCH_SPOOL_MAX_BACKLOG`.
 //! The README's configuration table is the user-facing copy of this list.
 
 use std::net::SocketAddr;
@@ -153,6 +153,9 @@ pub struct WorkerConfig {
     pub event_retention_days: u32,
     /// Events kept per project (`ERRORWATCH_MAX_EVENTS_PER_PROJECT`, 100000).
     pub max_events_per_project: i64,
+    /// Spooled envelopes waiting for the digest before ingest answers 503
+    /// (`ERRORWATCH_SPOOL_MAX_BACKLOG`, 100000).
+    pub spool_max_backlog: u64,
 }
 
 /// A configuration problem, phrased for the person starting the server.
@@ -232,6 +235,12 @@ impl Config {
             lookup("ERRORWATCH_MAX_EVENTS_PER_PROJECT"),
             100_000,
             100..=1_000_000_000,
+        )?;
+        let spool_max_backlog = parse_number(
+            "ERRORWATCH_SPOOL_MAX_BACKLOG",
+            lookup("ERRORWATCH_SPOOL_MAX_BACKLOG"),
+            crate::spool::DEFAULT_MAX_BACKLOG,
+            1..=1_000_000_000,
         )?;
         let shutdown_secs = parse_number(
             "ERRORWATCH_SHUTDOWN_TIMEOUT_SECS",
@@ -333,6 +342,7 @@ impl Config {
                 heartbeat: Duration::from_secs(heartbeat_secs),
                 event_retention_days: retention_days as u32,
                 max_events_per_project: max_events as i64,
+                spool_max_backlog,
             },
         })
     }

@@ -2,30 +2,50 @@
 //!
 //! Requests hand their envelope to [`Spool::write`] and wait for the commit. A single writer
 //! task takes everything queued since its last commit (up to [`MAX_BATCH`]) and writes it in one
-//! transaction together with one `DigestSpool` job covering those rows, so many concurrent
-//! requests share one fsync, and a row never exists without the job that digests it.
+//! transaction, so many concurrent requests share one commit. The digest
+//! ([`crate::digest::runner`]) reads the rows in id order and turns them into events.
 //!
-//! Back-pressure: the queue in front of the writer is bounded; when it is full, [`Spool::write`]
-//! answers [`SpoolError::Busy`] at once (the endpoint turns that into 503 + `Retry-After`)
-//! instead of letting memory grow.
+//! Where the rows live ([`SpoolStore`]):
+//! - SQLite: a file of its own next to the database (`errorwatch.db` → `errorwatch.spool`), so
+//!   the group commit never waits for the digest, which holds the main file's single write lock.
+//!   The digest records the last row it digested in the main database (`spool_cursors`), in the
+//!   same transaction as the rows' effects, then deletes the rows: exactly once across crashes.
+//! - PostgreSQL: the `ingest_spool` table, shared by every node. A digest claims rows with
+//!   `FOR UPDATE SKIP LOCKED` and deletes them in the transaction that stores their effects.
+//!
+//! Back-pressure, before memory or disk grow without bound: the queue in front of the writer is
+//! bounded in entries and in bytes, and the spool's backlog (rows not yet digested) in rows; past
+//! either, [`Spool::write`] answers [`SpoolError::Busy`] at once (the endpoint turns that into
+//! 503 + `Retry-After`).
 
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Instant;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use sqlx::QueryBuilder;
-use tokio::sync::{mpsc, oneshot};
+use sqlx::sqlite::{
+    SqliteAutoVacuum, SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
+};
+use sqlx::{ConnectOptions, QueryBuilder};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 
+use crate::config::{DatabaseConfig, DatabaseKind};
 use crate::db::{Db, Pool};
-use crate::digest::DigestSpool;
+use crate::entity::ingest_spool;
 use crate::ids::{AccountId, ProjectId};
-use crate::jobs;
 use crate::metrics::Metrics;
 
 /// Most envelopes committed in one transaction.
 pub const MAX_BATCH: usize = 512;
 /// Envelopes waiting for the writer before ingest answers 503.
 pub const QUEUE_CAPACITY: usize = 8192;
+/// Bytes of envelopes waiting in memory for the writer before ingest answers 503.
+pub const MAX_QUEUED_BYTES: usize = 32 << 20;
+/// Spooled envelopes not yet digested before ingest answers 503 (`ERRORWATCH_SPOOL_MAX_BACKLOG`).
+pub const DEFAULT_MAX_BACKLOG: u64 = 100_000;
+/// How often the writer re-reads the backlog.
+const BACKLOG_REFRESH: Duration = Duration::from_millis(250);
 
 /// One accepted envelope.
 #[derive(Debug)]
@@ -45,7 +65,7 @@ pub struct SpoolEntry {
 /// Why an envelope was not spooled.
 #[derive(Debug, thiserror::Error)]
 pub enum SpoolError {
-    /// The writer is behind; try again shortly.
+    /// The writer or the digest is behind; try again shortly.
     #[error("ingest is busy; retry shortly")]
     Busy,
     /// The commit failed (database down, disk full, shutting down).
@@ -56,12 +76,8 @@ pub enum SpoolError {
 struct Pending {
     entry: SpoolEntry,
     done: oneshot::Sender<Result<(), String>>,
-}
-
-/// Handle to the spool writer; cheap to clone.
-#[derive(Clone, Debug)]
-pub struct Spool {
-    sender: mpsc::Sender<Pending>,
+    /// The entry's share of the in-memory byte budget, returned once it is written.
+    _budget: OwnedSemaphorePermit,
 }
 
 impl std::fmt::Debug for Pending {
@@ -70,20 +86,291 @@ impl std::fmt::Debug for Pending {
     }
 }
 
+/// Where spooled envelopes are stored (see the module docs).
+#[derive(Clone, Debug)]
+pub enum SpoolStore {
+    /// A SQLite file of its own.
+    Sqlite {
+        /// Pool on the spool file (the writer, and the digest's reads and deletes).
+        pool: sqlx::SqlitePool,
+        /// Random id of this spool file, the key of its cursor in `spool_cursors`.
+        spool_id: Arc<str>,
+    },
+    /// The `ingest_spool` table of the PostgreSQL database.
+    Postgres(sqlx::PgPool),
+}
+
+/// The spool file of a SQLite database at `database`.
+pub fn sqlite_spool_path(database: &Path) -> PathBuf {
+    database.with_extension("spool")
+}
+
+impl SpoolStore {
+    /// Opens (creating if needed) the spool of the database described by `config`.
+    pub async fn open(config: &DatabaseConfig, db: &Db) -> anyhow::Result<Self> {
+        match (config.kind, db.pool()) {
+            (DatabaseKind::Sqlite, _) => {
+                let database = config
+                    .sqlite_path
+                    .as_deref()
+                    .ok_or_else(|| anyhow::anyhow!("SQLite needs a database file"))?;
+                Self::open_sqlite_file(&sqlite_spool_path(database)).await
+            }
+            (DatabaseKind::Postgres, Pool::Postgres(pool)) => Ok(Self::Postgres(pool.clone())),
+            (DatabaseKind::Postgres, Pool::Sqlite(_)) => {
+                anyhow::bail!("a PostgreSQL configuration with a SQLite connection")
+            }
+        }
+    }
+
+    async fn open_sqlite_file(path: &Path) -> anyhow::Result<Self> {
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            // Set before the first table exists: freed pages can then be handed back to the
+            // file system (`incremental_vacuum`) once the backlog is digested.
+            .auto_vacuum(SqliteAutoVacuum::Incremental)
+            .journal_mode(SqliteJournalMode::Wal)
+            // As the main database: a commit survives a process crash.
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(Duration::from_secs(10))
+            .disable_statement_logging();
+        let pool = SqlitePoolOptions::new()
+            // The writer, and the digest's reads and deletes.
+            .max_connections(3)
+            .min_connections(1)
+            .acquire_timeout(Duration::from_secs(5))
+            .connect_with(options)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot open the spool {}: {e}", path.display()))?;
+        sqlx::query(
+            "CREATE TABLE IF NOT EXISTS spool_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+        )
+        .execute(&pool)
+        .await?;
+        sqlx::query("INSERT OR IGNORE INTO spool_meta (key, value) VALUES ('spool_id', ?1)")
+            .bind(uuid::Uuid::new_v4().simple().to_string())
+            .execute(&pool)
+            .await?;
+        // AUTOINCREMENT: ids are never reused, even after every row was deleted, so the digest's
+        // cursor stays meaningful.
+        sqlx::query(
+            "CREATE TABLE IF NOT EXISTS spool (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                account_id INTEGER NOT NULL,
+                project_id INTEGER NOT NULL,
+                received_at INTEGER NOT NULL,
+                client_ip TEXT,
+                envelope BLOB NOT NULL
+            )",
+        )
+        .execute(&pool)
+        .await?;
+        let spool_id: String =
+            sqlx::query_scalar("SELECT value FROM spool_meta WHERE key = 'spool_id'")
+                .fetch_one(&pool)
+                .await?;
+        Ok(Self::Sqlite {
+            pool,
+            spool_id: spool_id.into(),
+        })
+    }
+
+    /// Rows waiting for the digest (an upper bound: rows digested but not yet deleted count).
+    pub async fn backlog(&self) -> anyhow::Result<u64> {
+        let (first, last): (Option<i64>, Option<i64>) = match self {
+            Self::Sqlite { pool, .. } => {
+                sqlx::query_as("SELECT MIN(id), MAX(id) FROM spool")
+                    .fetch_one(pool)
+                    .await?
+            }
+            Self::Postgres(pool) => {
+                sqlx::query_as("SELECT MIN(id), MAX(id) FROM ingest_spool")
+                    .fetch_one(pool)
+                    .await?
+            }
+        };
+        Ok(match (first, last) {
+            (Some(first), Some(last)) => u64::try_from(last - first + 1).unwrap_or(0),
+            _ => 0,
+        })
+    }
+
+    async fn insert(&self, batch: &[Pending]) -> anyhow::Result<()> {
+        match self {
+            Self::Sqlite { pool, .. } => {
+                let mut insert = QueryBuilder::new(
+                    "INSERT INTO spool (account_id, project_id, received_at, client_ip, envelope) ",
+                );
+                insert.push_values(batch, |mut row, pending: &Pending| {
+                    let e = &pending.entry;
+                    row.push_bind(e.account_id.0)
+                        .push_bind(e.project_id.0)
+                        .push_bind(e.received_at.timestamp_micros())
+                        .push_bind(e.client_ip.as_deref())
+                        // Borrowed: envelopes can be megabytes; the batch outlives the statement.
+                        .push_bind(e.envelope.as_slice());
+                });
+                // One statement is one implicit transaction: one commit for the batch.
+                insert.build().execute(pool).await?;
+            }
+            Self::Postgres(pool) => {
+                let mut insert = QueryBuilder::new(
+                    "INSERT INTO ingest_spool (account_id, project_id, received_at, client_ip, envelope) ",
+                );
+                insert.push_values(batch, |mut row, pending: &Pending| {
+                    let e = &pending.entry;
+                    row.push_bind(e.account_id.0)
+                        .push_bind(e.project_id.0)
+                        .push_bind(e.received_at)
+                        .push_bind(e.client_ip.as_deref())
+                        .push_bind(e.envelope.as_slice());
+                });
+                insert.build().execute(pool).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// SQLite: up to `max_rows` rows after `after`, in id order, stopping before `max_bytes`
+    /// of envelopes (at least one row).
+    pub(crate) async fn sqlite_rows_after(
+        pool: &sqlx::SqlitePool,
+        after: i64,
+        max_rows: i64,
+        max_bytes: i64,
+    ) -> anyhow::Result<Vec<ingest_spool::Model>> {
+        let sizes: Vec<(i64, i64)> = sqlx::query_as(
+            "SELECT id, length(envelope) FROM spool WHERE id > ?1 ORDER BY id LIMIT ?2",
+        )
+        .bind(after)
+        .bind(max_rows)
+        .fetch_all(pool)
+        .await?;
+        let last = match within_budget(&sizes, max_bytes) {
+            Some(last) => last,
+            None => return Ok(Vec::new()),
+        };
+        let rows: Vec<SqliteRow> = sqlx::query_as(
+            "SELECT id, account_id, project_id, received_at, client_ip, envelope FROM spool \
+             WHERE id > ?1 AND id <= ?2 ORDER BY id",
+        )
+        .bind(after)
+        .bind(last)
+        .fetch_all(pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(
+                |(id, account_id, project_id, received_at, client_ip, envelope)| {
+                    ingest_spool::Model {
+                        id,
+                        account_id,
+                        project_id,
+                        received_at: DateTime::from_timestamp_micros(received_at)
+                            .unwrap_or_else(Utc::now),
+                        client_ip,
+                        envelope,
+                    }
+                },
+            )
+            .collect())
+    }
+
+    /// SQLite: deletes the rows up to `last_id` (digested), and hands free pages back to the
+    /// file system once the spool is empty.
+    pub(crate) async fn sqlite_delete_through(
+        pool: &sqlx::SqlitePool,
+        last_id: i64,
+    ) -> anyhow::Result<()> {
+        sqlx::query("DELETE FROM spool WHERE id <= ?1")
+            .bind(last_id)
+            .execute(pool)
+            .await?;
+        let empty: bool = sqlx::query_scalar("SELECT NOT EXISTS (SELECT 1 FROM spool)")
+            .fetch_one(pool)
+            .await?;
+        if empty {
+            sqlx::query("PRAGMA incremental_vacuum")
+                .execute(pool)
+                .await?;
+        }
+        Ok(())
+    }
+}
+
+/// A spool file row: id, account, project, received (µs), client IP, envelope.
+type SqliteRow = (i64, i64, i64, i64, Option<String>, Vec<u8>);
+
+/// The last id of the longest prefix of `(id, size)` under `max_bytes` (at least one row).
+pub(crate) fn within_budget(sizes: &[(i64, i64)], max_bytes: i64) -> Option<i64> {
+    let mut total = 0i64;
+    let mut last = None;
+    for (id, size) in sizes {
+        total = total.saturating_add(*size);
+        if last.is_some() && total > max_bytes {
+            break;
+        }
+        last = Some(*id);
+    }
+    last
+}
+
+/// Handle to the spool writer; cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Spool {
+    sender: mpsc::Sender<Pending>,
+    budget: Arc<Semaphore>,
+    backlog: Arc<AtomicU64>,
+    max_backlog: u64,
+}
+
+/// Wakes the digest when the writer committed new rows.
+pub type DigestWake = Arc<Notify>;
+
 impl Spool {
     /// Starts the writer task. It ends after every `Spool` handle is dropped and the queue is
     /// drained, so in-flight requests still get their commit during shutdown.
-    pub fn start(db: Db, metrics: Arc<Metrics>) -> (Self, tokio::task::JoinHandle<()>) {
+    pub fn start(
+        store: SpoolStore,
+        max_backlog: u64,
+        wake: DigestWake,
+        metrics: Arc<Metrics>,
+    ) -> (Self, tokio::task::JoinHandle<()>) {
         let (sender, receiver) = mpsc::channel(QUEUE_CAPACITY);
-        let handle = tokio::spawn(run_writer(db, metrics, receiver));
-        (Self { sender }, handle)
+        let backlog = Arc::new(AtomicU64::new(0));
+        let handle = tokio::spawn(run_writer(store, metrics, receiver, backlog.clone(), wake));
+        (
+            Self {
+                sender,
+                budget: Arc::new(Semaphore::new(MAX_QUEUED_BYTES >> 10)),
+                backlog,
+                max_backlog,
+            },
+            handle,
+        )
     }
 
     /// Stores `entry` durably; returns once it is committed.
     pub async fn write(&self, entry: SpoolEntry) -> Result<(), SpoolError> {
+        if self.backlog.load(Ordering::Relaxed) >= self.max_backlog {
+            return Err(SpoolError::Busy);
+        }
+        let kib = u32::try_from((entry.envelope.len() >> 10) + 1)
+            .unwrap_or(u32::MAX)
+            .min((MAX_QUEUED_BYTES >> 10) as u32);
+        let budget = self
+            .budget
+            .clone()
+            .try_acquire_many_owned(kib)
+            .map_err(|_| SpoolError::Busy)?;
         let (done, committed) = oneshot::channel();
         self.sender
-            .try_send(Pending { entry, done })
+            .try_send(Pending {
+                entry,
+                done,
+                _budget: budget,
+            })
             .map_err(|e| match e {
                 mpsc::error::TrySendError::Full(_) => SpoolError::Busy,
                 mpsc::error::TrySendError::Closed(_) => {
@@ -98,11 +385,42 @@ impl Spool {
     }
 }
 
-async fn run_writer(db: Db, metrics: Arc<Metrics>, mut receiver: mpsc::Receiver<Pending>) {
+async fn run_writer(
+    store: SpoolStore,
+    metrics: Arc<Metrics>,
+    mut receiver: mpsc::Receiver<Pending>,
+    backlog: Arc<AtomicU64>,
+    wake: DigestWake,
+) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
-    while receiver.recv_many(&mut batch, MAX_BATCH).await > 0 {
+    let mut refresh = tokio::time::interval(BACKLOG_REFRESH);
+    refresh.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            received = receiver.recv_many(&mut batch, MAX_BATCH) => {
+                if received == 0 {
+                    return;
+                }
+            }
+            _ = refresh.tick() => {
+                match store.backlog().await {
+                    Ok(rows) => {
+                        backlog.store(rows, Ordering::Relaxed);
+                        metrics
+                            .queue_depth
+                            .get_or_create(&crate::metrics::QueueLabels {
+                                job: "ingest_spool".to_owned(),
+                                status: "pending".to_owned(),
+                            })
+                            .set(i64::try_from(rows).unwrap_or(i64::MAX));
+                    }
+                    Err(e) => tracing::warn!(error = format!("{e:#}"), "cannot read the spool backlog"),
+                }
+                continue;
+            }
+        }
         let started = Instant::now();
-        let result = commit(&db, &batch).await.map_err(|e| {
+        let result = store.insert(&batch).await.map_err(|e| {
             tracing::error!(
                 error = format!("{e:#}"),
                 batch.size = batch.len(),
@@ -118,7 +436,8 @@ async fn run_writer(db: Db, metrics: Arc<Metrics>, mut receiver: mpsc::Receiver<
             })
             .observe(started.elapsed().as_secs_f64());
         if result.is_ok() {
-            metrics.count_job(DIGEST_JOB_NAME, "enqueued");
+            backlog.fetch_add(batch.len() as u64, Ordering::Relaxed);
+            wake.notify_one();
         }
         for pending in batch.drain(..) {
             let _ = pending.done.send(result.clone());
@@ -126,49 +445,23 @@ async fn run_writer(db: Db, metrics: Arc<Metrics>, mut receiver: mpsc::Receiver<
     }
 }
 
-const DIGEST_JOB_NAME: &str = <DigestSpool as jobs::Job>::NAME;
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-/// Builds the multi-row insert of a batch; the same statement for both engines (sqlx picks
-/// the placeholder syntax from the query builder's database type).
-macro_rules! spool_insert {
-    ($batch:expr) => {{
-        let mut insert = QueryBuilder::new(
-            "INSERT INTO ingest_spool (account_id, project_id, received_at, client_ip, envelope) ",
-        );
-        insert.push_values($batch, |mut row, pending: &Pending| {
-            let e = &pending.entry;
-            row.push_bind(e.account_id.0)
-                .push_bind(e.project_id.0)
-                .push_bind(e.received_at)
-                .push_bind(e.client_ip.as_deref())
-                // Borrowed: envelopes can be megabytes; the batch outlives the statement.
-                .push_bind(e.envelope.as_slice());
-        });
-        insert.push(" RETURNING id");
-        insert
-    }};
-}
-
-async fn commit(db: &Db, batch: &[Pending]) -> anyhow::Result<()> {
-    match db.pool() {
-        Pool::Sqlite(pool) => {
-            let mut tx = pool.begin().await?;
-            let ids: Vec<i64> = spool_insert!(batch)
-                .build_query_scalar()
-                .fetch_all(&mut *tx)
-                .await?;
-            jobs::enqueue_in_sqlite_tx(&mut tx, &DigestSpool::covering(&ids)).await?;
-            tx.commit().await?;
-        }
-        Pool::Postgres(pool) => {
-            let mut tx = pool.begin().await?;
-            let ids: Vec<i64> = spool_insert!(batch)
-                .build_query_scalar()
-                .fetch_all(&mut *tx)
-                .await?;
-            jobs::enqueue_in_postgres_tx(&mut tx, &DigestSpool::covering(&ids)).await?;
-            tx.commit().await?;
-        }
+    #[test]
+    fn the_budget_keeps_a_prefix_and_at_least_one_row() {
+        assert_eq!(within_budget(&[], 100), None);
+        assert_eq!(within_budget(&[(1, 500)], 100), Some(1));
+        assert_eq!(within_budget(&[(1, 40), (2, 40), (3, 40)], 100), Some(2));
+        assert_eq!(within_budget(&[(1, 40), (2, 60), (3, 1)], 100), Some(2));
     }
-    Ok(())
+
+    #[test]
+    fn the_spool_file_sits_next_to_the_database() {
+        assert_eq!(
+            sqlite_spool_path(Path::new("data/errorwatch.db")),
+            PathBuf::from("data/errorwatch.spool")
+        );
+    }
 }

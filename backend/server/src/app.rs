@@ -20,7 +20,7 @@ use errorwatch_core::metrics::Metrics;
 use errorwatch_core::outcome::OutcomeBuffer;
 use errorwatch_core::service::auth::Auth;
 use errorwatch_core::service::purge::PurgeDeleted;
-use errorwatch_core::spool::Spool;
+use errorwatch_core::spool::{DigestWake, Spool, SpoolStore};
 use errorwatch_migration::{Migrator, MigratorTrait};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -45,6 +45,7 @@ pub struct Application {
     queue: JobQueue,
     auth: Auth,
     mailer: Mailer,
+    spool: SpoolStore,
     listener: Option<TcpListener>,
     roles: Roles,
 }
@@ -126,7 +127,11 @@ impl Application {
             .await
             .context("loading the session signing key")?;
         let mailer = Mailer::from_config(&config.mail).context("ERRORWATCH_SMTP_URL")?;
+        let spool = SpoolStore::open(&config.database, &db)
+            .await
+            .context("opening the ingest spool")?;
         Ok(Self {
+            spool,
             config: Arc::new(config),
             db,
             metrics,
@@ -141,6 +146,11 @@ impl Application {
     /// The bound address (HTTP roles only).
     pub fn local_addr(&self) -> Option<SocketAddr> {
         self.listener.as_ref().and_then(|l| l.local_addr().ok())
+    }
+
+    /// The ingest spool.
+    pub fn spool(&self) -> &SpoolStore {
+        &self.spool
     }
 
     /// The database handle.
@@ -166,6 +176,8 @@ impl Application {
             DatabaseKind::Postgres => "postgres",
         };
         let mut tasks = tokio::task::JoinSet::new();
+        // The spool writer wakes the digest (in this process) as soon as rows are committed.
+        let wake = DigestWake::default();
 
         if self.roles.workers {
             let ctx = JobContext {
@@ -182,6 +194,17 @@ impl Application {
             };
             let stop = shutdown.clone();
             tasks.spawn(supervise_workers(ctx, options, stop));
+            let digest = errorwatch_core::digest::runner::run(
+                self.db.clone(),
+                self.spool.clone(),
+                wake.clone(),
+                self.metrics.clone(),
+                shutdown.clone(),
+            );
+            tasks.spawn(async move {
+                digest.await;
+                Ok(())
+            });
             let queue = self.queue.clone();
             let stop = shutdown.clone();
             let eviction = EvictEvents {
@@ -198,7 +221,12 @@ impl Application {
             let addr = listener.local_addr()?;
             // The spool writer ends once the router (holding the last `Spool` handle) is gone
             // and every queued envelope is committed.
-            let (spool, writer) = Spool::start(self.db.clone(), self.metrics.clone());
+            let (spool, writer) = Spool::start(
+                self.spool.clone(),
+                self.config.worker.spool_max_backlog,
+                wake.clone(),
+                self.metrics.clone(),
+            );
             // Hot-path outcomes are flushed until the writer is done, so late requests count.
             let outcomes = OutcomeBuffer::default();
             let writer_done = CancellationToken::new();

@@ -10,9 +10,11 @@
 //! as `invalid` and dropped rather than blocking the rows after it; database errors fail the job,
 //! which is retried.
 
+pub mod batch;
 pub mod items;
 pub mod normalize;
 pub mod retention;
+pub mod runner;
 
 use crate::notify::{Change, Notice};
 use std::collections::HashMap;

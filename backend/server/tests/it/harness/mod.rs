@@ -59,6 +59,8 @@ pub struct TestApp {
     pub db: Db,
     /// The job queue.
     pub queue: JobQueue,
+    /// The ingest spool (its backlog is work the digest has not done yet).
+    pub spool: errorwatch_core::spool::SpoolStore,
     /// The configuration the app runs with.
     pub config: Config,
     /// The SMTP server the app sends email to.
@@ -133,6 +135,7 @@ impl TestApp {
         let addr: SocketAddr = application.local_addr().expect("bound");
         let db = application.db().clone();
         let queue = application.queue().clone();
+        let spool = application.spool().clone();
         let shutdown = CancellationToken::new();
         let task = tokio::spawn(application.run_until_stopped(shutdown.clone()));
         Self {
@@ -143,6 +146,7 @@ impl TestApp {
                 .expect("client"),
             db,
             queue,
+            spool,
             config,
             smtp,
             shutdown,
@@ -171,18 +175,20 @@ impl TestApp {
         &self.database_url
     }
 
-    /// Waits until no job is waiting, scheduled or running (the app's own workers run them).
-    /// Panics after 30 s with the queue's state.
+    /// Waits until every spooled envelope is digested and no job is waiting, scheduled or
+    /// running (the app's own digest and workers do the work). Panics after 30 s with the
+    /// queue's state.
     pub async fn run_pending_jobs(&self) {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
+            let spooled = self.spool.backlog().await.expect("spool readable");
             let outstanding = self.queue.outstanding(true).await.expect("queue readable");
-            if outstanding == 0 {
+            if spooled == 0 && outstanding == 0 {
                 return;
             }
             assert!(
                 Instant::now() < deadline,
-                "{outstanding} jobs still outstanding after 30 s: {:?}",
+                "{spooled} envelopes still spooled and {outstanding} jobs outstanding after 30 s: {:?}",
                 self.queue.stats().await
             );
             tokio::time::sleep(Duration::from_millis(20)).await;

@@ -1,0 +1,269 @@
+//! The digest loop: takes spooled envelopes in id order, a batch at a time, and stores their
+//! effects (see [`super::batch`]).
+//!
+//! Each batch: read the rows and the projects' grouping rules (plain reads), parse, normalize,
+//! group and compress on a blocking thread (no lock held), then one short write transaction.
+//! Exactly once:
+//! - SQLite: the spool is a file of its own; the transaction that stores a batch's effects also
+//!   moves the spool's cursor in `spool_cursors` (only if nobody moved it meanwhile), and the
+//!   rows are deleted from the spool file afterwards. Rows at or below the cursor left by a crash
+//!   between the two are deleted unread.
+//! - PostgreSQL: rows are claimed with `FOR UPDATE SKIP LOCKED` (several nodes may digest) and
+//!   deleted in the transaction that stores their effects.
+//!
+//! Rows of projects that no longer exist are dropped (with a log line).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use sea_orm::{ConnectionTrait, DatabaseTransaction, Statement};
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, error, warn};
+
+use super::batch;
+use crate::db::Db;
+use crate::entity::ingest_spool;
+use crate::grouping::GroupingConfig;
+use crate::metrics::Metrics;
+use crate::spool::{DigestWake, SpoolStore};
+
+/// Most envelopes digested in one transaction.
+pub const MAX_ROWS: i64 = 512;
+/// Envelope bytes per batch (bounds the memory of parsed payloads).
+pub const MAX_BYTES: i64 = 4 << 20;
+/// How often an idle digest looks for rows other processes spooled.
+const IDLE_POLL: Duration = Duration::from_millis(500);
+
+/// Runs the digest until `stop` is cancelled (the batch in progress is finished first).
+pub async fn run(
+    db: Db,
+    store: SpoolStore,
+    wake: DigestWake,
+    metrics: Arc<Metrics>,
+    stop: CancellationToken,
+) {
+    let mut pause = Duration::from_millis(200);
+    while !stop.is_cancelled() {
+        match digest_next(&db, &store, &metrics).await {
+            Ok(0) => {
+                pause = Duration::from_millis(200);
+                tokio::select! {
+                    _ = stop.cancelled() => return,
+                    _ = wake.notified() => {}
+                    _ = tokio::time::sleep(IDLE_POLL) => {}
+                }
+            }
+            Ok(_) => pause = Duration::from_millis(200),
+            Err(e) => {
+                metrics.count_job("digest", "failed");
+                error!(
+                    error = format!("{e:#}"),
+                    retry_in_ms = pause.as_millis() as u64,
+                    "digest batch failed; retrying"
+                );
+                tokio::select! {
+                    _ = stop.cancelled() => return,
+                    _ = tokio::time::sleep(pause) => {}
+                }
+                pause = (pause * 2).min(Duration::from_secs(10));
+            }
+        }
+    }
+}
+
+/// Digests one batch; returns how many spool rows it consumed (0: nothing to do).
+pub async fn digest_next(db: &Db, store: &SpoolStore, metrics: &Metrics) -> anyhow::Result<usize> {
+    let started = Instant::now();
+    let consumed = match store {
+        SpoolStore::Sqlite { pool, spool_id } => digest_sqlite(db, pool, spool_id).await?,
+        SpoolStore::Postgres(_) => digest_postgres(db).await?,
+    };
+    if consumed > 0 {
+        metrics.count_job("digest", "completed");
+        metrics
+            .job_duration
+            .get_or_create(&crate::metrics::RouteLabels {
+                method: "batch".to_owned(),
+                route: "digest".to_owned(),
+            })
+            .observe(started.elapsed().as_secs_f64());
+    }
+    Ok(consumed)
+}
+
+async fn digest_sqlite(db: &Db, spool: &sqlx::SqlitePool, spool_id: &str) -> anyhow::Result<usize> {
+    let cursor = read_cursor(db, spool_id).await?;
+    let rows =
+        SpoolStore::sqlite_rows_after(spool, cursor.unwrap_or(0), MAX_ROWS, MAX_BYTES).await?;
+    let Some(last_id) = rows.last().map(|r| r.id) else {
+        return Ok(0);
+    };
+    let count = rows.len();
+    let (rows, rules) = with_existing_projects(db.conn(), rows).await?;
+    let prepared = prepare_off_executor(rows, rules).await?;
+    let txn = db.begin_write().await?;
+    let result = batch::write_batch(&txn, prepared).await?;
+    if !advance_cursor(&txn, spool_id, cursor, last_id).await? {
+        // Another process digested these rows meanwhile; ours are rolled back.
+        txn.rollback().await?;
+        debug!("spool rows taken by another digest");
+        return Ok(count);
+    }
+    txn.commit().await?;
+    SpoolStore::sqlite_delete_through(spool, last_id).await?;
+    crate::notify::publish(db, &result.notices).await;
+    debug!(envelopes = count, events.stored = result.stored, "digested");
+    Ok(count)
+}
+
+async fn digest_postgres(db: &Db) -> anyhow::Result<usize> {
+    let txn = db.begin_write().await?;
+    let backend = txn.get_database_backend();
+    let sizes = txn
+        .query_all_raw(Statement::from_sql_and_values(
+            backend,
+            "SELECT id, length(envelope)::BIGINT AS size FROM ingest_spool \
+             ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED",
+            [MAX_ROWS.into()],
+        ))
+        .await?
+        .into_iter()
+        .map(|r| Ok((r.try_get::<i64>("", "id")?, r.try_get::<i64>("", "size")?)))
+        .collect::<anyhow::Result<Vec<(i64, i64)>>>()?;
+    let Some(last) = crate::spool::within_budget(&sizes, MAX_BYTES) else {
+        return Ok(0);
+    };
+    let ids: Vec<i64> = sizes
+        .iter()
+        .map(|(id, _)| *id)
+        .filter(|id| *id <= last)
+        .collect();
+    let rows = claimed_rows(&txn, &ids).await?;
+    let count = rows.len();
+    let (rows, rules) = with_existing_projects(&txn, rows).await?;
+    let prepared = prepare_off_executor(rows, rules).await?;
+    let result = batch::write_batch(&txn, prepared).await?;
+    txn.execute_raw(Statement::from_sql_and_values(
+        backend,
+        "DELETE FROM ingest_spool WHERE id = ANY($1)",
+        [ids.into()],
+    ))
+    .await?;
+    txn.commit().await?;
+    crate::notify::publish(db, &result.notices).await;
+    debug!(envelopes = count, events.stored = result.stored, "digested");
+    Ok(count)
+}
+
+async fn claimed_rows(
+    txn: &DatabaseTransaction,
+    ids: &[i64],
+) -> anyhow::Result<Vec<ingest_spool::Model>> {
+    txn.query_all_raw(Statement::from_sql_and_values(
+        txn.get_database_backend(),
+        "SELECT id, account_id, project_id, received_at, client_ip, envelope FROM ingest_spool \
+         WHERE id = ANY($1) ORDER BY id",
+        [ids.to_vec().into()],
+    ))
+    .await?
+    .into_iter()
+    .map(|r| {
+        Ok(ingest_spool::Model {
+            id: r.try_get("", "id")?,
+            account_id: r.try_get("", "account_id")?,
+            project_id: r.try_get("", "project_id")?,
+            received_at: r.try_get("", "received_at")?,
+            client_ip: r.try_get("", "client_ip")?,
+            envelope: r.try_get("", "envelope")?,
+        })
+    })
+    .collect()
+}
+
+/// Drops rows of projects that no longer exist; returns the rest and their projects' rules.
+async fn with_existing_projects(
+    conn: &impl ConnectionTrait,
+    rows: Vec<ingest_spool::Model>,
+) -> anyhow::Result<(Vec<ingest_spool::Model>, HashMap<i64, GroupingConfig>)> {
+    let rules = batch::load_rules(conn, &batch::projects_of(&rows)).await?;
+    let before = rows.len();
+    let rows: Vec<_> = rows
+        .into_iter()
+        .filter(|r| rules.contains_key(&r.project_id))
+        .collect();
+    if rows.len() < before {
+        warn!(
+            dropped = before - rows.len(),
+            "spooled envelopes of deleted projects dropped"
+        );
+    }
+    Ok((rows, rules))
+}
+
+/// Parsing, grouping and compressing are CPU work: off the async executor, so ingest requests
+/// on the same threads are not held up.
+async fn prepare_off_executor(
+    rows: Vec<ingest_spool::Model>,
+    rules: HashMap<i64, GroupingConfig>,
+) -> anyhow::Result<batch::PreparedBatch> {
+    Ok(tokio::task::spawn_blocking(move || batch::prepare(rows, &rules)).await?)
+}
+
+async fn read_cursor(db: &Db, spool_id: &str) -> anyhow::Result<Option<i64>> {
+    let conn = db.conn();
+    Ok(conn
+        .query_one_raw(Statement::from_sql_and_values(
+            conn.get_database_backend(),
+            "SELECT last_id FROM spool_cursors WHERE spool_id = ?",
+            [spool_id.into()],
+        ))
+        .await?
+        .map(|r| r.try_get::<i64>("", "last_id"))
+        .transpose()?)
+}
+
+/// Moves the cursor from `from` to `to`; false when another digest moved it first.
+async fn advance_cursor(
+    txn: &DatabaseTransaction,
+    spool_id: &str,
+    from: Option<i64>,
+    to: i64,
+) -> anyhow::Result<bool> {
+    let backend = txn.get_database_backend();
+    let now = Utc::now();
+    let changed = match from {
+        Some(from) => txn
+            .execute_raw(Statement::from_sql_and_values(
+                backend,
+                "UPDATE spool_cursors SET last_id = ?, updated_at = ? \
+                 WHERE spool_id = ? AND last_id = ?",
+                [to.into(), now.into(), spool_id.into(), from.into()],
+            ))
+            .await?
+            .rows_affected(),
+        None => txn
+            .execute_raw(Statement::from_sql_and_values(
+                backend,
+                "INSERT INTO spool_cursors (spool_id, last_id, updated_at) VALUES (?, ?, ?) \
+                 ON CONFLICT (spool_id) DO NOTHING",
+                [spool_id.into(), to.into(), now.into()],
+            ))
+            .await?
+            .rows_affected(),
+    };
+    Ok(changed == 1)
+}
+
+/// Digests everything spooled so far (tests and `errorwatch` commands that need the digest
+/// done before they go on).
+pub async fn drain(db: &Db, store: &SpoolStore, metrics: &Metrics) -> anyhow::Result<usize> {
+    let mut total = 0;
+    loop {
+        match digest_next(db, store, metrics).await? {
+            0 => return Ok(total),
+            n => total += n,
+        }
+    }
+}

@@ -7,7 +7,8 @@
 //!   spool file's own id, so a replaced spool file starts from zero.
 //! - On PostgreSQL the spool stays the `ingest_spool` table (every node shares it), but loses its
 //!   foreign key and project index: both cost every insert on the hot path, and the digest drops
-//!   rows of projects that no longer exist itself.
+//!   rows of projects that no longer exist itself. It gains `encoding` (envelopes are stored
+//!   compressed, see `spool::SpoolBody`), and PostgreSQL stops trying to compress them again.
 
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::*;
@@ -37,6 +38,16 @@ impl MigrationTrait for Migration {
             .await?;
             db.execute_unprepared("DROP INDEX IF EXISTS ingest_spool_project_id_idx")
                 .await?;
+            // Envelopes are stored compressed by ingest (as sent, or LZ4): PostgreSQL must not
+            // spend CPU trying to compress them again.
+            db.execute_unprepared(
+                "ALTER TABLE ingest_spool ADD COLUMN encoding SMALLINT NOT NULL DEFAULT 0",
+            )
+            .await?;
+            db.execute_unprepared(
+                "ALTER TABLE ingest_spool ALTER COLUMN envelope SET STORAGE EXTERNAL",
+            )
+            .await?;
         }
         Ok(())
     }
@@ -44,6 +55,8 @@ impl MigrationTrait for Migration {
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         if manager.get_database_backend() == DatabaseBackend::Postgres {
             let db = manager.get_connection();
+            db.execute_unprepared("ALTER TABLE ingest_spool DROP COLUMN encoding")
+                .await?;
             db.execute_unprepared(
                 "CREATE INDEX IF NOT EXISTS ingest_spool_project_id_idx ON ingest_spool (project_id)",
             )

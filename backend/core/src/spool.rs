@@ -34,6 +34,7 @@ use crate::config::{DatabaseConfig, DatabaseKind};
 use crate::db::{Db, Pool};
 use crate::entity::ingest_spool;
 use crate::ids::{AccountId, ProjectId};
+use crate::ingest::decompress::{ContentEncoding, decompress};
 use crate::metrics::Metrics;
 
 /// Most envelopes committed in one transaction.
@@ -44,6 +45,10 @@ pub const QUEUE_CAPACITY: usize = 8192;
 pub const MAX_QUEUED_BYTES: usize = 32 << 20;
 /// Spooled envelopes not yet digested before ingest answers 503 (`ERRORWATCH_SPOOL_MAX_BACKLOG`).
 pub const DEFAULT_MAX_BACKLOG: u64 = 100_000;
+/// Free pages in the spool file (4 KiB each) above which they go back to the file system.
+const FREE_PAGES_TO_VACUUM: i64 = 4096;
+/// How often the spool file's WAL is checkpointed (SQLite).
+const CHECKPOINT_INTERVAL: Duration = Duration::from_millis(200);
 /// How often the writer re-reads the backlog.
 const BACKLOG_REFRESH: Duration = Duration::from_millis(250);
 
@@ -58,8 +63,118 @@ pub struct SpoolEntry {
     pub received_at: DateTime<Utc>,
     /// The client's address (for `{{auto}}` user IPs).
     pub client_ip: Option<String>,
-    /// The decompressed envelope.
-    pub envelope: Vec<u8>,
+    /// The envelope, as stored.
+    pub body: SpoolBody,
+}
+
+/// A spool row as read: its envelope still in the stored encoding.
+#[derive(Debug)]
+pub struct Spooled {
+    /// The row; `envelope` holds the stored bytes until [`Spooled::decode`].
+    pub row: ingest_spool::Model,
+    /// How `row.envelope` is encoded ([`SpoolBody`]).
+    pub encoding: i16,
+}
+
+impl Spooled {
+    /// The row with its envelope decoded.
+    pub fn decode(mut self) -> anyhow::Result<ingest_spool::Model> {
+        if self.encoding != SpoolBody::PLAIN {
+            self.row.envelope = SpoolBody::decode(self.encoding, &self.row.envelope)?;
+        }
+        Ok(self.row)
+    }
+}
+
+/// Envelopes smaller than this are stored plain: compressing them saves too little.
+const LZ4_THRESHOLD: usize = 1024;
+/// Largest envelope after decompression (as ingest's own cap).
+const MAX_DECODED_BYTES: usize = 100 * 1024 * 1024;
+
+/// A spooled envelope's bytes and how they are encoded. Envelopes that arrived compressed are
+/// stored as sent (ingest already checked they decompress and parse; the digest decompresses
+/// again), plain ones are LZ4-compressed: either way the spool writes a fraction of the bytes.
+#[derive(Debug, Clone)]
+pub struct SpoolBody {
+    /// [`SpoolBody::PLAIN`], [`SpoolBody::LZ4`], or the HTTP `Content-Encoding` it came with.
+    pub encoding: i16,
+    /// The stored bytes.
+    pub bytes: bytes::Bytes,
+}
+
+impl SpoolBody {
+    /// Stored as is.
+    pub const PLAIN: i16 = 0;
+    /// LZ4 block with the decoded size in front (`lz4_flex::compress_prepend_size`).
+    pub const LZ4: i16 = 1;
+
+    /// An envelope received with `encoding`, stored as sent.
+    pub fn as_received(encoding: ContentEncoding, wire: bytes::Bytes) -> Self {
+        match encoding {
+            ContentEncoding::Identity => Self::plain(&wire),
+            other => Self {
+                encoding: match other {
+                    ContentEncoding::Gzip => 2,
+                    ContentEncoding::Deflate => 3,
+                    ContentEncoding::Brotli => 4,
+                    _ => 5,
+                },
+                bytes: wire,
+            },
+        }
+    }
+
+    /// A plain envelope; compressed when that pays.
+    pub fn plain(envelope: &[u8]) -> Self {
+        if envelope.len() < LZ4_THRESHOLD {
+            return Self {
+                encoding: Self::PLAIN,
+                bytes: bytes::Bytes::copy_from_slice(envelope),
+            };
+        }
+        Self {
+            encoding: Self::LZ4,
+            bytes: lz4_flex::compress_prepend_size(envelope).into(),
+        }
+    }
+
+    /// The envelope back from its stored form.
+    pub fn decode(encoding: i16, stored: &[u8]) -> anyhow::Result<Vec<u8>> {
+        let http = match encoding {
+            Self::PLAIN => return Ok(stored.to_vec()),
+            Self::LZ4 => {
+                // The size in front is checked before anything is allocated for it.
+                let (size, block) = stored
+                    .split_first_chunk::<4>()
+                    .ok_or_else(|| anyhow::anyhow!("spooled LZ4 envelope: truncated"))?;
+                let size = u32::from_le_bytes(*size) as usize;
+                anyhow::ensure!(
+                    size <= MAX_DECODED_BYTES,
+                    "spooled LZ4 envelope: {size} bytes is over the cap"
+                );
+                let decoded = lz4_flex::decompress(block, size)
+                    .map_err(|e| anyhow::anyhow!("spooled LZ4 envelope: {e}"))?;
+                anyhow::ensure!(decoded.len() == size, "spooled LZ4 envelope: short");
+                return Ok(decoded);
+            }
+            2 => ContentEncoding::Gzip,
+            3 => ContentEncoding::Deflate,
+            4 => ContentEncoding::Brotli,
+            5 => ContentEncoding::Zstd,
+            other => anyhow::bail!("unknown spool encoding {other}"),
+        };
+        Ok(decompress(http, stored, MAX_DECODED_BYTES)?)
+    }
+
+    /// Stored size.
+    pub fn len(&self) -> usize {
+        self.bytes.len()
+    }
+
+    /// True when nothing is stored.
+    pub fn is_empty(&self) -> bool {
+        self.bytes.is_empty()
+    }
 }
 
 /// Why an envelope was not spooled.
@@ -91,8 +206,11 @@ impl std::fmt::Debug for Pending {
 pub enum SpoolStore {
     /// A SQLite file of its own.
     Sqlite {
-        /// Pool on the spool file (the writer, and the digest's reads and deletes).
+        /// Pool on the spool file for the digest's reads and deletes, and checkpoints.
         pool: sqlx::SqlitePool,
+        /// The writer's own connection: it never checkpoints, so a commit never waits for
+        /// WAL pages to be copied into the file (a background task does that).
+        writer: sqlx::SqlitePool,
         /// Random id of this spool file, the key of its cursor in `spool_cursors`.
         spool_id: Arc<str>,
     },
@@ -134,15 +252,20 @@ impl SpoolStore {
             // As the main database: a commit survives a process crash.
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(Duration::from_secs(10))
+            // The WAL shrinks back to this after a checkpoint that emptied it.
+            .pragma("journal_size_limit", (64 << 20).to_string())
             .disable_statement_logging();
-        let pool = SqlitePoolOptions::new()
-            // The writer, and the digest's reads and deletes.
-            .max_connections(3)
-            .min_connections(1)
-            .acquire_timeout(Duration::from_secs(5))
-            .connect_with(options)
-            .await
-            .map_err(|e| anyhow::anyhow!("cannot open the spool {}: {e}", path.display()))?;
+        let open = |options: SqliteConnectOptions, connections: u32| async move {
+            SqlitePoolOptions::new()
+                .max_connections(connections)
+                .min_connections(1)
+                .acquire_timeout(Duration::from_secs(5))
+                .connect_with(options)
+                .await
+                .map_err(|e| anyhow::anyhow!("cannot open the spool {}: {e}", path.display()))
+        };
+        // The digest's reads and deletes, and the checkpoints.
+        let pool = open(options.clone(), 3).await?;
         sqlx::query(
             "CREATE TABLE IF NOT EXISTS spool_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
         )
@@ -161,6 +284,7 @@ impl SpoolStore {
                 project_id INTEGER NOT NULL,
                 received_at INTEGER NOT NULL,
                 client_ip TEXT,
+                encoding INTEGER NOT NULL DEFAULT 0,
                 envelope BLOB NOT NULL
             )",
         )
@@ -170,10 +294,23 @@ impl SpoolStore {
             sqlx::query_scalar("SELECT value FROM spool_meta WHERE key = 'spool_id'")
                 .fetch_one(&pool)
                 .await?;
+        let writer = open(options.pragma("wal_autocheckpoint", "0"), 1).await?;
         Ok(Self::Sqlite {
             pool,
+            writer,
             spool_id: spool_id.into(),
         })
+    }
+
+    /// SQLite: copies committed WAL pages into the spool file without blocking the writer or
+    /// readers (the writer itself never checkpoints).
+    async fn checkpoint(&self) -> anyhow::Result<()> {
+        if let Self::Sqlite { pool, .. } = self {
+            sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+                .execute(pool)
+                .await?;
+        }
+        Ok(())
     }
 
     /// Rows waiting for the digest (an upper bound: rows digested but not yet deleted count).
@@ -198,9 +335,9 @@ impl SpoolStore {
 
     async fn insert(&self, batch: &[Pending]) -> anyhow::Result<()> {
         match self {
-            Self::Sqlite { pool, .. } => {
+            Self::Sqlite { writer, .. } => {
                 let mut insert = QueryBuilder::new(
-                    "INSERT INTO spool (account_id, project_id, received_at, client_ip, envelope) ",
+                    "INSERT INTO spool (account_id, project_id, received_at, client_ip, encoding, envelope) ",
                 );
                 insert.push_values(batch, |mut row, pending: &Pending| {
                     let e = &pending.entry;
@@ -208,15 +345,16 @@ impl SpoolStore {
                         .push_bind(e.project_id.0)
                         .push_bind(e.received_at.timestamp_micros())
                         .push_bind(e.client_ip.as_deref())
+                        .push_bind(e.body.encoding)
                         // Borrowed: envelopes can be megabytes; the batch outlives the statement.
-                        .push_bind(e.envelope.as_slice());
+                        .push_bind(e.body.bytes.as_ref());
                 });
                 // One statement is one implicit transaction: one commit for the batch.
-                insert.build().execute(pool).await?;
+                insert.build().execute(writer).await?;
             }
             Self::Postgres(pool) => {
                 let mut insert = QueryBuilder::new(
-                    "INSERT INTO ingest_spool (account_id, project_id, received_at, client_ip, envelope) ",
+                    "INSERT INTO ingest_spool (account_id, project_id, received_at, client_ip, encoding, envelope) ",
                 );
                 insert.push_values(batch, |mut row, pending: &Pending| {
                     let e = &pending.entry;
@@ -224,7 +362,8 @@ impl SpoolStore {
                         .push_bind(e.project_id.0)
                         .push_bind(e.received_at)
                         .push_bind(e.client_ip.as_deref())
-                        .push_bind(e.envelope.as_slice());
+                        .push_bind(e.body.encoding)
+                        .push_bind(e.body.bytes.as_ref());
                 });
                 insert.build().execute(pool).await?;
             }
@@ -233,13 +372,13 @@ impl SpoolStore {
     }
 
     /// SQLite: up to `max_rows` rows after `after`, in id order, stopping before `max_bytes`
-    /// of envelopes (at least one row).
+    /// of stored envelopes (at least one row).
     pub(crate) async fn sqlite_rows_after(
         pool: &sqlx::SqlitePool,
         after: i64,
         max_rows: i64,
         max_bytes: i64,
-    ) -> anyhow::Result<Vec<ingest_spool::Model>> {
+    ) -> anyhow::Result<Vec<Spooled>> {
         let sizes: Vec<(i64, i64)> = sqlx::query_as(
             "SELECT id, length(envelope) FROM spool WHERE id > ?1 ORDER BY id LIMIT ?2",
         )
@@ -252,8 +391,8 @@ impl SpoolStore {
             None => return Ok(Vec::new()),
         };
         let rows: Vec<SqliteRow> = sqlx::query_as(
-            "SELECT id, account_id, project_id, received_at, client_ip, envelope FROM spool \
-             WHERE id > ?1 AND id <= ?2 ORDER BY id",
+            "SELECT id, account_id, project_id, received_at, client_ip, encoding, envelope \
+             FROM spool WHERE id > ?1 AND id <= ?2 ORDER BY id",
         )
         .bind(after)
         .bind(last)
@@ -262,23 +401,25 @@ impl SpoolStore {
         Ok(rows
             .into_iter()
             .map(
-                |(id, account_id, project_id, received_at, client_ip, envelope)| {
-                    ingest_spool::Model {
-                        id,
-                        account_id,
-                        project_id,
-                        received_at: DateTime::from_timestamp_micros(received_at)
-                            .unwrap_or_else(Utc::now),
-                        client_ip,
-                        envelope,
+                |(id, account_id, project_id, received_at, client_ip, encoding, envelope)| {
+                    Spooled {
+                        row: ingest_spool::Model {
+                            id,
+                            account_id,
+                            project_id,
+                            received_at: DateTime::from_timestamp_micros(received_at)
+                                .unwrap_or_else(Utc::now),
+                            client_ip,
+                            envelope,
+                        },
+                        encoding,
                     }
                 },
             )
             .collect())
     }
 
-    /// SQLite: deletes the rows up to `last_id` (digested), and hands free pages back to the
-    /// file system once the spool is empty.
+    /// SQLite: deletes the rows up to `last_id` (digested).
     pub(crate) async fn sqlite_delete_through(
         pool: &sqlx::SqlitePool,
         last_id: i64,
@@ -287,10 +428,12 @@ impl SpoolStore {
             .bind(last_id)
             .execute(pool)
             .await?;
-        let empty: bool = sqlx::query_scalar("SELECT NOT EXISTS (SELECT 1 FROM spool)")
+        // A drained backlog leaves free pages; once there are many, hand them back (a short
+        // write; small amounts are simply reused by the next inserts).
+        let free: i64 = sqlx::query_scalar("PRAGMA freelist_count")
             .fetch_one(pool)
             .await?;
-        if empty {
+        if free > FREE_PAGES_TO_VACUUM {
             sqlx::query("PRAGMA incremental_vacuum")
                 .execute(pool)
                 .await?;
@@ -299,8 +442,8 @@ impl SpoolStore {
     }
 }
 
-/// A spool file row: id, account, project, received (µs), client IP, envelope.
-type SqliteRow = (i64, i64, i64, i64, Option<String>, Vec<u8>);
+/// A spool file row: id, account, project, received (µs), client IP, encoding, envelope.
+type SqliteRow = (i64, i64, i64, i64, Option<String>, i16, Vec<u8>);
 
 /// The last id of the longest prefix of `(id, size)` under `max_bytes` (at least one row).
 pub(crate) fn within_budget(sizes: &[(i64, i64)], max_bytes: i64) -> Option<i64> {
@@ -339,6 +482,21 @@ impl Spool {
     ) -> (Self, tokio::task::JoinHandle<()>) {
         let (sender, receiver) = mpsc::channel(QUEUE_CAPACITY);
         let backlog = Arc::new(AtomicU64::new(0));
+        if matches!(store, SpoolStore::Sqlite { .. }) {
+            // Ends with the writer (its handle is the last clone of the store besides ours).
+            let store = store.clone();
+            let sender_alive = Arc::downgrade(&backlog);
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(CHECKPOINT_INTERVAL);
+                tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                while sender_alive.strong_count() > 0 {
+                    tick.tick().await;
+                    if let Err(e) = store.checkpoint().await {
+                        tracing::warn!(error = format!("{e:#}"), "spool checkpoint failed");
+                    }
+                }
+            });
+        }
         let handle = tokio::spawn(run_writer(store, metrics, receiver, backlog.clone(), wake));
         (
             Self {
@@ -356,7 +514,7 @@ impl Spool {
         if self.backlog.load(Ordering::Relaxed) >= self.max_backlog {
             return Err(SpoolError::Busy);
         }
-        let kib = u32::try_from((entry.envelope.len() >> 10) + 1)
+        let kib = u32::try_from((entry.body.len() >> 10) + 1)
             .unwrap_or(u32::MAX)
             .min((MAX_QUEUED_BYTES >> 10) as u32);
         let budget = self
@@ -455,6 +613,37 @@ mod tests {
         assert_eq!(within_budget(&[(1, 500)], 100), Some(1));
         assert_eq!(within_budget(&[(1, 40), (2, 40), (3, 40)], 100), Some(2));
         assert_eq!(within_budget(&[(1, 40), (2, 60), (3, 1)], 100), Some(2));
+    }
+
+    #[test]
+    fn bodies_round_trip_in_every_encoding() {
+        let envelope = format!("{{}}\n{{\"type\":\"event\"}}\n{}", "x".repeat(5000)).into_bytes();
+        let plain = SpoolBody::plain(&envelope);
+        assert_eq!(plain.encoding, SpoolBody::LZ4);
+        assert!(plain.len() < envelope.len() / 4, "{} bytes", plain.len());
+        assert_eq!(
+            SpoolBody::decode(plain.encoding, &plain.bytes).expect("lz4"),
+            envelope
+        );
+        let small = SpoolBody::plain(b"{}\n");
+        assert_eq!(small.encoding, SpoolBody::PLAIN);
+        assert_eq!(
+            SpoolBody::decode(small.encoding, &small.bytes).expect("plain"),
+            b"{}\n"
+        );
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        std::io::Write::write_all(&mut gz, &envelope).expect("gzip");
+        let wire = bytes::Bytes::from(gz.finish().expect("gzip"));
+        let received = SpoolBody::as_received(ContentEncoding::Gzip, wire.clone());
+        assert_eq!(received.bytes, wire, "stored as sent");
+        assert_eq!(
+            SpoolBody::decode(received.encoding, &received.bytes).expect("gzip"),
+            envelope
+        );
+        assert!(SpoolBody::decode(99, b"x").is_err());
+        assert!(SpoolBody::decode(SpoolBody::LZ4, b"\xff\xff\xff\x7fgarbage").is_err());
+        assert!(SpoolBody::decode(SpoolBody::LZ4, b"\x10\x00\x00\x00garbage").is_err());
+        assert!(SpoolBody::decode(SpoolBody::LZ4, b"\x10").is_err());
     }
 
     #[test]

@@ -570,7 +570,16 @@ async fn run_errorwatch(
     tokio::time::sleep(Duration::from_millis(500)).await;
     let events = db.count("events").await?;
     let issues = db.count("issues").await?;
-    let spool = db.count("ingest_spool").await?;
+    // Envelopes not digested: SQLite keeps them in a spool file of its own.
+    let spool = match &postgres {
+        Some(_) => db.count("ingest_spool").await?,
+        None => {
+            let spool_db = Db::connect_sqlite(&sqlite_path.with_extension("spool")).await?;
+            let left = spool_db.count("spool").await?;
+            spool_db.close().await;
+            left
+        }
+    };
     let peak = proc_stats(server.pid());
     db.close().await;
     drop(db);
@@ -585,11 +594,14 @@ async fn run_errorwatch(
         None => {
             let mut files = 0;
             let mut listing = serde_json::Map::new();
-            for suffix in ["", "-wal", "-shm"] {
-                let file = PathBuf::from(format!("{}{suffix}", sqlite_path.display()));
-                let len = std::fs::metadata(&file).map(|m| m.len()).unwrap_or(0);
-                listing.insert(format!("errorwatch.db{suffix}"), json!(len));
-                files += len;
+            // The database and the ingest spool next to it, with their WAL files.
+            for base in ["errorwatch.db", "errorwatch.spool"] {
+                for suffix in ["", "-wal", "-shm"] {
+                    let file = data.path().join(format!("{base}{suffix}"));
+                    let len = std::fs::metadata(&file).map(|m| m.len()).unwrap_or(0);
+                    listing.insert(format!("{base}{suffix}"), json!(len));
+                    files += len;
+                }
             }
             let db = Db::connect_sqlite(&sqlite_path).await?;
             let (_, tables) = db.sizes().await?;

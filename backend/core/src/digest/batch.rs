@@ -23,14 +23,6 @@ pub(crate) struct BatchResult {
     pub notices: Vec<Notice>,
 }
 
-/// Projects of `rows`.
-pub(crate) fn projects_of(rows: &[ingest_spool::Model]) -> Vec<i64> {
-    let mut projects: Vec<i64> = rows.iter().map(|r| r.project_id).collect();
-    projects.sort_unstable();
-    projects.dedup();
-    projects
-}
-
 /// The grouping configuration of each existing project of `projects`.
 pub(crate) async fn load_rules(
     conn: &impl ConnectionTrait,

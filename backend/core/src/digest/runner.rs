@@ -27,7 +27,7 @@ use crate::db::Db;
 use crate::entity::ingest_spool;
 use crate::grouping::GroupingConfig;
 use crate::metrics::Metrics;
-use crate::spool::{DigestWake, SpoolStore};
+use crate::spool::{DigestWake, SpoolStore, Spooled};
 
 /// Most envelopes digested in one transaction.
 pub const MAX_ROWS: i64 = 512;
@@ -77,7 +77,7 @@ pub async fn run(
 pub async fn digest_next(db: &Db, store: &SpoolStore, metrics: &Metrics) -> anyhow::Result<usize> {
     let started = Instant::now();
     let consumed = match store {
-        SpoolStore::Sqlite { pool, spool_id } => digest_sqlite(db, pool, spool_id).await?,
+        SpoolStore::Sqlite { pool, spool_id, .. } => digest_sqlite(db, pool, spool_id).await?,
         SpoolStore::Postgres(_) => digest_postgres(db).await?,
     };
     if consumed > 0 {
@@ -97,7 +97,7 @@ async fn digest_sqlite(db: &Db, spool: &sqlx::SqlitePool, spool_id: &str) -> any
     let cursor = read_cursor(db, spool_id).await?;
     let rows =
         SpoolStore::sqlite_rows_after(spool, cursor.unwrap_or(0), MAX_ROWS, MAX_BYTES).await?;
-    let Some(last_id) = rows.last().map(|r| r.id) else {
+    let Some(last_id) = rows.last().map(|r| r.row.id) else {
         return Ok(0);
     };
     let count = rows.len();
@@ -157,26 +157,26 @@ async fn digest_postgres(db: &Db) -> anyhow::Result<usize> {
     Ok(count)
 }
 
-async fn claimed_rows(
-    txn: &DatabaseTransaction,
-    ids: &[i64],
-) -> anyhow::Result<Vec<ingest_spool::Model>> {
+async fn claimed_rows(txn: &DatabaseTransaction, ids: &[i64]) -> anyhow::Result<Vec<Spooled>> {
     txn.query_all_raw(Statement::from_sql_and_values(
         txn.get_database_backend(),
-        "SELECT id, account_id, project_id, received_at, client_ip, envelope FROM ingest_spool \
-         WHERE id = ANY($1) ORDER BY id",
+        "SELECT id, account_id, project_id, received_at, client_ip, encoding, envelope \
+         FROM ingest_spool WHERE id = ANY($1) ORDER BY id",
         [ids.to_vec().into()],
     ))
     .await?
     .into_iter()
     .map(|r| {
-        Ok(ingest_spool::Model {
-            id: r.try_get("", "id")?,
-            account_id: r.try_get("", "account_id")?,
-            project_id: r.try_get("", "project_id")?,
-            received_at: r.try_get("", "received_at")?,
-            client_ip: r.try_get("", "client_ip")?,
-            envelope: r.try_get("", "envelope")?,
+        Ok(Spooled {
+            row: ingest_spool::Model {
+                id: r.try_get("", "id")?,
+                account_id: r.try_get("", "account_id")?,
+                project_id: r.try_get("", "project_id")?,
+                received_at: r.try_get("", "received_at")?,
+                client_ip: r.try_get("", "client_ip")?,
+                envelope: r.try_get("", "envelope")?,
+            },
+            encoding: r.try_get("", "encoding")?,
         })
     })
     .collect()
@@ -185,13 +185,16 @@ async fn claimed_rows(
 /// Drops rows of projects that no longer exist; returns the rest and their projects' rules.
 async fn with_existing_projects(
     conn: &impl ConnectionTrait,
-    rows: Vec<ingest_spool::Model>,
-) -> anyhow::Result<(Vec<ingest_spool::Model>, HashMap<i64, GroupingConfig>)> {
-    let rules = batch::load_rules(conn, &batch::projects_of(&rows)).await?;
+    rows: Vec<Spooled>,
+) -> anyhow::Result<(Vec<Spooled>, HashMap<i64, GroupingConfig>)> {
+    let mut projects: Vec<i64> = rows.iter().map(|r| r.row.project_id).collect();
+    projects.sort_unstable();
+    projects.dedup();
+    let rules = batch::load_rules(conn, &projects).await?;
     let before = rows.len();
     let rows: Vec<_> = rows
         .into_iter()
-        .filter(|r| rules.contains_key(&r.project_id))
+        .filter(|r| rules.contains_key(&r.row.project_id))
         .collect();
     if rows.len() < before {
         warn!(
@@ -202,13 +205,33 @@ async fn with_existing_projects(
     Ok((rows, rules))
 }
 
-/// Parsing, grouping and compressing are CPU work: off the async executor, so ingest requests
-/// on the same threads are not held up.
+/// Decoding, parsing, grouping and compressing are CPU work: off the async executor, so ingest
+/// requests on the same threads are not held up. A row whose stored bytes do not decode (disk
+/// damage) is dropped with a log line rather than blocking the rows after it.
 async fn prepare_off_executor(
-    rows: Vec<ingest_spool::Model>,
+    rows: Vec<Spooled>,
     rules: HashMap<i64, GroupingConfig>,
 ) -> anyhow::Result<batch::PreparedBatch> {
-    Ok(tokio::task::spawn_blocking(move || batch::prepare(rows, &rules)).await?)
+    Ok(tokio::task::spawn_blocking(move || {
+        let rows = rows
+            .into_iter()
+            .filter_map(|spooled| {
+                let id = spooled.row.id;
+                spooled
+                    .decode()
+                    .map_err(|e| {
+                        error!(
+                            spool.id = id,
+                            error = format!("{e:#}"),
+                            "spooled envelope does not decode; dropped"
+                        )
+                    })
+                    .ok()
+            })
+            .collect();
+        batch::prepare(rows, &rules)
+    })
+    .await?)
 }
 
 async fn read_cursor(db: &Db, spool_id: &str) -> anyhow::Result<Option<i64>> {

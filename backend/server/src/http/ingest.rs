@@ -21,7 +21,7 @@ use errorwatch_core::ingest::envelope::{
     Envelope, EnvelopeError, EventId, Item, ItemType, Limits, parse_envelope_with, parse_store_body,
 };
 use errorwatch_core::service::ingest::ProjectKeyInfo;
-use errorwatch_core::spool::{SpoolEntry, SpoolError};
+use errorwatch_core::spool::{SpoolBody, SpoolEntry, SpoolError};
 use serde_json::{Map, Value, json};
 use std::collections::HashMap;
 
@@ -165,7 +165,9 @@ pub(crate) async fn envelope(
         None => early.ok_or_else(|| auth_error(AuthError::Missing))?,
     };
     let event_id = envelope.event_id()?;
-    spool(&state, &request, &info, bytes).await?;
+    // Stored as it came (compressed bodies stay compressed; the digest decodes them).
+    let body = SpoolBody::as_received(request.encoding, bytes);
+    spool(&state, &request, &info, body).await?;
     Ok(answer(event_id))
 }
 
@@ -192,7 +194,7 @@ pub(crate) async fn store(
         .unwrap_or_else(EventId::new_random);
     let payload = serde_json::to_vec(&event).map_err(|_| IngestError::Internal)?;
     let wrapped = envelope_with(event_id, vec![item(ItemType::Event, Map::new(), payload)]);
-    spool(&state, &request, &info, wrapped).await?;
+    spool(&state, &request, &info, SpoolBody::plain(&wrapped)).await?;
     Ok(answer(Some(event_id)))
 }
 
@@ -342,12 +344,12 @@ impl IngestRequest {
     }
 
     /// Reads the body (capped), decompresses (capped) and parses with `parse`, off the executor
-    /// for large bodies; returns the decompressed bytes and the parse result.
+    /// for large bodies; returns the body as received and the parse result.
     async fn decode<T: Send + 'static>(
         &self,
         body: Body,
         parse: impl FnOnce(&[u8]) -> Result<T, EnvelopeError> + Send + 'static,
-    ) -> Result<(Vec<u8>, T), IngestError> {
+    ) -> Result<(bytes::Bytes, T), IngestError> {
         let body = axum::body::to_bytes(body, MAX_COMPRESSED_BYTES)
             .await
             .map_err(|e| {
@@ -366,13 +368,12 @@ impl IngestRequest {
         }
         let encoding = self.encoding;
         let large = body.len() > BLOCKING_THRESHOLD;
-        let work = move || -> Result<(Vec<u8>, T), IngestError> {
-            let bytes = match encoding {
-                ContentEncoding::Identity => body.to_vec(),
-                other => decompress(other, &body, MAX_DECOMPRESSED_BYTES)?,
+        let work = move || -> Result<(bytes::Bytes, T), IngestError> {
+            let parsed = match encoding {
+                ContentEncoding::Identity => parse(&body)?,
+                other => parse(&decompress(other, &body, MAX_DECOMPRESSED_BYTES)?)?,
             };
-            let parsed = parse(&bytes)?;
-            Ok((bytes, parsed))
+            Ok((body, parsed))
         };
         if large {
             tokio::task::spawn_blocking(work)
@@ -436,7 +437,7 @@ pub(crate) async fn spool(
     state: &AppState,
     request: &IngestRequest,
     info: &ProjectKeyInfo,
-    envelope: Vec<u8>,
+    body: SpoolBody,
 ) -> Result<(), IngestError> {
     if let Err(wait) = state
         .key_limits
@@ -459,7 +460,7 @@ pub(crate) async fn spool(
             project_id: info.project_id,
             received_at: chrono::Utc::now(),
             client_ip: Some(request.client_ip.clone()),
-            envelope,
+            body,
         })
         .await
         .map_err(|e| match e {

@@ -16,6 +16,7 @@ use serde_json::{Map, Value, json};
 
 use super::AppState;
 use super::ingest::{IngestError, IngestRequest, authenticate, envelope_with, item, spool};
+use errorwatch_core::spool::SpoolBody;
 
 /// `POST /api/{project}/security/` and `/csp-report/`: every CSP violation becomes an event.
 pub(crate) async fn security(
@@ -42,7 +43,7 @@ pub(crate) async fn security(
         let event_id = EventId::new_random();
         let payload = serde_json::to_vec(&event).map_err(|_| IngestError::Internal)?;
         let bytes = envelope_with(event_id, vec![item(ItemType::Event, Map::new(), payload)]);
-        spool(&state, &request, &info, bytes).await?;
+        spool(&state, &request, &info, SpoolBody::plain(&bytes)).await?;
         last = Some(event_id);
     }
     Ok(match last {
@@ -176,7 +177,13 @@ pub(crate) async fn minidump(
             .into_iter()
             .map(|u| attachment_item(u, "event.attachment")),
     );
-    spool(&state, &request, &info, envelope_with(event_id, items)).await?;
+    spool(
+        &state,
+        &request,
+        &info,
+        SpoolBody::plain(&envelope_with(event_id, items)),
+    )
+    .await?;
     Ok(Json(json!({ "id": event_id.to_string() })).into_response())
 }
 
@@ -200,6 +207,12 @@ pub(crate) async fn attachments(
         .into_iter()
         .map(|u| attachment_item(u, "event.attachment"))
         .collect();
-    spool(&state, &request, &info, envelope_with(event_id, items)).await?;
+    spool(
+        &state,
+        &request,
+        &info,
+        SpoolBody::plain(&envelope_with(event_id, items)),
+    )
+    .await?;
     Ok((axum::http::StatusCode::CREATED, Json(json!({}))).into_response())
 }

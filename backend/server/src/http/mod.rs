@@ -28,9 +28,21 @@ use tower::ServiceBuilder;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
-/// Shared state of every handler.
+/// Shared state of every handler: one allocation, so the per-request clone axum makes is one
+/// reference count (not one per field).
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<AppStateInner>);
+
+impl std::ops::Deref for AppState {
+    type Target = AppStateInner;
+
+    fn deref(&self) -> &AppStateInner {
+        &self.0
+    }
+}
+
+/// What [`AppState`] holds.
+pub struct AppStateInner {
     /// Configuration.
     pub config: Arc<Config>,
     /// Database.
@@ -75,7 +87,7 @@ impl AppState {
         });
         let per_minute = std::num::NonZeroU32::new(config.auth.api_requests_per_minute)
             .unwrap_or(std::num::NonZeroU32::MIN);
-        Self {
+        Self(Arc::new(AppStateInner {
             api_limiter: Arc::new(governor::RateLimiter::keyed(governor::Quota::per_minute(
                 per_minute,
             ))),
@@ -89,7 +101,7 @@ impl AppState {
             metrics,
             queue,
             spool,
-        }
+        }))
     }
 }
 

@@ -109,7 +109,7 @@ impl Report {
             .map(|c| c.value.len())
             .max()
             .unwrap_or(0)
-            .clamp(8, 70);
+            .clamp(8, 90);
         println!(
             "| {:<52} | {:<width$} | {:<6} |",
             "check", "measured", "result"
@@ -230,6 +230,7 @@ impl Sut {
         let mut last_change = Instant::now();
         let mut samples = Vec::new();
         let mut next_sample = Instant::now();
+        let mut longest_pause = Duration::ZERO;
         loop {
             let events = self.events().await?;
             let spool = self.db.count_if_exists("ingest_spool").await;
@@ -244,6 +245,9 @@ impl Sut {
             }
             let quiet = now.duration_since(last_change);
             let done = events >= at_least && spool.unwrap_or(0) == 0;
+            if !done {
+                longest_pause = longest_pause.max(quiet);
+            }
             let stalled = quiet >= STALL;
             if (done && quiet >= Duration::from_secs(2)) || now >= deadline || stalled {
                 return Ok(Drain {
@@ -253,6 +257,7 @@ impl Sut {
                     spool_left: spool,
                     seconds: last_change.duration_since(since).as_secs_f64(),
                     samples,
+                    longest_pause_s: longest_pause.as_secs_f64(),
                 });
             }
             tokio::time::sleep(Duration::from_millis(250)).await;
@@ -278,6 +283,8 @@ struct Drain {
     seconds: f64,
     /// About once a second: (seconds since `since`, events, spool rows).
     samples: Vec<(f64, i64, Option<i64>)>,
+    /// The longest time the stored count stood still while work remained.
+    longest_pause_s: f64,
 }
 
 impl Drain {
@@ -288,6 +295,7 @@ impl Drain {
             "events": self.events,
             "ingest_spool_left": self.spool_left,
             "seconds_to_last_stored": self.seconds,
+            "longest_pause_with_backlog_s": self.longest_pause_s,
             "samples_s_events_spool": self.samples.iter().map(|(t, e, s)| json!([(t * 10.0).round() / 10.0, e, s])).collect::<Vec<_>>(),
         })
     }
@@ -295,7 +303,10 @@ impl Drain {
     /// `since`: what the drain's clock started at ("the load began", "the restart").
     fn describe(&self, timeout: Duration, since: &str) -> String {
         if self.drained {
-            format!("drained {:.1} s after {since}", self.seconds)
+            format!(
+                "drained {:.1} s after {since}, longest pause {:.1} s",
+                self.seconds, self.longest_pause_s
+            )
         } else if self.stalled {
             format!(
                 "STALLED: no event stored for {} s ({} events, spool {:?})",
@@ -727,7 +738,7 @@ async fn kill_on(sut: &mut Sut, kind: DbKind, o: &Options) -> anyhow::Result<Rep
             "restarted and drained",
             drain.drained,
             format!(
-                "ready {ready_s:.1} s after restart; {}",
+                "ready in {ready_s:.1} s; {}",
                 drain.describe(o.drain_timeout, "the restart")
             ),
         ),

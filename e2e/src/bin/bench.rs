@@ -63,7 +63,8 @@ struct Args {
     /// Where to write the JSON (default: $CARGO_TARGET_DIR/bench/bench-<db>-<time>.json).
     #[arg(long)]
     out: Option<PathBuf>,
-    /// Connections of the maximum-throughput phase (default 64; --quick 8).
+    /// Connections of the maximum-throughput phase, of `--overload`'s calibration burst and of
+    /// the burst `--kill` interrupts (default 64; --quick 8).
     #[arg(long)]
     connections: Option<usize>,
     /// Requests per second of the fixed-rate phase.
@@ -75,10 +76,12 @@ struct Args {
     /// Seconds of the maximum-throughput phase (default 15; --quick 2).
     #[arg(long)]
     throughput_secs: Option<f64>,
-    /// At most this many requests in the maximum-throughput phase (default 600000; --quick 5000).
+    /// At most this many requests in the maximum-throughput phase (default 600000; --quick 5000;
+    /// `--overload`/`--kill` bursts: --quick 20000).
     #[arg(long)]
     max_requests: Option<u64>,
-    /// Give up waiting for the digest after this many seconds (default 300; --quick 60).
+    /// Give up waiting for the digest after this many seconds (default 300; --quick 60;
+    /// `--overload`/`--kill`: 600; --quick 180).
     #[arg(long)]
     drain_timeout_secs: Option<u64>,
     /// Use the release binary as it is instead of running `cargo build --release` first.

@@ -7,6 +7,10 @@
 //! events/s, ingest latency at a fixed rate, digest throughput end to end, ingest → stored
 //! latency, the server's peak RSS and bytes on disk per event. Prints a table and writes JSON.
 //! No figure is asserted: this is a measuring tool.
+//!
+//! `--overload` and `--kill` run the reliability checks instead (bench/reliability.rs): 10×
+//! overload, and SIGKILL in the middle of a burst; those print PASS/FAIL and exit non-zero on
+//! FAIL.
 
 #[path = "bench/corpus.rs"]
 mod corpus;
@@ -16,6 +20,8 @@ mod list;
 mod load;
 #[path = "bench/procs.rs"]
 mod procs;
+#[path = "bench/reliability.rs"]
+mod reliability;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -57,7 +63,8 @@ struct Args {
     /// Where to write the JSON (default: $CARGO_TARGET_DIR/bench/bench-<db>-<time>.json).
     #[arg(long)]
     out: Option<PathBuf>,
-    /// Connections of the maximum-throughput phase (default 64; --quick 8).
+    /// Connections of the maximum-throughput phase, of `--overload`'s calibration burst and of
+    /// the burst `--kill` interrupts (default 64; --quick 8).
     #[arg(long)]
     connections: Option<usize>,
     /// Requests per second of the fixed-rate phase.
@@ -69,10 +76,12 @@ struct Args {
     /// Seconds of the maximum-throughput phase (default 15; --quick 2).
     #[arg(long)]
     throughput_secs: Option<f64>,
-    /// At most this many requests in the maximum-throughput phase (default 600000; --quick 5000).
+    /// At most this many requests in the maximum-throughput phase (default 600000; --quick 5000;
+    /// `--overload`/`--kill` bursts: --quick 20000).
     #[arg(long)]
     max_requests: Option<u64>,
-    /// Give up waiting for the digest after this many seconds (default 300; --quick 60).
+    /// Give up waiting for the digest after this many seconds (default 300; --quick 60;
+    /// `--overload`/`--kill`: 600; --quick 180).
     #[arg(long)]
     drain_timeout_secs: Option<u64>,
     /// Use the release binary as it is instead of running `cargo build --release` first.
@@ -88,6 +97,38 @@ struct Args {
     /// Events to seed for `--list-timing`.
     #[arg(long, default_value_t = 1_000_000)]
     seed_events: u64,
+    /// Instead of the ingest bench: 10× overload (open loop at 10 × the digest rate measured
+    /// by a calibration burst, or `--overload-rate`); checks statuses, Retry-After, peak RSS and
+    /// that every 200'd event is stored. Combines with `--kill`.
+    #[arg(long)]
+    overload: bool,
+    /// Seconds of the overload (default 30; --quick 3).
+    #[arg(long)]
+    overload_secs: Option<f64>,
+    /// Offered requests/s of the overload instead of 10 × the calibrated digest rate.
+    #[arg(long)]
+    overload_rate: Option<u64>,
+    /// Connections of the overload's open loop (default 512; --quick 128).
+    #[arg(long)]
+    overload_connections: Option<usize>,
+    /// Seconds of the calibration burst whose digest rate sets the overload rate (default 5;
+    /// --quick 2).
+    #[arg(long)]
+    calibration_secs: Option<f64>,
+    /// Instead of the ingest bench: SIGKILL the server in the middle of a max-throughput
+    /// burst, restart it on the same database, and check every acknowledged event is stored
+    /// exactly once and counted once. Combines with `--overload`.
+    #[arg(long)]
+    kill: bool,
+    /// Seconds of the burst `--kill` interrupts, killed at its middle (default 10; --quick 4).
+    #[arg(long)]
+    kill_secs: Option<f64>,
+    /// A request without an answer after this many seconds fails (`--overload`).
+    #[arg(long, default_value_t = 30)]
+    request_timeout_secs: u64,
+    /// Peak RSS allowed under overload, MiB (the target).
+    #[arg(long, default_value_t = 150.0)]
+    rss_limit_mib: f64,
     /// Internal: run the reference server on this port.
     #[arg(long, hide = true)]
     serve_reference: Option<u16>,
@@ -154,6 +195,9 @@ async fn run(args: Args) -> anyhow::Result<()> {
     if args.list_timing {
         return run_list_timing(&bin, args.db, &repo, &args, quick).await;
     }
+    if args.overload || args.kill {
+        return run_reliability(&bin, &repo, &args, templates, started_at).await;
+    }
 
     eprintln!("==> reference: `return 200` axum server");
     let reference = run_reference(templates()?, &settings).await?;
@@ -198,6 +242,101 @@ async fn run(args: Args) -> anyhow::Result<()> {
     }
     std::fs::write(&out, serde_json::to_string_pretty(&report)?)?;
     println!("\nJSON: {}", out.display());
+    Ok(())
+}
+
+/// `--overload` and/or `--kill`: each on a fresh server and database; PASS/FAIL tables, JSON,
+/// and an error (non-zero exit) on FAIL.
+async fn run_reliability(
+    bin: &std::path::Path,
+    repo: &std::path::Path,
+    args: &Args,
+    templates: impl Fn() -> anyhow::Result<Vec<corpus::Template>>,
+    started_at: chrono::DateTime<chrono::Utc>,
+) -> anyhow::Result<()> {
+    let quick = args.quick;
+    let secs = |v: Option<f64>, normal: f64, short: f64| {
+        Duration::from_secs_f64(v.unwrap_or(if quick { short } else { normal }))
+    };
+    let options = reliability::Options {
+        overload_rate: args.overload_rate,
+        overload: secs(args.overload_secs, 30.0, 3.0),
+        overload_connections: args
+            .overload_connections
+            .unwrap_or(if quick { 128 } else { 512 }),
+        connections: args.connections.unwrap_or(if quick { 8 } else { 64 }),
+        calibration: secs(args.calibration_secs, 5.0, 2.0),
+        kill_burst: secs(args.kill_secs, 10.0, 4.0),
+        max_requests: args
+            .max_requests
+            .unwrap_or(if quick { 20_000 } else { 600_000 }),
+        // The kill's drain includes the job queue's 30 s wait for a dead worker's tasks.
+        drain_timeout: Duration::from_secs(args.drain_timeout_secs.unwrap_or(if quick {
+            180
+        } else {
+            600
+        })),
+        request_timeout: Duration::from_secs(args.request_timeout_secs),
+        rss_limit_mib: args.rss_limit_mib,
+    };
+    let mut reports = Vec::new();
+    if args.overload {
+        reports.push((
+            "overload",
+            reliability::overload(bin, args.db, templates()?, repo, &options).await?,
+        ));
+    }
+    if args.kill {
+        reports.push((
+            "kill",
+            reliability::kill(bin, args.db, templates()?, repo, &options).await?,
+        ));
+    }
+    for (_, report) in &reports {
+        report.print();
+    }
+    let mut json_report = serde_json::Map::new();
+    json_report.insert(
+        "bench".into(),
+        json!({
+            "db": args.db.name(),
+            "quick": quick,
+            "started_at": started_at.to_rfc3339(),
+            "cpus": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
+            "git": git_describe(repo),
+            "result": if reports.iter().all(|(_, r)| r.passed()) { "PASS" } else { "FAIL" },
+        }),
+    );
+    for (name, report) in &reports {
+        json_report.insert((*name).into(), report.json());
+    }
+    let out = args.out.clone().unwrap_or_else(|| {
+        std::env::var_os("CARGO_TARGET_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| repo.join("target"))
+            .join("bench")
+            .join(format!(
+                "reliability-{}-{}.json",
+                args.db.name(),
+                started_at.format("%Y%m%dT%H%M%SZ")
+            ))
+    });
+    if let Some(parent) = out.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    std::fs::write(&out, serde_json::to_string_pretty(&json_report)?)?;
+    println!("\nJSON: {}", out.display());
+    let failed: Vec<&str> = reports
+        .iter()
+        .filter(|(_, r)| !r.passed())
+        .map(|(name, _)| *name)
+        .collect();
+    if !failed.is_empty() {
+        // Everything started (servers, PostgreSQL) is stopped by now: exit without an error
+        // report (and its backtrace) on top of the tables.
+        eprintln!("FAIL: {}", failed.join(", "));
+        std::process::exit(1);
+    }
     Ok(())
 }
 
@@ -439,23 +578,7 @@ async fn run_errorwatch(
         None => format!("sqlite://{}", sqlite_path.display()),
     };
     let port = errorwatch_e2e::free_port();
-    let env: Vec<(String, String)> = vec![
-        ("DATABASE_URL".into(), database_url.clone()),
-        ("ERRORWATCH_LISTEN".into(), format!("127.0.0.1:{port}")),
-        (
-            "ERRORWATCH_PUBLIC_URL".into(),
-            format!("http://127.0.0.1:{port}"),
-        ),
-        // The default keeps 100,000 events per project; the bench stores more.
-        (
-            "ERRORWATCH_MAX_EVENTS_PER_PROJECT".into(),
-            "1000000000".into(),
-        ),
-        (
-            "ERRORWATCH_FRONTEND_DIR".into(),
-            repo.join("frontend/dist").to_string_lossy().into_owned(),
-        ),
-    ];
+    let env = procs::server_env(&database_url, port, repo);
     let mut server = procs::start_errorwatch(bin, &env, port).await?;
     let (project_id, key, dsn) = procs::create_project(bin, &env)?;
     eprintln!("    project {project_id}, DSN {dsn}");

@@ -74,6 +74,15 @@ impl Proc {
     }
 }
 
+impl Proc {
+    /// SIGKILL, no warning; waits for the process to be gone.
+    pub fn kill_now(&mut self) -> anyhow::Result<()> {
+        self.child.kill().context("SIGKILL")?;
+        self.child.wait().context("wait for the killed process")?;
+        Ok(())
+    }
+}
+
 impl Drop for Proc {
     fn drop(&mut self) {
         if let Ok(None) = self.child.try_wait() {
@@ -128,6 +137,42 @@ pub fn proc_stats(pid: u32) -> ProcStats {
     stats
 }
 
+/// Samples a process's resident set (`VmRSS`) every `every` until stopped; the peak of the
+/// samples is the phase's, where `VmHWM` is the process lifetime's.
+pub struct RssSampler {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    task: tokio::task::JoinHandle<(u64, u64)>,
+}
+
+impl RssSampler {
+    pub fn start(pid: u32, every: Duration) -> Self {
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let task = tokio::spawn({
+            let stop = stop.clone();
+            async move {
+                let (mut peak, mut samples) = (0u64, 0u64);
+                let mut tick = tokio::time::interval(every);
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    tick.tick().await;
+                    let rss = proc_stats(pid).rss_kb;
+                    if rss > 0 {
+                        peak = peak.max(rss);
+                        samples += 1;
+                    }
+                }
+                (peak, samples)
+            }
+        });
+        Self { stop, task }
+    }
+
+    /// Stops; returns (peak VmRSS kB, samples taken).
+    pub async fn finish(self) -> (u64, u64) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.task.await.unwrap_or_default()
+    }
+}
+
 /// Waits until `GET url` answers 200.
 pub async fn wait_ready(url: &str, timeout: Duration) -> anyhow::Result<()> {
     let client = reqwest::Client::new();
@@ -155,6 +200,27 @@ fn errorwatch_command(bin: &Path, env: &[(String, String)]) -> Command {
     }
     command.envs(env.iter().map(|(k, v)| (k, v)));
     command
+}
+
+/// The environment of a bench server on `database_url`, listening on 127.0.0.1:`port`.
+pub fn server_env(database_url: &str, port: u16, repo: &Path) -> Vec<(String, String)> {
+    vec![
+        ("DATABASE_URL".into(), database_url.to_owned()),
+        ("ERRORWATCH_LISTEN".into(), format!("127.0.0.1:{port}")),
+        (
+            "ERRORWATCH_PUBLIC_URL".into(),
+            format!("http://127.0.0.1:{port}"),
+        ),
+        // The default keeps 100,000 events per project; the bench stores more.
+        (
+            "ERRORWATCH_MAX_EVENTS_PER_PROJECT".into(),
+            "1000000000".into(),
+        ),
+        (
+            "ERRORWATCH_FRONTEND_DIR".into(),
+            repo.join("frontend/dist").to_string_lossy().into_owned(),
+        ),
+    ]
 }
 
 /// Starts `errorwatch serve` and waits for `/health/ready`.
@@ -433,6 +499,43 @@ impl Db {
                 .collect(),
         };
         Ok(rows)
+    }
+
+    /// Rows of `table`, or `None` when the query fails (the table is gone, say): for tables the
+    /// server may stop using.
+    pub async fn count_if_exists(&self, table: &'static str) -> Option<i64> {
+        self.count(table).await.ok()
+    }
+
+    /// One `i64` from `sql` with the project id bound to `$1` (a fixed query of ours).
+    pub async fn project_scalar(&self, sql: &'static str, project_id: i64) -> anyhow::Result<i64> {
+        Ok(match self {
+            Self::Sqlite(pool, _) => {
+                sqlx::query_scalar(sql)
+                    .bind(project_id)
+                    .fetch_one(pool)
+                    .await?
+            }
+            Self::Postgres(pool) => {
+                sqlx::query_scalar(sql)
+                    .bind(project_id)
+                    .fetch_one(pool)
+                    .await?
+            }
+        })
+    }
+
+    /// Every stored event id of the project, with how many rows carry it.
+    pub async fn project_event_ids(
+        &self,
+        project_id: i64,
+    ) -> anyhow::Result<std::collections::HashMap<String, i64>> {
+        let sql = "SELECT event_id, COUNT(*) FROM events WHERE project_id = $1 GROUP BY event_id";
+        let rows: Vec<(String, i64)> = match self {
+            Self::Sqlite(pool, _) => sqlx::query_as(sql).bind(project_id).fetch_all(pool).await?,
+            Self::Postgres(pool) => sqlx::query_as(sql).bind(project_id).fetch_all(pool).await?,
+        };
+        Ok(rows.into_iter().collect())
     }
 
     /// Stored size: the database's total and per table (SQLite: `dbstat` when compiled in).

@@ -694,15 +694,7 @@ async fn run_errorwatch(
     let events = db.count("events").await?;
     let issues = db.count("issues").await?;
     // Envelopes not digested: SQLite keeps them in a spool file of its own.
-    let spool = match &postgres {
-        Some(_) => db.count("ingest_spool").await?,
-        None => {
-            let spool_db = Db::connect_sqlite(&sqlite_path.with_extension("spool")).await?;
-            let left = spool_db.count("spool").await?;
-            spool_db.close().await;
-            left
-        }
-    };
+    let spool = db.spool_left().await.unwrap_or(0);
     let peak = proc_stats(server.pid());
     db.close().await;
     drop(db);

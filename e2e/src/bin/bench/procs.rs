@@ -507,6 +507,24 @@ impl Db {
         self.count(table).await.ok()
     }
 
+    /// Envelopes spooled and not yet digested: the `ingest_spool` table on PostgreSQL, the
+    /// spool file next to the database on SQLite (`None` before it exists).
+    pub async fn spool_left(&self) -> Option<i64> {
+        match self {
+            Self::Postgres(_) => self.count_if_exists("ingest_spool").await,
+            Self::Sqlite(_, path) => {
+                let spool = path.with_extension("spool");
+                if !spool.exists() {
+                    return None;
+                }
+                let db = Self::connect_sqlite(&spool).await.ok()?;
+                let left = db.count_if_exists("spool").await;
+                db.close().await;
+                left
+            }
+        }
+    }
+
     /// One `i64` from `sql` with the project id bound to `$1` (a fixed query of ours).
     pub async fn project_scalar(&self, sql: &'static str, project_id: i64) -> anyhow::Result<i64> {
         Ok(match self {

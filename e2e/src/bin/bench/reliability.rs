@@ -216,8 +216,8 @@ impl Sut {
         self.db.project_scalar(COUNT_EVENTS, self.project_id).await
     }
 
-    /// Waits until the project holds at least `at_least` events, the spool is empty (when the
-    /// `ingest_spool` table exists) and the count has not moved for 2 s; or `timeout`; or no
+    /// Waits until the project holds at least `at_least` events, the spool is empty and the
+    /// count has not moved for 2 s; or `timeout`; or no
     /// progress for [`STALL`].
     async fn wait_drained(
         &self,
@@ -233,7 +233,7 @@ impl Sut {
         let mut longest_pause = Duration::ZERO;
         loop {
             let events = self.events().await?;
-            let spool = self.db.count_if_exists("ingest_spool").await;
+            let spool = self.db.spool_left().await;
             let now = Instant::now();
             if now >= next_sample {
                 samples.push((now.duration_since(since).as_secs_f64(), events, spool));

@@ -80,13 +80,28 @@ impl TestApp {
     pub async fn spawn_with(backend: Backend, extra: &[(&str, &str)]) -> Self {
         let database = TestDatabase::create(backend).await;
         let url = database.url().to_owned();
-        Self::start(Some(database), url, SmtpSink::start().await, extra).await
+        Self::start(Some(database), url, SmtpSink::start().await, extra, true).await
+    }
+
+    /// Starts the app without workers: ingest spools envelopes and nothing digests them until
+    /// the test calls [`TestApp::digest_spooled`], so a test decides what one batch holds.
+    pub async fn spawn_ingest_only(backend: Backend) -> Self {
+        let database = TestDatabase::create(backend).await;
+        let url = database.url().to_owned();
+        Self::start(Some(database), url, SmtpSink::start().await, &[], false).await
     }
 
     /// A second server process on this app's database and mail server (scale-out tests: the
     /// workers of both take jobs from the one queue).
     pub async fn spawn_sharing(&self, extra: &[(&str, &str)]) -> Self {
-        Self::start(None, self.database_url.clone(), self.smtp.clone(), extra).await
+        Self::start(
+            None,
+            self.database_url.clone(),
+            self.smtp.clone(),
+            extra,
+            true,
+        )
+        .await
     }
 
     async fn start(
@@ -94,6 +109,7 @@ impl TestApp {
         database_url: String,
         smtp: SmtpSink,
         extra: &[(&str, &str)],
+        workers: bool,
     ) -> Self {
         errorwatch_core::telemetry::init_for_tests();
         let _ = rustls::crypto::ring::default_provider().install_default();
@@ -125,7 +141,7 @@ impl TestApp {
             config.clone(),
             Roles {
                 http: true,
-                workers: true,
+                workers,
             },
         )
         .await
@@ -200,6 +216,21 @@ impl TestApp {
             }
         }
         .unwrap_or_else(|e| panic!("{sql}: {e}"))
+    }
+
+    /// Digests every spooled envelope as one batch, the way a `DigestSpool` job does; returns
+    /// the events stored. (With workers running, their own jobs may have taken rows already.)
+    pub async fn digest_spooled(&self) -> usize {
+        let first_id = self
+            .scalar("SELECT CAST(COALESCE(MIN(id), 0) AS BIGINT) FROM ingest_spool")
+            .await;
+        let last_id = self
+            .scalar("SELECT CAST(COALESCE(MAX(id), -1) AS BIGINT) FROM ingest_spool")
+            .await;
+        errorwatch_core::digest::DigestSpool { first_id, last_id }
+            .digest(&self.db)
+            .await
+            .expect("digest")
     }
 
     /// Stops the app gracefully and returns its result.

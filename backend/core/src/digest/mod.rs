@@ -56,8 +56,10 @@ impl DigestSpool {
         }
         let ids: Vec<i64> = rows.iter().map(|row| row.id).collect();
         let rules = batch::load_rules(db.conn(), &batch::projects_of(&rows)).await?;
+        let started = std::time::Instant::now();
         let prepared = tokio::task::spawn_blocking(move || batch::prepare(rows, &rules)).await?;
         let envelopes = prepared.envelopes();
+        let prepared_at = std::time::Instant::now();
 
         let txn = db.begin_write().await?;
         // Deleted first: on PostgreSQL a concurrent digest of the same rows waits here for our
@@ -79,9 +81,12 @@ impl DigestSpool {
         let result = batch::write_batch(&txn, prepared).await?;
         txn.commit().await?;
         crate::notify::publish(db, &result.notices).await;
+        let committed_at = std::time::Instant::now();
         info!(
             envelopes,
             events.stored = result.stored,
+            prepare_ms = (prepared_at - started).as_millis() as u64,
+            write_ms = (committed_at - prepared_at).as_millis() as u64,
             "digested {envelopes} envelopes"
         );
         Ok(result.stored)

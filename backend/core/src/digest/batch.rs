@@ -273,7 +273,9 @@ fn prepare_event(
         groups.insert(key.clone(), info);
     }
     // Serialized once: compressed for storage, its length recorded as the payload size.
-    let json = serde_json::to_vec(&event.payload).map_err(|_| "invalid_event")?;
+    // Sized by the raw payload, which normalization changes little: no regrowing.
+    let mut json = Vec::with_capacity(payload.len() + 1024);
+    serde_json::to_writer(&mut json, &event.payload).map_err(|_| "invalid_event")?;
     let compressed = match compressor {
         Some(compressor) => compressor.compress(&json).ok(),
         None => None,

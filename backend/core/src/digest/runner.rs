@@ -31,8 +31,8 @@ use crate::spool::{DigestWake, SpoolStore, Spooled};
 
 /// Most envelopes digested in one transaction.
 pub const MAX_ROWS: i64 = 512;
-/// Envelope bytes per batch (bounds the memory of parsed payloads).
-pub const MAX_BYTES: i64 = 4 << 20;
+/// Stored envelope bytes per batch (with the row cap, bounds the memory of parsed payloads).
+pub const MAX_BYTES: i64 = 2 << 20;
 /// How often an idle digest looks for rows other processes spooled.
 const IDLE_POLL: Duration = Duration::from_millis(500);
 
@@ -46,7 +46,10 @@ pub async fn run(
 ) {
     let mut pause = Duration::from_millis(200);
     while !stop.is_cancelled() {
-        match digest_next(&db, &store, &metrics).await {
+        match digest_next(&db, &store, &metrics)
+            .await
+            .map(|d| d.envelopes)
+        {
             Ok(0) => {
                 pause = Duration::from_millis(200);
                 tokio::select! {
@@ -73,14 +76,27 @@ pub async fn run(
     }
 }
 
-/// Digests one batch; returns how many spool rows it consumed (0: nothing to do).
-pub async fn digest_next(db: &Db, store: &SpoolStore, metrics: &Metrics) -> anyhow::Result<usize> {
+/// What one batch did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Digested {
+    /// Spool rows consumed (0: there was nothing to do).
+    pub envelopes: usize,
+    /// Events stored.
+    pub events: usize,
+}
+
+/// Digests one batch.
+pub async fn digest_next(
+    db: &Db,
+    store: &SpoolStore,
+    metrics: &Metrics,
+) -> anyhow::Result<Digested> {
     let started = Instant::now();
     let consumed = match store {
         SpoolStore::Sqlite { pool, spool_id, .. } => digest_sqlite(db, pool, spool_id).await?,
         SpoolStore::Postgres(_) => digest_postgres(db).await?,
     };
-    if consumed > 0 {
+    if consumed.envelopes > 0 {
         metrics.count_job("digest", "completed");
         metrics
             .job_duration
@@ -93,12 +109,16 @@ pub async fn digest_next(db: &Db, store: &SpoolStore, metrics: &Metrics) -> anyh
     Ok(consumed)
 }
 
-async fn digest_sqlite(db: &Db, spool: &sqlx::SqlitePool, spool_id: &str) -> anyhow::Result<usize> {
+async fn digest_sqlite(
+    db: &Db,
+    spool: &sqlx::SqlitePool,
+    spool_id: &str,
+) -> anyhow::Result<Digested> {
     let cursor = read_cursor(db, spool_id).await?;
     let rows =
         SpoolStore::sqlite_rows_after(spool, cursor.unwrap_or(0), MAX_ROWS, MAX_BYTES).await?;
     let Some(last_id) = rows.last().map(|r| r.row.id) else {
-        return Ok(0);
+        return Ok(Digested::default());
     };
     let count = rows.len();
     let (rows, rules) = with_existing_projects(db.conn(), rows).await?;
@@ -109,16 +129,22 @@ async fn digest_sqlite(db: &Db, spool: &sqlx::SqlitePool, spool_id: &str) -> any
         // Another process digested these rows meanwhile; ours are rolled back.
         txn.rollback().await?;
         debug!("spool rows taken by another digest");
-        return Ok(count);
+        return Ok(Digested {
+            envelopes: count,
+            events: 0,
+        });
     }
     txn.commit().await?;
     SpoolStore::sqlite_delete_through(spool, last_id).await?;
     crate::notify::publish(db, &result.notices).await;
     debug!(envelopes = count, events.stored = result.stored, "digested");
-    Ok(count)
+    Ok(Digested {
+        envelopes: count,
+        events: result.stored,
+    })
 }
 
-async fn digest_postgres(db: &Db) -> anyhow::Result<usize> {
+async fn digest_postgres(db: &Db) -> anyhow::Result<Digested> {
     let txn = db.begin_write().await?;
     let backend = txn.get_database_backend();
     let sizes = txn
@@ -133,7 +159,7 @@ async fn digest_postgres(db: &Db) -> anyhow::Result<usize> {
         .map(|r| Ok((r.try_get::<i64>("", "id")?, r.try_get::<i64>("", "size")?)))
         .collect::<anyhow::Result<Vec<(i64, i64)>>>()?;
     let Some(last) = crate::spool::within_budget(&sizes, MAX_BYTES) else {
-        return Ok(0);
+        return Ok(Digested::default());
     };
     let ids: Vec<i64> = sizes
         .iter()
@@ -154,7 +180,10 @@ async fn digest_postgres(db: &Db) -> anyhow::Result<usize> {
     txn.commit().await?;
     crate::notify::publish(db, &result.notices).await;
     debug!(envelopes = count, events.stored = result.stored, "digested");
-    Ok(count)
+    Ok(Digested {
+        envelopes: count,
+        events: result.stored,
+    })
 }
 
 async fn claimed_rows(txn: &DatabaseTransaction, ids: &[i64]) -> anyhow::Result<Vec<Spooled>> {
@@ -187,9 +216,7 @@ async fn with_existing_projects(
     conn: &impl ConnectionTrait,
     rows: Vec<Spooled>,
 ) -> anyhow::Result<(Vec<Spooled>, HashMap<i64, GroupingConfig>)> {
-    let mut projects: Vec<i64> = rows.iter().map(|r| r.row.project_id).collect();
-    projects.sort_unstable();
-    projects.dedup();
+    let projects = batch::projects_of(rows.iter().map(|r| r.row.project_id));
     let rules = batch::load_rules(conn, &projects).await?;
     let before = rows.len();
     let rows: Vec<_> = rows
@@ -279,14 +306,13 @@ async fn advance_cursor(
     Ok(changed == 1)
 }
 
-/// Digests everything spooled so far (tests and `errorwatch` commands that need the digest
-/// done before they go on).
+/// Digests everything spooled so far; returns the events stored.
 pub async fn drain(db: &Db, store: &SpoolStore, metrics: &Metrics) -> anyhow::Result<usize> {
-    let mut total = 0;
+    let mut events = 0;
     loop {
         match digest_next(db, store, metrics).await? {
-            0 => return Ok(total),
-            n => total += n,
+            Digested { envelopes: 0, .. } => return Ok(events),
+            done => events += done.events,
         }
     }
 }

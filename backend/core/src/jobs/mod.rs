@@ -394,7 +394,6 @@ fn process_tag() -> &'static str {
 pub fn build_monitor(ctx: JobContext, options: &WorkerOptions) -> Monitor {
     let monitor = Monitor::new().shutdown_timeout(options.shutdown_timeout);
     let monitor = register::<selftest::SelfTest>(monitor, &ctx, options);
-    let monitor = register::<crate::digest::DigestSpool>(monitor, &ctx, options);
     let monitor = register::<crate::digest::retention::EvictEvents>(monitor, &ctx, options);
     let monitor = register::<crate::mail::SendEmail>(monitor, &ctx, options);
     let monitor = register::<crate::service::purge::PurgeDeleted>(monitor, &ctx, options);

@@ -304,20 +304,51 @@ pub(crate) async fn notify_changed(scope: &AccountScope, issue: &issue::Model, c
     .await;
 }
 
-/// After an event was counted on an issue (inside the digest's transaction): a resolved issue
+/// After events were counted on an issue (inside the digest's transaction): a resolved issue
 /// regresses unless the event's release predates the resolution; an ignored issue wakes up
-/// when its condition ran out. Returns the activity kind recorded, if any.
-pub(crate) async fn apply_event_to_state(
+/// when its condition ran out. `current` is the issue as it is after the counting (so its
+/// `times_seen` and `users_seen` include the events); `events` are `(release, time)` in digest
+/// order. The first event that changes the state decides it (the issue is unresolved after it,
+/// so later ones change nothing). Returns the activity kind recorded, if any.
+pub(crate) async fn apply_events_to_state<'a>(
     conn: &impl ConnectionTrait,
-    issue_id: i64,
-    event_release: Option<&str>,
-    event_time: DateTime<Utc>,
+    current: &issue::Model,
+    events: impl IntoIterator<Item = (Option<&'a str>, DateTime<Utc>)>,
 ) -> Result<Option<&'static str>> {
-    let Some(current) = issue::Entity::find_by_id(issue_id).one(conn).await? else {
+    let now = Utc::now();
+    let Some((kind, substatus, data)) = events
+        .into_iter()
+        .find_map(|(release, time)| state_change(current, release, time, now))
+    else {
         return Ok(None);
     };
-    let now = Utc::now();
-    let (kind, substatus, data) = match current.status.as_str() {
+    let mut model: issue::ActiveModel = current.clone().into();
+    model.status = Set("unresolved".to_owned());
+    model.substatus = Set(Some(substatus.to_owned()));
+    model.status_changed_at = Set(Some(now));
+    model.ignore_until = Set(None);
+    model.ignore_until_times_seen = Set(None);
+    model.ignore_until_users_seen = Set(None);
+    if kind == "regression" {
+        model.regressed_at = Set(Some(now));
+        model.resolved_at = Set(None);
+        model.resolution_kind = Set(None);
+        model.resolution_release = Set(None);
+    }
+    let updated = model.update(conn).await?;
+    record_activity(conn, &updated, kind, "system:digest", data).await?;
+    Ok(Some(kind))
+}
+
+/// What one event does to `current`'s state: `(activity kind, substatus, activity data)`, or
+/// `None` when it leaves the state alone. Pure.
+fn state_change(
+    current: &issue::Model,
+    event_release: Option<&str>,
+    event_time: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Option<(&'static str, &'static str, serde_json::Value)> {
+    match current.status.as_str() {
         "resolved" => {
             let not_a_regression = match (
                 current.resolution_kind.as_deref(),
@@ -336,10 +367,8 @@ pub(crate) async fn apply_event_to_state(
                 // An event that happened before the resolution (sent late) is no regression.
                 _ => current.resolved_at.is_some_and(|at| event_time < at),
             };
-            if not_a_regression {
-                return Ok(None);
-            }
-            ("regression", "regressed", json!({"release": event_release}))
+            (!not_a_regression)
+                .then(|| ("regression", "regressed", json!({"release": event_release})))
         }
         "ignored" => {
             let expired = current.ignore_until.is_some_and(|until| now >= until)
@@ -349,29 +378,10 @@ pub(crate) async fn apply_event_to_state(
                 || current
                     .ignore_until_users_seen
                     .is_some_and(|n| current.users_seen >= n);
-            if !expired {
-                return Ok(None);
-            }
-            ("unignored", "escalating", json!({}))
+            expired.then(|| ("unignored", "escalating", json!({})))
         }
-        _ => return Ok(None),
-    };
-    let mut model: issue::ActiveModel = current.clone().into();
-    model.status = Set("unresolved".to_owned());
-    model.substatus = Set(Some(substatus.to_owned()));
-    model.status_changed_at = Set(Some(now));
-    model.ignore_until = Set(None);
-    model.ignore_until_times_seen = Set(None);
-    model.ignore_until_users_seen = Set(None);
-    if kind == "regression" {
-        model.regressed_at = Set(Some(now));
-        model.resolved_at = Set(None);
-        model.resolution_kind = Set(None);
-        model.resolution_release = Set(None);
+        _ => None,
     }
-    let updated = model.update(conn).await?;
-    record_activity(conn, &updated, kind, "system:digest", data).await?;
-    Ok(Some(kind))
 }
 
 /// Distinct users of an issue: its values of the `user` tag.

@@ -9,6 +9,7 @@ mod auth;
 mod cli;
 mod crash;
 mod cross_tenant;
+mod digest;
 mod http;
 mod ingest;
 mod issues_api;

@@ -82,13 +82,28 @@ impl TestApp {
     pub async fn spawn_with(backend: Backend, extra: &[(&str, &str)]) -> Self {
         let database = TestDatabase::create(backend).await;
         let url = database.url().to_owned();
-        Self::start(Some(database), url, SmtpSink::start().await, extra).await
+        Self::start(Some(database), url, SmtpSink::start().await, extra, true).await
+    }
+
+    /// Starts the app without workers: ingest spools envelopes and nothing digests them until
+    /// the test calls [`TestApp::digest_spooled`], so a test decides what one batch holds.
+    pub async fn spawn_ingest_only(backend: Backend) -> Self {
+        let database = TestDatabase::create(backend).await;
+        let url = database.url().to_owned();
+        Self::start(Some(database), url, SmtpSink::start().await, &[], false).await
     }
 
     /// A second server process on this app's database and mail server (scale-out tests: the
     /// workers of both take jobs from the one queue).
     pub async fn spawn_sharing(&self, extra: &[(&str, &str)]) -> Self {
-        Self::start(None, self.database_url.clone(), self.smtp.clone(), extra).await
+        Self::start(
+            None,
+            self.database_url.clone(),
+            self.smtp.clone(),
+            extra,
+            true,
+        )
+        .await
     }
 
     async fn start(
@@ -96,6 +111,7 @@ impl TestApp {
         database_url: String,
         smtp: SmtpSink,
         extra: &[(&str, &str)],
+        workers: bool,
     ) -> Self {
         errorwatch_core::telemetry::init_for_tests();
         let _ = rustls::crypto::ring::default_provider().install_default();
@@ -127,7 +143,7 @@ impl TestApp {
             config.clone(),
             Roles {
                 http: true,
-                workers: true,
+                workers,
             },
         )
         .await
@@ -206,6 +222,22 @@ impl TestApp {
             }
         }
         .unwrap_or_else(|e| panic!("{sql}: {e}"))
+    }
+
+    /// Digests every spooled envelope as one batch, the way a `DigestSpool` job does; returns
+    /// the events stored. (With workers running, their own jobs may have taken rows already.)
+    pub async fn digest_spooled(&self) -> usize {
+        let metrics = errorwatch_core::metrics::Metrics::new();
+        let done = errorwatch_core::digest::runner::digest_next(&self.db, &self.spool, &metrics)
+            .await
+            .expect("digest");
+        assert_eq!(
+            self.spool.backlog().await.expect("spool readable"),
+            0,
+            "one batch takes everything spooled ({} envelopes taken)",
+            done.envelopes
+        );
+        done.events
     }
 
     /// Stops the app gracefully and returns its result.

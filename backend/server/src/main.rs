@@ -10,6 +10,11 @@ use clap::Parser;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
+    // mimalloc asks for transparent huge pages on its arenas; with THP on, every partly used
+    // 2 MiB region counts whole in the RSS (measured under the ingest bench: 233 MiB peak with
+    // THP, 90 MiB without, same throughput). Failing only loses that saving.
+    #[cfg(target_os = "linux")]
+    let _ = nix::sys::prctl::set_thp_disable(true);
     let cli = errorwatch_server::cli::Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -224,7 +224,7 @@ fn prepare_rows(
     rules: &HashMap<i64, GroupingConfig>,
 ) -> PreparedBatch {
     let no_rules = GroupingConfig::default();
-    let mut compressor = zstd::bulk::Compressor::new(PAYLOAD_ZSTD_LEVEL).ok();
+    let mut compressor = super::dictionary::compressor(PAYLOAD_ZSTD_LEVEL).ok();
     let mut batch = PreparedBatch {
         events: Vec::with_capacity(rows.len()),
         groups: HashMap::new(),

@@ -12,6 +12,7 @@
 //! batch, which is retried.
 
 pub(crate) mod batch;
+pub(crate) mod dictionary;
 pub mod items;
 pub mod normalize;
 pub mod retention;
@@ -25,15 +26,15 @@ pub fn compress_payload(payload: &serde_json::Value) -> anyhow::Result<Vec<u8>> 
     compress_json(&serde_json::to_vec(payload)?)
 }
 
-/// zstd-compresses serialized JSON.
+/// zstd-compresses serialized JSON with the payload dictionary.
 pub(crate) fn compress_json(json: &[u8]) -> anyhow::Result<Vec<u8>> {
-    Ok(zstd::bulk::compress(json, batch::PAYLOAD_ZSTD_LEVEL)?)
+    Ok(dictionary::compressor(batch::PAYLOAD_ZSTD_LEVEL)?.compress(json)?)
 }
 
 /// Inverse of [`compress_payload`]; also reads the zlib payloads stored before zstd.
 pub fn decompress_payload(bytes: &[u8]) -> anyhow::Result<serde_json::Value> {
     let json = if bytes.starts_with(&ZSTD_MAGIC) {
-        zstd::stream::decode_all(bytes)?
+        dictionary::decompress(bytes)?
     } else {
         let mut json = Vec::with_capacity(bytes.len() * 4);
         std::io::Read::read_to_end(&mut flate2::read::ZlibDecoder::new(bytes), &mut json)?;

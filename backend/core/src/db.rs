@@ -87,6 +87,10 @@ impl Db {
                 let options = SqliteConnectOptions::from_str(config.url.expose())
                     .map_err(fail)?
                     .create_if_missing(true)
+                    // New databases only (an existing file keeps its size). Stored events are
+                    // 2-4 KiB rows: with 4 KiB pages each takes a page of its own, with 16 KiB
+                    // pages they pack (measured: 4.1 KiB → 3.x KiB per event on the corpus).
+                    .page_size(16384)
                     .journal_mode(SqliteJournalMode::Wal)
                     // NORMAL in WAL mode: a committed transaction survives a process crash; only
                     // an OS crash may lose the last commits. apalis' setup sets OFF on one

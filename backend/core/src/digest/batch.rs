@@ -159,37 +159,27 @@ pub(crate) fn prepare(
     rows: Vec<ingest_spool::Model>,
     rules: &HashMap<i64, GroupingConfig>,
 ) -> PreparedBatch {
-    // Rows are independent: a large batch is split across the cores (the write phase keeps the
-    // rows' order, since chunks are merged back in order).
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    if threads < 2 || rows.len() < 2 * MIN_ROWS_PER_THREAD {
-        return prepare_rows(rows, rules);
-    }
-    let per_thread = rows.len().div_ceil(threads).max(MIN_ROWS_PER_THREAD);
-    let mut chunks = Vec::new();
-    let mut rows = rows.into_iter().peekable();
-    while rows.peek().is_some() {
-        chunks.push(rows.by_ref().take(per_thread).collect::<Vec<_>>());
-    }
-    let prepared: Vec<PreparedBatch> = std::thread::scope(|scope| {
-        let handles: Vec<_> = chunks
-            .into_iter()
-            .map(|chunk| scope.spawn(move || prepare_rows(chunk, rules)))
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| {
-                h.join()
-                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-            })
-            .collect()
-    });
-    let mut prepared = prepared.into_iter();
-    let mut batch = prepared.next().unwrap_or_else(PreparedBatch::empty);
-    for part in prepared {
+    prepare_rows(rows, rules)
+}
+
+/// One batch from batches prepared from consecutive runs of rows, in row order.
+pub(crate) fn merge(parts: Vec<PreparedBatch>) -> PreparedBatch {
+    let mut parts = parts.into_iter();
+    let mut batch = parts.next().unwrap_or_else(PreparedBatch::empty);
+    for part in parts {
         batch.absorb(part);
     }
     batch
+}
+
+/// How many parts to prepare `rows` rows in, on a machine with `cores` cores: rows are
+/// independent, so a large batch is split across the cores; small ones are not worth it.
+pub(crate) fn parts_for(rows: usize, cores: usize) -> usize {
+    if cores < 2 || rows < 2 * MIN_ROWS_PER_THREAD {
+        1
+    } else {
+        cores.min(rows / MIN_ROWS_PER_THREAD)
+    }
 }
 
 /// Rows below which splitting a batch across threads costs more than it saves.
@@ -1315,7 +1305,7 @@ mod tests {
     use chrono::TimeZone;
 
     #[test]
-    fn a_batch_split_across_threads_prepares_as_one_thread_does() {
+    fn a_batch_prepared_in_parts_and_merged_equals_one_prepared_whole() {
         let rows: Vec<ingest_spool::Model> = (0..100)
             .map(|i: i64| {
                 let envelope = match i % 10 {
@@ -1338,8 +1328,16 @@ mod tests {
             })
             .collect();
         let rules = HashMap::new();
-        let one = prepare_rows(rows.clone(), &rules);
-        let split = prepare(rows, &rules);
+        let one = prepare(rows.clone(), &rules);
+        let parts = parts_for(rows.len(), 2);
+        assert_eq!(parts, 2);
+        let chunks: Vec<_> = rows
+            .chunks(rows.len().div_ceil(parts))
+            .map(<[_]>::to_vec)
+            .collect();
+        let split = merge(chunks.into_iter().map(|c| prepare(c, &rules)).collect());
+        assert_eq!(parts_for(20, 2), 1, "small batches stay whole");
+        assert_eq!(parts_for(500, 1), 1);
         let ids = |b: &PreparedBatch| {
             b.events
                 .iter()

@@ -351,3 +351,76 @@ db_test!(
         assert!(issues.iter().all(|i| i.times_seen == 80 && i.users_seen == 4), "{issues:?}");
     }
 );
+
+db_test!(
+    async fn a_full_spool_answers_503_with_retry_after_until_the_digest_catches_up(backend) {
+        let app = TestApp::spawn_ingest_only_with(backend, &[("ERRORWATCH_SPOOL_MAX_BACKLOG", "5")]).await;
+        let target = create_project(&app, "Acme").await;
+        let path = format!("/api/{}/envelope/?sentry_key={}", target.project_id, target.key);
+        for _ in 0..5 {
+            send(&app, &target, &Event::of("KeyError")).await;
+        }
+        // The writer re-reads the backlog every 250 ms.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        let retry_after = loop {
+            let response = app.client.post(app.url(&path)).body(Event::of("KeyError").envelope()).send().await.expect("request");
+            let status = response.status().as_u16();
+            let retry_after = response.headers().get("retry-after").and_then(|v| v.to_str().ok()).map(str::to_owned);
+            let body: Value = response.json().await.unwrap_or(Value::Null);
+            if status == 503 {
+                assert!(body["detail"].as_str().is_some_and(|d| d.contains("busy")), "{body:?}");
+                break retry_after;
+            }
+            assert_eq!(status, 200, "{body:?}");
+            assert!(std::time::Instant::now() < deadline, "no 503 while 5 envelopes wait");
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        };
+        assert_eq!(retry_after.as_deref(), Some("1"));
+        let spooled = app.spool.backlog().await.expect("backlog");
+        assert!((5..=8).contains(&spooled), "{spooled} envelopes spooled");
+        let stored = app.digest_spooled().await;
+        assert_eq!(stored as u64, spooled, "every accepted envelope digested");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let (status, _, _) = post_raw(&app, &path, &[], Event::of("KeyError").envelope()).await;
+            if status == 200 {
+                break;
+            }
+            assert!(std::time::Instant::now() < deadline, "still refused after the digest caught up");
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        // The refusals are counted (the hot path's outcome buffer is flushed every second).
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while count(&app, format!("SELECT COUNT(*) FROM outcomes WHERE reason = 'backpressure' AND project_id = {}", target.project_id)).await == 0 {
+            assert!(std::time::Instant::now() < deadline, "refusals not counted as outcomes");
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    }
+);
+
+db_test!(
+    async fn two_digests_racing_for_the_same_rows_count_each_event_once(backend) {
+        let app = TestApp::spawn_ingest_only(backend).await;
+        let target = create_project(&app, "Acme").await;
+        for i in 0..60 {
+            let mut event = Event::of(["KeyError", "ValueError"][i % 2]);
+            event.user = Some(["u1", "u2", "u3"][i % 3]);
+            send(&app, &target, &event).await;
+        }
+        let metrics = errorwatch_core::metrics::Metrics::new();
+        let run = || errorwatch_core::digest::runner::drain(&app.db, &app.spool, &metrics);
+        let (a, b) = tokio::join!(run(), run());
+        let stored = a.expect("first digest") + b.expect("second digest");
+        assert_eq!(stored, 60, "each event stored by exactly one of them");
+        assert_eq!(app.spool.backlog().await.expect("backlog"), 0);
+        let p = target.project_id;
+        assert_eq!(count(&app, format!("SELECT COUNT(*) FROM events WHERE project_id = {p}")).await, 60);
+        assert_eq!(count(&app, format!("SELECT CAST(SUM(times_seen) AS BIGINT) FROM issues WHERE project_id = {p}")).await, 60);
+        assert_eq!(count(&app, format!("SELECT CAST(SUM(users_seen) AS BIGINT) FROM issues WHERE project_id = {p}")).await, 6);
+        assert_eq!(count(&app, format!("SELECT CAST(SUM(times_seen) AS BIGINT) FROM issue_stats_hourly WHERE project_id = {p}")).await, 60);
+        assert_eq!(
+            count(&app, format!("SELECT CAST(SUM(quantity) AS BIGINT) FROM outcomes WHERE outcome = 'accepted' AND project_id = {p}")).await,
+            60
+        );
+    }
+);

@@ -88,9 +88,14 @@ impl TestApp {
     /// Starts the app without workers: ingest spools envelopes and nothing digests them until
     /// the test calls [`TestApp::digest_spooled`], so a test decides what one batch holds.
     pub async fn spawn_ingest_only(backend: Backend) -> Self {
+        Self::spawn_ingest_only_with(backend, &[]).await
+    }
+
+    /// [`TestApp::spawn_ingest_only`] with extra environment settings.
+    pub async fn spawn_ingest_only_with(backend: Backend, extra: &[(&str, &str)]) -> Self {
         let database = TestDatabase::create(backend).await;
         let url = database.url().to_owned();
-        Self::start(Some(database), url, SmtpSink::start().await, &[], false).await
+        Self::start(Some(database), url, SmtpSink::start().await, extra, false).await
     }
 
     /// A second server process on this app's database and mail server (scale-out tests: the

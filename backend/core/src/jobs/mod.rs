@@ -288,7 +288,7 @@ fn is_idempotency_conflict(error: &sqlx::Error) -> bool {
 }
 
 /// Enqueues `job` inside the caller's SQLite transaction, so it exists iff the transaction
-/// commits (the outbox pattern: ingest's spool rows and their digest task are one commit).
+/// commits (the outbox pattern: a job exists exactly when the change that asks for it does).
 pub async fn enqueue_in_sqlite_tx<J: Job>(
     conn: &mut sqlx::SqliteConnection,
     job: &J,

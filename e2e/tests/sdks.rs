@@ -9,7 +9,6 @@
 //! that hint; it is never skipped. Every check runs, and a failing test lists every gap at once.
 
 use std::collections::BTreeMap;
-use std::io::Read;
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
@@ -406,7 +405,7 @@ async fn check_database(
         match decompress(payload) {
             Ok(event) => check_event(sdk, name, kind, &event, run_tag, problems),
             Err(e) => problems.push(format!(
-                "the {name} event's payload is not zlib-compressed JSON: {e}"
+                "the {name} event's payload does not decompress to JSON: {e}"
             )),
         }
     }
@@ -506,9 +505,7 @@ fn normalize_id(id: &str) -> String {
 }
 
 fn decompress(payload: &[u8]) -> anyhow::Result<Value> {
-    let mut json = Vec::new();
-    flate2::read::ZlibDecoder::new(payload).read_to_end(&mut json)?;
-    Ok(serde_json::from_slice(&json)?)
+    errorwatch_core::digest::decompress_payload(payload)
 }
 
 /// `{"values": [...]}` or a bare list, as the protocol allows for exceptions and breadcrumbs.

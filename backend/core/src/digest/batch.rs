@@ -1044,14 +1044,7 @@ async fn upsert_hourly_stats(
                 (*n).into(),
             ]);
         }
-        insert.on_conflict(
-            OnConflict::columns(["issue_id", "hour"])
-                .value(
-                    "times_seen",
-                    Expr::cust("issue_stats_hourly.times_seen + excluded.times_seen"),
-                )
-                .to_owned(),
-        );
+        insert.on_conflict(add_to_hourly_stats());
         txn.execute(&insert).await?;
     }
     Ok(())
@@ -1125,19 +1118,7 @@ async fn upsert_tag_values(
                 count.last_seen.into(),
             ]);
         }
-        insert.on_conflict(
-            OnConflict::columns(["issue_id", "key", "value"])
-                .value("times_seen", Expr::cust("issue_tag_values.times_seen + excluded.times_seen"))
-                .value(
-                    "first_seen",
-                    Expr::cust("CASE WHEN excluded.first_seen < issue_tag_values.first_seen THEN excluded.first_seen ELSE issue_tag_values.first_seen END"),
-                )
-                .value(
-                    "last_seen",
-                    Expr::cust("CASE WHEN excluded.last_seen > issue_tag_values.last_seen THEN excluded.last_seen ELSE issue_tag_values.last_seen END"),
-                )
-                .to_owned(),
-        );
+        insert.on_conflict(add_to_tag_values());
         txn.execute(&insert).await?;
     }
     Ok(())
@@ -1297,6 +1278,33 @@ fn coalesce(notices: Vec<Notice>) -> Vec<Notice> {
         }
     }
     out
+}
+
+/// An `issue_stats_hourly` upsert that adds the new row's count to an existing `(issue, hour)`
+/// (the digest, and merging issues).
+pub(crate) fn add_to_hourly_stats() -> OnConflict {
+    OnConflict::columns(["issue_id", "hour"])
+        .value(
+            "times_seen",
+            Expr::cust("issue_stats_hourly.times_seen + excluded.times_seen"),
+        )
+        .to_owned()
+}
+
+/// An `issue_tag_values` upsert that adds the new row's count to an existing
+/// `(issue, key, value)` and widens its first/last seen (the digest, and merging issues).
+pub(crate) fn add_to_tag_values() -> OnConflict {
+    OnConflict::columns(["issue_id", "key", "value"])
+        .value("times_seen", Expr::cust("issue_tag_values.times_seen + excluded.times_seen"))
+        .value(
+            "first_seen",
+            Expr::cust("CASE WHEN excluded.first_seen < issue_tag_values.first_seen THEN excluded.first_seen ELSE issue_tag_values.first_seen END"),
+        )
+        .value(
+            "last_seen",
+            Expr::cust("CASE WHEN excluded.last_seen > issue_tag_values.last_seen THEN excluded.last_seen ELSE issue_tag_values.last_seen END"),
+        )
+        .to_owned()
 }
 
 #[cfg(test)]

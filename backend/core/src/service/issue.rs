@@ -411,7 +411,7 @@ pub async fn merge_issues(
     target_id: i64,
     source_ids: &[i64],
 ) -> Result<Issue> {
-    use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Query};
+    use sea_orm::sea_query::{Expr, ExprTrait, Query};
 
     scope.require(Role::Member)?;
     let target = load(scope, target_id).await?;
@@ -465,14 +465,7 @@ pub async fn merge_issues(
                 hour.into(),
                 count.into(),
             ])
-            .on_conflict(
-                OnConflict::columns(["issue_id", "hour"])
-                    .value(
-                        "times_seen",
-                        Expr::cust("issue_stats_hourly.times_seen + excluded.times_seen"),
-                    )
-                    .to_owned(),
-            )
+            .on_conflict(crate::digest::batch::add_to_hourly_stats())
             .to_owned();
         txn.execute(&upsert).await?;
     }
@@ -493,7 +486,16 @@ pub async fn merge_issues(
         let last: DateTime<Utc> = row.try_get("", "last_seen")?;
         let upsert = Query::insert()
             .into_table("issue_tag_values")
-            .columns(["account_id", "project_id", "issue_id", "key", "value", "times_seen", "first_seen", "last_seen"])
+            .columns([
+                "account_id",
+                "project_id",
+                "issue_id",
+                "key",
+                "value",
+                "times_seen",
+                "first_seen",
+                "last_seen",
+            ])
             .values_panic([
                 target.account_id.into(),
                 target.project_id.into(),
@@ -504,19 +506,7 @@ pub async fn merge_issues(
                 first.into(),
                 last.into(),
             ])
-            .on_conflict(
-                OnConflict::columns(["issue_id", "key", "value"])
-                    .value("times_seen", Expr::cust("issue_tag_values.times_seen + excluded.times_seen"))
-                    .value(
-                        "first_seen",
-                        Expr::cust("CASE WHEN excluded.first_seen < issue_tag_values.first_seen THEN excluded.first_seen ELSE issue_tag_values.first_seen END"),
-                    )
-                    .value(
-                        "last_seen",
-                        Expr::cust("CASE WHEN excluded.last_seen > issue_tag_values.last_seen THEN excluded.last_seen ELSE issue_tag_values.last_seen END"),
-                    )
-                    .to_owned(),
-            )
+            .on_conflict(crate::digest::batch::add_to_tag_values())
             .to_owned();
         txn.execute(&upsert).await?;
     }

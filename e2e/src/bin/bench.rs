@@ -499,15 +499,8 @@ async fn run_list_timing(
     args: &Args,
     quick: bool,
 ) -> anyhow::Result<()> {
-    let data = tempfile::tempdir()?;
-    let postgres = match kind {
-        DbKind::Sqlite => None,
-        DbKind::Postgres => Some(procs::Postgres::create(repo).await?),
-    };
-    let database_url = match &postgres {
-        Some(pg) => pg.url.clone(),
-        None => format!("sqlite://{}", data.path().join("errorwatch.db").display()),
-    };
+    let (_data, postgres, database_url) =
+        procs::fresh_database(kind == DbKind::Postgres, repo).await?;
     let port = errorwatch_e2e::free_port();
     let env: Vec<(String, String)> = vec![
         ("DATABASE_URL".into(), database_url),
@@ -567,16 +560,9 @@ async fn run_errorwatch(
     settings: &Settings,
     repo: &std::path::Path,
 ) -> anyhow::Result<Measured> {
-    let data = tempfile::tempdir()?;
+    let (data, postgres, database_url) =
+        procs::fresh_database(kind == DbKind::Postgres, repo).await?;
     let sqlite_path = data.path().join("errorwatch.db");
-    let postgres = match kind {
-        DbKind::Sqlite => None,
-        DbKind::Postgres => Some(procs::Postgres::create(repo).await?),
-    };
-    let database_url = match &postgres {
-        Some(pg) => pg.url.clone(),
-        None => format!("sqlite://{}", sqlite_path.display()),
-    };
     let port = errorwatch_e2e::free_port();
     let env = procs::server_env(&database_url, port, repo);
     let mut server = procs::start_errorwatch(bin, &env, port).await?;

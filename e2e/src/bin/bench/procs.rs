@@ -359,6 +359,24 @@ pub async fn serve_reference(port: u16) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A fresh database for a server under test: a temp folder (the SQLite file `errorwatch.db`
+/// goes in it), the throwaway PostgreSQL database when `postgres`, and the URL to give the server.
+pub async fn fresh_database(
+    postgres: bool,
+    repo: &Path,
+) -> anyhow::Result<(tempfile::TempDir, Option<Postgres>, String)> {
+    let data = tempfile::tempdir()?;
+    let postgres = match postgres {
+        false => None,
+        true => Some(Postgres::create(repo).await?),
+    };
+    let url = match &postgres {
+        Some(pg) => pg.url.clone(),
+        None => format!("sqlite://{}", data.path().join("errorwatch.db").display()),
+    };
+    Ok((data, postgres, url))
+}
+
 /// A throwaway PostgreSQL database: a fresh database on `DATABASE_URL`'s server, or a cluster
 /// started with `infra/pg.sh` (stopped and deleted on drop).
 pub struct Postgres {

@@ -154,16 +154,9 @@ impl Sut {
         templates: Vec<Template>,
         repo: &Path,
     ) -> anyhow::Result<Self> {
-        let data = tempfile::tempdir()?;
+        let (data, postgres, database_url) =
+            procs::fresh_database(kind == DbKind::Postgres, repo).await?;
         let sqlite_path = data.path().join("errorwatch.db");
-        let postgres = match kind {
-            DbKind::Sqlite => None,
-            DbKind::Postgres => Some(procs::Postgres::create(repo).await?),
-        };
-        let database_url = match &postgres {
-            Some(pg) => pg.url.clone(),
-            None => format!("sqlite://{}", sqlite_path.display()),
-        };
         let port = errorwatch_e2e::free_port();
         let env = procs::server_env(&database_url, port, repo);
         let server = procs::start_errorwatch(bin, &env, port).await?;

@@ -45,10 +45,14 @@ pub const QUEUE_CAPACITY: usize = 8192;
 pub const MAX_QUEUED_BYTES: usize = 32 << 20;
 /// Spooled envelopes not yet digested before ingest answers 503 (`ERRORWATCH_SPOOL_MAX_BACKLOG`).
 pub const DEFAULT_MAX_BACKLOG: u64 = 100_000;
-/// Free pages in the spool file (4 KiB each) above which they go back to the file system.
-const FREE_PAGES_TO_VACUUM: i64 = 4096;
+/// Free pages in the spool file (16 KiB each) above which they go back to the file system.
+const FREE_PAGES_TO_VACUUM: i64 = 1024;
 /// How often the spool file's WAL is checkpointed (SQLite).
 const CHECKPOINT_INTERVAL: Duration = Duration::from_millis(200);
+/// Page size of new spool files.
+const SPOOL_PAGE_SIZE: u32 = 16_384;
+/// WAL frames past which the checkpoint starts the spool's WAL over (64 MiB of 16 KiB pages).
+const WAL_RESTART_FRAMES: i64 = 4_096;
 /// How often the writer re-reads the backlog.
 const BACKLOG_REFRESH: Duration = Duration::from_millis(250);
 
@@ -248,6 +252,9 @@ impl SpoolStore {
             // Set before the first table exists: freed pages can then be handed back to the
             // file system (`incremental_vacuum`) once the backlog is digested.
             .auto_vacuum(SqliteAutoVacuum::Incremental)
+            // Also before the first table: envelopes are a few KiB once compressed, so 16 KiB
+            // pages hold several and a commit appends fewer, larger WAL frames.
+            .page_size(SPOOL_PAGE_SIZE)
             .journal_mode(SqliteJournalMode::Wal)
             // As the main database: a commit survives a process crash.
             .synchronous(SqliteSynchronous::Normal)
@@ -303,29 +310,35 @@ impl SpoolStore {
     }
 
     /// SQLite: copies committed WAL pages into the spool file without blocking the writer or
-    /// readers (the writer itself never checkpoints).
+    /// readers (the writer itself never checkpoints). Under a steady stream of commits a passive
+    /// checkpoint never catches up with the WAL's end, and SQLite only starts the WAL over once
+    /// one has; so when the WAL holds more than [`WAL_RESTART_FRAMES`], a RESTART checkpoint
+    /// briefly holds the next commit back (the remaining frames are few: the passive ones copied
+    /// the rest) and starts the WAL from its beginning, where `journal_size_limit` trims it.
     async fn checkpoint(&self) -> anyhow::Result<()> {
         if let Self::Sqlite { pool, .. } = self {
-            sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
-                .execute(pool)
-                .await?;
+            let (_busy, log, _copied): (i64, i64, i64) =
+                sqlx::query_as("PRAGMA wal_checkpoint(PASSIVE)")
+                    .fetch_one(pool)
+                    .await?;
+            if log > WAL_RESTART_FRAMES {
+                sqlx::query("PRAGMA wal_checkpoint(RESTART)")
+                    .execute(pool)
+                    .await?;
+            }
         }
         Ok(())
     }
 
     /// Rows waiting for the digest (an upper bound: rows digested but not yet deleted count).
+    ///
+    /// Two scalar subqueries, not `SELECT MIN(id), MAX(id)`: SQLite answers a single MIN or MAX
+    /// from the primary key's ends, but a query with both scans the whole table, which here ran
+    /// over the entire backlog four times a second and filled the page cache with it.
     pub async fn backlog(&self) -> anyhow::Result<u64> {
         let (first, last): (Option<i64>, Option<i64>) = match self {
-            Self::Sqlite { pool, .. } => {
-                sqlx::query_as("SELECT MIN(id), MAX(id) FROM spool")
-                    .fetch_one(pool)
-                    .await?
-            }
-            Self::Postgres(pool) => {
-                sqlx::query_as("SELECT MIN(id), MAX(id) FROM ingest_spool")
-                    .fetch_one(pool)
-                    .await?
-            }
+            Self::Sqlite { pool, .. } => sqlx::query_as(BACKLOG_SQLITE).fetch_one(pool).await?,
+            Self::Postgres(pool) => sqlx::query_as(BACKLOG_POSTGRES).fetch_one(pool).await?,
         };
         Ok(match (first, last) {
             (Some(first), Some(last)) => u64::try_from(last - first + 1).unwrap_or(0),
@@ -441,6 +454,13 @@ impl SpoolStore {
         Ok(())
     }
 }
+
+/// First and last id in the SQLite spool file; each end read from the primary key.
+pub(crate) const BACKLOG_SQLITE: &str =
+    "SELECT (SELECT MIN(id) FROM spool), (SELECT MAX(id) FROM spool)";
+/// Same for PostgreSQL's `ingest_spool`.
+const BACKLOG_POSTGRES: &str =
+    "SELECT (SELECT MIN(id) FROM ingest_spool), (SELECT MAX(id) FROM ingest_spool)";
 
 /// A spool file row: id, account, project, received (µs), client IP, encoding, envelope.
 type SqliteRow = (i64, i64, i64, i64, Option<String>, i16, Vec<u8>);
@@ -644,6 +664,41 @@ mod tests {
         assert!(SpoolBody::decode(SpoolBody::LZ4, b"\xff\xff\xff\x7fgarbage").is_err());
         assert!(SpoolBody::decode(SpoolBody::LZ4, b"\x10\x00\x00\x00garbage").is_err());
         assert!(SpoolBody::decode(SpoolBody::LZ4, b"\x10").is_err());
+    }
+
+    #[tokio::test]
+    async fn the_backlog_reads_the_ends_of_the_key_instead_of_scanning_the_spool() {
+        let dir = std::env::temp_dir().join(format!("ew-spool-plan-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let store = SpoolStore::open_sqlite_file(&dir.join("x.spool"))
+            .await
+            .expect("spool");
+        let SpoolStore::Sqlite { pool, .. } = &store else {
+            unreachable!("a SQLite spool")
+        };
+        let plan: Vec<(i64, i64, i64, String)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "EXPLAIN QUERY PLAN {BACKLOG_SQLITE}"
+        )))
+        .fetch_all(pool)
+        .await
+        .expect("plan");
+        let steps: Vec<&str> = plan.iter().map(|(_, _, _, step)| step.as_str()).collect();
+        assert!(
+            steps.iter().all(|step| !step.starts_with("SCAN spool")),
+            "{steps:?}"
+        );
+        assert_eq!(store.backlog().await.expect("empty"), 0);
+        sqlx::query("INSERT INTO spool (account_id, project_id, received_at, envelope) VALUES (1, 1, 0, x'00'), (1, 1, 0, x'00'), (1, 1, 0, x'00')")
+            .execute(pool)
+            .await
+            .expect("rows");
+        sqlx::query("DELETE FROM spool WHERE id = 1")
+            .execute(pool)
+            .await
+            .expect("digested");
+        assert_eq!(store.backlog().await.expect("two left"), 2);
+        pool.close().await;
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

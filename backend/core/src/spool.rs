@@ -9,7 +9,9 @@
 //! - SQLite: a file of its own next to the database (`errorwatch.db` → `errorwatch.spool`), so
 //!   the group commit never waits for the digest, which holds the main file's single write lock.
 //!   The digest records the last row it digested in the main database (`spool_cursors`), in the
-//!   same transaction as the rows' effects, then deletes the rows: exactly once across crashes.
+//!   same transaction as the rows' effects: exactly once across crashes. Only the writer's
+//!   connection writes the spool file: it also deletes the rows up to that cursor, a few times a
+//!   second, so a commit never sleeps on SQLite's busy handler waiting for another writer.
 //! - PostgreSQL: the `ingest_spool` table, shared by every node. A digest claims rows with
 //!   `FOR UPDATE SKIP LOCKED` and deletes them in the transaction that stores their effects.
 //!
@@ -20,7 +22,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
@@ -53,7 +55,7 @@ const CHECKPOINT_INTERVAL: Duration = Duration::from_millis(200);
 const SPOOL_PAGE_SIZE: u32 = 16_384;
 /// WAL frames past which the checkpoint starts the spool's WAL over (64 MiB of 16 KiB pages).
 const WAL_RESTART_FRAMES: i64 = 4_096;
-/// How often the writer re-reads the backlog.
+/// How often the writer re-reads the backlog and (SQLite) deletes digested rows.
 const BACKLOG_REFRESH: Duration = Duration::from_millis(250);
 
 /// One accepted envelope.
@@ -217,6 +219,10 @@ pub enum SpoolStore {
         writer: sqlx::SqlitePool,
         /// Random id of this spool file, the key of its cursor in `spool_cursors`.
         spool_id: Arc<str>,
+        /// The main database, where the digest's cursor is.
+        main: sqlx::SqlitePool,
+        /// Set by the checkpoint task when the WAL should start over (the writer does it).
+        restart_wal: Arc<AtomicBool>,
     },
     /// The `ingest_spool` table of the PostgreSQL database.
     Postgres(sqlx::PgPool),
@@ -236,7 +242,10 @@ impl SpoolStore {
                     .sqlite_path
                     .as_deref()
                     .ok_or_else(|| anyhow::anyhow!("SQLite needs a database file"))?;
-                Self::open_sqlite_file(&sqlite_spool_path(database)).await
+                let Pool::Sqlite(main) = db.pool() else {
+                    anyhow::bail!("a SQLite configuration with a PostgreSQL connection")
+                };
+                Self::open_sqlite_file(&sqlite_spool_path(database), main.clone()).await
             }
             (DatabaseKind::Postgres, Pool::Postgres(pool)) => Ok(Self::Postgres(pool.clone())),
             (DatabaseKind::Postgres, Pool::Sqlite(_)) => {
@@ -245,7 +254,7 @@ impl SpoolStore {
         }
     }
 
-    async fn open_sqlite_file(path: &Path) -> anyhow::Result<Self> {
+    async fn open_sqlite_file(path: &Path, main: sqlx::SqlitePool) -> anyhow::Result<Self> {
         let options = SqliteConnectOptions::new()
             .filename(path)
             .create_if_missing(true)
@@ -306,42 +315,111 @@ impl SpoolStore {
             pool,
             writer,
             spool_id: spool_id.into(),
+            main,
+            restart_wal: Arc::new(AtomicBool::new(false)),
         })
     }
 
     /// SQLite: copies committed WAL pages into the spool file without blocking the writer or
-    /// readers (the writer itself never checkpoints). Under a steady stream of commits a passive
-    /// checkpoint never catches up with the WAL's end, and SQLite only starts the WAL over once
-    /// one has; so when the WAL holds more than [`WAL_RESTART_FRAMES`], a RESTART checkpoint
-    /// briefly holds the next commit back (the remaining frames are few: the passive ones copied
-    /// the rest) and starts the WAL from its beginning, where `journal_size_limit` trims it.
+    /// readers (the writer itself never checkpoints on commit). Under a steady stream of commits
+    /// a passive checkpoint never catches up with the WAL's end, and SQLite only starts the WAL
+    /// over once one has; so when the WAL holds more than [`WAL_RESTART_FRAMES`], the writer is
+    /// asked to run a RESTART checkpoint between two commits (the remaining frames are few: the
+    /// passive ones copied the rest), which starts the WAL from its beginning, where
+    /// `journal_size_limit` trims it.
     async fn checkpoint(&self) -> anyhow::Result<()> {
-        if let Self::Sqlite { pool, .. } = self {
+        if let Self::Sqlite {
+            pool, restart_wal, ..
+        } = self
+        {
             let (_busy, log, _copied): (i64, i64, i64) =
                 sqlx::query_as("PRAGMA wal_checkpoint(PASSIVE)")
                     .fetch_one(pool)
                     .await?;
             if log > WAL_RESTART_FRAMES {
-                sqlx::query("PRAGMA wal_checkpoint(RESTART)")
-                    .execute(pool)
-                    .await?;
+                restart_wal.store(true, Ordering::Relaxed);
             }
         }
         Ok(())
     }
 
-    /// Rows waiting for the digest (an upper bound: rows digested but not yet deleted count).
+    /// SQLite: the last spool row the digest has consumed (its cursor in the main database).
+    async fn sqlite_cursor(main: &sqlx::SqlitePool, spool_id: &str) -> anyhow::Result<i64> {
+        let cursor: Option<i64> =
+            sqlx::query_scalar("SELECT last_id FROM spool_cursors WHERE spool_id = ?1")
+                .bind(spool_id)
+                .fetch_optional(main)
+                .await?;
+        Ok(cursor.unwrap_or(0))
+    }
+
+    /// The writer's upkeep of the SQLite spool file between two commits, on its own connection
+    /// (the only one that writes the file): deletes the rows the digest consumed since
+    /// `deleted_through`, hands free pages back once there are many, and restarts the WAL when
+    /// the checkpoint task asked for it. Returns the new `deleted_through`.
+    async fn upkeep(&self, deleted_through: i64) -> anyhow::Result<i64> {
+        let Self::Sqlite {
+            writer,
+            spool_id,
+            main,
+            restart_wal,
+            ..
+        } = self
+        else {
+            return Ok(deleted_through);
+        };
+        let cursor = Self::sqlite_cursor(main, spool_id).await?;
+        if cursor > deleted_through {
+            sqlx::query("DELETE FROM spool WHERE id <= ?1")
+                .bind(cursor)
+                .execute(writer)
+                .await?;
+            // A drained backlog leaves free pages; once there are many, hand them back (small
+            // amounts are simply reused by the next inserts).
+            let free: i64 = sqlx::query_scalar("PRAGMA freelist_count")
+                .fetch_one(writer)
+                .await?;
+            if free > FREE_PAGES_TO_VACUUM {
+                sqlx::query("PRAGMA incremental_vacuum")
+                    .execute(writer)
+                    .await?;
+            }
+        }
+        if restart_wal.swap(false, Ordering::Relaxed) {
+            sqlx::query("PRAGMA wal_checkpoint(RESTART)")
+                .execute(writer)
+                .await?;
+        }
+        Ok(cursor.max(deleted_through))
+    }
+
+    /// Rows waiting for the digest (an upper bound on PostgreSQL, where ids of rolled-back
+    /// inserts leave gaps).
     ///
     /// Two scalar subqueries, not `SELECT MIN(id), MAX(id)`: SQLite answers a single MIN or MAX
     /// from the primary key's ends, but a query with both scans the whole table, which here ran
     /// over the entire backlog four times a second and filled the page cache with it.
     pub async fn backlog(&self) -> anyhow::Result<u64> {
         let (first, last): (Option<i64>, Option<i64>) = match self {
-            Self::Sqlite { pool, .. } => sqlx::query_as(BACKLOG_SQLITE).fetch_one(pool).await?,
+            Self::Sqlite {
+                pool,
+                main,
+                spool_id,
+                ..
+            } => {
+                // Rows up to the digest's cursor are consumed, even before the writer deleted
+                // them.
+                let (first, last): (Option<i64>, Option<i64>) =
+                    sqlx::query_as(BACKLOG_SQLITE).fetch_one(pool).await?;
+                let cursor = Self::sqlite_cursor(main, spool_id).await?;
+                (first.map(|first| first.max(cursor + 1)), last)
+            }
             Self::Postgres(pool) => sqlx::query_as(BACKLOG_POSTGRES).fetch_one(pool).await?,
         };
         Ok(match (first, last) {
-            (Some(first), Some(last)) => u64::try_from(last - first + 1).unwrap_or(0),
+            (Some(first), Some(last)) if last >= first => {
+                u64::try_from(last - first + 1).unwrap_or(0)
+            }
             _ => 0,
         })
     }
@@ -430,28 +508,6 @@ impl SpoolStore {
                 },
             )
             .collect())
-    }
-
-    /// SQLite: deletes the rows up to `last_id` (digested).
-    pub(crate) async fn sqlite_delete_through(
-        pool: &sqlx::SqlitePool,
-        last_id: i64,
-    ) -> anyhow::Result<()> {
-        sqlx::query("DELETE FROM spool WHERE id <= ?1")
-            .bind(last_id)
-            .execute(pool)
-            .await?;
-        // A drained backlog leaves free pages; once there are many, hand them back (a short
-        // write; small amounts are simply reused by the next inserts).
-        let free: i64 = sqlx::query_scalar("PRAGMA freelist_count")
-            .fetch_one(pool)
-            .await?;
-        if free > FREE_PAGES_TO_VACUUM {
-            sqlx::query("PRAGMA incremental_vacuum")
-                .execute(pool)
-                .await?;
-        }
-        Ok(())
     }
 }
 
@@ -571,6 +627,8 @@ async fn run_writer(
     wake: DigestWake,
 ) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
+    // Spool rows up to this id are deleted (SQLite; see `SpoolStore::upkeep`).
+    let mut deleted_through = 0;
     let mut refresh = tokio::time::interval(BACKLOG_REFRESH);
     refresh.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -581,6 +639,10 @@ async fn run_writer(
                 }
             }
             _ = refresh.tick() => {
+                match store.upkeep(deleted_through).await {
+                    Ok(through) => deleted_through = through,
+                    Err(e) => tracing::warn!(error = format!("{e:#}"), "spool upkeep failed"),
+                }
                 match store.backlog().await {
                     Ok(rows) => {
                         backlog.store(rows, Ordering::Relaxed);
@@ -670,7 +732,18 @@ mod tests {
     async fn the_backlog_reads_the_ends_of_the_key_instead_of_scanning_the_spool() {
         let dir = std::env::temp_dir().join(format!("ew-spool-plan-{}", uuid::Uuid::new_v4()));
         std::fs::create_dir_all(&dir).expect("temp dir");
-        let store = SpoolStore::open_sqlite_file(&dir.join("x.spool"))
+        let main = sqlx::SqlitePool::connect_with(
+            SqliteConnectOptions::new()
+                .filename(dir.join("x.db"))
+                .create_if_missing(true),
+        )
+        .await
+        .expect("main");
+        sqlx::query("CREATE TABLE spool_cursors (spool_id TEXT PRIMARY KEY, last_id INTEGER NOT NULL, updated_at TEXT)")
+            .execute(&main)
+            .await
+            .expect("cursors");
+        let store = SpoolStore::open_sqlite_file(&dir.join("x.spool"), main.clone())
             .await
             .expect("spool");
         let SpoolStore::Sqlite { pool, .. } = &store else {
@@ -692,10 +765,25 @@ mod tests {
             .execute(pool)
             .await
             .expect("rows");
-        sqlx::query("DELETE FROM spool WHERE id = 1")
-            .execute(pool)
+        let SpoolStore::Sqlite { spool_id, .. } = &store else {
+            unreachable!("a SQLite spool")
+        };
+        sqlx::query("INSERT INTO spool_cursors (spool_id, last_id) VALUES (?1, 1)")
+            .bind(spool_id.as_ref())
+            .execute(&main)
             .await
-            .expect("digested");
+            .expect("digested one");
+        assert_eq!(
+            store.backlog().await.expect("two left"),
+            2,
+            "row 1 is consumed"
+        );
+        assert_eq!(store.upkeep(0).await.expect("upkeep"), 1);
+        let rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM spool")
+            .fetch_one(pool)
+            .await
+            .expect("count");
+        assert_eq!(rows, 2, "the consumed row is deleted");
         assert_eq!(store.backlog().await.expect("two left"), 2);
         pool.close().await;
         let _ = std::fs::remove_dir_all(&dir);

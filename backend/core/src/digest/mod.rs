@@ -1,7 +1,7 @@
 //! Digest: turns spooled envelopes into issues, events, counters and outcomes.
 //!
 //! [`runner`] takes spooled envelopes a batch at a time, with the projects' fingerprint rules,
-//! prepares them without the database on a blocking thread ([`batch::prepare`]: parse,
+//! prepares them without the database on low-priority threads ([`cpu`]) ([`batch::prepare`]: parse,
 //! normalize, group, compress), then writes the batch with statements coalesced per issue and
 //! chunk ([`batch::write_batch`]) in one short write transaction that also consumes the rows
 //! (exactly once; see the runner). `(project_id, event_id)` is unique, so an event sent twice is
@@ -12,6 +12,7 @@
 //! batch, which is retried.
 
 pub(crate) mod batch;
+pub mod cpu;
 pub(crate) mod dictionary;
 pub mod items;
 pub mod normalize;

@@ -175,7 +175,8 @@ async fn digest_sqlite(
         });
     }
     txn.commit().await?;
-    SpoolStore::sqlite_delete_through(spool, last_id).await?;
+    // The rows stay in the spool file until its writer deletes them (`SpoolStore::upkeep`): it
+    // is the file's only writer, so ingest's commits never wait for the digest.
     crate::notify::publish(db, &result.notices).await;
     debug!(envelopes = count, events.stored = result.stored, "digested");
     Ok(Digested {
@@ -274,7 +275,7 @@ async fn with_existing_projects(
 
 /// Decoding, parsing, grouping and compressing are CPU work: off the async executor (so ingest
 /// requests on the same threads are not held up), split across the cores for large batches, on
-/// the runtime's pool of blocking threads (reused, so their allocator caches stay warm). A row
+/// the digest's own low-priority threads ([`super::cpu`]: a burst of requests gets the CPU first). A row
 /// whose stored bytes do not decode (disk damage) is dropped with a log line rather than
 /// blocking the rows after it.
 async fn prepare_off_executor(
@@ -290,7 +291,7 @@ async fn prepare_off_executor(
     while rows.peek().is_some() {
         let chunk: Vec<Spooled> = rows.by_ref().take(per_part).collect();
         let rules = rules.clone();
-        tasks.push(tokio::task::spawn_blocking(move || {
+        tasks.push(super::cpu::run(move || {
             let rows = chunk
                 .into_iter()
                 .filter_map(|spooled| {
@@ -310,10 +311,8 @@ async fn prepare_off_executor(
             batch::prepare(rows, &rules)
         }));
     }
-    let mut prepared = Vec::with_capacity(tasks.len());
-    for task in tasks {
-        prepared.push(task.await?);
-    }
+    // Polled together: each part is queued to a digest thread as soon as the join starts.
+    let prepared = futures::future::try_join_all(tasks).await?;
     Ok(batch::merge(prepared))
 }
 

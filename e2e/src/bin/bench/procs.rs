@@ -535,8 +535,28 @@ impl Db {
                 if !spool.exists() {
                     return None;
                 }
+                // Rows up to the digest's cursor are consumed; the server's spool writer deletes
+                // them a few times a second.
+                let cursor: i64 = match self {
+                    Self::Sqlite(pool, _) => {
+                        sqlx::query_scalar("SELECT COALESCE(MAX(last_id), 0) FROM spool_cursors")
+                            .fetch_one(pool)
+                            .await
+                            .ok()?
+                    }
+                    Self::Postgres(_) => 0,
+                };
                 let db = Self::connect_sqlite(&spool).await.ok()?;
-                let left = db.count_if_exists("spool").await;
+                let left = match &db {
+                    Self::Sqlite(pool, _) => {
+                        sqlx::query_scalar("SELECT COUNT(*) FROM spool WHERE id > ?1")
+                            .bind(cursor)
+                            .fetch_one(pool)
+                            .await
+                            .ok()
+                    }
+                    Self::Postgres(_) => None,
+                };
                 db.close().await;
                 left
             }

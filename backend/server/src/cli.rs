@@ -154,7 +154,8 @@ enum ProjectCommand {
 
 #[derive(Debug, Subcommand)]
 enum JobsCommand {
-    /// Tasks in the queue by job and status.
+    /// Tasks in the queue by job and status, and envelopes spooled but not yet digested (as
+    /// job `ingest_spool`, status `Pending`).
     Status {
         #[command(flatten)]
         output: Output,
@@ -465,7 +466,19 @@ async fn run_jobs(config: Config, command: JobsCommand) -> anyhow::Result<()> {
     let result = async {
         match command {
             JobsCommand::Status { output } => {
-                let stats = queue.stats().await?;
+                let mut stats = queue.stats().await?;
+                // The digest is a loop, not a job: its backlog is the spool's.
+                let spool = errorwatch_core::spool::SpoolStore::open(&config.database, &db)
+                    .await
+                    .context("opening the ingest spool")?;
+                let backlog = spool.backlog().await?;
+                if backlog > 0 {
+                    stats.push(errorwatch_core::jobs::QueueStat {
+                        job: "ingest_spool".to_owned(),
+                        status: "Pending".to_owned(),
+                        count: i64::try_from(backlog).unwrap_or(i64::MAX),
+                    });
+                }
                 if output.json {
                     println!("{}", serde_json::to_string(&stats)?);
                 } else if stats.is_empty() {

@@ -424,3 +424,28 @@ db_test!(
         );
     }
 );
+
+db_test!(
+    async fn jobs_status_lists_envelopes_the_digest_has_not_reached(backend) {
+        let app = TestApp::spawn_ingest_only(backend).await;
+        let target = create_project(&app, "Acme").await;
+        for _ in 0..3 {
+            send(&app, &target, &Event::of("KeyError")).await;
+        }
+        let env = [("DATABASE_URL", app.database_url())];
+        let spool_rows = || {
+            let status = crate::cli::errorwatch(&["jobs", "status", "--json"], &env, "");
+            assert!(status.status.success(), "{}", String::from_utf8_lossy(&status.stderr));
+            let rows: Value = serde_json::from_slice(&status.stdout).expect("json");
+            rows.as_array()
+                .expect("rows")
+                .iter()
+                .filter(|row| row["job"] == "ingest_spool")
+                .map(|row| (row["status"].as_str().unwrap_or_default().to_owned(), row["count"].as_i64().unwrap_or_default()))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(spool_rows(), vec![("Pending".to_owned(), 3)]);
+        assert_eq!(app.digest_spooled().await, 3);
+        assert_eq!(spool_rows(), vec![], "digested rows are not pending, deleted or not");
+    }
+);

@@ -226,21 +226,40 @@ async fn run(args: Args) -> anyhow::Result<()> {
         "reference": reference.json,
         "errorwatch": server.json,
     });
-    let out = args.out.unwrap_or_else(|| {
+    write_report(
+        args.out,
+        &repo,
+        "bench",
+        args.db.name(),
+        started_at,
+        &report,
+    )?;
+    Ok(())
+}
+
+/// Writes `report` to `out`, by default `$CARGO_TARGET_DIR/bench/<kind>-<db>-<time>.json`.
+fn write_report(
+    out: Option<PathBuf>,
+    repo: &std::path::Path,
+    kind: &str,
+    db: &str,
+    started_at: chrono::DateTime<chrono::Utc>,
+    report: &serde_json::Value,
+) -> anyhow::Result<()> {
+    let out = out.unwrap_or_else(|| {
         std::env::var_os("CARGO_TARGET_DIR")
             .map(PathBuf::from)
             .unwrap_or_else(|| repo.join("target"))
             .join("bench")
             .join(format!(
-                "bench-{}-{}.json",
-                args.db.name(),
+                "{kind}-{db}-{}.json",
                 started_at.format("%Y%m%dT%H%M%SZ")
             ))
     });
     if let Some(parent) = out.parent() {
         std::fs::create_dir_all(parent)?;
     }
-    std::fs::write(&out, serde_json::to_string_pretty(&report)?)?;
+    std::fs::write(&out, serde_json::to_string_pretty(report)?)?;
     println!("\nJSON: {}", out.display());
     Ok(())
 }
@@ -310,22 +329,14 @@ async fn run_reliability(
     for (name, report) in &reports {
         json_report.insert((*name).into(), report.json());
     }
-    let out = args.out.clone().unwrap_or_else(|| {
-        std::env::var_os("CARGO_TARGET_DIR")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| repo.join("target"))
-            .join("bench")
-            .join(format!(
-                "reliability-{}-{}.json",
-                args.db.name(),
-                started_at.format("%Y%m%dT%H%M%SZ")
-            ))
-    });
-    if let Some(parent) = out.parent() {
-        std::fs::create_dir_all(parent)?;
-    }
-    std::fs::write(&out, serde_json::to_string_pretty(&json_report)?)?;
-    println!("\nJSON: {}", out.display());
+    write_report(
+        args.out.clone(),
+        repo,
+        "reliability",
+        args.db.name(),
+        started_at,
+        &serde_json::Value::Object(json_report),
+    )?;
     let failed: Vec<&str> = reports
         .iter()
         .filter(|(_, r)| !r.passed())

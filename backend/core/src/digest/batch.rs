@@ -23,7 +23,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Query, SimpleExpr};
+use sea_orm::sea_query::{Expr, ExprTrait, InsertStatement, OnConflict, Query, SimpleExpr};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder,
     QuerySelect,
@@ -1027,14 +1027,7 @@ async fn upsert_hourly_stats(
 ) -> anyhow::Result<()> {
     let counts: Vec<_> = hourly_counts(events, issue_ids).into_iter().collect();
     for chunk in counts.chunks(MAX_PARAMS / 5) {
-        let mut insert = Query::insert();
-        insert.into_table("issue_stats_hourly").columns([
-            "account_id",
-            "project_id",
-            "issue_id",
-            "hour",
-            "times_seen",
-        ]);
+        let mut insert = hourly_stats_insert();
         for ((issue_id, hour), (account_id, project_id, n)) in chunk {
             insert.values_panic([
                 (*account_id).into(),
@@ -1095,17 +1088,7 @@ async fn upsert_tag_values(
     // Coalesced, so no statement touches a row twice (PostgreSQL refuses that).
     let counts: Vec<_> = tag_counts(events, issue_ids).into_iter().collect();
     for chunk in counts.chunks(MAX_PARAMS / 8) {
-        let mut insert = Query::insert();
-        insert.into_table("issue_tag_values").columns([
-            "account_id",
-            "project_id",
-            "issue_id",
-            "key",
-            "value",
-            "times_seen",
-            "first_seen",
-            "last_seen",
-        ]);
+        let mut insert = tag_values_insert();
         for ((issue_id, key, value), count) in chunk {
             insert.values_panic([
                 count.account_id.into(),
@@ -1293,6 +1276,32 @@ pub(crate) fn add_to_hourly_stats() -> OnConflict {
 
 /// An `issue_tag_values` upsert that adds the new row's count to an existing
 /// `(issue, key, value)` and widens its first/last seen (the digest, and merging issues).
+/// An insert into `issue_stats_hourly`; rows are (account, project, issue, hour, times_seen).
+pub(crate) fn hourly_stats_insert() -> InsertStatement {
+    Query::insert()
+        .into_table("issue_stats_hourly")
+        .columns(["account_id", "project_id", "issue_id", "hour", "times_seen"])
+        .to_owned()
+}
+
+/// An insert into `issue_tag_values`; rows are (account, project, issue, key, value,
+/// times_seen, first_seen, last_seen).
+pub(crate) fn tag_values_insert() -> InsertStatement {
+    Query::insert()
+        .into_table("issue_tag_values")
+        .columns([
+            "account_id",
+            "project_id",
+            "issue_id",
+            "key",
+            "value",
+            "times_seen",
+            "first_seen",
+            "last_seen",
+        ])
+        .to_owned()
+}
+
 pub(crate) fn add_to_tag_values() -> OnConflict {
     OnConflict::columns(["issue_id", "key", "value"])
         .value("times_seen", Expr::cust("issue_tag_values.times_seen + excluded.times_seen"))

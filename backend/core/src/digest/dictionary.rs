@@ -59,16 +59,21 @@ mod tests {
             .filter_map(|path| {
                 let raw: serde_json::Value =
                     serde_json::from_slice(&std::fs::read(path).ok()?).ok()?;
-                let context = crate::digest::normalize::NormalizeContext {
-                    envelope_event_id: None,
-                    received_at: chrono::Utc::now(),
-                    sent_at: None,
-                    client_ip: None,
-                };
-                let event = crate::digest::normalize::normalize_event(raw, &context).ok()?;
-                serde_json::to_vec(&event.payload).ok()
+                normalized_json(raw)
             })
             .collect()
+    }
+
+    /// An event as the digest stores it: normalized, serialized.
+    fn normalized_json(raw: serde_json::Value) -> Option<Vec<u8>> {
+        let context = crate::digest::normalize::NormalizeContext {
+            envelope_event_id: None,
+            received_at: chrono::Utc::now(),
+            sent_at: None,
+            client_ip: None,
+        };
+        let event = crate::digest::normalize::normalize_event(raw, &context).ok()?;
+        serde_json::to_vec(&event.payload).ok()
     }
 
     fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
@@ -104,14 +109,7 @@ mod tests {
                     .iter()
                     .find(|i| i.ty == crate::ingest::envelope::ItemType::Event)?;
                 let raw: serde_json::Value = serde_json::from_slice(&item.payload).ok()?;
-                let context = crate::digest::normalize::NormalizeContext {
-                    envelope_event_id: None,
-                    received_at: chrono::Utc::now(),
-                    sent_at: None,
-                    client_ip: None,
-                };
-                let event = crate::digest::normalize::normalize_event(raw, &context).ok()?;
-                serde_json::to_vec(&event.payload).ok()
+                normalized_json(raw)
             })
             .collect()
     }

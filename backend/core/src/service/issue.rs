@@ -455,9 +455,7 @@ pub async fn merge_issues(
     for row in hours {
         let hour: DateTime<Utc> = row.try_get("", "hour")?;
         let count: i64 = row.try_get("", "times_seen")?;
-        let upsert = Query::insert()
-            .into_table("issue_stats_hourly")
-            .columns(["account_id", "project_id", "issue_id", "hour", "times_seen"])
+        let upsert = crate::digest::batch::hourly_stats_insert()
             .values_panic([
                 target.account_id.into(),
                 target.project_id.into(),
@@ -484,18 +482,7 @@ pub async fn merge_issues(
         let count: i64 = row.try_get("", "times_seen")?;
         let first: DateTime<Utc> = row.try_get("", "first_seen")?;
         let last: DateTime<Utc> = row.try_get("", "last_seen")?;
-        let upsert = Query::insert()
-            .into_table("issue_tag_values")
-            .columns([
-                "account_id",
-                "project_id",
-                "issue_id",
-                "key",
-                "value",
-                "times_seen",
-                "first_seen",
-                "last_seen",
-            ])
+        let upsert = crate::digest::batch::tag_values_insert()
             .values_panic([
                 target.account_id.into(),
                 target.project_id.into(),
@@ -723,9 +710,7 @@ pub async fn unmerge_fingerprint(scope: &AccountScope, issue_id: i64, hash: &str
         txn.execute(&statement).await?;
     }
     for (hour, count) in &hours {
-        let insert = Query::insert()
-            .into_table("issue_stats_hourly")
-            .columns(["account_id", "project_id", "issue_id", "hour", "times_seen"])
+        let insert = crate::digest::batch::hourly_stats_insert()
             .values_panic([
                 created.account_id.into(),
                 created.project_id.into(),
@@ -744,18 +729,7 @@ pub async fn unmerge_fingerprint(scope: &AccountScope, issue_id: i64, hash: &str
         txn.execute(&subtract).await?;
     }
     for ((key, value), (count, first, last)) in &tags {
-        let insert = Query::insert()
-            .into_table("issue_tag_values")
-            .columns([
-                "account_id",
-                "project_id",
-                "issue_id",
-                "key",
-                "value",
-                "times_seen",
-                "first_seen",
-                "last_seen",
-            ])
+        let insert = crate::digest::batch::tag_values_insert()
             .values_panic([
                 created.account_id.into(),
                 created.project_id.into(),

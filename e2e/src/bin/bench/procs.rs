@@ -530,34 +530,27 @@ impl Db {
     pub async fn spool_left(&self) -> Option<i64> {
         match self {
             Self::Postgres(_) => self.count_if_exists("ingest_spool").await,
-            Self::Sqlite(_, path) => {
+            Self::Sqlite(main, path) => {
                 let spool = path.with_extension("spool");
                 if !spool.exists() {
                     return None;
                 }
                 // Rows up to the digest's cursor are consumed; the server's spool writer deletes
                 // them a few times a second.
-                let cursor: i64 = match self {
-                    Self::Sqlite(pool, _) => {
-                        sqlx::query_scalar("SELECT COALESCE(MAX(last_id), 0) FROM spool_cursors")
-                            .fetch_one(pool)
-                            .await
-                            .ok()?
-                    }
-                    Self::Postgres(_) => 0,
+                let cursor: i64 =
+                    sqlx::query_scalar("SELECT COALESCE(MAX(last_id), 0) FROM spool_cursors")
+                        .fetch_one(main)
+                        .await
+                        .ok()?;
+                let Ok(Self::Sqlite(spool, _)) = Self::connect_sqlite(&spool).await else {
+                    return None;
                 };
-                let db = Self::connect_sqlite(&spool).await.ok()?;
-                let left = match &db {
-                    Self::Sqlite(pool, _) => {
-                        sqlx::query_scalar("SELECT COUNT(*) FROM spool WHERE id > ?1")
-                            .bind(cursor)
-                            .fetch_one(pool)
-                            .await
-                            .ok()
-                    }
-                    Self::Postgres(_) => None,
-                };
-                db.close().await;
+                let left = sqlx::query_scalar("SELECT COUNT(*) FROM spool WHERE id > ?1")
+                    .bind(cursor)
+                    .fetch_one(&spool)
+                    .await
+                    .ok();
+                spool.close().await;
                 left
             }
         }

@@ -37,7 +37,12 @@ pub const MAX_BYTES: i64 = 1 << 20;
 /// How often an idle digest looks for rows other processes spooled.
 const IDLE_POLL: Duration = Duration::from_millis(500);
 
-/// Runs the digest until `stop` is cancelled (the batch in progress is finished first).
+/// Runs the digest until `stop` is cancelled (the batch being written is finished first).
+///
+/// Pipelined: while one batch is written (a database transaction, one core at most), the next
+/// is read and prepared (CPU on the digest's threads), so a backlog drains with both cores busy.
+/// A batch that was read ahead but not written when the write before it fails is dropped
+/// unwritten (PostgreSQL: its claim rolls back; SQLite: its rows are read again).
 pub async fn run(
     db: Db,
     store: SpoolStore,
@@ -47,12 +52,36 @@ pub async fn run(
 ) {
     let mut pause = Duration::from_millis(200);
     let mut vacuum = SpoolVacuum::default();
+    let mut ready: Option<Ready> = None;
     while !stop.is_cancelled() {
-        match digest_next(&db, &store, &metrics)
-            .await
-            .map(|d| d.envelopes)
-        {
-            Ok(0) => {
+        let step = match ready.take() {
+            None => fetch(&db, &store, None).await,
+            Some(current) => {
+                let after = current.continues_after();
+                let started = Instant::now();
+                let (written, next) = tokio::join!(write(&db, current, &metrics, started), async {
+                    fetch(&db, &store, after).await
+                });
+                match written {
+                    Ok(written) => {
+                        vacuum.consumed += written.envelopes;
+                        // Read ahead from where the written batch left off; a lost race means
+                        // another process moved on, so start again from its cursor.
+                        match written.raced {
+                            true => Ok(None),
+                            false => next,
+                        }
+                    }
+                    Err(e) => Err(e),
+                }
+            }
+        };
+        match step {
+            Ok(Some(next)) => {
+                pause = Duration::from_millis(200);
+                ready = Some(next);
+            }
+            Ok(None) => {
                 pause = Duration::from_millis(200);
                 vacuum.when_idle(&store).await;
                 tokio::select! {
@@ -60,10 +89,6 @@ pub async fn run(
                     _ = wake.notified() => {}
                     _ = tokio::time::sleep(IDLE_POLL) => {}
                 }
-            }
-            Ok(consumed) => {
-                pause = Duration::from_millis(200);
-                vacuum.consumed += consumed;
             }
             Err(e) => {
                 metrics.count_job("digest", "failed");
@@ -133,98 +158,192 @@ pub async fn digest_next(
     metrics: &Metrics,
 ) -> anyhow::Result<Digested> {
     let started = Instant::now();
-    let consumed = match store {
-        SpoolStore::Sqlite { pool, spool_id, .. } => digest_sqlite(db, pool, spool_id).await?,
-        SpoolStore::Postgres(_) => digest_postgres(db).await?,
-    };
-    if consumed.envelopes > 0 {
-        metrics.count_job("digest", "completed");
-        metrics
-            .job_duration
-            .get_or_create(&crate::metrics::RouteLabels {
-                method: "batch".to_owned(),
-                route: "digest".to_owned(),
-            })
-            .observe(started.elapsed().as_secs_f64());
+    match fetch(db, store, None).await? {
+        Some(ready) => Ok(write(db, ready, metrics, started).await?.digested()),
+        None => Ok(Digested::default()),
     }
-    Ok(consumed)
 }
 
-async fn digest_sqlite(
+/// A batch read from the spool and prepared, not written yet.
+struct Ready {
+    claim: Claim,
+    /// Its last spool row.
+    last_id: i64,
+    /// Spool rows it consumes (rows of deleted projects included).
+    envelopes: usize,
+    prepared: batch::PreparedBatch,
+}
+
+/// How a batch holds its rows until it is written.
+enum Claim {
+    /// SQLite: by position. The write moves the cursor from `from` (none yet: no row) to the
+    /// batch's last row, only if nobody moved it meanwhile.
+    Sqlite {
+        spool_id: Arc<str>,
+        from: Option<i64>,
+    },
+    /// PostgreSQL: the rows are locked by the transaction that will store their effects and
+    /// delete them.
+    Postgres {
+        txn: DatabaseTransaction,
+        ids: Vec<i64>,
+    },
+}
+
+impl Ready {
+    /// Where the next batch starts if this one is written: SQLite after its last row;
+    /// PostgreSQL needs no position (a concurrent claim skips locked rows).
+    fn continues_after(&self) -> Option<i64> {
+        match self.claim {
+            Claim::Sqlite { .. } => Some(self.last_id),
+            Claim::Postgres { .. } => None,
+        }
+    }
+}
+
+/// What writing a batch did.
+struct Written {
+    envelopes: usize,
+    events: usize,
+    /// SQLite: another process had digested these rows; nothing was written.
+    raced: bool,
+}
+
+impl Written {
+    fn digested(&self) -> Digested {
+        Digested {
+            envelopes: self.envelopes,
+            events: self.events,
+        }
+    }
+}
+
+/// Reads and prepares the next batch: SQLite's rows after `after` (else after the stored
+/// cursor), PostgreSQL's first unclaimed rows. `None` when there is nothing to digest.
+async fn fetch(db: &Db, store: &SpoolStore, after: Option<i64>) -> anyhow::Result<Option<Ready>> {
+    match store {
+        SpoolStore::Sqlite { pool, spool_id, .. } => {
+            let from = match after {
+                Some(id) => Some(id),
+                None => read_cursor(db, spool_id).await?,
+            };
+            let rows =
+                SpoolStore::sqlite_rows_after(pool, from.unwrap_or(0), MAX_ROWS, MAX_BYTES).await?;
+            let Some(last_id) = rows.last().map(|r| r.row.id) else {
+                return Ok(None);
+            };
+            let envelopes = rows.len();
+            let (rows, rules) = with_existing_projects(db.conn(), rows).await?;
+            let prepared = prepare_off_executor(rows, rules).await?;
+            Ok(Some(Ready {
+                claim: Claim::Sqlite {
+                    spool_id: spool_id.clone(),
+                    from,
+                },
+                last_id,
+                envelopes,
+                prepared,
+            }))
+        }
+        SpoolStore::Postgres(_) => {
+            let txn = db.begin_write().await?;
+            // Plan every statement for the tables as they are now. The spool and the events
+            // grow from nothing in a burst; a generic plan cached while they were small scans
+            // them whole (the claim's `id = ANY($1)` went through the whole backlog).
+            txn.execute_unprepared("SET LOCAL plan_cache_mode = force_custom_plan")
+                .await?;
+            let sizes = txn
+                .query_all_raw(Statement::from_sql_and_values(
+                    txn.get_database_backend(),
+                    "SELECT id, length(envelope)::BIGINT AS size FROM ingest_spool \
+                     ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED",
+                    [MAX_ROWS.into()],
+                ))
+                .await?
+                .into_iter()
+                .map(|r| Ok((r.try_get::<i64>("", "id")?, r.try_get::<i64>("", "size")?)))
+                .collect::<anyhow::Result<Vec<(i64, i64)>>>()?;
+            let Some(last_id) = crate::spool::within_budget(&sizes, MAX_BYTES) else {
+                return Ok(None);
+            };
+            let ids: Vec<i64> = sizes
+                .iter()
+                .map(|(id, _)| *id)
+                .filter(|id| *id <= last_id)
+                .collect();
+            let rows = claimed_rows(&txn, &ids).await?;
+            let envelopes = rows.len();
+            let (rows, rules) = with_existing_projects(&txn, rows).await?;
+            let prepared = prepare_off_executor(rows, rules).await?;
+            Ok(Some(Ready {
+                claim: Claim::Postgres { txn, ids },
+                last_id,
+                envelopes,
+                prepared,
+            }))
+        }
+    }
+}
+
+/// Stores a prepared batch's effects in one transaction and takes its rows off the backlog.
+async fn write(
     db: &Db,
-    spool: &sqlx::SqlitePool,
-    spool_id: &str,
-) -> anyhow::Result<Digested> {
-    let cursor = read_cursor(db, spool_id).await?;
-    let rows =
-        SpoolStore::sqlite_rows_after(spool, cursor.unwrap_or(0), MAX_ROWS, MAX_BYTES).await?;
-    let Some(last_id) = rows.last().map(|r| r.row.id) else {
-        return Ok(Digested::default());
+    ready: Ready,
+    metrics: &Metrics,
+    started: Instant,
+) -> anyhow::Result<Written> {
+    let Ready {
+        claim,
+        last_id,
+        envelopes,
+        prepared,
+    } = ready;
+    let result = match claim {
+        Claim::Sqlite { spool_id, from } => {
+            let txn = db.begin_write().await?;
+            let result = batch::write_batch(&txn, prepared).await?;
+            if !advance_cursor(&txn, &spool_id, from, last_id).await? {
+                // Another process digested these rows meanwhile; ours are rolled back.
+                txn.rollback().await?;
+                debug!("spool rows taken by another digest");
+                return Ok(Written {
+                    envelopes,
+                    events: 0,
+                    raced: true,
+                });
+            }
+            txn.commit().await?;
+            // The rows stay in the spool file until its writer deletes them
+            // (`SpoolStore::upkeep`): it is the file's only writer, so ingest's commits never
+            // wait for the digest.
+            result
+        }
+        Claim::Postgres { txn, ids } => {
+            let result = batch::write_batch(&txn, prepared).await?;
+            txn.execute_raw(Statement::from_sql_and_values(
+                txn.get_database_backend(),
+                "DELETE FROM ingest_spool WHERE id = ANY($1)",
+                [ids.into()],
+            ))
+            .await?;
+            txn.commit().await?;
+            result
+        }
     };
-    let count = rows.len();
-    let (rows, rules) = with_existing_projects(db.conn(), rows).await?;
-    let prepared = prepare_off_executor(rows, rules).await?;
-    let txn = db.begin_write().await?;
-    let result = batch::write_batch(&txn, prepared).await?;
-    if !advance_cursor(&txn, spool_id, cursor, last_id).await? {
-        // Another process digested these rows meanwhile; ours are rolled back.
-        txn.rollback().await?;
-        debug!("spool rows taken by another digest");
-        return Ok(Digested {
-            envelopes: count,
-            events: 0,
-        });
-    }
-    txn.commit().await?;
-    // The rows stay in the spool file until its writer deletes them (`SpoolStore::upkeep`): it
-    // is the file's only writer, so ingest's commits never wait for the digest.
     crate::notify::publish(db, &result.notices).await;
-    debug!(envelopes = count, events.stored = result.stored, "digested");
-    Ok(Digested {
-        envelopes: count,
+    debug!(envelopes, events.stored = result.stored, "digested");
+    metrics.count_job("digest", "completed");
+    metrics
+        .job_duration
+        .get_or_create(&crate::metrics::RouteLabels {
+            method: "batch".to_owned(),
+            route: "digest".to_owned(),
+        })
+        .observe(started.elapsed().as_secs_f64());
+    Ok(Written {
+        envelopes,
         events: result.stored,
-    })
-}
-
-async fn digest_postgres(db: &Db) -> anyhow::Result<Digested> {
-    let txn = db.begin_write().await?;
-    let backend = txn.get_database_backend();
-    let sizes = txn
-        .query_all_raw(Statement::from_sql_and_values(
-            backend,
-            "SELECT id, length(envelope)::BIGINT AS size FROM ingest_spool \
-             ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED",
-            [MAX_ROWS.into()],
-        ))
-        .await?
-        .into_iter()
-        .map(|r| Ok((r.try_get::<i64>("", "id")?, r.try_get::<i64>("", "size")?)))
-        .collect::<anyhow::Result<Vec<(i64, i64)>>>()?;
-    let Some(last) = crate::spool::within_budget(&sizes, MAX_BYTES) else {
-        return Ok(Digested::default());
-    };
-    let ids: Vec<i64> = sizes
-        .iter()
-        .map(|(id, _)| *id)
-        .filter(|id| *id <= last)
-        .collect();
-    let rows = claimed_rows(&txn, &ids).await?;
-    let count = rows.len();
-    let (rows, rules) = with_existing_projects(&txn, rows).await?;
-    let prepared = prepare_off_executor(rows, rules).await?;
-    let result = batch::write_batch(&txn, prepared).await?;
-    txn.execute_raw(Statement::from_sql_and_values(
-        backend,
-        "DELETE FROM ingest_spool WHERE id = ANY($1)",
-        [ids.into()],
-    ))
-    .await?;
-    txn.commit().await?;
-    crate::notify::publish(db, &result.notices).await;
-    debug!(envelopes = count, events.stored = result.stored, "digested");
-    Ok(Digested {
-        envelopes: count,
-        events: result.stored,
+        raced: false,
     })
 }
 

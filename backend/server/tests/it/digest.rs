@@ -426,6 +426,58 @@ db_test!(
 );
 
 db_test!(
+    async fn two_pipelined_digest_loops_drain_a_multi_batch_backlog_exactly_once(backend) {
+        // Each loop writes one batch while it reads and prepares the next; two of them (two
+        // processes) race for the same rows: SQLite through the cursor, PostgreSQL through
+        // row locks. A backlog of several batches must end stored and counted exactly once.
+        let app = TestApp::spawn_ingest_only(backend).await;
+        let target = create_project(&app, "Acme").await;
+        let total = 3 * errorwatch_core::digest::runner::MAX_ROWS as usize + 17;
+        for i in 0..total {
+            let mut event = Event::of(["KeyError", "ValueError", "TypeError"][i % 3]);
+            event.user = Some(["u1", "u2", "u3", "u4"][i % 4]);
+            send(&app, &target, &event).await;
+        }
+        let metrics = errorwatch_core::metrics::Metrics::new();
+        let stop = tokio_util::sync::CancellationToken::new();
+        let loops: Vec<_> = (0..2)
+            .map(|_| {
+                tokio::spawn(errorwatch_core::digest::runner::run(
+                    app.db.clone(),
+                    app.spool.clone(),
+                    std::sync::Arc::new(tokio::sync::Notify::new()),
+                    metrics.clone(),
+                    stop.clone(),
+                ))
+            })
+            .collect();
+        let p = target.project_id;
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while count(&app, format!("SELECT COUNT(*) FROM events WHERE project_id = {p}")).await < total as i64 {
+            assert!(std::time::Instant::now() < deadline, "the backlog was not drained in 60 s");
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        // Give a racing loop time to (wrongly) store something twice before stopping.
+        tokio::time::sleep(std::time::Duration::from_millis(600)).await;
+        stop.cancel();
+        for handle in loops {
+            handle.await.expect("digest loop");
+        }
+        assert_eq!(app.spool.backlog().await.expect("backlog"), 0);
+        let n = total as i64;
+        assert_eq!(count(&app, format!("SELECT COUNT(*) FROM events WHERE project_id = {p}")).await, n);
+        assert_eq!(count(&app, format!("SELECT COUNT(*) FROM issues WHERE project_id = {p}")).await, 3);
+        assert_eq!(count(&app, format!("SELECT CAST(SUM(times_seen) AS BIGINT) FROM issues WHERE project_id = {p}")).await, n);
+        assert_eq!(count(&app, format!("SELECT CAST(SUM(users_seen) AS BIGINT) FROM issues WHERE project_id = {p}")).await, 12);
+        assert_eq!(count(&app, format!("SELECT CAST(SUM(times_seen) AS BIGINT) FROM issue_stats_hourly WHERE project_id = {p}")).await, n);
+        assert_eq!(
+            count(&app, format!("SELECT CAST(SUM(quantity) AS BIGINT) FROM outcomes WHERE outcome = 'accepted' AND project_id = {p}")).await,
+            n
+        );
+    }
+);
+
+db_test!(
     async fn jobs_status_lists_envelopes_the_digest_has_not_reached(backend) {
         let app = TestApp::spawn_ingest_only(backend).await;
         let target = create_project(&app, "Acme").await;

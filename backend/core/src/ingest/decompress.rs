@@ -125,7 +125,7 @@ pub fn decompress(
         ContentEncoding::Gzip => read_bounded(
             flate2::read::MultiGzDecoder::new(input),
             encoding,
-            size_hint,
+            gzip_size_hint(input).unwrap_or(size_hint),
             max_output,
         ),
         ContentEncoding::Deflate if has_zlib_header(input) => read_bounded(
@@ -225,8 +225,9 @@ fn decompress_zstd(
     Ok(output)
 }
 
-/// Reads `reader` to its end in chunks, failing as soon as the output would exceed
-/// `max_output` bytes. The buffer's capacity never exceeds `max_output`.
+/// Reads `reader` to its end straight into the output buffer (no intermediate chunk), failing
+/// as soon as the output would exceed `max_output` bytes. The buffer's capacity never exceeds
+/// `max_output`; each read is at most `CHUNK_SIZE`, so a bomb is stopped within one chunk.
 fn read_bounded<R: Read>(
     mut reader: R,
     encoding: ContentEncoding,
@@ -234,11 +235,51 @@ fn read_bounded<R: Read>(
     max_output: usize,
 ) -> Result<Vec<u8>, DecompressError> {
     let mut output = Vec::with_capacity(size_hint.min(max_output));
-    let mut chunk = vec![0u8; CHUNK_SIZE];
     loop {
-        let n_read = match reader.read(&mut chunk) {
-            Ok(0) => return Ok(output),
-            Ok(n_read) => n_read,
+        let start = output.len();
+        if start == output.capacity() {
+            // Full (an exact size hint ends here): grow only if the input goes on.
+            let mut probe = [0u8; 1];
+            if read_some(&mut reader, &mut probe, encoding)? == 0 {
+                return Ok(output);
+            }
+            if start == max_output {
+                return Err(DecompressError::TooLarge { limit: max_output });
+            }
+            reserve_within(&mut output, CHUNK_SIZE.min(max_output - start), max_output);
+            output.push(probe[0]);
+            continue;
+        }
+        let room = (output.capacity() - start).min(CHUNK_SIZE);
+        // Zeroing the room once is cheaper than a zeroed chunk and a copy per read.
+        output.resize(start + room, 0);
+        let n_read = read_some(&mut reader, &mut output[start..], encoding)?;
+        output.truncate(start + n_read);
+        if n_read == 0 {
+            return Ok(output);
+        }
+    }
+}
+
+/// A single-member gzip stream ends with its content's size mod 2^32 (ISIZE), which sizes the
+/// output exactly. Only a hint: a multi-member stream names its last member's size, and a
+/// claim over 64x the input (JSON compresses 5-20x) is not believed, so a lying trailer
+/// cannot make a small body reserve much.
+fn gzip_size_hint(input: &[u8]) -> Option<usize> {
+    let (_, trailer) = input.split_last_chunk::<4>()?;
+    let size = u32::from_le_bytes(*trailer) as usize;
+    (size > 0 && size <= input.len().saturating_mul(64)).then_some(size)
+}
+
+/// One `read`, retried on `Interrupted`; any other error means corrupt input.
+fn read_some<R: Read>(
+    reader: &mut R,
+    buffer: &mut [u8],
+    encoding: ContentEncoding,
+) -> Result<usize, DecompressError> {
+    loop {
+        match reader.read(buffer) {
+            Ok(n_read) => return Ok(n_read),
             Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
             Err(error) => {
                 return Err(DecompressError::Corrupt(format!(
@@ -246,12 +287,7 @@ fn read_bounded<R: Read>(
                     encoding.as_str()
                 )));
             }
-        };
-        if n_read > max_output - output.len() {
-            return Err(DecompressError::TooLarge { limit: max_output });
         }
-        reserve_within(&mut output, n_read, max_output);
-        output.extend_from_slice(&chunk[..n_read]);
     }
 }
 
@@ -386,6 +422,34 @@ mod tests {
         let mut two_frames = zstd(b"hello ");
         two_frames.extend_from_slice(&zstd(b"world"));
         check(ContentEncoding::Zstd, &two_frames, MB, b"hello world");
+    }
+
+    #[test]
+    fn the_gzip_trailer_sizes_the_output_unless_it_lies() {
+        let data = sample();
+        let single = gzip(&data);
+        assert_eq!(gzip_size_hint(&single), Some(data.len()));
+        let out = decompress(ContentEncoding::Gzip, &single, 1 << 20).expect("gzip");
+        assert_eq!(out, data);
+        assert_eq!(
+            out.capacity(),
+            data.len(),
+            "sized exactly: no regrowth, no slack"
+        );
+
+        // A trailer claiming far more than the input could hold is not believed.
+        let mut lying = single.clone();
+        let n = lying.len();
+        lying[n - 4..].copy_from_slice(&u32::MAX.to_le_bytes());
+        assert_eq!(gzip_size_hint(&lying), None);
+        // Two members: the trailer names the last one's size; the hint is short, the output
+        // still complete.
+        let mut two = gzip(&data);
+        two.extend(gzip(b"tail"));
+        assert_eq!(gzip_size_hint(&two), Some(4));
+        let mut expect = data.clone();
+        expect.extend_from_slice(b"tail");
+        check(ContentEncoding::Gzip, &two, 1 << 20, &expect);
     }
 
     #[test]

@@ -18,7 +18,8 @@ use errorwatch_core::ingest::auth::{self, AuthError, AuthSource};
 use errorwatch_core::ingest::category::DataCategory;
 use errorwatch_core::ingest::decompress::{ContentEncoding, DecompressError, decompress};
 use errorwatch_core::ingest::envelope::{
-    Envelope, EnvelopeError, EventId, Item, ItemType, Limits, parse_envelope_with, parse_store_body,
+    Envelope, EnvelopeError, EventId, Item, ItemType, Limits, parse_envelope_bytes,
+    parse_store_body,
 };
 use errorwatch_core::service::ingest::ProjectKeyInfo;
 use errorwatch_core::spool::{SpoolBody, SpoolEntry, SpoolError};
@@ -140,7 +141,9 @@ pub(crate) async fn envelope(
         false => Some(authenticate(&state, &request, &request.auth_sources).await?),
     };
     let decoded = request
-        .decode(body, |bytes| parse_envelope_with(bytes, &Limits::default()))
+        .decode(body, |bytes| {
+            parse_envelope_bytes(bytes, &Limits::default())
+        })
         .await;
     let decoded = decoded.and_then(|(bytes, envelope)| {
         validate_event_json(&envelope)?;
@@ -165,6 +168,8 @@ pub(crate) async fn envelope(
         None => early.ok_or_else(|| auth_error(AuthError::Missing))?,
     };
     let event_id = envelope.event_id()?;
+    // Not held (with the decompressed body its payloads point into) while the commit is awaited.
+    drop(envelope);
     // Stored as it came (compressed bodies stay compressed; the digest decodes them).
     let body = SpoolBody::as_received(request.encoding, bytes);
     spool(&state, &request, &info, body).await?;
@@ -178,7 +183,7 @@ pub(crate) async fn store(
     body: Body,
 ) -> Result<Response, IngestError> {
     let info = authenticate(&state, &request, &request.auth_sources).await?;
-    let (_, event) = match request.decode(body, parse_store_body).await {
+    let (_, event) = match request.decode(body, |bytes| parse_store_body(&bytes)).await {
         Ok(decoded) => decoded,
         Err(error) => {
             record_drop(&state, &info, &error);
@@ -348,7 +353,7 @@ impl IngestRequest {
     async fn decode<T: Send + 'static>(
         &self,
         body: Body,
-        parse: impl FnOnce(&[u8]) -> Result<T, EnvelopeError> + Send + 'static,
+        parse: impl FnOnce(bytes::Bytes) -> Result<T, EnvelopeError> + Send + 'static,
     ) -> Result<(bytes::Bytes, T), IngestError> {
         let body = axum::body::to_bytes(body, MAX_COMPRESSED_BYTES)
             .await
@@ -369,9 +374,10 @@ impl IngestRequest {
         let encoding = self.encoding;
         let large = body.len() > BLOCKING_THRESHOLD;
         let work = move || -> Result<(bytes::Bytes, T), IngestError> {
+            // Item payloads are slices of the (decompressed) body, not copies.
             let parsed = match encoding {
-                ContentEncoding::Identity => parse(&body)?,
-                other => parse(&decompress(other, &body, MAX_DECOMPRESSED_BYTES)?)?,
+                ContentEncoding::Identity => parse(body.clone())?,
+                other => parse(decompress(other, &body, MAX_DECOMPRESSED_BYTES)?.into())?,
             };
             Ok((body, parsed))
         };

@@ -479,7 +479,7 @@ impl Poller {
     }
 }
 
-/// Waits until the events table holds `target` rows; samples (seconds since `since`, rows).
+/// Waits until `target` events are stored and grouped; samples (seconds since `since`, events).
 async fn wait_for_events(
     db: &Db,
     target: i64,
@@ -489,7 +489,7 @@ async fn wait_for_events(
     let deadline = Instant::now() + timeout;
     let mut samples = Vec::new();
     loop {
-        let count = db.count("events").await?;
+        let count = db.stored_events().await?;
         let now = Instant::now();
         samples.push((now.duration_since(since).as_secs_f64(), count));
         if count >= target {
@@ -643,7 +643,7 @@ async fn run_errorwatch(
     let visible_p95_ms = visible_quantile(0.95);
 
     // Maximum throughput; then wait until every accepted event is stored.
-    let baseline = db.count("events").await?;
+    let baseline = db.stored_events().await?;
     eprintln!(
         "    max throughput, {} connections for {:?} (at most {} requests)",
         settings.connections, settings.throughput, settings.max_requests
@@ -659,7 +659,7 @@ async fn run_errorwatch(
     .await?;
     let t_load_end = Instant::now();
     let s2 = proc_stats(server.pid());
-    let at_load_end = db.count("events").await? - baseline;
+    let at_load_end = db.stored_events().await? - baseline;
     eprintln!(
         "    accepted {} ({:.0}/s); {} digested when the load stopped; waiting for the rest",
         max.ok,

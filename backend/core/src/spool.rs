@@ -414,7 +414,15 @@ impl SpoolStore {
                 let cursor = Self::sqlite_cursor(main, spool_id).await?;
                 (first.map(|first| first.max(cursor + 1)), last)
             }
-            Self::Postgres(pool) => sqlx::query_as(BACKLOG_POSTGRES).fetch_one(pool).await?,
+            // Planned anew each time: a statement without parameters keeps its first plan, and
+            // one made while the spool was empty reads the whole table for MIN and MAX (with
+            // envelopes stored inline, hundreds of MB four times a second under a burst).
+            Self::Postgres(pool) => {
+                sqlx::query_as(BACKLOG_POSTGRES)
+                    .persistent(false)
+                    .fetch_one(pool)
+                    .await?
+            }
         };
         Ok(match (first, last) {
             (Some(first), Some(last)) if last >= first => {

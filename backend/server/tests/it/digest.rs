@@ -478,40 +478,6 @@ db_test!(
 );
 
 db_test!(
-    async fn large_compressed_payloads_stay_in_the_events_table(backend) {
-        // A payload that compresses to ~4 KiB: over PostgreSQL's default TOAST threshold
-        // (~2 KiB), under the 8,160 bytes the events table keeps inline (migration 14).
-        let app = TestApp::spawn_ingest_only(backend).await;
-        let target = create_project(&app, "Acme").await;
-        let noise: String = (0..250).map(|_| uuid::Uuid::new_v4().simple().to_string()).collect();
-        let id = uuid::Uuid::new_v4().simple().to_string();
-        let event = json!({"event_id": id, "message": "big", "extra": {"noise": noise}});
-        let envelope = format!("{{\"event_id\":\"{id}\"}}\n{{\"type\":\"event\"}}\n{event}\n");
-        let (status, body, _) = post_raw(
-            &app,
-            &format!("/api/{}/envelope/?sentry_key={}", target.project_id, target.key),
-            &[],
-            envelope.into_bytes(),
-        )
-        .await;
-        assert_eq!(status, 200, "{body:?}");
-        assert_eq!(app.digest_spooled().await, 1);
-        let size = count(&app, "SELECT CAST(payload_size AS BIGINT) FROM events".to_owned()).await;
-        assert!(size > 8000, "the whole payload was stored: {size} bytes");
-        if let errorwatch_core::db::Pool::Postgres(_) = app.db.pool() {
-            let stored = count(&app, "SELECT CAST(length(payload) AS BIGINT) FROM events".to_owned()).await;
-            assert!((2100..8160).contains(&stored), "compressed to {stored} bytes");
-            let toasted = count(
-                &app,
-                "SELECT CAST(pg_relation_size(reltoastrelid) AS BIGINT) FROM pg_class WHERE relname = 'events'".to_owned(),
-            )
-            .await;
-            assert_eq!(toasted, 0, "nothing went out of line into the TOAST table");
-        }
-    }
-);
-
-db_test!(
     async fn jobs_status_lists_envelopes_the_digest_has_not_reached(backend) {
         let app = TestApp::spawn_ingest_only(backend).await;
         let target = create_project(&app, "Acme").await;

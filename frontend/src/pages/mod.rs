@@ -1,0 +1,8 @@
+//! One module per route group: signed-out pages, onboarding, the issue list, the issue page,
+//! settings.
+
+pub mod auth;
+pub mod issue;
+pub mod issues;
+pub mod onboarding;
+pub mod settings;

@@ -205,6 +205,25 @@ impl Browser {
             tokio::time::sleep(Duration::from_millis(200)).await;
             let png = self.client.screenshot().await.expect("screenshot");
             std::fs::write(dir.join(format!("{name}-phone.png")), png).expect("write screenshot");
+            // Nothing wider than a phone: no sideways scrolling.
+            let widths = self
+                .js("return [document.documentElement.scrollWidth, window.innerWidth];")
+                .await;
+            let (content, viewport) = (
+                widths[0].as_i64().unwrap_or_default(),
+                widths[1].as_i64().unwrap_or_default(),
+            );
+            if content > viewport {
+                let culprits = self
+                    .js("return [...document.querySelectorAll('body *')]
+                           .filter(e => e.getBoundingClientRect().right > window.innerWidth + 1)
+                           .filter(e => ![...e.children].some(c => c.getBoundingClientRect().right > window.innerWidth + 1))
+                           .slice(0, 8).map(e => e.tagName + '.' + e.className + ' ' + Math.round(e.getBoundingClientRect().right));")
+                    .await;
+                panic!(
+                    "{name} at phone width is {content} px wide in a {viewport} px window; widest: {culprits}"
+                );
+            }
             self.client
                 .set_window_size(1280, 900)
                 .await
@@ -243,7 +262,8 @@ fn python_sends(dsn: &str, kind: &str) {
 /// Python SDK sends an error → it appears live (no reload) → open it: in-app frame and
 /// breadcrumbs → resolve → it leaves the unresolved list. Then invite a viewer, who signs up
 /// through the emailed invite, sees the project and its issues, and cannot resolve (the button
-/// is disabled and the API refuses with FORBIDDEN).
+/// is disabled and the API refuses with FORBIDDEN). Then the dark theme, a second account and
+/// the account switcher, log out, password reset by email, log in, the profile page.
 #[tokio::test]
 async fn journey_from_sign_up_to_a_resolved_issue_and_an_invited_viewer() {
     let _ = rustls::crypto::ring::default_provider().install_default();
@@ -357,6 +377,19 @@ async fn journey_from_sign_up_to_a_resolved_issue_and_an_invited_viewer() {
     owner.screenshot("issue-page", true).await;
     let issue_path = owner.path().await;
 
+    // Dark theme, remembered across a reload.
+    owner.click("#theme-toggle").await;
+    owner.goto(&format!("{base}{issue_path}")).await;
+    owner.wait_text("#issue-title", "ValueError").await;
+    assert_eq!(
+        owner
+            .js("return document.documentElement.dataset.theme;")
+            .await,
+        json!("dark")
+    );
+    owner.screenshot("issue-page-dark", false).await;
+    owner.click("#theme-toggle").await;
+
     // Resolve: the page shows it, and it leaves the unresolved list.
     owner.click("#action-resolve").await;
     owner.wait_text("#issue-status", "resolved").await;
@@ -436,6 +469,62 @@ async fn journey_from_sign_up_to_a_resolved_issue_and_an_invited_viewer() {
     viewer.screenshot("issue-page-viewer", false).await;
 
     viewer.client.clone().close().await.expect("close viewer");
+
+    // A second account, and the switcher back to the first.
+    owner.goto(&format!("{base}/{account_id}/issues")).await;
+    owner
+        .wait("#account-switcher")
+        .await
+        .select_by_value("new")
+        .await
+        .expect("new account");
+    owner.wait_path("/onboarding").await;
+    owner.fill("#account-name", "Side project").await;
+    owner.click("#account-form button[type=submit]").await;
+    let side = owner.wait_path("/acc_").await;
+    assert!(!side.starts_with(&format!("/{account_id}/")), "{side}");
+    owner.wait_text("#account-switcher", "Side project").await;
+    owner
+        .wait("#account-switcher")
+        .await
+        .select_by_value(&account_id)
+        .await
+        .expect("switch back");
+    owner.wait_path(&format!("/{account_id}/issues")).await;
+    owner.wait_text("#issue-list", "KeyError").await;
+
+    // Log out, reset the password through the emailed link, log in with the new one.
+    owner.click("#logout").await;
+    owner.wait_path("/login").await;
+    owner.goto(&format!("{base}/forgot-password")).await;
+    owner.fill("#forgot-email", email).await;
+    owner.click("#forgot-form button[type=submit]").await;
+    owner.wait("#reset-sent").await;
+    let reset = smtp.wait_for(email, "eset", 1).await;
+    owner
+        .goto(&format!(
+            "{base}/reset-password?token={}",
+            reset.token("reset-password")
+        ))
+        .await;
+    let new_password = "a brand new browser password";
+    owner.fill("#reset-password", new_password).await;
+    owner.click("#reset-form button[type=submit]").await;
+    owner.wait("#reset-done").await;
+    owner.goto(&format!("{base}/{account_id}/issues")).await;
+    owner.wait_path("/login?next=").await;
+    owner.fill("#login-email", email).await;
+    owner.fill("#login-password", PASSWORD).await;
+    owner.click("#login-form button[type=submit]").await;
+    owner.wait(".error-note").await;
+    owner.fill("#login-password", new_password).await;
+    owner.click("#login-form button[type=submit]").await;
+    owner.wait_path(&format!("/{account_id}/issues")).await;
+    owner.wait_text("#issue-list", "KeyError").await;
+    owner.goto(&format!("{base}/{account_id}/profile")).await;
+    owner.wait_text("#profile-email", email).await;
+    owner.wait_text("#sessions", "this browser").await;
+    owner.screenshot("profile", true).await;
     owner.client.clone().close().await.expect("close owner");
     eprintln!("journey took {:.1} s", started.elapsed().as_secs_f64());
 }
@@ -505,6 +594,24 @@ async fn issue_list_with_1000_issues_renders_quickly() {
             .expect("rows")
             .len();
         assert_eq!(rows, 50, "the first page");
+        if samples.is_empty() {
+            browser.click("#load-more").await;
+            let deadline = Instant::now() + STEP;
+            while browser
+                .client
+                .find_all(Locator::Css("#issue-list tr.issue-row"))
+                .await
+                .expect("rows")
+                .len()
+                < 100
+            {
+                assert!(
+                    Instant::now() < deadline,
+                    "load more never added the next 50"
+                );
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
         samples.push((
             rendered[0].as_f64().expect("ms"),
             rendered[1].as_f64().unwrap_or_default(),

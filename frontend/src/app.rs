@@ -53,6 +53,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/:account/issues") view=|| view! { <InAccount><pages::issues::IssueList/></InAccount> }/>
                 <Route path=path!("/:account/issues/:issue") view=|| view! { <InAccount><pages::issue::IssuePage/></InAccount> }/>
                 <Route path=path!("/:account/settings") view=|| view! { <InAccount><pages::settings::Settings/></InAccount> }/>
+                <Route path=path!("/:account/profile") view=|| view! { <InAccount><pages::profile::Profile/></InAccount> }/>
             </Routes>
         </Router>
     }
@@ -132,6 +133,9 @@ pub fn InAccount(children: ChildrenFn) -> impl IntoView {
     }
 }
 
+/// The account switcher's entry that opens the new-account form.
+const NEW_ACCOUNT: &str = "new";
+
 #[component]
 fn AccountLayout(children: ChildrenFn) -> impl IntoView {
     let session = use_session();
@@ -147,7 +151,11 @@ fn AccountLayout(children: ChildrenFn) -> impl IntoView {
     let navigate = use_navigate();
     let switch = move |ev: leptos::ev::Event| {
         let id = event_target_value(&ev);
-        navigate(&format!("/{id}/issues"), Default::default());
+        if id == NEW_ACCOUNT {
+            navigate("/onboarding", Default::default());
+        } else {
+            navigate(&format!("/{id}/issues"), Default::default());
+        }
     };
     let logout = move |_| {
         leptos::task::spawn_local(async move {
@@ -171,12 +179,14 @@ fn AccountLayout(children: ChildrenFn) -> impl IntoView {
                             let selected = a.id == account_id.get_untracked();
                             view! { <option value=a.id.clone() selected=selected>{a.name.clone()}</option> }
                         }).collect_view())}
+                        <option value=NEW_ACCOUNT>"New account…"</option>
                     </select>
                 </label>
                 <nav aria-label="Main">
-                    <a href=move || format!("/{}/issues", account_id.get())>"Issues"</a>
-                    <a href=move || format!("/{}/projects/new", account_id.get())>"New project"</a>
-                    <a href=move || format!("/{}/settings", account_id.get())>"Settings"</a>
+                    <NavLink href=Signal::derive(move || format!("/{}/issues", account_id.get())) label="Issues"/>
+                    <NavLink href=Signal::derive(move || format!("/{}/projects/new", account_id.get())) label="New project"/>
+                    <NavLink href=Signal::derive(move || format!("/{}/settings", account_id.get())) label="Settings"/>
+                    <NavLink href=Signal::derive(move || format!("/{}/profile", account_id.get())) label="Profile"/>
                 </nav>
                 <span class="spacer"></span>
                 <span class="who" id="viewer-email">{move || viewer.get().map(|v| v.user.email)}</span>
@@ -200,6 +210,14 @@ fn AccountLayout(children: ChildrenFn) -> impl IntoView {
             </main>
         </div>
     }
+}
+
+/// A navigation link marked `aria-current="page"` while its page is shown.
+#[component]
+fn NavLink(href: Signal<String>, label: &'static str) -> impl IntoView {
+    let location = use_location();
+    let current = move || (location.pathname.get() == href.get()).then_some("page");
+    view! { <a href=href aria-current=current>{label}</a> }
 }
 
 /// `/`: sends the viewer to their first account's issues, or to onboarding.

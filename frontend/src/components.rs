@@ -94,7 +94,9 @@ pub fn CopyButton(#[prop(into)] text: Signal<String>, #[prop(into)] id: String) 
         if let Some(window) = web_sys::window() {
             let promise = window.navigator().clipboard().write_text(&value);
             leptos::task::spawn_local(async move {
-                let ok = wasm_bindgen_futures::JsFuture::from(promise).await.is_ok();
+                // The async clipboard needs a secure context and focus; else the old way.
+                let ok = wasm_bindgen_futures::JsFuture::from(promise).await.is_ok()
+                    || copy_with_selection(&value);
                 copied.set(ok);
             });
         }
@@ -104,6 +106,36 @@ pub fn CopyButton(#[prop(into)] text: Signal<String>, #[prop(into)] id: String) 
             {move || if copied.get() { "Copied" } else { "Copy" }}
         </button>
     }
+}
+
+/// Copies through a temporary selected textarea and `document.execCommand("copy")`.
+fn copy_with_selection(value: &str) -> bool {
+    use wasm_bindgen::JsCast;
+    let Some(document) = web_sys::window().and_then(|w| w.document()) else {
+        return false;
+    };
+    let Some(area) = document
+        .create_element("textarea")
+        .ok()
+        .and_then(|e| e.dyn_into::<web_sys::HtmlTextAreaElement>().ok())
+    else {
+        return false;
+    };
+    area.set_value(value);
+    let _ = area.set_attribute("style", "position:fixed;opacity:0");
+    let Some(body) = document.body() else {
+        return false;
+    };
+    if body.append_child(&area).is_err() {
+        return false;
+    }
+    area.select();
+    let ok = document
+        .dyn_ref::<web_sys::HtmlDocument>()
+        .and_then(|d| d.exec_command("copy").ok())
+        .unwrap_or(false);
+    area.remove();
+    ok
 }
 
 /// "3 min ago" for a span of `seconds` in the past.

@@ -56,24 +56,24 @@ struct Count {
 #[serde(rename_all = "camelCase")]
 struct Page {
     total_count: i64,
+    page_info: PageInfo,
     nodes: Vec<Row>,
+}
+
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+struct PageInfo {
+    has_next_page: bool,
+    end_cursor: Option<String>,
 }
 
 /// The list query: the account's issues, or one project's.
 fn list_query(by_project: bool) -> String {
-    let (head, root) = if by_project {
-        (
-            "query($id: ID!, $q: String, $s: IssueSort, $n: Int, $from: DateTime)",
-            "project",
-        )
-    } else {
-        (
-            "query($id: ID!, $q: String, $s: IssueSort, $n: Int, $from: DateTime)",
-            "account",
-        )
-    };
+    let root = if by_project { "project" } else { "account" };
     format!(
-        "{head} {{ {root}(id: $id) {{ issues(query: $q, sort: $s, first: $n) {{ totalCount nodes {{ {} eventCounts(from: $from, interval: HOUR) {{ count }} }} }} }} }}",
+        "query($id: ID!, $q: String, $s: IssueSort, $n: Int, $after: String, $from: DateTime) {{ {root}(id: $id) {{ \
+         issues(query: $q, sort: $s, first: $n, after: $after) {{ totalCount pageInfo {{ hasNextPage endCursor }} \
+         nodes {{ {} eventCounts(from: $from, interval: HOUR) {{ count }} }} }} }} }}",
         api::ISSUE_ROW_FIELDS
     )
 }
@@ -125,18 +125,31 @@ pub fn IssueList() -> impl IntoView {
     let page = RwSignal::new(None::<Result<Page, ApiError>>);
     let generation = StoredValue::new(0_u64);
     let selected = RwSignal::new(Vec::<String>::new());
-    let reload = {
+    // Loads the first page (`after` = None) or appends the page after the cursor. A live
+    // update reloads as many rows as are shown, so "load more" is not undone by it.
+    let fetch = {
         let account_id = account_id.clone();
-        move || {
+        move |after: Option<String>| {
             let generation_now = generation.get_value() + 1;
             generation.set_value(generation_now);
             let project_id = project.get_untracked();
             let by_project = !project_id.is_empty();
+            let shown = page.with_untracked(|p| match p {
+                Some(Ok(p)) => p.nodes.len() as i64,
+                _ => 0,
+            });
+            let first = if after.is_none() {
+                shown.clamp(PAGE_SIZE, 100)
+            } else {
+                PAGE_SIZE
+            };
+            let append = after.is_some();
             let variables = json!({
                 "id": if by_project { project_id } else { account_id.clone() },
                 "q": search.get_untracked(),
                 "s": sort.get_untracked(),
-                "n": PAGE_SIZE,
+                "n": first,
+                "after": after,
                 "from": day_ago(),
             });
             leptos::task::spawn_local(async move {
@@ -147,19 +160,36 @@ pub fn IssueList() -> impl IntoView {
                         let root = if by_project { "project" } else { "account" };
                         api::decode::<Page>(data[root]["issues"].clone())
                     });
-                if generation.get_value() == generation_now {
-                    page.set(Some(result));
-                    mark_rendered(started);
+                if generation.get_value() != generation_now {
+                    return;
+                }
+                match (append, result) {
+                    (true, Ok(next)) => page.update(|p| {
+                        if let Some(Ok(p)) = p {
+                            p.nodes.extend(next.nodes);
+                            p.page_info = next.page_info;
+                            p.total_count = next.total_count;
+                        }
+                    }),
+                    (_, result) => {
+                        page.set(Some(result));
+                        mark_rendered(started);
+                    }
                 }
             });
         }
     };
+    let reload = {
+        let fetch = fetch.clone();
+        move || fetch(None)
+    };
     {
         let reload = reload.clone();
         Effect::new(move |_| {
-            // Tracks the URL's settings.
+            // Tracks the URL's settings; a new search starts from one page.
             let _ = (search.get(), sort.get(), project.get());
             selected.set(Vec::new());
+            page.set(None);
             reload();
         });
     }
@@ -339,6 +369,7 @@ pub fn IssueList() -> impl IntoView {
                     <p class="empty" id="no-issues">"No issues match this search."</p>
                 }.into_any(),
                 Some(Ok(p)) => {
+                    let shown = p.nodes.len();
                     let all_ids: Vec<String> = p.nodes.iter().map(|r| r.issue.id.clone()).collect();
                     let toggle_all = move |_| {
                         if selected.get_untracked().len() == all_ids.len() {
@@ -365,6 +396,15 @@ pub fn IssueList() -> impl IntoView {
                                 }).collect_view()}
                             </tbody>
                         </table>
+                        {p.page_info.has_next_page.then(|| {
+                            let fetch = fetch.clone();
+                            let cursor = p.page_info.end_cursor.clone();
+                            view! {
+                                <button type="button" class="more" id="load-more" on:click=move |_| fetch(cursor.clone())>
+                                    {format!("Load more ({} shown of {})", shown, p.total_count)}
+                                </button>
+                            }
+                        })}
                     }.into_any()
                 }
             }}

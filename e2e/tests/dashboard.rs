@@ -525,6 +525,73 @@ async fn journey_from_sign_up_to_a_resolved_issue_and_an_invited_viewer() {
     owner.wait_text("#profile-email", email).await;
     owner.wait_text("#sessions", "this browser").await;
     owner.screenshot("profile", true).await;
+
+    // Search (free text, in the URL), sort, and bulk actions on selected rows.
+    owner.goto(&format!("{base}/{account_id}/issues")).await;
+    owner.wait_text("#issue-total", "1 issue").await;
+    owner.fill("#issue-search", "is:unresolved KeyError").await;
+    owner.click(".toolbar button[type=submit]").await;
+    owner
+        .wait_path(&format!(
+            "/{account_id}/issues?query=is%3Aunresolved%20KeyError"
+        ))
+        .await;
+    owner.wait_text("#issue-list", "KeyError").await;
+    owner
+        .fill("#issue-search", "is:unresolved no-such-text")
+        .await;
+    owner.click(".toolbar button[type=submit]").await;
+    owner.wait("#no-issues").await;
+    owner
+        .wait("#issue-sort")
+        .await
+        .select_by_value("EVENTS")
+        .await
+        .expect("sort by events");
+    owner
+        .wait_path(&format!(
+            "/{account_id}/issues?query=is%3Aunresolved%20no-such-text&sort=EVENTS"
+        ))
+        .await;
+    owner.click(".quick-filters button:nth-child(1)").await;
+    owner.wait_text("#issue-list", "KeyError").await;
+    assert!(
+        owner.path().await.contains("sort=EVENTS"),
+        "the sort is kept"
+    );
+    owner.click("#issue-list tbody input[type=checkbox]").await;
+    owner.wait_text(".bulk", "1 selected").await;
+    owner.click("#bulk-ignore").await;
+    owner.wait("#no-issues").await;
+    owner.click(".quick-filters button:nth-child(3)").await;
+    owner.wait_text("#issue-list", "KeyError").await;
+    owner.click("#issue-list thead input[type=checkbox]").await;
+    owner.click("#bulk-reopen").await;
+    owner.wait("#no-issues").await;
+
+    // A new event of the resolved ValueError is a regression: it comes back, live, and its
+    // page walks between its two events.
+    owner.click(".quick-filters button:nth-child(1)").await;
+    owner.wait_text("#issue-total", "1 issue").await;
+    python_sends(&dsn, "card");
+    owner.wait_text("#issue-list", "ValueError").await;
+    owner.wait_text("#issue-total", "2 issues").await;
+    owner.goto(&format!("{base}{issue_path}")).await;
+    owner.wait_text("#issue-status", "unresolved").await;
+    owner.wait_text(".event-nav", "2 of 2").await;
+    owner.click("#event-older").await;
+    owner.wait_path(&format!("{issue_path}?event=")).await;
+    owner.wait_text(".event-nav", "1 of 2").await;
+    owner.wait("a#event-newer").await;
+    owner.wait_text(".frame.in-app", "charge_card").await;
+
+    // A failed request shows its error, not a blank page.
+    owner
+        .goto(&format!("{base}/{account_id}/issues/iss_999999"))
+        .await;
+    owner.wait(".error-note[data-code=NOT_FOUND]").await;
+    owner.goto(&format!("{base}/acc_999999/issues")).await;
+    owner.wait_text("#main", "Account not found").await;
     owner.client.clone().close().await.expect("close owner");
     eprintln!("journey took {:.1} s", started.elapsed().as_secs_f64());
 }

@@ -103,7 +103,26 @@ struct Event {
     user: Option<Value>,
     request: Option<Value>,
     contexts: Option<Value>,
+    attachments: Vec<Attachment>,
+    user_feedback: Vec<Feedback>,
     payload: Value,
+}
+
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+struct Attachment {
+    filename: String,
+    content_type: Option<String>,
+    attachment_type: String,
+    size: i64,
+}
+
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+struct Feedback {
+    name: Option<String>,
+    email: Option<String>,
+    comments: String,
 }
 
 #[derive(Clone, Debug, Deserialize, PartialEq)]
@@ -150,7 +169,8 @@ const ISSUE_QUERY: &str = "query($id: ID!, $from: DateTime) { issue(id: $id) { i
 
 const EVENT_FIELDS: &str = "eventId timestamp level release environment \
     exceptions { type value frames { function module filename lineno inApp contextLine preContext postContext vars } } \
-    breadcrumbs { timestamp category message level } tags { key value } user request contexts payload";
+    breadcrumbs { timestamp category message level } tags { key value } user request contexts \
+    attachments { filename contentType attachmentType size } userFeedback { name email comments } payload";
 
 /// Which event of `events` (newest first) to show for `wanted`, and its neighbours:
 /// (index, older, newer).
@@ -211,6 +231,7 @@ fn IssueView(
     let navigate = use_navigate();
     let issue_id = issue.id.clone();
     let account_id = account.id.clone();
+    let release = RwSignal::new(issue.last_release.clone().unwrap_or_default());
     let act = {
         let issue_id = issue_id.clone();
         let account_id = account_id.clone();
@@ -229,6 +250,12 @@ fn IssueView(
                     "ignore100" => {
                         "mutation($id: ID!) { ignoreIssue(id: $id, moreEvents: 100) { id } }"
                     }
+                    "ignoreHour" => {
+                        "mutation($id: ID!, $until: DateTime) { ignoreIssue(id: $id, until: $until) { id } }"
+                    }
+                    "resolveInRelease" => {
+                        "mutation($id: ID!, $release: String!) { resolveIssueInRelease(id: $id, release: $release) { id } }"
+                    }
                     "reopen" => "mutation($id: ID!) { reopenIssue(id: $id) { id } }",
                     "bookmark" => {
                         "mutation($id: ID!) { bookmarkIssue(id: $id, bookmarked: true) { id } }"
@@ -236,7 +263,20 @@ fn IssueView(
                     "delete" => "mutation($id: ID!) { deleteIssue(id: $id) }",
                     _ => return,
                 };
-                match api::gql(document, json!({"id": issue_id})).await {
+                let in_an_hour = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(
+                    js_sys::Date::now() + 3_600_000.0,
+                ))
+                .to_iso_string()
+                .as_string()
+                .unwrap_or_default();
+                let mut variables = json!({"id": issue_id});
+                if mutation == "ignoreHour" {
+                    variables["until"] = json!(in_an_hour);
+                }
+                if mutation == "resolveInRelease" {
+                    variables["release"] = json!(release.get_untracked());
+                }
+                match api::gql(document, variables).await {
                     Ok(_) if mutation == "delete" => {
                         navigate(&format!("/{account_id}/issues"), NavigateOptions::default());
                     }
@@ -301,6 +341,12 @@ fn IssueView(
                         {button("resolveNext", "Resolve in next release", false)}
                         {button("ignore", "Ignore", false)}
                         {button("ignore100", "Ignore until 100 more events", false)}
+                        {button("ignoreHour", "Ignore for an hour", false)}
+                        <label class="release-input">
+                            <span class="sr-only">"Release"</span>
+                            <input id="resolve-release" type="text" placeholder="release" bind:value=release disabled=!can_triage/>
+                        </label>
+                        {button("resolveInRelease", "Resolve in this release", false)}
                     }.into_any()
                 } else {
                     button("reopen", "Reopen", true).into_any()
@@ -525,6 +571,29 @@ fn EventView(event: Event) -> impl IntoView {
             <h3 id="tags-ev-h">"Tags"</h3>
             <ul class="tags">{event.tags.iter().map(|t| view! { <li><span class="muted">{t.key.clone()}"="</span>{t.value.clone()}</li> }).collect_view()}</ul>
         </section>
+        {(!event.user_feedback.is_empty()).then(|| view! {
+            <section aria-labelledby="feedback-h">
+                <h3 id="feedback-h">"User feedback"</h3>
+                <ul class="feedback">
+                    {event.user_feedback.iter().map(|f| view! {
+                        <li><blockquote>{f.comments.clone()}</blockquote>
+                            <span class="muted small">{f.name.clone().unwrap_or_default()}" "{f.email.clone().unwrap_or_default()}</span></li>
+                    }).collect_view()}
+                </ul>
+            </section>
+        })}
+        {(!event.attachments.is_empty()).then(|| view! {
+            <section aria-labelledby="attachments-h">
+                <h3 id="attachments-h">"Attachments"</h3>
+                <ul>
+                    {event.attachments.iter().map(|a| view! {
+                        <li><code>{a.filename.clone()}</code>" "<span class="muted small">{format!(
+                            "{} · {} · {} bytes", a.attachment_type, a.content_type.clone().unwrap_or_default(), a.size
+                        )}</span></li>
+                    }).collect_view()}
+                </ul>
+            </section>
+        })}
         <JsonBlock title="User" value=event.user.clone()/>
         <JsonBlock title="Request" value=event.request.clone()/>
         <JsonBlock title="Contexts" value=event.contexts.clone()/>

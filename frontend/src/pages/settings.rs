@@ -34,12 +34,15 @@ struct Key {
     label: String,
     dsn: String,
     is_active: bool,
+    rate_limit_per_minute: Option<i64>,
 }
 
 #[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
 struct Project {
     id: String,
     name: String,
+    fingerprint_rules: String,
     keys: Vec<Key>,
 }
 
@@ -86,7 +89,36 @@ pub fn Settings() -> impl IntoView {
             {account.can_admin().then(|| view! { <Invites account_id=account.id.clone() error/> })}
             <Keys account_id=account.id.clone() can_admin=account.can_admin() error/>
             <Tokens account_id=account.id.clone() error/>
+            {account.can_admin().then(|| view! { <RenameAccount account_id=account.id.clone() name=account.name.clone() error/> })}
         </div>
+    }
+}
+
+#[component]
+fn RenameAccount(
+    account_id: String,
+    name: String,
+    error: RwSignal<Option<ApiError>>,
+) -> impl IntoView {
+    let session = crate::app::use_session();
+    let name = RwSignal::new(name);
+    let on_submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        mutate(
+            "mutation($id: ID!, $n: String!) { renameAccount(id: $id, name: $n) { id } }",
+            json!({"id": account_id, "n": name.get_untracked()}),
+            error,
+            move |_| session.refresh(),
+        );
+    };
+    view! {
+        <section class="card" aria-labelledby="account-h">
+            <h2 id="account-h">"Account"</h2>
+            <form class="inline-form" on:submit=on_submit>
+                <Field id="account-rename" label="Account name" kind="text" value=name/>
+                <button type="submit">"Rename"</button>
+            </form>
+        </section>
     }
 }
 
@@ -117,6 +149,11 @@ fn Members(
                     <table class="plain" id="members"><tbody>
                         {list.into_iter().map(|m| {
                             let id = m.id.clone();
+                            let remove_id = m.id.clone();
+                            let remove = move |_| {
+                                mutate("mutation($id: ID!) { removeMember(id: $id) }",
+                                    json!({"id": remove_id}), error, move |_| members.refetch());
+                            };
                             let change = move |ev: leptos::ev::Event| {
                                 mutate("mutation($id: ID!, $r: Role!) { changeMemberRole(id: $id, role: $r) { id } }",
                                     json!({"id": id, "r": event_target_value(&ev)}), error, move |_| members.refetch());
@@ -129,6 +166,7 @@ fn Members(
                                         <select on:change=change disabled=!can_admin>
                                             {ROLES.iter().map(|r| view! { <option value=*r selected=role == *r>{r.to_lowercase()}</option> }).collect_view()}
                                         </select></label></td>
+                                    <td>{can_admin.then(|| view! { <button type="button" on:click=remove>"Remove"</button> })}</td>
                                 </tr>
                             }
                         }).collect_view()}
@@ -207,7 +245,8 @@ fn Keys(account_id: String, can_admin: bool, error: RwSignal<Option<ApiError>>) 
         let account_id = account_id.clone();
         async move {
             api::gql(
-                "query($a: ID!) { account(id: $a) { projects(first: 100) { nodes { id name keys { id label dsn isActive } } } } }",
+                "query($a: ID!) { account(id: $a) { projects(first: 100) { nodes { id name fingerprintRules \
+                 keys { id label dsn isActive rateLimitPerMinute } } } } }",
                 json!({"a": account_id}),
             )
             .await
@@ -221,33 +260,149 @@ fn Keys(account_id: String, can_admin: bool, error: RwSignal<Option<ApiError>>) 
                 None => view! { <Loading what="projects"/> }.into_any(),
                 Some(Err(error)) => view! { <ErrorNote error/> }.into_any(),
                 Some(Ok(list)) => list.into_iter().map(|p| view! {
-                    <h3>{p.name.clone()}</h3>
-                    <ul class="keys">
-                        {p.keys.into_iter().map(|k| {
-                            let rotate_id = k.id.clone();
-                            let toggle_id = k.id.clone();
-                            let active = k.is_active;
-                            let dsn = k.dsn.clone();
-                            view! {
-                                <li class="key" class:inactive=!active>
-                                    <span>{k.label.clone()}</span>" "<code>{k.dsn.clone()}</code>
-                                    <CopyButton text=Signal::derive(move || dsn.clone()) id=format!("copy-{}", k.id)/>
-                                    {can_admin.then(|| view! {
-                                        <button type="button" on:click=move |_| mutate(
-                                            "mutation($id: ID!) { updateProjectKey(id: $id, rotate: true) { id } }",
-                                            json!({"id": rotate_id}), error, move |_| projects.refetch())>"Rotate"</button>
-                                        <button type="button" on:click=move |_| mutate(
-                                            "mutation($id: ID!, $a: Boolean) { updateProjectKey(id: $id, isActive: $a) { id } }",
-                                            json!({"id": toggle_id, "a": !active}), error, move |_| projects.refetch())>
-                                            {if active { "Disable" } else { "Enable" }}</button>
-                                    })}
-                                </li>
-                            }
-                        }).collect_view()}
-                    </ul>
+                    <ProjectBlock project=p can_admin error on_change=move || projects.refetch()/>
                 }).collect_view().into_any(),
             }}
         </section>
+    }
+}
+
+#[component]
+fn ProjectBlock(
+    project: Project,
+    can_admin: bool,
+    error: RwSignal<Option<ApiError>>,
+    on_change: impl Fn() + Clone + Send + Sync + 'static,
+) -> impl IntoView {
+    let name = RwSignal::new(project.name.clone());
+    let rules = RwSignal::new(project.fingerprint_rules.clone());
+    let project_id = StoredValue::new(project.id.clone());
+    let rename = {
+        let on_change = on_change.clone();
+        move |ev: leptos::ev::SubmitEvent| {
+            ev.prevent_default();
+            let on_change = on_change.clone();
+            mutate(
+                "mutation($id: ID!, $n: String!) { renameProject(id: $id, name: $n) { id } }",
+                json!({"id": project_id.get_value(), "n": name.get_untracked()}),
+                error,
+                move |_| on_change(),
+            );
+        }
+    };
+    let save_rules = {
+        let on_change = on_change.clone();
+        move |ev: leptos::ev::SubmitEvent| {
+            ev.prevent_default();
+            let on_change = on_change.clone();
+            mutate(
+                "mutation($id: ID!, $r: String!) { setFingerprintRules(projectId: $id, rules: $r) { id } }",
+                json!({"id": project_id.get_value(), "r": rules.get_untracked()}),
+                error,
+                move |_| on_change(),
+            );
+        }
+    };
+    let delete = {
+        let on_change = on_change.clone();
+        move |_| {
+            let confirmed = web_sys::window()
+                .and_then(|w| {
+                    w.confirm_with_message("Delete this project, its keys and its issues?")
+                        .ok()
+                })
+                .unwrap_or(false);
+            if confirmed {
+                let on_change = on_change.clone();
+                mutate(
+                    "mutation($id: ID!) { deleteProject(id: $id) }",
+                    json!({"id": project_id.get_value()}),
+                    error,
+                    move |_| on_change(),
+                );
+            }
+        }
+    };
+    view! {
+        <div class="project-settings" data-project=project.id.clone()>
+            <h3>{project.name.clone()}</h3>
+            <ul class="keys">
+                {project.keys.into_iter().map(|k| view! { <KeyRow key=k can_admin error on_change=on_change.clone()/> }).collect_view()}
+            </ul>
+            {can_admin.then(|| view! {
+                <form class="inline-form" on:submit=rename>
+                    <Field id=format!("rename-{}", project.id) label="Name" kind="text" value=name/>
+                    <button type="submit">"Rename"</button>
+                </form>
+                <form on:submit=save_rules>
+                    <label class="field" for=format!("rules-{}", project.id)>
+                        <span>"Fingerprint rules (one per line, e.g. "<code>"error.type:DatabaseError -> database-error"</code>")"</span>
+                        <textarea id=format!("rules-{}", project.id) rows="3" bind:value=rules></textarea>
+                    </label>
+                    <button type="submit">"Save rules"</button>
+                </form>
+                <p><button type="button" class="danger" on:click=delete>"Delete project"</button></p>
+            })}
+        </div>
+    }
+}
+
+#[component]
+fn KeyRow(
+    key: Key,
+    can_admin: bool,
+    error: RwSignal<Option<ApiError>>,
+    on_change: impl Fn() + Clone + Send + Sync + 'static,
+) -> impl IntoView {
+    let id = StoredValue::new(key.id.clone());
+    let active = key.is_active;
+    let dsn = key.dsn.clone();
+    let limit = RwSignal::new(
+        key.rate_limit_per_minute
+            .map(|l| l.to_string())
+            .unwrap_or_default(),
+    );
+    let update = move |variables: Value| {
+        let on_change = on_change.clone();
+        mutate(
+            "mutation($id: ID!, $a: Boolean, $r: Boolean, $l: Int, $c: Boolean) { \
+             updateProjectKey(id: $id, isActive: $a, rotate: $r, rateLimitPerMinute: $l, clearRateLimit: $c) { id } }",
+            variables,
+            error,
+            move |_| on_change(),
+        );
+    };
+    let set_limit = {
+        let update = update.clone();
+        move |ev: leptos::ev::SubmitEvent| {
+            ev.prevent_default();
+            match limit.get_untracked().trim().parse::<i64>() {
+                Ok(per_minute) => update(json!({"id": id.get_value(), "l": per_minute})),
+                Err(_) => update(json!({"id": id.get_value(), "c": true})),
+            }
+        }
+    };
+    view! {
+        <li class="key" class:inactive=!active>
+            <span>{key.label.clone()}</span>" "<code>{key.dsn.clone()}</code>
+            <CopyButton text=Signal::derive(move || dsn.clone()) id=format!("copy-{}", key.id)/>
+            {can_admin.then(|| {
+                let rotate = update.clone();
+                let toggle = update.clone();
+                view! {
+                    <button type="button" on:click=move |_| rotate(json!({"id": id.get_value(), "r": true}))>"Rotate"</button>
+                    <button type="button" on:click=move |_| toggle(json!({"id": id.get_value(), "a": !active}))>
+                        {if active { "Disable" } else { "Enable" }}</button>
+                    <form class="inline-form" on:submit=set_limit>
+                        <label class="field">
+                            <span>"Events per minute (empty: no limit)"</span>
+                            <input type="number" min="1" bind:value=limit/>
+                        </label>
+                        <button type="submit">"Set limit"</button>
+                    </form>
+                }
+            })}
+        </li>
     }
 }
 

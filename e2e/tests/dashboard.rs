@@ -377,6 +377,39 @@ async fn journey_from_sign_up_to_a_resolved_issue_and_an_invited_viewer() {
     owner.screenshot("issue-page", true).await;
     let issue_path = owner.path().await;
 
+    // The keyboard works: a frame's header is a button that Enter folds and unfolds.
+    let frame_head = owner.wait(".frame.in-app .frame-head").await;
+    assert_eq!(
+        frame_head
+            .attr("aria-expanded")
+            .await
+            .expect("attr")
+            .as_deref(),
+        Some("true")
+    );
+    frame_head
+        .send_keys(&fantoccini::key::Key::Enter.to_string())
+        .await
+        .expect("press Enter");
+    let deadline = Instant::now() + STEP;
+    while frame_head
+        .attr("aria-expanded")
+        .await
+        .expect("attr")
+        .as_deref()
+        != Some("false")
+    {
+        assert!(Instant::now() < deadline, "Enter did not fold the frame");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    frame_head
+        .send_keys(&fantoccini::key::Key::Enter.to_string())
+        .await
+        .expect("press Enter");
+    owner
+        .wait_text(".frame.in-app .context .current", "raise ValueError")
+        .await;
+
     // Dark theme, remembered across a reload.
     owner.click("#theme-toggle").await;
     owner.goto(&format!("{base}{issue_path}")).await;
@@ -685,6 +718,13 @@ async fn issue_list_with_1000_issues_renders_quickly() {
         ));
     }
     browser.screenshot("issue-list-1000", false).await;
+    // The sparklines switch to 14 days (by the day).
+    browser.click("#sparkline-span").await;
+    browser.wait_text("#sparkline-span", "14 d").await;
+    browser.wait_text("#issue-total", "1000 issues").await;
+    browser
+        .wait("#issue-list tr.issue-row .sparkline polyline")
+        .await;
     eprintln!(
         "issue list, 1000 issues: first render {} ms after navigation start (GraphQL request {} ms)",
         samples

@@ -1,7 +1,8 @@
 //! `/:account/issues`: the issue list. The search (the API's syntax), sort and project filter
 //! live in the URL (`?query=…&sort=…&project=…`), so every view is a deep link. Rows show
-//! counts, last seen and a 24-hour sparkline; several can be selected for bulk actions; the
-//! list reloads itself when the subscription reports a new or changed issue.
+//! counts, last seen and a sparkline (24 hours by the hour, or 14 days by the day); several
+//! can be selected for bulk actions; the list reloads itself when the subscription reports a
+//! new or changed issue (a burst of notices makes one reload).
 
 use leptos::prelude::*;
 use leptos_router::NavigateOptions;
@@ -71,9 +72,9 @@ struct PageInfo {
 fn list_query(by_project: bool) -> String {
     let root = if by_project { "project" } else { "account" };
     format!(
-        "query($id: ID!, $q: String, $s: IssueSort, $n: Int, $after: String, $from: DateTime) {{ {root}(id: $id) {{ \
+        "query($id: ID!, $q: String, $s: IssueSort, $n: Int, $after: String, $from: DateTime, $i: Interval!) {{ {root}(id: $id) {{ \
          issues(query: $q, sort: $s, first: $n, after: $after) {{ totalCount pageInfo {{ hasNextPage endCursor }} \
-         nodes {{ {} eventCounts(from: $from, interval: HOUR) {{ count }} }} }} }} }}",
+         nodes {{ {} eventCounts(from: $from, interval: $i) {{ count }} }} }} }} }}",
         api::ISSUE_ROW_FIELDS
     )
 }
@@ -91,12 +92,22 @@ pub fn list_url(account: &str, query: &str, sort: &str, project: &str) -> String
 }
 
 /// RFC 3339 of 24 hours ago, from the browser's clock.
-fn day_ago() -> String {
-    let date = js_sys::Date::new(&JsValueNumber::from(js_sys::Date::now() - 86_400_000.0));
-    date.to_iso_string().into()
+/// The sparkline's window: (start as RFC 3339, interval) for 24 hours by the hour or 14 days
+/// by the day.
+fn sparkline_window(fortnight: bool) -> (String, &'static str) {
+    let (span_ms, interval) = if fortnight {
+        (14.0 * 86_400_000.0, "DAY")
+    } else {
+        (86_400_000.0, "HOUR")
+    };
+    let start = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(
+        js_sys::Date::now() - span_ms,
+    ));
+    (start.to_iso_string().into(), interval)
 }
 
-type JsValueNumber = wasm_bindgen::JsValue;
+/// Live notices arriving within this window cause one reload, not one each.
+const LIVE_COALESCE: std::time::Duration = std::time::Duration::from_millis(300);
 
 #[component]
 pub fn IssueList() -> impl IntoView {
@@ -125,6 +136,8 @@ pub fn IssueList() -> impl IntoView {
     let page = RwSignal::new(None::<Result<Page, ApiError>>);
     let generation = StoredValue::new(0_u64);
     let selected = RwSignal::new(Vec::<String>::new());
+    // The sparkline's span: 24 hours (false) or 14 days (true).
+    let fortnight = RwSignal::new(false);
     // Loads the first page (`after` = None) or appends the page after the cursor. A live
     // update reloads as many rows as are shown, so "load more" is not undone by it.
     let fetch = {
@@ -144,13 +157,15 @@ pub fn IssueList() -> impl IntoView {
                 PAGE_SIZE
             };
             let append = after.is_some();
+            let window = sparkline_window(fortnight.get_untracked());
             let variables = json!({
                 "id": if by_project { project_id } else { account_id.clone() },
                 "q": search.get_untracked(),
                 "s": sort.get_untracked(),
                 "n": first,
                 "after": after,
-                "from": day_ago(),
+                "from": window.0,
+                "i": window.1,
             });
             leptos::task::spawn_local(async move {
                 let started = js_sys::Date::now();
@@ -187,28 +202,45 @@ pub fn IssueList() -> impl IntoView {
         let reload = reload.clone();
         Effect::new(move |_| {
             // Tracks the URL's settings; a new search starts from one page.
-            let _ = (search.get(), sort.get(), project.get());
+            let _ = (search.get(), sort.get(), project.get(), fortnight.get());
             selected.set(Vec::new());
             page.set(None);
             reload();
         });
     }
     {
-        let on_change = reload.clone();
-        let on_reconnect = reload.clone();
+        // A burst of events is many notices: coalesce them into one reload.
+        let scheduled = StoredValue::new(false);
+        let soon = {
+            let reload = reload.clone();
+            move || {
+                if scheduled.get_value() {
+                    return;
+                }
+                scheduled.set_value(true);
+                let reload = reload.clone();
+                set_timeout(
+                    move || {
+                        scheduled.set_value(false);
+                        reload();
+                    },
+                    LIVE_COALESCE,
+                );
+            }
+        };
+        let on_change = soon.clone();
         crate::live::subscribe(
             "subscription($a: ID) { issueCreated(accountId: $a) { id } }",
             json!({"a": account_id.clone()}),
             move |_| on_change(),
-            on_reconnect,
+            soon.clone(),
         );
-        let on_change = reload.clone();
-        let on_reconnect = reload.clone();
+        let on_change = soon.clone();
         crate::live::subscribe(
             "subscription($a: ID) { issueUpdated(accountId: $a) { id } }",
             json!({"a": account_id.clone()}),
             move |_| on_change(),
-            on_reconnect,
+            soon,
         );
     }
 
@@ -387,7 +419,13 @@ pub fn IssueList() -> impl IntoView {
                                 <th>"Issue"</th>
                                 <th class="num">"Events"</th>
                                 <th class="num">"Users"</th>
-                                <th class="hide-narrow">"24 h"</th>
+                                <th class="hide-narrow">
+                                    <button type="button" class="ghost small" id="sparkline-span"
+                                        aria-label="Sparkline span: switch between 24 hours and 14 days"
+                                        on:click=move |_| fortnight.update(|f| *f = !*f)>
+                                        {move || if fortnight.get() { "14 d" } else { "24 h" }}
+                                    </button>
+                                </th>
                                 <th class="hide-narrow">"Last seen"</th>
                             </tr></thead>
                             <tbody>
@@ -456,7 +494,7 @@ fn IssueRowView(
             </td>
             <td class="num">{issue.count}</td>
             <td class="num">{issue.user_count}</td>
-            <td class="hide-narrow"><Sparkline counts label=format!("events of {} in the last 24 hours", issue.title)/></td>
+            <td class="hide-narrow"><Sparkline counts label=format!("events of {} over time", issue.title)/></td>
             <td class="hide-narrow">{since(&issue.last_seen)}</td>
         </tr>
     }

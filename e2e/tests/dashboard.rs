@@ -16,7 +16,7 @@ use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{Value, json};
 
 /// How long any one step may take before the test fails.
-const STEP: Duration = Duration::from_secs(20);
+const STEP: Duration = Duration::from_secs(30);
 /// The password every browser user signs up with.
 const PASSWORD: &str = "a browser password long enough";
 

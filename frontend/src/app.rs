@@ -10,18 +10,36 @@ use crate::api::{self, AccountSummary, ApiError, Viewer};
 use crate::components::{ErrorNote, Loading, ThemeToggle};
 use crate::pages;
 
-/// The signed-in viewer, loaded once and reloaded after anything that changes it (log in,
-/// accept an invite, create an account or project).
+/// The signed-in viewer, loaded once and reloaded after anything that changes it (create an
+/// account or project, rename an account). While it reloads, the previous answer stays, so no
+/// page flashes a loading or "not found" state.
 #[derive(Clone, Copy)]
 pub struct Session {
-    /// The viewer query; `UNAUTHENTICATED` when nobody is signed in.
-    pub viewer: LocalResource<Result<Viewer, ApiError>>,
+    /// The viewer query's answer (`None` until the first one); `UNAUTHENTICATED` when nobody
+    /// is signed in.
+    pub viewer: RwSignal<Option<Result<Viewer, ApiError>>>,
 }
 
 impl Session {
-    /// Reloads the viewer.
+    fn load() -> Self {
+        let session = Self {
+            viewer: RwSignal::new(None),
+        };
+        session.refresh();
+        session
+    }
+
+    /// Reloads the viewer in the background.
     pub fn refresh(&self) {
-        self.viewer.refetch();
+        let session = *self;
+        leptos::task::spawn_local(async move { session.reload().await });
+    }
+
+    /// Reloads the viewer and returns once the new answer is in place (navigate after this
+    /// when the next page needs what just changed, such as a new account).
+    pub async fn reload(&self) {
+        let answer = api::load_viewer().await;
+        self.viewer.set(Some(answer));
     }
 }
 
@@ -33,10 +51,7 @@ pub fn use_session() -> Session {
 /// The root component: the router and every route.
 #[component]
 pub fn App() -> impl IntoView {
-    let session = Session {
-        viewer: LocalResource::new(api::load_viewer),
-    };
-    provide_context(session);
+    provide_context(Session::load());
     view! {
         <Router>
             <Routes fallback=|| view! { <Shell><NotFound/></Shell> }>

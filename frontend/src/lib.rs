@@ -8,6 +8,8 @@
 pub mod api;
 pub mod app;
 pub mod components;
+#[cfg(test)]
+mod documents_check;
 pub mod live;
 pub mod pages;
 

@@ -172,6 +172,13 @@ const EVENT_FIELDS: &str = "eventId timestamp level release environment \
     breadcrumbs { timestamp category message level } tags { key value } user request contexts \
     attachments { filename contentType attachmentType size } userFeedback { name email comments } payload";
 
+/// The query of one event, by project and SDK event id.
+pub fn event_query() -> String {
+    format!(
+        "query($p: ID!, $e: String!) {{ event(projectId: $p, eventId: $e) {{ {EVENT_FIELDS} }} }}"
+    )
+}
+
 /// Which event of `events` (newest first) to show for `wanted`, and its neighbours:
 /// (index, older, newer).
 fn neighbours(events: &[String], wanted: Option<&str>) -> (usize, Option<usize>, Option<usize>) {
@@ -483,7 +490,7 @@ fn EventPanel(
             match event_id {
                 None => Ok(None),
                 Some(event_id) => api::query::<Event>(
-                    &format!("query($p: ID!, $e: String!) {{ event(projectId: $p, eventId: $e) {{ {EVENT_FIELDS} }} }}"),
+                    &event_query(),
                     json!({"p": project_id, "e": event_id}),
                     "event",
                 )

@@ -68,8 +68,8 @@ struct PageInfo {
     end_cursor: Option<String>,
 }
 
-/// The list query: the account's issues, or one project's.
-fn list_query(by_project: bool) -> String {
+/// The list query: the account's issues, or one project's (first page, or after a cursor).
+pub fn list_query(by_project: bool) -> String {
     let root = if by_project { "project" } else { "account" };
     format!(
         "query($id: ID!, $q: String, $s: IssueSort, $n: Int, $after: String, $from: DateTime, $i: Interval!) {{ {root}(id: $id) {{ \

@@ -52,7 +52,7 @@ pub fn CreateAccount() -> impl IntoView {
                         .and_then(Value::as_str)
                         .unwrap_or_default()
                         .to_owned();
-                    session.refresh();
+                    session.reload().await;
                     navigate(&format!("/{id}/projects/new"), NavigateOptions::default());
                 }
                 Err(e) => error.set(Some(e)),
@@ -104,7 +104,7 @@ pub fn CreateProject() -> impl IntoView {
                         .and_then(Value::as_str)
                         .unwrap_or_default()
                         .to_owned();
-                    session.refresh();
+                    session.reload().await;
                     navigate(
                         &format!("/{account_id}/projects/{id}/setup"),
                         NavigateOptions::default(),
@@ -167,6 +167,23 @@ struct SetupProject {
     issues: api::IssuePage,
 }
 
+/// The setup page's query: the project, its keys with every snippet, and its first issue.
+pub fn setup_query() -> String {
+    format!(
+        "query($p: ID!) {{ project(id: $p) {{ id name platform keys {{ dsn snippets {{ platform label install code }} }} \
+         issues(first: 1, sort: FIRST_SEEN) {{ totalCount nodes {{ {} }} }} }} }}",
+        api::ISSUE_ROW_FIELDS
+    )
+}
+
+/// The subscription that turns the waiting state into the first issue.
+pub fn first_issue_subscription() -> String {
+    format!(
+        "subscription($p: ID) {{ issueCreated(projectId: $p) {{ {} }} }}",
+        api::ISSUE_ROW_FIELDS
+    )
+}
+
 /// `/:account/projects/:project/setup`: the DSN, the snippet, and the first event arriving.
 #[component]
 pub fn ProjectSetup() -> impl IntoView {
@@ -175,26 +192,12 @@ pub fn ProjectSetup() -> impl IntoView {
     let project_id = Memo::new(move |_| params.read().get("project").unwrap_or_default());
     let project = LocalResource::new(move || {
         let id = project_id.get();
-        async move {
-            api::query::<SetupProject>(
-                &format!(
-                    "query($p: ID!) {{ project(id: $p) {{ id name platform keys {{ dsn snippets {{ platform label install code }} }} \
-                     issues(first: 1, sort: FIRST_SEEN) {{ totalCount nodes {{ {} }} }} }} }}",
-                    api::ISSUE_ROW_FIELDS
-                ),
-                json!({"p": id}),
-                "project",
-            )
-            .await
-        }
+        async move { api::query::<SetupProject>(&setup_query(), json!({"p": id}), "project").await }
     });
     let arrived = RwSignal::new(None::<IssueRow>);
     let chosen = RwSignal::new(None::<String>);
     crate::live::subscribe(
-        &format!(
-            "subscription($p: ID) {{ issueCreated(projectId: $p) {{ {} }} }}",
-            api::ISSUE_ROW_FIELDS
-        ),
+        &first_issue_subscription(),
         json!({"p": project_id.get_untracked()}),
         move |data| {
             if let Ok(issue) = api::decode::<IssueRow>(data["issueCreated"].clone())

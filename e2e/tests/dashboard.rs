@@ -262,8 +262,10 @@ fn python_sends(dsn: &str, kind: &str) {
 /// Python SDK sends an error → it appears live (no reload) → open it: in-app frame and
 /// breadcrumbs → resolve → it leaves the unresolved list. Then invite a viewer, who signs up
 /// through the emailed invite, sees the project and its issues, and cannot resolve (the button
-/// is disabled and the API refuses with FORBIDDEN). Then the dark theme, a second account and
-/// the account switcher, log out, password reset by email, log in, the profile page.
+/// is disabled and the API refuses with FORBIDDEN). Then the dark theme, a second account, an
+/// invite accepted by a signed-in user, the account switcher, log out, password reset by
+/// email, log in, the profile page, search, sort, bulk actions, a regression arriving live,
+/// event navigation and the error states.
 #[tokio::test]
 async fn journey_from_sign_up_to_a_resolved_issue_and_an_invited_viewer() {
     let _ = rustls::crypto::ring::default_provider().install_default();
@@ -501,8 +503,6 @@ async fn journey_from_sign_up_to_a_resolved_issue_and_an_invited_viewer() {
     );
     viewer.screenshot("issue-page-viewer", false).await;
 
-    viewer.client.clone().close().await.expect("close viewer");
-
     // A second account, and the switcher back to the first.
     owner.goto(&format!("{base}/{account_id}/issues")).await;
     owner
@@ -516,7 +516,41 @@ async fn journey_from_sign_up_to_a_resolved_issue_and_an_invited_viewer() {
     owner.click("#account-form button[type=submit]").await;
     let side = owner.wait_path("/acc_").await;
     assert!(!side.starts_with(&format!("/{account_id}/")), "{side}");
+    let side_id = side
+        .trim_start_matches('/')
+        .split('/')
+        .next()
+        .expect("account id")
+        .to_owned();
     owner.wait_text("#account-switcher", "Side project").await;
+
+    // The viewer, already signed in, is invited to it as a member and accepts with one click;
+    // their switcher then holds both accounts.
+    owner.goto(&format!("{base}/{side_id}/settings")).await;
+    owner.fill("#invite-address", viewer_email).await;
+    owner.click("#send-invite").await;
+    owner.wait_text("#invite-sent", viewer_email).await;
+    let second_invite = smtp.wait_for(viewer_email, "invited", 2).await;
+    viewer
+        .goto(&format!(
+            "{base}/accept-invite?token={}",
+            second_invite.token("accept-invite")
+        ))
+        .await;
+    viewer.click("#accept-invite").await;
+    viewer.wait_path(&format!("/{side_id}/issues")).await;
+    viewer.wait_text("#account-switcher", "Shop").await;
+    viewer
+        .wait("#account-switcher")
+        .await
+        .select_by_value(&account_id)
+        .await
+        .expect("switch to Shop");
+    viewer.wait_path(&format!("/{account_id}/issues")).await;
+    viewer.wait_text("#issue-list", "KeyError").await;
+    viewer.client.clone().close().await.expect("close viewer");
+
+    owner.goto(&format!("{base}/{side_id}/issues")).await;
     owner
         .wait("#account-switcher")
         .await

@@ -170,6 +170,8 @@ pub struct AccountSummary {
     pub id: String,
     /// Display name.
     pub name: String,
+    /// URL-safe name (typed to confirm deleting the account).
+    pub slug: String,
     /// The viewer's role here: `VIEWER`, `MEMBER`, `ADMIN` or `OWNER`.
     pub viewer_role: String,
     /// Its projects (first page).
@@ -205,7 +207,7 @@ pub struct Viewer {
 }
 
 /// The query behind [`Viewer`].
-pub const VIEWER_QUERY: &str = "query { viewer { user { id email } accounts { id name viewerRole \
+pub const VIEWER_QUERY: &str = "query { viewer { user { id email } accounts { id name slug viewerRole \
      projects(first: 100) { nodes { id name platform } } } } }";
 
 /// Loads the viewer (UNAUTHENTICATED when nobody is signed in).
@@ -314,6 +316,7 @@ mod tests {
         let account = |role: &str| AccountSummary {
             id: "acc_1".into(),
             name: "A".into(),
+            slug: "a".into(),
             viewer_role: role.into(),
             projects: Nodes { nodes: vec![] },
         };

@@ -283,7 +283,7 @@ pub fn AcceptInvite() -> impl IntoView {
     let accept = move |_| {
         submit.run(async move {
             let account: AccountSummary = api::query(
-                "mutation($t: String!) { acceptInvite(token: $t) { id name viewerRole projects(first: 1) { nodes { id name platform } } } }",
+                "mutation($t: String!) { acceptInvite(token: $t) { id name slug viewerRole projects(first: 1) { nodes { id name platform } } } }",
                 json!({"t": token.get_untracked()}),
                 "acceptInvite",
             )

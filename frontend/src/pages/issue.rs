@@ -249,6 +249,11 @@ fn IssueView(
             let navigate = navigate.clone();
             leptos::task::spawn_local(async move {
                 let document = match mutation {
+                    // Something else changed the issue (assign, unmerge): only reload it.
+                    "refresh" => {
+                        on_change();
+                        return;
+                    }
                     "resolve" => "mutation($id: ID!) { resolveIssue(id: $id) { id } }",
                     "resolveNext" => {
                         "mutation($id: ID!) { resolveIssueInNextRelease(id: $id) { id } }"
@@ -393,7 +398,8 @@ fn IssueView(
                     <h2 id="grouping-h">"Why these events are one issue"</h2>
                     <p class="muted">{format!("Grouping version {}", issue.grouping.version)}</p>
                     <pre class="json small">{serde_json::to_string_pretty(&issue.grouping.components).unwrap_or_default()}</pre>
-                    <p class="muted small">{format!("Fingerprints: {}", issue.grouping.fingerprints.join(", "))}</p>
+                    <Fingerprints issue_id=issue_id.clone() fingerprints=issue.grouping.fingerprints.clone()
+                        can_triage on_done=act.clone()/>
                 </section>
             </div>
             <EventPanel project_id event_ids wanted_event account_id=account_id.clone() issue_id=issue_id.clone()/>
@@ -406,6 +412,53 @@ fn IssueView(
                 </ul>
             </section>
         </article>
+    }
+}
+
+/// The fingerprints grouped into this issue; with several (after a merge), each can be split
+/// off again into an issue of its own.
+#[component]
+fn Fingerprints<F>(
+    issue_id: String,
+    fingerprints: Vec<String>,
+    can_triage: bool,
+    on_done: F,
+) -> impl IntoView
+where
+    F: Fn(&'static str) + Clone + 'static,
+{
+    let error = RwSignal::new(None::<ApiError>);
+    let several = fingerprints.len() > 1;
+    view! {
+        <ul class="fingerprints small" id="fingerprints">
+            {fingerprints.into_iter().map(|fingerprint| {
+                let issue_id = issue_id.clone();
+                let on_done = on_done.clone();
+                let fingerprint_for_request = fingerprint.clone();
+                let unmerge = move |_| {
+                    let issue_id = issue_id.clone();
+                    let fingerprint = fingerprint_for_request.clone();
+                    let on_done = on_done.clone();
+                    leptos::task::spawn_local(async move {
+                        match api::gql(
+                            "mutation($i: ID!, $f: String!) { unmergeFingerprint(issueId: $i, fingerprint: $f) { id } }",
+                            json!({"i": issue_id, "f": fingerprint}),
+                        )
+                        .await
+                        {
+                            Ok(_) => on_done("refresh"),
+                            Err(e) => error.set(Some(e)),
+                        }
+                    });
+                };
+                view! {
+                    <li><code>{fingerprint.clone()}</code>
+                        {(several && can_triage).then(|| view! { <button type="button" class="small" on:click=unmerge>"Unmerge"</button> })}
+                    </li>
+                }
+            }).collect_view()}
+        </ul>
+        {move || error.get().map(|error| view! { <ErrorNote error/> })}
     }
 }
 

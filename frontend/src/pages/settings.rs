@@ -90,7 +90,56 @@ pub fn Settings() -> impl IntoView {
             <Keys account_id=account.id.clone() can_admin=account.can_admin() error/>
             <Tokens account_id=account.id.clone() error/>
             {account.can_admin().then(|| view! { <RenameAccount account_id=account.id.clone() name=account.name.clone() error/> })}
+            <LeaveOrDelete account=account.clone() error/>
         </div>
+    }
+}
+
+/// Leave the account, or (owners) delete it by typing its slug.
+#[component]
+fn LeaveOrDelete(
+    account: crate::api::AccountSummary,
+    error: RwSignal<Option<ApiError>>,
+) -> impl IntoView {
+    let owner = account.viewer_role == "OWNER";
+    let typed = RwSignal::new(String::new());
+    let account_id = StoredValue::new(account.id.clone());
+    let slug = account.slug.clone();
+    let leave = move |_| {
+        mutate(
+            "mutation($id: ID!) { leaveAccount(id: $id) }",
+            json!({"id": account_id.get_value()}),
+            error,
+            |_| go_home(),
+        );
+    };
+    let delete = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        mutate(
+            "mutation($id: ID!, $c: String!) { deleteAccount(id: $id, confirm: $c) }",
+            json!({"id": account_id.get_value(), "c": typed.get_untracked()}),
+            error,
+            |_| go_home(),
+        );
+    };
+    view! {
+        <section class="card" aria-labelledby="danger-h">
+            <h2 id="danger-h">"Leave or delete"</h2>
+            <button type="button" class="danger" id="leave-account" on:click=leave>"Leave this account"</button>
+            {owner.then(|| view! {
+                <form class="inline-form" on:submit=delete>
+                    <Field id="delete-confirm" label=format!("Type {slug} to delete the account and all its data") kind="text" value=typed/>
+                    <button type="submit" class="danger" id="delete-account">"Delete account"</button>
+                </form>
+            })}
+        </section>
+    }
+}
+
+/// A full load of `/`: the viewer's accounts changed.
+fn go_home() {
+    if let Some(window) = web_sys::window() {
+        let _ = window.location().set_href("/");
     }
 }
 

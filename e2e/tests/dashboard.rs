@@ -153,6 +153,21 @@ impl Browser {
         }
     }
 
+    /// Waits until nothing matches `css`.
+    async fn wait_gone(&self, css: &str) {
+        let deadline = Instant::now() + STEP;
+        while !self
+            .client
+            .find_all(Locator::Css(css))
+            .await
+            .expect("find_all")
+            .is_empty()
+        {
+            assert!(Instant::now() < deadline, "{css} is still on the page");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     async fn fill(&self, css: &str, text: &str) {
         let element = self.wait(css).await;
         element.clear().await.expect("clear");
@@ -651,6 +666,20 @@ async fn journey_from_sign_up_to_a_resolved_issue_and_an_invited_viewer() {
     owner.wait_text(".event-nav", "1 of 2").await;
     owner.wait("a#event-newer").await;
     owner.wait_text(".frame.in-app", "charge_card").await;
+
+    // Merge the two issues from the list, then split the ValueError's fingerprint off again.
+    owner.goto(&format!("{base}/{account_id}/issues")).await;
+    owner.wait_text("#issue-total", "2 issues").await;
+    owner.click("#issue-list thead input[type=checkbox]").await;
+    owner.wait_text(".bulk", "2 selected").await;
+    owner.click("#bulk-merge").await;
+    owner.wait_text("#issue-total", "1 issue").await;
+    owner.click("#issue-list a.issue-title").await;
+    owner.wait("#fingerprints li:nth-child(2)").await;
+    owner.click("#fingerprints li:nth-child(2) button").await;
+    owner.wait_gone("#fingerprints li:nth-child(2)").await;
+    owner.goto(&format!("{base}/{account_id}/issues")).await;
+    owner.wait_text("#issue-total", "2 issues").await;
 
     // A failed request shows its error, not a blank page.
     owner

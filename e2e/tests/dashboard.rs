@@ -465,6 +465,34 @@ async fn journey_from_sign_up_to_a_resolved_issue_and_an_invited_viewer() {
     owner.wait_text("#invite-sent", viewer_email).await;
     owner.wait_text("#invites", viewer_email).await;
     owner.screenshot("settings", true).await;
+
+    // An API token made on the settings page works as `Authorization: Bearer`.
+    owner.fill("#token-name", "deploy script").await;
+    owner
+        .wait("#token-scope")
+        .await
+        .select_by_value("WRITE")
+        .await
+        .expect("pick the scope");
+    owner
+        .click("#token-name ~ button, form:has(#token-name) button[type=submit]")
+        .await;
+    let secret = owner.wait_text("#token-secret", "ewt_").await;
+    let answer: Value = reqwest::Client::new()
+        .post(format!("{base}/graphql"))
+        .bearer_auth(secret.trim())
+        .json(&json!({"query": "{ viewer { user { email } } }"}))
+        .send()
+        .await
+        .expect("graphql with the token")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(
+        answer["data"]["viewer"]["user"]["email"],
+        json!(email),
+        "{answer}"
+    );
     let invite = smtp.wait_for(viewer_email, "invited", 1).await;
 
     // The viewer opens the link in their own browser and signs up with it.

@@ -122,13 +122,21 @@ pub fn Signed(children: ChildrenFn) -> impl IntoView {
             navigate(&target, Default::default());
         }
     });
-    move || match session.viewer.get() {
+    move || {
+        match session.viewer.get() {
         None => view! { <Shell><Loading what="your session"/></Shell> }.into_any(),
         Some(Err(error)) if error.is_unauthenticated() => {
             view! { <Shell><Loading what="the log-in page"/></Shell> }.into_any()
         }
-        Some(Err(error)) => view! { <Shell><ErrorNote error/></Shell> }.into_any(),
+        Some(Err(error)) => view! {
+            <Shell>
+                <ErrorNote error/>
+                <button type="button" class="primary" id="retry-session" on:click=move |_| session.refresh()>"Try again"</button>
+            </Shell>
+        }
+        .into_any(),
         Some(Ok(_)) => children().into_any(),
+    }
     }
 }
 

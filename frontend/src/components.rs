@@ -32,6 +32,7 @@ pub fn ErrorNote(error: ApiError) -> impl IntoView {
             <strong>{error.message.clone()}</strong>
             <span class="code">{error.code.clone()}</span>
             {(!hint.is_empty()).then(|| view! { <p>{hint}</p> })}
+            {(error.code == "UNAUTHENTICATED").then(|| view! { <p><a href="/login">"Log in"</a></p> })}
         </div>
     }
 }

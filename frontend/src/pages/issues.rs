@@ -329,7 +329,7 @@ pub fn IssueList() -> impl IntoView {
         <div class="issues">
             <div class="list-head">
                 <h1>"Issues"</h1>
-                <span class="total" id="issue-total">{move || match page.get() {
+                <span class="total" id="issue-total" aria-live="polite">{move || match page.get() {
                     Some(Ok(p)) => format!("{} issue{}", p.total_count, if p.total_count == 1 { "" } else { "s" }),
                     _ => String::new(),
                 }}</span>

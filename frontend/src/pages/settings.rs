@@ -472,12 +472,13 @@ fn Tokens(account_id: String, error: RwSignal<Option<ApiError>>) -> impl IntoVie
         }
     });
     let name = RwSignal::new(String::new());
+    let scope = RwSignal::new("READ".to_owned());
     let secret = RwSignal::new(None::<String>);
     let on_submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         mutate(
-            "mutation($a: ID!, $n: String!) { createApiToken(accountId: $a, name: $n, scope: READ) { secret } }",
-            json!({"a": account_id, "n": name.get_untracked()}),
+            "mutation($a: ID!, $n: String!, $s: TokenScope!) { createApiToken(accountId: $a, name: $n, scope: $s) { secret } }",
+            json!({"a": account_id, "n": name.get_untracked(), "s": scope.get_untracked()}),
             error,
             move |data| {
                 secret.set(
@@ -493,11 +494,18 @@ fn Tokens(account_id: String, error: RwSignal<Option<ApiError>>) -> impl IntoVie
     view! {
         <section class="card" aria-labelledby="tokens-h">
             <h2 id="tokens-h">"API tokens"</h2>
-            <form class="inline-form" on:submit=on_submit>
-                <Field id="token-name" label="Name (read-only token)" kind="text" value=name/>
+            <form class="inline-form" id="token-form" on:submit=on_submit>
+                <Field id="token-name" label="Name" kind="text" value=name/>
+                <label class="field" for="token-scope"><span>"Scope"</span>
+                    <select id="token-scope" on:change=move |ev| scope.set(event_target_value(&ev))>
+                        <option value="READ">"read"</option>
+                        <option value="WRITE">"write"</option>
+                        <option value="ADMIN">"admin"</option>
+                    </select>
+                </label>
                 <button type="submit" class="primary">"Create token"</button>
             </form>
-            {move || secret.get().map(|s| view! { <p role="status">"Copy it now, it is shown once: "<code>{s}</code></p> })}
+            {move || secret.get().map(|s| view! { <p role="status">"Copy it now, it is shown once: "<code id="token-secret">{s}</code></p> })}
             {move || match tokens.get() {
                 None => view! { <Loading what="tokens"/> }.into_any(),
                 Some(Err(error)) => view! { <ErrorNote error/> }.into_any(),

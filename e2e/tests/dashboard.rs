@@ -391,6 +391,15 @@ async fn journey_from_sign_up_to_a_resolved_issue_and_an_invited_viewer() {
         .wait_text("#breadcrumbs", "added sku-42 to the cart")
         .await;
     owner.wait_text("#breadcrumbs", "started checkout").await;
+    // The attachment the SDK sent downloads with its content.
+    owner.wait_text("#attachments", "cart.json").await;
+    owner.click("#attachment-0").await;
+    let save = owner.wait("a#attachment-0-save").await;
+    let href = save.attr("href").await.expect("href").unwrap_or_default();
+    assert_eq!(
+        href, "data:application/json;base64,eyJjYXJ0IjogWyJza3UtNDIiXX0=",
+        "the attachment's bytes, {{\"cart\": [\"sku-42\"]}}"
+    );
     owner.screenshot("issue-page", true).await;
     let issue_path = owner.path().await;
 

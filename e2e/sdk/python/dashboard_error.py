@@ -1,4 +1,5 @@
-"""Sends one handled error with breadcrumbs through the real sentry-sdk (e2e/tests/dashboard.rs).
+"""Sends one handled error with breadcrumbs and a small JSON attachment through the real
+sentry-sdk (e2e/tests/dashboard.rs).
 
 Usage: python dashboard_error.py DSN KIND, where KIND is `card` (a ValueError raised in
 `charge_card`) or `stock` (a KeyError raised in `reserve_stock`): two different issues.
@@ -32,6 +33,9 @@ def main():
     sentry_sdk.set_user({"id": "u-7", "email": "buyer@example.com"})
     sentry_sdk.add_breadcrumb(category="cart", message="added sku-42 to the cart", level="info")
     sentry_sdk.add_breadcrumb(category="checkout", message="started checkout", level="info")
+    sentry_sdk.get_current_scope().add_attachment(
+        bytes=b'{"cart": ["sku-42"]}', filename="cart.json", content_type="application/json"
+    )
     try:
         checkout_cart(kind)
     except Exception:

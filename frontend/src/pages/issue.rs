@@ -111,6 +111,7 @@ struct Event {
 #[derive(Clone, Debug, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 struct Attachment {
+    id: String,
     filename: String,
     content_type: Option<String>,
     attachment_type: String,
@@ -170,7 +171,7 @@ const ISSUE_QUERY: &str = "query($id: ID!, $from: DateTime) { issue(id: $id) { i
 const EVENT_FIELDS: &str = "eventId timestamp level release environment \
     exceptions { type value frames { function module filename lineno inApp contextLine preContext postContext vars } } \
     breadcrumbs { timestamp category message level } tags { key value } user request contexts \
-    attachments { filename contentType attachmentType size } userFeedback { name email comments } payload";
+    attachments { id filename contentType attachmentType size } userFeedback { name email comments } payload";
 
 /// The query of one event, by project and SDK event id.
 pub fn event_query() -> String {
@@ -536,6 +537,7 @@ fn EventPanel(
     });
     let current =
         Memo::new(move |_| event_ids.with_value(|ids| ids.get(position.get().0).cloned()));
+    let project_for_view = StoredValue::new(project_id.clone());
     let event = LocalResource::new(move || {
         let project_id = project_id.clone();
         let event_id = current.get();
@@ -587,14 +589,14 @@ fn EventPanel(
                 None => view! { <Loading what="the event"/> }.into_any(),
                 Some(Err(error)) => view! { <ErrorNote error/> }.into_any(),
                 Some(Ok(None)) => view! { <p class="empty">"No event is stored for this issue any more."</p> }.into_any(),
-                Some(Ok(Some(e))) => view! { <EventView event=e/> }.into_any(),
+                Some(Ok(Some(e))) => view! { <EventView event=e project_id=project_for_view.get_value()/> }.into_any(),
             }}
         </section>
     }
 }
 
 #[component]
-fn EventView(event: Event) -> impl IntoView {
+fn EventView(event: Event, project_id: String) -> impl IntoView {
     let raw = serde_json::to_string_pretty(&event.payload).unwrap_or_default();
     let download = format!(
         "data:application/json;charset=utf-8,{}",
@@ -645,11 +647,9 @@ fn EventView(event: Event) -> impl IntoView {
         {(!event.attachments.is_empty()).then(|| view! {
             <section aria-labelledby="attachments-h">
                 <h3 id="attachments-h">"Attachments"</h3>
-                <ul>
-                    {event.attachments.iter().map(|a| view! {
-                        <li><code>{a.filename.clone()}</code>" "<span class="muted small">{format!(
-                            "{} · {} · {} bytes", a.attachment_type, a.content_type.clone().unwrap_or_default(), a.size
-                        )}</span></li>
+                <ul id="attachments">
+                    {event.attachments.iter().enumerate().map(|(index, a)| view! {
+                        <AttachmentRow index attachment=a.clone() project_id=project_id.clone() event_id=event.event_id.clone()/>
                     }).collect_view()}
                 </ul>
             </section>
@@ -662,6 +662,63 @@ fn EventView(event: Event) -> impl IntoView {
             <a class="button" download=format!("event-{}.json", event.event_id) href=download>"Download"</a>
             <pre class="json small">{raw}</pre>
         </details>
+    }
+}
+
+/// One attachment: its metadata, and a download fetched on demand (the API inlines the content
+/// of attachments up to 1 MiB).
+#[component]
+fn AttachmentRow(
+    index: usize,
+    attachment: Attachment,
+    project_id: String,
+    event_id: String,
+) -> impl IntoView {
+    let link = RwSignal::new(None::<Result<Option<String>, ApiError>>);
+    let id = attachment.id.clone();
+    let content_type = attachment
+        .content_type
+        .clone()
+        .unwrap_or_else(|| "application/octet-stream".to_owned());
+    let fetch = move |_| {
+        let (project_id, event_id, id, content_type) = (
+            project_id.clone(),
+            event_id.clone(),
+            id.clone(),
+            content_type.clone(),
+        );
+        leptos::task::spawn_local(async move {
+            let answer = api::gql(
+                "query($p: ID!, $e: String!) { event(projectId: $p, eventId: $e) { attachments { id dataBase64 } } }",
+                json!({"p": project_id, "e": event_id}),
+            )
+            .await
+            .map(|data| {
+                data["event"]["attachments"]
+                    .as_array()
+                    .and_then(|all| all.iter().find(|a| a["id"] == json!(id)))
+                    .and_then(|a| a["dataBase64"].as_str())
+                    .map(|b64| format!("data:{content_type};base64,{b64}"))
+            });
+            link.set(Some(answer));
+        });
+    };
+    let filename = attachment.filename.clone();
+    view! {
+        <li class="attachment">
+            <code>{attachment.filename.clone()}</code>" "
+            <span class="muted small">{format!("{} · {} bytes", attachment.attachment_type, attachment.size)}</span>" "
+            {move || match link.get() {
+                None => view! {
+                    <button type="button" class="small" id=format!("attachment-{index}") on:click=fetch.clone()>"Download"</button>
+                }.into_any(),
+                Some(Ok(Some(href))) => view! {
+                    <a class="button" id=format!("attachment-{index}-save") href=href download=filename.clone()>{format!("Save {filename}")}</a>
+                }.into_any(),
+                Some(Ok(None)) => view! { <span class="muted small">"Over 1 MiB: not downloadable here."</span> }.into_any(),
+                Some(Err(error)) => view! { <ErrorNote error/> }.into_any(),
+            }}
+        </li>
     }
 }
 

@@ -645,6 +645,23 @@ async fn journey_from_sign_up_to_a_resolved_issue_and_an_invited_viewer() {
     owner.wait_text("#sessions", "this browser").await;
     owner.screenshot("profile", true).await;
 
+    // Change the address: the link goes to the new one, and opening it makes the change.
+    let new_email = "owner@new-shop.example";
+    owner.fill("#new-email", new_email).await;
+    owner.fill("#email-password", new_password).await;
+    owner.click("#email-form button[type=submit]").await;
+    owner.wait("#email-sent").await;
+    let confirm = smtp.wait_for(new_email, "", 1).await;
+    owner
+        .goto(&format!(
+            "{base}/confirm-email?token={}",
+            confirm.token("confirm-email")
+        ))
+        .await;
+    owner.wait_text("#email-confirmed", new_email).await;
+    owner.goto(&format!("{base}/{account_id}/profile")).await;
+    owner.wait_text("#profile-email", new_email).await;
+
     // Search (free text, in the URL), sort, and bulk actions on selected rows.
     owner.goto(&format!("{base}/{account_id}/issues")).await;
     owner.wait_text("#issue-total", "1 issue").await;

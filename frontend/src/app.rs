@@ -62,6 +62,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/forgot-password") view=pages::auth::ForgotPassword/>
                 <Route path=path!("/reset-password") view=pages::auth::ResetPassword/>
                 <Route path=path!("/accept-invite") view=pages::auth::AcceptInvite/>
+                <Route path=path!("/confirm-email") view=pages::auth::ConfirmEmail/>
                 <Route path=path!("/onboarding") view=|| view! { <Signed><pages::onboarding::CreateAccount/></Signed> }/>
                 <Route path=path!("/:account/projects/new") view=|| view! { <InAccount><pages::onboarding::CreateProject/></InAccount> }/>
                 <Route path=path!("/:account/projects/:project/setup") view=|| view! { <InAccount><pages::onboarding::ProjectSetup/></InAccount> }/>

@@ -201,6 +201,43 @@ pub fn VerifyEmail() -> impl IntoView {
     }
 }
 
+/// `/confirm-email?token=…`: the link sent to a new address; the change takes effect.
+#[component]
+pub fn ConfirmEmail() -> impl IntoView {
+    let query = use_query_map();
+    let result = LocalResource::new(move || {
+        let token = query.read().get("token").unwrap_or_default();
+        async move {
+            api::gql(
+                "mutation($t: String!) { confirmEmailChange(token: $t) { id email } }",
+                json!({"t": token}),
+            )
+            .await
+            .map(|data| {
+                data.pointer("/confirmEmailChange/email")
+                    .and_then(|e| e.as_str())
+                    .unwrap_or_default()
+                    .to_owned()
+            })
+        }
+    });
+    view! {
+        <Shell>
+            <h1>"Confirm your new address"</h1>
+            {move || match result.get() {
+                None => view! { <Loading what="the confirmation"/> }.into_any(),
+                Some(Ok(email)) => view! {
+                    <p id="email-confirmed" role="status">{format!("Your address is now {email}. ")}<a href="/">"Go to the dashboard"</a></p>
+                }.into_any(),
+                Some(Err(error)) => view! {
+                    <ErrorNote error/>
+                    <p>"The link may have expired or been used already."</p>
+                }.into_any(),
+            }}
+        </Shell>
+    }
+}
+
 /// `/forgot-password`: asks for the reset email.
 #[component]
 pub fn ForgotPassword() -> impl IntoView {

@@ -107,13 +107,13 @@ fn ChangeEmail() -> impl IntoView {
     view! {
         <section class="card" aria-labelledby="email-h">
             <h2 id="email-h">"Email address"</h2>
-            <form class="inline-form" on:submit=on_submit>
+            <form class="inline-form" id="email-form" on:submit=on_submit>
                 <Field id="new-email" label="New address" kind="email" value=address/>
                 <Field id="email-password" label="Password" kind="password" value=password autocomplete="current-password"/>
                 <button type="submit" class="primary">"Send confirmation link"</button>
             </form>
             {move || error.get().map(|error| view! { <ErrorNote error/> })}
-            {move || sent.get().then(|| view! { <p role="status">"Open the link we sent to the new address to confirm it."</p> })}
+            {move || sent.get().then(|| view! { <p role="status" id="email-sent">"Open the link we sent to the new address to confirm it."</p> })}
         </section>
     }
 }

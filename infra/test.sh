@@ -33,9 +33,9 @@ apt_install() {
 step "tools"
 "$repo/infra/install-tools.sh"
 "$repo/infra/install-e2e-sdks.sh"
-if [ ! -x /usr/bin/chromium ]; then
-  echo "installing Chromium (apt-get install chromium)"
-  apt_install chromium
+if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then
+  echo "installing Chromium and its WebDriver (apt-get install chromium chromium-driver)"
+  apt_install chromium chromium-driver
 fi
 if cargo nextest --version >/dev/null 2>&1; then
   runner=(cargo nextest run --no-fail-fast)
@@ -50,6 +50,9 @@ cargo fmt --all --check
 step "lint (cargo clippy -D warnings)"
 cargo clippy --all-targets -- -D warnings
 cargo clippy -p errorwatch-frontend --target wasm32-unknown-unknown -- -D warnings
+
+step "dashboard unit tests (host build of the frontend crate)"
+cargo test -p errorwatch-frontend --lib
 
 step "dashboard (WASM)"
 "$repo/infra/build-frontend.sh"

@@ -2,6 +2,8 @@
 //! -p errorwatch-server`) and drive it with real clients: headless Chromium, and the real Sentry
 //! SDKs (Python and Node installed by `infra/install-e2e-sdks.sh`, Rust from crates.io).
 
+pub mod smtp;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

@@ -1,132 +1,269 @@
-//! The dashboard page. For now a placeholder: the product name, a note that the dashboard is
-//! coming, and a live server status line fed by `GET /health/ready` (same origin), re-checked
-//! every [`POLL_INTERVAL`].
-//!
-//! Stable hooks for end-to-end tests: `#app-title`, and `#server-status`, whose `data-state`
-//! attribute is `checking`, `ready` or `not-ready`.
+//! The whole router, the signed-in layout (header with the account switcher, navigation, theme
+//! toggle, sign-out) and the session every page reads: who is signed in and where they belong.
 
-use std::time::Duration;
-
-use gloo_net::http::Request;
 use leptos::prelude::*;
-use leptos::task::spawn_local;
-use wasm_bindgen::{JsCast, JsValue};
+use leptos_router::components::{Route, Router, Routes};
+use leptos_router::hooks::{use_location, use_navigate, use_params_map};
+use leptos_router::path;
 
-/// Path of the readiness probe, resolved against the page's origin.
-pub const READY_PATH: &str = "/health/ready";
+use crate::api::{self, AccountSummary, ApiError, Viewer};
+use crate::components::{ErrorNote, Loading, ThemeToggle};
+use crate::pages;
 
-/// How often the status line re-checks the server.
-pub const POLL_INTERVAL: Duration = Duration::from_secs(10);
-
-/// What the page knows about the server.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum ServerStatus {
-    /// No answer yet.
-    Checking,
-    /// `GET /health/ready` answered with a 2xx status.
-    Ready,
-    /// The probe failed; the text says why.
-    NotReady(String),
+/// The signed-in viewer, loaded once and reloaded after anything that changes it (create an
+/// account or project, rename an account). While it reloads, the previous answer stays, so no
+/// page flashes a loading or "not found" state.
+#[derive(Clone, Copy)]
+pub struct Session {
+    /// The viewer query's answer (`None` until the first one); `UNAUTHENTICATED` when nobody
+    /// is signed in.
+    pub viewer: RwSignal<Option<Result<Viewer, ApiError>>>,
 }
 
-impl ServerStatus {
-    /// The value of the `data-state` attribute on `#server-status`.
-    pub fn state(&self) -> &'static str {
-        match self {
-            Self::Checking => "checking",
-            Self::Ready => "ready",
-            Self::NotReady(_) => "not-ready",
-        }
+impl Session {
+    fn load() -> Self {
+        let session = Self {
+            viewer: RwSignal::new(None),
+        };
+        session.refresh();
+        session
     }
 
-    /// The sentence shown to the user.
-    pub fn message(&self) -> String {
-        match self {
-            Self::Checking => "Checking server…".to_owned(),
-            Self::Ready => "Server ready".to_owned(),
-            Self::NotReady(reason) => format!("Server not ready: {reason}"),
-        }
+    /// Reloads the viewer in the background.
+    pub fn refresh(&self) {
+        let session = *self;
+        leptos::task::spawn_local(async move { session.reload().await });
+    }
+
+    /// Reloads the viewer and returns once the new answer is in place (navigate after this
+    /// when the next page needs what just changed, such as a new account).
+    pub async fn reload(&self) {
+        let answer = api::load_viewer().await;
+        self.viewer.set(Some(answer));
     }
 }
 
-/// The root component: the whole page.
+/// The session from context.
+pub fn use_session() -> Session {
+    expect_context::<Session>()
+}
+
+/// The root component: the router and every route.
 #[component]
 pub fn App() -> impl IntoView {
-    let status = RwSignal::new(ServerStatus::Checking);
-    let check = move || spawn_local(async move { status.set(probe_ready().await) });
-    check();
-    match set_interval_with_handle(check, POLL_INTERVAL) {
-        Ok(handle) => on_cleanup(move || handle.clear()),
-        Err(e) => leptos::logging::warn!("cannot schedule status polling: {e:?}"),
-    }
-
+    provide_context(Session::load());
     view! {
-        <main class="shell">
-            <h1 id="app-title">"ErrorWatch"</h1>
-            <p class="tagline">"The dashboard is on its way"</p>
-            <p
-                id="server-status"
-                class="status"
-                data-state=move || status.with(ServerStatus::state)
-                aria-live="polite"
-            >
-                <span class="dot" aria-hidden="true"></span>
-                <span>{move || status.with(ServerStatus::message)}</span>
-            </p>
-        </main>
+        <Router>
+            <Routes fallback=|| view! { <Shell><NotFound/></Shell> }>
+                <Route path=path!("/") view=Home/>
+                <Route path=path!("/login") view=pages::auth::Login/>
+                <Route path=path!("/signup") view=pages::auth::SignUp/>
+                <Route path=path!("/verify-email") view=pages::auth::VerifyEmail/>
+                <Route path=path!("/forgot-password") view=pages::auth::ForgotPassword/>
+                <Route path=path!("/reset-password") view=pages::auth::ResetPassword/>
+                <Route path=path!("/accept-invite") view=pages::auth::AcceptInvite/>
+                <Route path=path!("/confirm-email") view=pages::auth::ConfirmEmail/>
+                <Route path=path!("/onboarding") view=|| view! { <Signed><pages::onboarding::CreateAccount/></Signed> }/>
+                <Route path=path!("/:account/projects/new") view=|| view! { <InAccount><pages::onboarding::CreateProject/></InAccount> }/>
+                <Route path=path!("/:account/projects/:project/setup") view=|| view! { <InAccount><pages::onboarding::ProjectSetup/></InAccount> }/>
+                <Route path=path!("/:account/issues") view=|| view! { <InAccount><pages::issues::IssueList/></InAccount> }/>
+                <Route path=path!("/:account/issues/:issue") view=|| view! { <InAccount><pages::issue::IssuePage/></InAccount> }/>
+                <Route path=path!("/:account/settings") view=|| view! { <InAccount><pages::settings::Settings/></InAccount> }/>
+                <Route path=path!("/:account/profile") view=|| view! { <InAccount><pages::profile::Profile/></InAccount> }/>
+            </Routes>
+        </Router>
     }
 }
 
-/// Asks the server whether it is ready.
-async fn probe_ready() -> ServerStatus {
-    let response = match Request::get(READY_PATH).send().await {
-        Ok(response) => response,
-        Err(e) => return ServerStatus::NotReady(format!("cannot reach the server ({e})")),
-    };
-    if response.ok() {
-        return ServerStatus::Ready;
+/// The frame of signed-out pages: the brand and the theme toggle around a centered card.
+#[component]
+pub fn Shell(children: Children) -> impl IntoView {
+    view! {
+        <div class="shell">
+            <header class="shell-top">
+                <a class="brand" href="/">"ErrorWatch"</a>
+                <ThemeToggle/>
+            </header>
+            <main class="card narrow" id="main">{children()}</main>
+        </div>
     }
-    let body = response.text().await.unwrap_or_default();
-    let reason = reason_from_body(&body).unwrap_or_else(|| {
-        format!("HTTP {} {}", response.status(), response.status_text())
-            .trim_end()
-            .to_owned()
-    });
-    ServerStatus::NotReady(reason)
 }
 
-/// Extracts a human-readable reason from a readiness body that is a JSON object.
-///
-/// A `reason`, `error` or `message` string is used as is. Otherwise every other string field
-/// whose value is not `ok` is listed, except `status`: `{"status":"unavailable",
-/// "database":"unreachable"}` gives `database unreachable`. Uses the browser's `JSON.parse` so
-/// the bundle carries no JSON parser of its own.
-fn reason_from_body(body: &str) -> Option<String> {
-    let value = js_sys::JSON::parse(body).ok()?;
-    if js_sys::Array::is_array(&value) {
-        return None;
+#[component]
+fn NotFound() -> impl IntoView {
+    view! {
+        <h1>"Page not found"</h1>
+        <p>"This address does not lead anywhere. "<a href="/">"Go to the dashboard"</a></p>
     }
-    let object = value.dyn_into::<js_sys::Object>().ok()?;
-    for key in ["reason", "error", "message"] {
-        if let Some(text) = string_field(&object, key).filter(|t| !t.is_empty()) {
-            return Some(text);
+}
+
+/// The path of the current page with its query, for `?next=` after signing in.
+fn current_path() -> String {
+    let location = use_location();
+    let search = location.search.get_untracked();
+    let path = location.pathname.get_untracked();
+    if search.is_empty() {
+        path
+    } else {
+        format!("{path}?{search}")
+    }
+}
+
+/// Renders `children` once the viewer is loaded; sends the signed-out to the log-in page.
+#[component]
+pub fn Signed(children: ChildrenFn) -> impl IntoView {
+    let session = use_session();
+    let navigate = use_navigate();
+    let next = current_path();
+    Effect::new(move |_| {
+        if let Some(Err(error)) = session.viewer.get()
+            && error.is_unauthenticated()
+        {
+            let target = format!("/login?next={}", js_sys::encode_uri_component(&next));
+            navigate(&target, Default::default());
         }
+    });
+    move || {
+        match session.viewer.get() {
+        None => view! { <Shell><Loading what="your session"/></Shell> }.into_any(),
+        Some(Err(error)) if error.is_unauthenticated() => {
+            view! { <Shell><Loading what="the log-in page"/></Shell> }.into_any()
+        }
+        Some(Err(error)) => view! {
+            <Shell>
+                <ErrorNote error/>
+                <button type="button" class="primary" id="retry-session" on:click=move |_| session.refresh()>"Try again"</button>
+            </Shell>
+        }
+        .into_any(),
+        Some(Ok(_)) => children().into_any(),
     }
-    let parts: Vec<String> = js_sys::Object::keys(&object)
-        .iter()
-        .filter_map(|key| key.as_string())
-        .filter(|key| key != "status")
-        .filter_map(|key| {
-            let text = string_field(&object, &key)?;
-            (text != "ok").then(|| format!("{key} {text}"))
-        })
-        .collect();
-    (!parts.is_empty()).then(|| parts.join(", "))
+    }
 }
 
-/// The string value of `object[key]`, if it is a string.
-fn string_field(object: &JsValue, key: &str) -> Option<String> {
-    js_sys::Reflect::get(object, &JsValue::from_str(key))
-        .ok()?
-        .as_string()
+/// The account of the current `/:account/…` route, from the viewer's accounts.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CurrentAccount(pub AccountSummary);
+
+/// The signed-in layout for pages under `/:account/`: header, navigation, and `children` with
+/// the [`CurrentAccount`] in context.
+#[component]
+pub fn InAccount(children: ChildrenFn) -> impl IntoView {
+    let children = StoredValue::new(children);
+    view! {
+        <Signed>
+            <AccountLayout children=children.get_value()/>
+        </Signed>
+    }
+}
+
+/// The account switcher's entry that opens the new-account form.
+const NEW_ACCOUNT: &str = "new";
+
+#[component]
+fn AccountLayout(children: ChildrenFn) -> impl IntoView {
+    let session = use_session();
+    let params = use_params_map();
+    let account_id = Memo::new(move |_| params.read().get("account").unwrap_or_default());
+    let viewer = Memo::new(move |_| session.viewer.get().and_then(Result::ok));
+    let account = Memo::new(move |_| {
+        let id = account_id.get();
+        viewer
+            .get()
+            .and_then(|v| v.accounts.into_iter().find(|a| a.id == id))
+    });
+    let navigate = use_navigate();
+    let switch = move |ev: leptos::ev::Event| {
+        let id = event_target_value(&ev);
+        if id == NEW_ACCOUNT {
+            navigate("/onboarding", Default::default());
+        } else {
+            navigate(&format!("/{id}/issues"), Default::default());
+        }
+    };
+    let logout = move |_| {
+        leptos::task::spawn_local(async move {
+            let _ = api::gql("mutation { logout }", serde_json::json!({})).await;
+            session.refresh();
+            if let Some(window) = web_sys::window() {
+                let _ = window.location().set_href("/login");
+            }
+        });
+    };
+    let children = StoredValue::new(children);
+    view! {
+        <div class="app">
+            <a class="skip" href="#main">"Skip to content"</a>
+            <header class="top">
+                <a class="brand" href="/">"ErrorWatch"</a>
+                <label class="switcher">
+                    <span class="sr-only">"Account"</span>
+                    <select id="account-switcher" on:change=switch prop:value=move || account_id.get()>
+                        {move || viewer.get().map(|v| v.accounts.into_iter().map(|a| {
+                            let selected = a.id == account_id.get_untracked();
+                            view! { <option value=a.id.clone() selected=selected>{a.name.clone()}</option> }
+                        }).collect_view())}
+                        <option value=NEW_ACCOUNT>"New account…"</option>
+                    </select>
+                </label>
+                <nav aria-label="Main">
+                    <NavLink href=Signal::derive(move || format!("/{}/issues", account_id.get())) label="Issues"/>
+                    <NavLink href=Signal::derive(move || format!("/{}/projects/new", account_id.get())) label="New project"/>
+                    <NavLink href=Signal::derive(move || format!("/{}/settings", account_id.get())) label="Settings"/>
+                    <NavLink href=Signal::derive(move || format!("/{}/profile", account_id.get())) label="Profile"/>
+                </nav>
+                <span class="spacer"></span>
+                <span class="who" id="viewer-email">{move || viewer.get().map(|v| v.user.email)}</span>
+                <ThemeToggle/>
+                <button type="button" id="logout" class="ghost" on:click=logout>"Log out"</button>
+            </header>
+            <main id="main" class="content">
+                {move || match account.get() {
+                    Some(current) => {
+                        provide_context(CurrentAccount(current));
+                        children.with_value(|c| c()).into_any()
+                    }
+                    None => view! {
+                        <div class="card">
+                            <h1>"Account not found"</h1>
+                            <p>"You are not a member of this account, or it does not exist. "
+                               <a href="/">"Back to your dashboard"</a></p>
+                        </div>
+                    }.into_any(),
+                }}
+            </main>
+        </div>
+    }
+}
+
+/// A navigation link marked `aria-current="page"` while its page is shown.
+#[component]
+fn NavLink(href: Signal<String>, label: &'static str) -> impl IntoView {
+    let location = use_location();
+    let current = move || (location.pathname.get() == href.get()).then_some("page");
+    view! { <a href=href aria-current=current>{label}</a> }
+}
+
+/// `/`: sends the viewer to their first account's issues, or to onboarding.
+#[component]
+fn Home() -> impl IntoView {
+    let session = use_session();
+    let navigate = use_navigate();
+    Effect::new(move |_| {
+        if let Some(Ok(viewer)) = session.viewer.get() {
+            let target = match viewer.accounts.first() {
+                None => "/onboarding".to_owned(),
+                Some(a) if a.projects.nodes.is_empty() && a.can_admin() => {
+                    format!("/{}/projects/new", a.id)
+                }
+                Some(a) => format!("/{}/issues", a.id),
+            };
+            navigate(&target, Default::default());
+        }
+    });
+    view! {
+        <Signed>
+            <Loading what="your dashboard"/>
+        </Signed>
+    }
 }

@@ -5,7 +5,13 @@
 //! `frontend/dist/`, which the backend serves. The page imports `errorwatch_frontend.js` and
 //! calls its `init()`; that instantiates the module and runs [`start`], which mounts [`App`].
 
+pub mod api;
 pub mod app;
+pub mod components;
+#[cfg(test)]
+mod documents_check;
+pub mod live;
+pub mod pages;
 
 pub use app::App;
 

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use async_graphql::connection::{Connection, Edge};
 use async_graphql::dataloader::{DataLoader, Loader};
-use async_graphql::{Context, Enum, ID, Json, Object, SimpleObject};
+use async_graphql::{ComplexObject, Context, Enum, ID, Json, Object, SimpleObject};
 use chrono::{DateTime, Duration, Utc};
 use errorwatch_core::ids::{AccountId, ProjectId};
 use errorwatch_core::scope::AccountScope;
@@ -592,6 +592,10 @@ impl Event {
                 content_type: a.content_type,
                 attachment_type: a.attachment_type,
                 size: a.size,
+                scope: self.scope.clone(),
+                project_id: self.summary.project_id,
+                event_id: self.summary.event_id.clone(),
+                row_id: a.id,
             })
             .collect())
     }
@@ -1082,6 +1086,7 @@ pub struct TagPair {
 
 /// A file sent with an event.
 #[derive(SimpleObject)]
+#[graphql(complex)]
 pub struct Attachment {
     /// Global id.
     pub id: ID,
@@ -1093,6 +1098,31 @@ pub struct Attachment {
     pub attachment_type: String,
     /// Bytes.
     pub size: i64,
+    #[graphql(skip)]
+    pub scope: AccountScope,
+    #[graphql(skip)]
+    pub project_id: i64,
+    #[graphql(skip)]
+    pub event_id: String,
+    #[graphql(skip)]
+    pub row_id: i64,
+}
+
+#[ComplexObject]
+impl Attachment {
+    /// The content, base64-encoded, for attachments of at most 1 MiB (null when larger).
+    async fn data_base64(&self) -> GqlResult<Option<String>> {
+        use base64::Engine as _;
+        let data = project_stats::attachment_data(
+            &self.scope,
+            self.project_id,
+            &self.event_id,
+            self.row_id,
+        )
+        .await
+        .gql()?;
+        Ok(data.map(|bytes| base64::engine::general_purpose::STANDARD.encode(bytes)))
+    }
 }
 
 /// User feedback about an event.

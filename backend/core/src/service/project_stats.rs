@@ -144,6 +144,47 @@ pub struct AttachmentInfo {
     pub size: i64,
 }
 
+/// The largest attachment whose content [`attachment_data`] hands out (the API inlines it).
+pub const MAX_INLINE_ATTACHMENT_BYTES: i64 = 1024 * 1024;
+
+/// The content of one attachment of an event, when it is at most
+/// [`MAX_INLINE_ATTACHMENT_BYTES`] (`None` when larger). Another account's attachment, or one
+/// of another event, is `NotFound`.
+pub async fn attachment_data(
+    scope: &AccountScope,
+    project: i64,
+    event_id: &str,
+    attachment: i64,
+) -> Result<Option<Vec<u8>>> {
+    scope.require(Role::Viewer)?;
+    let conn = scope.db().conn();
+    let select = |column: &'static str| {
+        Query::select()
+            .column(column)
+            .from("attachments")
+            .and_where(Expr::col("account_id").eq(scope.account_id().0))
+            .and_where(Expr::col("project_id").eq(project))
+            .and_where(Expr::col("event_id").eq(event_id))
+            .and_where(Expr::col("id").eq(attachment))
+            .to_owned()
+    };
+    // The size first: a large blob is never read only to be dropped.
+    let size: i64 = conn
+        .query_one(&select("size"))
+        .await?
+        .ok_or(Error::NotFound)?
+        .try_get_by_index(0)?;
+    if size > MAX_INLINE_ATTACHMENT_BYTES {
+        return Ok(None);
+    }
+    let data: Vec<u8> = conn
+        .query_one(&select("data"))
+        .await?
+        .ok_or(Error::NotFound)?
+        .try_get_by_index(0)?;
+    Ok(Some(data))
+}
+
 /// User feedback about an event.
 #[derive(Clone, Debug)]
 pub struct Feedback {

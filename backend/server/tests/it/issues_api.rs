@@ -481,3 +481,59 @@ db_test!(
         assert!(counts >= 50 * 4, "{counts}");
     }
 );
+
+db_test!(
+    async fn attachment_content_is_served_inline_up_to_one_mebibyte_and_only_to_its_account(backend) {
+        let app = TestApp::spawn(backend).await;
+        let shop = shop(&app).await;
+        let event_id = uuid::Uuid::new_v4().simple().to_string();
+        let event = json!({"exception": {"values": [{"type": "KeyError", "value": "'sku'"}]}});
+        let small = "cart: [sku-42]\n";
+        // One byte over the inline limit.
+        let large = "x".repeat(1024 * 1024 + 1);
+        let body = format!(
+            "{{\"event_id\":\"{event_id}\"}}\n{{\"type\":\"event\"}}\n{event}\n\
+             {{\"type\":\"attachment\",\"length\":{},\"filename\":\"cart.txt\",\"content_type\":\"text/plain\"}}\n{small}\n\
+             {{\"type\":\"attachment\",\"length\":{},\"filename\":\"big.bin\"}}\n{large}\n",
+            small.len(),
+            large.len()
+        );
+        let (status, detail, _) = crate::ingest::post_raw(
+            &app,
+            &format!("/api/{}/envelope/?sentry_key={}", shop.number, shop.key),
+            &[],
+            body.into_bytes(),
+        )
+        .await;
+        assert_eq!(status, 200, "{detail:?}");
+        app.run_pending_jobs().await;
+
+        const ATTACHMENTS: &str = "query($p: ID!, $e: String!) { event(projectId: $p, eventId: $e) {
+            attachments { id filename size dataBase64 } } }";
+        let found = shop
+            .browser
+            .ok(ATTACHMENTS, json!({"p": shop.project, "e": event_id}))
+            .await;
+        let attachments = found["event"]["attachments"].as_array().expect("attachments").clone();
+        assert_eq!(attachments.len(), 2, "{found:#}");
+        assert_eq!(attachments[0]["filename"], "cart.txt");
+        assert_eq!(attachments[0]["size"], json!(small.len()));
+        use base64::Engine as _;
+        let decoded = base64::engine::general_purpose::STANDARD
+            .decode(attachments[0]["dataBase64"].as_str().expect("inline data"))
+            .expect("base64");
+        assert_eq!(decoded, small.as_bytes());
+        assert_eq!(attachments[1]["filename"], "big.bin");
+        assert_eq!(attachments[1]["size"], json!(large.len()));
+        assert_eq!(attachments[1]["dataBase64"], Value::Null, "over the limit: not inlined");
+
+        // Another account cannot reach the event, hence neither its attachments.
+        let (other, _) = user_with_account(&app, "eve@example.com", "Other").await;
+        assert_eq!(
+            other
+                .err(ATTACHMENTS, json!({"p": shop.project, "e": event_id}))
+                .await,
+            "NOT_FOUND"
+        );
+    }
+);

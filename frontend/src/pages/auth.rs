@@ -1,0 +1,393 @@
+//! Signed-out pages: log in, sign up, the email-verification link, password reset (request and
+//! the emailed link), and the invite link (accept as a signed-in user, or sign up with it).
+
+use leptos::prelude::*;
+use leptos_router::hooks::use_query_map;
+use serde_json::json;
+
+use crate::api::{self, AccountSummary, ApiError};
+use crate::app::{Shell, use_session};
+use crate::components::{ErrorNote, Loading};
+
+/// Where to go after signing in: the `next` query parameter when it is a path on this site.
+pub fn safe_next(next: Option<String>) -> String {
+    match next {
+        Some(path) if path.starts_with('/') && !path.starts_with("//") => path,
+        _ => "/".to_owned(),
+    }
+}
+
+/// A form's submission state: running, and the last error.
+#[derive(Clone, Copy)]
+struct Submit {
+    pending: RwSignal<bool>,
+    error: RwSignal<Option<ApiError>>,
+}
+
+impl Submit {
+    fn new() -> Self {
+        Self {
+            pending: RwSignal::new(false),
+            error: RwSignal::new(None),
+        }
+    }
+
+    /// Runs `work` unless a submission is already running; its error is shown by [`FormError`].
+    fn run<F>(self, work: F)
+    where
+        F: Future<Output = Result<(), ApiError>> + 'static,
+    {
+        if self.pending.get_untracked() {
+            return;
+        }
+        self.pending.set(true);
+        self.error.set(None);
+        leptos::task::spawn_local(async move {
+            let result = work.await;
+            self.pending.set(false);
+            if let Err(e) = result {
+                self.error.set(Some(e));
+            }
+        });
+    }
+}
+
+#[component]
+fn FormError(submit: Submit) -> impl IntoView {
+    move || submit.error.get().map(|error| view! { <ErrorNote error/> })
+}
+
+/// A labelled input bound to `value`.
+#[component]
+pub fn Field(
+    #[prop(into)] id: String,
+    #[prop(into)] label: String,
+    #[prop(into)] kind: String,
+    value: RwSignal<String>,
+    #[prop(optional, into)] autocomplete: Option<String>,
+) -> impl IntoView {
+    let for_id = id.clone();
+    view! {
+        <label class="field" for=for_id>
+            <span>{label}</span>
+            <input id=id type=kind required=true autocomplete=autocomplete bind:value=value/>
+        </label>
+    }
+}
+
+/// `/login`.
+#[component]
+pub fn Login() -> impl IntoView {
+    let query = use_query_map();
+    let email = RwSignal::new(String::new());
+    let password = RwSignal::new(String::new());
+    let submit = Submit::new();
+    let on_submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let next = safe_next(query.read_untracked().get("next"));
+        submit.run(async move {
+            api::gql(
+                "mutation($e: String!, $p: String!) { login(email: $e, password: $p) { id } }",
+                json!({"e": email.get_untracked(), "p": password.get_untracked()}),
+            )
+            .await?;
+            go_to(&next);
+            Ok(())
+        });
+    };
+    view! {
+        <Shell>
+            <h1>"Log in"</h1>
+            <form on:submit=on_submit id="login-form">
+                <Field id="login-email" label="Email" kind="email" value=email autocomplete="username"/>
+                <Field id="login-password" label="Password" kind="password" value=password autocomplete="current-password"/>
+                <FormError submit/>
+                <button type="submit" class="primary" disabled=move || submit.pending.get()>"Log in"</button>
+            </form>
+            <p class="aside">
+                <a href="/signup">"Create an account"</a>" · "<a href="/forgot-password">"Forgot your password?"</a>
+            </p>
+        </Shell>
+    }
+}
+
+/// `/signup`: sends the verification email (or, with an invite token, signs in at once).
+#[component]
+pub fn SignUp() -> impl IntoView {
+    let email = RwSignal::new(String::new());
+    let password = RwSignal::new(String::new());
+    let submit = Submit::new();
+    let sent = RwSignal::new(false);
+    let policy = LocalResource::new(|| {
+        api::query::<String>("query { signupPolicy }", json!({}), "signupPolicy")
+    });
+    let on_submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        submit.run(async move {
+            let data = api::gql(
+                "mutation($e: String!, $p: String!) { signUp(email: $e, password: $p) { status } }",
+                json!({"e": email.get_untracked(), "p": password.get_untracked()}),
+            )
+            .await?;
+            if data.pointer("/signUp/status").and_then(|s| s.as_str()) == Some("SIGNED_IN") {
+                if let Some(window) = web_sys::window() {
+                    let _ = window.location().set_href("/");
+                }
+            } else {
+                sent.set(true);
+            }
+            Ok(())
+        });
+    };
+    view! {
+        <Shell>
+            <h1>"Create your account"</h1>
+            {move || match policy.get() {
+                Some(Ok(p)) if p != "OPEN" => Some(view! {
+                    <p class="notice">"Sign-up on this server is by invitation: open the link in your invite email."</p>
+                }),
+                _ => None,
+            }}
+            <Show when=move || !sent.get() fallback=move || view! {
+                <div id="signup-sent" class="notice" role="status">
+                    <h2>"Check your email"</h2>
+                    <p>{move || format!("We sent a link to {} to verify your address. Open it to continue.", email.get())}</p>
+                </div>
+            }>
+                <form on:submit=on_submit id="signup-form">
+                    <Field id="signup-email" label="Email" kind="email" value=email autocomplete="username"/>
+                    <Field id="signup-password" label="Password (8 characters or more)" kind="password" value=password autocomplete="new-password"/>
+                    <FormError submit/>
+                    <button type="submit" class="primary" disabled=move || submit.pending.get()>"Sign up"</button>
+                </form>
+                <p class="aside">"Already have an account? "<a href="/login">"Log in"</a></p>
+            </Show>
+        </Shell>
+    }
+}
+
+/// `/verify-email?token=…`: the link from the verification email; signs in.
+#[component]
+pub fn VerifyEmail() -> impl IntoView {
+    let query = use_query_map();
+    let result = LocalResource::new(move || {
+        let token = query.read().get("token").unwrap_or_default();
+        async move {
+            api::gql(
+                "mutation($t: String!) { verifyEmail(token: $t) { id email } }",
+                json!({"t": token}),
+            )
+            .await
+            .map(|_| ())
+        }
+    });
+    Effect::new(move |_| {
+        if let Some(Ok(())) = result.get() {
+            go_to("/");
+        }
+    });
+    view! {
+        <Shell>
+            <h1>"Verify your email"</h1>
+            {move || match result.get() {
+                None => view! { <Loading what="your verification"/> }.into_any(),
+                Some(Ok(())) => view! { <p id="verified" role="status">"Your address is verified. Taking you to the dashboard…"</p> }.into_any(),
+                Some(Err(error)) => view! {
+                    <ErrorNote error/>
+                    <p>"The link may have expired or been used already. "<a href="/login">"Log in"</a></p>
+                }.into_any(),
+            }}
+        </Shell>
+    }
+}
+
+/// `/confirm-email?token=…`: the link sent to a new address; the change takes effect.
+#[component]
+pub fn ConfirmEmail() -> impl IntoView {
+    let query = use_query_map();
+    let result = LocalResource::new(move || {
+        let token = query.read().get("token").unwrap_or_default();
+        async move {
+            api::gql(
+                "mutation($t: String!) { confirmEmailChange(token: $t) { id email } }",
+                json!({"t": token}),
+            )
+            .await
+            .map(|data| {
+                data.pointer("/confirmEmailChange/email")
+                    .and_then(|e| e.as_str())
+                    .unwrap_or_default()
+                    .to_owned()
+            })
+        }
+    });
+    view! {
+        <Shell>
+            <h1>"Confirm your new address"</h1>
+            {move || match result.get() {
+                None => view! { <Loading what="the confirmation"/> }.into_any(),
+                Some(Ok(email)) => view! {
+                    <p id="email-confirmed" role="status">{format!("Your address is now {email}. ")}<a href="/">"Go to the dashboard"</a></p>
+                }.into_any(),
+                Some(Err(error)) => view! {
+                    <ErrorNote error/>
+                    <p>"The link may have expired or been used already."</p>
+                }.into_any(),
+            }}
+        </Shell>
+    }
+}
+
+/// `/forgot-password`: asks for the reset email.
+#[component]
+pub fn ForgotPassword() -> impl IntoView {
+    let email = RwSignal::new(String::new());
+    let submit = Submit::new();
+    let sent = RwSignal::new(false);
+    let on_submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        submit.run(async move {
+            api::gql(
+                "mutation($e: String!) { requestPasswordReset(email: $e) }",
+                json!({"e": email.get_untracked()}),
+            )
+            .await?;
+            sent.set(true);
+            Ok(())
+        });
+    };
+    view! {
+        <Shell>
+            <h1>"Reset your password"</h1>
+            <Show when=move || !sent.get() fallback=|| view! {
+                <p id="reset-sent" role="status">"If this address has an account, a reset link is on its way (valid for 60 minutes)."</p>
+            }>
+                <form on:submit=on_submit id="forgot-form">
+                    <Field id="forgot-email" label="Email" kind="email" value=email autocomplete="username"/>
+                    <FormError submit/>
+                    <button type="submit" class="primary" disabled=move || submit.pending.get()>"Send the link"</button>
+                </form>
+            </Show>
+        </Shell>
+    }
+}
+
+/// `/reset-password?token=…`: the link from the reset email.
+#[component]
+pub fn ResetPassword() -> impl IntoView {
+    let query = use_query_map();
+    let password = RwSignal::new(String::new());
+    let submit = Submit::new();
+    let done = RwSignal::new(false);
+    let on_submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let token = query.read_untracked().get("token").unwrap_or_default();
+        submit.run(async move {
+            api::gql(
+                "mutation($t: String!, $p: String!) { resetPassword(token: $t, password: $p) }",
+                json!({"t": token, "p": password.get_untracked()}),
+            )
+            .await?;
+            done.set(true);
+            Ok(())
+        });
+    };
+    view! {
+        <Shell>
+            <h1>"Choose a new password"</h1>
+            <Show when=move || !done.get() fallback=|| view! {
+                <p id="reset-done" role="status">"Your password is changed and every session has ended. "<a href="/login">"Log in"</a></p>
+            }>
+                <form on:submit=on_submit id="reset-form">
+                    <Field id="reset-password" label="New password" kind="password" value=password autocomplete="new-password"/>
+                    <FormError submit/>
+                    <button type="submit" class="primary" disabled=move || submit.pending.get()>"Change password"</button>
+                </form>
+            </Show>
+        </Shell>
+    }
+}
+
+/// `/accept-invite?token=…`: a signed-in user accepts; anyone else logs in or signs up with it.
+#[component]
+pub fn AcceptInvite() -> impl IntoView {
+    let session = use_session();
+    let query = use_query_map();
+    let token = Memo::new(move |_| query.read().get("token").unwrap_or_default());
+    let submit = Submit::new();
+    let email = RwSignal::new(String::new());
+    let password = RwSignal::new(String::new());
+    let accept = move |_| {
+        submit.run(async move {
+            let account: AccountSummary = api::query(
+                "mutation($t: String!) { acceptInvite(token: $t) { id name slug viewerRole projects(first: 1) { nodes { id name platform } } } }",
+                json!({"t": token.get_untracked()}),
+                "acceptInvite",
+            )
+            .await?;
+            go_to(&format!("/{}/issues", account.id));
+            Ok(())
+        });
+    };
+    let sign_up = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        submit.run(async move {
+            api::gql(
+                "mutation($e: String!, $p: String!, $t: String) { signUp(email: $e, password: $p, inviteToken: $t) { status } }",
+                json!({"e": email.get_untracked(), "p": password.get_untracked(), "t": token.get_untracked()}),
+            )
+            .await?;
+            go_to("/");
+            Ok(())
+        });
+    };
+    let login_link = move || {
+        let next = format!("/accept-invite?token={}", token.get());
+        format!("/login?next={}", js_sys::encode_uri_component(&next))
+    };
+    view! {
+        <Shell>
+            <h1>"Join an account"</h1>
+            {move || match session.viewer.get() {
+                None => view! { <Loading what="your session"/> }.into_any(),
+                Some(Ok(viewer)) => view! {
+                    <p>{format!("You are signed in as {}.", viewer.user.email)}</p>
+                    <FormError submit/>
+                    <button type="button" class="primary" id="accept-invite" on:click=accept
+                        disabled=move || submit.pending.get()>"Accept the invite"</button>
+                }.into_any(),
+                Some(Err(_)) => view! {
+                    <p>"Already have a user? "<a id="invite-login" href=login_link>"Log in to accept"</a></p>
+                    <h2>"New here? Create your user"</h2>
+                    <form on:submit=sign_up id="invite-signup-form">
+                        <Field id="invite-email" label="Email (the invited address)" kind="email" value=email autocomplete="username"/>
+                        <Field id="invite-password" label="Password" kind="password" value=password autocomplete="new-password"/>
+                        <FormError submit/>
+                        <button type="submit" class="primary" disabled=move || submit.pending.get()>"Sign up and join"</button>
+                    </form>
+                }.into_any(),
+            }}
+        </Shell>
+    }
+}
+
+/// A full page load of `path`: after a change of user (log in, sign up, verify) or of account
+/// membership, every cached view, the viewer first, starts afresh.
+fn go_to(path: &str) {
+    if let Some(window) = web_sys::window() {
+        let _ = window.location().set_href(path);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn next_stays_on_this_site() {
+        assert_eq!(safe_next(Some("/acc_1/issues".into())), "/acc_1/issues");
+        assert_eq!(safe_next(Some("//evil.example".into())), "/");
+        assert_eq!(safe_next(Some("https://evil.example".into())), "/");
+        assert_eq!(safe_next(None), "/");
+    }
+}

@@ -1,0 +1,534 @@
+//! `/:account/issues`: the issue list. The search (the API's syntax), sort and project filter
+//! live in the URL (`?query=…&sort=…&project=…`), so every view is a deep link. Rows show
+//! counts, last seen and a sparkline (24 hours by the hour, or 14 days by the day); several
+//! can be selected for bulk actions; the list reloads itself when the subscription reports a
+//! new or changed issue (a burst of notices makes one reload).
+
+use leptos::prelude::*;
+use leptos_router::NavigateOptions;
+use leptos_router::hooks::{use_navigate, use_query_map};
+use serde::Deserialize;
+use serde_json::json;
+use wasm_bindgen::JsCast;
+
+use crate::api::{self, ApiError, IssueRow};
+use crate::app::CurrentAccount;
+use crate::components::{ErrorNote, Loading, Sparkline, since};
+
+/// The search a list opens with.
+pub const DEFAULT_QUERY: &str = "is:unresolved";
+/// Rows per page.
+const PAGE_SIZE: i64 = 50;
+
+/// Suggestions shown under the search bar (the API's search keys).
+const SUGGESTIONS: [&str; 8] = [
+    "is:unresolved",
+    "is:resolved",
+    "is:ignored",
+    "level:error",
+    "level:warning",
+    "release:",
+    "environment:",
+    "user.email:",
+];
+
+/// The sort orders of the API, as (value, label).
+const SORTS: [(&str, &str); 4] = [
+    ("LAST_SEEN", "Last seen"),
+    ("FIRST_SEEN", "First seen"),
+    ("EVENTS", "Events"),
+    ("USERS", "Users"),
+];
+
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+struct Row {
+    #[serde(flatten)]
+    issue: IssueRow,
+    #[serde(rename = "eventCounts")]
+    event_counts: Vec<Count>,
+}
+
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+struct Count {
+    count: i64,
+}
+
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+struct Page {
+    total_count: i64,
+    page_info: PageInfo,
+    nodes: Vec<Row>,
+}
+
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+struct PageInfo {
+    has_next_page: bool,
+    end_cursor: Option<String>,
+}
+
+/// The list query: the account's issues, or one project's (first page, or after a cursor).
+pub fn list_query(by_project: bool) -> String {
+    let root = if by_project { "project" } else { "account" };
+    format!(
+        "query($id: ID!, $q: String, $s: IssueSort, $n: Int, $after: String, $from: DateTime, $i: Interval!) {{ {root}(id: $id) {{ \
+         issues(query: $q, sort: $s, first: $n, after: $after) {{ totalCount pageInfo {{ hasNextPage endCursor }} \
+         nodes {{ {} eventCounts(from: $from, interval: $i) {{ count }} }} }} }} }}",
+        api::ISSUE_ROW_FIELDS
+    )
+}
+
+/// The URL of the list with these settings (empty values are left out).
+pub fn list_url(account: &str, query: &str, sort: &str, project: &str) -> String {
+    let mut params = vec![format!("query={}", js_sys::encode_uri_component(query))];
+    if !sort.is_empty() && sort != "LAST_SEEN" {
+        params.push(format!("sort={sort}"));
+    }
+    if !project.is_empty() {
+        params.push(format!("project={project}"));
+    }
+    format!("/{account}/issues?{}", params.join("&"))
+}
+
+/// RFC 3339 of 24 hours ago, from the browser's clock.
+/// The sparkline's window: (start as RFC 3339, interval) for 24 hours by the hour or 14 days
+/// by the day.
+fn sparkline_window(fortnight: bool) -> (String, &'static str) {
+    let (span_ms, interval) = if fortnight {
+        (14.0 * 86_400_000.0, "DAY")
+    } else {
+        (86_400_000.0, "HOUR")
+    };
+    let start = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(
+        js_sys::Date::now() - span_ms,
+    ));
+    (start.to_iso_string().into(), interval)
+}
+
+/// Live notices arriving within this window cause one reload, not one each.
+const LIVE_COALESCE: std::time::Duration = std::time::Duration::from_millis(300);
+
+#[component]
+pub fn IssueList() -> impl IntoView {
+    let account = expect_context::<CurrentAccount>().0;
+    let account_id = account.id.clone();
+    let can_triage = account.can_triage();
+    let projects = account.projects.nodes.clone();
+    let query_map = use_query_map();
+    let navigate = use_navigate();
+
+    let search = Memo::new(move |_| {
+        query_map
+            .read()
+            .get("query")
+            .unwrap_or_else(|| DEFAULT_QUERY.to_owned())
+    });
+    let sort = Memo::new(move |_| {
+        query_map
+            .read()
+            .get("sort")
+            .unwrap_or_else(|| "LAST_SEEN".to_owned())
+    });
+    let project = Memo::new(move |_| query_map.read().get("project").unwrap_or_default());
+
+    // The page, and a generation counter so a slow answer never overwrites a newer one.
+    let page = RwSignal::new(None::<Result<Page, ApiError>>);
+    let generation = StoredValue::new(0_u64);
+    let selected = RwSignal::new(Vec::<String>::new());
+    // The sparkline's span: 24 hours (false) or 14 days (true).
+    let fortnight = RwSignal::new(false);
+    // Loads the first page (`after` = None) or appends the page after the cursor. A live
+    // update reloads as many rows as are shown, so "load more" is not undone by it.
+    let fetch = {
+        let account_id = account_id.clone();
+        move |after: Option<String>| {
+            let generation_now = generation.get_value() + 1;
+            generation.set_value(generation_now);
+            let project_id = project.get_untracked();
+            let by_project = !project_id.is_empty();
+            let shown = page.with_untracked(|p| match p {
+                Some(Ok(p)) => p.nodes.len() as i64,
+                _ => 0,
+            });
+            let first = if after.is_none() {
+                shown.clamp(PAGE_SIZE, 100)
+            } else {
+                PAGE_SIZE
+            };
+            let append = after.is_some();
+            let window = sparkline_window(fortnight.get_untracked());
+            let variables = json!({
+                "id": if by_project { project_id } else { account_id.clone() },
+                "q": search.get_untracked(),
+                "s": sort.get_untracked(),
+                "n": first,
+                "after": after,
+                "from": window.0,
+                "i": window.1,
+            });
+            leptos::task::spawn_local(async move {
+                let started = js_sys::Date::now();
+                let result = api::gql(&list_query(by_project), variables)
+                    .await
+                    .and_then(|data| {
+                        let root = if by_project { "project" } else { "account" };
+                        api::decode::<Page>(data[root]["issues"].clone())
+                    });
+                if generation.get_value() != generation_now {
+                    return;
+                }
+                match (append, result) {
+                    (true, Ok(next)) => page.update(|p| {
+                        if let Some(Ok(p)) = p {
+                            p.nodes.extend(next.nodes);
+                            p.page_info = next.page_info;
+                            p.total_count = next.total_count;
+                        }
+                    }),
+                    (_, result) => {
+                        page.set(Some(result));
+                        mark_rendered(started);
+                    }
+                }
+            });
+        }
+    };
+    let reload = {
+        let fetch = fetch.clone();
+        move || fetch(None)
+    };
+    {
+        let reload = reload.clone();
+        Effect::new(move |_| {
+            // Tracks the URL's settings; a new search starts from one page.
+            let _ = (search.get(), sort.get(), project.get(), fortnight.get());
+            selected.set(Vec::new());
+            page.set(None);
+            reload();
+        });
+    }
+    {
+        // A burst of events is many notices: coalesce them into one reload.
+        let scheduled = StoredValue::new(false);
+        let soon = {
+            let reload = reload.clone();
+            move || {
+                if scheduled.get_value() {
+                    return;
+                }
+                scheduled.set_value(true);
+                let reload = reload.clone();
+                set_timeout(
+                    move || {
+                        scheduled.set_value(false);
+                        reload();
+                    },
+                    LIVE_COALESCE,
+                );
+            }
+        };
+        let on_change = soon.clone();
+        crate::live::subscribe(
+            "subscription($a: ID) { issueCreated(accountId: $a) { id } }",
+            json!({"a": account_id.clone()}),
+            move |_| on_change(),
+            soon.clone(),
+        );
+        let on_change = soon.clone();
+        crate::live::subscribe(
+            "subscription($a: ID) { issueUpdated(accountId: $a) { id } }",
+            json!({"a": account_id.clone()}),
+            move |_| on_change(),
+            soon,
+        );
+    }
+
+    let draft = RwSignal::new(search.get_untracked());
+    Effect::new(move |_| draft.set(search.get()));
+    let go = {
+        let account_id = account_id.clone();
+        let navigate = navigate.clone();
+        move |query: String, sort_value: String, project_value: String| {
+            navigate(
+                &list_url(&account_id, &query, &sort_value, &project_value),
+                NavigateOptions::default(),
+            );
+        }
+    };
+    let on_search = {
+        let go = go.clone();
+        move |ev: leptos::ev::SubmitEvent| {
+            ev.prevent_default();
+            go(
+                draft.get_untracked(),
+                sort.get_untracked(),
+                project.get_untracked(),
+            );
+        }
+    };
+    let on_sort = {
+        let go = go.clone();
+        move |ev: leptos::ev::Event| {
+            go(
+                search.get_untracked(),
+                event_target_value(&ev),
+                project.get_untracked(),
+            );
+        }
+    };
+    let on_project = {
+        let go = go.clone();
+        move |ev: leptos::ev::Event| {
+            go(
+                search.get_untracked(),
+                sort.get_untracked(),
+                event_target_value(&ev),
+            );
+        }
+    };
+
+    let bulk_error = RwSignal::new(None::<ApiError>);
+    let bulk = {
+        let reload = reload.clone();
+        move |action: &'static str| {
+            let ids = selected.get_untracked();
+            if ids.is_empty() {
+                return;
+            }
+            let reload = reload.clone();
+            leptos::task::spawn_local(async move {
+                let result = if action == "MERGE" {
+                    api::gql(
+                        "mutation($t: ID!, $s: [ID!]!) { mergeIssues(targetId: $t, sourceIds: $s) { id } }",
+                        json!({"t": ids[0], "s": ids[1..]}),
+                    )
+                    .await
+                } else {
+                    api::gql(
+                        "mutation($a: BulkIssueAction!, $ids: [ID!]) { bulkUpdateIssues(action: $a, ids: $ids) { updated } }",
+                        json!({"a": action, "ids": ids}),
+                    )
+                    .await
+                };
+                match result {
+                    Ok(_) => {
+                        bulk_error.set(None);
+                        selected.set(Vec::new());
+                        reload();
+                    }
+                    Err(e) => bulk_error.set(Some(e)),
+                }
+            });
+        }
+    };
+
+    let suggestions_id = "search-suggestions";
+    let account_for_rows = StoredValue::new(account_id.clone());
+    view! {
+        <div class="issues">
+            <div class="list-head">
+                <h1>"Issues"</h1>
+                <span class="total" id="issue-total" aria-live="polite">{move || match page.get() {
+                    Some(Ok(p)) => format!("{} issue{}", p.total_count, if p.total_count == 1 { "" } else { "s" }),
+                    _ => String::new(),
+                }}</span>
+            </div>
+            <form class="toolbar" on:submit=on_search role="search">
+                <label class="grow">
+                    <span class="sr-only">"Search issues"</span>
+                    <input id="issue-search" type="search" list=suggestions_id
+                        placeholder="is:unresolved level:error release:1.2 free text"
+                        bind:value=draft/>
+                </label>
+                <datalist id=suggestions_id>
+                    {SUGGESTIONS.iter().map(|s| view! { <option value=*s></option> }).collect_view()}
+                </datalist>
+                <button type="submit" class="primary">"Search"</button>
+                <label>
+                    <span class="sr-only">"Project"</span>
+                    <select id="issue-project" on:change=on_project prop:value=move || project.get()>
+                        <option value="">"All projects"</option>
+                        {projects.iter().map(|p| {
+                            let id = p.id.clone();
+                            view! { <option value=id.clone() selected=move || project.get() == id>{p.name.clone()}</option> }
+                        }).collect_view()}
+                    </select>
+                </label>
+                <label>
+                    <span class="sr-only">"Sort by"</span>
+                    <select id="issue-sort" on:change=on_sort prop:value=move || sort.get()>
+                        {SORTS.iter().map(|(value, label)| view! {
+                            <option value=*value selected=move || sort.get() == *value>{*label}</option>
+                        }).collect_view()}
+                    </select>
+                </label>
+            </form>
+            <div class="quick-filters" role="group" aria-label="Status">
+                {[("is:unresolved", "Unresolved"), ("is:resolved", "Resolved"), ("is:ignored", "Ignored")].into_iter().map(|(q, label)| {
+                    let go = go.clone();
+                    view! {
+                        <button type="button" class="chip" aria-pressed=move || (search.get() == q).to_string()
+                            on:click=move |_| go(q.to_owned(), sort.get_untracked(), project.get_untracked())>{label}</button>
+                    }
+                }).collect_view()}
+            </div>
+            {can_triage.then(|| {
+                let action = |name: &'static str, label: &'static str, id: &'static str| {
+                    let bulk = bulk.clone();
+                    view! {
+                        <button type="button" id=id disabled=move || selected.get().is_empty()
+                            on:click=move |_| bulk(name)>{label}</button>
+                    }
+                };
+                view! {
+                    <div class="bulk" role="group" aria-label="Bulk actions">
+                        <span class="muted">{move || format!("{} selected", selected.get().len())}</span>
+                        {action("RESOLVE", "Resolve", "bulk-resolve")}
+                        {action("IGNORE", "Ignore", "bulk-ignore")}
+                        {action("REOPEN", "Reopen", "bulk-reopen")}
+                        {action("BOOKMARK", "Bookmark", "bulk-bookmark")}
+                        {action("MERGE", "Merge", "bulk-merge")}
+                        {action("DELETE", "Delete", "bulk-delete")}
+                    </div>
+                }
+            })}
+            {move || bulk_error.get().map(|error| view! { <ErrorNote error/> })}
+            {move || match page.get() {
+                None => view! { <Loading what="issues"/> }.into_any(),
+                Some(Err(error)) => view! { <ErrorNote error/> }.into_any(),
+                Some(Ok(p)) if p.nodes.is_empty() => view! {
+                    <p class="empty" id="no-issues">"No issues match this search."</p>
+                }.into_any(),
+                Some(Ok(p)) => {
+                    let shown = p.nodes.len();
+                    let all_ids: Vec<String> = p.nodes.iter().map(|r| r.issue.id.clone()).collect();
+                    let toggle_all = move |_| {
+                        if selected.get_untracked().len() == all_ids.len() {
+                            selected.set(Vec::new());
+                        } else {
+                            selected.set(all_ids.clone());
+                        }
+                    };
+                    view! {
+                        <table class="issue-table" id="issue-list">
+                            <thead><tr>
+                                <th class="check">{can_triage.then(|| view! {
+                                    <input type="checkbox" aria-label="Select all" on:change=toggle_all/>
+                                })}</th>
+                                <th>"Issue"</th>
+                                <th class="num">"Events"</th>
+                                <th class="num">"Users"</th>
+                                <th class="hide-narrow">
+                                    <button type="button" class="ghost small" id="sparkline-span"
+                                        aria-label="Sparkline span: switch between 24 hours and 14 days"
+                                        on:click=move |_| fortnight.update(|f| *f = !*f)>
+                                        {move || if fortnight.get() { "14 d" } else { "24 h" }}
+                                    </button>
+                                </th>
+                                <th class="hide-narrow">"Last seen"</th>
+                            </tr></thead>
+                            <tbody>
+                                {p.nodes.into_iter().map(|row| view! {
+                                    <IssueRowView row account=account_for_rows.get_value() selected can_triage/>
+                                }).collect_view()}
+                            </tbody>
+                        </table>
+                        {p.page_info.has_next_page.then(|| {
+                            let fetch = fetch.clone();
+                            let cursor = p.page_info.end_cursor.clone();
+                            view! {
+                                <button type="button" class="more" id="load-more" on:click=move |_| fetch(cursor.clone())>
+                                    {format!("Load more ({} shown of {})", shown, p.total_count)}
+                                </button>
+                            }
+                        })}
+                    }.into_any()
+                }
+            }}
+        </div>
+    }
+}
+
+#[component]
+fn IssueRowView(
+    row: Row,
+    account: String,
+    selected: RwSignal<Vec<String>>,
+    can_triage: bool,
+) -> impl IntoView {
+    let issue = row.issue;
+    let id = issue.id.clone();
+    let checked = {
+        let id = id.clone();
+        move || selected.get().contains(&id)
+    };
+    let toggle = {
+        let id = id.clone();
+        move |_| {
+            selected.update(|ids| {
+                if let Some(at) = ids.iter().position(|x| *x == id) {
+                    ids.remove(at);
+                } else {
+                    ids.push(id.clone());
+                }
+            })
+        }
+    };
+    let counts: Vec<i64> = row.event_counts.iter().map(|c| c.count).collect();
+    view! {
+        <tr class="issue-row" data-issue=id.clone() data-status=issue.status.clone()>
+            <td class="check">{can_triage.then(|| view! {
+                <input type="checkbox" aria-label=format!("Select {}", issue.title) prop:checked=checked on:change=toggle/>
+            })}</td>
+            <td>
+                <a class="issue-title" href=format!("/{account}/issues/{id}")>
+                    <span class=format!("level level-{}", issue.level)>{issue.level.clone()}</span>
+                    {issue.title.clone()}
+                </a>
+                <div class="muted small">
+                    {issue.culprit.clone().unwrap_or_default()}
+                    " · "{issue.project.name.clone()}
+                    {(issue.status != "UNRESOLVED").then(|| view! { <span class="badge">{issue.status.to_lowercase()}</span> })}
+                </div>
+            </td>
+            <td class="num">{issue.count}</td>
+            <td class="num">{issue.user_count}</td>
+            <td class="hide-narrow"><Sparkline counts label=format!("events of {} over time", issue.title)/></td>
+            <td class="hide-narrow">{since(&issue.last_seen)}</td>
+        </tr>
+    }
+}
+
+/// Records the time from navigation start to the list's first render (the e2e test reads it
+/// from `window.__ewListRenderedMs`) and the request's own duration.
+fn mark_rendered(request_started: f64) {
+    let Some(window) = web_sys::window() else {
+        return;
+    };
+    let target: &wasm_bindgen::JsValue = window.as_ref();
+    let key = wasm_bindgen::JsValue::from_str("__ewListRenderedMs");
+    if js_sys::Reflect::has(target, &key).unwrap_or(false) {
+        return;
+    }
+    // After this frame is drawn: a timeout from requestAnimationFrame runs once painted.
+    let request_ms = js_sys::Date::now() - request_started;
+    let callback = wasm_bindgen::closure::Closure::once_into_js(move || {
+        if let Some(window) = web_sys::window()
+            && let Some(performance) = window.performance()
+        {
+            let target: &wasm_bindgen::JsValue = window.as_ref();
+            let _ = js_sys::Reflect::set(
+                target,
+                &wasm_bindgen::JsValue::from_str("__ewListRenderedMs"),
+                &wasm_bindgen::JsValue::from_f64(performance.now()),
+            );
+            let _ = js_sys::Reflect::set(
+                target,
+                &wasm_bindgen::JsValue::from_str("__ewListRequestMs"),
+                &wasm_bindgen::JsValue::from_f64(request_ms),
+            );
+        }
+    });
+    let _ = window.request_animation_frame(callback.unchecked_ref());
+}

@@ -1,0 +1,9 @@
+//! One module per route group: signed-out pages, onboarding, the issue list, the issue page,
+//! settings, profile.
+
+pub mod auth;
+pub mod issue;
+pub mod issues;
+pub mod onboarding;
+pub mod profile;
+pub mod settings;

@@ -1,0 +1,527 @@
+//! `/:account/settings`: members and their roles, invites, project keys (DSN, rotate,
+//! disable) and API tokens. What a role may not do, the API refuses; the page shows its error.
+
+use leptos::prelude::*;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::api::{self, ApiError};
+use crate::app::CurrentAccount;
+use crate::components::{CopyButton, ErrorNote, Loading};
+use crate::pages::auth::Field;
+
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+struct Member {
+    id: String,
+    email: String,
+    role: String,
+}
+
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+struct Invite {
+    id: String,
+    email: String,
+    role: String,
+    status: String,
+}
+
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+struct Key {
+    id: String,
+    label: String,
+    dsn: String,
+    is_active: bool,
+    rate_limit_per_minute: Option<i64>,
+}
+
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+struct Project {
+    id: String,
+    name: String,
+    fingerprint_rules: String,
+    keys: Vec<Key>,
+}
+
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+struct Token {
+    id: String,
+    name: String,
+    scope: String,
+    prefix: String,
+    revoked_at: Option<String>,
+}
+
+const ROLES: [&str; 4] = ["VIEWER", "MEMBER", "ADMIN", "OWNER"];
+
+/// Runs a mutation, then `done` or shows the error.
+fn mutate(
+    document: &'static str,
+    variables: Value,
+    error: RwSignal<Option<ApiError>>,
+    done: impl FnOnce(Value) + 'static,
+) {
+    leptos::task::spawn_local(async move {
+        match api::gql(document, variables).await {
+            Ok(data) => {
+                error.set(None);
+                done(data);
+            }
+            Err(e) => error.set(Some(e)),
+        }
+    });
+}
+
+#[component]
+pub fn Settings() -> impl IntoView {
+    let account = expect_context::<CurrentAccount>().0;
+    let error = RwSignal::new(None::<ApiError>);
+    view! {
+        <div class="settings">
+            <h1>{format!("Settings of {}", account.name)}</h1>
+            <p class="muted">{format!("Your role: {}", account.viewer_role.to_lowercase())}</p>
+            {move || error.get().map(|error| view! { <ErrorNote error/> })}
+            <Members account_id=account.id.clone() can_admin=account.can_admin() error/>
+            {account.can_admin().then(|| view! { <Invites account_id=account.id.clone() error/> })}
+            <Keys account_id=account.id.clone() can_admin=account.can_admin() error/>
+            <Tokens account_id=account.id.clone() error/>
+            {account.can_admin().then(|| view! { <RenameAccount account_id=account.id.clone() name=account.name.clone() error/> })}
+            <LeaveOrDelete account=account.clone() error/>
+        </div>
+    }
+}
+
+/// Leave the account, or (owners) delete it by typing its slug.
+#[component]
+fn LeaveOrDelete(
+    account: crate::api::AccountSummary,
+    error: RwSignal<Option<ApiError>>,
+) -> impl IntoView {
+    let owner = account.viewer_role == "OWNER";
+    let typed = RwSignal::new(String::new());
+    let account_id = StoredValue::new(account.id.clone());
+    let slug = account.slug.clone();
+    let leave = move |_| {
+        mutate(
+            "mutation($id: ID!) { leaveAccount(id: $id) }",
+            json!({"id": account_id.get_value()}),
+            error,
+            |_| go_home(),
+        );
+    };
+    let delete = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        mutate(
+            "mutation($id: ID!, $c: String!) { deleteAccount(id: $id, confirm: $c) }",
+            json!({"id": account_id.get_value(), "c": typed.get_untracked()}),
+            error,
+            |_| go_home(),
+        );
+    };
+    view! {
+        <section class="card" aria-labelledby="danger-h">
+            <h2 id="danger-h">"Leave or delete"</h2>
+            <button type="button" class="danger" id="leave-account" on:click=leave>"Leave this account"</button>
+            {owner.then(|| view! {
+                <form class="inline-form" on:submit=delete>
+                    <Field id="delete-confirm" label=format!("Type {slug} to delete the account and all its data") kind="text" value=typed/>
+                    <button type="submit" class="danger" id="delete-account">"Delete account"</button>
+                </form>
+            })}
+        </section>
+    }
+}
+
+/// A full load of `/`: the viewer's accounts changed.
+fn go_home() {
+    if let Some(window) = web_sys::window() {
+        let _ = window.location().set_href("/");
+    }
+}
+
+#[component]
+fn RenameAccount(
+    account_id: String,
+    name: String,
+    error: RwSignal<Option<ApiError>>,
+) -> impl IntoView {
+    let session = crate::app::use_session();
+    let name = RwSignal::new(name);
+    let on_submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        mutate(
+            "mutation($id: ID!, $n: String!) { renameAccount(id: $id, name: $n) { id } }",
+            json!({"id": account_id, "n": name.get_untracked()}),
+            error,
+            move |_| session.refresh(),
+        );
+    };
+    view! {
+        <section class="card" aria-labelledby="account-h">
+            <h2 id="account-h">"Account"</h2>
+            <form class="inline-form" on:submit=on_submit>
+                <Field id="account-rename" label="Account name" kind="text" value=name/>
+                <button type="submit">"Rename"</button>
+            </form>
+        </section>
+    }
+}
+
+#[component]
+fn Members(
+    account_id: String,
+    can_admin: bool,
+    error: RwSignal<Option<ApiError>>,
+) -> impl IntoView {
+    let members = LocalResource::new(move || {
+        let account_id = account_id.clone();
+        async move {
+            api::gql(
+                "query($a: ID!) { account(id: $a) { members(first: 100) { nodes { id email role } } } }",
+                json!({"a": account_id}),
+            )
+            .await
+            .and_then(|d| api::decode::<Vec<Member>>(d["account"]["members"]["nodes"].clone()))
+        }
+    });
+    view! {
+        <section class="card" aria-labelledby="members-h">
+            <h2 id="members-h">"Members"</h2>
+            {move || match members.get() {
+                None => view! { <Loading what="members"/> }.into_any(),
+                Some(Err(error)) => view! { <ErrorNote error/> }.into_any(),
+                Some(Ok(list)) => view! {
+                    <table class="plain" id="members"><tbody>
+                        {list.into_iter().map(|m| {
+                            let id = m.id.clone();
+                            let remove_id = m.id.clone();
+                            let remove = move |_| {
+                                mutate("mutation($id: ID!) { removeMember(id: $id) }",
+                                    json!({"id": remove_id}), error, move |_| members.refetch());
+                            };
+                            let change = move |ev: leptos::ev::Event| {
+                                mutate("mutation($id: ID!, $r: Role!) { changeMemberRole(id: $id, role: $r) { id } }",
+                                    json!({"id": id, "r": event_target_value(&ev)}), error, move |_| members.refetch());
+                            };
+                            let role = m.role.clone();
+                            view! {
+                                <tr class="member">
+                                    <td>{m.email.clone()}</td>
+                                    <td><label><span class="sr-only">{format!("Role of {}", m.email)}</span>
+                                        <select on:change=change disabled=!can_admin>
+                                            {ROLES.iter().map(|r| view! { <option value=*r selected=role == *r>{r.to_lowercase()}</option> }).collect_view()}
+                                        </select></label></td>
+                                    <td>{can_admin.then(|| view! { <button type="button" on:click=remove>"Remove"</button> })}</td>
+                                </tr>
+                            }
+                        }).collect_view()}
+                    </tbody></table>
+                }.into_any(),
+            }}
+        </section>
+    }
+}
+
+#[component]
+fn Invites(account_id: String, error: RwSignal<Option<ApiError>>) -> impl IntoView {
+    let invites = LocalResource::new({
+        let account_id = account_id.clone();
+        move || {
+            let account_id = account_id.clone();
+            async move {
+                api::gql(
+                    "query($a: ID!) { account(id: $a) { invites(first: 100) { nodes { id email role status } } } }",
+                    json!({"a": account_id}),
+                )
+                .await
+                .and_then(|d| api::decode::<Vec<Invite>>(d["account"]["invites"]["nodes"].clone()))
+            }
+        }
+    });
+    let email = RwSignal::new(String::new());
+    let role = RwSignal::new("MEMBER".to_owned());
+    let sent = RwSignal::new(None::<String>);
+    let on_submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let address = email.get_untracked();
+        mutate(
+            "mutation($a: ID!, $e: String!, $r: Role!) { inviteMember(accountId: $a, email: $e, role: $r) { id } }",
+            json!({"a": account_id, "e": address, "r": role.get_untracked()}),
+            error,
+            move |_| {
+                sent.set(Some(address));
+                email.set(String::new());
+                invites.refetch();
+            },
+        );
+    };
+    view! {
+        <section class="card" aria-labelledby="invites-h">
+            <h2 id="invites-h">"Invite a member"</h2>
+            <form class="inline-form" id="invite-form" on:submit=on_submit>
+                <Field id="invite-address" label="Email" kind="email" value=email/>
+                <label class="field" for="invite-role"><span>"Role"</span>
+                    <select id="invite-role" on:change=move |ev| role.set(event_target_value(&ev))>
+                        {ROLES.iter().map(|r| view! { <option value=*r selected=*r == "MEMBER">{r.to_lowercase()}</option> }).collect_view()}
+                    </select>
+                </label>
+                <button type="submit" class="primary" id="send-invite">"Send invite"</button>
+            </form>
+            {move || sent.get().map(|a| view! { <p id="invite-sent" role="status">{format!("Invite sent to {a}.")}</p> })}
+            {move || invites.get().and_then(Result::ok).map(|list| view! {
+                <table class="plain" id="invites"><tbody>
+                    {list.into_iter().map(|i| {
+                        let id = i.id.clone();
+                        let pending = i.status == "PENDING";
+                        let revoke = move |_| mutate("mutation($id: ID!) { revokeInvite(id: $id) { id } }",
+                            json!({"id": id}), error, move |_| invites.refetch());
+                        view! { <tr><td>{i.email}</td><td>{i.role.to_lowercase()}</td><td>{i.status.to_lowercase()}</td>
+                            <td>{pending.then(|| view! { <button type="button" on:click=revoke>"Revoke"</button> })}</td></tr> }
+                    }).collect_view()}
+                </tbody></table>
+            })}
+        </section>
+    }
+}
+
+#[component]
+fn Keys(account_id: String, can_admin: bool, error: RwSignal<Option<ApiError>>) -> impl IntoView {
+    let projects = LocalResource::new(move || {
+        let account_id = account_id.clone();
+        async move {
+            api::gql(
+                "query($a: ID!) { account(id: $a) { projects(first: 100) { nodes { id name fingerprintRules \
+                 keys { id label dsn isActive rateLimitPerMinute } } } } }",
+                json!({"a": account_id}),
+            )
+            .await
+            .and_then(|d| api::decode::<Vec<Project>>(d["account"]["projects"]["nodes"].clone()))
+        }
+    });
+    view! {
+        <section class="card" aria-labelledby="keys-h">
+            <h2 id="keys-h">"Projects and keys"</h2>
+            {move || match projects.get() {
+                None => view! { <Loading what="projects"/> }.into_any(),
+                Some(Err(error)) => view! { <ErrorNote error/> }.into_any(),
+                Some(Ok(list)) => list.into_iter().map(|p| view! {
+                    <ProjectBlock project=p can_admin error on_change=move || projects.refetch()/>
+                }).collect_view().into_any(),
+            }}
+        </section>
+    }
+}
+
+#[component]
+fn ProjectBlock(
+    project: Project,
+    can_admin: bool,
+    error: RwSignal<Option<ApiError>>,
+    on_change: impl Fn() + Clone + Send + Sync + 'static,
+) -> impl IntoView {
+    let name = RwSignal::new(project.name.clone());
+    let rules = RwSignal::new(project.fingerprint_rules.clone());
+    let project_id = StoredValue::new(project.id.clone());
+    let rename = {
+        let on_change = on_change.clone();
+        move |ev: leptos::ev::SubmitEvent| {
+            ev.prevent_default();
+            let on_change = on_change.clone();
+            mutate(
+                "mutation($id: ID!, $n: String!) { renameProject(id: $id, name: $n) { id } }",
+                json!({"id": project_id.get_value(), "n": name.get_untracked()}),
+                error,
+                move |_| on_change(),
+            );
+        }
+    };
+    let save_rules = {
+        let on_change = on_change.clone();
+        move |ev: leptos::ev::SubmitEvent| {
+            ev.prevent_default();
+            let on_change = on_change.clone();
+            mutate(
+                "mutation($id: ID!, $r: String!) { setFingerprintRules(projectId: $id, rules: $r) { id } }",
+                json!({"id": project_id.get_value(), "r": rules.get_untracked()}),
+                error,
+                move |_| on_change(),
+            );
+        }
+    };
+    let delete = {
+        let on_change = on_change.clone();
+        move |_| {
+            let confirmed = web_sys::window()
+                .and_then(|w| {
+                    w.confirm_with_message("Delete this project, its keys and its issues?")
+                        .ok()
+                })
+                .unwrap_or(false);
+            if confirmed {
+                let on_change = on_change.clone();
+                mutate(
+                    "mutation($id: ID!) { deleteProject(id: $id) }",
+                    json!({"id": project_id.get_value()}),
+                    error,
+                    move |_| on_change(),
+                );
+            }
+        }
+    };
+    view! {
+        <div class="project-settings" data-project=project.id.clone()>
+            <h3>{project.name.clone()}</h3>
+            <ul class="keys">
+                {project.keys.into_iter().map(|k| view! { <KeyRow key=k can_admin error on_change=on_change.clone()/> }).collect_view()}
+            </ul>
+            {can_admin.then(|| view! {
+                <form class="inline-form" on:submit=rename>
+                    <Field id=format!("rename-{}", project.id) label="Name" kind="text" value=name/>
+                    <button type="submit">"Rename"</button>
+                </form>
+                <form on:submit=save_rules>
+                    <label class="field" for=format!("rules-{}", project.id)>
+                        <span>"Fingerprint rules (one per line, e.g. "<code>"error.type:DatabaseError -> database-error"</code>")"</span>
+                        <textarea id=format!("rules-{}", project.id) rows="3" bind:value=rules></textarea>
+                    </label>
+                    <button type="submit">"Save rules"</button>
+                </form>
+                <p><button type="button" class="danger" on:click=delete>"Delete project"</button></p>
+            })}
+        </div>
+    }
+}
+
+#[component]
+fn KeyRow(
+    key: Key,
+    can_admin: bool,
+    error: RwSignal<Option<ApiError>>,
+    on_change: impl Fn() + Clone + Send + Sync + 'static,
+) -> impl IntoView {
+    let id = StoredValue::new(key.id.clone());
+    let active = key.is_active;
+    let dsn = key.dsn.clone();
+    let limit = RwSignal::new(
+        key.rate_limit_per_minute
+            .map(|l| l.to_string())
+            .unwrap_or_default(),
+    );
+    let update = move |variables: Value| {
+        let on_change = on_change.clone();
+        mutate(
+            "mutation($id: ID!, $a: Boolean, $r: Boolean, $l: Int, $c: Boolean) { \
+             updateProjectKey(id: $id, isActive: $a, rotate: $r, rateLimitPerMinute: $l, clearRateLimit: $c) { id } }",
+            variables,
+            error,
+            move |_| on_change(),
+        );
+    };
+    let set_limit = {
+        let update = update.clone();
+        move |ev: leptos::ev::SubmitEvent| {
+            ev.prevent_default();
+            match limit.get_untracked().trim().parse::<i64>() {
+                Ok(per_minute) => update(json!({"id": id.get_value(), "l": per_minute})),
+                Err(_) => update(json!({"id": id.get_value(), "c": true})),
+            }
+        }
+    };
+    view! {
+        <li class="key" class:inactive=!active>
+            <span>{key.label.clone()}</span>" "<code>{key.dsn.clone()}</code>
+            <CopyButton text=Signal::derive(move || dsn.clone()) id=format!("copy-{}", key.id)/>
+            {can_admin.then(|| {
+                let rotate = update.clone();
+                let toggle = update.clone();
+                view! {
+                    <button type="button" on:click=move |_| rotate(json!({"id": id.get_value(), "r": true}))>"Rotate"</button>
+                    <button type="button" on:click=move |_| toggle(json!({"id": id.get_value(), "a": !active}))>
+                        {if active { "Disable" } else { "Enable" }}</button>
+                    <form class="inline-form" on:submit=set_limit>
+                        <label class="field">
+                            <span>"Events per minute (empty: no limit)"</span>
+                            <input type="number" min="1" bind:value=limit/>
+                        </label>
+                        <button type="submit">"Set limit"</button>
+                    </form>
+                }
+            })}
+        </li>
+    }
+}
+
+#[component]
+fn Tokens(account_id: String, error: RwSignal<Option<ApiError>>) -> impl IntoView {
+    let tokens = LocalResource::new({
+        let account_id = account_id.clone();
+        move || {
+            let account_id = account_id.clone();
+            async move {
+                api::gql(
+                    "query($a: ID!) { account(id: $a) { apiTokens(first: 100) { nodes { id name scope prefix revokedAt } } } }",
+                    json!({"a": account_id}),
+                )
+                .await
+                .and_then(|d| api::decode::<Vec<Token>>(d["account"]["apiTokens"]["nodes"].clone()))
+            }
+        }
+    });
+    let name = RwSignal::new(String::new());
+    let scope = RwSignal::new("READ".to_owned());
+    let secret = RwSignal::new(None::<String>);
+    let on_submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        mutate(
+            "mutation($a: ID!, $n: String!, $s: TokenScope!) { createApiToken(accountId: $a, name: $n, scope: $s) { secret } }",
+            json!({"a": account_id, "n": name.get_untracked(), "s": scope.get_untracked()}),
+            error,
+            move |data| {
+                secret.set(
+                    data.pointer("/createApiToken/secret")
+                        .and_then(Value::as_str)
+                        .map(str::to_owned),
+                );
+                name.set(String::new());
+                tokens.refetch();
+            },
+        );
+    };
+    view! {
+        <section class="card" aria-labelledby="tokens-h">
+            <h2 id="tokens-h">"API tokens"</h2>
+            <form class="inline-form" id="token-form" on:submit=on_submit>
+                <Field id="token-name" label="Name" kind="text" value=name/>
+                <label class="field" for="token-scope"><span>"Scope"</span>
+                    <select id="token-scope" on:change=move |ev| scope.set(event_target_value(&ev))>
+                        <option value="READ">"read"</option>
+                        <option value="WRITE">"write"</option>
+                        <option value="ADMIN">"admin"</option>
+                    </select>
+                </label>
+                <button type="submit" class="primary">"Create token"</button>
+            </form>
+            {move || secret.get().map(|s| view! { <p role="status">"Copy it now, it is shown once: "<code id="token-secret">{s}</code></p> })}
+            {move || match tokens.get() {
+                None => view! { <Loading what="tokens"/> }.into_any(),
+                Some(Err(error)) => view! { <ErrorNote error/> }.into_any(),
+                Some(Ok(list)) => view! {
+                    <table class="plain"><tbody>
+                        {list.into_iter().map(|t| {
+                            let id = t.id.clone();
+                            let live = t.revoked_at.is_none();
+                            let revoke = move |_| mutate("mutation($id: ID!) { revokeApiToken(id: $id) { id } }",
+                                json!({"id": id}), error, move |_| tokens.refetch());
+                            view! { <tr><td>{t.name}</td><td>{t.scope.to_lowercase()}</td><td><code>{t.prefix}"…"</code></td>
+                                <td>{if live { view! { <button type="button" on:click=revoke>"Revoke"</button> }.into_any() } else { "revoked".into_any() }}</td></tr> }
+                        }).collect_view()}
+                    </tbody></table>
+                }.into_any(),
+            }}
+        </section>
+    }
+}

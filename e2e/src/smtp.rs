@@ -1,9 +1,8 @@
 //! A real SMTP server for tests (127.0.0.1, plain text): speaks enough of RFC 5321 for lettre
 //! (EHLO/HELO, MAIL, RCPT, DATA, RSET, NOOP, QUIT) and keeps every message it receives.
 //! The binary under test gets its URL as `ERRORWATCH_SMTP_URL`, so the browser tests read the
-//! verification and invite links from the emails the server really sent. (The integration
-//! suite has the same sink in `backend/server/tests/it/harness/smtp.rs`; test crates cannot
-//! share code without a crate of their own.)
+//! verification and invite links from the emails the server really sent. The server's
+//! integration suite uses this sink too (`harness::smtp`).
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};

@@ -59,9 +59,10 @@ pub async fn run(
             Some(current) => {
                 let after = current.continues_after();
                 let started = Instant::now();
-                let (written, next) = tokio::join!(write(&db, current, &metrics, started), async {
-                    fetch(&db, &store, after).await
-                });
+                let (written, next) = tokio::join!(
+                    write(&db, current, &metrics, started),
+                    fetch(&db, &store, after)
+                );
                 match written {
                     Ok(written) => {
                         vacuum.consumed += written.envelopes;

@@ -8,7 +8,8 @@
 
 pub mod db;
 pub mod gql;
-pub mod smtp;
+/// The SMTP sink the browser tests use too (`errorwatch_e2e::smtp`).
+pub use errorwatch_e2e::smtp;
 pub mod ws;
 
 use std::collections::HashMap;

@@ -35,6 +35,25 @@ pub struct Config {
     pub auth: AuthConfig,
     /// Outgoing email.
     pub mail: MailConfig,
+    /// Plans, quotas and ingest rate limits.
+    pub billing: BillingConfig,
+}
+
+/// Plans, quotas and ingest rate limits.
+#[derive(Debug, Clone)]
+pub struct BillingConfig {
+    /// The plans seeded into `plans` (`ERRORWATCH_PLANS_FILE`, else the built-in ones).
+    pub plans: Vec<crate::billing::plan::PlanSpec>,
+    /// Plan of accounts without a subscription: `free` in SaaS mode, else
+    /// `ERRORWATCH_SELF_HOST_PLAN` (default `self-hosted`).
+    pub default_plan: String,
+    /// How often each process re-reads plans and usage and writes its counts
+    /// (`ERRORWATCH_QUOTA_REFRESH_MS`, 2000).
+    pub quota_refresh: Duration,
+    /// Requests per minute one client IP may send to the ingest endpoints, with a burst of a
+    /// tenth of that (`ERRORWATCH_INGEST_IP_RATE_PER_MINUTE`; default off self-hosted, 30000
+    /// in SaaS mode; 0 turns it off).
+    pub ingest_ip_rate_per_minute: Option<u32>,
 }
 
 /// How the installation is run.
@@ -317,7 +336,61 @@ impl Config {
             600,
             1..=1_000_000,
         )? as u32;
+        let plans = match lookup("ERRORWATCH_PLANS_FILE") {
+            Some(path) => {
+                let json = std::fs::read_to_string(path.trim()).map_err(|e| {
+                    problem(
+                        "ERRORWATCH_PLANS_FILE",
+                        format!("cannot read {}: {e}", path.trim()),
+                    )
+                })?;
+                crate::billing::plan::parse_plans(&json)
+                    .map_err(|e| problem("ERRORWATCH_PLANS_FILE", e))?
+            }
+            None => crate::billing::plan::default_plans(),
+        };
+        let default_plan = match mode {
+            Mode::Saas => crate::billing::plan::FREE.to_owned(),
+            Mode::SelfHosted => lookup("ERRORWATCH_SELF_HOST_PLAN")
+                .map(|s| s.trim().to_owned())
+                .unwrap_or_else(|| crate::billing::plan::SELF_HOSTED.to_owned()),
+        };
+        if !plans.iter().any(|p| p.slug == default_plan) {
+            let variable = match mode {
+                Mode::Saas => "ERRORWATCH_PLANS_FILE",
+                Mode::SelfHosted => "ERRORWATCH_SELF_HOST_PLAN",
+            };
+            return Err(problem(
+                variable,
+                format!(
+                    "accounts without a subscription use plan {default_plan:?}, which is not configured (plans: {})",
+                    plans.iter().map(|p| p.slug.as_str()).collect::<Vec<_>>().join(", ")
+                ),
+            ));
+        }
+        let quota_refresh_ms = parse_number(
+            "ERRORWATCH_QUOTA_REFRESH_MS",
+            lookup("ERRORWATCH_QUOTA_REFRESH_MS"),
+            2000,
+            50..=60_000,
+        )?;
+        let ip_default = match mode {
+            Mode::Saas => 30_000,
+            Mode::SelfHosted => 0,
+        };
+        let ip_rate = parse_number(
+            "ERRORWATCH_INGEST_IP_RATE_PER_MINUTE",
+            lookup("ERRORWATCH_INGEST_IP_RATE_PER_MINUTE"),
+            ip_default,
+            0..=100_000_000,
+        )? as u32;
         Ok(Config {
+            billing: BillingConfig {
+                plans,
+                default_plan,
+                quota_refresh: Duration::from_millis(quota_refresh_ms),
+                ingest_ip_rate_per_minute: (ip_rate > 0).then_some(ip_rate),
+            },
             auth: AuthConfig {
                 mode,
                 signup,

@@ -5,6 +5,7 @@
 //! through services that take an [`scope::AccountScope`] first.
 
 pub mod auth;
+pub mod billing;
 pub mod config;
 pub mod db;
 pub mod digest;

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use errorwatch_core::billing::quota::{QuotaConfig, Quotas};
 use errorwatch_core::config::{Config, DatabaseKind};
 use errorwatch_core::db::{Db, Pool};
 use errorwatch_core::digest::retention::{self, EvictEvents};
@@ -56,6 +57,9 @@ pub async fn prepare_database(config: &Config) -> anyhow::Result<Db> {
         .await
         .context("DATABASE_URL")?;
     migrate(&db).await?;
+    errorwatch_core::billing::plan::seed_plans(&db, &config.billing.plans)
+        .await
+        .context("storing the configured plans")?;
     Ok(db)
 }
 
@@ -236,6 +240,23 @@ impl Application {
                 writer_done.cancel();
                 result
             });
+            let quotas = Quotas::start(
+                self.db.clone(),
+                self.queue.clone(),
+                QuotaConfig {
+                    default_plan: self.config.billing.default_plan.clone(),
+                    refresh: self.config.billing.quota_refresh,
+                    public_url: self.config.http.public_url.to_string(),
+                },
+            )
+            .await
+            .context("loading plans")?;
+            // Usage is written until the writer is done too, then the leases go back.
+            let quota_task = quotas.clone().run(flusher_stop.clone());
+            tasks.spawn(async move {
+                quota_task.await;
+                Ok(())
+            });
             let flusher = outcomes.clone().run_flusher(self.db.clone(), flusher_stop);
             tasks.spawn(async move {
                 flusher.await;
@@ -248,6 +269,7 @@ impl Application {
                 self.queue.clone(),
                 spool,
                 outcomes,
+                quotas,
                 self.auth.clone(),
             );
             // Limiter keys of idle clients are dropped every few minutes.

@@ -14,7 +14,10 @@ use axum::extract::{ConnectInfo, FromRequestParts, Path, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use errorwatch_core::billing::quota::{Admission, QuotaLimit};
+use errorwatch_core::billing::usage::{envelope_usage, quota_wants};
 use errorwatch_core::ingest::auth::{self, AuthError, AuthSource};
+use errorwatch_core::ingest::key_limit::{Limited, Rate};
 use errorwatch_core::ingest::category::DataCategory;
 use errorwatch_core::ingest::decompress::{ContentEncoding, DecompressError, decompress};
 use errorwatch_core::ingest::envelope::{
@@ -46,8 +49,11 @@ pub enum IngestError {
     Forbidden(String),
     /// 413: over a size limit.
     TooLarge(String),
-    /// 429: the DSN key's rate limit is spent; retry after this long.
-    KeyRateLimited(std::time::Duration),
+    /// 429: a rate limit (key, project spike protection, client IP) is spent; retry after
+    /// this long.
+    RateLimited(std::time::Duration, Limited),
+    /// 429: the account's quota for these categories is used up.
+    OverQuota(QuotaLimit),
     /// 503: the spool is behind; retry later.
     Busy,
     /// 500: storing failed.
@@ -57,19 +63,38 @@ pub enum IngestError {
 impl IntoResponse for IngestError {
     fn into_response(self) -> Response {
         let retry_after = match &self {
-            IngestError::KeyRateLimited(wait) => Some(wait.as_secs_f64().ceil().max(1.0) as u64),
+            IngestError::RateLimited(wait, _) => Some(wait.as_secs_f64().ceil().max(1.0) as u64),
+            IngestError::OverQuota(limit) => Some(limit.retry_after),
             IngestError::Busy => Some(1),
             _ => None,
         };
-        let key_limited = matches!(self, IngestError::KeyRateLimited(_));
+        // Empty categories: every category, as Relay writes it.
+        let rate_limits = match &self {
+            IngestError::RateLimited(_, limited) => retry_after
+                .map(|secs| format!("{secs}::{}:{}", limited.scope(), limited.reason())),
+            IngestError::OverQuota(limit) => Some(limit.header()),
+            _ => None,
+        };
         let (status, detail) = match self {
             IngestError::BadRequest(d) => (StatusCode::BAD_REQUEST, d),
             IngestError::Unauthorized(d) => (StatusCode::UNAUTHORIZED, d),
             IngestError::Forbidden(d) => (StatusCode::FORBIDDEN, d),
             IngestError::TooLarge(d) => (StatusCode::PAYLOAD_TOO_LARGE, d),
-            IngestError::KeyRateLimited(_) => (
+            IngestError::RateLimited(_, limited) => (
                 StatusCode::TOO_MANY_REQUESTS,
-                "this DSN key's rate limit is exceeded".to_owned(),
+                match limited {
+                    Limited::Key => "this DSN key's rate limit is exceeded",
+                    Limited::Spike => "this project is sending more than its plan's spike protection allows",
+                    Limited::Ip => "this client IP is sending too fast",
+                }
+                .to_owned(),
+            ),
+            IngestError::OverQuota(limit) => (
+                StatusCode::TOO_MANY_REQUESTS,
+                format!(
+                    "the account's {} quota for this billing period is used up",
+                    limit.categories.join(", ")
+                ),
             ),
             IngestError::Busy => (
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -99,12 +124,9 @@ impl IntoResponse for IngestError {
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(secs));
-            if key_limited
-                && let Ok(value) = HeaderValue::from_str(&format!("{secs}::key:key_quota"))
-            {
-                // Empty categories: every category, as Relay writes it.
-                response.headers_mut().insert("x-sentry-rate-limits", value);
-            }
+        }
+        if let Some(value) = rate_limits.and_then(|v| HeaderValue::from_str(&v).ok()) {
+            response.headers_mut().insert("x-sentry-rate-limits", value);
         }
         response
     }
@@ -168,12 +190,13 @@ pub(crate) async fn envelope(
         None => early.ok_or_else(|| auth_error(AuthError::Missing))?,
     };
     let event_id = envelope.event_id()?;
+    let usage = envelope_usage(&envelope);
     // Not held (with the decompressed body its payloads point into) while the commit is awaited.
     drop(envelope);
     // Stored as it came (compressed bodies stay compressed; the digest decodes them).
     let body = SpoolBody::as_received(request.encoding, bytes);
-    spool(&state, &request, &info, body).await?;
-    Ok(answer(event_id))
+    let limit = spool(&state, &request, &info, body, &usage).await?;
+    Ok(with_limit(answer(event_id), limit))
 }
 
 /// `POST /api/{project}/store/`: one event as JSON, wrapped into an envelope.
@@ -199,8 +222,9 @@ pub(crate) async fn store(
         .unwrap_or_else(EventId::new_random);
     let payload = serde_json::to_vec(&event).map_err(|_| IngestError::Internal)?;
     let wrapped = envelope_with(event_id, vec![item(ItemType::Event, Map::new(), payload)]);
-    spool(&state, &request, &info, SpoolBody::plain(&wrapped)).await?;
-    Ok(answer(Some(event_id)))
+    let usage = [(DataCategory::Error, 1)];
+    let limit = spool(&state, &request, &info, SpoolBody::plain(&wrapped), &usage).await?;
+    Ok(with_limit(answer(Some(event_id)), limit))
 }
 
 /// Event and transaction payloads must be JSON objects: Relay refuses the envelope otherwise,
@@ -254,11 +278,24 @@ pub(crate) fn item(ty: ItemType, headers: Map<String, Value>, payload: Vec<u8>) 
     }
 }
 
-/// Serializes an envelope with `event_id` in its header.
-pub(crate) fn envelope_with(event_id: EventId, items: Vec<Item>) -> Vec<u8> {
+/// An envelope with `event_id` in its header.
+pub(crate) fn built_envelope(event_id: EventId, items: Vec<Item>) -> Envelope {
     let mut headers = Map::new();
     headers.insert("event_id".to_owned(), json!(event_id.to_string()));
-    Envelope { headers, items }.to_vec()
+    Envelope { headers, items }
+}
+
+/// Serializes an envelope with `event_id` in its header.
+pub(crate) fn envelope_with(event_id: EventId, items: Vec<Item>) -> Vec<u8> {
+    built_envelope(event_id, items).to_vec()
+}
+
+/// Adds `X-Sentry-Rate-Limits` to a 200 once a quota is used up, so SDKs stop sending.
+pub(crate) fn with_limit(mut response: Response, limit: Option<QuotaLimit>) -> Response {
+    if let Some(value) = limit.and_then(|l| HeaderValue::from_str(&l.header()).ok()) {
+        response.headers_mut().insert("x-sentry-rate-limits", value);
+    }
+    response
 }
 
 fn answer(event_id: Option<EventId>) -> Response {
@@ -438,28 +475,71 @@ pub(crate) async fn authenticate(
     Ok(info)
 }
 
-/// The durable write; the only thing the request waits for.
+/// Rate limits, quota, then the durable write (the only thing the request waits for). `usage`
+/// is what the envelope counts for; on a 200 the exhausted quotas (if any) are returned for
+/// the header.
 pub(crate) async fn spool(
     state: &AppState,
     request: &IngestRequest,
     info: &ProjectKeyInfo,
     body: SpoolBody,
-) -> Result<(), IngestError> {
-    if let Err(wait) = state
-        .key_limits
-        .check(info.key_id, info.rate_limit_per_minute)
+    usage: &[(DataCategory, i64)],
+) -> Result<Option<QuotaLimit>, IngestError> {
+    let refuse = |reason: &str| {
+        for (category, quantity) in usage {
+            state.outcomes.record(
+                info.account_id,
+                info.project_id,
+                *category,
+                "rate_limited",
+                reason,
+                *quantity,
+            );
+        }
+    };
+    if let Ok(ip) = request.client_ip.parse::<std::net::IpAddr>()
+        && let Err(wait) = state.limits.ips.check(ip, state.limits.ip_rate)
     {
-        state.outcomes.record(
-            info.account_id,
-            info.project_id,
-            DataCategory::Error,
-            "rate_limited",
-            "key_quota",
-            1,
-        );
-        return Err(IngestError::KeyRateLimited(wait));
+        refuse(Limited::Ip.reason());
+        return Err(IngestError::RateLimited(wait, Limited::Ip));
     }
-    state
+    let plan = state
+        .quotas
+        .plan_of(info.account_id.0)
+        .await
+        .map_err(|e| {
+            tracing::error!(error = format!("{e:#}"), "cannot read the account's plan");
+            IngestError::Internal
+        })?;
+    // The key's own limit wins over its plan's tier.
+    let key_rate = Rate::new(info.rate_limit_per_minute, None)
+        .or_else(|| Rate::new(plan.key_rate_per_minute, plan.key_burst));
+    if let Err(wait) = state.limits.keys.check(info.key_id, key_rate) {
+        refuse(Limited::Key.reason());
+        return Err(IngestError::RateLimited(wait, Limited::Key));
+    }
+    let wants = quota_wants(usage);
+    if !wants.is_empty()
+        && let Err(wait) = state
+            .limits
+            .projects
+            .check(info.project_id, Rate::new(plan.spike_per_minute, None))
+    {
+        refuse(Limited::Spike.reason());
+        return Err(IngestError::RateLimited(wait, Limited::Spike));
+    }
+    let accepted = match state.quotas.admit(info.account_id.0, &wants).await {
+        Ok(Admission::Accept(accepted)) => accepted,
+        Ok(Admission::Reject(limit)) => {
+            refuse("usage_exceeded");
+            return Err(IngestError::OverQuota(limit));
+        }
+        Err(e) => {
+            tracing::error!(error = format!("{e:#}"), "quota check failed");
+            return Err(IngestError::Internal);
+        }
+    };
+    let stored = state
         .spool
         .write(SpoolEntry {
             account_id: info.account_id,
@@ -468,19 +548,18 @@ pub(crate) async fn spool(
             client_ip: Some(request.client_ip.clone()),
             body,
         })
-        .await
-        .map_err(|e| match e {
-            SpoolError::Busy => {
-                state.outcomes.record(
-                    info.account_id,
-                    info.project_id,
-                    DataCategory::Error,
-                    "rate_limited",
-                    "backpressure",
-                    1,
-                );
-                IngestError::Busy
-            }
-            SpoolError::Failed(_) => IngestError::Internal,
-        })
+        .await;
+    match stored {
+        Ok(()) => Ok(accepted.limit.clone()),
+        Err(e) => {
+            state.quotas.refund(accepted);
+            Err(match e {
+                SpoolError::Busy => {
+                    refuse("backpressure");
+                    IngestError::Busy
+                }
+                SpoolError::Failed(_) => IngestError::Internal,
+            })
+        }
+    }
 }

@@ -15,7 +15,12 @@ use errorwatch_core::ingest::security::{MAX_CSP_REPORT_BYTES, csp_reports_to_eve
 use serde_json::{Map, Value, json};
 
 use super::AppState;
-use super::ingest::{IngestError, IngestRequest, authenticate, envelope_with, item, spool};
+use super::ingest::{
+    IngestError, IngestRequest, authenticate, built_envelope, envelope_with, item, spool,
+    with_limit,
+};
+use errorwatch_core::billing::usage::envelope_usage;
+use errorwatch_core::ingest::category::DataCategory;
 use errorwatch_core::spool::SpoolBody;
 
 /// `POST /api/{project}/security/` and `/csp-report/`: every CSP violation becomes an event.
@@ -43,7 +48,8 @@ pub(crate) async fn security(
         let event_id = EventId::new_random();
         let payload = serde_json::to_vec(&event).map_err(|_| IngestError::Internal)?;
         let bytes = envelope_with(event_id, vec![item(ItemType::Event, Map::new(), payload)]);
-        spool(&state, &request, &info, SpoolBody::plain(&bytes)).await?;
+        let usage = [(DataCategory::Security, 1)];
+        spool(&state, &request, &info, SpoolBody::plain(&bytes), &usage).await?;
         last = Some(event_id);
     }
     Ok(match last {
@@ -177,14 +183,20 @@ pub(crate) async fn minidump(
             .into_iter()
             .map(|u| attachment_item(u, "event.attachment")),
     );
-    spool(
+    let envelope = built_envelope(event_id, items);
+    let usage = envelope_usage(&envelope);
+    let limit = spool(
         &state,
         &request,
         &info,
-        SpoolBody::plain(&envelope_with(event_id, items)),
+        SpoolBody::plain(&envelope.to_vec()),
+        &usage,
     )
     .await?;
-    Ok(Json(json!({ "id": event_id.to_string() })).into_response())
+    Ok(with_limit(
+        Json(json!({ "id": event_id.to_string() })).into_response(),
+        limit,
+    ))
 }
 
 /// `POST /api/{project}/events/{event_id}/attachments/`: files for an event sent earlier.
@@ -207,12 +219,18 @@ pub(crate) async fn attachments(
         .into_iter()
         .map(|u| attachment_item(u, "event.attachment"))
         .collect();
-    spool(
+    let envelope = built_envelope(event_id, items);
+    let usage = envelope_usage(&envelope);
+    let limit = spool(
         &state,
         &request,
         &info,
-        SpoolBody::plain(&envelope_with(event_id, items)),
+        SpoolBody::plain(&envelope.to_vec()),
+        &usage,
     )
     .await?;
-    Ok((axum::http::StatusCode::CREATED, Json(json!({}))).into_response())
+    Ok(with_limit(
+        (axum::http::StatusCode::CREATED, Json(json!({}))).into_response(),
+        limit,
+    ))
 }

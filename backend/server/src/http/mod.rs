@@ -16,7 +16,8 @@ use axum::Router;
 use axum::routing::{get, post};
 use errorwatch_core::config::{Config, DatabaseKind};
 use errorwatch_core::db::Db;
-use errorwatch_core::ingest::key_limit::KeyRateLimiter;
+use errorwatch_core::billing::quota::Quotas;
+use errorwatch_core::ingest::key_limit::{IngestLimits, Rate};
 use errorwatch_core::jobs::JobQueue;
 use errorwatch_core::metrics::Metrics;
 use errorwatch_core::outcome::OutcomeBuffer;
@@ -53,8 +54,10 @@ pub struct AppStateInner {
     pub queue: JobQueue,
     /// DSN key cache for ingest.
     pub keys: Arc<KeyCache>,
-    /// Per-key rate limits for ingest.
-    pub key_limits: Arc<KeyRateLimiter>,
+    /// Ingest rate limits (per key by plan, per project, per IP).
+    pub limits: Arc<IngestLimits>,
+    /// Plans, usage and quotas.
+    pub quotas: Quotas,
     /// Durable envelope spool (group commit).
     pub spool: Spool,
     /// Outcomes of requests dropped on the hot path, flushed in the background.
@@ -76,6 +79,7 @@ impl AppState {
         queue: JobQueue,
         spool: Spool,
         outcomes: OutcomeBuffer,
+        quotas: Quotas,
         auth: Auth,
     ) -> Self {
         let schema = build_schema(ServerInfo {
@@ -95,7 +99,13 @@ impl AppState {
             auth,
             schema,
             keys: Arc::new(KeyCache::new(db.clone())),
-            key_limits: Arc::new(KeyRateLimiter::default()),
+            limits: Arc::new(IngestLimits::new(
+                config
+                    .billing
+                    .ingest_ip_rate_per_minute
+                    .and_then(|n| Rate::new(i32::try_from(n).ok(), i32::try_from(n / 10).ok())),
+            )),
+            quotas,
             config,
             db,
             metrics,

@@ -364,7 +364,11 @@ impl Config {
                 variable,
                 format!(
                     "accounts without a subscription use plan {default_plan:?}, which is not configured (plans: {})",
-                    plans.iter().map(|p| p.slug.as_str()).collect::<Vec<_>>().join(", ")
+                    plans
+                        .iter()
+                        .map(|p| p.slug.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ),
             ));
         }

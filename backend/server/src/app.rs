@@ -267,9 +267,11 @@ impl Application {
                 self.db.clone(),
                 self.metrics.clone(),
                 self.queue.clone(),
-                spool,
-                outcomes,
-                quotas,
+                http::IngestParts {
+                    spool,
+                    outcomes,
+                    quotas,
+                },
                 self.auth.clone(),
             );
             // Limiter keys of idle clients are dropped every few minutes.

@@ -501,7 +501,11 @@ pub async fn load_plans(db: &Db) -> anyhow::Result<Vec<Plan>> {
         .order_by("sort_order", sea_orm::Order::Asc)
         .order_by("id", sea_orm::Order::Asc)
         .to_owned();
-    conn.query_all(&select).await?.iter().map(|row| PlanRow::from_query_result(row, "")).collect::<Result<Vec<_>, _>>()?
+    conn.query_all(&select)
+        .await?
+        .iter()
+        .map(|row| PlanRow::from_query_result(row, ""))
+        .collect::<Result<Vec<_>, _>>()?
         .into_iter()
         .map(PlanRow::into_plan)
         .collect()
@@ -528,7 +532,11 @@ mod tests {
         assert_eq!(free.quota("error"), Some(5_000));
         assert_eq!(free.price_cents, 0);
         let own = plans.iter().find(|p| p.slug == SELF_HOSTED).expect("self");
-        assert_eq!(own.quota("error"), None, "self-hosted is unlimited by default");
+        assert_eq!(
+            own.quota("error"),
+            None,
+            "self-hosted is unlimited by default"
+        );
     }
 
     #[test]
@@ -543,7 +551,11 @@ mod tests {
         assert_eq!(soft.drop_fraction(2_000, 1_000), 1.0);
         assert_eq!(soft.stop_at(), 2.0);
         assert_eq!(Overage::Hard.stop_at(), 1.0);
-        assert_eq!(Overage::Hard.drop_fraction(0, 0), 1.0, "a zero quota takes nothing");
+        assert_eq!(
+            Overage::Hard.drop_fraction(0, 0),
+            1.0,
+            "a zero quota takes nothing"
+        );
     }
 
     #[test]

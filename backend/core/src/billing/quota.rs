@@ -125,7 +125,11 @@ pub async fn account_plan(
         .from("subscriptions")
         .and_where(Expr::col("account_id").eq(account_id))
         .to_owned();
-    let row = conn.query_one(&select).await?.map(|row| SubscriptionRow::from_query_result(&row, "")).transpose()?;
+    let row = conn
+        .query_one(&select)
+        .await?
+        .map(|row| SubscriptionRow::from_query_result(&row, ""))
+        .transpose()?;
     let fallback = || {
         plans
             .iter()
@@ -452,7 +456,9 @@ impl Quotas {
             // the old period are released by the flush.
             for (category, counter) in state.counters.drain() {
                 if counter.unflushed != 0 || counter.lease != 0 {
-                    state.stale.push((state.period, category, counter.unflushed));
+                    state
+                        .stale
+                        .push((state.period, category, counter.unflushed));
                 }
             }
             state.period = current.period;
@@ -513,7 +519,7 @@ impl Quotas {
         txn.execute(&touch).await?;
         let quantity = scalar_i64(
             &txn,
-            Expr::col("quantity").into(),
+            Expr::col("quantity"),
             Query::select()
                 .from("usage_periods")
                 .and_where(Expr::col("account_id").eq(account_id))
@@ -692,8 +698,7 @@ impl Quotas {
                 .and_where(Expr::col("instance_id").eq(self.0.instance_id.as_str()))
                 .to_owned();
             let conn = self.0.db.conn();
-            conn.execute(&delete)
-                .await?;
+            conn.execute(&delete).await?;
         } else {
             let renew = Query::update()
                 .table("usage_leases")
@@ -701,8 +706,7 @@ impl Quotas {
                 .and_where(Expr::col("instance_id").eq(self.0.instance_id.as_str()))
                 .to_owned();
             let conn = self.0.db.conn();
-            conn.execute(&renew)
-                .await?;
+            conn.execute(&renew).await?;
         }
         match failed {
             Some(e) => Err(e),
@@ -808,10 +812,7 @@ impl Quotas {
                 .and_where(Expr::col("notified_percent").lt(level))
                 .to_owned();
             let conn = self.0.db.conn();
-            let claimed = conn
-                .execute(&claim)
-                .await?
-                .rows_affected();
+            let claimed = conn.execute(&claim).await?.rows_affected();
             if claimed == 0 {
                 continue;
             }
@@ -870,7 +871,11 @@ impl Quotas {
     }
 }
 
-fn limit_for(state: &AccountState, now: DateTime<Utc>, categories: Vec<&'static str>) -> QuotaLimit {
+fn limit_for(
+    state: &AccountState,
+    now: DateTime<Utc>,
+    categories: Vec<&'static str>,
+) -> QuotaLimit {
     let left = Ord::max((state.period.end - now).num_seconds(), 1) as u64;
     let mut categories = categories;
     categories.sort_unstable();
@@ -904,7 +909,11 @@ async fn scalar_i64(
     mut select: SelectStatement,
 ) -> anyhow::Result<i64> {
     select.expr_as(expr, Alias::new("value"));
-    let row = conn.query_one(&select).await?.map(|row| ScalarRow::from_query_result(&row, "")).transpose()?;
+    let row = conn
+        .query_one(&select)
+        .await?
+        .map(|row| ScalarRow::from_query_result(&row, ""))
+        .transpose()?;
     Ok(row.and_then(|r| r.value).unwrap_or(0))
 }
 
@@ -962,12 +971,15 @@ pub async fn stored_usage(
         .and_where(Expr::col("account_id").eq(account_id))
         .and_where(Expr::col("period_start").eq(period_start))
         .to_owned();
-    Ok(
-        conn.query_all(&select).await?.iter().map(|row| UsageRow::from_query_result(row, "")).collect::<Result<Vec<_>, _>>()?
-            .into_iter()
-            .map(|r| (r.category, r.quantity))
-            .collect(),
-    )
+    Ok(conn
+        .query_all(&select)
+        .await?
+        .iter()
+        .map(|row| UsageRow::from_query_result(row, ""))
+        .collect::<Result<Vec<_>, _>>()?
+        .into_iter()
+        .map(|r| (r.category, r.quantity))
+        .collect())
 }
 
 #[derive(FromQueryResult)]
@@ -988,12 +1000,15 @@ async fn owner_emails(db: &Db, account_id: i64) -> anyhow::Result<Vec<String>> {
         .and_where(Expr::col((Alias::new("memberships"), Alias::new("account_id"))).eq(account_id))
         .and_where(Expr::col((Alias::new("memberships"), Alias::new("role"))).eq("owner"))
         .to_owned();
-    Ok(
-        conn.query_all(&select).await?.iter().map(|row| EmailRow::from_query_result(row, "")).collect::<Result<Vec<_>, _>>()?
-            .into_iter()
-            .map(|r| r.email)
-            .collect(),
-    )
+    Ok(conn
+        .query_all(&select)
+        .await?
+        .iter()
+        .map(|row| EmailRow::from_query_result(row, ""))
+        .collect::<Result<Vec<_>, _>>()?
+        .into_iter()
+        .map(|r| r.email)
+        .collect())
 }
 
 #[cfg(test)]

@@ -185,10 +185,15 @@ mod tests {
         let table = RateTable::<u8>::default();
         let rate = Rate::new(Some(100), Some(200));
         for i in 0..200 {
-            table.check(7, rate).unwrap_or_else(|_| panic!("request {i} in the burst"));
+            table
+                .check(7, rate)
+                .unwrap_or_else(|_| panic!("request {i} in the burst"));
         }
         let wait = table.check(7, rate).expect_err("past the burst");
-        assert!(wait <= Duration::from_secs(1), "{wait:?}: 100/min refills every 0.6 s");
+        assert!(
+            wait <= Duration::from_secs(1),
+            "{wait:?}: 100/min refills every 0.6 s"
+        );
         assert_eq!(Rate::new(Some(0), None), None);
         assert_eq!(Rate::new(Some(-5), Some(3)), None);
         assert!(table.check_n(8, Rate::new(Some(1), Some(2)), 3).is_err());

@@ -17,13 +17,13 @@ use axum::response::{IntoResponse, Response};
 use errorwatch_core::billing::quota::{Admission, QuotaLimit};
 use errorwatch_core::billing::usage::{envelope_usage, quota_wants};
 use errorwatch_core::ingest::auth::{self, AuthError, AuthSource};
-use errorwatch_core::ingest::key_limit::{Limited, Rate};
 use errorwatch_core::ingest::category::DataCategory;
 use errorwatch_core::ingest::decompress::{ContentEncoding, DecompressError, decompress};
 use errorwatch_core::ingest::envelope::{
     Envelope, EnvelopeError, EventId, Item, ItemType, Limits, parse_envelope_bytes,
     parse_store_body,
 };
+use errorwatch_core::ingest::key_limit::{Limited, Rate};
 use errorwatch_core::service::ingest::ProjectKeyInfo;
 use errorwatch_core::spool::{SpoolBody, SpoolEntry, SpoolError};
 use serde_json::{Map, Value, json};
@@ -70,8 +70,9 @@ impl IntoResponse for IngestError {
         };
         // Empty categories: every category, as Relay writes it.
         let rate_limits = match &self {
-            IngestError::RateLimited(_, limited) => retry_after
-                .map(|secs| format!("{secs}::{}:{}", limited.scope(), limited.reason())),
+            IngestError::RateLimited(_, limited) => {
+                retry_after.map(|secs| format!("{secs}::{}:{}", limited.scope(), limited.reason()))
+            }
             IngestError::OverQuota(limit) => Some(limit.header()),
             _ => None,
         };
@@ -84,7 +85,9 @@ impl IntoResponse for IngestError {
                 StatusCode::TOO_MANY_REQUESTS,
                 match limited {
                     Limited::Key => "this DSN key's rate limit is exceeded",
-                    Limited::Spike => "this project is sending more than its plan's spike protection allows",
+                    Limited::Spike => {
+                        "this project is sending more than its plan's spike protection allows"
+                    }
                     Limited::Ip => "this client IP is sending too fast",
                 }
                 .to_owned(),
@@ -503,14 +506,10 @@ pub(crate) async fn spool(
         refuse(Limited::Ip.reason());
         return Err(IngestError::RateLimited(wait, Limited::Ip));
     }
-    let plan = state
-        .quotas
-        .plan_of(info.account_id.0)
-        .await
-        .map_err(|e| {
-            tracing::error!(error = format!("{e:#}"), "cannot read the account's plan");
-            IngestError::Internal
-        })?;
+    let plan = state.quotas.plan_of(info.account_id.0).await.map_err(|e| {
+        tracing::error!(error = format!("{e:#}"), "cannot read the account's plan");
+        IngestError::Internal
+    })?;
     // The key's own limit wins over its plan's tier.
     let key_rate = Rate::new(info.rate_limit_per_minute, None)
         .or_else(|| Rate::new(plan.key_rate_per_minute, plan.key_burst));

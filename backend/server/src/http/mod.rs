@@ -14,9 +14,9 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::routing::{get, post};
+use errorwatch_core::billing::quota::Quotas;
 use errorwatch_core::config::{Config, DatabaseKind};
 use errorwatch_core::db::Db;
-use errorwatch_core::billing::quota::Quotas;
 use errorwatch_core::ingest::key_limit::{IngestLimits, Rate};
 use errorwatch_core::jobs::JobQueue;
 use errorwatch_core::metrics::Metrics;
@@ -70,6 +70,16 @@ pub struct AppStateInner {
     pub api_limiter: Arc<governor::DefaultKeyedRateLimiter<String>>,
 }
 
+/// What the ingest endpoints share besides the database.
+pub struct IngestParts {
+    /// Durable envelope spool.
+    pub spool: Spool,
+    /// Outcomes of the hot path.
+    pub outcomes: OutcomeBuffer,
+    /// Plans, usage and quotas.
+    pub quotas: Quotas,
+}
+
 impl AppState {
     /// Bundles the state.
     pub fn new(
@@ -77,11 +87,14 @@ impl AppState {
         db: Db,
         metrics: Arc<Metrics>,
         queue: JobQueue,
-        spool: Spool,
-        outcomes: OutcomeBuffer,
-        quotas: Quotas,
+        ingest: IngestParts,
         auth: Auth,
     ) -> Self {
+        let IngestParts {
+            spool,
+            outcomes,
+            quotas,
+        } = ingest;
         let schema = build_schema(ServerInfo {
             version: env!("CARGO_PKG_VERSION").to_owned(),
             database: match db.kind() {

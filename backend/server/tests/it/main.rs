@@ -15,6 +15,7 @@ mod ingest;
 mod issues_api;
 mod jobs;
 mod lifecycle;
+mod quotas;
 mod shutdown;
 mod subscriptions;
 mod tenancy;

@@ -1,0 +1,307 @@
+//! Plans, quotas and tiered rate limits through the real ingest endpoints: a used-up quota
+//! answers 429 with Sentry's `usage_exceeded` header (also on the last 200s), drops are counted
+//! as outcomes, usage is exact, owners are warned at 80 % and 100 %, one account's usage never
+//! touches another's; plan tiers limit keys and projects; two processes on one database keep a
+//! hard cap exact.
+
+use std::time::{Duration, Instant};
+
+use errorwatch_core::service::project;
+
+use crate::harness::{Backend, TestApp, db_test};
+use crate::ingest::{Target, create_project};
+
+/// A plans file whose self-host plan (every account's, self-hosted) is `plan` (JSON fields).
+fn plans_file(plan: &str) -> tempfile::NamedTempFile {
+    let mut file = tempfile::NamedTempFile::new().expect("temp file");
+    let json = format!(r#"[{{"slug":"self-hosted","name":"Tiny","retention_days":30,{plan}}}]"#);
+    std::io::Write::write_all(&mut file, json.as_bytes()).expect("write");
+    file
+}
+
+async fn spawn_with_plan(backend: Backend, plan: &str) -> (TestApp, tempfile::NamedTempFile) {
+    let file = plans_file(plan);
+    let path = file.path().to_str().expect("utf-8").to_owned();
+    let app = TestApp::spawn_with(
+        backend,
+        &[
+            ("ERRORWATCH_PLANS_FILE", &path),
+            ("ERRORWATCH_QUOTA_REFRESH_MS", "100"),
+        ],
+    )
+    .await;
+    (app, file)
+}
+
+struct Answer {
+    status: u16,
+    retry_after: Option<u64>,
+    rate_limits: Option<String>,
+}
+
+async fn send_event(app: &TestApp, target: &Target) -> Answer {
+    let response = app
+        .client
+        .post(app.url(&format!(
+            "/api/{}/store/?sentry_key={}",
+            target.project_id, target.key
+        )))
+        .body(r#"{"message":"over quota?","level":"error"}"#)
+        .send()
+        .await
+        .expect("request");
+    let header = |name: &str| {
+        response
+            .headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    Answer {
+        status: response.status().as_u16(),
+        retry_after: header("retry-after").and_then(|v| v.parse().ok()),
+        rate_limits: header("x-sentry-rate-limits"),
+    }
+}
+
+async fn wait_for_scalar(app: &TestApp, sql: &'static str, expected: i64) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let value = app.scalar(sql).await;
+        if value == expected {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{sql}: {value}, expected {expected}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn wait_for_mail(app: &TestApp, subject: &str) -> crate::harness::smtp::Mail {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        if let Some(mail) = app
+            .smtp
+            .all()
+            .into_iter()
+            .find(|m| m.subject().contains(subject))
+        {
+            assert!(
+                mail.to.iter().all(|to| to.starts_with("owner-")),
+                "sent to the owner: {:?}",
+                mail.to
+            );
+            return mail;
+        }
+        assert!(Instant::now() < deadline, "no email {subject:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+const ERROR_USAGE: &str =
+    "SELECT CAST(COALESCE(SUM(quantity), 0) AS BIGINT) FROM usage_periods WHERE category = 'error'";
+const USAGE_DROPS: &str = "SELECT CAST(COALESCE(SUM(quantity), 0) AS BIGINT) FROM outcomes WHERE outcome = 'rate_limited' AND reason = 'usage_exceeded'";
+
+db_test!(
+    async fn a_used_up_quota_answers_429_usage_exceeded_and_the_last_200_says_so(backend) {
+        let (app, _plans) = spawn_with_plan(backend, r#""quotas":{"error":5}"#).await;
+        let acme = create_project(&app, "Acme").await;
+        for _ in 0..4 {
+            let answer = send_event(&app, &acme).await;
+            assert_eq!((answer.status, answer.rate_limits), (200, None));
+        }
+        // 80 %: the owner is told once.
+        let warning = wait_for_mail(&app, "80 % of your error quota is used").await;
+        assert!(warning.data.contains("4 of the 5 error"), "{}", warning.data);
+        // The 5th is accepted and tells the SDK that errors are used up.
+        let last = send_event(&app, &acme).await;
+        assert_eq!(last.status, 200);
+        // A 200 carries no Retry-After: the seconds are in the header itself.
+        assert_eq!(last.retry_after, None);
+        let header = last.rate_limits.clone().expect("X-Sentry-Rate-Limits on the 200");
+        let retry: u64 = header.split(':').next().expect("seconds").parse().expect("number");
+        assert!((1..=600).contains(&retry), "{retry}");
+        assert_eq!(
+            last.rate_limits.as_deref(),
+            Some(format!("{retry}:error;default;security:organization:usage_exceeded").as_str())
+        );
+        for _ in 0..2 {
+            let refused = send_event(&app, &acme).await;
+            assert_eq!(refused.status, 429);
+            let retry = refused.retry_after.expect("Retry-After");
+            assert!((1..=600).contains(&retry), "{retry}");
+            assert_eq!(
+                refused.rate_limits,
+                Some(format!("{retry}:error;default;security:organization:usage_exceeded"))
+            );
+        }
+        // Categories without a quota still pass (a client report).
+        let (status, _, _) = crate::ingest::post_raw(
+            &app,
+            &format!("/api/{}/envelope/?sentry_key={}", acme.project_id, acme.key),
+            &[],
+            b"{}\n{\"type\":\"client_report\"}\n{\"discarded_events\":[]}\n".to_vec(),
+        )
+        .await;
+        assert_eq!(status, 200);
+        // Another account is not touched by Acme's usage.
+        let globex = create_project(&app, "Globex").await;
+        assert_eq!(send_event(&app, &globex).await.status, 200);
+        // Usage is exact, the drops are outcomes, nothing accepted is lost, 100 % is mailed.
+        wait_for_mail(&app, "your error quota is used up").await;
+        wait_for_scalar(&app, ERROR_USAGE, 6).await;
+        wait_for_scalar(&app, USAGE_DROPS, 2).await;
+        app.run_pending_jobs().await;
+        assert_eq!(app.scalar("SELECT COUNT(*) FROM events").await, 6);
+        let acme_usage = app
+            .scalar("SELECT quantity FROM usage_periods WHERE category = 'error' ORDER BY quantity DESC LIMIT 1")
+            .await;
+        assert_eq!(acme_usage, 5);
+        let quota_mails = app
+            .smtp
+            .all()
+            .into_iter()
+            .filter(|m| m.subject().contains("quota"))
+            .count();
+        assert_eq!(quota_mails, 2, "one 80 % and one 100 % email");
+    }
+);
+
+db_test!(
+    async fn plan_tiers_limit_each_key_and_a_keys_own_limit_wins(backend) {
+        let (app, _plans) =
+            spawn_with_plan(backend, r#""key_rate_per_minute":3,"key_burst":3"#).await;
+        let acme = create_project(&app, "Acme").await;
+        for _ in 0..3 {
+            assert_eq!(send_event(&app, &acme).await.status, 200);
+        }
+        let refused = send_event(&app, &acme).await;
+        assert_eq!(refused.status, 429);
+        let retry = refused.retry_after.expect("Retry-After");
+        assert_eq!(refused.rate_limits, Some(format!("{retry}::key:key_quota")));
+        // The key's own limit replaces the plan's tier.
+        let url = app.config.http.public_url.clone();
+        let key = project::list_projects(&acme.scope, &url).await.expect("projects")[0].keys[0].id;
+        project::update_key(
+            &acme.scope,
+            &url,
+            key,
+            project::KeyChange {
+                rate_limit_per_minute: Some(Some(100)),
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("limit");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        for _ in 0..5 {
+            assert_eq!(send_event(&app, &acme).await.status, 200);
+        }
+        wait_for_scalar(
+            &app,
+            "SELECT CAST(COALESCE(SUM(quantity), 0) AS BIGINT) FROM outcomes WHERE reason = 'key_quota'",
+            1,
+        )
+        .await;
+    }
+);
+
+db_test!(
+    async fn spike_protection_limits_a_project_across_its_keys(backend) {
+        let (app, _plans) = spawn_with_plan(backend, r#""spike_per_minute":4"#).await;
+        let acme = create_project(&app, "Acme").await;
+        let url = app.config.http.public_url.clone();
+        let projects = project::list_projects(&acme.scope, &url).await.expect("projects");
+        let second = project::create_key(
+            &acme.scope,
+            &url,
+            errorwatch_core::ids::ProjectId(acme.project_id),
+            "second",
+        )
+        .await
+        .expect("key");
+        let second = Target {
+            project_id: acme.project_id,
+            key: second.public_key,
+            scope: acme.scope.clone(),
+        };
+        assert_eq!(projects.len(), 1);
+        for target in [&acme, &second, &acme, &second] {
+            assert_eq!(send_event(&app, target).await.status, 200);
+        }
+        let refused = send_event(&app, &second).await;
+        assert_eq!(refused.status, 429);
+        let retry = refused.retry_after.expect("Retry-After");
+        assert_eq!(
+            refused.rate_limits,
+            Some(format!("{retry}::project:spike_protection"))
+        );
+        // Another account's project has its own allowance.
+        let globex = create_project(&app, "Globex").await;
+        assert_eq!(send_event(&app, &globex).await.status, 200);
+        wait_for_scalar(
+            &app,
+            "SELECT CAST(COALESCE(SUM(quantity), 0) AS BIGINT) FROM outcomes WHERE reason = 'spike_protection'",
+            1,
+        )
+        .await;
+    }
+);
+
+db_test!(
+    async fn two_processes_never_accept_past_a_hard_cap_and_count_usage_exactly(backend) {
+        let (first, plans) = spawn_with_plan(backend, r#""quotas":{"error":50}"#).await;
+        let path = plans.path().to_str().expect("utf-8").to_owned();
+        let second = first
+            .spawn_sharing(&[
+                ("ERRORWATCH_PLANS_FILE", &path),
+                ("ERRORWATCH_QUOTA_REFRESH_MS", "100"),
+            ])
+            .await;
+        let acme = create_project(&first, "Acme").await;
+        let mut tasks = tokio::task::JoinSet::new();
+        for worker in 0..6 {
+            let app = if worker % 2 == 0 { &first } else { &second };
+            let (client, url) = (
+                app.client.clone(),
+                app.url(&format!("/api/{}/store/?sentry_key={}", acme.project_id, acme.key)),
+            );
+            tasks.spawn(async move {
+                let mut accepted = 0;
+                for _ in 0..20 {
+                    let response = client
+                        .post(&url)
+                        .body(r#"{"message":"race"}"#)
+                        .send()
+                        .await
+                        .expect("request");
+                    match response.status().as_u16() {
+                        200 => accepted += 1,
+                        429 => {}
+                        other => panic!("status {other}"),
+                    }
+                }
+                accepted
+            });
+        }
+        let mut accepted = 0;
+        while let Some(result) = tasks.join_next().await {
+            accepted += result.expect("task");
+        }
+        assert_eq!(accepted, 50, "120 sent to two processes, quota 50");
+        wait_for_scalar(&first, ERROR_USAGE, 50).await;
+        wait_for_scalar(&first, USAGE_DROPS, 70).await;
+        first.run_pending_jobs().await;
+        assert_eq!(first.scalar("SELECT COUNT(*) FROM events").await, 50);
+        second.stop().await.expect("second stops");
+        // At the cap no units are left reserved; the stopped process' leases are gone.
+        wait_for_scalar(
+            &first,
+            "SELECT CAST(COUNT(*) AS BIGINT) FROM usage_leases WHERE amount <> 0",
+            0,
+        )
+        .await;
+    }
+);

@@ -3,6 +3,7 @@
 //! reach tenant data only through the `AccountScope` the context builds for them.
 //! `schema.graphql` next to this crate is the exported SDL, checked by a test.
 
+pub mod billing;
 pub mod context;
 pub mod error;
 pub mod ids;
@@ -41,13 +42,14 @@ pub struct ServerInfo {
 pub const MAX_DOCUMENT_BYTES: usize = 64 * 1024;
 
 /// Builds the schema with limits that keep one request from exhausting the server.
-pub fn build_schema(info: ServerInfo) -> AppSchema {
+pub fn build_schema(info: ServerInfo, billing: billing::BillingSettings) -> AppSchema {
     Schema::build(
         Query::default(),
         Mutation::default(),
         subscription::Subscription,
     )
     .data(info)
+    .data(billing)
     .limit_depth(16)
     .limit_complexity(2000)
     .limit_recursive_depth(32)

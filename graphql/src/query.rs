@@ -51,6 +51,11 @@ impl AccountQuery {
         Ok(Project { scope, project })
     }
 
+    /// The plans on offer (for the sign-up and billing pages; no sign-in needed).
+    async fn plans(&self, ctx: &Context<'_>) -> GqlResult<Vec<crate::billing::Plan>> {
+        crate::billing::public_plans(ctx).await
+    }
+
     /// The sign-up policy of this server (`OPEN`, `INVITE`, `CLOSED`), for the sign-up page.
     async fn signup_policy(&self, ctx: &Context<'_>) -> crate::mutation::SignupPolicy {
         ctx.request().auth.signup_policy().into()

@@ -269,6 +269,10 @@ impl Account {
     async fn viewer_role(&self) -> Role {
         self.scope.role().into()
     }
+    /// Plan, billing period and usage against the plan's quotas.
+    async fn billing(&self, ctx: &Context<'_>) -> GqlResult<crate::billing::Billing> {
+        crate::billing::account_billing(ctx, &self.scope).await
+    }
     /// Projects, oldest first.
     async fn projects(
         &self,

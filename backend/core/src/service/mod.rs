@@ -5,6 +5,7 @@ pub mod account;
 pub mod api_token;
 pub mod audit;
 pub mod auth;
+pub mod billing;
 pub mod event;
 pub mod ingest;
 pub mod issue;

@@ -95,13 +95,18 @@ impl AppState {
             outcomes,
             quotas,
         } = ingest;
-        let schema = build_schema(ServerInfo {
-            version: env!("CARGO_PKG_VERSION").to_owned(),
-            database: match db.kind() {
-                DatabaseKind::Sqlite => "sqlite".to_owned(),
-                DatabaseKind::Postgres => "postgres".to_owned(),
+        let schema = build_schema(
+            ServerInfo {
+                version: env!("CARGO_PKG_VERSION").to_owned(),
+                database: match db.kind() {
+                    DatabaseKind::Sqlite => "sqlite".to_owned(),
+                    DatabaseKind::Postgres => "postgres".to_owned(),
+                },
             },
-        });
+            errorwatch_graphql::billing::BillingSettings {
+                default_plan: config.billing.default_plan.clone(),
+            },
+        );
         let per_minute = std::num::NonZeroU32::new(config.auth.api_requests_per_minute)
             .unwrap_or(std::num::NonZeroU32::MIN);
         Self(Arc::new(AppStateInner {

@@ -305,3 +305,103 @@ db_test!(
         .await;
     }
 );
+
+db_test!(
+    async fn plans_and_an_accounts_usage_are_visible_in_graphql_to_its_members_only(backend) {
+        let file = {
+            let mut file = tempfile::NamedTempFile::new().expect("temp file");
+            let json = r#"[
+                {"slug":"self-hosted","name":"Tiny","retention_days":30,"quotas":{"error":3}},
+                {"slug":"big","name":"Big","price_cents":900,"retention_days":90,"quotas":{"error":1000},
+                 "overage":{"policy":"soft","steps":[{"at":1.0,"drop":0.5},{"at":1.5,"drop":1.0}]},
+                 "key_rate_per_minute":500,"key_burst":1000},
+                {"slug":"hidden","name":"Hidden","retention_days":1,"public":false}
+            ]"#;
+            std::io::Write::write_all(&mut file, json.as_bytes()).expect("write");
+            file
+        };
+        let path = file.path().to_str().expect("utf-8").to_owned();
+        let app = TestApp::spawn_with(
+            backend,
+            &[
+                ("ERRORWATCH_PLANS_FILE", &path),
+                ("ERRORWATCH_QUOTA_REFRESH_MS", "100"),
+            ],
+        )
+        .await;
+        // The plans on offer need no sign-in; hidden ones are not listed.
+        let anonymous = crate::harness::gql::Gql::browser(&app);
+        let plans = anonymous
+            .ok(
+                "{ plans { slug name priceCents quotas { category amount } overageSteps { at drop } retentionDays keyRatePerMinute keyBurst } }",
+                serde_json::json!({}),
+            )
+            .await;
+        let slugs: Vec<&str> = plans["plans"]
+            .as_array()
+            .expect("list")
+            .iter()
+            .map(|p| p["slug"].as_str().expect("slug"))
+            .collect();
+        assert_eq!(slugs, ["self-hosted", "big"]);
+        assert_eq!(plans["plans"][1]["overageSteps"][0]["drop"], 0.5);
+        assert_eq!(plans["plans"][1]["keyBurst"], 1000);
+
+        let (owner, account) =
+            crate::harness::gql::user_with_account(&app, "billing-owner@example.com", "Acme").await;
+        let created = owner
+            .ok(
+                "mutation($a: ID!) { createProject(accountId: $a, name: \"Web\") { keys { publicKey dsn } } }",
+                serde_json::json!({"a": account}),
+            )
+            .await;
+        let key = created["createProject"]["keys"][0]["publicKey"]
+            .as_str()
+            .expect("key")
+            .to_owned();
+        let dsn = created["createProject"]["keys"][0]["dsn"].as_str().expect("dsn");
+        let project_id: i64 = dsn.rsplit('/').next().expect("id").parse().expect("number");
+        let target = Target {
+            project_id,
+            key,
+            scope: crate::ingest::other_account_scope(&app).await,
+        };
+        let statuses: Vec<u16> = {
+            let mut out = Vec::new();
+            for _ in 0..5 {
+                out.push(send_event(&app, &target).await.status);
+            }
+            out
+        };
+        assert_eq!(statuses, [200, 200, 200, 429, 429]);
+        app.run_pending_jobs().await;
+        wait_for_scalar(&app, ERROR_USAGE, 3).await;
+        wait_for_scalar(&app, USAGE_DROPS, 2).await;
+        let query = "query($a: ID!) { account(id: $a) { billing { status periodStart periodEnd plan { slug } usage { category quantity quota percent } dropped { category outcome reason quantity } daily { category accepted dropped } } } }";
+        let billing = owner.ok(query, serde_json::json!({"a": account})).await["account"]["billing"].clone();
+        assert_eq!(billing["status"], "free");
+        assert_eq!(billing["plan"]["slug"], "self-hosted");
+        assert_eq!(
+            billing["usage"],
+            serde_json::json!([{"category": "error", "quantity": 3, "quota": 3, "percent": 100.0}])
+        );
+        assert_eq!(
+            billing["dropped"],
+            serde_json::json!([{"category": "error", "outcome": "rate_limited", "reason": "usage_exceeded", "quantity": 2}])
+        );
+        assert_eq!(
+            billing["daily"],
+            serde_json::json!([{"category": "error", "accepted": 3, "dropped": 2}])
+        );
+        let start: chrono::DateTime<chrono::Utc> =
+            billing["periodStart"].as_str().expect("start").parse().expect("time");
+        assert!(start <= chrono::Utc::now());
+        // Another user (and their account) cannot read Acme's billing.
+        let (stranger, _) =
+            crate::harness::gql::user_with_account(&app, "stranger@example.com", "Globex").await;
+        assert_eq!(
+            stranger.err(query, serde_json::json!({"a": account})).await,
+            "NOT_FOUND"
+        );
+    }
+);

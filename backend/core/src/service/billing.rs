@@ -1,0 +1,172 @@
+//! The read side of billing: the plans on offer, and an account's plan, period, usage against
+//! its quotas, drops by reason and daily volumes over the period (for the billing page and
+//! integrations).
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use sea_orm::ConnectionTrait;
+use sea_orm::sea_query::{Expr, ExprTrait, Query};
+
+use crate::billing::plan::{Plan, PlanSpec, QUOTA_CATEGORIES, load_plans, quota_category};
+use crate::billing::quota::{account_plan, stored_usage};
+use crate::db::Db;
+use crate::ingest::category::DataCategory;
+use crate::scope::{AccountScope, Role};
+use crate::{Error, Result};
+
+/// Plans offered at sign-up and on the billing page, in configured order.
+pub async fn public_plans(db: &Db) -> Result<Vec<PlanSpec>> {
+    Ok(load_plans(db)
+        .await
+        .map_err(Error::Internal)?
+        .into_iter()
+        .filter(|p| p.configured && p.spec.public)
+        .map(|p| p.spec)
+        .collect())
+}
+
+/// Usage of one quota category in the current period.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UsageLine {
+    /// Quota category (`error`, `transaction`, `attachment` in bytes, …).
+    pub category: String,
+    /// Accepted so far.
+    pub quantity: i64,
+    /// The plan's quota (`None` = unlimited).
+    pub quota: Option<i64>,
+}
+
+/// Items dropped in the period, by protocol category and reason.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DropLine {
+    /// Protocol category (`error`, `attachment`, …).
+    pub category: String,
+    /// `rate_limited`, `invalid`, `too_large`, `filtered`, …
+    pub outcome: String,
+    /// `usage_exceeded`, `key_quota`, `spike_protection`, `backpressure`, …
+    pub reason: String,
+    /// How many.
+    pub quantity: i64,
+}
+
+/// One day of the period for one quota category.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DailyUsage {
+    /// The UTC day.
+    pub day: NaiveDate,
+    /// Quota category.
+    pub category: String,
+    /// Stored.
+    pub accepted: i64,
+    /// Dropped for any reason.
+    pub dropped: i64,
+}
+
+/// An account's billing state.
+#[derive(Clone, Debug)]
+pub struct AccountBilling {
+    /// Its plan.
+    pub plan: PlanSpec,
+    /// `free` (no subscription), or the Stripe subscription's status.
+    pub status: String,
+    /// Start of the billing period.
+    pub period_start: DateTime<Utc>,
+    /// End of the billing period.
+    pub period_end: DateTime<Utc>,
+    /// Usage per quota category (those with a quota or any usage).
+    pub usage: Vec<UsageLine>,
+    /// Drops in the period.
+    pub dropped: Vec<DropLine>,
+    /// Per day and category over the period.
+    pub daily: Vec<DailyUsage>,
+}
+
+/// The account's plan, period and usage. Any member may read it.
+pub async fn account_billing(scope: &AccountScope, default_plan: &str) -> Result<AccountBilling> {
+    scope.require(Role::Viewer)?;
+    let db = scope.db();
+    let plans: Vec<Plan> = load_plans(db).await.map_err(Error::Internal)?;
+    let current = account_plan(db, &plans, default_plan, scope.account_id().0, Utc::now())
+        .await
+        .map_err(Error::Internal)?;
+    let stored = stored_usage(db, scope.account_id().0, current.period.start)
+        .await
+        .map_err(Error::Internal)?;
+    let spec = current.plan.spec;
+    let usage = QUOTA_CATEGORIES
+        .iter()
+        .filter_map(|category| {
+            let quantity = stored
+                .iter()
+                .find(|(c, _)| c == category)
+                .map_or(0, |(_, q)| *q);
+            let quota = spec.quota(category);
+            (quota.is_some() || quantity > 0).then(|| UsageLine {
+                category: (*category).to_owned(),
+                quantity,
+                quota,
+            })
+        })
+        .collect();
+    let rows = db
+        .conn()
+        .query_all(
+            &Query::select()
+                .columns(["hour", "category", "outcome", "reason", "quantity"])
+                .from("outcomes")
+                .and_where(Expr::col("account_id").eq(scope.account_id().0))
+                .and_where(Expr::col("hour").gte(current.period.start))
+                .and_where(Expr::col("hour").lt(current.period.end))
+                .to_owned(),
+        )
+        .await?;
+    let mut dropped: BTreeMap<(String, String, String), i64> = BTreeMap::new();
+    let mut daily: BTreeMap<(NaiveDate, &'static str), (i64, i64)> = BTreeMap::new();
+    for row in rows {
+        let hour: DateTime<Utc> = row.try_get("", "hour")?;
+        let category: String = row.try_get("", "category")?;
+        let outcome: String = row.try_get("", "outcome")?;
+        let reason: String = row.try_get("", "reason")?;
+        let quantity: i64 = row.try_get("", "quantity")?;
+        let accepted = outcome == "accepted";
+        if !accepted {
+            *dropped
+                .entry((category.clone(), outcome, reason))
+                .or_default() += quantity;
+        }
+        if let Some(quota) = quota_category(DataCategory::parse(&category)) {
+            let day = daily.entry((hour.date_naive(), quota)).or_default();
+            if accepted {
+                day.0 += quantity;
+            } else {
+                day.1 += quantity;
+            }
+        }
+    }
+    Ok(AccountBilling {
+        plan: spec,
+        status: current.status,
+        period_start: current.period.start,
+        period_end: current.period.end,
+        usage,
+        dropped: dropped
+            .into_iter()
+            .map(|((category, outcome, reason), quantity)| DropLine {
+                category,
+                outcome,
+                reason,
+                quantity,
+            })
+            .collect(),
+        daily: daily
+            .into_iter()
+            .map(|((day, category), (accepted, dropped))| DailyUsage {
+                day,
+                category: category.to_owned(),
+                accepted,
+                dropped,
+            })
+            .collect(),
+    })
+}

@@ -805,14 +805,18 @@ pub struct TagFacet {
     pub top: Vec<(String, i64)>,
 }
 
-/// Folds `(key, value, count)` rows sorted by key, then count descending, into facets of at
-/// most `limit` values each.
+/// Folds rows of `key`, `value` and a count (the column `count`), sorted by key then count
+/// descending, into facets of at most `limit` values each.
 pub(crate) fn fold_facets(
-    rows: impl IntoIterator<Item = (String, String, i64)>,
+    rows: &[sea_orm::QueryResult],
+    count: &str,
     limit: usize,
-) -> Vec<TagFacet> {
+) -> Result<Vec<TagFacet>> {
     let mut facets: Vec<TagFacet> = Vec::new();
-    for (key, value, count) in rows {
+    for row in rows {
+        let key: String = row.try_get("", "key")?;
+        let value: String = row.try_get("", "value")?;
+        let count: i64 = row.try_get("", count)?;
         if facets.last().is_none_or(|f| f.key != key) {
             facets.push(TagFacet {
                 key,
@@ -829,7 +833,7 @@ pub(crate) fn fold_facets(
             }
         }
     }
-    facets
+    Ok(facets)
 }
 
 /// Tag facets of an issue: every key with its `limit` most frequent values (environments seen
@@ -858,17 +862,7 @@ pub async fn tag_facets(
                 .to_owned(),
         )
         .await?;
-    let rows = rows
-        .iter()
-        .map(|row| {
-            Ok((
-                row.try_get("", "key")?,
-                row.try_get("", "value")?,
-                row.try_get("", "times_seen")?,
-            ))
-        })
-        .collect::<Result<Vec<_>>>()?;
-    Ok(fold_facets(rows, limit))
+    fold_facets(&rows, "times_seen", limit)
 }
 
 /// Events per hour of an issue in `[from, to)`, hours without events included as zero

@@ -93,21 +93,8 @@ pub async fn tag_facets(
         crate::service::project::load_project(scope, project).await?;
         query.and_where(Expr::col("project_id").eq(project.0));
     }
-    let rows = scope
-        .db()
-        .conn()
-        .query_all(&query)
-        .await?
-        .iter()
-        .map(|row| {
-            Ok((
-                row.try_get("", "key")?,
-                row.try_get("", "value")?,
-                row.try_get("", "events")?,
-            ))
-        })
-        .collect::<Result<Vec<_>>>()?;
-    Ok(crate::service::issue::fold_facets(rows, limit))
+    let rows = scope.db().conn().query_all(&query).await?;
+    crate::service::issue::fold_facets(&rows, "events", limit)
 }
 
 /// One outcome row: what happened to how many items of a category in an hour.
@@ -186,6 +173,27 @@ pub struct AttachmentInfo {
     pub size: i64,
 }
 
+impl AttachmentInfo {
+    /// The metadata of the scope's attachments (filters to add).
+    fn select(scope: &AccountScope) -> sea_orm::sea_query::SelectStatement {
+        Query::select()
+            .columns(["id", "filename", "content_type", "attachment_type", "size"])
+            .from("attachments")
+            .and_where(Expr::col("account_id").eq(scope.account_id().0))
+            .to_owned()
+    }
+
+    fn from_row(row: &sea_orm::QueryResult) -> Result<Self> {
+        Ok(Self {
+            id: row.try_get("", "id")?,
+            filename: row.try_get("", "filename")?,
+            content_type: row.try_get("", "content_type")?,
+            attachment_type: row.try_get("", "attachment_type")?,
+            size: row.try_get("", "size")?,
+        })
+    }
+}
+
 /// The largest attachment whose content [`attachment_data`] hands out (the API inlines it).
 pub const MAX_INLINE_ATTACHMENT_BYTES: i64 = 1024 * 1024;
 
@@ -235,22 +243,13 @@ pub async fn attachment_info(scope: &AccountScope, attachment: i64) -> Result<At
         .db()
         .conn()
         .query_one(
-            &Query::select()
-                .columns(["id", "filename", "content_type", "attachment_type", "size"])
-                .from("attachments")
-                .and_where(Expr::col("account_id").eq(scope.account_id().0))
+            &AttachmentInfo::select(scope)
                 .and_where(Expr::col("id").eq(attachment))
                 .to_owned(),
         )
         .await?
         .ok_or(Error::NotFound)?;
-    Ok(AttachmentInfo {
-        id: row.try_get("", "id")?,
-        filename: row.try_get("", "filename")?,
-        content_type: row.try_get("", "content_type")?,
-        attachment_type: row.try_get("", "attachment_type")?,
-        size: row.try_get("", "size")?,
-    })
+    AttachmentInfo::from_row(&row)
 }
 
 /// The bytes `[offset, offset + len)` of an attachment (fewer at its end): a download reads a
@@ -324,10 +323,7 @@ pub async fn event_attachments(
         .db()
         .conn()
         .query_all(
-            &Query::select()
-                .columns(["id", "filename", "content_type", "attachment_type", "size"])
-                .from("attachments")
-                .and_where(Expr::col("account_id").eq(scope.account_id().0))
+            &AttachmentInfo::select(scope)
                 .and_where(Expr::col("project_id").eq(project))
                 .and_where(Expr::col("event_id").eq(event_id))
                 .order_by("id", Order::Asc)
@@ -335,15 +331,7 @@ pub async fn event_attachments(
         )
         .await?
         .iter()
-        .map(|r| {
-            Ok(AttachmentInfo {
-                id: r.try_get("", "id")?,
-                filename: r.try_get("", "filename")?,
-                content_type: r.try_get("", "content_type")?,
-                attachment_type: r.try_get("", "attachment_type")?,
-                size: r.try_get("", "size")?,
-            })
-        })
+        .map(AttachmentInfo::from_row)
         .collect()
 }
 

@@ -17,7 +17,7 @@ const EVENT: &str = "query($p: ID!, $e: String!) { event(projectId: $p, eventId:
 
 struct Stored {
     browser: Gql,
-    project: String,
+    account: String,
     event_id: String,
     /// `event(...)` with its download links.
     event: Value,
@@ -26,21 +26,7 @@ struct Stored {
 /// An account with a project and one event carrying `big.bin` (3 MiB and a bit: four slices
 /// of a download) and `notes.txt`.
 async fn event_with_attachments(app: &TestApp) -> Stored {
-    let (browser, account) = user_with_account(app, "ada@example.com", "Acme").await;
-    let created = browser
-        .ok(
-            "mutation($a: ID!) { createProject(accountId: $a, name: \"Shop\") { id keys { publicKey } } }",
-            json!({"a": account}),
-        )
-        .await;
-    let project = created["createProject"]["id"]
-        .as_str()
-        .expect("id")
-        .to_owned();
-    let key = created["createProject"]["keys"][0]["publicKey"]
-        .as_str()
-        .expect("key");
-    let number = project.trim_start_matches("prj_");
+    let shop = crate::issues_api::shop(app).await;
     let event_id = uuid::Uuid::new_v4().simple().to_string();
     let big = pattern(3 * 1024 * 1024 + 7);
     let notes = b"card declined\n";
@@ -63,20 +49,21 @@ async fn event_with_attachments(app: &TestApp) -> Stored {
     }
     let (status, detail, _) = crate::ingest::post_raw(
         app,
-        &format!("/api/{number}/envelope/?sentry_key={key}"),
+        &format!("/api/{}/envelope/?sentry_key={}", shop.number, shop.key),
         &[],
         body,
     )
     .await;
     assert_eq!(status, 200, "{detail:?}");
     app.run_pending_jobs().await;
-    let event = browser
-        .ok(EVENT, json!({"p": project, "e": event_id}))
+    let event = shop
+        .browser
+        .ok(EVENT, json!({"p": shop.project, "e": event_id}))
         .await["event"]
         .clone();
     Stored {
-        browser,
-        project,
+        browser: shop.browser,
+        account: shop.account,
         event_id,
         event,
     }
@@ -133,7 +120,7 @@ db_test!(
             .browser
             .ok(
                 "mutation($a: ID!) { createApiToken(accountId: $a, name: \"export\", scope: READ) { secret } }",
-                json!({"a": account_of(&stored).await}),
+                json!({"a": stored.account}),
             )
             .await["createApiToken"]["secret"]
             .as_str()
@@ -145,19 +132,6 @@ db_test!(
         assert_eq!(response.bytes().await.expect("body").len(), 3 * 1024 * 1024 + 7);
     }
 );
-
-async fn account_of(stored: &Stored) -> String {
-    stored
-        .browser
-        .ok(
-            "query($p: ID!) { project(id: $p) { account { id } } }",
-            json!({"p": stored.project}),
-        )
-        .await["project"]["account"]["id"]
-        .as_str()
-        .expect("account")
-        .to_owned()
-}
 
 db_test!(
     async fn an_event_downloads_as_its_normalized_json(backend) {

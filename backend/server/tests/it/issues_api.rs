@@ -23,15 +23,17 @@ async fn send(app: &TestApp, project: i64, key: &str, event: Value) -> String {
     event_id
 }
 
-struct Shop {
-    browser: Gql,
-    account: String,
-    project: String,
-    number: i64,
-    key: String,
+/// A signed-in owner with an account and a project (and its DSN key).
+pub struct Shop {
+    pub browser: Gql,
+    pub account: String,
+    pub project: String,
+    pub number: i64,
+    pub key: String,
 }
 
-async fn shop(app: &TestApp) -> Shop {
+/// Signs up ada@example.com with the account Acme and its project Shop.
+pub async fn shop(app: &TestApp) -> Shop {
     let (browser, account) = user_with_account(app, "ada@example.com", "Acme").await;
     let created = browser
         .ok(

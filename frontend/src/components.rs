@@ -53,6 +53,21 @@ pub fn loaded<T, V: IntoView + 'static>(
     }
 }
 
+/// A list belonging to an account, loaded when the component mounts (`document` takes the
+/// account as `$a`; the list is at `pointer` of the answer).
+pub fn account_list<T: serde::de::DeserializeOwned + 'static>(
+    account_id: String,
+    document: &'static str,
+    pointer: &'static str,
+) -> LocalResource<Result<Vec<T>, ApiError>> {
+    LocalResource::new(move || {
+        let account_id = account_id.clone();
+        async move {
+            api::query::<Vec<T>>(document, serde_json::json!({"a": account_id}), pointer).await
+        }
+    })
+}
+
 /// A labelled input bound to `value`.
 #[component]
 pub fn Field(

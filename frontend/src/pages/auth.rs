@@ -5,7 +5,7 @@ use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 use serde_json::json;
 
-use crate::api::{self, AccountSummary};
+use crate::api::{self, AccountSummary, ApiError};
 use crate::app::{Shell, use_session};
 use crate::components::{ErrorNote, Field, Loading, Submit, SubmitError, go_to, loaded};
 
@@ -106,38 +106,53 @@ pub fn SignUp() -> impl IntoView {
     }
 }
 
+/// Runs `document` once with the `token` of the emailed link that opened the page; the answer
+/// is the string at `pointer` (the address concerned).
+fn run_link(
+    document: &'static str,
+    pointer: &'static str,
+) -> LocalResource<Result<String, ApiError>> {
+    let query = use_query_map();
+    LocalResource::new(move || {
+        let token = query.read().get("token").unwrap_or_default();
+        async move { api::query::<String>(document, json!({"t": token}), pointer).await }
+    })
+}
+
+/// What an emailed link did: loading, its error (links expire and work once), or `view`.
+fn link_outcome<V: IntoView + 'static>(
+    result: Option<Result<String, ApiError>>,
+    what: &'static str,
+    view: impl FnOnce(String) -> V,
+) -> AnyView {
+    match result {
+        Some(Err(error)) => view! {
+            <ErrorNote error/>
+            <p>"The link may have expired or been used already. "<a href="/login">"Log in"</a></p>
+        }
+        .into_any(),
+        other => loaded(other, what, view),
+    }
+}
+
 /// `/verify-email?token=…`: the link from the verification email; signs in.
 #[component]
 pub fn VerifyEmail() -> impl IntoView {
-    let query = use_query_map();
-    let result = LocalResource::new(move || {
-        let token = query.read().get("token").unwrap_or_default();
-        async move {
-            api::gql(
-                "mutation($t: String!) { verifyEmail(token: $t) { id email } }",
-                json!({"t": token}),
-            )
-            .await
-            .map(|_| ())
-        }
-    });
+    let result = run_link(
+        "mutation($t: String!) { verifyEmail(token: $t) { id email } }",
+        "/verifyEmail/email",
+    );
     Effect::new(move |_| {
-        if let Some(Ok(())) = result.get() {
+        if let Some(Ok(_)) = result.get() {
             go_to("/");
         }
     });
     view! {
         <Shell>
             <h1>"Verify your email"</h1>
-            {move || match result.get() {
-                Some(Err(error)) => view! {
-                    <ErrorNote error/>
-                    <p>"The link may have expired or been used already. "<a href="/login">"Log in"</a></p>
-                }.into_any(),
-                other => loaded(other, "your verification", |()| view! {
-                    <p id="verified" role="status">"Your address is verified. Taking you to the dashboard…"</p>
-                }),
-            }}
+            {move || link_outcome(result.get(), "your verification", |_| view! {
+                <p id="verified" role="status">"Your address is verified. Taking you to the dashboard…"</p>
+            })}
         </Shell>
     }
 }
@@ -145,35 +160,16 @@ pub fn VerifyEmail() -> impl IntoView {
 /// `/confirm-email?token=…`: the link sent to a new address; the change takes effect.
 #[component]
 pub fn ConfirmEmail() -> impl IntoView {
-    let query = use_query_map();
-    let result = LocalResource::new(move || {
-        let token = query.read().get("token").unwrap_or_default();
-        async move {
-            api::gql(
-                "mutation($t: String!) { confirmEmailChange(token: $t) { id email } }",
-                json!({"t": token}),
-            )
-            .await
-            .map(|data| {
-                data.pointer("/confirmEmailChange/email")
-                    .and_then(|e| e.as_str())
-                    .unwrap_or_default()
-                    .to_owned()
-            })
-        }
-    });
+    let result = run_link(
+        "mutation($t: String!) { confirmEmailChange(token: $t) { id email } }",
+        "/confirmEmailChange/email",
+    );
     view! {
         <Shell>
             <h1>"Confirm your new address"</h1>
-            {move || match result.get() {
-                Some(Err(error)) => view! {
-                    <ErrorNote error/>
-                    <p>"The link may have expired or been used already."</p>
-                }.into_any(),
-                other => loaded(other, "the confirmation", |email| view! {
-                    <p id="email-confirmed" role="status">{format!("Your address is now {email}. ")}<a href="/">"Go to the dashboard"</a></p>
-                }),
-            }}
+            {move || link_outcome(result.get(), "the confirmation", |email| view! {
+                <p id="email-confirmed" role="status">{format!("Your address is now {email}. ")}<a href="/">"Go to the dashboard"</a></p>
+            })}
         </Shell>
     }
 }
@@ -186,15 +182,11 @@ pub fn ForgotPassword() -> impl IntoView {
     let sent = RwSignal::new(false);
     let on_submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        submit.run(async move {
-            api::gql(
-                "mutation($e: String!) { requestPasswordReset(email: $e) }",
-                json!({"e": email.get_untracked()}),
-            )
-            .await?;
-            sent.set(true);
-            Ok(())
-        });
+        submit.mutate(
+            "mutation($e: String!) { requestPasswordReset(email: $e) }",
+            json!({"e": email.get_untracked()}),
+            move |_| sent.set(true),
+        );
     };
     view! {
         <Shell>
@@ -222,15 +214,11 @@ pub fn ResetPassword() -> impl IntoView {
     let on_submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         let token = query.read_untracked().get("token").unwrap_or_default();
-        submit.run(async move {
-            api::gql(
-                "mutation($t: String!, $p: String!) { resetPassword(token: $t, password: $p) }",
-                json!({"t": token, "p": password.get_untracked()}),
-            )
-            .await?;
-            done.set(true);
-            Ok(())
-        });
+        submit.mutate(
+            "mutation($t: String!, $p: String!) { resetPassword(token: $t, password: $p) }",
+            json!({"t": token, "p": password.get_untracked()}),
+            move |_| done.set(true),
+        );
     };
     view! {
         <Shell>

@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use crate::api;
 use crate::app::CurrentAccount;
 use crate::components::{
-    ErrorNote, ShareBar, Submit, SubmitError, confirm, display_value, loaded, since,
+    ErrorNote, ShareBar, Submit, SubmitError, account_list, confirm, display_value, loaded, since,
 };
 use crate::grouping::{Explanation, explain};
 
@@ -517,17 +517,11 @@ where
         user_id: String,
         email: String,
     }
-    let members = LocalResource::new(move || {
-        let account_id = account_id.clone();
-        async move {
-            api::query::<Vec<Member>>(
-                "query($a: ID!) { account(id: $a) { members(first: 100) { nodes { userId email } } } }",
-                json!({"a": account_id}),
-                "/account/members/nodes",
-            )
-            .await
-        }
-    });
+    let members = account_list::<Member>(
+        account_id,
+        "query($a: ID!) { account(id: $a) { members(first: 100) { nodes { userId email } } } }",
+        "/account/members/nodes",
+    );
     let submit = Submit::new();
     let on_change = move |ev: leptos::ev::Event| {
         let user = event_target_value(&ev);

@@ -5,9 +5,10 @@ use leptos::prelude::*;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::api;
 use crate::app::CurrentAccount;
-use crate::components::{CopyButton, Field, Submit, SubmitError, confirm, go_to, loaded};
+use crate::components::{
+    CopyButton, Field, Submit, SubmitError, account_list, confirm, go_to, loaded,
+};
 
 #[derive(Clone, Debug, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
@@ -138,17 +139,11 @@ fn RenameAccount(account_id: String, name: String, submit: Submit) -> impl IntoV
 
 #[component]
 fn Members(account_id: String, can_admin: bool, submit: Submit) -> impl IntoView {
-    let members = LocalResource::new(move || {
-        let account_id = account_id.clone();
-        async move {
-            api::query::<Vec<Member>>(
-                "query($a: ID!) { account(id: $a) { members(first: 100) { nodes { id email role } } } }",
-                json!({"a": account_id}),
-                "/account/members/nodes",
-            )
-            .await
-        }
-    });
+    let members = account_list::<Member>(
+        account_id.clone(),
+        "query($a: ID!) { account(id: $a) { members(first: 100) { nodes { id email role } } } }",
+        "/account/members/nodes",
+    );
     view! {
         <section class="card" aria-labelledby="members-h">
             <h2 id="members-h">"Members"</h2>
@@ -185,20 +180,11 @@ fn Members(account_id: String, can_admin: bool, submit: Submit) -> impl IntoView
 
 #[component]
 fn Invites(account_id: String, submit: Submit) -> impl IntoView {
-    let invites = LocalResource::new({
-        let account_id = account_id.clone();
-        move || {
-            let account_id = account_id.clone();
-            async move {
-                api::query::<Vec<Invite>>(
-                    "query($a: ID!) { account(id: $a) { invites(first: 100) { nodes { id email role status } } } }",
-                    json!({"a": account_id}),
-                    "/account/invites/nodes",
-                )
-                .await
-            }
-        }
-    });
+    let invites = account_list::<Invite>(
+        account_id.clone(),
+        "query($a: ID!) { account(id: $a) { invites(first: 100) { nodes { id email role status } } } }",
+        "/account/invites/nodes",
+    );
     let email = RwSignal::new(String::new());
     let role = RwSignal::new("MEMBER".to_owned());
     let sent = RwSignal::new(None::<String>);
@@ -246,18 +232,12 @@ fn Invites(account_id: String, submit: Submit) -> impl IntoView {
 
 #[component]
 fn Keys(account_id: String, can_admin: bool, submit: Submit) -> impl IntoView {
-    let projects = LocalResource::new(move || {
-        let account_id = account_id.clone();
-        async move {
-            api::query::<Vec<Project>>(
-                "query($a: ID!) { account(id: $a) { projects(first: 100) { nodes { id name fingerprintRules \
+    let projects = account_list::<Project>(
+        account_id.clone(),
+        "query($a: ID!) { account(id: $a) { projects(first: 100) { nodes { id name fingerprintRules \
                  keys { id label dsn isActive rateLimitPerMinute } } } } }",
-                json!({"a": account_id}),
-                "/account/projects/nodes",
-            )
-            .await
-        }
-    });
+        "/account/projects/nodes",
+    );
     view! {
         <section class="card" aria-labelledby="keys-h">
             <h2 id="keys-h">"Projects and keys"</h2>
@@ -399,20 +379,11 @@ fn KeyRow(
 
 #[component]
 fn Tokens(account_id: String, submit: Submit) -> impl IntoView {
-    let tokens = LocalResource::new({
-        let account_id = account_id.clone();
-        move || {
-            let account_id = account_id.clone();
-            async move {
-                api::query::<Vec<Token>>(
-                    "query($a: ID!) { account(id: $a) { apiTokens(first: 100) { nodes { id name scope prefix revokedAt } } } }",
-                    json!({"a": account_id}),
-                    "/account/apiTokens/nodes",
-                )
-                .await
-            }
-        }
-    });
+    let tokens = account_list::<Token>(
+        account_id.clone(),
+        "query($a: ID!) { account(id: $a) { apiTokens(first: 100) { nodes { id name scope prefix revokedAt } } } }",
+        "/account/apiTokens/nodes",
+    );
     let name = RwSignal::new(String::new());
     let scope = RwSignal::new("READ".to_owned());
     let secret = RwSignal::new(None::<String>);

@@ -642,6 +642,9 @@ async fn journey_from_sign_up_to_a_resolved_issue_and_an_invited_viewer() {
     viewer.open(&issue_path).await;
     viewer.wait_text("#issue-title", "ValueError").await;
     viewer.wait("#viewer-note").await;
+    viewer
+        .wait_text("#activity", &format!("resolved by {email}"))
+        .await;
     let reopen_or_resolve = viewer.wait(".actions button.primary").await;
     assert_eq!(
         reopen_or_resolve

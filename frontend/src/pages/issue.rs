@@ -42,6 +42,37 @@ struct Issue {
     latest_event: Option<EventRef>,
 }
 
+/// A member of the account (to assign the issue, and to name who acted on it).
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+struct Member {
+    user_id: String,
+    email: String,
+}
+
+/// Who did something, in words: a member's address (`user:7` is `usr_7`), on their own or
+/// through an API token, or ErrorWatch itself (`system:digest`).
+fn actor_label(actor: &str, members: &[Member]) -> String {
+    let email_of = |user: &str| {
+        members
+            .iter()
+            .find(|m| m.user_id == format!("usr_{user}"))
+            .map_or_else(|| "a former member".to_owned(), |m| m.email.clone())
+    };
+    if let Some(reason) = actor.strip_prefix("system:") {
+        format!("ErrorWatch ({reason})")
+    } else if let Some((_, user)) = actor
+        .strip_prefix("token:")
+        .and_then(|rest| rest.split_once(":user:"))
+    {
+        format!("{} with an API token", email_of(user))
+    } else if let Some(user) = actor.strip_prefix("user:") {
+        email_of(user)
+    } else {
+        actor.to_owned()
+    }
+}
+
 #[derive(Clone, Debug, Deserialize, PartialEq)]
 struct Assignee {
     email: Option<String>,
@@ -337,6 +368,12 @@ fn IssueView(
         .unwrap_or(0)
         .max(1);
     let week_total: i64 = issue.event_counts.iter().map(|c| c.count).sum();
+    let members = account_list::<Member>(
+        account_id.clone(),
+        "query($a: ID!) { account(id: $a) { members(first: 100) { nodes { userId email } } } }",
+        "/account/members/nodes",
+    );
+    let activity = StoredValue::new(issue.activity.clone());
     view! {
         <article class="issue-page" id="issue-page" data-status=issue.status.clone()>
             <p class="crumbs"><a href=format!("/{account_id}/issues")>"Issues"</a>" / "{issue.project.name.clone()}</p>
@@ -367,7 +404,7 @@ fn IssueView(
                     button("reopen", "Reopen", true).into_any()
                 }}
                 {button("bookmark", "Bookmark", false)}
-                <AssignControl issue_id=issue_id.clone() account_id=account_id.clone() can_triage on_done=act.clone()/>
+                <AssignControl issue_id=issue_id.clone() members can_triage on_done=act.clone()/>
                 {button("delete", "Delete", false)}
             </div>
             {(!can_triage).then(|| view! { <p class="notice" id="viewer-note">"You are a viewer in this account: you can look, not change."</p> })}
@@ -418,10 +455,14 @@ fn IssueView(
                 wanted_event/>
             <section aria-labelledby="activity-h">
                 <h2 id="activity-h">"Activity"</h2>
-                <ul class="activity">
-                    {issue.activity.iter().map(|a| view! {
-                        <li>{a.kind.clone()}" by "{a.actor.clone()}" "<span class="muted">{since(&a.created_at)}</span></li>
-                    }).collect_view()}
+                <ul class="activity" id="activity">
+                    {move || {
+                        let known = members.get().and_then(Result::ok).unwrap_or_default();
+                        activity.with_value(|all| all.iter().map(|a| view! {
+                            <li>{a.kind.replace('_', " ")}" by "{actor_label(&a.actor, &known)}" "
+                                <span class="muted">{since(&a.created_at)}</span></li>
+                        }).collect_view())
+                    }}
                 </ul>
             </section>
         </article>
@@ -504,24 +545,13 @@ where
 #[component]
 fn AssignControl<F>(
     issue_id: String,
-    account_id: String,
+    members: LocalResource<Result<Vec<Member>, api::ApiError>>,
     can_triage: bool,
     on_done: F,
 ) -> impl IntoView
 where
     F: Fn(&'static str) + Clone + 'static,
 {
-    #[derive(Clone, Debug, Deserialize, PartialEq)]
-    #[serde(rename_all = "camelCase")]
-    struct Member {
-        user_id: String,
-        email: String,
-    }
-    let members = account_list::<Member>(
-        account_id,
-        "query($a: ID!) { account(id: $a) { members(first: 100) { nodes { userId email } } } }",
-        "/account/members/nodes",
-    );
     let submit = Submit::new();
     let on_change = move |ev: leptos::ev::Event| {
         let user = event_target_value(&ev);
@@ -842,6 +872,25 @@ mod tests {
             event_links("a", None, None, Some("a"), Some("a")),
             [None, None, None, None]
         );
+    }
+
+    #[test]
+    fn actors_are_named_by_their_address() {
+        let members = [Member {
+            user_id: "usr_7".into(),
+            email: "ada@example.com".into(),
+        }];
+        assert_eq!(actor_label("user:7", &members), "ada@example.com");
+        assert_eq!(
+            actor_label("token:3:user:7", &members),
+            "ada@example.com with an API token"
+        );
+        assert_eq!(actor_label("user:8", &members), "a former member");
+        assert_eq!(
+            actor_label("system:digest", &members),
+            "ErrorWatch (digest)"
+        );
+        assert_eq!(actor_label("odd", &members), "odd");
     }
 
     #[test]

@@ -147,6 +147,8 @@ pub fn IssueList() -> impl IntoView {
     let selected = RwSignal::new(Vec::<String>::new());
     // The sparkline's span: 24 hours (false) or 14 days (true).
     let fortnight = RwSignal::new(false);
+    // "Load more": `Some(None)` while the next page loads, `Some(Some(error))` when it failed.
+    let more = RwSignal::new(None::<Option<ApiError>>);
     // Loads the first page (`after` = None) or appends the page after the cursor. A live
     // update reloads as many rows as are shown, so "load more" is not undone by it.
     let fetch = {
@@ -166,6 +168,9 @@ pub fn IssueList() -> impl IntoView {
                 PAGE_SIZE
             };
             let append = after.is_some();
+            if append {
+                more.set(Some(None));
+            }
             let window = sparkline_window(fortnight.get_untracked());
             let variables = json!({
                 "id": if by_project { project_id } else { account_id.clone() },
@@ -187,6 +192,7 @@ pub fn IssueList() -> impl IntoView {
                 if generation.get_value() != generation_now {
                     return;
                 }
+                more.set(None);
                 match (append, result) {
                     (true, Ok(next)) => page.update(|p| {
                         if let Some(Ok(p)) = p {
@@ -195,7 +201,9 @@ pub fn IssueList() -> impl IntoView {
                             p.total_count = next.total_count;
                         }
                     }),
-                    (_, result) => {
+                    // The rows shown stay; the error shows under them.
+                    (true, Err(error)) => more.set(Some(Some(error))),
+                    (false, result) => {
                         page.set(Some(result));
                         mark_rendered(started);
                     }
@@ -479,10 +487,17 @@ pub fn IssueList() -> impl IntoView {
                         {p.page_info.has_next_page.then(|| {
                             let fetch = fetch.clone();
                             let cursor = p.page_info.end_cursor.clone();
+                            let total = p.total_count;
                             view! {
-                                <button type="button" class="more" id="load-more" on:click=move |_| fetch(cursor.clone())>
-                                    {format!("Load more ({} shown of {})", shown, p.total_count)}
+                                <button type="button" class="more" id="load-more" on:click=move |_| fetch(cursor.clone())
+                                    disabled=move || more.get() == Some(None)>
+                                    {move || if more.get() == Some(None) {
+                                        "Loading more…".to_owned()
+                                    } else {
+                                        format!("Load more ({shown} shown of {total})")
+                                    }}
                                 </button>
+                                {move || more.get().flatten().map(|error| view! { <ErrorNote error/> })}
                             }
                         })}
                     }.into_any()

@@ -107,37 +107,60 @@ impl Server {
                 .iter()
                 .map(|(key, value)| ((*key).to_owned(), (*value).to_owned())),
         );
-        let mut command = clean_command();
-        command
-            .arg("serve")
-            .env("ERRORWATCH_FRONTEND_DIR", repo_root().join("frontend/dist"))
-            .env("ERRORWATCH_LOG", "warn")
-            .envs(env.iter().map(|(k, v)| (k, v)))
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit());
-        let child = command.spawn().expect("spawn errorwatch");
         let server = Self {
-            child,
+            child: serve(&env),
             base_url: format!("http://127.0.0.1:{port}"),
             env,
             database_path,
             _data: data,
         };
+        server.wait_ready().await;
+        server
+    }
+
+    /// Kills the server (SIGKILL: every connection drops at once, as in a crash).
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Starts the server again on the same port and database (after [`Server::kill`]) and
+    /// waits until it is ready.
+    pub async fn restart(&mut self) {
+        self.kill();
+        self.child = serve(&self.env);
+        self.wait_ready().await;
+    }
+
+    async fn wait_ready(&self) {
         let client = reqwest::Client::new();
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             if let Ok(response) = client
-                .get(format!("{}/health/ready", server.base_url))
+                .get(format!("{}/health/ready", self.base_url))
                 .send()
                 .await
                 && response.status() == 200
             {
-                return server;
+                return;
             }
             assert!(Instant::now() < deadline, "errorwatch not ready after 20 s");
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
+}
+
+/// Spawns `errorwatch serve` with the built dashboard and `env`.
+fn serve(env: &[(String, String)]) -> Child {
+    clean_command()
+        .arg("serve")
+        .env("ERRORWATCH_FRONTEND_DIR", repo_root().join("frontend/dist"))
+        .env("ERRORWATCH_LOG", "warn")
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("spawn errorwatch")
 }
 
 impl Server {
@@ -300,8 +323,7 @@ pub fn require_sdk(what: &str, check: &mut Command) {
 
 impl Drop for Server {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.kill();
     }
 }
 

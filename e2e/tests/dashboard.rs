@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use errorwatch_e2e::smtp::SmtpSink;
+use errorwatch_e2e::smtp::{Mail, SmtpSink};
 use errorwatch_e2e::{Server, chromium, dump_dom, e2e_sdk_dir, free_port, repo_root, require_sdk};
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{Value, json};
@@ -58,9 +58,11 @@ impl Driver {
         }
     }
 
-    /// A new browser session with its own profile (cookies), 1280 × 900.
-    async fn browser(&self) -> Browser {
+    /// A new browser session on the server at `base`, with its own profile (cookies) and
+    /// download folder, 1280 × 900.
+    async fn browser(&self, base: &str) -> Browser {
         let profile = tempfile::tempdir().expect("profile dir");
+        let downloads = tempfile::tempdir().expect("download dir");
         let mut capabilities = serde_json::Map::new();
         capabilities.insert("browserName".into(), json!("chrome"));
         capabilities.insert(
@@ -73,6 +75,10 @@ impl Driver {
                     "--disable-dev-shm-usage", "--window-size=1280,900",
                     format!("--user-data-dir={}", profile.path().display()),
                 ],
+                "prefs": {
+                    "download.default_directory": downloads.path(),
+                    "download.prompt_for_download": false,
+                },
             }),
         );
         let connector = hyper_util::client::legacy::connect::HttpConnector::new();
@@ -83,6 +89,8 @@ impl Driver {
             .expect("a WebDriver session");
         Browser {
             client,
+            base: base.to_owned(),
+            downloads,
             _profile: profile,
         }
     }
@@ -95,15 +103,154 @@ impl Drop for Driver {
     }
 }
 
-/// One browser session and the helpers the journey uses.
+/// One browser session and the helpers the journeys use.
 struct Browser {
     client: Client,
+    /// The server's base URL: [`Browser::open`] takes paths.
+    base: String,
+    /// Where the browser saves downloads.
+    downloads: tempfile::TempDir,
     _profile: tempfile::TempDir,
 }
 
 impl Browser {
-    async fn goto(&self, url: &str) {
-        self.client.goto(url).await.expect("navigate");
+    /// Loads `path` of the server (a full page load).
+    async fn open(&self, path: &str) {
+        let url = format!("{}{path}", self.base);
+        self.client.goto(&url).await.expect("navigate");
+    }
+
+    /// Opens the link of an email (`/verify-email?token=…` and the like).
+    async fn follow(&self, mail: &Mail, page: &str) {
+        self.open(&format!("/{page}?token={}", mail.token(page)))
+            .await;
+    }
+
+    /// Logs in through the log-in form (already on it).
+    async fn log_in(&self, email: &str, password: &str) {
+        self.fill("#login-email", email).await;
+        self.fill("#login-password", password).await;
+        self.click("#login-form button[type=submit]").await;
+    }
+
+    /// Picks `value` in the `<select>` at `css`.
+    async fn select(&self, css: &str, value: &str) {
+        self.wait(css)
+            .await
+            .select_by_value(value)
+            .await
+            .unwrap_or_else(|e| panic!("select {value} in {css}: {e}"));
+    }
+
+    /// Waits for a page under an account; returns the account's id.
+    async fn wait_account_page(&self) -> String {
+        let path = self.wait_path("/acc_").await;
+        path.trim_start_matches('/')
+            .split('/')
+            .next()
+            .expect("account id")
+            .to_owned()
+    }
+
+    /// Presses `key` in the element at `css`.
+    async fn press(&self, css: &str, key: fantoccini::key::Key) {
+        self.wait(css)
+            .await
+            .send_keys(&key.to_string())
+            .await
+            .expect("press a key");
+    }
+
+    /// Picks the first suggestion of the search bar with the keyboard (arrow down, Enter).
+    async fn pick_first_suggestion(&self) {
+        self.press("#issue-search", fantoccini::key::Key::Down)
+            .await;
+        self.press("#issue-search", fantoccini::key::Key::Enter)
+            .await;
+    }
+
+    /// Waits until the attribute `name` of `element` is `value`.
+    async fn wait_attr(&self, element: &fantoccini::elements::Element, name: &str, value: &str) {
+        let deadline = Instant::now() + STEP;
+        loop {
+            let now = element.attr(name).await.expect("attr");
+            if now.as_deref() == Some(value) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{name} stayed {now:?}, expected {value:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Clicks the first link matching `css` whose text holds `text`.
+    async fn click_link_with(&self, css: &str, text: &str) {
+        let deadline = Instant::now() + STEP;
+        loop {
+            for link in self.client.find_all(Locator::Css(css)).await.expect("find") {
+                if link.text().await.unwrap_or_default().contains(text) {
+                    link.click().await.expect("click");
+                    return;
+                }
+            }
+            assert!(Instant::now() < deadline, "no {css} with {text:?}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Marks the page; [`Browser::assert_not_reloaded`] then proves no full load happened.
+    async fn mark_page(&self) {
+        self.js("window.__noReload = true; return true;").await;
+    }
+
+    async fn assert_not_reloaded(&self) {
+        assert_eq!(
+            self.js("return window.__noReload === true;").await,
+            json!(true),
+            "the page reloaded"
+        );
+    }
+
+    /// Runs a GraphQL operation from the page, as the dashboard does (session cookie and CSRF
+    /// header); returns the whole answer.
+    async fn graphql_from_page(&self, query: &str, variables: Value) -> Value {
+        self.client
+            .execute_async(
+                r#"const [query, variables, done] = arguments;
+                   const csrf = document.cookie.split('; ').find(c => c.startsWith('ew_csrf='))?.slice(8) ?? '';
+                   fetch('/graphql', {method: 'POST', headers: {'content-type': 'application/json', 'x-csrf-token': csrf},
+                     body: JSON.stringify({query, variables})})
+                     .then(r => r.json()).then(done, e => done(String(e)));"#,
+                vec![json!(query), variables],
+            )
+            .await
+            .expect("fetch from the page")
+    }
+
+    /// Waits for the browser to finish saving `name` in its download folder; returns it.
+    async fn downloaded(&self, name: &str) -> Vec<u8> {
+        let path = self.downloads.path().join(name);
+        let deadline = Instant::now() + STEP;
+        loop {
+            // Chromium writes `name.crdownload` and renames it once complete.
+            if let Ok(bytes) = std::fs::read(&path) {
+                return bytes;
+            }
+            let present: Vec<String> = std::fs::read_dir(self.downloads.path())
+                .map(|dir| {
+                    dir.filter_map(|e| e.ok())
+                        .map(|e| e.file_name().to_string_lossy().into_owned())
+                        .collect()
+                })
+                .unwrap_or_default();
+            assert!(
+                Instant::now() < deadline,
+                "{name} was never downloaded; the folder holds {present:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
     }
 
     /// Waits for an element matching `css`.
@@ -274,50 +421,39 @@ fn python_sends(dsn: &str, kind: &str) {
 }
 
 /// Sign up → verify by the emailed link → create account and project → copy the DSN → the real
-/// Python SDK sends an error → it appears live (no reload) → open it: in-app frame and
-/// breadcrumbs → resolve → it leaves the unresolved list. Then invite a viewer, who signs up
-/// through the emailed invite, sees the project and its issues, and cannot resolve (the button
-/// is disabled and the API refuses with FORBIDDEN). Then the dark theme, a second account, an
-/// invite accepted by a signed-in user, the account switcher, log out, password reset by
-/// email, log in, the profile page, search, sort, bulk actions, a regression arriving live,
-/// event navigation and the error states.
+/// Python SDK sends an error → it appears live (no reload) → open it: in-app frame, local
+/// variables as sent, breadcrumbs, tag shares, the grouping explanation, the attachment and the
+/// raw JSON saved by the browser → resolve → it leaves the unresolved list. Then invite a
+/// viewer, who signs up through the emailed invite, sees the project and its issues, and cannot
+/// resolve (the button is disabled and the API refuses with FORBIDDEN). Then the dark theme, a
+/// second account, an invite accepted by a signed-in user, the account switcher, log out,
+/// password reset by email, log in, the profile page, search with suggestions picked by
+/// keyboard, sort, bulk actions, a regression arriving live, event navigation and the error
+/// states.
 #[tokio::test]
 async fn journey_from_sign_up_to_a_resolved_issue_and_an_invited_viewer() {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let started = Instant::now();
     let smtp = SmtpSink::start().await;
     let server = Server::start(&[("ERRORWATCH_SMTP_URL", &smtp.url)]).await;
-    let base = server.base_url.clone();
     let driver = Driver::start().await;
-    let owner = driver.browser().await;
+    let owner = driver.browser(&server.base_url).await;
 
     // Sign up; the verification link arrives by email.
     let email = "owner@shop.example";
-    owner.goto(&format!("{base}/signup")).await;
+    owner.open("/signup").await;
     owner.fill("#signup-email", email).await;
     owner.fill("#signup-password", PASSWORD).await;
     owner.screenshot("signup", true).await;
     owner.click("#signup-form button[type=submit]").await;
     owner.wait_text("#signup-sent", email).await;
-    let mail = smtp.wait_for(email, "Verify", 1).await;
     owner
-        .goto(&format!(
-            "{base}/verify-email?token={}",
-            mail.token("verify-email")
-        ))
+        .follow(&smtp.wait_for(email, "Verify", 1).await, "verify-email")
         .await;
 
     // Verified and signed in: onboarding asks for an account, then a project.
     owner.wait_path("/onboarding").await;
-    owner.fill("#account-name", "Shop").await;
-    owner.click("#account-form button[type=submit]").await;
-    let new_project = owner.wait_path("/acc_").await;
-    let account_id = new_project
-        .trim_start_matches('/')
-        .split('/')
-        .next()
-        .expect("account id")
-        .to_owned();
+    let account_id = create_account(&owner, "Shop").await;
     owner.wait("#project-name").await;
     owner.fill("#project-name", "Web shop").await;
     owner.screenshot("create-project", false).await;
@@ -343,45 +479,27 @@ async fn journey_from_sign_up_to_a_resolved_issue_and_an_invited_viewer() {
     owner.screenshot("project-setup-waiting", true).await;
 
     // The real Python SDK sends an error; the waiting state turns into the issue, live.
-    owner.js("window.__noReload = true; return true;").await;
+    owner.mark_page().await;
     python_sends(&dsn, "card");
     owner.wait_text("#first-issue", "ValueError").await;
-    assert_eq!(
-        owner.js("return window.__noReload === true;").await,
-        json!(true),
-        "the page did not reload"
-    );
+    owner.assert_not_reloaded().await;
     owner.screenshot("project-setup-arrived", false).await;
 
     // The issue list updates live too: a second, different error appears without a reload.
-    owner.goto(&format!("{base}/{account_id}/issues")).await;
+    owner.open(&format!("/{account_id}/issues")).await;
     owner.wait_text("#issue-total", "1 issue").await;
-    owner.js("window.__noReload = true; return true;").await;
+    owner.wait_text("#live-status", "Live").await;
+    owner.mark_page().await;
     python_sends(&dsn, "stock");
     owner.wait_text("#issue-list", "KeyError").await;
     owner.wait_text("#issue-total", "2 issues").await;
-    assert_eq!(
-        owner.js("return window.__noReload === true;").await,
-        json!(true)
-    );
+    owner.assert_not_reloaded().await;
     owner.screenshot("issue-list", true).await;
 
     // Open the ValueError: the in-app frame and the breadcrumbs are there.
-    let card_row = "#issue-list tr.issue-row:has(.issue-title) a.issue-title";
-    let links = owner
-        .client
-        .find_all(Locator::Css(card_row))
-        .await
-        .expect("rows");
-    let mut opened = false;
-    for link in links {
-        if link.text().await.unwrap_or_default().contains("ValueError") {
-            link.click().await.expect("open the issue");
-            opened = true;
-            break;
-        }
-    }
-    assert!(opened, "the ValueError row is in the list");
+    owner
+        .click_link_with("#issue-list a.issue-title", "ValueError")
+        .await;
     owner.wait_text("#issue-title", "ValueError").await;
     owner.wait_text(".frame.in-app", "charge_card").await;
     owner
@@ -391,54 +509,68 @@ async fn journey_from_sign_up_to_a_resolved_issue_and_an_invited_viewer() {
         .wait_text("#breadcrumbs", "added sku-42 to the cart")
         .await;
     owner.wait_text("#breadcrumbs", "started checkout").await;
-    // The attachment the SDK sent downloads with its content.
+    // Local variables as the SDK sent them: Python's repr of a string keeps its own quotes,
+    // and is not quoted again.
+    let vars = owner.wait_text(".frame.in-app .vars", "method").await;
+    assert!(
+        vars.contains("'card'") && !vars.contains("\"'card'\""),
+        "{vars}"
+    );
+    // Tag distributions as shares, and the grouping explained in words.
+    owner.wait_text("#tag-facets", "environment").await;
+    owner.wait_text("#tag-facets .share", "100%").await;
+    owner.wait_text("#grouping", "in-app frames").await;
+    owner
+        .wait_text("#grouping .grouping-frames", "charge_card")
+        .await;
+    // The attachment the SDK sent and the raw event are saved by the browser.
     owner.wait_text("#attachments", "cart.json").await;
     owner.click("#attachment-0").await;
-    let save = owner.wait("a#attachment-0-save").await;
-    let href = save.attr("href").await.expect("href").unwrap_or_default();
     assert_eq!(
-        href, "data:application/json;base64,eyJjYXJ0IjogWyJza3UtNDIiXX0=",
-        "the attachment's bytes, {{\"cart\": [\"sku-42\"]}}"
+        owner.downloaded("cart.json").await,
+        br#"{"cart": ["sku-42"]}"#,
+        "the attachment's bytes"
     );
+    let event_id = owner
+        .wait("#event-id")
+        .await
+        .text()
+        .await
+        .expect("event id")
+        .split(' ')
+        .next()
+        .expect("id")
+        .to_owned();
+    owner.click("#event-json").await;
+    let raw: Value =
+        serde_json::from_slice(&owner.downloaded(&format!("event-{event_id}.json")).await)
+            .expect("the raw event is JSON");
+    assert_eq!(raw["event_id"], json!(event_id));
+    assert_eq!(raw["exception"]["values"][0]["type"], "ValueError");
     owner.screenshot("issue-page", true).await;
+    owner
+        .js("document.querySelector('.event').scrollIntoView(); return true;")
+        .await;
+    owner.screenshot("issue-event", false).await;
     let issue_path = owner.path().await;
 
     // The keyboard works: a frame's header is a button that Enter folds and unfolds.
     let frame_head = owner.wait(".frame.in-app .frame-head").await;
-    assert_eq!(
-        frame_head
-            .attr("aria-expanded")
-            .await
-            .expect("attr")
-            .as_deref(),
-        Some("true")
-    );
-    frame_head
-        .send_keys(&fantoccini::key::Key::Enter.to_string())
-        .await
-        .expect("press Enter");
-    let deadline = Instant::now() + STEP;
-    while frame_head
-        .attr("aria-expanded")
-        .await
-        .expect("attr")
-        .as_deref()
-        != Some("false")
-    {
-        assert!(Instant::now() < deadline, "Enter did not fold the frame");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    frame_head
-        .send_keys(&fantoccini::key::Key::Enter.to_string())
-        .await
-        .expect("press Enter");
+    owner.wait_attr(&frame_head, "aria-expanded", "true").await;
+    owner
+        .press(".frame.in-app .frame-head", fantoccini::key::Key::Enter)
+        .await;
+    owner.wait_attr(&frame_head, "aria-expanded", "false").await;
+    owner
+        .press(".frame.in-app .frame-head", fantoccini::key::Key::Enter)
+        .await;
     owner
         .wait_text(".frame.in-app .context .current", "raise ValueError")
         .await;
 
     // Dark theme, remembered across a reload.
     owner.click("#theme-toggle").await;
-    owner.goto(&format!("{base}{issue_path}")).await;
+    owner.open(&issue_path).await;
     owner.wait_text("#issue-title", "ValueError").await;
     assert_eq!(
         owner
@@ -452,7 +584,7 @@ async fn journey_from_sign_up_to_a_resolved_issue_and_an_invited_viewer() {
     // Resolve: the page shows it, and it leaves the unresolved list.
     owner.click("#action-resolve").await;
     owner.wait_text("#issue-status", "resolved").await;
-    owner.goto(&format!("{base}/{account_id}/issues")).await;
+    owner.open(&format!("/{account_id}/issues")).await;
     owner.wait_text("#issue-total", "1 issue").await;
     let list = owner.wait("#issue-list").await.text().await.expect("list");
     assert!(
@@ -462,14 +594,9 @@ async fn journey_from_sign_up_to_a_resolved_issue_and_an_invited_viewer() {
 
     // Invite a viewer from the settings page.
     let viewer_email = "viewer@shop.example";
-    owner.goto(&format!("{base}/{account_id}/settings")).await;
+    owner.open(&format!("/{account_id}/settings")).await;
     owner.fill("#invite-address", viewer_email).await;
-    owner
-        .wait("#invite-role")
-        .await
-        .select_by_value("VIEWER")
-        .await
-        .expect("pick the viewer role");
+    owner.select("#invite-role", "VIEWER").await;
     owner.click("#send-invite").await;
     owner.wait_text("#invite-sent", viewer_email).await;
     owner.wait_text("#invites", viewer_email).await;
@@ -477,18 +604,13 @@ async fn journey_from_sign_up_to_a_resolved_issue_and_an_invited_viewer() {
 
     // An API token made on the settings page works as `Authorization: Bearer`.
     owner.fill("#token-name", "deploy script").await;
-    owner
-        .wait("#token-scope")
-        .await
-        .select_by_value("WRITE")
-        .await
-        .expect("pick the scope");
+    owner.select("#token-scope", "WRITE").await;
     owner
         .click("#token-name ~ button, form:has(#token-name) button[type=submit]")
         .await;
     let secret = owner.wait_text("#token-secret", "ewt_").await;
     let answer: Value = reqwest::Client::new()
-        .post(format!("{base}/graphql"))
+        .post(format!("{}/graphql", server.base_url))
         .bearer_auth(secret.trim())
         .json(&json!({"query": "{ viewer { user { email } } }"}))
         .send()
@@ -505,13 +627,8 @@ async fn journey_from_sign_up_to_a_resolved_issue_and_an_invited_viewer() {
     let invite = smtp.wait_for(viewer_email, "invited", 1).await;
 
     // The viewer opens the link in their own browser and signs up with it.
-    let viewer = driver.browser().await;
-    viewer
-        .goto(&format!(
-            "{base}/accept-invite?token={}",
-            invite.token("accept-invite")
-        ))
-        .await;
+    let viewer = driver.browser(&server.base_url).await;
+    viewer.follow(&invite, "accept-invite").await;
     viewer.fill("#invite-email", viewer_email).await;
     viewer.fill("#invite-password", PASSWORD).await;
     viewer
@@ -522,9 +639,12 @@ async fn journey_from_sign_up_to_a_resolved_issue_and_an_invited_viewer() {
     viewer.wait_text("#issue-list", "KeyError").await;
 
     // A viewer cannot resolve: the button is disabled and the API says FORBIDDEN.
-    viewer.goto(&format!("{base}{issue_path}")).await;
+    viewer.open(&issue_path).await;
     viewer.wait_text("#issue-title", "ValueError").await;
     viewer.wait("#viewer-note").await;
+    viewer
+        .wait_text("#activity", &format!("resolved by {email}"))
+        .await;
     let reopen_or_resolve = viewer.wait(".actions button.primary").await;
     assert_eq!(
         reopen_or_resolve
@@ -537,17 +657,11 @@ async fn journey_from_sign_up_to_a_resolved_issue_and_an_invited_viewer() {
     );
     let issue_id = issue_path.rsplit('/').next().expect("issue id").to_owned();
     let answer = viewer
-        .client
-        .execute_async(
-            r#"const [id, done] = arguments;
-               const csrf = document.cookie.split('; ').find(c => c.startsWith('ew_csrf='))?.slice(8) ?? '';
-               fetch('/graphql', {method: 'POST', headers: {'content-type': 'application/json', 'x-csrf-token': csrf},
-                 body: JSON.stringify({query: 'mutation($id: ID!) { reopenIssue(id: $id) { id } }', variables: {id}})})
-                 .then(r => r.json()).then(done, e => done(String(e)));"#,
-            vec![json!(issue_id)],
+        .graphql_from_page(
+            "mutation($id: ID!) { reopenIssue(id: $id) { id } }",
+            json!({"id": issue_id}),
         )
-        .await
-        .expect("fetch from the viewer's page");
+        .await;
     assert_eq!(
         answer["errors"][0]["extensions"]["code"],
         json!("FORBIDDEN"),
@@ -556,91 +670,60 @@ async fn journey_from_sign_up_to_a_resolved_issue_and_an_invited_viewer() {
     viewer.screenshot("issue-page-viewer", false).await;
 
     // A second account, and the switcher back to the first.
-    owner.goto(&format!("{base}/{account_id}/issues")).await;
-    owner
-        .wait("#account-switcher")
-        .await
-        .select_by_value("new")
-        .await
-        .expect("new account");
+    owner.open(&format!("/{account_id}/issues")).await;
+    owner.select("#account-switcher", "new").await;
     owner.wait_path("/onboarding").await;
-    owner.fill("#account-name", "Side project").await;
-    owner.click("#account-form button[type=submit]").await;
-    let side = owner.wait_path("/acc_").await;
-    assert!(!side.starts_with(&format!("/{account_id}/")), "{side}");
-    let side_id = side
-        .trim_start_matches('/')
-        .split('/')
-        .next()
-        .expect("account id")
-        .to_owned();
+    let side_id = create_account(&owner, "Side project").await;
+    assert_ne!(side_id, account_id);
     owner.wait_text("#account-switcher", "Side project").await;
 
     // The viewer, already signed in, is invited to it as a member and accepts with one click;
     // their switcher then holds both accounts.
-    owner.goto(&format!("{base}/{side_id}/settings")).await;
+    owner.open(&format!("/{side_id}/settings")).await;
     owner.fill("#invite-address", viewer_email).await;
     owner.click("#send-invite").await;
     owner.wait_text("#invite-sent", viewer_email).await;
-    let second_invite = smtp.wait_for(viewer_email, "invited", 2).await;
     viewer
-        .goto(&format!(
-            "{base}/accept-invite?token={}",
-            second_invite.token("accept-invite")
-        ))
+        .follow(
+            &smtp.wait_for(viewer_email, "invited", 2).await,
+            "accept-invite",
+        )
         .await;
     viewer.click("#accept-invite").await;
     viewer.wait_path(&format!("/{side_id}/issues")).await;
     viewer.wait_text("#account-switcher", "Shop").await;
-    viewer
-        .wait("#account-switcher")
-        .await
-        .select_by_value(&account_id)
-        .await
-        .expect("switch to Shop");
+    viewer.select("#account-switcher", &account_id).await;
     viewer.wait_path(&format!("/{account_id}/issues")).await;
     viewer.wait_text("#issue-list", "KeyError").await;
     viewer.client.clone().close().await.expect("close viewer");
 
-    owner.goto(&format!("{base}/{side_id}/issues")).await;
-    owner
-        .wait("#account-switcher")
-        .await
-        .select_by_value(&account_id)
-        .await
-        .expect("switch back");
+    owner.open(&format!("/{side_id}/issues")).await;
+    owner.select("#account-switcher", &account_id).await;
     owner.wait_path(&format!("/{account_id}/issues")).await;
     owner.wait_text("#issue-list", "KeyError").await;
 
     // Log out, reset the password through the emailed link, log in with the new one.
     owner.click("#logout").await;
     owner.wait_path("/login").await;
-    owner.goto(&format!("{base}/forgot-password")).await;
+    owner.open("/forgot-password").await;
     owner.fill("#forgot-email", email).await;
     owner.click("#forgot-form button[type=submit]").await;
     owner.wait("#reset-sent").await;
-    let reset = smtp.wait_for(email, "eset", 1).await;
     owner
-        .goto(&format!(
-            "{base}/reset-password?token={}",
-            reset.token("reset-password")
-        ))
+        .follow(&smtp.wait_for(email, "eset", 1).await, "reset-password")
         .await;
     let new_password = "a brand new browser password";
     owner.fill("#reset-password", new_password).await;
     owner.click("#reset-form button[type=submit]").await;
     owner.wait("#reset-done").await;
-    owner.goto(&format!("{base}/{account_id}/issues")).await;
+    owner.open(&format!("/{account_id}/issues")).await;
     owner.wait_path("/login?next=").await;
-    owner.fill("#login-email", email).await;
-    owner.fill("#login-password", PASSWORD).await;
-    owner.click("#login-form button[type=submit]").await;
+    owner.log_in(email, PASSWORD).await;
     owner.wait(".error-note").await;
-    owner.fill("#login-password", new_password).await;
-    owner.click("#login-form button[type=submit]").await;
+    owner.log_in(email, new_password).await;
     owner.wait_path(&format!("/{account_id}/issues")).await;
     owner.wait_text("#issue-list", "KeyError").await;
-    owner.goto(&format!("{base}/{account_id}/profile")).await;
+    owner.open(&format!("/{account_id}/profile")).await;
     owner.wait_text("#profile-email", email).await;
     owner.wait_text("#sessions", "this browser").await;
     owner.screenshot("profile", true).await;
@@ -651,19 +734,15 @@ async fn journey_from_sign_up_to_a_resolved_issue_and_an_invited_viewer() {
     owner.fill("#email-password", new_password).await;
     owner.click("#email-form button[type=submit]").await;
     owner.wait("#email-sent").await;
-    let confirm = smtp.wait_for(new_email, "", 1).await;
     owner
-        .goto(&format!(
-            "{base}/confirm-email?token={}",
-            confirm.token("confirm-email")
-        ))
+        .follow(&smtp.wait_for(new_email, "", 1).await, "confirm-email")
         .await;
     owner.wait_text("#email-confirmed", new_email).await;
-    owner.goto(&format!("{base}/{account_id}/profile")).await;
+    owner.open(&format!("/{account_id}/profile")).await;
     owner.wait_text("#profile-email", new_email).await;
 
     // Search (free text, in the URL), sort, and bulk actions on selected rows.
-    owner.goto(&format!("{base}/{account_id}/issues")).await;
+    owner.open(&format!("/{account_id}/issues")).await;
     owner.wait_text("#issue-total", "1 issue").await;
     owner.fill("#issue-search", "is:unresolved KeyError").await;
     owner.click(".toolbar button[type=submit]").await;
@@ -673,17 +752,36 @@ async fn journey_from_sign_up_to_a_resolved_issue_and_an_invited_viewer() {
         ))
         .await;
     owner.wait_text("#issue-list", "KeyError").await;
+    // Suggestions by keyboard: a key, then one of the values the project has seen.
+    owner.fill("#issue-search", "is:unresolved env").await;
+    owner.wait_text("#search-suggestions", "environment:").await;
+    owner.pick_first_suggestion().await;
+    owner
+        .wait_text("#search-suggestions", "environment:e2e")
+        .await;
+    owner.screenshot("search-suggestions", false).await;
+    owner.pick_first_suggestion().await;
+    assert_eq!(
+        owner
+            .js("return document.querySelector('#issue-search').value;")
+            .await,
+        json!("is:unresolved environment:e2e "),
+    );
+    owner
+        .press("#issue-search", fantoccini::key::Key::Enter)
+        .await;
+    owner
+        .wait_path(&format!(
+            "/{account_id}/issues?query=is%3Aunresolved%20environment%3Ae2e"
+        ))
+        .await;
+    owner.wait_text("#issue-list", "KeyError").await;
     owner
         .fill("#issue-search", "is:unresolved no-such-text")
         .await;
     owner.click(".toolbar button[type=submit]").await;
     owner.wait("#no-issues").await;
-    owner
-        .wait("#issue-sort")
-        .await
-        .select_by_value("EVENTS")
-        .await
-        .expect("sort by events");
+    owner.select("#issue-sort", "EVENTS").await;
     owner
         .wait_path(&format!(
             "/{account_id}/issues?query=is%3Aunresolved%20no-such-text&sort=EVENTS"
@@ -705,24 +803,33 @@ async fn journey_from_sign_up_to_a_resolved_issue_and_an_invited_viewer() {
     owner.click("#bulk-reopen").await;
     owner.wait("#no-issues").await;
 
-    // A new event of the resolved ValueError is a regression: it comes back, live, and its
-    // page walks between its two events.
+    // New events of the resolved ValueError: a regression that comes back, live; its page
+    // walks between its three events with oldest / older / newer / latest.
     owner.click(".quick-filters button:nth-child(1)").await;
     owner.wait_text("#issue-total", "1 issue").await;
     python_sends(&dsn, "card");
     owner.wait_text("#issue-list", "ValueError").await;
     owner.wait_text("#issue-total", "2 issues").await;
-    owner.goto(&format!("{base}{issue_path}")).await;
+    python_sends(&dsn, "card");
+    owner.open(&issue_path).await;
     owner.wait_text("#issue-status", "unresolved").await;
-    owner.wait_text(".event-nav", "2 of 2").await;
-    owner.click("#event-older").await;
+    owner.wait_text("#issue-count", "3").await;
+    owner.wait_text("#event-position", "latest").await;
+    owner.wait("span#event-latest").await;
+    owner.click("#event-oldest").await;
+    owner.wait_text("#event-position", "oldest").await;
+    owner.wait_text("#event-id", &event_id).await;
+    owner.wait("span#event-older").await;
+    owner.click("#event-newer").await;
     owner.wait_path(&format!("{issue_path}?event=")).await;
-    owner.wait_text(".event-nav", "1 of 2").await;
     owner.wait("a#event-newer").await;
+    owner.wait("a#event-older").await;
     owner.wait_text(".frame.in-app", "charge_card").await;
+    owner.click("#event-latest").await;
+    owner.wait_text("#event-position", "latest").await;
 
     // Merge the two issues from the list, then split the ValueError's fingerprint off again.
-    owner.goto(&format!("{base}/{account_id}/issues")).await;
+    owner.open(&format!("/{account_id}/issues")).await;
     owner.wait_text("#issue-total", "2 issues").await;
     owner.click("#issue-list thead input[type=checkbox]").await;
     owner.wait_text(".bulk", "2 selected").await;
@@ -732,18 +839,83 @@ async fn journey_from_sign_up_to_a_resolved_issue_and_an_invited_viewer() {
     owner.wait("#fingerprints li:nth-child(2)").await;
     owner.click("#fingerprints li:nth-child(2) button").await;
     owner.wait_gone("#fingerprints li:nth-child(2)").await;
-    owner.goto(&format!("{base}/{account_id}/issues")).await;
+    owner.open(&format!("/{account_id}/issues")).await;
     owner.wait_text("#issue-total", "2 issues").await;
 
     // A failed request shows its error, not a blank page.
     owner
-        .goto(&format!("{base}/{account_id}/issues/iss_999999"))
+        .open(&format!("/{account_id}/issues/iss_999999"))
         .await;
     owner.wait(".error-note[data-code=NOT_FOUND]").await;
-    owner.goto(&format!("{base}/acc_999999/issues")).await;
+    owner.open("/acc_999999/issues").await;
     owner.wait_text("#main", "Account not found").await;
     owner.client.clone().close().await.expect("close owner");
     eprintln!("journey took {:.1} s", started.elapsed().as_secs_f64());
+}
+
+/// A browser signed in as the owner that `Server::create_project(name)` made; returns it with
+/// the account's id.
+async fn sign_in_project_owner(driver: &Driver, server: &Server, name: &str) -> (Browser, String) {
+    let browser = driver.browser(&server.base_url).await;
+    browser.open("/login").await;
+    browser
+        .log_in(
+            &format!("{name}@e2e.example.com"),
+            "an e2e password long enough",
+        )
+        .await;
+    let account = browser.wait_account_page().await;
+    (browser, account)
+}
+
+/// Fills the new-account form (on `/onboarding`); returns the new account's id.
+async fn create_account(browser: &Browser, name: &str) -> String {
+    browser.fill("#account-name", name).await;
+    browser.click("#account-form button[type=submit]").await;
+    browser.wait_account_page().await
+}
+
+/// The issue list survives a dropped subscription: the server is killed under an open list
+/// (the page says it is reconnecting), an issue is created while it is down (the seed
+/// command, straight into the database: no live notice can ever announce it), the server
+/// comes back, and the list catches up by itself; then an error sent by the real Python SDK
+/// arrives live over the new connection. No reload at any point.
+#[tokio::test]
+async fn the_issue_list_reconnects_and_catches_up_after_the_server_restarts() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let mut server = Server::start(&[]).await;
+    let project = server.create_project("live");
+    let driver = Driver::start().await;
+    let (browser, account) = sign_in_project_owner(&driver, &server, "live").await;
+    browser.open(&format!("/{account}/issues?query=")).await;
+    browser.wait("#no-issues").await;
+    browser.wait_text("#live-status", "Live").await;
+    browser.mark_page().await;
+
+    server.kill();
+    browser.wait_text("#live-status", "Reconnecting").await;
+    browser.screenshot("issue-list-reconnecting", false).await;
+    server.admin(
+        &[
+            "seed",
+            "--project",
+            &project.id.to_string(),
+            "--issues",
+            "1",
+            "--events",
+            "1",
+        ],
+        None,
+    );
+    server.restart().await;
+    browser.wait_text("#live-status", "Live").await;
+    browser.wait_text("#issue-total", "1 issue").await;
+
+    python_sends(&project.dsn, "stock");
+    browser.wait_text("#issue-list", "KeyError").await;
+    browser.wait_text("#issue-total", "2 issues").await;
+    browser.assert_not_reloaded().await;
+    browser.client.clone().close().await.expect("close");
 }
 
 /// Time to first render of the issue list with 1,000 issues (seeded): from navigation start
@@ -766,28 +938,12 @@ async fn issue_list_with_1000_issues_renders_quickly() {
         None,
     );
     let driver = Driver::start().await;
-    let browser = driver.browser().await;
-    let base = &server.base_url;
-    browser.goto(&format!("{base}/login")).await;
-    browser.fill("#login-email", "seeded@e2e.example.com").await;
-    browser
-        .fill("#login-password", "an e2e password long enough")
-        .await;
-    browser.click("#login-form button[type=submit]").await;
-    let path = browser.wait_path("/acc_").await;
-    let account = path
-        .trim_start_matches('/')
-        .split('/')
-        .next()
-        .expect("account")
-        .to_owned();
+    let (browser, account) = sign_in_project_owner(&driver, &server, "seeded").await;
 
     // A full page load of the list (not a client-side navigation), searching every status.
     let mut samples = Vec::new();
     for _ in 0..3 {
-        browser
-            .goto(&format!("{base}/{account}/issues?query="))
-            .await;
+        browser.open(&format!("/{account}/issues?query=")).await;
         browser.wait_text("#issue-total", "1000 issues").await;
         browser.wait("#issue-list tr.issue-row").await;
         let deadline = Instant::now() + STEP;

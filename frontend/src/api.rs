@@ -124,14 +124,25 @@ pub async fn gql(query: &str, variables: Value) -> Result<Value, ApiError> {
     parse_response(&text)
 }
 
-/// Runs one operation and decodes the field `field` of its `data` as `T`.
+/// Runs one operation and decodes the part of its `data` at `pointer` (a JSON pointer such as
+/// `/account/members/nodes`) as `T`.
 pub async fn query<T: DeserializeOwned>(
     query: &str,
     variables: Value,
-    field: &str,
+    pointer: &str,
 ) -> Result<T, ApiError> {
     let data = gql(query, variables).await?;
-    decode(data.get(field).cloned().unwrap_or(Value::Null))
+    decode(data.pointer(pointer).cloned().unwrap_or(Value::Null))
+}
+
+/// The path (with its query) of a URL the API handed out, such as `Attachment.downloadUrl`:
+/// a link to it then goes to the origin the dashboard was loaded from, with its cookies,
+/// whatever host name the server's public URL uses.
+pub fn local_path(url: &str) -> String {
+    match url.split_once("://") {
+        Some((_, rest)) => rest.find('/').map_or("/", |at| &rest[at..]).to_owned(),
+        None => url.to_owned(),
+    }
 }
 
 /// Decodes a JSON value into `T`, as a `BAD_RESPONSE` error when it does not fit.
@@ -212,7 +223,7 @@ pub const VIEWER_QUERY: &str = "query { viewer { user { id email } accounts { id
 
 /// Loads the viewer (UNAUTHENTICATED when nobody is signed in).
 pub async fn load_viewer() -> Result<Viewer, ApiError> {
-    query(VIEWER_QUERY, json!({}), "viewer").await
+    query(VIEWER_QUERY, json!({}), "/viewer").await
 }
 
 /// One row of an issue list.
@@ -301,6 +312,16 @@ mod tests {
                 .code,
             "BAD_RESPONSE"
         );
+    }
+
+    #[test]
+    fn links_keep_the_path_of_api_urls() {
+        assert_eq!(
+            local_path("http://errors.example:8000/sub/graphql/download/attachments/att_1"),
+            "/sub/graphql/download/attachments/att_1"
+        );
+        assert_eq!(local_path("https://host"), "/");
+        assert_eq!(local_path("/already/a/path"), "/already/a/path");
     }
 
     #[test]

@@ -185,9 +185,7 @@ fn AccountLayout(children: ChildrenFn) -> impl IntoView {
         leptos::task::spawn_local(async move {
             let _ = api::gql("mutation { logout }", serde_json::json!({})).await;
             session.refresh();
-            if let Some(window) = web_sys::window() {
-                let _ = window.location().set_href("/login");
-            }
+            crate::components::go_to("/login");
         });
     };
     let children = StoredValue::new(children);

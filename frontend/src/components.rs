@@ -1,9 +1,12 @@
-//! Widgets shared by the pages: loading and error states, the theme toggle, the copy button,
-//! relative times and the sparkline. They format and display; they decide nothing.
+//! Widgets shared by the pages: loading and error states (and [`loaded`], which picks one),
+//! form fields and the submission state of a form or button ([`Submit`]), the theme toggle,
+//! the copy button, relative times, shares as bars, values as an SDK sent them, and the
+//! sparkline. They format and display; they decide nothing.
 
 use leptos::prelude::*;
+use serde_json::Value;
 
-use crate::api::ApiError;
+use crate::api::{self, ApiError};
 
 /// A loading state (announced to screen readers).
 #[component]
@@ -34,6 +37,179 @@ pub fn ErrorNote(error: ApiError) -> impl IntoView {
             {(!hint.is_empty()).then(|| view! { <p>{hint}</p> })}
             {(error.code == "UNAUTHENTICATED").then(|| view! { <p><a href="/login">"Log in"</a></p> })}
         </div>
+    }
+}
+
+/// The view of a loaded value: [`Loading`] until it arrives, its error, or `view` of it.
+pub fn loaded<T, V: IntoView + 'static>(
+    value: Option<Result<T, ApiError>>,
+    what: &'static str,
+    view: impl FnOnce(T) -> V,
+) -> AnyView {
+    match value {
+        None => view! { <Loading what=what/> }.into_any(),
+        Some(Err(error)) => view! { <ErrorNote error/> }.into_any(),
+        Some(Ok(value)) => view(value).into_any(),
+    }
+}
+
+/// A list belonging to an account, loaded when the component mounts (`document` takes the
+/// account as `$a`; the list is at `pointer` of the answer).
+pub fn account_list<T: serde::de::DeserializeOwned + 'static>(
+    account_id: String,
+    document: &'static str,
+    pointer: &'static str,
+) -> LocalResource<Result<Vec<T>, ApiError>> {
+    LocalResource::new(move || {
+        let account_id = account_id.clone();
+        async move {
+            api::query::<Vec<T>>(document, serde_json::json!({"a": account_id}), pointer).await
+        }
+    })
+}
+
+/// A labelled input bound to `value`.
+#[component]
+pub fn Field(
+    #[prop(into)] id: String,
+    #[prop(into)] label: String,
+    #[prop(into)] kind: String,
+    value: RwSignal<String>,
+    #[prop(optional, into)] autocomplete: Option<String>,
+) -> impl IntoView {
+    let for_id = id.clone();
+    view! {
+        <label class="field" for=for_id>
+            <span>{label}</span>
+            <input id=id type=kind required=true autocomplete=autocomplete bind:value=value/>
+        </label>
+    }
+}
+
+/// The state of a form or action button: whether a submission is running, and the last error
+/// (shown by [`SubmitError`]). `Copy`, so one can be shared by the sections of a page.
+#[derive(Clone, Copy)]
+pub struct Submit {
+    /// A submission is running (buttons disable themselves).
+    pub pending: RwSignal<bool>,
+    /// The last submission's error.
+    pub error: RwSignal<Option<ApiError>>,
+}
+
+impl Default for Submit {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Submit {
+    /// Idle, no error.
+    pub fn new() -> Self {
+        Self {
+            pending: RwSignal::new(false),
+            error: RwSignal::new(None),
+        }
+    }
+
+    /// Runs `work` unless a submission is already running; its error is kept for display.
+    pub fn run<F>(self, work: F)
+    where
+        F: Future<Output = Result<(), ApiError>> + 'static,
+    {
+        if self.pending.get_untracked() {
+            return;
+        }
+        self.pending.set(true);
+        self.error.set(None);
+        leptos::task::spawn_local(async move {
+            let result = work.await;
+            self.pending.set(false);
+            if let Err(e) = result {
+                self.error.set(Some(e));
+            }
+        });
+    }
+
+    /// Runs one GraphQL operation, then `done` with its data.
+    pub fn mutate(
+        self,
+        document: &'static str,
+        variables: Value,
+        done: impl FnOnce(Value) + 'static,
+    ) {
+        self.run(async move {
+            let data = api::gql(document, variables).await?;
+            done(data);
+            Ok(())
+        });
+    }
+}
+
+/// The error of the last submission, if it failed.
+#[component]
+pub fn SubmitError(submit: Submit) -> impl IntoView {
+    move || submit.error.get().map(|error| view! { <ErrorNote error/> })
+}
+
+/// Asks the browser's confirmation dialog; false when declined or unavailable.
+pub fn confirm(message: &str) -> bool {
+    web_sys::window()
+        .and_then(|w| w.confirm_with_message(message).ok())
+        .unwrap_or(false)
+}
+
+/// A full page load of `path`: after a change of user or of the viewer's accounts, every
+/// cached view, the viewer first, starts afresh.
+pub fn go_to(path: &str) {
+    if let Some(window) = web_sys::window() {
+        let _ = window.location().set_href(path);
+    }
+}
+
+/// A value as the SDK sent it: strings as they are (an SDK's `repr`, such as Python's `'card'`,
+/// keeps its own quotes and is not quoted again), lists and maps written out around them.
+pub fn display_value(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        Value::Array(items) => format!(
+            "[{}]",
+            items
+                .iter()
+                .map(display_value)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        Value::Object(map) => format!(
+            "{{{}}}",
+            map.iter()
+                .map(|(k, v)| format!("{k}: {}", display_value(v)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        other => other.to_string(),
+    }
+}
+
+/// `part` of `whole` in whole percent (0 when the whole is empty); under 1 % but not zero
+/// shows as 1.
+pub fn percent(part: i64, whole: i64) -> i64 {
+    if whole <= 0 || part <= 0 {
+        return 0;
+    }
+    ((part as f64 / whole as f64 * 100.0).round() as i64).clamp(1, 100)
+}
+
+/// One labelled share as a bar with its percentage (tag distributions).
+#[component]
+pub fn ShareBar(#[prop(into)] label: String, count: i64, total: i64) -> impl IntoView {
+    let share = percent(count, total);
+    let title = format!("{label}: {count} of {total}");
+    view! {
+        <li class="share" title=title>
+            <span class="share-label">{label}</span>
+            <span class="share-bar" aria-hidden="true"><span style=format!("width:{share}%")></span></span>
+            <span class="share-pct">{format!("{share}%")}</span>
+        </li>
     }
 }
 
@@ -139,6 +315,30 @@ fn copy_with_selection(value: &str) -> bool {
     ok
 }
 
+/// RFC 3339 of now plus `offset_ms` (negative: in the past), from the browser's clock.
+pub fn iso_from_now(offset_ms: f64) -> String {
+    js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(
+        js_sys::Date::now() + offset_ms,
+    ))
+    .to_iso_string()
+    .into()
+}
+
+/// A size in bytes for people: `14 bytes`, `2.5 KiB`, `3.0 MiB`.
+pub fn file_size(bytes: i64) -> String {
+    const KIB: f64 = 1024.0;
+    let b = bytes as f64;
+    if bytes < 1024 {
+        format!("{bytes} byte{}", if bytes == 1 { "" } else { "s" })
+    } else if b < KIB * KIB {
+        format!("{:.1} KiB", b / KIB)
+    } else if b < KIB * KIB * KIB {
+        format!("{:.1} MiB", b / KIB / KIB)
+    } else {
+        format!("{:.1} GiB", b / KIB / KIB / KIB)
+    }
+}
+
 /// "3 min ago" for a span of `seconds` in the past.
 pub fn ago(seconds: f64) -> String {
     let s = seconds.max(0.0) as i64;
@@ -204,6 +404,35 @@ mod tests {
         assert_eq!(ago(120.0), "2 min ago");
         assert_eq!(ago(7_200.0), "2 h ago");
         assert_eq!(ago(200_000.0), "2 d ago");
+    }
+
+    #[test]
+    fn values_show_as_the_sdk_sent_them() {
+        use serde_json::json;
+        assert_eq!(display_value(&json!("'card'")), "'card'");
+        assert_eq!(display_value(&json!(3)), "3");
+        assert_eq!(display_value(&json!(null)), "null");
+        assert_eq!(
+            display_value(&json!({"items": ["'a'", 2], "ok": true})),
+            "{items: ['a', 2], ok: true}"
+        );
+    }
+
+    #[test]
+    fn sizes_read_naturally() {
+        assert_eq!(file_size(1), "1 byte");
+        assert_eq!(file_size(14), "14 bytes");
+        assert_eq!(file_size(2560), "2.5 KiB");
+        assert_eq!(file_size(3 * 1024 * 1024 + 7), "3.0 MiB");
+    }
+
+    #[test]
+    fn shares_round_to_whole_percents() {
+        assert_eq!(percent(3, 4), 75);
+        assert_eq!(percent(1, 1000), 1, "a sliver still shows");
+        assert_eq!(percent(0, 10), 0);
+        assert_eq!(percent(5, 0), 0);
+        assert_eq!(percent(9, 9), 100);
     }
 
     #[test]

@@ -8,9 +8,10 @@ use apollo_compiler::validation::Valid;
 use apollo_compiler::{ExecutableDocument, Schema};
 
 /// The dashboard's sources, by file name.
-const SOURCES: [(&str, &str); 9] = [
+const SOURCES: [(&str, &str); 10] = [
     ("api.rs", include_str!("api.rs")),
     ("app.rs", include_str!("app.rs")),
+    ("components.rs", include_str!("components.rs")),
     ("live.rs", include_str!("live.rs")),
     ("pages/auth.rs", include_str!("pages/auth.rs")),
     ("pages/issue.rs", include_str!("pages/issue.rs")),
@@ -139,6 +140,14 @@ fn documents() -> Vec<(String, String)> {
             crate::pages::onboarding::first_issue_subscription(),
         ),
         ("event_query".to_owned(), crate::pages::issue::event_query()),
+        (
+            "facets_query(account)".to_owned(),
+            crate::pages::issues::facets_query(false),
+        ),
+        (
+            "facets_query(project)".to_owned(),
+            crate::pages::issues::facets_query(true),
+        ),
     ]);
     documents
 }

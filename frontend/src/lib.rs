@@ -10,8 +10,10 @@ pub mod app;
 pub mod components;
 #[cfg(test)]
 mod documents_check;
+pub mod grouping;
 pub mod live;
 pub mod pages;
+pub mod search;
 
 pub use app::App;
 

@@ -139,15 +139,40 @@ pub struct Issue {
     pub issue: issues::Issue,
 }
 
-/// A tag key's values on an issue.
+/// A tag key's values on an issue (or across a project's or an account's issues).
 #[derive(SimpleObject)]
 pub struct TagFacet {
     /// Tag key (`environment`, `release`, `user`, `browser`, …).
     pub key: String,
     /// Distinct values seen.
     pub distinct_values: i64,
+    /// Events with this key, whatever the value: a value's share is `count / totalCount`.
+    pub total_count: i64,
     /// The most frequent values.
     pub top_values: Vec<TagValueCount>,
+}
+
+impl From<issues::TagFacet> for TagFacet {
+    fn from(facet: issues::TagFacet) -> Self {
+        Self {
+            key: facet.key,
+            distinct_values: facet.distinct_values,
+            total_count: facet.total,
+            top_values: facet
+                .top
+                .into_iter()
+                .map(|(value, count)| TagValueCount { value, count })
+                .collect(),
+        }
+    }
+}
+
+/// Checks the `limit` of a `tagFacets` field (values per key).
+pub fn facet_limit(limit: i32) -> GqlResult<usize> {
+    if !(1..=100).contains(&limit) {
+        return Err(coded("VALIDATION", "limit must be between 1 and 100"));
+    }
+    Ok(limit as usize)
 }
 
 /// One tag value with its event count.
@@ -357,23 +382,12 @@ impl Issue {
     }
     /// Every tag key with its most frequent values (`limit` per key, 1..=100).
     async fn tag_facets(&self, #[graphql(default = 10)] limit: i32) -> GqlResult<Vec<TagFacet>> {
-        if !(1..=100).contains(&limit) {
-            return Err(coded("VALIDATION", "limit must be between 1 and 100"));
-        }
         Ok(
-            issues::tag_facets(&self.scope, self.issue.id, limit as usize)
+            issues::tag_facets(&self.scope, self.issue.id, facet_limit(limit)?)
                 .await
                 .gql()?
                 .into_iter()
-                .map(|f| TagFacet {
-                    key: f.key,
-                    distinct_values: f.distinct_values,
-                    top_values: f
-                        .top
-                        .into_iter()
-                        .map(|(value, count)| TagValueCount { value, count })
-                        .collect(),
-                })
+                .map(TagFacet::from)
                 .collect(),
         )
     }
@@ -451,6 +465,18 @@ impl Issue {
             more,
         ))
     }
+    /// The oldest event still stored (events past the retention are evicted, but each issue
+    /// keeps its first and latest).
+    async fn oldest_event(&self) -> GqlResult<Option<Event>> {
+        let summary = events::oldest_event(&self.scope, self.issue.id)
+            .await
+            .gql()?;
+        Ok(summary.map(|summary| Event {
+            scope: self.scope.clone(),
+            summary,
+            payload: Default::default(),
+        }))
+    }
     /// The newest event (batched across a page of issues).
     async fn latest_event(&self, ctx: &Context<'_>) -> GqlResult<Option<Event>> {
         let loader = ctx.data::<LatestLoader>()?;
@@ -513,6 +539,25 @@ impl Event {
     /// Title.
     async fn title(&self) -> Option<&str> {
         self.summary.title.as_deref()
+    }
+    /// The SDK event id of the event of the same issue that arrived just before this one (null
+    /// for the oldest stored), for walking an issue's events one by one.
+    async fn previous_event_id(&self) -> GqlResult<Option<String>> {
+        events::neighbour_event_id(&self.scope, &self.summary, events::Step::Older)
+            .await
+            .gql()
+    }
+    /// The SDK event id of the event of the same issue that arrived just after this one (null
+    /// for the latest).
+    async fn next_event_id(&self) -> GqlResult<Option<String>> {
+        events::neighbour_event_id(&self.scope, &self.summary, events::Step::Newer)
+            .await
+            .gql()
+    }
+    /// Where to download the normalized event as a JSON file: `GET` with the session cookie
+    /// or `Authorization: Bearer` (see the README's "Downloads").
+    async fn download_url(&self, ctx: &Context<'_>) -> String {
+        download_url(ctx, "events", &to_id(Kind::Event, self.summary.id))
     }
     /// The issue it belongs to.
     async fn issue(&self) -> GqlResult<Issue> {
@@ -947,6 +992,16 @@ impl Event {
     }
 }
 
+/// The path of the download routes under the public URL: beneath `/graphql`, where the
+/// session cookies are sent.
+pub const DOWNLOAD_PATH: &str = "graphql/download";
+
+/// The absolute URL of the download of `id` (an `att_…` or `evt_…`) in `collection`.
+fn download_url(ctx: &Context<'_>, collection: &str, id: &ID) -> String {
+    let base = ctx.request().public_url.as_str().trim_end_matches('/');
+    format!("{base}/{DOWNLOAD_PATH}/{collection}/{}", id.as_str())
+}
+
 fn non_null(value: &serde_json::Value) -> Option<Json<serde_json::Value>> {
     (!value.is_null()).then(|| Json(value.clone()))
 }
@@ -1110,6 +1165,11 @@ pub struct Attachment {
 
 #[ComplexObject]
 impl Attachment {
+    /// Where to download the file, whatever its size: `GET` with the session cookie or
+    /// `Authorization: Bearer` (see the README's "Downloads").
+    async fn download_url(&self, ctx: &Context<'_>) -> String {
+        download_url(ctx, "attachments", &self.id)
+    }
     /// The content, base64-encoded, for attachments of at most 1 MiB (null when larger).
     async fn data_base64(&self) -> GqlResult<Option<String>> {
         use base64::Engine as _;

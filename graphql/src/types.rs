@@ -323,6 +323,14 @@ impl Account {
         )
         .await
     }
+    /// Tag keys seen in the account's issues with their most frequent values (`limit` per
+    /// key, 1..=100), keys in name order: search suggestions for the cross-project list.
+    async fn tag_facets(
+        &self,
+        #[graphql(default = 10)] limit: i32,
+    ) -> GqlResult<Vec<crate::issues::TagFacet>> {
+        tag_facets(&self.scope, None, limit).await
+    }
     /// Members, oldest first.
     async fn members(
         &self,
@@ -479,6 +487,14 @@ impl Project {
     ) -> GqlResult<Vec<crate::issues::SeenValue>> {
         self.seen("environment", limit).await
     }
+    /// Tag keys seen in the project's issues with their most frequent values (`limit` per key,
+    /// 1..=100), keys in name order: search suggestions (`browser:Firefox`, `release:1.2`).
+    async fn tag_facets(
+        &self,
+        #[graphql(default = 10)] limit: i32,
+    ) -> GqlResult<Vec<crate::issues::TagFacet>> {
+        tag_facets(&self.scope, Some(self.project.id), limit).await
+    }
     /// Accepted and dropped items per hour, category, outcome and reason in `[from, to)`
     /// (default: the last 24 hours; at most 90 days).
     async fn outcomes(
@@ -512,6 +528,23 @@ impl Project {
             .await
             .gql()
     }
+}
+
+/// Tag facets of a project, or of every project of the account (`None`).
+async fn tag_facets(
+    scope: &AccountScope,
+    project: Option<errorwatch_core::ids::ProjectId>,
+    limit: i32,
+) -> GqlResult<Vec<crate::issues::TagFacet>> {
+    let limit = crate::issues::facet_limit(limit)?;
+    Ok(
+        errorwatch_core::service::project_stats::tag_facets(scope, project, limit)
+            .await
+            .gql()?
+            .into_iter()
+            .map(Into::into)
+            .collect(),
+    )
 }
 
 impl Project {

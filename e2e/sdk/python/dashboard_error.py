@@ -12,7 +12,8 @@ import sentry_sdk
 
 def charge_card(amount):
     attempts = 3
-    raise ValueError(f"card declined for {amount} after {attempts} attempts")
+    method = "card"
+    raise ValueError(f"{method} declined for {amount} after {attempts} attempts")
 
 
 def reserve_stock(sku):

@@ -7,71 +7,13 @@ use serde_json::json;
 
 use crate::api::{self, AccountSummary, ApiError};
 use crate::app::{Shell, use_session};
-use crate::components::{ErrorNote, Loading};
+use crate::components::{ErrorNote, Field, Loading, Submit, SubmitError, go_to, loaded};
 
 /// Where to go after signing in: the `next` query parameter when it is a path on this site.
 pub fn safe_next(next: Option<String>) -> String {
     match next {
         Some(path) if path.starts_with('/') && !path.starts_with("//") => path,
         _ => "/".to_owned(),
-    }
-}
-
-/// A form's submission state: running, and the last error.
-#[derive(Clone, Copy)]
-struct Submit {
-    pending: RwSignal<bool>,
-    error: RwSignal<Option<ApiError>>,
-}
-
-impl Submit {
-    fn new() -> Self {
-        Self {
-            pending: RwSignal::new(false),
-            error: RwSignal::new(None),
-        }
-    }
-
-    /// Runs `work` unless a submission is already running; its error is shown by [`FormError`].
-    fn run<F>(self, work: F)
-    where
-        F: Future<Output = Result<(), ApiError>> + 'static,
-    {
-        if self.pending.get_untracked() {
-            return;
-        }
-        self.pending.set(true);
-        self.error.set(None);
-        leptos::task::spawn_local(async move {
-            let result = work.await;
-            self.pending.set(false);
-            if let Err(e) = result {
-                self.error.set(Some(e));
-            }
-        });
-    }
-}
-
-#[component]
-fn FormError(submit: Submit) -> impl IntoView {
-    move || submit.error.get().map(|error| view! { <ErrorNote error/> })
-}
-
-/// A labelled input bound to `value`.
-#[component]
-pub fn Field(
-    #[prop(into)] id: String,
-    #[prop(into)] label: String,
-    #[prop(into)] kind: String,
-    value: RwSignal<String>,
-    #[prop(optional, into)] autocomplete: Option<String>,
-) -> impl IntoView {
-    let for_id = id.clone();
-    view! {
-        <label class="field" for=for_id>
-            <span>{label}</span>
-            <input id=id type=kind required=true autocomplete=autocomplete bind:value=value/>
-        </label>
     }
 }
 
@@ -101,7 +43,7 @@ pub fn Login() -> impl IntoView {
             <form on:submit=on_submit id="login-form">
                 <Field id="login-email" label="Email" kind="email" value=email autocomplete="username"/>
                 <Field id="login-password" label="Password" kind="password" value=password autocomplete="current-password"/>
-                <FormError submit/>
+                <SubmitError submit/>
                 <button type="submit" class="primary" disabled=move || submit.pending.get()>"Log in"</button>
             </form>
             <p class="aside">
@@ -119,7 +61,7 @@ pub fn SignUp() -> impl IntoView {
     let submit = Submit::new();
     let sent = RwSignal::new(false);
     let policy = LocalResource::new(|| {
-        api::query::<String>("query { signupPolicy }", json!({}), "signupPolicy")
+        api::query::<String>("query { signupPolicy }", json!({}), "/signupPolicy")
     });
     let on_submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
@@ -130,9 +72,7 @@ pub fn SignUp() -> impl IntoView {
             )
             .await?;
             if data.pointer("/signUp/status").and_then(|s| s.as_str()) == Some("SIGNED_IN") {
-                if let Some(window) = web_sys::window() {
-                    let _ = window.location().set_href("/");
-                }
+                go_to("/");
             } else {
                 sent.set(true);
             }
@@ -157,7 +97,7 @@ pub fn SignUp() -> impl IntoView {
                 <form on:submit=on_submit id="signup-form">
                     <Field id="signup-email" label="Email" kind="email" value=email autocomplete="username"/>
                     <Field id="signup-password" label="Password (8 characters or more)" kind="password" value=password autocomplete="new-password"/>
-                    <FormError submit/>
+                    <SubmitError submit/>
                     <button type="submit" class="primary" disabled=move || submit.pending.get()>"Sign up"</button>
                 </form>
                 <p class="aside">"Already have an account? "<a href="/login">"Log in"</a></p>
@@ -166,37 +106,53 @@ pub fn SignUp() -> impl IntoView {
     }
 }
 
+/// Runs `document` once with the `token` of the emailed link that opened the page; the answer
+/// is the string at `pointer` (the address concerned).
+fn run_link(
+    document: &'static str,
+    pointer: &'static str,
+) -> LocalResource<Result<String, ApiError>> {
+    let query = use_query_map();
+    LocalResource::new(move || {
+        let token = query.read().get("token").unwrap_or_default();
+        async move { api::query::<String>(document, json!({"t": token}), pointer).await }
+    })
+}
+
+/// What an emailed link did: loading, its error (links expire and work once), or `view`.
+fn link_outcome<V: IntoView + 'static>(
+    result: Option<Result<String, ApiError>>,
+    what: &'static str,
+    view: impl FnOnce(String) -> V,
+) -> AnyView {
+    match result {
+        Some(Err(error)) => view! {
+            <ErrorNote error/>
+            <p>"The link may have expired or been used already. "<a href="/login">"Log in"</a></p>
+        }
+        .into_any(),
+        other => loaded(other, what, view),
+    }
+}
+
 /// `/verify-email?token=…`: the link from the verification email; signs in.
 #[component]
 pub fn VerifyEmail() -> impl IntoView {
-    let query = use_query_map();
-    let result = LocalResource::new(move || {
-        let token = query.read().get("token").unwrap_or_default();
-        async move {
-            api::gql(
-                "mutation($t: String!) { verifyEmail(token: $t) { id email } }",
-                json!({"t": token}),
-            )
-            .await
-            .map(|_| ())
-        }
-    });
+    let result = run_link(
+        "mutation($t: String!) { verifyEmail(token: $t) { id email } }",
+        "/verifyEmail/email",
+    );
     Effect::new(move |_| {
-        if let Some(Ok(())) = result.get() {
+        if let Some(Ok(_)) = result.get() {
             go_to("/");
         }
     });
     view! {
         <Shell>
             <h1>"Verify your email"</h1>
-            {move || match result.get() {
-                None => view! { <Loading what="your verification"/> }.into_any(),
-                Some(Ok(())) => view! { <p id="verified" role="status">"Your address is verified. Taking you to the dashboard…"</p> }.into_any(),
-                Some(Err(error)) => view! {
-                    <ErrorNote error/>
-                    <p>"The link may have expired or been used already. "<a href="/login">"Log in"</a></p>
-                }.into_any(),
-            }}
+            {move || link_outcome(result.get(), "your verification", |_| view! {
+                <p id="verified" role="status">"Your address is verified. Taking you to the dashboard…"</p>
+            })}
         </Shell>
     }
 }
@@ -204,36 +160,16 @@ pub fn VerifyEmail() -> impl IntoView {
 /// `/confirm-email?token=…`: the link sent to a new address; the change takes effect.
 #[component]
 pub fn ConfirmEmail() -> impl IntoView {
-    let query = use_query_map();
-    let result = LocalResource::new(move || {
-        let token = query.read().get("token").unwrap_or_default();
-        async move {
-            api::gql(
-                "mutation($t: String!) { confirmEmailChange(token: $t) { id email } }",
-                json!({"t": token}),
-            )
-            .await
-            .map(|data| {
-                data.pointer("/confirmEmailChange/email")
-                    .and_then(|e| e.as_str())
-                    .unwrap_or_default()
-                    .to_owned()
-            })
-        }
-    });
+    let result = run_link(
+        "mutation($t: String!) { confirmEmailChange(token: $t) { id email } }",
+        "/confirmEmailChange/email",
+    );
     view! {
         <Shell>
             <h1>"Confirm your new address"</h1>
-            {move || match result.get() {
-                None => view! { <Loading what="the confirmation"/> }.into_any(),
-                Some(Ok(email)) => view! {
-                    <p id="email-confirmed" role="status">{format!("Your address is now {email}. ")}<a href="/">"Go to the dashboard"</a></p>
-                }.into_any(),
-                Some(Err(error)) => view! {
-                    <ErrorNote error/>
-                    <p>"The link may have expired or been used already."</p>
-                }.into_any(),
-            }}
+            {move || link_outcome(result.get(), "the confirmation", |email| view! {
+                <p id="email-confirmed" role="status">{format!("Your address is now {email}. ")}<a href="/">"Go to the dashboard"</a></p>
+            })}
         </Shell>
     }
 }
@@ -246,15 +182,11 @@ pub fn ForgotPassword() -> impl IntoView {
     let sent = RwSignal::new(false);
     let on_submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        submit.run(async move {
-            api::gql(
-                "mutation($e: String!) { requestPasswordReset(email: $e) }",
-                json!({"e": email.get_untracked()}),
-            )
-            .await?;
-            sent.set(true);
-            Ok(())
-        });
+        submit.mutate(
+            "mutation($e: String!) { requestPasswordReset(email: $e) }",
+            json!({"e": email.get_untracked()}),
+            move |_| sent.set(true),
+        );
     };
     view! {
         <Shell>
@@ -264,7 +196,7 @@ pub fn ForgotPassword() -> impl IntoView {
             }>
                 <form on:submit=on_submit id="forgot-form">
                     <Field id="forgot-email" label="Email" kind="email" value=email autocomplete="username"/>
-                    <FormError submit/>
+                    <SubmitError submit/>
                     <button type="submit" class="primary" disabled=move || submit.pending.get()>"Send the link"</button>
                 </form>
             </Show>
@@ -282,15 +214,11 @@ pub fn ResetPassword() -> impl IntoView {
     let on_submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         let token = query.read_untracked().get("token").unwrap_or_default();
-        submit.run(async move {
-            api::gql(
-                "mutation($t: String!, $p: String!) { resetPassword(token: $t, password: $p) }",
-                json!({"t": token, "p": password.get_untracked()}),
-            )
-            .await?;
-            done.set(true);
-            Ok(())
-        });
+        submit.mutate(
+            "mutation($t: String!, $p: String!) { resetPassword(token: $t, password: $p) }",
+            json!({"t": token, "p": password.get_untracked()}),
+            move |_| done.set(true),
+        );
     };
     view! {
         <Shell>
@@ -300,7 +228,7 @@ pub fn ResetPassword() -> impl IntoView {
             }>
                 <form on:submit=on_submit id="reset-form">
                     <Field id="reset-password" label="New password" kind="password" value=password autocomplete="new-password"/>
-                    <FormError submit/>
+                    <SubmitError submit/>
                     <button type="submit" class="primary" disabled=move || submit.pending.get()>"Change password"</button>
                 </form>
             </Show>
@@ -322,7 +250,7 @@ pub fn AcceptInvite() -> impl IntoView {
             let account: AccountSummary = api::query(
                 "mutation($t: String!) { acceptInvite(token: $t) { id name slug viewerRole projects(first: 1) { nodes { id name platform } } } }",
                 json!({"t": token.get_untracked()}),
-                "acceptInvite",
+                "/acceptInvite",
             )
             .await?;
             go_to(&format!("/{}/issues", account.id));
@@ -352,7 +280,7 @@ pub fn AcceptInvite() -> impl IntoView {
                 None => view! { <Loading what="your session"/> }.into_any(),
                 Some(Ok(viewer)) => view! {
                     <p>{format!("You are signed in as {}.", viewer.user.email)}</p>
-                    <FormError submit/>
+                    <SubmitError submit/>
                     <button type="button" class="primary" id="accept-invite" on:click=accept
                         disabled=move || submit.pending.get()>"Accept the invite"</button>
                 }.into_any(),
@@ -362,20 +290,12 @@ pub fn AcceptInvite() -> impl IntoView {
                     <form on:submit=sign_up id="invite-signup-form">
                         <Field id="invite-email" label="Email (the invited address)" kind="email" value=email autocomplete="username"/>
                         <Field id="invite-password" label="Password" kind="password" value=password autocomplete="new-password"/>
-                        <FormError submit/>
+                        <SubmitError submit/>
                         <button type="submit" class="primary" disabled=move || submit.pending.get()>"Sign up and join"</button>
                     </form>
                 }.into_any(),
             }}
         </Shell>
-    }
-}
-
-/// A full page load of `path`: after a change of user (log in, sign up, verify) or of account
-/// membership, every cached view, the viewer first, starts afresh.
-fn go_to(path: &str) {
-    if let Some(window) = web_sys::window() {
-        let _ = window.location().set_href(path);
     }
 }
 

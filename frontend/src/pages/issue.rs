@@ -1,7 +1,8 @@
 //! `/:account/issues/:issue[?event=ID]`: one issue (state, counts, first/last seen and
 //! releases, a 14-day frequency chart, tag distributions, actions, the grouping explanation,
 //! activity) and one of its events (exception chain with frames, breadcrumbs, request, user,
-//! contexts, tags, raw JSON), with oldest/previous/next/latest navigation between events.
+//! contexts, tags, attachments, raw JSON), with oldest/older/newer/latest navigation across
+//! every stored event of the issue (the API answers each event's neighbours).
 
 use leptos::prelude::*;
 use leptos_router::NavigateOptions;
@@ -9,9 +10,12 @@ use leptos_router::hooks::{use_navigate, use_params_map, use_query_map};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::api::{self, ApiError};
+use crate::api;
 use crate::app::CurrentAccount;
-use crate::components::{ErrorNote, Loading, since};
+use crate::components::{
+    ErrorNote, ShareBar, Submit, SubmitError, account_list, confirm, display_value, loaded, since,
+};
+use crate::grouping::{Explanation, explain};
 
 #[derive(Clone, Debug, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
@@ -34,7 +38,39 @@ struct Issue {
     activity: Vec<Activity>,
     tag_facets: Vec<TagFacet>,
     event_counts: Vec<DayCount>,
-    events: api::Nodes<EventRef>,
+    oldest_event: Option<EventRef>,
+    latest_event: Option<EventRef>,
+}
+
+/// A member of the account (to assign the issue, and to name who acted on it).
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+struct Member {
+    user_id: String,
+    email: String,
+}
+
+/// Who did something, in words: a member's address (`user:7` is `usr_7`), on their own or
+/// through an API token, or ErrorWatch itself (`system:digest`).
+fn actor_label(actor: &str, members: &[Member]) -> String {
+    let email_of = |user: &str| {
+        members
+            .iter()
+            .find(|m| m.user_id == format!("usr_{user}"))
+            .map_or_else(|| "a former member".to_owned(), |m| m.email.clone())
+    };
+    if let Some(reason) = actor.strip_prefix("system:") {
+        format!("ErrorWatch ({reason})")
+    } else if let Some((_, user)) = actor
+        .strip_prefix("token:")
+        .and_then(|rest| rest.split_once(":user:"))
+    {
+        format!("{} with an API token", email_of(user))
+    } else if let Some(user) = actor.strip_prefix("user:") {
+        email_of(user)
+    } else {
+        actor.to_owned()
+    }
 }
 
 #[derive(Clone, Debug, Deserialize, PartialEq)]
@@ -67,6 +103,8 @@ struct Activity {
 #[serde(rename_all = "camelCase")]
 struct TagFacet {
     key: String,
+    distinct_values: i64,
+    total_count: i64,
     top_values: Vec<TagValue>,
 }
 
@@ -86,13 +124,17 @@ struct DayCount {
 #[serde(rename_all = "camelCase")]
 struct EventRef {
     event_id: String,
-    timestamp: String,
 }
 
 #[derive(Clone, Debug, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 struct Event {
+    id: String,
     event_id: String,
+    previous_event_id: Option<String>,
+    next_event_id: Option<String>,
+    download_url: String,
+    issue: IssueRef,
     timestamp: String,
     level: String,
     release: Option<String>,
@@ -109,13 +151,18 @@ struct Event {
 }
 
 #[derive(Clone, Debug, Deserialize, PartialEq)]
+struct IssueRef {
+    id: String,
+}
+
+#[derive(Clone, Debug, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 struct Attachment {
-    id: String,
     filename: String,
     content_type: Option<String>,
     attachment_type: String,
     size: i64,
+    download_url: String,
 }
 
 #[derive(Clone, Debug, Deserialize, PartialEq)]
@@ -165,13 +212,13 @@ struct Tag {
 const ISSUE_QUERY: &str = "query($id: ID!, $from: DateTime) { issue(id: $id) { id title culprit level status substatus \
     count userCount firstSeen lastSeen firstRelease lastRelease assignee { email } project { id name } \
     grouping { version components fingerprints } activity { kind actor createdAt } \
-    tagFacets(limit: 8) { key topValues { value count } } eventCounts(from: $from, interval: DAY) { time count } \
-    events(first: 100) { nodes { eventId timestamp } } } }";
+    tagFacets(limit: 8) { key distinctValues totalCount topValues { value count } } \
+    eventCounts(from: $from, interval: DAY) { time count } oldestEvent { eventId } latestEvent { eventId } } }";
 
-const EVENT_FIELDS: &str = "eventId timestamp level release environment \
+const EVENT_FIELDS: &str = "id eventId previousEventId nextEventId downloadUrl issue { id } timestamp level release environment \
     exceptions { type value frames { function module filename lineno inApp contextLine preContext postContext vars } } \
     breadcrumbs { timestamp category message level } tags { key value } user request contexts \
-    attachments { id filename contentType attachmentType size } userFeedback { name email comments } payload";
+    attachments { filename contentType attachmentType size downloadUrl } userFeedback { name email comments } payload";
 
 /// The query of one event, by project and SDK event id.
 pub fn event_query() -> String {
@@ -180,15 +227,22 @@ pub fn event_query() -> String {
     )
 }
 
-/// Which event of `events` (newest first) to show for `wanted`, and its neighbours:
-/// (index, older, newer).
-fn neighbours(events: &[String], wanted: Option<&str>) -> (usize, Option<usize>, Option<usize>) {
-    let at = wanted
-        .and_then(|w| events.iter().position(|e| e == w))
-        .unwrap_or(0);
-    let older = (at + 1 < events.len()).then_some(at + 1);
-    let newer = at.checked_sub(1);
-    (at, older, newer)
+/// The links of the event navigation, given the shown event and the issue's ends: (oldest,
+/// older, newer, latest), `None` where the link would lead to the shown event or nowhere.
+fn event_links(
+    shown: &str,
+    older: Option<&str>,
+    newer: Option<&str>,
+    oldest: Option<&str>,
+    latest: Option<&str>,
+) -> [Option<String>; 4] {
+    let elsewhere = |id: Option<&str>| id.filter(|id| *id != shown).map(str::to_owned);
+    [
+        elsewhere(oldest).filter(|_| older.is_some()),
+        older.map(str::to_owned),
+        newer.map(str::to_owned),
+        elsewhere(latest).filter(|_| newer.is_some()),
+    ]
 }
 
 #[component]
@@ -200,104 +254,97 @@ pub fn IssuePage() -> impl IntoView {
     let wanted_event = Memo::new(move |_| query_map.read().get("event"));
     let issue = LocalResource::new(move || {
         let id = issue_id.get();
-        let from = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(
-            js_sys::Date::now() - 14.0 * 86_400_000.0,
-        ))
-        .to_iso_string()
-        .as_string()
-        .unwrap_or_default();
-        async move { api::query::<Issue>(ISSUE_QUERY, json!({"id": id, "from": from}), "issue").await }
+        let from = crate::components::iso_from_now(-14.0 * 86_400_000.0);
+        async move { api::query::<Issue>(ISSUE_QUERY, json!({"id": id, "from": from}), "/issue").await }
     });
     crate::live::subscribe(
-        "subscription($i: ID) { issueUpdated(issueId: $i) { id } }",
-        json!({"i": issue_id.get_untracked()}),
+        &[(
+            "subscription($i: ID) { issueUpdated(issueId: $i) { id } }",
+            json!({"i": issue_id.get_untracked()}),
+        )],
         move |_| issue.refetch(),
         move || issue.refetch(),
     );
     let account = StoredValue::new(account);
     move || {
-        match issue.get() {
-        None => view! { <Loading what="the issue"/> }.into_any(),
-        Some(Err(error)) => view! { <ErrorNote error/> }.into_any(),
-        Some(Ok(issue_data)) => view! {
-            <IssueView issue=issue_data account=account.get_value() wanted_event on_change=move || issue.refetch()/>
-        }
-        .into_any(),
+        loaded(issue.get(), "the issue", |issue_data| {
+            view! {
+                <IssueView issue=issue_data account=account.get_value() wanted_event on_change=move || issue.refetch()/>
+            }
+        })
     }
-    }
+}
+
+/// The document and variables of an issue action (`None` for an unknown one).
+fn action_request(action: &str, issue_id: &str, release: String) -> Option<(&'static str, Value)> {
+    let id = json!({"id": issue_id});
+    Some(match action {
+        "resolve" => ("mutation($id: ID!) { resolveIssue(id: $id) { id } }", id),
+        "resolveNext" => (
+            "mutation($id: ID!) { resolveIssueInNextRelease(id: $id) { id } }",
+            id,
+        ),
+        "ignore" => ("mutation($id: ID!) { ignoreIssue(id: $id) { id } }", id),
+        "ignore100" => (
+            "mutation($id: ID!) { ignoreIssue(id: $id, moreEvents: 100) { id } }",
+            id,
+        ),
+        "ignoreHour" => (
+            "mutation($id: ID!, $until: DateTime) { ignoreIssue(id: $id, until: $until) { id } }",
+            json!({"id": issue_id, "until": crate::components::iso_from_now(3_600_000.0)}),
+        ),
+        "resolveInRelease" => (
+            "mutation($id: ID!, $release: String!) { resolveIssueInRelease(id: $id, release: $release) { id } }",
+            json!({"id": issue_id, "release": release}),
+        ),
+        "reopen" => ("mutation($id: ID!) { reopenIssue(id: $id) { id } }", id),
+        "bookmark" => (
+            "mutation($id: ID!) { bookmarkIssue(id: $id, bookmarked: true) { id } }",
+            id,
+        ),
+        "delete" => ("mutation($id: ID!) { deleteIssue(id: $id) }", id),
+        _ => return None,
+    })
 }
 
 #[component]
 fn IssueView(
     issue: Issue,
-    account: crate::api::AccountSummary,
+    account: api::AccountSummary,
     wanted_event: Memo<Option<String>>,
     on_change: impl Fn() + Clone + Send + Sync + 'static,
 ) -> impl IntoView {
     let can_triage = account.can_triage();
-    let action_error = RwSignal::new(None::<ApiError>);
+    let submit = Submit::new();
     let navigate = use_navigate();
     let issue_id = issue.id.clone();
     let account_id = account.id.clone();
     let release = RwSignal::new(issue.last_release.clone().unwrap_or_default());
     let act = {
         let issue_id = issue_id.clone();
-        let account_id = account_id.clone();
-        move |mutation: &'static str| {
-            let issue_id = issue_id.clone();
-            let account_id = account_id.clone();
+        let list = format!("/{account_id}/issues");
+        move |action: &'static str| {
+            // Something else changed the issue (assign, unmerge): only reload it.
+            if action == "refresh" {
+                on_change();
+                return;
+            }
+            if action == "delete" && !confirm("Delete this issue and its events?") {
+                return;
+            }
+            let Some((document, variables)) =
+                action_request(action, &issue_id, release.get_untracked())
+            else {
+                return;
+            };
             let on_change = on_change.clone();
             let navigate = navigate.clone();
-            leptos::task::spawn_local(async move {
-                let document = match mutation {
-                    // Something else changed the issue (assign, unmerge): only reload it.
-                    "refresh" => {
-                        on_change();
-                        return;
-                    }
-                    "resolve" => "mutation($id: ID!) { resolveIssue(id: $id) { id } }",
-                    "resolveNext" => {
-                        "mutation($id: ID!) { resolveIssueInNextRelease(id: $id) { id } }"
-                    }
-                    "ignore" => "mutation($id: ID!) { ignoreIssue(id: $id) { id } }",
-                    "ignore100" => {
-                        "mutation($id: ID!) { ignoreIssue(id: $id, moreEvents: 100) { id } }"
-                    }
-                    "ignoreHour" => {
-                        "mutation($id: ID!, $until: DateTime) { ignoreIssue(id: $id, until: $until) { id } }"
-                    }
-                    "resolveInRelease" => {
-                        "mutation($id: ID!, $release: String!) { resolveIssueInRelease(id: $id, release: $release) { id } }"
-                    }
-                    "reopen" => "mutation($id: ID!) { reopenIssue(id: $id) { id } }",
-                    "bookmark" => {
-                        "mutation($id: ID!) { bookmarkIssue(id: $id, bookmarked: true) { id } }"
-                    }
-                    "delete" => "mutation($id: ID!) { deleteIssue(id: $id) }",
-                    _ => return,
-                };
-                let in_an_hour = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(
-                    js_sys::Date::now() + 3_600_000.0,
-                ))
-                .to_iso_string()
-                .as_string()
-                .unwrap_or_default();
-                let mut variables = json!({"id": issue_id});
-                if mutation == "ignoreHour" {
-                    variables["until"] = json!(in_an_hour);
-                }
-                if mutation == "resolveInRelease" {
-                    variables["release"] = json!(release.get_untracked());
-                }
-                match api::gql(document, variables).await {
-                    Ok(_) if mutation == "delete" => {
-                        navigate(&format!("/{account_id}/issues"), NavigateOptions::default());
-                    }
-                    Ok(_) => {
-                        action_error.set(None);
-                        on_change();
-                    }
-                    Err(e) => action_error.set(Some(e)),
+            let list = list.clone();
+            submit.mutate(document, variables, move |_| {
+                if action == "delete" {
+                    navigate(&list, NavigateOptions::default());
+                } else {
+                    on_change();
                 }
             });
         }
@@ -306,27 +353,12 @@ fn IssueView(
         let act = act.clone();
         view! {
             <button type="button" id=format!("action-{name}") class:primary=primary
-                disabled=!can_triage
+                disabled=move || !can_triage || submit.pending.get()
                 title=if can_triage { "" } else { "Viewers cannot change issues" }
-                on:click=move |_| {
-                    if name == "delete" {
-                        let confirmed = web_sys::window()
-                            .and_then(|w| w.confirm_with_message("Delete this issue and its events?").ok())
-                            .unwrap_or(false);
-                        if !confirmed { return; }
-                    }
-                    act(name)
-                }>{label}</button>
+                on:click=move |_| act(name)>{label}</button>
         }
     };
     let unresolved = issue.status == "UNRESOLVED";
-    let event_ids: Vec<String> = issue
-        .events
-        .nodes
-        .iter()
-        .map(|e| e.event_id.clone())
-        .collect();
-    let event_ids = StoredValue::new(event_ids);
     let project_id = issue.project.id.clone();
     let max_day = issue
         .event_counts
@@ -335,6 +367,13 @@ fn IssueView(
         .max()
         .unwrap_or(0)
         .max(1);
+    let week_total: i64 = issue.event_counts.iter().map(|c| c.count).sum();
+    let members = account_list::<Member>(
+        account_id.clone(),
+        "query($a: ID!) { account(id: $a) { members(first: 100) { nodes { userId email } } } }",
+        "/account/members/nodes",
+    );
+    let activity = StoredValue::new(issue.activity.clone());
     view! {
         <article class="issue-page" id="issue-page" data-status=issue.status.clone()>
             <p class="crumbs"><a href=format!("/{account_id}/issues")>"Issues"</a>" / "{issue.project.name.clone()}</p>
@@ -365,11 +404,11 @@ fn IssueView(
                     button("reopen", "Reopen", true).into_any()
                 }}
                 {button("bookmark", "Bookmark", false)}
-                <AssignControl issue_id=issue_id.clone() account_id=account_id.clone() can_triage on_done=act.clone()/>
+                <AssignControl issue_id=issue_id.clone() members can_triage on_done=act.clone()/>
                 {button("delete", "Delete", false)}
             </div>
             {(!can_triage).then(|| view! { <p class="notice" id="viewer-note">"You are a viewer in this account: you can look, not change."</p> })}
-            {move || action_error.get().map(|error| view! { <ErrorNote error/> })}
+            <SubmitError submit/>
             <section class="stats">
                 <div><span class="stat" id="issue-count">{issue.count}</span>" events"</div>
                 <div><span class="stat">{issue.user_count}</span>" users"</div>
@@ -378,7 +417,7 @@ fn IssueView(
             </section>
             <section aria-labelledby="freq-h">
                 <h2 id="freq-h">"Events in the last 14 days"</h2>
-                <div class="bars" role="img" aria-label="events per day">
+                <div class="bars" role="img" aria-label=format!("{week_total} events in the last 14 days, by day")>
                     {issue.event_counts.iter().map(|c| {
                         let height = (c.count as f64 / max_day as f64 * 100.0).max(2.0);
                         view! { <span class="bar" style=format!("height:{height:.0}%") title=format!("{}: {}", &c.time[..10.min(c.time.len())], c.count)></span> }
@@ -386,34 +425,79 @@ fn IssueView(
                 </div>
             </section>
             <div class="two-col">
-                <section aria-labelledby="tags-h">
+                <section aria-labelledby="tags-h" id="tag-facets">
                     <h2 id="tags-h">"Tags"</h2>
+                    {issue.tag_facets.is_empty().then(|| view! { <p class="muted">"No tags yet."</p> })}
                     {issue.tag_facets.iter().map(|f| view! {
                         <div class="facet">
-                            <strong>{f.key.clone()}</strong>
-                            <ul>{f.top_values.iter().map(|v| view! { <li>{v.value.clone()}" "<span class="muted">{v.count}</span></li> }).collect_view()}</ul>
+                            <h3 class="facet-key">{f.key.clone()}
+                                <span class="muted small">{format!(" · {} value{}", f.distinct_values, if f.distinct_values == 1 { "" } else { "s" })}</span>
+                            </h3>
+                            <ul class="shares">
+                                {f.top_values.iter().map(|v| view! {
+                                    <ShareBar label=v.value.clone() count=v.count total=f.total_count/>
+                                }).collect_view()}
+                            </ul>
                         </div>
                     }).collect_view()}
                 </section>
-                <section aria-labelledby="grouping-h">
+                <section aria-labelledby="grouping-h" id="grouping">
                     <h2 id="grouping-h">"Why these events are one issue"</h2>
-                    <p class="muted">{format!("Grouping version {}", issue.grouping.version)}</p>
-                    <pre class="json small">{serde_json::to_string_pretty(&issue.grouping.components).unwrap_or_default()}</pre>
+                    {grouping_view(explain(&issue.grouping.components))}
+                    <h3 class="small">{format!("Fingerprint hash{} (grouping version {})",
+                        if issue.grouping.fingerprints.len() == 1 { "" } else { "es" }, issue.grouping.version)}</h3>
                     <Fingerprints issue_id=issue_id.clone() fingerprints=issue.grouping.fingerprints.clone()
                         can_triage on_done=act.clone()/>
                 </section>
             </div>
-            <EventPanel project_id event_ids wanted_event account_id=account_id.clone() issue_id=issue_id.clone()/>
+            <EventPanel project_id issue_id=issue_id.clone() account_id=account_id.clone()
+                oldest=issue.oldest_event.map(|e| e.event_id) latest=issue.latest_event.map(|e| e.event_id)
+                wanted_event/>
             <section aria-labelledby="activity-h">
                 <h2 id="activity-h">"Activity"</h2>
-                <ul class="activity">
-                    {issue.activity.iter().map(|a| view! {
-                        <li>{a.kind.clone()}" by "{a.actor.clone()}" "<span class="muted">{since(&a.created_at)}</span></li>
-                    }).collect_view()}
+                <ul class="activity" id="activity">
+                    {move || {
+                        let known = members.get().and_then(Result::ok).unwrap_or_default();
+                        activity.with_value(|all| all.iter().map(|a| view! {
+                            <li>{a.kind.replace('_', " ")}" by "{actor_label(&a.actor, &known)}" "
+                                <span class="muted">{since(&a.created_at)}</span></li>
+                        }).collect_view())
+                    }}
                 </ul>
             </section>
         </article>
     }
+}
+
+/// The grouping explanation: what decided, what went into the hash, what was left out.
+fn grouping_view(explanation: Explanation) -> AnyView {
+    view! {
+        <p class="grouping-summary">{explanation.summary}</p>
+        <ol class="grouping-parts">
+            {explanation.parts.into_iter().map(|part| view! {
+                <li>
+                    <strong>{part.label}</strong>
+                    {part.value.map(|value| view! { ": "<code>{value}</code> })}
+                    {(!part.frames.is_empty()).then(|| view! {
+                        <ol class="grouping-frames" aria-label="frames that counted">
+                            {part.frames.into_iter().map(|f| view! { <li><code>{f}</code></li> }).collect_view()}
+                        </ol>
+                    })}
+                    {(!part.skipped.is_empty()).then(|| view! {
+                        <p class="muted small">"Left out: "{part.skipped.join("; ")}</p>
+                    })}
+                </li>
+            }).collect_view()}
+        </ol>
+        {explanation.notes.into_iter().map(|note| view! { <p class="muted small">{note}</p> }).collect_view()}
+        {explanation.default.map(|default| view! {
+            <div class="grouping-default">
+                <p class="small"><code>"{{ default }}"</code>" stands for the default grouping:"</p>
+                {grouping_view(*default)}
+            </div>
+        })}
+    }
+    .into_any()
 }
 
 /// The fingerprints grouped into this issue; with several (after a merge), each can be split
@@ -428,7 +512,7 @@ fn Fingerprints<F>(
 where
     F: Fn(&'static str) + Clone + 'static,
 {
-    let error = RwSignal::new(None::<ApiError>);
+    let submit = Submit::new();
     let several = fingerprints.len() > 1;
     view! {
         <ul class="fingerprints small" id="fingerprints">
@@ -437,29 +521,23 @@ where
                 let on_done = on_done.clone();
                 let fingerprint_for_request = fingerprint.clone();
                 let unmerge = move |_| {
-                    let issue_id = issue_id.clone();
-                    let fingerprint = fingerprint_for_request.clone();
                     let on_done = on_done.clone();
-                    leptos::task::spawn_local(async move {
-                        match api::gql(
-                            "mutation($i: ID!, $f: String!) { unmergeFingerprint(issueId: $i, fingerprint: $f) { id } }",
-                            json!({"i": issue_id, "f": fingerprint}),
-                        )
-                        .await
-                        {
-                            Ok(_) => on_done("refresh"),
-                            Err(e) => error.set(Some(e)),
-                        }
-                    });
+                    submit.mutate(
+                        "mutation($i: ID!, $f: String!) { unmergeFingerprint(issueId: $i, fingerprint: $f) { id } }",
+                        json!({"i": issue_id, "f": fingerprint_for_request}),
+                        move |_| on_done("refresh"),
+                    );
                 };
                 view! {
                     <li><code>{fingerprint.clone()}</code>
-                        {(several && can_triage).then(|| view! { <button type="button" class="small" on:click=unmerge>"Unmerge"</button> })}
+                        {(several && can_triage).then(|| view! {
+                            <button type="button" class="small" on:click=unmerge disabled=move || submit.pending.get()>"Unmerge"</button>
+                        })}
                     </li>
                 }
             }).collect_view()}
         </ul>
-        {move || error.get().map(|error| view! { <ErrorNote error/> })}
+        <SubmitError submit/>
     }
 }
 
@@ -467,47 +545,22 @@ where
 #[component]
 fn AssignControl<F>(
     issue_id: String,
-    account_id: String,
+    members: LocalResource<Result<Vec<Member>, api::ApiError>>,
     can_triage: bool,
     on_done: F,
 ) -> impl IntoView
 where
     F: Fn(&'static str) + Clone + 'static,
 {
-    #[derive(Clone, Debug, Deserialize, PartialEq)]
-    #[serde(rename_all = "camelCase")]
-    struct Member {
-        user_id: String,
-        email: String,
-    }
-    let members = LocalResource::new(move || {
-        let account_id = account_id.clone();
-        async move {
-            api::gql(
-                "query($a: ID!) { account(id: $a) { members(first: 100) { nodes { userId email } } } }",
-                json!({"a": account_id}),
-            )
-            .await
-            .and_then(|d| api::decode::<Vec<Member>>(d["account"]["members"]["nodes"].clone()))
-        }
-    });
-    let error = RwSignal::new(None::<ApiError>);
+    let submit = Submit::new();
     let on_change = move |ev: leptos::ev::Event| {
         let user = event_target_value(&ev);
-        let issue_id = issue_id.clone();
         let on_done = on_done.clone();
-        leptos::task::spawn_local(async move {
-            let user = (!user.is_empty()).then_some(user);
-            match api::gql(
-                "mutation($id: ID!, $u: ID) { assignIssue(id: $id, userId: $u) { id } }",
-                json!({"id": issue_id, "u": user}),
-            )
-            .await
-            {
-                Ok(_) => on_done("refresh"),
-                Err(e) => error.set(Some(e)),
-            }
-        });
+        submit.mutate(
+            "mutation($id: ID!, $u: ID) { assignIssue(id: $id, userId: $u) { id } }",
+            json!({"id": issue_id, "u": (!user.is_empty()).then_some(user)}),
+            move |_| on_done("refresh"),
+        );
     };
     view! {
         <label class="assign">
@@ -519,89 +572,112 @@ where
                 }).collect_view())}
             </select>
         </label>
-        {move || error.get().map(|error| view! { <ErrorNote error/> })}
+        // Without the members the control is only empty: say why.
+        {move || members.get().and_then(Result::err).map(|error| view! { <ErrorNote error/> })}
+        <SubmitError submit/>
     }
 }
 
+/// The event shown (the `?event=` of the URL, else the latest) with the navigation across all
+/// the issue's events.
 #[component]
 fn EventPanel(
     project_id: String,
-    event_ids: StoredValue<Vec<String>>,
-    wanted_event: Memo<Option<String>>,
-    account_id: String,
     issue_id: String,
+    account_id: String,
+    oldest: Option<String>,
+    latest: Option<String>,
+    wanted_event: Memo<Option<String>>,
 ) -> impl IntoView {
-    let position = Memo::new(move |_| {
-        let wanted = wanted_event.get();
-        event_ids.with_value(|ids| neighbours(ids, wanted.as_deref()))
+    let ends = StoredValue::new((oldest, latest));
+    let shown = Memo::new(move |_| {
+        wanted_event
+            .get()
+            .or_else(|| ends.with_value(|(_, latest)| latest.clone()))
     });
-    let current =
-        Memo::new(move |_| event_ids.with_value(|ids| ids.get(position.get().0).cloned()));
-    let project_for_view = StoredValue::new(project_id.clone());
     let event = LocalResource::new(move || {
         let project_id = project_id.clone();
-        let event_id = current.get();
+        let event_id = shown.get();
         async move {
             match event_id {
                 None => Ok(None),
                 Some(event_id) => api::query::<Event>(
                     &event_query(),
                     json!({"p": project_id, "e": event_id}),
-                    "event",
+                    "/event",
                 )
                 .await
                 .map(Some),
             }
         }
     });
-    let base = format!("/{account_id}/issues/{issue_id}");
-    let link = move |index: Option<usize>| {
-        index
-            .and_then(|i| event_ids.with_value(|ids| ids.get(i).cloned()))
-            .map(|id| format!("{base}?event={id}"))
-    };
-    let nav = move |label: &'static str, id: &'static str, target: Option<String>| match target {
-        Some(href) => view! { <a class="button" id=id href=href>{label}</a> }.into_any(),
-        None => view! { <span class="button disabled" id=id aria-disabled="true">{label}</span> }
-            .into_any(),
-    };
+    let context = StoredValue::new((account_id, issue_id));
     view! {
         <section class="event" aria-labelledby="event-h">
-            <div class="event-head">
-                <h2 id="event-h">"Event"</h2>
-                <nav class="event-nav" aria-label="Events">
-                    {move || {
-                        let (at, older, newer) = position.get();
-                        let count = event_ids.with_value(Vec::len);
-                        let oldest = (count > 0 && at + 1 < count).then(|| count - 1);
-                        let latest = (at > 0).then_some(0);
-                        view! {
-                            {nav("Oldest", "event-oldest", link.clone()(oldest))}
-                            {nav("Older", "event-older", link.clone()(older))}
-                            <span class="muted">{format!("{} of {}", if count == 0 { 0 } else { count - at }, count)}</span>
-                            {nav("Newer", "event-newer", link.clone()(newer))}
-                            {nav("Latest", "event-latest", link.clone()(latest))}
-                        }
-                    }}
-                </nav>
-            </div>
-            {move || match event.get() {
-                None => view! { <Loading what="the event"/> }.into_any(),
-                Some(Err(error)) => view! { <ErrorNote error/> }.into_any(),
-                Some(Ok(None)) => view! { <p class="empty">"No event is stored for this issue any more."</p> }.into_any(),
-                Some(Ok(Some(e))) => view! { <EventView event=e project_id=project_for_view.get_value()/> }.into_any(),
-            }}
+            {move || loaded(event.get(), "the event", |found| match found {
+                None => view! {
+                    <h2 id="event-h">"Event"</h2>
+                    <p class="empty">"No event is stored for this issue any more."</p>
+                }.into_any(),
+                Some(event) => {
+                    let (account_id, issue_id) = context.get_value();
+                    let nav = ends.with_value(|(oldest, latest)| event_nav(&event, &account_id, &issue_id, oldest.as_deref(), latest.as_deref()));
+                    let elsewhere = (event.issue.id != issue_id).then(|| {
+                        let href = format!("/{account_id}/issues/{}?event={}", event.issue.id, event.event_id);
+                        view! { <p class="notice" id="event-elsewhere">"This event belongs to another issue now (after a merge or unmerge). "<a href=href>"Open it there"</a></p> }
+                    });
+                    view! { {nav}{elsewhere}<EventView event/> }.into_any()
+                }
+            })}
         </section>
     }
 }
 
+/// The event's heading with oldest / older / newer / latest links (disabled at the ends).
+fn event_nav(
+    event: &Event,
+    account_id: &str,
+    issue_id: &str,
+    oldest: Option<&str>,
+    latest: Option<&str>,
+) -> impl IntoView + use<> {
+    let older = event.previous_event_id.as_deref();
+    let newer = event.next_event_id.as_deref();
+    let [to_oldest, to_older, to_newer, to_latest] =
+        event_links(&event.event_id, older, newer, oldest, latest);
+    let position = match (older, newer) {
+        (None, None) => "the only event".to_owned(),
+        (Some(_), None) => "latest".to_owned(),
+        (None, Some(_)) => "oldest".to_owned(),
+        (Some(_), Some(_)) => since(&event.timestamp),
+    };
+    let base = format!("/{account_id}/issues/{issue_id}");
+    let link = move |label: &'static str, id: &'static str, target: Option<String>| match target {
+        Some(event_id) => {
+            view! { <a class="button" id=id href=format!("{base}?event={event_id}")>{label}</a> }
+                .into_any()
+        }
+        None => view! { <span class="button disabled" id=id aria-disabled="true">{label}</span> }
+            .into_any(),
+    };
+    view! {
+        <div class="event-head">
+            <h2 id="event-h">"Event"</h2>
+            <nav class="event-nav" aria-label="Events of this issue">
+                {link.clone()("Oldest", "event-oldest", to_oldest)}
+                {link.clone()("Older", "event-older", to_older)}
+                <span class="muted" id="event-position">{position}</span>
+                {link.clone()("Newer", "event-newer", to_newer)}
+                {link("Latest", "event-latest", to_latest)}
+            </nav>
+        </div>
+    }
+}
+
 #[component]
-fn EventView(event: Event, project_id: String) -> impl IntoView {
+fn EventView(event: Event) -> impl IntoView {
     let raw = serde_json::to_string_pretty(&event.payload).unwrap_or_default();
-    let download = format!(
-        "data:application/json;charset=utf-8,{}",
-        js_sys::encode_uri_component(&raw)
-    );
+    let json_file = format!("event-{}.json", event.event_id);
     view! {
         <p class="muted" id="event-id">{format!("{} · {} · {}", event.event_id, event.level, since(&event.timestamp))}
             {event.release.clone().map(|r| format!(" · release {r}"))}
@@ -609,6 +685,7 @@ fn EventView(event: Event, project_id: String) -> impl IntoView {
         </p>
         <section aria-labelledby="exc-h">
             <h3 id="exc-h">"Exception"</h3>
+            {event.exceptions.is_empty().then(|| view! { <p class="muted">"No exception: a message event."</p> })}
             {event.exceptions.iter().rev().map(|exception| view! {
                 <div class="exception">
                     <p class="exc-title"><strong>{exception.r#type.clone().unwrap_or_default()}</strong>": "{exception.value.clone().unwrap_or_default()}</p>
@@ -649,7 +726,13 @@ fn EventView(event: Event, project_id: String) -> impl IntoView {
                 <h3 id="attachments-h">"Attachments"</h3>
                 <ul id="attachments">
                     {event.attachments.iter().enumerate().map(|(index, a)| view! {
-                        <AttachmentRow index attachment=a.clone() project_id=project_id.clone() event_id=event.event_id.clone()/>
+                        <li class="attachment">
+                            <code>{a.filename.clone()}</code>" "
+                            <span class="muted small">{format!("{} · {}{}", a.attachment_type, crate::components::file_size(a.size),
+                                a.content_type.as_deref().map(|t| format!(" · {t}")).unwrap_or_default())}</span>" "
+                            <a class="button small" id=format!("attachment-{index}") href=api::local_path(&a.download_url)
+                                download=a.filename.clone()>{format!("Download {}", a.filename)}</a>
+                        </li>
                     }).collect_view()}
                 </ul>
             </section>
@@ -657,68 +740,14 @@ fn EventView(event: Event, project_id: String) -> impl IntoView {
         <JsonBlock title="User" value=event.user.clone()/>
         <JsonBlock title="Request" value=event.request.clone()/>
         <JsonBlock title="Contexts" value=event.contexts.clone()/>
-        <details class="raw">
-            <summary>"Raw JSON"</summary>
-            <a class="button" download=format!("event-{}.json", event.event_id) href=download>"Download"</a>
-            <pre class="json small">{raw}</pre>
-        </details>
-    }
-}
-
-/// One attachment: its metadata, and a download fetched on demand (the API inlines the content
-/// of attachments up to 1 MiB).
-#[component]
-fn AttachmentRow(
-    index: usize,
-    attachment: Attachment,
-    project_id: String,
-    event_id: String,
-) -> impl IntoView {
-    let link = RwSignal::new(None::<Result<Option<String>, ApiError>>);
-    let id = attachment.id.clone();
-    let content_type = attachment
-        .content_type
-        .clone()
-        .unwrap_or_else(|| "application/octet-stream".to_owned());
-    let fetch = move |_| {
-        let (project_id, event_id, id, content_type) = (
-            project_id.clone(),
-            event_id.clone(),
-            id.clone(),
-            content_type.clone(),
-        );
-        leptos::task::spawn_local(async move {
-            let answer = api::gql(
-                "query($p: ID!, $e: String!) { event(projectId: $p, eventId: $e) { attachments { id dataBase64 } } }",
-                json!({"p": project_id, "e": event_id}),
-            )
-            .await
-            .map(|data| {
-                data["event"]["attachments"]
-                    .as_array()
-                    .and_then(|all| all.iter().find(|a| a["id"] == json!(id)))
-                    .and_then(|a| a["dataBase64"].as_str())
-                    .map(|b64| format!("data:{content_type};base64,{b64}"))
-            });
-            link.set(Some(answer));
-        });
-    };
-    let filename = attachment.filename.clone();
-    view! {
-        <li class="attachment">
-            <code>{attachment.filename.clone()}</code>" "
-            <span class="muted small">{format!("{} · {} bytes", attachment.attachment_type, attachment.size)}</span>" "
-            {move || match link.get() {
-                None => view! {
-                    <button type="button" class="small" id=format!("attachment-{index}") on:click=fetch.clone()>"Download"</button>
-                }.into_any(),
-                Some(Ok(Some(href))) => view! {
-                    <a class="button" id=format!("attachment-{index}-save") href=href download=filename.clone()>{format!("Save {filename}")}</a>
-                }.into_any(),
-                Some(Ok(None)) => view! { <span class="muted small">"Over 1 MiB: not downloadable here."</span> }.into_any(),
-                Some(Err(error)) => view! { <ErrorNote error/> }.into_any(),
-            }}
-        </li>
+        <section aria-labelledby="raw-h">
+            <h3 id="raw-h">"Raw event"</h3>
+            <a class="button" id="event-json" download=json_file href=api::local_path(&event.download_url)>"Download JSON"</a>
+            <details class="raw">
+                <summary>"Show the JSON"</summary>
+                <pre class="json small">{raw}</pre>
+            </details>
+        </section>
     }
 }
 
@@ -753,7 +782,9 @@ fn FrameList(frames: Vec<Frame>) -> impl IntoView {
             }).collect_view()}
         </ol>
         {(system_count > 0).then(|| view! {
-            <button type="button" class="ghost" id="toggle-system-frames" on:click=move |_| show_system.update(|s| *s = !*s)>
+            <button type="button" class="ghost" id="toggle-system-frames"
+                aria-pressed=move || show_system.get().to_string()
+                on:click=move |_| show_system.update(|s| *s = !*s)>
                 {move || if show_system.get() { format!("Hide {system_count} system frames") } else { format!("Show {system_count} system frames") }}
             </button>
         })}
@@ -799,9 +830,9 @@ fn FrameView(frame: Frame) -> impl IntoView {
                         }).collect_view()}
                     </pre>
                     {vars.clone().filter(|v| !v.is_null()).map(|v| view! {
-                        <table class="vars"><tbody>
+                        <table class="vars"><caption class="sr-only">"Local variables"</caption><tbody>
                             {v.as_object().map(|o| o.iter().map(|(k, val)| view! {
-                                <tr><th>{k.clone()}</th><td><code>{val.to_string()}</code></td></tr>
+                                <tr><th scope="row">{k.clone()}</th><td><code>{display_value(val)}</code></td></tr>
                             }).collect_view())}
                         </tbody></table>
                     })}
@@ -816,13 +847,58 @@ mod tests {
     use super::*;
 
     #[test]
-    fn event_navigation_walks_newest_first() {
-        let ids: Vec<String> = ["c", "b", "a"].iter().map(|s| s.to_string()).collect();
-        assert_eq!(neighbours(&ids, None), (0, Some(1), None));
-        assert_eq!(neighbours(&ids, Some("b")), (1, Some(2), Some(0)));
-        assert_eq!(neighbours(&ids, Some("a")), (2, None, Some(1)));
-        // An id that is not on the page falls back to the latest.
-        assert_eq!(neighbours(&ids, Some("zzz")), (0, Some(1), None));
-        assert_eq!(neighbours(&[], None), (0, None, None));
+    fn event_links_lead_elsewhere_or_nowhere() {
+        // The middle of an issue: every link.
+        assert_eq!(
+            event_links("b", Some("a"), Some("c"), Some("first"), Some("last")),
+            [
+                Some("first".into()),
+                Some("a".into()),
+                Some("c".into()),
+                Some("last".into())
+            ]
+        );
+        // The latest: no newer, no latest.
+        assert_eq!(
+            event_links("z", Some("y"), None, Some("a"), Some("z")),
+            [Some("a".into()), Some("y".into()), None, None]
+        );
+        // The oldest, and the only event.
+        assert_eq!(
+            event_links("a", None, Some("b"), Some("a"), Some("z")),
+            [None, None, Some("b".into()), Some("z".into())]
+        );
+        assert_eq!(
+            event_links("a", None, None, Some("a"), Some("a")),
+            [None, None, None, None]
+        );
+    }
+
+    #[test]
+    fn actors_are_named_by_their_address() {
+        let members = [Member {
+            user_id: "usr_7".into(),
+            email: "ada@example.com".into(),
+        }];
+        assert_eq!(actor_label("user:7", &members), "ada@example.com");
+        assert_eq!(
+            actor_label("token:3:user:7", &members),
+            "ada@example.com with an API token"
+        );
+        assert_eq!(actor_label("user:8", &members), "a former member");
+        assert_eq!(
+            actor_label("system:digest", &members),
+            "ErrorWatch (digest)"
+        );
+        assert_eq!(actor_label("odd", &members), "odd");
+    }
+
+    #[test]
+    fn actions_carry_their_variables() {
+        let (document, variables) =
+            action_request("resolveInRelease", "iss_1", "shop@2".into()).expect("known");
+        assert!(document.contains("resolveIssueInRelease"));
+        assert_eq!(variables, json!({"id": "iss_1", "release": "shop@2"}));
+        assert!(action_request("explode", "iss_1", String::new()).is_none());
     }
 }

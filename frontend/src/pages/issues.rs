@@ -1,8 +1,11 @@
 //! `/:account/issues`: the issue list. The search (the API's syntax), sort and project filter
-//! live in the URL (`?query=…&sort=…&project=…`), so every view is a deep link. Rows show
+//! live in the URL (`?query=…&sort=…&project=…`), so every view is a deep link. The search
+//! bar suggests keys and, after a key, its values (the fixed ones and the tag values the
+//! project has seen), picked with the arrow keys and Enter or with the mouse. Rows show
 //! counts, last seen and a sparkline (24 hours by the hour, or 14 days by the day); several
 //! can be selected for bulk actions; the list reloads itself when the subscription reports a
-//! new or changed issue (a burst of notices makes one reload).
+//! new or changed issue (a burst of notices makes one reload), and after a dropped
+//! subscription comes back.
 
 use leptos::prelude::*;
 use leptos_router::NavigateOptions;
@@ -13,24 +16,14 @@ use wasm_bindgen::JsCast;
 
 use crate::api::{self, ApiError, IssueRow};
 use crate::app::CurrentAccount;
-use crate::components::{ErrorNote, Loading, Sparkline, since};
+use crate::components::{ErrorNote, Loading, Sparkline, Submit, SubmitError, since};
+use crate::live::LiveBadge;
+use crate::search::{self, KnownTag};
 
 /// The search a list opens with.
 pub const DEFAULT_QUERY: &str = "is:unresolved";
 /// Rows per page.
 const PAGE_SIZE: i64 = 50;
-
-/// Suggestions shown under the search bar (the API's search keys).
-const SUGGESTIONS: [&str; 8] = [
-    "is:unresolved",
-    "is:resolved",
-    "is:ignored",
-    "level:error",
-    "level:warning",
-    "release:",
-    "environment:",
-    "user.email:",
-];
 
 /// The sort orders of the API, as (value, label).
 const SORTS: [(&str, &str); 4] = [
@@ -91,19 +84,35 @@ pub fn list_url(account: &str, query: &str, sort: &str, project: &str) -> String
     format!("/{account}/issues?{}", params.join("&"))
 }
 
-/// RFC 3339 of 24 hours ago, from the browser's clock.
 /// The sparkline's window: (start as RFC 3339, interval) for 24 hours by the hour or 14 days
 /// by the day.
 fn sparkline_window(fortnight: bool) -> (String, &'static str) {
-    let (span_ms, interval) = if fortnight {
-        (14.0 * 86_400_000.0, "DAY")
+    if fortnight {
+        (crate::components::iso_from_now(-14.0 * 86_400_000.0), "DAY")
     } else {
-        (86_400_000.0, "HOUR")
-    };
-    let start = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(
-        js_sys::Date::now() - span_ms,
-    ));
-    (start.to_iso_string().into(), interval)
+        (crate::components::iso_from_now(-86_400_000.0), "HOUR")
+    }
+}
+
+/// A tag key with its values, as `tagFacets` answers.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+struct Facet {
+    key: String,
+    top_values: Vec<FacetValue>,
+}
+
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+struct FacetValue {
+    value: String,
+}
+
+/// The tag values a project (`by_project`) or the account has seen, for the suggestions.
+pub fn facets_query(by_project: bool) -> String {
+    let root = if by_project { "project" } else { "account" };
+    format!(
+        "query($id: ID!) {{ {root}(id: $id) {{ tagFacets(limit: 10) {{ key topValues {{ value }} }} }} }}"
+    )
 }
 
 /// Live notices arriving within this window cause one reload, not one each.
@@ -138,6 +147,8 @@ pub fn IssueList() -> impl IntoView {
     let selected = RwSignal::new(Vec::<String>::new());
     // The sparkline's span: 24 hours (false) or 14 days (true).
     let fortnight = RwSignal::new(false);
+    // "Load more": `Some(None)` while the next page loads, `Some(Some(error))` when it failed.
+    let more = RwSignal::new(None::<Option<ApiError>>);
     // Loads the first page (`after` = None) or appends the page after the cursor. A live
     // update reloads as many rows as are shown, so "load more" is not undone by it.
     let fetch = {
@@ -157,6 +168,9 @@ pub fn IssueList() -> impl IntoView {
                 PAGE_SIZE
             };
             let append = after.is_some();
+            if append {
+                more.set(Some(None));
+            }
             let window = sparkline_window(fortnight.get_untracked());
             let variables = json!({
                 "id": if by_project { project_id } else { account_id.clone() },
@@ -178,6 +192,7 @@ pub fn IssueList() -> impl IntoView {
                 if generation.get_value() != generation_now {
                     return;
                 }
+                more.set(None);
                 match (append, result) {
                     (true, Ok(next)) => page.update(|p| {
                         if let Some(Ok(p)) = p {
@@ -186,7 +201,9 @@ pub fn IssueList() -> impl IntoView {
                             p.total_count = next.total_count;
                         }
                     }),
-                    (_, result) => {
+                    // The rows shown stay; the error shows under them.
+                    (true, Err(error)) => more.set(Some(Some(error))),
+                    (false, result) => {
                         page.set(Some(result));
                         mark_rendered(started);
                     }
@@ -208,8 +225,8 @@ pub fn IssueList() -> impl IntoView {
             reload();
         });
     }
-    {
-        // A burst of events is many notices: coalesce them into one reload.
+    // A burst of events is many notices: coalesce them into one reload.
+    let live = {
         let scheduled = StoredValue::new(false);
         let soon = {
             let reload = reload.clone();
@@ -230,19 +247,20 @@ pub fn IssueList() -> impl IntoView {
         };
         let on_change = soon.clone();
         crate::live::subscribe(
-            "subscription($a: ID) { issueCreated(accountId: $a) { id } }",
-            json!({"a": account_id.clone()}),
-            move |_| on_change(),
-            soon.clone(),
-        );
-        let on_change = soon.clone();
-        crate::live::subscribe(
-            "subscription($a: ID) { issueUpdated(accountId: $a) { id } }",
-            json!({"a": account_id.clone()}),
+            &[
+                (
+                    "subscription($a: ID) { issueCreated(accountId: $a) { id } }",
+                    json!({"a": account_id.clone()}),
+                ),
+                (
+                    "subscription($a: ID) { issueUpdated(accountId: $a) { id } }",
+                    json!({"a": account_id.clone()}),
+                ),
+            ],
             move |_| on_change(),
             soon,
-        );
-    }
+        )
+    };
 
     let draft = RwSignal::new(search.get_untracked());
     Effect::new(move |_| draft.set(search.get()));
@@ -288,7 +306,7 @@ pub fn IssueList() -> impl IntoView {
         }
     };
 
-    let bulk_error = RwSignal::new(None::<ApiError>);
+    let bulk_submit = Submit::new();
     let bulk = {
         let reload = reload.clone();
         move |action: &'static str| {
@@ -297,53 +315,79 @@ pub fn IssueList() -> impl IntoView {
                 return;
             }
             let reload = reload.clone();
+            let done = move |_| {
+                selected.set(Vec::new());
+                reload();
+            };
+            if action == "MERGE" {
+                bulk_submit.mutate(
+                    "mutation($t: ID!, $s: [ID!]!) { mergeIssues(targetId: $t, sourceIds: $s) { id } }",
+                    json!({"t": ids[0], "s": ids[1..]}),
+                    done,
+                );
+            } else {
+                bulk_submit.mutate(
+                    "mutation($a: BulkIssueAction!, $ids: [ID!]) { bulkUpdateIssues(action: $a, ids: $ids) { updated } }",
+                    json!({"a": action, "ids": ids}),
+                    done,
+                );
+            }
+        }
+    };
+
+    // The tag values for the suggestions, loaded when the search bar first gets the focus
+    // (not with the list: its first render stays one request), again after the project
+    // filter changes.
+    let tags = RwSignal::new(Vec::<KnownTag>::new());
+    let tags_of = StoredValue::new(None::<String>);
+    let load_tags = {
+        let account_id = account_id.clone();
+        move || {
+            let project_id = project.get_untracked();
+            if tags_of.get_value().as_deref() == Some(project_id.as_str()) {
+                return;
+            }
+            tags_of.set_value(Some(project_id.clone()));
+            let by_project = !project_id.is_empty();
+            let (id, pointer) = if by_project {
+                (project_id, "/project/tagFacets")
+            } else {
+                (account_id.clone(), "/account/tagFacets")
+            };
             leptos::task::spawn_local(async move {
-                let result = if action == "MERGE" {
-                    api::gql(
-                        "mutation($t: ID!, $s: [ID!]!) { mergeIssues(targetId: $t, sourceIds: $s) { id } }",
-                        json!({"t": ids[0], "s": ids[1..]}),
-                    )
-                    .await
-                } else {
-                    api::gql(
-                        "mutation($a: BulkIssueAction!, $ids: [ID!]) { bulkUpdateIssues(action: $a, ids: $ids) { updated } }",
-                        json!({"a": action, "ids": ids}),
-                    )
-                    .await
-                };
-                match result {
-                    Ok(_) => {
-                        bulk_error.set(None);
-                        selected.set(Vec::new());
-                        reload();
-                    }
-                    Err(e) => bulk_error.set(Some(e)),
+                // Without them the suggestions still offer the keys and fixed values.
+                if let Ok(facets) =
+                    api::query::<Vec<Facet>>(&facets_query(by_project), json!({"id": id}), pointer)
+                        .await
+                {
+                    tags.set(
+                        facets
+                            .into_iter()
+                            .map(|f| KnownTag {
+                                key: f.key,
+                                values: f.top_values.into_iter().map(|v| v.value).collect(),
+                            })
+                            .collect(),
+                    );
                 }
             });
         }
     };
 
-    let suggestions_id = "search-suggestions";
     let account_for_rows = StoredValue::new(account_id.clone());
+    let project_ids: Vec<String> = projects.iter().map(|p| p.id.clone()).collect();
     view! {
         <div class="issues">
             <div class="list-head">
                 <h1>"Issues"</h1>
+                <LiveBadge state=live/>
                 <span class="total" id="issue-total" aria-live="polite">{move || match page.get() {
                     Some(Ok(p)) => format!("{} issue{}", p.total_count, if p.total_count == 1 { "" } else { "s" }),
                     _ => String::new(),
                 }}</span>
             </div>
             <form class="toolbar" on:submit=on_search role="search">
-                <label class="grow">
-                    <span class="sr-only">"Search issues"</span>
-                    <input id="issue-search" type="search" list=suggestions_id
-                        placeholder="is:unresolved level:error release:1.2 free text"
-                        bind:value=draft/>
-                </label>
-                <datalist id=suggestions_id>
-                    {SUGGESTIONS.iter().map(|s| view! { <option value=*s></option> }).collect_view()}
-                </datalist>
+                <SearchBox draft tags on_focus=load_tags/>
                 <button type="submit" class="primary">"Search"</button>
                 <label>
                     <span class="sr-only">"Project"</span>
@@ -377,7 +421,7 @@ pub fn IssueList() -> impl IntoView {
                 let action = |name: &'static str, label: &'static str, id: &'static str| {
                     let bulk = bulk.clone();
                     view! {
-                        <button type="button" id=id disabled=move || selected.get().is_empty()
+                        <button type="button" id=id disabled=move || selected.get().is_empty() || bulk_submit.pending.get()
                             on:click=move |_| bulk(name)>{label}</button>
                     }
                 };
@@ -393,12 +437,18 @@ pub fn IssueList() -> impl IntoView {
                     </div>
                 }
             })}
-            {move || bulk_error.get().map(|error| view! { <ErrorNote error/> })}
+            <SubmitError submit=bulk_submit/>
             {move || match page.get() {
                 None => view! { <Loading what="issues"/> }.into_any(),
                 Some(Err(error)) => view! { <ErrorNote error/> }.into_any(),
                 Some(Ok(p)) if p.nodes.is_empty() => view! {
-                    <p class="empty" id="no-issues">"No issues match this search."</p>
+                    <div class="empty" id="no-issues">
+                        <p>"No issues match this search."</p>
+                        <p class="muted">{match project_ids.first() {
+                            Some(first) => view! { "Waiting for events? "<a href=format!("/{}/projects/{first}/setup", account_for_rows.get_value())>"Set up an SDK"</a> }.into_any(),
+                            None => view! { "No project yet: "<a href=format!("/{}/projects/new", account_for_rows.get_value())>"create one"</a>" to get a DSN." }.into_any(),
+                        }}</p>
+                    </div>
                 }.into_any(),
                 Some(Ok(p)) => {
                     let shown = p.nodes.len();
@@ -437,15 +487,111 @@ pub fn IssueList() -> impl IntoView {
                         {p.page_info.has_next_page.then(|| {
                             let fetch = fetch.clone();
                             let cursor = p.page_info.end_cursor.clone();
+                            let total = p.total_count;
                             view! {
-                                <button type="button" class="more" id="load-more" on:click=move |_| fetch(cursor.clone())>
-                                    {format!("Load more ({} shown of {})", shown, p.total_count)}
+                                <button type="button" class="more" id="load-more" on:click=move |_| fetch(cursor.clone())
+                                    disabled=move || more.get() == Some(None)>
+                                    {move || if more.get() == Some(None) {
+                                        "Loading more…".to_owned()
+                                    } else {
+                                        format!("Load more ({shown} shown of {total})")
+                                    }}
                                 </button>
+                                {move || more.get().flatten().map(|error| view! { <ErrorNote error/> })}
                             }
                         })}
                     }.into_any()
                 }
             }}
+        </div>
+    }
+}
+
+/// The search input with its suggestion list (a combobox: arrow keys move through the
+/// suggestions, Enter picks one, Escape closes the list; Enter with none picked searches).
+#[component]
+fn SearchBox(
+    draft: RwSignal<String>,
+    tags: RwSignal<Vec<KnownTag>>,
+    on_focus: impl Fn() + 'static,
+) -> impl IntoView {
+    let open = RwSignal::new(false);
+    let active = RwSignal::new(None::<usize>);
+    let suggestions = Memo::new(move |_| tags.with(|tags| search::suggest(&draft.get(), tags)));
+    let shown = move || open.get() && suggestions.with(|s| !s.is_empty());
+    Effect::new(move |_| {
+        suggestions.track();
+        active.set(None);
+    });
+    let pick = move |index: usize| {
+        if let Some(picked) = suggestions.with_untracked(|all| all.get(index).cloned()) {
+            draft.set(picked.search);
+            // After a key its values follow: the list stays open.
+            open.set(true);
+        }
+    };
+    let on_keydown = move |ev: leptos::ev::KeyboardEvent| {
+        let count = suggestions.with_untracked(Vec::len);
+        match ev.key().as_str() {
+            "ArrowDown" | "ArrowUp" if count > 0 => {
+                ev.prevent_default();
+                open.set(true);
+                let down = ev.key() == "ArrowDown";
+                active.update(|at| {
+                    *at = Some(match (*at, down) {
+                        (None, true) => 0,
+                        (None, false) => count - 1,
+                        (Some(i), true) => (i + 1) % count,
+                        (Some(i), false) => (i + count - 1) % count,
+                    })
+                });
+            }
+            "Enter" => {
+                if let (true, Some(index)) = (open.get_untracked(), active.get_untracked()) {
+                    ev.prevent_default();
+                    pick(index);
+                } else {
+                    open.set(false);
+                }
+            }
+            "Escape" => {
+                open.set(false);
+                active.set(None);
+            }
+            _ => {}
+        }
+    };
+    view! {
+        <div class="combo grow">
+            <label>
+                <span class="sr-only">"Search issues"</span>
+                <input id="issue-search" type="search" role="combobox" autocomplete="off"
+                    aria-autocomplete="list" aria-controls="search-suggestions"
+                    aria-expanded=move || shown().to_string()
+                    aria-activedescendant=move || active.get().map(|i| format!("suggestion-{i}"))
+                    placeholder="is:unresolved level:error release:1.2 free text"
+                    bind:value=draft
+                    on:focus=move |_| {
+                        open.set(true);
+                        on_focus();
+                    }
+                    on:blur=move |_| open.set(false)
+                    on:input=move |_| open.set(true)
+                    on:keydown=on_keydown/>
+            </label>
+            <ul id="search-suggestions" class="suggestions" role="listbox" aria-label="Suggestions"
+                hidden=move || !shown()>
+                {move || suggestions.get().into_iter().enumerate().map(|(index, suggestion)| view! {
+                    <li role="option" id=format!("suggestion-{index}")
+                        class:active=move || active.get() == Some(index)
+                        aria-selected=move || (active.get() == Some(index)).to_string()
+                        on:mousedown=move |ev| {
+                            // Keep the focus in the input.
+                            ev.prevent_default();
+                            pick(index);
+                        }>{suggestion.label}</li>
+                }).collect_view()}
+            </ul>
         </div>
     }
 }

@@ -6,12 +6,11 @@ use leptos::prelude::*;
 use leptos_router::NavigateOptions;
 use leptos_router::hooks::{use_navigate, use_params_map};
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::json;
 
-use crate::api::{self, ApiError, IssueRow};
+use crate::api::{self, IssueRow};
 use crate::app::{CurrentAccount, use_session};
-use crate::components::{CopyButton, ErrorNote, Loading};
-use crate::pages::auth::Field;
+use crate::components::{CopyButton, Field, Submit, SubmitError, loaded};
 
 /// The SDKs the server has snippets for, as (platform id, label), in display order.
 pub const PLATFORMS: [(&str, &str); 9] = [
@@ -32,31 +31,20 @@ pub fn CreateAccount() -> impl IntoView {
     let session = use_session();
     let navigate = use_navigate();
     let name = RwSignal::new(String::new());
-    let error = RwSignal::new(None::<ApiError>);
-    let pending = RwSignal::new(false);
+    let submit = Submit::new();
     let on_submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         let navigate = navigate.clone();
-        pending.set(true);
-        leptos::task::spawn_local(async move {
-            let result = api::gql(
+        submit.run(async move {
+            let id: String = api::query(
                 "mutation($n: String!) { createAccount(name: $n) { id } }",
                 json!({"n": name.get_untracked()}),
+                "/createAccount/id",
             )
-            .await;
-            pending.set(false);
-            match result {
-                Ok(data) => {
-                    let id = data
-                        .pointer("/createAccount/id")
-                        .and_then(Value::as_str)
-                        .unwrap_or_default()
-                        .to_owned();
-                    session.reload().await;
-                    navigate(&format!("/{id}/projects/new"), NavigateOptions::default());
-                }
-                Err(e) => error.set(Some(e)),
-            }
+            .await?;
+            session.reload().await;
+            navigate(&format!("/{id}/projects/new"), NavigateOptions::default());
+            Ok(())
         });
     };
     view! {
@@ -66,8 +54,8 @@ pub fn CreateAccount() -> impl IntoView {
                 <p>"Start with an account: your team, its projects and its members live in it."</p>
                 <form on:submit=on_submit id="account-form">
                     <Field id="account-name" label="Account name (your team or company)" kind="text" value=name/>
-                    {move || error.get().map(|error| view! { <ErrorNote error/> })}
-                    <button type="submit" class="primary" disabled=move || pending.get()>"Create the account"</button>
+                    <SubmitError submit/>
+                    <button type="submit" class="primary" disabled=move || submit.pending.get()>"Create the account"</button>
                 </form>
             </main>
         </div>
@@ -82,36 +70,25 @@ pub fn CreateProject() -> impl IntoView {
     let navigate = use_navigate();
     let name = RwSignal::new(String::new());
     let platform = RwSignal::new("python".to_owned());
-    let error = RwSignal::new(None::<ApiError>);
-    let pending = RwSignal::new(false);
+    let submit = Submit::new();
     let account_id = account.id.clone();
     let on_submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         let navigate = navigate.clone();
         let account_id = account_id.clone();
-        pending.set(true);
-        leptos::task::spawn_local(async move {
-            let result = api::gql(
+        submit.run(async move {
+            let id: String = api::query(
                 "mutation($a: ID!, $n: String!, $p: String) { createProject(accountId: $a, name: $n, platform: $p) { id } }",
                 json!({"a": account_id, "n": name.get_untracked(), "p": platform.get_untracked()}),
+                "/createProject/id",
             )
-            .await;
-            pending.set(false);
-            match result {
-                Ok(data) => {
-                    let id = data
-                        .pointer("/createProject/id")
-                        .and_then(Value::as_str)
-                        .unwrap_or_default()
-                        .to_owned();
-                    session.reload().await;
-                    navigate(
-                        &format!("/{account_id}/projects/{id}/setup"),
-                        NavigateOptions::default(),
-                    );
-                }
-                Err(e) => error.set(Some(e)),
-            }
+            .await?;
+            session.reload().await;
+            navigate(
+                &format!("/{account_id}/projects/{id}/setup"),
+                NavigateOptions::default(),
+            );
+            Ok(())
         });
     };
     view! {
@@ -136,8 +113,8 @@ pub fn CreateProject() -> impl IntoView {
                         }
                     }).collect_view()}
                 </fieldset>
-                {move || error.get().map(|error| view! { <ErrorNote error/> })}
-                <button type="submit" class="primary" id="create-project" disabled=move || pending.get()>"Create project"</button>
+                <SubmitError submit/>
+                <button type="submit" class="primary" id="create-project" disabled=move || submit.pending.get()>"Create project"</button>
             </form>
         </div>
     }
@@ -192,13 +169,15 @@ pub fn ProjectSetup() -> impl IntoView {
     let project_id = Memo::new(move |_| params.read().get("project").unwrap_or_default());
     let project = LocalResource::new(move || {
         let id = project_id.get();
-        async move { api::query::<SetupProject>(&setup_query(), json!({"p": id}), "project").await }
+        async move { api::query::<SetupProject>(&setup_query(), json!({"p": id}), "/project").await }
     });
     let arrived = RwSignal::new(None::<IssueRow>);
     let chosen = RwSignal::new(None::<String>);
     crate::live::subscribe(
-        &first_issue_subscription(),
-        json!({"p": project_id.get_untracked()}),
+        &[(
+            &first_issue_subscription(),
+            json!({"p": project_id.get_untracked()}),
+        )],
         move |data| {
             if let Ok(issue) = api::decode::<IssueRow>(data["issueCreated"].clone())
                 && arrived.get_untracked().is_none()
@@ -209,10 +188,8 @@ pub fn ProjectSetup() -> impl IntoView {
         move || project.refetch(),
     );
 
-    move || match project.get() {
-        None => view! { <Loading what="the project"/> }.into_any(),
-        Some(Err(error)) => view! { <ErrorNote error/> }.into_any(),
-        Some(Ok(p)) => {
+    move || {
+        loaded(project.get(), "the project", |p| {
             let first_issue = p.issues.nodes.first().cloned();
             let selected = Memo::new({
                 let default = p.platform.clone().unwrap_or_else(|| "python".to_owned());
@@ -277,7 +254,7 @@ pub fn ProjectSetup() -> impl IntoView {
                         }
                     }
                 </div>
-            }.into_any()
-        }
+            }
+        })
     }
 }

@@ -5,10 +5,9 @@ use leptos::prelude::*;
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::api::{self, ApiError};
+use crate::api;
 use crate::app::use_session;
-use crate::components::{ErrorNote, Loading, since};
-use crate::pages::auth::Field;
+use crate::components::{Field, Submit, SubmitError, go_to, loaded, since};
 
 #[derive(Clone, Debug, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
@@ -46,26 +45,19 @@ pub fn Profile() -> impl IntoView {
 fn ChangePassword() -> impl IntoView {
     let current = RwSignal::new(String::new());
     let new = RwSignal::new(String::new());
-    let error = RwSignal::new(None::<ApiError>);
+    let submit = Submit::new();
     let done = RwSignal::new(false);
     let on_submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        leptos::task::spawn_local(async move {
-            match api::gql(
-                "mutation($c: String!, $n: String!) { changePassword(currentPassword: $c, newPassword: $n) }",
-                json!({"c": current.get_untracked(), "n": new.get_untracked()}),
-            )
-            .await
-            {
-                Ok(_) => {
-                    error.set(None);
-                    done.set(true);
-                    current.set(String::new());
-                    new.set(String::new());
-                }
-                Err(e) => error.set(Some(e)),
-            }
-        });
+        submit.mutate(
+            "mutation($c: String!, $n: String!) { changePassword(currentPassword: $c, newPassword: $n) }",
+            json!({"c": current.get_untracked(), "n": new.get_untracked()}),
+            move |_| {
+                done.set(true);
+                current.set(String::new());
+                new.set(String::new());
+            },
+        );
     };
     view! {
         <section class="card" aria-labelledby="password-h">
@@ -73,9 +65,9 @@ fn ChangePassword() -> impl IntoView {
             <form class="inline-form" id="password-form" on:submit=on_submit>
                 <Field id="current-password" label="Current password" kind="password" value=current autocomplete="current-password"/>
                 <Field id="new-password" label="New password" kind="password" value=new autocomplete="new-password"/>
-                <button type="submit" class="primary">"Change password"</button>
+                <button type="submit" class="primary" disabled=move || submit.pending.get()>"Change password"</button>
             </form>
-            {move || error.get().map(|error| view! { <ErrorNote error/> })}
+            <SubmitError submit/>
             {move || done.get().then(|| view! { <p role="status" id="password-changed">"Password changed; your other sessions have ended."</p> })}
         </section>
     }
@@ -85,24 +77,15 @@ fn ChangePassword() -> impl IntoView {
 fn ChangeEmail() -> impl IntoView {
     let address = RwSignal::new(String::new());
     let password = RwSignal::new(String::new());
-    let error = RwSignal::new(None::<ApiError>);
+    let submit = Submit::new();
     let sent = RwSignal::new(false);
     let on_submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        leptos::task::spawn_local(async move {
-            match api::gql(
-                "mutation($e: String!, $p: String!) { requestEmailChange(newEmail: $e, password: $p) }",
-                json!({"e": address.get_untracked(), "p": password.get_untracked()}),
-            )
-            .await
-            {
-                Ok(_) => {
-                    error.set(None);
-                    sent.set(true);
-                }
-                Err(e) => error.set(Some(e)),
-            }
-        });
+        submit.mutate(
+            "mutation($e: String!, $p: String!) { requestEmailChange(newEmail: $e, password: $p) }",
+            json!({"e": address.get_untracked(), "p": password.get_untracked()}),
+            move |_| sent.set(true),
+        );
     };
     view! {
         <section class="card" aria-labelledby="email-h">
@@ -110,9 +93,9 @@ fn ChangeEmail() -> impl IntoView {
             <form class="inline-form" id="email-form" on:submit=on_submit>
                 <Field id="new-email" label="New address" kind="email" value=address/>
                 <Field id="email-password" label="Password" kind="password" value=password autocomplete="current-password"/>
-                <button type="submit" class="primary">"Send confirmation link"</button>
+                <button type="submit" class="primary" disabled=move || submit.pending.get()>"Send confirmation link"</button>
             </form>
-            {move || error.get().map(|error| view! { <ErrorNote error/> })}
+            <SubmitError submit/>
             {move || sent.get().then(|| view! { <p role="status" id="email-sent">"Open the link we sent to the new address to confirm it."</p> })}
         </section>
     }
@@ -121,62 +104,46 @@ fn ChangeEmail() -> impl IntoView {
 #[component]
 fn Sessions() -> impl IntoView {
     let sessions = LocalResource::new(|| async {
-        api::gql(
+        api::query::<Vec<Session>>(
             "query { viewer { sessions { id lastUsedAt userAgent ip current } } }",
             json!({}),
+            "/viewer/sessions",
         )
         .await
-        .and_then(|d| api::decode::<Vec<Session>>(d["viewer"]["sessions"].clone()))
     });
-    let error = RwSignal::new(None::<ApiError>);
+    let submit = Submit::new();
     let everywhere = move |_| {
-        leptos::task::spawn_local(async move {
-            match api::gql("mutation { logoutEverywhere }", json!({})).await {
-                Ok(_) => {
-                    if let Some(window) = web_sys::window() {
-                        let _ = window.location().set_href("/login");
-                    }
-                }
-                Err(e) => error.set(Some(e)),
-            }
+        submit.mutate("mutation { logoutEverywhere }", json!({}), |_| {
+            go_to("/login")
         });
     };
     view! {
         <section class="card" aria-labelledby="sessions-h">
             <h2 id="sessions-h">"Sessions"</h2>
-            {move || error.get().map(|error| view! { <ErrorNote error/> })}
-            {move || match sessions.get() {
-                None => view! { <Loading what="sessions"/> }.into_any(),
-                Some(Err(error)) => view! { <ErrorNote error/> }.into_any(),
-                Some(Ok(list)) => view! {
-                    <table class="plain" id="sessions"><tbody>
-                        {list.into_iter().map(|s| {
-                            let id = s.id.clone();
-                            let revoke = move |_| {
-                                let id = id.clone();
-                                leptos::task::spawn_local(async move {
-                                    match api::gql("mutation($id: ID!) { revokeSession(id: $id) }", json!({"id": id})).await {
-                                        Ok(_) => sessions.refetch(),
-                                        Err(e) => error.set(Some(e)),
-                                    }
-                                });
-                            };
-                            view! {
-                                <tr>
-                                    <td>{s.user_agent.chars().take(60).collect::<String>()}</td>
-                                    <td>{s.ip.clone()}</td>
-                                    <td>{format!("active {}", since(&s.last_used_at))}</td>
-                                    <td>{if s.current {
-                                        view! { <span class="badge">"this browser"</span> }.into_any()
-                                    } else {
-                                        view! { <button type="button" on:click=revoke>"Revoke"</button> }.into_any()
-                                    }}</td>
-                                </tr>
-                            }
-                        }).collect_view()}
-                    </tbody></table>
-                }.into_any(),
-            }}
+            <SubmitError submit/>
+            {move || loaded(sessions.get(), "sessions", |list| view! {
+                <table class="plain" id="sessions"><tbody>
+                    {list.into_iter().map(|s| {
+                        let id = s.id.clone();
+                        let revoke = move |_| {
+                            submit.mutate("mutation($id: ID!) { revokeSession(id: $id) }",
+                                json!({"id": id}), move |_| sessions.refetch());
+                        };
+                        view! {
+                            <tr>
+                                <td>{s.user_agent.chars().take(60).collect::<String>()}</td>
+                                <td>{s.ip.clone()}</td>
+                                <td>{format!("active {}", since(&s.last_used_at))}</td>
+                                <td>{if s.current {
+                                    view! { <span class="badge">"this browser"</span> }.into_any()
+                                } else {
+                                    view! { <button type="button" on:click=revoke>"Revoke"</button> }.into_any()
+                                }}</td>
+                            </tr>
+                        }
+                    }).collect_view()}
+                </tbody></table>
+            })}
             <button type="button" id="logout-everywhere" on:click=everywhere>"Log out everywhere"</button>
         </section>
     }

@@ -5,10 +5,10 @@ use leptos::prelude::*;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::api::{self, ApiError};
 use crate::app::CurrentAccount;
-use crate::components::{CopyButton, ErrorNote, Loading};
-use crate::pages::auth::Field;
+use crate::components::{
+    CopyButton, Field, Submit, SubmitError, account_list, confirm, go_to, loaded,
+};
 
 #[derive(Clone, Debug, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
@@ -58,68 +58,46 @@ struct Token {
 
 const ROLES: [&str; 4] = ["VIEWER", "MEMBER", "ADMIN", "OWNER"];
 
-/// Runs a mutation, then `done` or shows the error.
-fn mutate(
-    document: &'static str,
-    variables: Value,
-    error: RwSignal<Option<ApiError>>,
-    done: impl FnOnce(Value) + 'static,
-) {
-    leptos::task::spawn_local(async move {
-        match api::gql(document, variables).await {
-            Ok(data) => {
-                error.set(None);
-                done(data);
-            }
-            Err(e) => error.set(Some(e)),
-        }
-    });
-}
-
 #[component]
 pub fn Settings() -> impl IntoView {
     let account = expect_context::<CurrentAccount>().0;
-    let error = RwSignal::new(None::<ApiError>);
+    // One submission state for the page: the error of any action shows at the top.
+    let submit = Submit::new();
     view! {
         <div class="settings">
             <h1>{format!("Settings of {}", account.name)}</h1>
             <p class="muted">{format!("Your role: {}", account.viewer_role.to_lowercase())}</p>
-            {move || error.get().map(|error| view! { <ErrorNote error/> })}
-            <Members account_id=account.id.clone() can_admin=account.can_admin() error/>
-            {account.can_admin().then(|| view! { <Invites account_id=account.id.clone() error/> })}
-            <Keys account_id=account.id.clone() can_admin=account.can_admin() error/>
-            <Tokens account_id=account.id.clone() error/>
-            {account.can_admin().then(|| view! { <RenameAccount account_id=account.id.clone() name=account.name.clone() error/> })}
-            <LeaveOrDelete account=account.clone() error/>
+            <SubmitError submit/>
+            <Members account_id=account.id.clone() can_admin=account.can_admin() submit/>
+            {account.can_admin().then(|| view! { <Invites account_id=account.id.clone() submit/> })}
+            <Keys account_id=account.id.clone() can_admin=account.can_admin() submit/>
+            <Tokens account_id=account.id.clone() submit/>
+            {account.can_admin().then(|| view! { <RenameAccount account_id=account.id.clone() name=account.name.clone() submit/> })}
+            <LeaveOrDelete account=account.clone() submit/>
         </div>
     }
 }
 
 /// Leave the account, or (owners) delete it by typing its slug.
 #[component]
-fn LeaveOrDelete(
-    account: crate::api::AccountSummary,
-    error: RwSignal<Option<ApiError>>,
-) -> impl IntoView {
+fn LeaveOrDelete(account: crate::api::AccountSummary, submit: Submit) -> impl IntoView {
     let owner = account.viewer_role == "OWNER";
     let typed = RwSignal::new(String::new());
     let account_id = StoredValue::new(account.id.clone());
     let slug = account.slug.clone();
     let leave = move |_| {
-        mutate(
+        submit.mutate(
             "mutation($id: ID!) { leaveAccount(id: $id) }",
             json!({"id": account_id.get_value()}),
-            error,
-            |_| go_home(),
+            |_| go_to("/"),
         );
     };
     let delete = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        mutate(
+        submit.mutate(
             "mutation($id: ID!, $c: String!) { deleteAccount(id: $id, confirm: $c) }",
             json!({"id": account_id.get_value(), "c": typed.get_untracked()}),
-            error,
-            |_| go_home(),
+            |_| go_to("/"),
         );
     };
     view! {
@@ -136,27 +114,15 @@ fn LeaveOrDelete(
     }
 }
 
-/// A full load of `/`: the viewer's accounts changed.
-fn go_home() {
-    if let Some(window) = web_sys::window() {
-        let _ = window.location().set_href("/");
-    }
-}
-
 #[component]
-fn RenameAccount(
-    account_id: String,
-    name: String,
-    error: RwSignal<Option<ApiError>>,
-) -> impl IntoView {
+fn RenameAccount(account_id: String, name: String, submit: Submit) -> impl IntoView {
     let session = crate::app::use_session();
     let name = RwSignal::new(name);
     let on_submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        mutate(
+        submit.mutate(
             "mutation($id: ID!, $n: String!) { renameAccount(id: $id, name: $n) { id } }",
             json!({"id": account_id, "n": name.get_untracked()}),
-            error,
             move |_| session.refresh(),
         );
     };
@@ -172,40 +138,27 @@ fn RenameAccount(
 }
 
 #[component]
-fn Members(
-    account_id: String,
-    can_admin: bool,
-    error: RwSignal<Option<ApiError>>,
-) -> impl IntoView {
-    let members = LocalResource::new(move || {
-        let account_id = account_id.clone();
-        async move {
-            api::gql(
-                "query($a: ID!) { account(id: $a) { members(first: 100) { nodes { id email role } } } }",
-                json!({"a": account_id}),
-            )
-            .await
-            .and_then(|d| api::decode::<Vec<Member>>(d["account"]["members"]["nodes"].clone()))
-        }
-    });
+fn Members(account_id: String, can_admin: bool, submit: Submit) -> impl IntoView {
+    let members = account_list::<Member>(
+        account_id.clone(),
+        "query($a: ID!) { account(id: $a) { members(first: 100) { nodes { id email role } } } }",
+        "/account/members/nodes",
+    );
     view! {
         <section class="card" aria-labelledby="members-h">
             <h2 id="members-h">"Members"</h2>
-            {move || match members.get() {
-                None => view! { <Loading what="members"/> }.into_any(),
-                Some(Err(error)) => view! { <ErrorNote error/> }.into_any(),
-                Some(Ok(list)) => view! {
+            {move || loaded(members.get(), "members", |list| view! {
                     <table class="plain" id="members"><tbody>
                         {list.into_iter().map(|m| {
                             let id = m.id.clone();
                             let remove_id = m.id.clone();
                             let remove = move |_| {
-                                mutate("mutation($id: ID!) { removeMember(id: $id) }",
-                                    json!({"id": remove_id}), error, move |_| members.refetch());
+                                submit.mutate("mutation($id: ID!) { removeMember(id: $id) }",
+                                    json!({"id": remove_id}), move |_| members.refetch());
                             };
                             let change = move |ev: leptos::ev::Event| {
-                                mutate("mutation($id: ID!, $r: Role!) { changeMemberRole(id: $id, role: $r) { id } }",
-                                    json!({"id": id, "r": event_target_value(&ev)}), error, move |_| members.refetch());
+                                submit.mutate("mutation($id: ID!, $r: Role!) { changeMemberRole(id: $id, role: $r) { id } }",
+                                    json!({"id": id, "r": event_target_value(&ev)}), move |_| members.refetch());
                             };
                             let role = m.role.clone();
                             view! {
@@ -220,38 +173,27 @@ fn Members(
                             }
                         }).collect_view()}
                     </tbody></table>
-                }.into_any(),
-            }}
+                })}
         </section>
     }
 }
 
 #[component]
-fn Invites(account_id: String, error: RwSignal<Option<ApiError>>) -> impl IntoView {
-    let invites = LocalResource::new({
-        let account_id = account_id.clone();
-        move || {
-            let account_id = account_id.clone();
-            async move {
-                api::gql(
-                    "query($a: ID!) { account(id: $a) { invites(first: 100) { nodes { id email role status } } } }",
-                    json!({"a": account_id}),
-                )
-                .await
-                .and_then(|d| api::decode::<Vec<Invite>>(d["account"]["invites"]["nodes"].clone()))
-            }
-        }
-    });
+fn Invites(account_id: String, submit: Submit) -> impl IntoView {
+    let invites = account_list::<Invite>(
+        account_id.clone(),
+        "query($a: ID!) { account(id: $a) { invites(first: 100) { nodes { id email role status } } } }",
+        "/account/invites/nodes",
+    );
     let email = RwSignal::new(String::new());
     let role = RwSignal::new("MEMBER".to_owned());
     let sent = RwSignal::new(None::<String>);
     let on_submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         let address = email.get_untracked();
-        mutate(
+        submit.mutate(
             "mutation($a: ID!, $e: String!, $r: Role!) { inviteMember(accountId: $a, email: $e, role: $r) { id } }",
             json!({"a": account_id, "e": address, "r": role.get_untracked()}),
-            error,
             move |_| {
                 sent.set(Some(address));
                 email.set(String::new());
@@ -272,13 +214,13 @@ fn Invites(account_id: String, error: RwSignal<Option<ApiError>>) -> impl IntoVi
                 <button type="submit" class="primary" id="send-invite">"Send invite"</button>
             </form>
             {move || sent.get().map(|a| view! { <p id="invite-sent" role="status">{format!("Invite sent to {a}.")}</p> })}
-            {move || invites.get().and_then(Result::ok).map(|list| view! {
+            {move || loaded(invites.get(), "invites", |list| view! {
                 <table class="plain" id="invites"><tbody>
                     {list.into_iter().map(|i| {
                         let id = i.id.clone();
                         let pending = i.status == "PENDING";
-                        let revoke = move |_| mutate("mutation($id: ID!) { revokeInvite(id: $id) { id } }",
-                            json!({"id": id}), error, move |_| invites.refetch());
+                        let revoke = move |_| submit.mutate("mutation($id: ID!) { revokeInvite(id: $id) { id } }",
+                            json!({"id": id}), move |_| invites.refetch());
                         view! { <tr><td>{i.email}</td><td>{i.role.to_lowercase()}</td><td>{i.status.to_lowercase()}</td>
                             <td>{pending.then(|| view! { <button type="button" on:click=revoke>"Revoke"</button> })}</td></tr> }
                     }).collect_view()}
@@ -289,29 +231,19 @@ fn Invites(account_id: String, error: RwSignal<Option<ApiError>>) -> impl IntoVi
 }
 
 #[component]
-fn Keys(account_id: String, can_admin: bool, error: RwSignal<Option<ApiError>>) -> impl IntoView {
-    let projects = LocalResource::new(move || {
-        let account_id = account_id.clone();
-        async move {
-            api::gql(
-                "query($a: ID!) { account(id: $a) { projects(first: 100) { nodes { id name fingerprintRules \
+fn Keys(account_id: String, can_admin: bool, submit: Submit) -> impl IntoView {
+    let projects = account_list::<Project>(
+        account_id.clone(),
+        "query($a: ID!) { account(id: $a) { projects(first: 100) { nodes { id name fingerprintRules \
                  keys { id label dsn isActive rateLimitPerMinute } } } } }",
-                json!({"a": account_id}),
-            )
-            .await
-            .and_then(|d| api::decode::<Vec<Project>>(d["account"]["projects"]["nodes"].clone()))
-        }
-    });
+        "/account/projects/nodes",
+    );
     view! {
         <section class="card" aria-labelledby="keys-h">
             <h2 id="keys-h">"Projects and keys"</h2>
-            {move || match projects.get() {
-                None => view! { <Loading what="projects"/> }.into_any(),
-                Some(Err(error)) => view! { <ErrorNote error/> }.into_any(),
-                Some(Ok(list)) => list.into_iter().map(|p| view! {
-                    <ProjectBlock project=p can_admin error on_change=move || projects.refetch()/>
-                }).collect_view().into_any(),
-            }}
+            {move || loaded(projects.get(), "projects", |list| list.into_iter().map(|p| view! {
+                    <ProjectBlock project=p can_admin submit on_change=move || projects.refetch()/>
+                }).collect_view())}
         </section>
     }
 }
@@ -320,7 +252,7 @@ fn Keys(account_id: String, can_admin: bool, error: RwSignal<Option<ApiError>>) 
 fn ProjectBlock(
     project: Project,
     can_admin: bool,
-    error: RwSignal<Option<ApiError>>,
+    submit: Submit,
     on_change: impl Fn() + Clone + Send + Sync + 'static,
 ) -> impl IntoView {
     let name = RwSignal::new(project.name.clone());
@@ -331,10 +263,9 @@ fn ProjectBlock(
         move |ev: leptos::ev::SubmitEvent| {
             ev.prevent_default();
             let on_change = on_change.clone();
-            mutate(
+            submit.mutate(
                 "mutation($id: ID!, $n: String!) { renameProject(id: $id, name: $n) { id } }",
                 json!({"id": project_id.get_value(), "n": name.get_untracked()}),
-                error,
                 move |_| on_change(),
             );
         }
@@ -344,10 +275,9 @@ fn ProjectBlock(
         move |ev: leptos::ev::SubmitEvent| {
             ev.prevent_default();
             let on_change = on_change.clone();
-            mutate(
+            submit.mutate(
                 "mutation($id: ID!, $r: String!) { setFingerprintRules(projectId: $id, rules: $r) { id } }",
                 json!({"id": project_id.get_value(), "r": rules.get_untracked()}),
-                error,
                 move |_| on_change(),
             );
         }
@@ -355,18 +285,11 @@ fn ProjectBlock(
     let delete = {
         let on_change = on_change.clone();
         move |_| {
-            let confirmed = web_sys::window()
-                .and_then(|w| {
-                    w.confirm_with_message("Delete this project, its keys and its issues?")
-                        .ok()
-                })
-                .unwrap_or(false);
-            if confirmed {
+            if confirm("Delete this project, its keys and its issues?") {
                 let on_change = on_change.clone();
-                mutate(
+                submit.mutate(
                     "mutation($id: ID!) { deleteProject(id: $id) }",
                     json!({"id": project_id.get_value()}),
-                    error,
                     move |_| on_change(),
                 );
             }
@@ -376,7 +299,7 @@ fn ProjectBlock(
         <div class="project-settings" data-project=project.id.clone()>
             <h3>{project.name.clone()}</h3>
             <ul class="keys">
-                {project.keys.into_iter().map(|k| view! { <KeyRow key=k can_admin error on_change=on_change.clone()/> }).collect_view()}
+                {project.keys.into_iter().map(|k| view! { <KeyRow key=k can_admin submit on_change=on_change.clone()/> }).collect_view()}
             </ul>
             {can_admin.then(|| view! {
                 <form class="inline-form" on:submit=rename>
@@ -400,7 +323,7 @@ fn ProjectBlock(
 fn KeyRow(
     key: Key,
     can_admin: bool,
-    error: RwSignal<Option<ApiError>>,
+    submit: Submit,
     on_change: impl Fn() + Clone + Send + Sync + 'static,
 ) -> impl IntoView {
     let id = StoredValue::new(key.id.clone());
@@ -413,11 +336,10 @@ fn KeyRow(
     );
     let update = move |variables: Value| {
         let on_change = on_change.clone();
-        mutate(
+        submit.mutate(
             "mutation($id: ID!, $a: Boolean, $r: Boolean, $l: Int, $c: Boolean) { \
              updateProjectKey(id: $id, isActive: $a, rotate: $r, rateLimitPerMinute: $l, clearRateLimit: $c) { id } }",
             variables,
-            error,
             move |_| on_change(),
         );
     };
@@ -456,30 +378,20 @@ fn KeyRow(
 }
 
 #[component]
-fn Tokens(account_id: String, error: RwSignal<Option<ApiError>>) -> impl IntoView {
-    let tokens = LocalResource::new({
-        let account_id = account_id.clone();
-        move || {
-            let account_id = account_id.clone();
-            async move {
-                api::gql(
-                    "query($a: ID!) { account(id: $a) { apiTokens(first: 100) { nodes { id name scope prefix revokedAt } } } }",
-                    json!({"a": account_id}),
-                )
-                .await
-                .and_then(|d| api::decode::<Vec<Token>>(d["account"]["apiTokens"]["nodes"].clone()))
-            }
-        }
-    });
+fn Tokens(account_id: String, submit: Submit) -> impl IntoView {
+    let tokens = account_list::<Token>(
+        account_id.clone(),
+        "query($a: ID!) { account(id: $a) { apiTokens(first: 100) { nodes { id name scope prefix revokedAt } } } }",
+        "/account/apiTokens/nodes",
+    );
     let name = RwSignal::new(String::new());
     let scope = RwSignal::new("READ".to_owned());
     let secret = RwSignal::new(None::<String>);
     let on_submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        mutate(
+        submit.mutate(
             "mutation($a: ID!, $n: String!, $s: TokenScope!) { createApiToken(accountId: $a, name: $n, scope: $s) { secret } }",
             json!({"a": account_id, "n": name.get_untracked(), "s": scope.get_untracked()}),
-            error,
             move |data| {
                 secret.set(
                     data.pointer("/createApiToken/secret")
@@ -506,22 +418,18 @@ fn Tokens(account_id: String, error: RwSignal<Option<ApiError>>) -> impl IntoVie
                 <button type="submit" class="primary">"Create token"</button>
             </form>
             {move || secret.get().map(|s| view! { <p role="status">"Copy it now, it is shown once: "<code id="token-secret">{s}</code></p> })}
-            {move || match tokens.get() {
-                None => view! { <Loading what="tokens"/> }.into_any(),
-                Some(Err(error)) => view! { <ErrorNote error/> }.into_any(),
-                Some(Ok(list)) => view! {
+            {move || loaded(tokens.get(), "tokens", |list| view! {
                     <table class="plain"><tbody>
                         {list.into_iter().map(|t| {
                             let id = t.id.clone();
                             let live = t.revoked_at.is_none();
-                            let revoke = move |_| mutate("mutation($id: ID!) { revokeApiToken(id: $id) { id } }",
-                                json!({"id": id}), error, move |_| tokens.refetch());
+                            let revoke = move |_| submit.mutate("mutation($id: ID!) { revokeApiToken(id: $id) { id } }",
+                                json!({"id": id}), move |_| tokens.refetch());
                             view! { <tr><td>{t.name}</td><td>{t.scope.to_lowercase()}</td><td><code>{t.prefix}"…"</code></td>
                                 <td>{if live { view! { <button type="button" on:click=revoke>"Revoke"</button> }.into_any() } else { "revoked".into_any() }}</td></tr> }
                         }).collect_view()}
                     </tbody></table>
-                }.into_any(),
-            }}
+                })}
         </section>
     }
 }

@@ -1,5 +1,7 @@
 //! Stored events: an issue's events (newest first, keyset-paginated), one event with its full
-//! normalized payload, and the lookup of an event (and so its issue) by the SDK's event id.
+//! normalized payload, the lookup of an event (and so its issue) by the SDK's event id, and the
+//! walk between an issue's events (oldest, older, newer, latest) by keyset probes of the
+//! `events (issue_id, id)` index, so it costs the same at the 10th and the 100,000th event.
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, Order, Query, SelectStatement};
@@ -126,6 +128,53 @@ pub async fn latest_events(scope: &AccountScope, issue_ids: &[i64]) -> Result<Ve
         .to_owned();
     let rows = scope.db().conn().query_all(&query).await?;
     rows.iter().map(summary).collect()
+}
+
+/// The oldest event still stored of an issue (`None` when every event was evicted or the issue
+/// is another account's): one forward probe of `events (issue_id, id)`.
+pub async fn oldest_event(scope: &AccountScope, issue_id: i64) -> Result<Option<EventSummary>> {
+    scope.require(Role::Viewer)?;
+    let query = select(scope)
+        .and_where(Expr::col("issue_id").eq(issue_id))
+        .order_by("id", Order::Asc)
+        .limit(1)
+        .to_owned();
+    let row = scope.db().conn().query_one(&query).await?;
+    row.as_ref().map(summary).transpose()
+}
+
+/// Which way to step from an event to its neighbour in the same issue (arrival order, as
+/// [`list_events`] pages).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Step {
+    /// The event that arrived just before.
+    Older,
+    /// The event that arrived just after.
+    Newer,
+}
+
+/// The SDK event id of the neighbour of `event` in its issue, or `None` at either end.
+pub async fn neighbour_event_id(
+    scope: &AccountScope,
+    event: &EventSummary,
+    step: Step,
+) -> Result<Option<String>> {
+    scope.require(Role::Viewer)?;
+    let (condition, order) = match step {
+        Step::Older => (Expr::col("id").lt(event.id), Order::Desc),
+        Step::Newer => (Expr::col("id").gt(event.id), Order::Asc),
+    };
+    let query = Query::select()
+        .column("event_id")
+        .from("events")
+        .and_where(Expr::col("account_id").eq(scope.account_id().0))
+        .and_where(Expr::col("issue_id").eq(event.issue_id))
+        .and_where(condition)
+        .order_by("id", order)
+        .limit(1)
+        .to_owned();
+    let row = scope.db().conn().query_one(&query).await?;
+    Ok(row.map(|r| r.try_get("", "event_id")).transpose()?)
 }
 
 /// One event with its payload, by row id.

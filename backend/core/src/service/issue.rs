@@ -792,15 +792,48 @@ pub async fn unmerge_fingerprint(scope: &AccountScope, issue_id: i64, hash: &str
     Ok(created.into())
 }
 
-/// Top values of one tag key on an issue.
+/// Top values of one tag key on an issue (or across a project's issues).
 #[derive(Clone, Debug, Serialize, PartialEq)]
 pub struct TagFacet {
     /// Tag key (`browser`, `environment`, `release`, `user`, …).
     pub key: String,
     /// Distinct values seen.
     pub distinct_values: i64,
+    /// Events counted with the key, whatever the value (the base of a value's share).
+    pub total: i64,
     /// The most frequent values with their counts, most frequent first.
     pub top: Vec<(String, i64)>,
+}
+
+/// Folds rows of `key`, `value` and a count (the column `count`), sorted by key then count
+/// descending, into facets of at most `limit` values each.
+pub(crate) fn fold_facets(
+    rows: &[sea_orm::QueryResult],
+    count: &str,
+    limit: usize,
+) -> Result<Vec<TagFacet>> {
+    let mut facets: Vec<TagFacet> = Vec::new();
+    for row in rows {
+        let key: String = row.try_get("", "key")?;
+        let value: String = row.try_get("", "value")?;
+        let count: i64 = row.try_get("", count)?;
+        if facets.last().is_none_or(|f| f.key != key) {
+            facets.push(TagFacet {
+                key,
+                distinct_values: 0,
+                total: 0,
+                top: Vec::new(),
+            });
+        }
+        if let Some(facet) = facets.last_mut() {
+            facet.distinct_values += 1;
+            facet.total += count;
+            if facet.top.len() < limit {
+                facet.top.push((value, count));
+            }
+        }
+    }
+    Ok(facets)
 }
 
 /// Tag facets of an issue: every key with its `limit` most frequent values (environments seen
@@ -829,26 +862,7 @@ pub async fn tag_facets(
                 .to_owned(),
         )
         .await?;
-    let mut facets: Vec<TagFacet> = Vec::new();
-    for row in rows {
-        let key: String = row.try_get("", "key")?;
-        let value: String = row.try_get("", "value")?;
-        let count: i64 = row.try_get("", "times_seen")?;
-        if facets.last().is_none_or(|f| f.key != key) {
-            facets.push(TagFacet {
-                key: key.clone(),
-                distinct_values: 0,
-                top: Vec::new(),
-            });
-        }
-        if let Some(facet) = facets.last_mut() {
-            facet.distinct_values += 1;
-            if facet.top.len() < limit {
-                facet.top.push((value, count));
-            }
-        }
-    }
-    Ok(facets)
+    fold_facets(&rows, "times_seen", limit)
 }
 
 /// Events per hour of an issue in `[from, to)`, hours without events included as zero

@@ -27,6 +27,8 @@ pub enum Owned {
     Issue(i64),
     /// `events.id`.
     Event(i64),
+    /// `attachments.id`.
+    Attachment(i64),
 }
 
 /// The account owning the row; `NotFound` when there is none.
@@ -82,20 +84,26 @@ pub async fn account_of(db: &Db, row: Owned) -> Result<AccountId> {
                 .one(conn)
                 .await?
         }
-        Owned::Event(id) => {
-            use sea_orm::ConnectionTrait;
-            use sea_orm::sea_query::{Expr, ExprTrait, Query};
-            conn.query_one(
-                &Query::select()
-                    .column("account_id")
-                    .from("events")
-                    .and_where(Expr::col("id").eq(id))
-                    .to_owned(),
-            )
-            .await?
-            .map(|row| row.try_get::<i64>("", "account_id"))
-            .transpose()?
-        }
+        Owned::Event(id) => account_column(db, "events", id).await?,
+        Owned::Attachment(id) => account_column(db, "attachments", id).await?,
     };
     found.map(AccountId).ok_or(Error::NotFound)
+}
+
+/// `account_id` of row `id` of a table without an entity here (events, attachments).
+async fn account_column(db: &Db, table: &'static str, id: i64) -> Result<Option<i64>> {
+    use sea_orm::ConnectionTrait;
+    use sea_orm::sea_query::{Expr, ExprTrait, Query};
+    Ok(db
+        .conn()
+        .query_one(
+            &Query::select()
+                .column("account_id")
+                .from(table)
+                .and_where(Expr::col("id").eq(id))
+                .to_owned(),
+        )
+        .await?
+        .map(|row| row.try_get::<i64>("", "account_id"))
+        .transpose()?)
 }

@@ -1,9 +1,10 @@
-//! What a project has seen: releases and environments (from the issues' tag values, which
-//! survive event eviction), outcomes per hour, and an event's attachments and user feedback.
+//! What a project has seen: releases, environments and tag values (from the issues' tag
+//! values, which survive event eviction), outcomes per hour, and an event's attachments (their
+//! bytes inline when small, or read in slices for a download of any size) and user feedback.
 
 use chrono::{DateTime, Utc};
 use sea_orm::ConnectionTrait;
-use sea_orm::sea_query::{Expr, ExprTrait, Order, Query};
+use sea_orm::sea_query::{Expr, ExprTrait, Func, Order, Query};
 
 use crate::ids::ProjectId;
 use crate::scope::{AccountScope, Role};
@@ -66,6 +67,34 @@ pub async fn seen_values(
             })
         })
         .collect()
+}
+
+/// Tag keys seen in a project's issues (`None`: every project of the account) with their
+/// `limit` most frequent values, keys in name order: what the search bar suggests. Counts are
+/// events, summed over the issues (they survive event eviction).
+pub async fn tag_facets(
+    scope: &AccountScope,
+    project: Option<ProjectId>,
+    limit: usize,
+) -> Result<Vec<crate::service::issue::TagFacet>> {
+    scope.require(Role::Viewer)?;
+    let mut query = Query::select()
+        .columns(["key", "value"])
+        .expr_as(Expr::cust("CAST(SUM(times_seen) AS BIGINT)"), "events")
+        .from("issue_tag_values")
+        .and_where(Expr::col("account_id").eq(scope.account_id().0))
+        .group_by_col("key")
+        .group_by_col("value")
+        .order_by("key", Order::Asc)
+        .order_by_expr(Expr::cust("events"), Order::Desc)
+        .order_by("value", Order::Asc)
+        .to_owned();
+    if let Some(project) = project {
+        crate::service::project::load_project(scope, project).await?;
+        query.and_where(Expr::col("project_id").eq(project.0));
+    }
+    let rows = scope.db().conn().query_all(&query).await?;
+    crate::service::issue::fold_facets(&rows, "events", limit)
 }
 
 /// One outcome row: what happened to how many items of a category in an hour.
@@ -144,6 +173,27 @@ pub struct AttachmentInfo {
     pub size: i64,
 }
 
+impl AttachmentInfo {
+    /// The metadata of the scope's attachments (filters to add).
+    fn select(scope: &AccountScope) -> sea_orm::sea_query::SelectStatement {
+        Query::select()
+            .columns(["id", "filename", "content_type", "attachment_type", "size"])
+            .from("attachments")
+            .and_where(Expr::col("account_id").eq(scope.account_id().0))
+            .to_owned()
+    }
+
+    fn from_row(row: &sea_orm::QueryResult) -> Result<Self> {
+        Ok(Self {
+            id: row.try_get("", "id")?,
+            filename: row.try_get("", "filename")?,
+            content_type: row.try_get("", "content_type")?,
+            attachment_type: row.try_get("", "attachment_type")?,
+            size: row.try_get("", "size")?,
+        })
+    }
+}
+
 /// The largest attachment whose content [`attachment_data`] hands out (the API inlines it).
 pub const MAX_INLINE_ATTACHMENT_BYTES: i64 = 1024 * 1024;
 
@@ -185,6 +235,70 @@ pub async fn attachment_data(
     Ok(Some(data))
 }
 
+/// One attachment of the scope's account by id (any project, with or without its event),
+/// for a download; `NotFound` for another account's.
+pub async fn attachment_info(scope: &AccountScope, attachment: i64) -> Result<AttachmentInfo> {
+    scope.require(Role::Viewer)?;
+    let row = scope
+        .db()
+        .conn()
+        .query_one(
+            &AttachmentInfo::select(scope)
+                .and_where(Expr::col("id").eq(attachment))
+                .to_owned(),
+        )
+        .await?
+        .ok_or(Error::NotFound)?;
+    AttachmentInfo::from_row(&row)
+}
+
+/// The bytes `[offset, offset + len)` of an attachment (fewer at its end): a download reads a
+/// large attachment slice by slice, so it never holds the whole file. `NotFound` for another
+/// account's, or once it is gone (evicted while being read).
+///
+/// `substr` on a blob/bytea counts bytes on both engines. PostgreSQL reads only the pages of
+/// the slice; SQLite reads the whole value for each slice, which is why callers size slices
+/// to the file ([`download_slice_len`]).
+pub async fn attachment_slice(
+    scope: &AccountScope,
+    attachment: i64,
+    offset: i64,
+    len: i64,
+) -> Result<Vec<u8>> {
+    scope.require(Role::Viewer)?;
+    // PostgreSQL's substr takes `integer`s (attachments stay far below 2 GiB).
+    let int = |n: i64| i32::try_from(n).map_err(|_| Error::validation("offset", "beyond 2 GiB"));
+    let row = scope
+        .db()
+        .conn()
+        .query_one(
+            &Query::select()
+                .expr_as(
+                    Func::cust("substr").args([
+                        Expr::col("data"),
+                        Expr::val(int(offset + 1)?),
+                        Expr::val(int(Ord::max(len, 0))?),
+                    ]),
+                    "slice",
+                )
+                .from("attachments")
+                .and_where(Expr::col("account_id").eq(scope.account_id().0))
+                .and_where(Expr::col("id").eq(attachment))
+                .to_owned(),
+        )
+        .await?
+        .ok_or(Error::NotFound)?;
+    Ok(row.try_get("", "slice")?)
+}
+
+/// How many bytes a download reads at a time for a file of `size` bytes: 1 MiB, or a 16th of
+/// the file when larger (at most 16 reads, whatever the size: each costs a read of the whole
+/// value on SQLite).
+pub fn download_slice_len(size: i64) -> i64 {
+    const MIB: i64 = 1024 * 1024;
+    Ord::max(MIB, (size + 15) / 16)
+}
+
 /// User feedback about an event.
 #[derive(Clone, Debug)]
 pub struct Feedback {
@@ -209,10 +323,7 @@ pub async fn event_attachments(
         .db()
         .conn()
         .query_all(
-            &Query::select()
-                .columns(["id", "filename", "content_type", "attachment_type", "size"])
-                .from("attachments")
-                .and_where(Expr::col("account_id").eq(scope.account_id().0))
+            &AttachmentInfo::select(scope)
                 .and_where(Expr::col("project_id").eq(project))
                 .and_where(Expr::col("event_id").eq(event_id))
                 .order_by("id", Order::Asc)
@@ -220,15 +331,7 @@ pub async fn event_attachments(
         )
         .await?
         .iter()
-        .map(|r| {
-            Ok(AttachmentInfo {
-                id: r.try_get("", "id")?,
-                filename: r.try_get("", "filename")?,
-                content_type: r.try_get("", "content_type")?,
-                attachment_type: r.try_get("", "attachment_type")?,
-                size: r.try_get("", "size")?,
-            })
-        })
+        .map(AttachmentInfo::from_row)
         .collect()
 }
 

@@ -17,6 +17,7 @@ use async_graphql_axum::{GraphQLBatchRequest, GraphQLResponse};
 use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use errorwatch_core::scope::Principal;
 use errorwatch_core::service::auth::Client;
 use errorwatch_graphql::context::{ACCESS_COOKIE, CSRF_HEADER, REFRESH_COOKIE};
 use errorwatch_graphql::{CookieSettings, MAX_DOCUMENT_BYTES, RequestContext, prepare_request};
@@ -40,7 +41,7 @@ pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 }
 
 /// A GraphQL-shaped error response.
-fn error_response(status: StatusCode, code: &str, message: &str) -> Response {
+pub fn error_response(status: StatusCode, code: &str, message: &str) -> Response {
     (
         status,
         axum::Json(serde_json::json!({
@@ -78,6 +79,150 @@ pub fn client(peer: SocketAddr, headers: &HeaderMap) -> Client {
     }
 }
 
+/// Who sent a request to the API's HTTP surface, and the session cookies to send back with the
+/// answer (after a rotation, or to forget a dead session).
+pub struct Caller {
+    /// The verified principal; `None` for an anonymous request.
+    pub principal: Option<Principal>,
+    /// `Set-Cookie` values for the response.
+    pub set_cookies: Vec<String>,
+}
+
+/// Whether session cookies count only with the `X-CSRF-Token` header.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Csrf {
+    /// `POST /graphql`: anything may change, so another site must not be able to send it.
+    Required,
+    /// A plain `GET` link (a download): it changes nothing, another site cannot read the answer
+    /// (no CORS), and SameSite=Lax keeps the cookies off its embedded requests.
+    NotRequired,
+}
+
+/// Authenticates a request: `Authorization: Bearer ewt_…` (a bad token is 401, never silently
+/// anonymous), else the session cookies (rotated when the access token expired), else
+/// anonymous. `Err` is the response to send instead.
+pub async fn authenticate(
+    state: &AppState,
+    headers: &HeaderMap,
+    csrf: Csrf,
+) -> Result<Caller, Response> {
+    let cookies = cookie_settings(state);
+    let mut set_cookies: Vec<String> = Vec::new();
+    let bearer = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .map(str::trim);
+    let internal = |e: errorwatch_core::Error, what: &str| {
+        tracing::error!(error = %e, "authenticating {what}");
+        error_response(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "INTERNAL",
+            "internal error; it was logged",
+        )
+    };
+    if let Some(bearer) = bearer {
+        return match state.auth.authenticate_token(bearer).await {
+            Ok(principal) => Ok(Caller {
+                principal: Some(principal),
+                set_cookies,
+            }),
+            Err(errorwatch_core::Error::Unauthenticated(message)) => Err(error_response(
+                StatusCode::UNAUTHORIZED,
+                "UNAUTHENTICATED",
+                message,
+            )),
+            Err(e) => Err(internal(e, "an API token")),
+        };
+    }
+    let access = cookie(headers, ACCESS_COOKIE);
+    let refresh = cookie(headers, REFRESH_COOKIE);
+    if access.is_none() && refresh.is_none() {
+        return Ok(Caller {
+            principal: None,
+            set_cookies,
+        });
+    }
+    let csrf_refused = || {
+        error_response(
+            StatusCode::FORBIDDEN,
+            "FORBIDDEN",
+            "missing or wrong X-CSRF-Token header (send the value of the ew_csrf cookie)",
+        )
+    };
+    let csrf_header = headers
+        .get(CSRF_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    // Checked before anything (a refresh rotates), and against the session below.
+    if csrf == Csrf::Required && csrf_header.is_empty() {
+        return Err(csrf_refused());
+    }
+    match state.auth.authenticate_session(access, refresh).await {
+        Ok(Some((principal, rotated))) => {
+            if csrf == Csrf::Required && !state.auth.csrf_matches(&principal, csrf_header) {
+                return Err(csrf_refused());
+            }
+            if let Some(tokens) = rotated {
+                set_cookies.extend(cookies.set(&tokens));
+            }
+            Ok(Caller {
+                principal: Some(principal),
+                set_cookies,
+            })
+        }
+        Ok(None) => {
+            // Expired, revoked or forged: forget the cookies, answer anonymously.
+            set_cookies.extend(cookies.clear());
+            Ok(Caller {
+                principal: None,
+                set_cookies,
+            })
+        }
+        Err(e) => Err(internal(e, "a session")),
+    }
+}
+
+/// The API's rate limit per principal (per API token, per user, anonymous requests per IP):
+/// the 429 to send (with `Retry-After`) when over it.
+pub fn rate_limit(
+    state: &AppState,
+    principal: Option<&Principal>,
+    peer: SocketAddr,
+) -> Option<Response> {
+    let limit_key = match principal {
+        Some(p) => match p.api_token() {
+            Some((token, _, _)) => format!("token:{token}"),
+            None => format!("user:{}", p.user_id()),
+        },
+        None => format!("ip:{}", peer.ip()),
+    };
+    let not_until = state.api_limiter.check_key(&limit_key).err()?;
+    use governor::clock::{Clock, DefaultClock};
+    let secs = not_until
+        .wait_time_from(DefaultClock::default().now())
+        .as_secs_f64()
+        .ceil()
+        .max(1.0) as u64;
+    let mut response = (
+        StatusCode::TOO_MANY_REQUESTS,
+        axum::Json(serde_json::json!({
+            "errors": [{
+                "message": format!("too many requests; retry in {secs} s"),
+                "extensions": {"code": "RATE_LIMITED", "retryAfter": secs}
+            }]
+        })),
+    )
+        .into_response();
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+    Some(response)
+}
+
 /// `POST /graphql`.
 pub async fn post(
     State(state): State<AppState>,
@@ -102,105 +247,14 @@ pub async fn post(
         );
     }
     let cookies = cookie_settings(&state);
-    let mut set_cookies: Vec<String> = Vec::new();
-    let bearer = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            v.strip_prefix("Bearer ")
-                .or_else(|| v.strip_prefix("bearer "))
-        })
-        .map(str::trim);
-    let principal = if let Some(bearer) = bearer {
-        match state.auth.authenticate_token(bearer).await {
-            Ok(principal) => Some(principal),
-            Err(errorwatch_core::Error::Unauthenticated(message)) => {
-                return error_response(StatusCode::UNAUTHORIZED, "UNAUTHENTICATED", message);
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "authenticating an API token");
-                return error_response(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "INTERNAL",
-                    "internal error; it was logged",
-                );
-            }
-        }
-    } else {
-        let access = cookie(&headers, ACCESS_COOKIE);
-        let refresh = cookie(&headers, REFRESH_COOKIE);
-        if access.is_none() && refresh.is_none() {
-            None
-        } else {
-            let csrf_refused = || {
-                error_response(
-                    StatusCode::FORBIDDEN,
-                    "FORBIDDEN",
-                    "missing or wrong X-CSRF-Token header (send the value of the ew_csrf cookie)",
-                )
-            };
-            let csrf_header = headers
-                .get(CSRF_HEADER)
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or_default();
-            // Checked before anything (a refresh rotates), and against the session below.
-            if csrf_header.is_empty() {
-                return csrf_refused();
-            }
-            match state.auth.authenticate_session(access, refresh).await {
-                Ok(Some((principal, rotated))) => {
-                    if !state.auth.csrf_matches(&principal, csrf_header) {
-                        return csrf_refused();
-                    }
-                    if let Some(tokens) = rotated {
-                        set_cookies.extend(cookies.set(&tokens));
-                    }
-                    Some(principal)
-                }
-                Ok(None) => {
-                    // Expired, revoked or forged: forget the cookies, answer anonymously.
-                    set_cookies.extend(cookies.clear());
-                    None
-                }
-                Err(e) => {
-                    tracing::error!(error = %e, "authenticating a session");
-                    return error_response(
-                        StatusCode::INTERNAL_SERVER_ERROR,
-                        "INTERNAL",
-                        "internal error; it was logged",
-                    );
-                }
-            }
-        }
+    let Caller {
+        principal,
+        mut set_cookies,
+    } = match authenticate(&state, &headers, Csrf::Required).await {
+        Ok(caller) => caller,
+        Err(response) => return response,
     };
-    // Rate limit per principal (anonymous requests per IP).
-    let limit_key = match &principal {
-        Some(p) => match p.api_token() {
-            Some((token, _, _)) => format!("token:{token}"),
-            None => format!("user:{}", p.user_id()),
-        },
-        None => format!("ip:{}", peer.ip()),
-    };
-    if let Err(not_until) = state.api_limiter.check_key(&limit_key) {
-        use governor::clock::{Clock, DefaultClock};
-        let secs = not_until
-            .wait_time_from(DefaultClock::default().now())
-            .as_secs_f64()
-            .ceil()
-            .max(1.0) as u64;
-        let mut response = (
-            StatusCode::TOO_MANY_REQUESTS,
-            axum::Json(serde_json::json!({
-                "errors": [{
-                    "message": format!("too many requests; retry in {secs} s"),
-                    "extensions": {"code": "RATE_LIMITED", "retryAfter": secs}
-                }]
-            })),
-        )
-            .into_response();
-        response
-            .headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+    if let Some(response) = rate_limit(&state, principal.as_ref(), peer) {
         return response;
     }
     let context = RequestContext {

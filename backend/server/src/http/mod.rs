@@ -3,6 +3,7 @@
 //! Layers, outermost first: request id (`x-request-id`, generated when absent, echoed back),
 //! tracing span per request, metrics (by matched route, never raw path).
 
+pub mod download;
 pub mod graphql;
 pub mod health;
 pub mod ingest;
@@ -24,6 +25,7 @@ use errorwatch_core::outcome::OutcomeBuffer;
 use errorwatch_core::service::auth::Auth;
 use errorwatch_core::service::ingest::KeyCache;
 use errorwatch_core::spool::Spool;
+use errorwatch_graphql::issues::DOWNLOAD_PATH;
 use errorwatch_graphql::{AppSchema, ServerInfo, build_schema};
 use tower::ServiceBuilder;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
@@ -209,6 +211,15 @@ pub fn router(state: AppState) -> Router {
         .route("/health/ready", get(health::ready))
         .route("/metrics", get(metrics::metrics))
         .route("/graphql/ws", get(graphql::ws))
+        // Under `/graphql`, where the session cookies go (`Attachment.downloadUrl` names them).
+        .route(
+            &format!("/{DOWNLOAD_PATH}/attachments/{{id}}"),
+            get(download::attachment),
+        )
+        .route(
+            &format!("/{DOWNLOAD_PATH}/events/{{id}}"),
+            get(download::event),
+        )
         .route(
             "/graphql",
             get(graphiql)

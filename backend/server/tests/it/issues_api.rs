@@ -23,15 +23,17 @@ async fn send(app: &TestApp, project: i64, key: &str, event: Value) -> String {
     event_id
 }
 
-struct Shop {
-    browser: Gql,
-    account: String,
-    project: String,
-    number: i64,
-    key: String,
+/// A signed-in owner with an account and a project (and its DSN key).
+pub struct Shop {
+    pub browser: Gql,
+    pub account: String,
+    pub project: String,
+    pub number: i64,
+    pub key: String,
 }
 
-async fn shop(app: &TestApp) -> Shop {
+/// Signs up ada@example.com with the account Acme and its project Shop.
+pub async fn shop(app: &TestApp) -> Shop {
     let (browser, account) = user_with_account(app, "ada@example.com", "Acme").await;
     let created = browser
         .ok(
@@ -535,5 +537,117 @@ db_test!(
                 .await,
             "NOT_FOUND"
         );
+    }
+);
+
+/// One event of an issue with its neighbours.
+const WALK: &str = "query($p: ID!, $e: String!) { event(projectId: $p, eventId: $e) {
+    eventId previousEventId nextEventId } }";
+
+/// Follows `field` (`previousEventId` or `nextEventId`) from `start` to the end of the issue.
+async fn walk(shop: &Shop, start: &str, field: &str) -> Vec<String> {
+    let mut seen = vec![start.to_owned()];
+    loop {
+        let data = shop
+            .browser
+            .ok(WALK, json!({"p": shop.project, "e": seen.last()}))
+            .await;
+        match data["event"][field].as_str() {
+            Some(next) => seen.push(next.to_owned()),
+            None => return seen,
+        }
+    }
+}
+
+db_test!(
+    async fn every_event_of_an_issue_is_reached_from_its_oldest_and_latest(backend) {
+        let app = TestApp::spawn(backend).await;
+        let shop = shop(&app).await;
+        // More than a page of events (100), all of one issue.
+        const N: usize = 130;
+        for i in 0..N {
+            send(&app, shop.number, &shop.key, json!({"message": "Payment declined", "extra": {"n": i}})).await;
+        }
+        // And another issue's event, which no walk may reach.
+        send(&app, shop.number, &shop.key, json!({"message": "Cache miss storm"})).await;
+        app.run_pending_jobs().await;
+        let issues = shop.browser.ok(LIST, json!({"p": shop.project, "q": "Payment"})).await;
+        let issue = issues["project"]["issues"]["edges"][0]["node"]["id"].as_str().expect("issue").to_owned();
+
+        // The issue's events newest first, both pages of the connection.
+        let mut listed: Vec<String> = Vec::new();
+        let mut after = Value::Null;
+        loop {
+            let page = shop
+                .browser
+                .ok(
+                    "query($i: ID!, $a: String) { issue(id: $i) { events(first: 100, after: $a) {
+                       pageInfo { hasNextPage endCursor } nodes { eventId } } } }",
+                    json!({"i": issue, "a": after}),
+                )
+                .await;
+            let events = &page["issue"]["events"];
+            listed.extend(events["nodes"].as_array().expect("nodes").iter().map(|n| n["eventId"].as_str().expect("id").to_owned()));
+            if events["pageInfo"]["hasNextPage"] != json!(true) {
+                break;
+            }
+            after = events["pageInfo"]["endCursor"].clone();
+        }
+        assert_eq!(listed.len(), N);
+
+        let ends = shop
+            .browser
+            .ok(
+                "query($i: ID!) { issue(id: $i) { oldestEvent { eventId previousEventId } latestEvent { eventId nextEventId } } }",
+                json!({"i": issue}),
+            )
+            .await;
+        let oldest = ends["issue"]["oldestEvent"]["eventId"].as_str().expect("oldest");
+        let latest = ends["issue"]["latestEvent"]["eventId"].as_str().expect("latest");
+        assert_eq!((latest, oldest), (listed[0].as_str(), listed[N - 1].as_str()));
+        assert_eq!(ends["issue"]["oldestEvent"]["previousEventId"], Value::Null);
+        assert_eq!(ends["issue"]["latestEvent"]["nextEventId"], Value::Null);
+
+        // Older from the latest walks the whole list; newer from the oldest walks it back.
+        assert_eq!(walk(&shop, latest, "previousEventId").await, listed);
+        let mut upwards = walk(&shop, oldest, "nextEventId").await;
+        upwards.reverse();
+        assert_eq!(upwards, listed);
+
+        // Another account's session reaches neither the events nor the issue's ends.
+        let (other, _) = user_with_account(&app, "eve@example.com", "Other").await;
+        assert_eq!(other.err(WALK, json!({"p": shop.project, "e": latest})).await, "NOT_FOUND");
+        assert_eq!(
+            other.err("query($i: ID!) { issue(id: $i) { oldestEvent { eventId } } }", json!({"i": issue})).await,
+            "NOT_FOUND"
+        );
+    }
+);
+
+db_test!(
+    async fn tag_facets_of_a_project_and_an_account_suggest_values_with_their_share(backend) {
+        let app = TestApp::spawn(backend).await;
+        let shop = shop(&app).await;
+        seed(&app, &shop).await;
+        const FACETS: &str = "query($p: ID!, $a: ID!) {
+            project(id: $p) { tagFacets(limit: 5) { key distinctValues totalCount topValues { value count } } }
+            account(id: $a) { tagFacets { key topValues { value } } } }";
+        let data = shop.browser.ok(FACETS, json!({"p": shop.project, "a": shop.account})).await;
+        let facets = data["project"]["tagFacets"].as_array().expect("facets");
+        let facet = |key: &str| facets.iter().find(|f| f["key"] == key).unwrap_or_else(|| panic!("no {key} in {facets:?}")).clone();
+        // Three events of one issue and one of another had a browser tag.
+        let browser = facet("browser");
+        assert_eq!(browser["totalCount"], 4, "{browser}");
+        assert_eq!(browser["topValues"][0], json!({"value": "Firefox", "count": 3}));
+        assert_eq!(browser["topValues"][1], json!({"value": "Chrome", "count": 1}));
+        assert_eq!(facet("environment")["topValues"][0], json!({"value": "production", "count": 4}));
+        let keys: Vec<&str> = facets.iter().map(|f| f["key"].as_str().expect("key")).collect();
+        let mut sorted = keys.clone();
+        sorted.sort_unstable();
+        assert_eq!(keys, sorted, "keys in name order");
+        assert_eq!(data["account"]["tagFacets"].as_array().expect("facets").len(), facets.len());
+
+        let (other, other_account) = user_with_account(&app, "eve@example.com", "Other").await;
+        assert_eq!(other.err(FACETS, json!({"p": shop.project, "a": other_account})).await, "NOT_FOUND");
     }
 );

@@ -10,6 +10,7 @@ mod cli;
 mod crash;
 mod cross_tenant;
 mod digest;
+mod downloads;
 mod http;
 mod ingest;
 mod issues_api;

@@ -66,6 +66,15 @@ impl Gql {
         }
     }
 
+    /// The jar as a `Cookie` header value.
+    fn cookie_header(&self) -> String {
+        let jar = self.jar.lock().expect("jar");
+        jar.iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
     /// Sends a request without the CSRF header (to test the check).
     pub async fn raw(&self, query: &str, variables: Value, csrf: bool) -> (u16, Value) {
         let mut request = self
@@ -76,16 +85,10 @@ impl Gql {
         if let Some(bearer) = &self.bearer {
             request = request.bearer_auth(bearer);
         }
-        let cookies: String = {
-            let jar = self.jar.lock().expect("jar");
-            if csrf && let Some(token) = jar.get("ew_csrf") {
-                request = request.header("x-csrf-token", token.clone());
-            }
-            jar.iter()
-                .map(|(k, v)| format!("{k}={v}"))
-                .collect::<Vec<_>>()
-                .join("; ")
-        };
+        if csrf && let Some(token) = self.cookie("ew_csrf") {
+            request = request.header("x-csrf-token", token);
+        }
+        let cookies = self.cookie_header();
         if !cookies.is_empty() {
             request = request.header("cookie", cookies);
         }
@@ -107,6 +110,20 @@ impl Gql {
         }
         let body: Value = response.json().await.expect("json body");
         (status, body)
+    }
+
+    /// `GET url` as this client: a link the browser follows (its cookies, no CSRF header) or
+    /// an integration's request (`Authorization: Bearer`).
+    pub async fn download(&self, url: &str) -> reqwest::Response {
+        let mut request = self.http.get(url).header("user-agent", &self.user_agent);
+        if let Some(bearer) = &self.bearer {
+            request = request.bearer_auth(bearer);
+        }
+        let cookies = self.cookie_header();
+        if !cookies.is_empty() {
+            request = request.header("cookie", cookies);
+        }
+        request.send().await.expect("download request")
     }
 
     /// The whole response body.

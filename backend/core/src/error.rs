@@ -35,6 +35,9 @@ pub enum Error {
         /// When the next attempt is allowed.
         retry_after: std::time::Duration,
     },
+    /// The account's plan does not allow this (e.g. more members); upgrading would.
+    #[error("{0}")]
+    PlanLimit(String),
     /// Anything else; logged, never shown.
     #[error(transparent)]
     Internal(#[from] anyhow::Error),

@@ -214,6 +214,7 @@ impl Application {
             let eviction = EvictEvents {
                 max_age_days: self.config.worker.event_retention_days,
                 max_events_per_project: self.config.worker.max_events_per_project,
+                default_plan: Some(self.config.billing.default_plan.clone()),
             };
             tasks.spawn(async move {
                 run_scheduler(queue, eviction, stop).await;

@@ -316,6 +316,7 @@ fn explain(error: Error, what: &str) -> anyhow::Error {
         Error::NotFound => anyhow::anyhow!("{what} not found"),
         Error::Validation { field, message } => anyhow::anyhow!("invalid {field}: {message}"),
         Error::Conflict(message) => anyhow::anyhow!("{message}"),
+        Error::PlanLimit(message) => anyhow::anyhow!("{message}"),
         Error::Forbidden => anyhow::anyhow!("not allowed"),
         Error::Unauthenticated(message) => anyhow::anyhow!("{message}"),
         Error::RateLimited { retry_after } => {

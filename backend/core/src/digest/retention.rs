@@ -24,6 +24,10 @@ pub struct EvictEvents {
     pub max_age_days: u32,
     /// At most this many events per project are kept (first/latest per issue stay).
     pub max_events_per_project: i64,
+    /// When set, an account's events are also kept no longer than its plan's
+    /// `retention_days` (accounts without a subscription are on this plan).
+    #[serde(default)]
+    pub default_plan: Option<String>,
 }
 
 /// Rewrites `?` placeholders as `$1, $2, …` for PostgreSQL.
@@ -185,17 +189,45 @@ impl Job for EvictEvents {
     async fn run(&self, ctx: &JobContext) -> anyhow::Result<()> {
         let conn = ctx.db.conn();
         let backend = conn.get_database_backend();
-        let cutoff = Utc::now() - chrono::Duration::days(i64::from(self.max_age_days));
+        let now = Utc::now();
+        let plans = match &self.default_plan {
+            Some(_) => crate::billing::plan::load_plans(&ctx.db).await?,
+            None => Vec::new(),
+        };
         let projects = conn
             .query_all_raw(Statement::from_string(
                 backend,
-                "SELECT DISTINCT project_id FROM events \
-                 UNION SELECT DISTINCT project_id FROM attachments",
+                "SELECT p.id AS project_id, p.account_id AS account_id FROM projects p \
+                 WHERE p.id IN (SELECT DISTINCT project_id FROM events \
+                 UNION SELECT DISTINCT project_id FROM attachments)",
             ))
             .await?;
         let (mut events_removed, mut attachments_removed) = (0u64, 0u64);
+        let mut retention: std::collections::HashMap<i64, i64> = std::collections::HashMap::new();
         for row in projects {
             let project_id: i64 = row.try_get("", "project_id")?;
+            let account_id: i64 = row.try_get("", "account_id")?;
+            let mut days = i64::from(self.max_age_days);
+            if let Some(default_plan) = &self.default_plan {
+                let plan_days = match retention.get(&account_id) {
+                    Some(days) => *days,
+                    None => {
+                        let current = crate::billing::quota::account_plan(
+                            &ctx.db,
+                            &plans,
+                            default_plan,
+                            account_id,
+                            now,
+                        )
+                        .await?;
+                        let days = i64::from(current.plan.spec.retention_days);
+                        retention.insert(account_id, days);
+                        days
+                    }
+                };
+                days = days.min(plan_days);
+            }
+            let cutoff = now - chrono::Duration::days(days);
             let txn = conn.begin().await?;
             let (events, attachments) = self
                 .evict_project(&txn, backend, project_id, cutoff)

@@ -149,6 +149,7 @@ pub struct Auth {
     outbox: Outbox,
     mode: Mode,
     signup: SignupPolicy,
+    default_plan: String,
 }
 
 /// A hash to verify against when the email is unknown, so both paths cost one argon2 run.
@@ -194,6 +195,7 @@ impl Auth {
             outbox: Outbox::new(queue, config.http.public_url.clone()),
             mode: config.auth.mode,
             signup: config.auth.signup,
+            default_plan: config.billing.default_plan.clone(),
             db,
         })
     }
@@ -207,6 +209,11 @@ impl Auth {
     /// The database.
     pub fn db(&self) -> &Db {
         &self.db
+    }
+
+    /// The plan of accounts without a subscription.
+    pub fn default_plan(&self) -> &str {
+        &self.default_plan
     }
 
     /// The email outbox.
@@ -335,7 +342,13 @@ impl Auth {
                 ),
                 other => other,
             })?;
-        crate::service::member::accept_invite_row(&self.db, &invite, UserId(row.id)).await?;
+        crate::service::member::accept_invite_row(
+            &self.db,
+            &self.default_plan,
+            &invite,
+            UserId(row.id),
+        )
+        .await?;
         let tokens = self.start_session(UserId(row.id), client).await?;
         Ok(SignUpOutcome::SignedIn(to_user(&row), tokens))
     }

@@ -290,6 +290,23 @@ pub async fn invite(scope: &AccountScope, auth: &Auth, email: &str, role: Role) 
         .one(db.conn())
         .await?
         .ok_or(Error::NotFound)?;
+    // Members plus open invites (to other addresses: this one's earlier invite is replaced).
+    let open_invites = invite::Entity::find()
+        .filter(invite::Column::AccountId.eq(scope.account_id().0))
+        .filter(invite::Column::Email.ne(&email))
+        .filter(invite::Column::AcceptedAt.is_null())
+        .filter(invite::Column::RevokedAt.is_null())
+        .filter(invite::Column::ExpiresAt.gt(Utc::now()))
+        .count(db.conn())
+        .await?;
+    check_member_room(
+        db,
+        db.conn(),
+        auth.default_plan(),
+        scope.account_id().0,
+        open_invites,
+    )
+    .await?;
     let (plain, hash) = token::generate(TokenKind::Invite);
     let now = Utc::now();
     let txn = db.begin_write().await?;
@@ -412,12 +429,17 @@ pub async fn accept_invite(
             "this invite was sent to another address; sign in with that address",
         ));
     }
-    accept_invite_row(auth.db(), &invite, principal.user_id()).await?;
+    accept_invite_row(auth.db(), auth.default_plan(), &invite, principal.user_id()).await?;
     Ok(AccountId(invite.account_id))
 }
 
 /// Marks the invite accepted (once: a concurrent second use fails) and adds the membership.
-pub(crate) async fn accept_invite_row(db: &Db, invite: &invite::Model, user: UserId) -> Result<()> {
+pub(crate) async fn accept_invite_row(
+    db: &Db,
+    default_plan: &str,
+    invite: &invite::Model,
+    user: UserId,
+) -> Result<()> {
     let txn = db.begin_write().await?;
     let now = Utc::now();
     let claimed = invite::Entity::update_many()
@@ -439,6 +461,7 @@ pub(crate) async fn accept_invite_row(db: &Db, invite: &invite::Model, user: Use
         .one(&txn)
         .await?;
     if existing.is_none() {
+        check_member_room(db, &txn, default_plan, invite.account_id, 0).await?;
         membership::ActiveModel {
             account_id: Set(invite.account_id),
             user_id: Set(user.0),
@@ -459,5 +482,37 @@ pub(crate) async fn accept_invite_row(db: &Db, invite: &invite::Model, user: Use
     )
     .await?;
     txn.commit().await?;
+    Ok(())
+}
+
+/// Fails with [`Error::PlanLimit`] when the account's plan has no room for one more member
+/// besides its members and `pending` open invites.
+async fn check_member_room(
+    db: &Db,
+    conn: &impl sea_orm::ConnectionTrait,
+    default_plan: &str,
+    account_id: i64,
+    pending: u64,
+) -> Result<()> {
+    let plans = crate::billing::plan::load_plans(db)
+        .await
+        .map_err(Error::Internal)?;
+    let current =
+        crate::billing::quota::account_plan(db, &plans, default_plan, account_id, Utc::now())
+            .await
+            .map_err(Error::Internal)?;
+    let Some(max) = current.plan.spec.max_members else {
+        return Ok(());
+    };
+    let members = membership::Entity::find()
+        .filter(membership::Column::AccountId.eq(account_id))
+        .count(conn)
+        .await?;
+    if members + pending >= u64::try_from(max).unwrap_or(0) {
+        return Err(Error::PlanLimit(format!(
+            "the {} plan allows {max} members (invites included); upgrade the plan or remove a member first",
+            current.plan.spec.name
+        )));
+    }
     Ok(())
 }

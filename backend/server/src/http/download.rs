@@ -158,6 +158,7 @@ fn domain_error(error: errorwatch_core::Error) -> Response {
         Error::Forbidden => (StatusCode::FORBIDDEN, "FORBIDDEN"),
         Error::Validation { .. } | Error::Conflict(_) => (StatusCode::BAD_REQUEST, "VALIDATION"),
         Error::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "RATE_LIMITED"),
+        Error::PlanLimit(_) => (StatusCode::PAYMENT_REQUIRED, "PLAN_LIMIT"),
         Error::Internal(cause) => {
             tracing::error!(error = format!("{cause:#}"), "internal error in a download");
             return error_response(

@@ -226,11 +226,11 @@ db_test!(
         }
         assert_eq!(s.app.scalar("SELECT COUNT(*) FROM events").await, 9);
         // Cap at 5 events: the oldest non-first, non-latest events go.
-        s.app.queue.enqueue(&EvictEvents { max_age_days: 3650, max_events_per_project: 5 }).await.expect("enqueue");
+        s.app.queue.enqueue(&EvictEvents { max_age_days: 3650, max_events_per_project: 5, default_plan: None }).await.expect("enqueue");
         s.app.run_pending_jobs().await;
         assert_eq!(s.app.scalar("SELECT COUNT(*) FROM events").await, 5);
         // Age 0: everything but the first and latest of each issue goes.
-        s.app.queue.enqueue(&EvictEvents { max_age_days: 0, max_events_per_project: 1000 }).await.expect("enqueue");
+        s.app.queue.enqueue(&EvictEvents { max_age_days: 0, max_events_per_project: 1000, default_plan: None }).await.expect("enqueue");
         s.app.run_pending_jobs().await;
         assert_eq!(s.app.scalar("SELECT COUNT(*) FROM events").await, 4, "first and latest of two issues");
         for issue in issue::list_issues(&s.scope, s.project_id).await.expect("list") {
@@ -304,7 +304,7 @@ db_test!(
 
         // Cap at 4 events per project: Acme's 2 oldest non-first, non-latest events go, with
         // their attachments; the young attachment without an event stays (its event may come).
-        s.app.queue.enqueue(&EvictEvents { max_age_days: 3650, max_events_per_project: 4 }).await.expect("enqueue");
+        s.app.queue.enqueue(&EvictEvents { max_age_days: 3650, max_events_per_project: 4, default_plan: None }).await.expect("enqueue");
         s.app.run_pending_jobs().await;
         assert_eq!(s.app.scalar("SELECT COUNT(*) FROM events").await, 5);
         assert_eq!(s.app.scalar(ATTACHMENTS).await, 6);
@@ -313,7 +313,7 @@ db_test!(
 
         // Age 0: the first and latest event of each issue stay with their attachments; the
         // attachment without an event is past the age and goes too.
-        s.app.queue.enqueue(&EvictEvents { max_age_days: 0, max_events_per_project: 1000 }).await.expect("enqueue");
+        s.app.queue.enqueue(&EvictEvents { max_age_days: 0, max_events_per_project: 1000, default_plan: None }).await.expect("enqueue");
         s.app.run_pending_jobs().await;
         assert_eq!(s.app.scalar("SELECT COUNT(*) FROM events").await, 3);
         assert_eq!(s.app.scalar(ATTACHMENTS).await, 3, "one per kept event");
@@ -324,7 +324,7 @@ db_test!(
         assert_eq!((issues.len(), issues[0].times_seen), (1, 6), "counters survive");
 
         // Running it again changes nothing.
-        s.app.queue.enqueue(&EvictEvents { max_age_days: 0, max_events_per_project: 1000 }).await.expect("enqueue");
+        s.app.queue.enqueue(&EvictEvents { max_age_days: 0, max_events_per_project: 1000, default_plan: None }).await.expect("enqueue");
         s.app.run_pending_jobs().await;
         assert_eq!(s.app.scalar(ATTACHMENTS).await, 3);
     }

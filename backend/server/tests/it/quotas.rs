@@ -405,3 +405,89 @@ db_test!(
         );
     }
 );
+
+db_test!(
+    async fn events_are_kept_no_longer_than_the_accounts_plan_allows(backend) {
+        use errorwatch_core::digest::retention::EvictEvents;
+
+        let file = tempfile::NamedTempFile::new().expect("temp file");
+        std::fs::write(
+            file.path(),
+            r#"[{"slug":"self-hosted","name":"Short","retention_days":2}]"#,
+        )
+        .expect("plans file");
+        let path = file.path().to_str().expect("utf-8").to_owned();
+        let app = TestApp::spawn_with(backend, &[("ERRORWATCH_PLANS_FILE", &path)]).await;
+        let acme = create_project(&app, "Acme").await;
+        let five_days_ago = (chrono::Utc::now() - chrono::Duration::days(5)).to_rfc3339();
+        for timestamp in [None, Some(five_days_ago.as_str()), None] {
+            let mut event = serde_json::json!({"message": "kept for the plan's days"});
+            if let Some(t) = timestamp {
+                event["timestamp"] = serde_json::json!(t);
+            }
+            let (status, _, _) = crate::ingest::post_raw(
+                &app,
+                &format!("/api/{}/store/?sentry_key={}", acme.project_id, acme.key),
+                &[],
+                event.to_string().into_bytes(),
+            )
+            .await;
+            assert_eq!(status, 200);
+            app.run_pending_jobs().await;
+        }
+        assert_eq!(app.scalar("SELECT COUNT(*) FROM events").await, 3);
+        // The operator's 90 days alone keep it.
+        let job = |default_plan: Option<&str>| EvictEvents {
+            max_age_days: 90,
+            max_events_per_project: 1000,
+            default_plan: default_plan.map(str::to_owned),
+        };
+        app.queue.enqueue(&job(None)).await.expect("enqueue");
+        app.run_pending_jobs().await;
+        assert_eq!(app.scalar("SELECT COUNT(*) FROM events").await, 3);
+        // The plan's 2 days evict the 5-day-old event (first and latest of the issue stay).
+        app.queue.enqueue(&job(Some("self-hosted"))).await.expect("enqueue");
+        app.run_pending_jobs().await;
+        assert_eq!(app.scalar("SELECT COUNT(*) FROM events").await, 2);
+    }
+);
+
+db_test!(
+    async fn the_plans_member_limit_counts_members_and_open_invites(backend) {
+        use crate::harness::gql::{sign_up, user_with_account};
+        const INVITE: &str = "mutation($a: ID!, $e: String!) { inviteMember(accountId: $a, email: $e, role: MEMBER) { id } }";
+        const ACCEPT: &str = "mutation($t: String!) { acceptInvite(token: $t) { id } }";
+        let file = tempfile::NamedTempFile::new().expect("temp file");
+        std::fs::write(
+            file.path(),
+            r#"[{"slug":"self-hosted","name":"Duo","retention_days":30,"max_members":2}]"#,
+        )
+        .expect("plans file");
+        let path = file.path().to_str().expect("utf-8").to_owned();
+        let app = TestApp::spawn_with(backend, &[("ERRORWATCH_PLANS_FILE", &path)]).await;
+        let (owner, acme) = user_with_account(&app, "duo-owner@example.com", "Acme").await;
+        let vars = |email: &str| serde_json::json!({"a": acme, "e": email});
+        owner.ok(INVITE, vars("second@example.com")).await;
+        // The owner and one open invite fill the plan; re-sending that invite is fine.
+        let body = owner.exec(INVITE, vars("third@example.com")).await;
+        assert_eq!(body["errors"][0]["extensions"]["code"], "PLAN_LIMIT", "{body:#}");
+        assert!(
+            body["errors"][0]["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("allows 2 members")),
+            "{body:#}"
+        );
+        owner.ok(INVITE, vars("second@example.com")).await;
+        let second = sign_up(&app, "second@example.com").await;
+        let mail = app.smtp.wait_for("second@example.com", "invited to", 2).await;
+        second
+            .ok(ACCEPT, serde_json::json!({"t": mail.token("accept-invite")}))
+            .await;
+        assert_eq!(owner.err(INVITE, vars("third@example.com")).await, "PLAN_LIMIT");
+        // Another account on the same plan has its own room.
+        let (other, globex) = user_with_account(&app, "globex-owner@example.com", "Globex").await;
+        other
+            .ok(INVITE, serde_json::json!({"a": globex, "e": "third@example.com"}))
+            .await;
+    }
+);

@@ -593,6 +593,14 @@ impl Spool {
         )
     }
 
+    /// Whether a write would be refused right now (the backlog is at its cap, or the writer's
+    /// queue holds its byte budget): ingest checks this before reading a body, so an overloaded
+    /// server answers 503 without spending memory and CPU on requests it would refuse anyway.
+    pub fn is_full(&self) -> bool {
+        self.backlog.load(Ordering::Relaxed) >= self.max_backlog
+            || self.budget.available_permits() == 0
+    }
+
     /// Stores `entry` durably; returns once it is committed.
     pub async fn write(&self, entry: SpoolEntry) -> Result<(), SpoolError> {
         if self.backlog.load(Ordering::Relaxed) >= self.max_backlog {

@@ -165,6 +165,23 @@ pub(crate) async fn envelope(
         true => None,
         false => Some(authenticate(&state, &request, &request.auth_sources).await?),
     };
+    // Overloaded: refuse before decompressing and parsing a body that would be refused anyway
+    // (keeps memory flat under a flood). The body is read and dropped chunk by chunk, so the
+    // connection stays usable for the SDK's retry.
+    if state.spool.is_full() {
+        drain(body).await;
+        if let Some(info) = &early {
+            state.outcomes.record(
+                info.account_id,
+                info.project_id,
+                DataCategory::Error,
+                "rate_limited",
+                "backpressure",
+                1,
+            );
+        }
+        return Err(IngestError::Busy);
+    }
     let decoded = request
         .decode(body, |bytes| {
             parse_envelope_bytes(bytes, &Limits::default())
@@ -291,6 +308,19 @@ pub(crate) fn built_envelope(event_id: EventId, items: Vec<Item>) -> Envelope {
 /// Serializes an envelope with `event_id` in its header.
 pub(crate) fn envelope_with(event_id: EventId, items: Vec<Item>) -> Vec<u8> {
     built_envelope(event_id, items).to_vec()
+}
+
+/// Reads and drops a request body (up to the compressed cap) without keeping it.
+async fn drain(body: Body) {
+    use http_body_util::BodyExt;
+    let mut body = body;
+    let mut seen = 0usize;
+    while let Some(Ok(frame)) = body.frame().await {
+        seen += frame.data_ref().map_or(0, |d| d.len());
+        if seen > MAX_COMPRESSED_BYTES {
+            return;
+        }
+    }
 }
 
 /// Adds `X-Sentry-Rate-Limits` to a 200 once a quota is used up, so SDKs stop sending.

@@ -381,6 +381,23 @@ struct PlanRow {
 
 const RETIRED_ORDER: i32 = 1_000_000;
 
+/// The stored columns of a plan besides `id` and `updated_at`, in [`PlanRow`]'s order.
+const PLAN_COLUMNS: [&str; 13] = [
+    "slug",
+    "name",
+    "price_cents",
+    "stripe_price_id",
+    "quotas",
+    "overage",
+    "retention_days",
+    "max_members",
+    "key_rate_per_minute",
+    "key_burst",
+    "spike_per_minute",
+    "is_public",
+    "sort_order",
+];
+
 impl PlanRow {
     fn into_plan(self) -> anyhow::Result<Plan> {
         Ok(Plan {
@@ -412,22 +429,7 @@ pub async fn seed_plans(db: &Db, plans: &[PlanSpec]) -> anyhow::Result<()> {
     for (order, plan) in plans.iter().enumerate() {
         let statement = Query::insert()
             .into_table("plans")
-            .columns([
-                "slug",
-                "name",
-                "price_cents",
-                "stripe_price_id",
-                "quotas",
-                "overage",
-                "retention_days",
-                "max_members",
-                "key_rate_per_minute",
-                "key_burst",
-                "spike_per_minute",
-                "is_public",
-                "sort_order",
-                "updated_at",
-            ])
+            .columns(PLAN_COLUMNS.into_iter().chain(["updated_at"]))
             .values_panic([
                 plan.slug.clone().into(),
                 plan.name.clone().into(),
@@ -446,21 +448,7 @@ pub async fn seed_plans(db: &Db, plans: &[PlanSpec]) -> anyhow::Result<()> {
             ])
             .on_conflict(
                 OnConflict::column("slug")
-                    .update_columns([
-                        "name",
-                        "price_cents",
-                        "stripe_price_id",
-                        "quotas",
-                        "overage",
-                        "retention_days",
-                        "max_members",
-                        "key_rate_per_minute",
-                        "key_burst",
-                        "spike_per_minute",
-                        "is_public",
-                        "sort_order",
-                        "updated_at",
-                    ])
+                    .update_columns(PLAN_COLUMNS[1..].iter().copied().chain(["updated_at"]))
                     .to_owned(),
             )
             .to_owned();
@@ -481,22 +469,7 @@ pub async fn seed_plans(db: &Db, plans: &[PlanSpec]) -> anyhow::Result<()> {
 pub async fn load_plans(db: &Db) -> anyhow::Result<Vec<Plan>> {
     let conn = db.conn();
     let select = Query::select()
-        .columns([
-            "id",
-            "slug",
-            "name",
-            "price_cents",
-            "stripe_price_id",
-            "quotas",
-            "overage",
-            "retention_days",
-            "max_members",
-            "key_rate_per_minute",
-            "key_burst",
-            "spike_per_minute",
-            "is_public",
-            "sort_order",
-        ])
+        .columns(["id"].into_iter().chain(PLAN_COLUMNS))
         .from("plans")
         .order_by("sort_order", sea_orm::Order::Asc)
         .order_by("id", sea_orm::Order::Asc)

@@ -726,24 +726,7 @@ impl Quotas {
         let txn = self.0.db.begin_write().await?;
         let now = Utc::now();
         if used != 0 {
-            let upsert = Query::insert()
-                .into_table("usage_periods")
-                .columns([
-                    "account_id",
-                    "period_start",
-                    "category",
-                    "quantity",
-                    "notified_percent",
-                    "updated_at",
-                ])
-                .values_panic([
-                    account_id.into(),
-                    period.start.into(),
-                    category.into(),
-                    used.into(),
-                    0i16.into(),
-                    now.into(),
-                ])
+            let upsert = usage_row(account_id, period.start, category, used, now)
                 .on_conflict(
                     OnConflict::columns(["account_id", "period_start", "category"])
                         .value(
@@ -924,7 +907,26 @@ async fn ensure_usage_row(
     category: &str,
     now: DateTime<Utc>,
 ) -> anyhow::Result<()> {
-    let insert = Query::insert()
+    let insert = usage_row(account_id, period_start, category, 0, now)
+        .on_conflict(
+            OnConflict::columns(["account_id", "period_start", "category"])
+                .do_nothing()
+                .to_owned(),
+        )
+        .to_owned();
+    conn.execute(&insert).await?;
+    Ok(())
+}
+
+/// `INSERT INTO usage_periods` of one row (the caller adds its `ON CONFLICT`).
+fn usage_row(
+    account_id: i64,
+    period_start: DateTime<Utc>,
+    category: &str,
+    quantity: i64,
+    now: DateTime<Utc>,
+) -> sea_orm::sea_query::InsertStatement {
+    Query::insert()
         .into_table("usage_periods")
         .columns([
             "account_id",
@@ -938,18 +940,11 @@ async fn ensure_usage_row(
             account_id.into(),
             period_start.into(),
             category.into(),
-            0i64.into(),
+            quantity.into(),
             0i16.into(),
             now.into(),
         ])
-        .on_conflict(
-            OnConflict::columns(["account_id", "period_start", "category"])
-                .do_nothing()
-                .to_owned(),
-        )
-        .to_owned();
-    conn.execute(&insert).await?;
-    Ok(())
+        .to_owned()
 }
 
 #[derive(FromQueryResult)]

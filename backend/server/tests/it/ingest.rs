@@ -218,6 +218,27 @@ db_test!(
     }
 );
 
+/// Sets (or with `None` clears) the per-minute rate limit of the target's first DSN key.
+pub async fn set_key_rate(app: &TestApp, target: &Target, per_minute: Option<i32>) {
+    let url = app.config.http.public_url.clone();
+    let key = project::list_projects(&target.scope, &url)
+        .await
+        .expect("projects")[0]
+        .keys[0]
+        .id;
+    project::update_key(
+        &target.scope,
+        &url,
+        key,
+        project::KeyChange {
+            rate_limit_per_minute: Some(per_minute),
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("key rate limit");
+}
+
 pub async fn post_raw(
     app: &TestApp,
     path: &str,
@@ -499,19 +520,7 @@ db_test!(
     async fn a_keys_rate_limit_answers_429_with_the_protocol_headers(backend) {
         let app = TestApp::spawn(backend).await;
         let acme = create_project(&app, "Acme").await;
-        let url = app.config.http.public_url.clone();
-        let key = project::list_projects(&acme.scope, &url).await.expect("projects")[0].keys[0].id;
-        project::update_key(
-            &acme.scope,
-            &url,
-            key,
-            project::KeyChange {
-                rate_limit_per_minute: Some(Some(2)),
-                ..Default::default()
-            },
-        )
-        .await
-        .expect("limit");
+        set_key_rate(&app, &acme, Some(2)).await;
         let path = format!("/api/{}/store/?sentry_key={}", acme.project_id, acme.key);
         for _ in 0..2 {
             let (status, _, _) = post_raw(&app, &path, &[], br#"{"message":"hi"}"#.to_vec()).await;
@@ -541,9 +550,7 @@ db_test!(
             1
         );
         // Clearing the limit lets the key through again.
-        project::update_key(&acme.scope, &url, key, project::KeyChange { rate_limit_per_minute: Some(None), ..Default::default() })
-            .await
-            .expect("clear");
+        set_key_rate(&app, &acme, None).await;
         let (status, _, _) = post_raw(&app, &path, &[], br#"{"message":"hi"}"#.to_vec()).await;
         assert_eq!(status, 200);
     }

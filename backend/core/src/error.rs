@@ -35,6 +35,9 @@ pub enum Error {
         /// When the next attempt is allowed.
         retry_after: std::time::Duration,
     },
+    /// Billing is not on here (self-hosted, or SaaS without a Stripe key).
+    #[error("billing is not enabled on this server")]
+    BillingDisabled,
     /// Anything else; logged, never shown.
     #[error(transparent)]
     Internal(#[from] anyhow::Error),

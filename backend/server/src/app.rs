@@ -140,7 +140,13 @@ impl Application {
             .billing
             .stripe
             .as_ref()
-            .map(|stripe| Stripe::new(stripe, &config.billing.default_plan))
+            .map(|stripe| {
+                Stripe::new(
+                    stripe,
+                    &config.billing.default_plan,
+                    &config.http.public_url,
+                )
+            })
             .transpose()?;
         Ok(Self {
             spool,

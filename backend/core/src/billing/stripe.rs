@@ -109,6 +109,8 @@ struct Inner {
     webhook_secret: SecretString,
     grace: Duration,
     default_plan: String,
+    /// Tells this installation's idempotency keys from another's on the same Stripe account.
+    installation: String,
 }
 
 impl std::fmt::Debug for Stripe {
@@ -124,8 +126,13 @@ fn failed(what: &'static str) -> impl FnOnce(::stripe::StripeError) -> anyhow::E
 
 impl Stripe {
     /// A client for `config`'s API base and key; `default_plan` is the plan of accounts
-    /// without a live subscription.
-    pub fn new(config: &StripeConfig, default_plan: &str) -> anyhow::Result<Self> {
+    /// without a live subscription; `public_url` tells this installation from others that
+    /// share the Stripe account (staging and production in test mode, say).
+    pub fn new(
+        config: &StripeConfig,
+        default_plan: &str,
+        public_url: &url::Url,
+    ) -> anyhow::Result<Self> {
         let client = ::stripe::ClientBuilder::new(config.secret_key.expose())
             .url(config.api_base.as_str())
             .timeout(REQUEST_TIMEOUT)
@@ -141,6 +148,11 @@ impl Stripe {
             webhook_secret: config.webhook_secret.clone(),
             grace: config.grace,
             default_plan: default_plan.to_owned(),
+            installation: {
+                use sha2::Digest;
+                let digest = sha2::Sha256::digest(public_url.as_str().as_bytes());
+                hex::encode(&digest[..6])
+            },
         })))
     }
 
@@ -159,8 +171,9 @@ impl Stripe {
         self.0.grace
     }
 
-    /// Creates the customer of an account. The idempotency key makes two concurrent first
-    /// checkouts of one account get the same customer (Stripe keeps keys for 24 hours).
+    /// Creates the customer of an account. The idempotency key (installation and account)
+    /// makes two concurrent first checkouts of one account get the same customer (Stripe keeps
+    /// keys for 24 hours).
     pub(crate) async fn create_customer(
         &self,
         account_id: AccountId,
@@ -174,8 +187,11 @@ impl Stripe {
         if let Some(email) = email {
             request = request.email(email);
         }
-        let key = IdempotencyKey::new(format!("errorwatch-customer-{account_id}"))
-            .map_err(|e| anyhow::anyhow!("idempotency key: {e:?}"))?;
+        let key = IdempotencyKey::new(format!(
+            "errorwatch-{}-customer-{account_id}",
+            self.0.installation
+        ))
+        .map_err(|e| anyhow::anyhow!("idempotency key: {e:?}"))?;
         let customer = request
             .customize()
             .request_strategy(RequestStrategy::Idempotent(key))

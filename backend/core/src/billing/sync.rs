@@ -261,6 +261,16 @@ pub async fn sync_account(
     }
     let version = now_ms();
     let subscriptions = stripe.customer_subscriptions(customer).await?;
+    let live = subscriptions.iter().filter(|s| is_live(&s.status)).count();
+    if live > 1 {
+        // Two Checkout tabs both paid, say: only the primary one counts here, so the others
+        // must be refunded or cancelled by a person.
+        warn!(
+            account.id = %account_id,
+            subscriptions = live,
+            "Stripe customer has {live} live subscriptions; only the newest applies"
+        );
+    }
     let plans = load_plans(db).await?;
     let decision = decide(
         primary(&subscriptions),
@@ -298,10 +308,7 @@ pub async fn sync_account(
             );
             Ok(SyncOutcome::Applied(decision))
         }
-        Ok(false) => {
-            mark_event(db, event_id, None).await?;
-            Ok(SyncOutcome::Stale)
-        }
+        Ok(false) => Ok(SyncOutcome::Stale),
         Err(e) if is_unique_violation(&e) => {
             warn!(
                 account.id = %account_id,

@@ -162,15 +162,19 @@ pub async fn start_checkout(
         "cancelUrl",
         "/settings/billing?checkout=canceled",
     )?;
-    if sync::stored(scope.db(), scope.account_id())
+    let customer = customer_of(scope, stripe).await?;
+    // Asked from Stripe, not the stored row: a webhook of a first checkout may still be on
+    // its way, and a second subscription would be charged twice.
+    if stripe
+        .customer_subscriptions(&customer)
         .await?
-        .is_some_and(|s| is_live(&s.status) && s.stripe_subscription_id.is_some())
+        .iter()
+        .any(|s| is_live(&s.status))
     {
         return Err(Error::Conflict(
             "the account already has a subscription; change its plan with choosePlan or in the billing portal",
         ));
     }
-    let customer = customer_of(scope, stripe).await?;
     let url = stripe
         .create_checkout(scope.account_id(), &customer, &price, &success, &cancel)
         .await?;

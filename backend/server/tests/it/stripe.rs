@@ -382,7 +382,8 @@ db_test!(
         assert!(limits.expect("header").ends_with("::key:key_quota"));
         // Pay for Pro on the stand-in; the webhook's job stores it.
         let config = app.config.billing.stripe.as_ref().expect("stripe on");
-        let client = Stripe::new(config, "free").expect("client");
+        let client =
+            Stripe::new(config, "free", &app.config.http.public_url).expect("client");
         let url = errorwatch_core::service::subscription::start_checkout(
             &acme.scope,
             Some(&client),

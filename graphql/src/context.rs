@@ -110,6 +110,8 @@ pub struct RequestContext {
     pub queue: JobQueue,
     /// Session cookie attributes.
     pub cookies: CookieSettings,
+    /// Stripe, when billing is on.
+    pub stripe: Option<errorwatch_core::billing::stripe::Stripe>,
 }
 
 /// Context helpers for resolvers.

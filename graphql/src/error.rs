@@ -1,6 +1,6 @@
 //! Domain errors as GraphQL errors: every error carries `extensions.code`, one of
 //! `UNAUTHENTICATED`, `FORBIDDEN`, `NOT_FOUND`, `VALIDATION`, `RATE_LIMITED`, `PLAN_LIMIT`,
-//! `INTERNAL`.
+//! `BILLING_DISABLED`, `INTERNAL`.
 //! Validation errors add `extensions.field`; rate-limited ones `extensions.retryAfter`
 //! (seconds). Internal errors are logged with their cause and shown without it.
 
@@ -40,6 +40,10 @@ pub fn to_gql(error: Error) -> async_graphql::Error {
             )
         }
         Error::PlanLimit(message) => coded("PLAN_LIMIT", message),
+        Error::BillingDisabled => coded(
+            "BILLING_DISABLED",
+            "billing is not enabled on this server (self-hosted, or no Stripe key configured)",
+        ),
         Error::Internal(cause) => {
             tracing::error!(
                 error = format!("{cause:#}"),

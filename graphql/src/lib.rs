@@ -4,6 +4,7 @@
 //! `schema.graphql` next to this crate is the exported SDL, checked by a test.
 
 pub mod billing;
+pub mod checkout;
 pub mod context;
 pub mod error;
 pub mod ids;
@@ -24,7 +25,11 @@ pub struct Query(query::AccountQuery, issues::IssueQuery);
 
 /// Root mutation.
 #[derive(MergedObject, Default)]
-pub struct Mutation(mutation::AccountMutation, issues::IssueMutation);
+pub struct Mutation(
+    mutation::AccountMutation,
+    issues::IssueMutation,
+    checkout::CheckoutMutation,
+);
 
 /// The schema type.
 pub type AppSchema = Schema<Query, Mutation, subscription::Subscription>;

@@ -8,7 +8,11 @@
 //! `ERRORWATCH_SHUTDOWN_TIMEOUT_SECS`, `ERRORWATCH_EVENT_RETENTION_DAYS`,
 //! `ERRORWATCH_MAX_EVENTS_PER_PROJECT`, `ERRORWATCH_FRONTEND_DIR`, `ERRORWATCH_MODE`,
 //! `ERRORWATCH_SIGNUP`, `ERRORWATCH_SECRET_KEY`, `ERRORWATCH_API_RATE_LIMIT_PER_MINUTE`, `ERRORWATCH_SMTP_URL`, `ERRORWATCH_MAIL_FROM`,
-//! `ERRORWATCH_MAIL_DIR`, `ERRORWATCH_SPOOL_MAX_BACKLOG`.
+//! `ERRORWATCH_MAIL_DIR`, `ERRORWATCH_SPOOL_MAX_BACKLOG`; billing: `ERRORWATCH_PLANS_FILE`,
+//! `ERRORWATCH_SELF_HOST_PLAN`, `ERRORWATCH_QUOTA_REFRESH_MS`,
+//! `ERRORWATCH_INGEST_IP_RATE_PER_MINUTE`, `ERRORWATCH_STRIPE_SECRET_KEY`,
+//! `ERRORWATCH_STRIPE_WEBHOOK_SECRET`, `ERRORWATCH_STRIPE_API_BASE`,
+//! `ERRORWATCH_STRIPE_PRICE_<SLUG>`, `ERRORWATCH_BILLING_GRACE_DAYS`.
 //! The README's configuration table is the user-facing copy of this list.
 
 use std::net::SocketAddr;
@@ -54,6 +58,25 @@ pub struct BillingConfig {
     /// tenth of that (`ERRORWATCH_INGEST_IP_RATE_PER_MINUTE`; default off self-hosted, 30000
     /// in SaaS mode; 0 turns it off).
     pub ingest_ip_rate_per_minute: Option<u32>,
+    /// Stripe billing: `Some` only in SaaS mode with `ERRORWATCH_STRIPE_SECRET_KEY` set.
+    /// Without it, checkout and portal mutations answer `BILLING_DISABLED`, `/stripe/webhook`
+    /// answers 404 and every account is on [`BillingConfig::default_plan`].
+    pub stripe: Option<StripeConfig>,
+}
+
+/// Stripe billing settings (SaaS mode only).
+#[derive(Debug, Clone)]
+pub struct StripeConfig {
+    /// `ERRORWATCH_STRIPE_SECRET_KEY` (`sk_…` or a restricted `rk_…` key).
+    pub secret_key: crate::secret::SecretString,
+    /// `ERRORWATCH_STRIPE_WEBHOOK_SECRET` (`whsec_…`): verifies `Stripe-Signature`.
+    pub webhook_secret: crate::secret::SecretString,
+    /// `ERRORWATCH_STRIPE_API_BASE` (default `https://api.stripe.com/`, always ending in `/`);
+    /// tests point it at a local stand-in.
+    pub api_base: url::Url,
+    /// How long a `past_due` subscription keeps its plan before the account moves to the
+    /// default plan (`ERRORWATCH_BILLING_GRACE_DAYS`, 7).
+    pub grace: Duration,
 }
 
 /// How the installation is run.
@@ -336,7 +359,7 @@ impl Config {
             600,
             1..=1_000_000,
         )? as u32;
-        let plans = match lookup("ERRORWATCH_PLANS_FILE") {
+        let mut plans = match lookup("ERRORWATCH_PLANS_FILE") {
             Some(path) => {
                 let json = std::fs::read_to_string(path.trim()).map_err(|e| {
                     problem(
@@ -388,12 +411,14 @@ impl Config {
             ip_default,
             0..=100_000_000,
         )? as u32;
+        let stripe = parse_stripe(&lookup, mode, &mut plans)?;
         Ok(Config {
             billing: BillingConfig {
                 plans,
                 default_plan,
                 quota_refresh: Duration::from_millis(quota_refresh_ms),
                 ingest_ip_rate_per_minute: (ip_rate > 0).then_some(ip_rate),
+                stripe,
             },
             auth: AuthConfig {
                 mode,
@@ -423,6 +448,136 @@ impl Config {
             },
         })
     }
+}
+
+/// The variable naming the Stripe price of plan `slug` (`pro` → `ERRORWATCH_STRIPE_PRICE_PRO`,
+/// `team-2` → `ERRORWATCH_STRIPE_PRICE_TEAM_2`).
+pub fn stripe_price_variable(slug: &str) -> String {
+    format!(
+        "ERRORWATCH_STRIPE_PRICE_{}",
+        slug.to_ascii_uppercase().replace('-', "_")
+    )
+}
+
+/// Reads the Stripe settings; `ERRORWATCH_STRIPE_PRICE_<SLUG>` overrides the plans' own
+/// `stripe_price_id` (written into `plans`, so it is stored with the plan).
+fn parse_stripe(
+    lookup: &impl Fn(&str) -> Option<String>,
+    mode: Mode,
+    plans: &mut [crate::billing::plan::PlanSpec],
+) -> Result<Option<StripeConfig>, ConfigError> {
+    for plan in plans.iter_mut() {
+        if let Some(price) = lookup(&stripe_price_variable(&plan.slug)) {
+            plan.stripe_price_id = Some(price.trim().to_owned());
+        }
+    }
+    let grace_days = parse_number(
+        "ERRORWATCH_BILLING_GRACE_DAYS",
+        lookup("ERRORWATCH_BILLING_GRACE_DAYS"),
+        7,
+        0..=90,
+    )?;
+    let webhook_secret = lookup("ERRORWATCH_STRIPE_WEBHOOK_SECRET").map(|s| s.trim().to_owned());
+    let Some(secret_key) = lookup("ERRORWATCH_STRIPE_SECRET_KEY").map(|s| s.trim().to_owned())
+    else {
+        if webhook_secret.is_some() {
+            return Err(problem(
+                "ERRORWATCH_STRIPE_SECRET_KEY",
+                "ERRORWATCH_STRIPE_WEBHOOK_SECRET is set but the secret key is not; set both to turn Stripe billing on, or neither",
+            ));
+        }
+        return Ok(None);
+    };
+    if mode != Mode::Saas {
+        return Err(problem(
+            "ERRORWATCH_STRIPE_SECRET_KEY",
+            "Stripe billing runs only in SaaS mode; set ERRORWATCH_MODE=saas, or unset the key (self-hosted accounts all get the self-host plan)",
+        ));
+    }
+    if !(secret_key.starts_with("sk_") || secret_key.starts_with("rk_")) {
+        return Err(problem(
+            "ERRORWATCH_STRIPE_SECRET_KEY",
+            "expected a Stripe secret key (sk_live_…, sk_test_… or a restricted rk_… key), not a publishable or webhook key",
+        ));
+    }
+    let webhook_secret = match webhook_secret {
+        Some(secret) if secret.starts_with("whsec_") => secret,
+        Some(_) => {
+            return Err(problem(
+                "ERRORWATCH_STRIPE_WEBHOOK_SECRET",
+                "expected the endpoint's signing secret (whsec_…), shown in Stripe's dashboard under Developers → Webhooks",
+            ));
+        }
+        None => {
+            return Err(problem(
+                "ERRORWATCH_STRIPE_WEBHOOK_SECRET",
+                "required with ERRORWATCH_STRIPE_SECRET_KEY: the signing secret (whsec_…) of the endpoint <public URL>/stripe/webhook",
+            ));
+        }
+    };
+    let raw_base = lookup("ERRORWATCH_STRIPE_API_BASE")
+        .map(|s| s.trim().to_owned())
+        .unwrap_or_else(|| "https://api.stripe.com/".to_owned());
+    let mut api_base = url::Url::parse(&raw_base).map_err(|e| {
+        problem(
+            "ERRORWATCH_STRIPE_API_BASE",
+            format!("{raw_base:?} is not a URL ({e}); leave it unset for https://api.stripe.com/"),
+        )
+    })?;
+    if !matches!(api_base.scheme(), "http" | "https") || api_base.host_str().is_none() {
+        return Err(problem(
+            "ERRORWATCH_STRIPE_API_BASE",
+            format!("{raw_base:?} must be an http:// or https:// URL with a host"),
+        ));
+    }
+    if !api_base.path().ends_with('/') {
+        let path = format!("{}/", api_base.path());
+        api_base.set_path(&path);
+    }
+    let mut seen: std::collections::HashMap<&str, &str> = std::collections::HashMap::new();
+    for plan in plans.iter() {
+        match plan.stripe_price_id.as_deref() {
+            Some(price) if !price.starts_with("price_") => {
+                return Err(problem(
+                    "ERRORWATCH_PLANS_FILE",
+                    format!(
+                        "plan {}: {price:?} is not a Stripe price id (price_…); set it in the plans file or {}",
+                        plan.slug,
+                        stripe_price_variable(&plan.slug)
+                    ),
+                ));
+            }
+            Some(price) => {
+                if let Some(other) = seen.insert(price, plan.slug.as_str()) {
+                    return Err(problem(
+                        "ERRORWATCH_PLANS_FILE",
+                        format!(
+                            "plans {other} and {} share the Stripe price {price}; each plan needs its own",
+                            plan.slug
+                        ),
+                    ));
+                }
+            }
+            None if plan.public && plan.price_cents > 0 => {
+                return Err(problem(
+                    "ERRORWATCH_PLANS_FILE",
+                    format!(
+                        "plan {} costs {} cents a month but has no Stripe price; set {} (or `stripe_price_id` in the plans file), or make the plan free or not public",
+                        plan.slug,
+                        plan.price_cents,
+                        stripe_price_variable(&plan.slug)
+                    ),
+                ));
+            }
+            None => {}
+        }
+    }
+    Ok(Some(StripeConfig {
+        secret_key: crate::secret::SecretString::new(secret_key),
+        webhook_secret: crate::secret::SecretString::new(webhook_secret),
+        api_base,
+        grace: Duration::from_secs(grace_days * 86_400),
+    }))
 }
 
 fn parse_number(
@@ -675,6 +830,146 @@ mod tests {
         ] {
             let err = load(&[(variable, value)]).expect_err(value);
             assert_eq!(err.variable, variable, "{value}: {err}");
+        }
+    }
+
+    const STRIPE: [(&str, &str); 6] = [
+        ("ERRORWATCH_MODE", "saas"),
+        ("ERRORWATCH_STRIPE_SECRET_KEY", "sk_test_123"),
+        ("ERRORWATCH_STRIPE_WEBHOOK_SECRET", "whsec_123"),
+        ("ERRORWATCH_STRIPE_PRICE_STARTER", "price_starter"),
+        ("ERRORWATCH_STRIPE_PRICE_PRO", "price_pro"),
+        ("ERRORWATCH_STRIPE_PRICE_BUSINESS", "price_business"),
+    ];
+
+    fn with_stripe(extra: &[(&'static str, &'static str)]) -> Result<Config, ConfigError> {
+        let mut vars: Vec<(&str, &str)> = STRIPE.to_vec();
+        vars.retain(|(k, _)| !extra.iter().any(|(e, _)| e == k));
+        vars.extend(extra.iter().filter(|(_, v)| !v.is_empty()));
+        load(&vars)
+    }
+
+    #[test]
+    fn stripe_billing_is_on_only_in_saas_mode_with_a_key() {
+        assert!(load(&[]).expect("defaults").billing.stripe.is_none());
+        assert!(
+            load(&[("ERRORWATCH_MODE", "saas")])
+                .expect("saas without stripe")
+                .billing
+                .stripe
+                .is_none()
+        );
+        let config = with_stripe(&[("ERRORWATCH_STRIPE_API_BASE", "http://127.0.0.1:9/stripe")])
+            .expect("valid");
+        let stripe = config.billing.stripe.clone().expect("on");
+        assert_eq!(stripe.api_base.as_str(), "http://127.0.0.1:9/stripe/");
+        assert_eq!(stripe.grace, Duration::from_secs(7 * 86_400));
+        let price = |slug: &str| {
+            config
+                .billing
+                .plans
+                .iter()
+                .find(|p| p.slug == slug)
+                .and_then(|p| p.stripe_price_id.clone())
+        };
+        assert_eq!(price("pro").as_deref(), Some("price_pro"));
+        assert_eq!(price("free"), None);
+        assert!(
+            !format!("{config:?}").contains("sk_test_123"),
+            "the key is redacted"
+        );
+        let default_base = with_stripe(&[]).expect("valid").billing.stripe.expect("on");
+        assert_eq!(default_base.api_base.as_str(), "https://api.stripe.com/");
+    }
+
+    #[test]
+    fn stripe_price_variables_win_over_the_plans_file() {
+        let dir = std::env::temp_dir().join(format!("ew-plans-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let file = dir.join("plans.json");
+        std::fs::write(
+            &file,
+            r#"[{"slug":"free","name":"Free","retention_days":30},
+                {"slug":"team-2","name":"Team","price_cents":900,"stripe_price_id":"price_file","retention_days":30},
+                {"slug":"solo","name":"Solo","price_cents":500,"stripe_price_id":"price_solo","retention_days":30}]"#,
+        )
+        .expect("write");
+        let path = file.to_str().expect("utf-8");
+        let config = load(&[
+            ("ERRORWATCH_MODE", "saas"),
+            ("ERRORWATCH_STRIPE_SECRET_KEY", "rk_live_1"),
+            ("ERRORWATCH_STRIPE_WEBHOOK_SECRET", "whsec_1"),
+            ("ERRORWATCH_PLANS_FILE", path),
+            ("ERRORWATCH_STRIPE_PRICE_TEAM_2", "price_env"),
+        ])
+        .expect("valid");
+        let prices: Vec<Option<&str>> = config
+            .billing
+            .plans
+            .iter()
+            .map(|p| p.stripe_price_id.as_deref())
+            .collect();
+        assert_eq!(prices, vec![None, Some("price_env"), Some("price_solo")]);
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn stripe_misconfigurations_are_named_with_their_fix() {
+        for (extra, variable, needle) in [
+            (
+                vec![("ERRORWATCH_MODE", "self-hosted")],
+                "ERRORWATCH_STRIPE_SECRET_KEY",
+                "only in SaaS mode",
+            ),
+            (
+                vec![("ERRORWATCH_STRIPE_WEBHOOK_SECRET", "")],
+                "ERRORWATCH_STRIPE_WEBHOOK_SECRET",
+                "required",
+            ),
+            (
+                vec![("ERRORWATCH_STRIPE_SECRET_KEY", "")],
+                "ERRORWATCH_STRIPE_SECRET_KEY",
+                "set both",
+            ),
+            (
+                vec![("ERRORWATCH_STRIPE_SECRET_KEY", "pk_test_1")],
+                "ERRORWATCH_STRIPE_SECRET_KEY",
+                "secret key",
+            ),
+            (
+                vec![("ERRORWATCH_STRIPE_WEBHOOK_SECRET", "sk_test_1")],
+                "ERRORWATCH_STRIPE_WEBHOOK_SECRET",
+                "whsec_",
+            ),
+            (
+                vec![("ERRORWATCH_STRIPE_PRICE_PRO", "")],
+                "ERRORWATCH_PLANS_FILE",
+                "plan pro costs 8000 cents a month but has no Stripe price; set ERRORWATCH_STRIPE_PRICE_PRO",
+            ),
+            (
+                vec![("ERRORWATCH_STRIPE_PRICE_PRO", "price_starter")],
+                "ERRORWATCH_PLANS_FILE",
+                "share the Stripe price",
+            ),
+            (
+                vec![("ERRORWATCH_STRIPE_PRICE_PRO", "prod_123")],
+                "ERRORWATCH_PLANS_FILE",
+                "not a Stripe price id",
+            ),
+            (
+                vec![("ERRORWATCH_STRIPE_API_BASE", "ftp://stripe")],
+                "ERRORWATCH_STRIPE_API_BASE",
+                "http:// or https://",
+            ),
+            (
+                vec![("ERRORWATCH_BILLING_GRACE_DAYS", "365")],
+                "ERRORWATCH_BILLING_GRACE_DAYS",
+                "between 0 and 90",
+            ),
+        ] {
+            let err = with_stripe(&extra).expect_err(needle);
+            assert_eq!(err.variable, variable, "{err}");
+            assert!(err.to_string().contains(needle), "{err}");
         }
     }
 }

@@ -38,6 +38,9 @@ pub enum Error {
     /// The account's plan does not allow this (e.g. more members); upgrading would.
     #[error("{0}")]
     PlanLimit(String),
+    /// Billing is not on here (self-hosted, or SaaS without a Stripe key).
+    #[error("billing is not enabled on this server")]
+    BillingDisabled,
     /// Anything else; logged, never shown.
     #[error(transparent)]
     Internal(#[from] anyhow::Error),

@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use errorwatch_core::billing::quota::{QuotaConfig, Quotas};
+use errorwatch_core::billing::stripe::Stripe;
 use errorwatch_core::config::{Config, DatabaseKind};
 use errorwatch_core::db::{Db, Pool};
 use errorwatch_core::digest::retention::{self, EvictEvents};
@@ -47,6 +48,7 @@ pub struct Application {
     auth: Auth,
     mailer: Mailer,
     spool: SpoolStore,
+    stripe: Option<Stripe>,
     listener: Option<TcpListener>,
     roles: Roles,
 }
@@ -134,8 +136,21 @@ impl Application {
         let spool = SpoolStore::open(&config.database, &db)
             .await
             .context("opening the ingest spool")?;
+        let stripe = config
+            .billing
+            .stripe
+            .as_ref()
+            .map(|stripe| {
+                Stripe::new(
+                    stripe,
+                    &config.billing.default_plan,
+                    &config.http.public_url,
+                )
+            })
+            .transpose()?;
         Ok(Self {
             spool,
+            stripe,
             config: Arc::new(config),
             db,
             metrics,
@@ -189,6 +204,7 @@ impl Application {
                 queue: self.queue.clone(),
                 metrics: self.metrics.clone(),
                 mailer: self.mailer.clone(),
+                stripe: self.stripe.clone(),
                 attempt: 0,
             };
             let options = WorkerOptions {
@@ -216,8 +232,9 @@ impl Application {
                 max_events_per_project: self.config.worker.max_events_per_project,
                 default_plan: Some(self.config.billing.default_plan.clone()),
             };
+            let billing = self.stripe.is_some();
             tasks.spawn(async move {
-                run_scheduler(queue, eviction, stop).await;
+                run_scheduler(queue, eviction, billing, stop).await;
                 Ok(())
             });
         }
@@ -274,6 +291,7 @@ impl Application {
                     quotas,
                 },
                 self.auth.clone(),
+                self.stripe.clone(),
             );
             // Limiter keys of idle clients are dropped every few minutes.
             let auth = self.auth.clone();
@@ -402,8 +420,14 @@ async fn supervise_workers(
     }
 }
 
-/// Enqueues periodic maintenance jobs. Idempotency keys make several nodes agree.
-async fn run_scheduler(queue: JobQueue, eviction: EvictEvents, shutdown: CancellationToken) {
+/// Enqueues periodic maintenance jobs (and, with Stripe billing, the hourly reconcile).
+/// Idempotency keys make several nodes agree.
+async fn run_scheduler(
+    queue: JobQueue,
+    eviction: EvictEvents,
+    billing: bool,
+    shutdown: CancellationToken,
+) {
     let mut tick = tokio::time::interval(Duration::from_secs(300));
     loop {
         tokio::select! {
@@ -422,6 +446,9 @@ async fn run_scheduler(queue: JobQueue, eviction: EvictEvents, shutdown: Cancell
                 });
                 if let Err(e) = purge.await {
                     warn!(error = format!("{e:#}"), "cannot schedule the purge of deleted projects");
+                }
+                if billing && let Err(e) = jobs::billing::schedule_hourly(&queue).await {
+                    warn!(error = format!("{e:#}"), "cannot schedule the Stripe reconcile");
                 }
             }
         }

@@ -325,6 +325,7 @@ fn explain(error: Error, what: &str) -> anyhow::Error {
                 retry_after.as_secs().max(1)
             )
         }
+        Error::BillingDisabled => anyhow::anyhow!("billing is not enabled on this server"),
         Error::Internal(e) => e,
     }
 }

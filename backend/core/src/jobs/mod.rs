@@ -10,6 +10,7 @@
 //! Invariant: every job is idempotent, because a task can run twice (a worker that dies after
 //! finishing the work but before acknowledging it leaves the task to be re-enqueued).
 
+pub mod billing;
 pub mod prune;
 pub mod selftest;
 
@@ -75,6 +76,8 @@ pub struct JobContext {
     pub metrics: Arc<Metrics>,
     /// Outgoing email.
     pub mailer: crate::mail::Mailer,
+    /// Stripe, when billing is on (SaaS mode with a key).
+    pub stripe: Option<crate::billing::stripe::Stripe>,
     /// Which attempt this run is (1 for the first); set by the runner.
     pub attempt: u32,
 }
@@ -397,6 +400,8 @@ pub fn build_monitor(ctx: JobContext, options: &WorkerOptions) -> Monitor {
     let monitor = register::<crate::digest::retention::EvictEvents>(monitor, &ctx, options);
     let monitor = register::<crate::mail::SendEmail>(monitor, &ctx, options);
     let monitor = register::<crate::service::purge::PurgeDeleted>(monitor, &ctx, options);
+    let monitor = register::<billing::ApplyStripeEvent>(monitor, &ctx, options);
+    let monitor = register::<billing::ReconcileBilling>(monitor, &ctx, options);
     register::<prune::PruneJobs>(monitor, &ctx, options)
 }
 

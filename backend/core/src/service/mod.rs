@@ -17,6 +17,7 @@ pub mod project_stats;
 pub mod purge;
 pub mod search;
 pub mod seed;
+pub mod subscription;
 pub mod triage;
 pub mod user;
 

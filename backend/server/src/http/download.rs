@@ -159,6 +159,7 @@ fn domain_error(error: errorwatch_core::Error) -> Response {
         Error::Validation { .. } | Error::Conflict(_) => (StatusCode::BAD_REQUEST, "VALIDATION"),
         Error::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "RATE_LIMITED"),
         Error::PlanLimit(_) => (StatusCode::PAYMENT_REQUIRED, "PLAN_LIMIT"),
+        Error::BillingDisabled => (StatusCode::NOT_FOUND, "BILLING_DISABLED"),
         Error::Internal(cause) => {
             tracing::error!(error = format!("{cause:#}"), "internal error in a download");
             return error_response(

@@ -264,6 +264,7 @@ pub async fn post(
         public_url: state.config.http.public_url.clone(),
         queue: state.queue.clone(),
         cookies,
+        stripe: state.stripe.clone(),
     };
     let batch = match batch {
         BatchRequest::Single(r) => BatchRequest::Single(prepare_request(r, context)),
@@ -326,6 +327,7 @@ pub async fn ws(
                         public_url: state.config.http.public_url.clone(),
                         queue: state.queue.clone(),
                         cookies,
+                        stripe: state.stripe.clone(),
                     }))
                 })
                 .serve()

@@ -10,6 +10,7 @@ pub mod ingest;
 pub mod ingest_other;
 pub mod metrics;
 pub mod static_files;
+pub mod stripe;
 
 use std::sync::Arc;
 
@@ -70,6 +71,8 @@ pub struct AppStateInner {
     pub schema: AppSchema,
     /// GraphQL requests per principal (token, user, or IP when anonymous).
     pub api_limiter: Arc<governor::DefaultKeyedRateLimiter<String>>,
+    /// Stripe, when billing is on (SaaS mode with a key).
+    pub stripe: Option<errorwatch_core::billing::stripe::Stripe>,
 }
 
 /// What the ingest endpoints share besides the database.
@@ -83,7 +86,7 @@ pub struct IngestParts {
 }
 
 impl AppState {
-    /// Bundles the state.
+    /// Bundles the state; `stripe` is `Some` when billing is on.
     pub fn new(
         config: Arc<Config>,
         db: Db,
@@ -91,6 +94,7 @@ impl AppState {
         queue: JobQueue,
         ingest: IngestParts,
         auth: Auth,
+        stripe: Option<errorwatch_core::billing::stripe::Stripe>,
     ) -> Self {
         let IngestParts {
             spool,
@@ -126,6 +130,7 @@ impl AppState {
                     .and_then(|n| Rate::new(i32::try_from(n).ok(), i32::try_from(n / 10).ok())),
             )),
             quotas,
+            stripe,
             config,
             db,
             metrics,
@@ -210,6 +215,12 @@ pub fn router(state: AppState) -> Router {
         .route("/health/live", get(health::live))
         .route("/health/ready", get(health::ready))
         .route("/metrics", get(metrics::metrics))
+        .route(
+            "/stripe/webhook",
+            post(stripe::webhook).layer(axum::extract::DefaultBodyLimit::max(
+                stripe::MAX_PAYLOAD_BYTES,
+            )),
+        )
         .route("/graphql/ws", get(graphql::ws))
         // Under `/graphql`, where the session cookies go (`Attachment.downloadUrl` names them).
         .route(

@@ -98,7 +98,13 @@ async fn invite(app: &TestApp, admin: &Gql, account: &str, email: &str, role: &s
 }
 
 /// Signs `email` up and makes them a member of `account` with `role` through an invite.
-async fn join(app: &TestApp, admin: &Gql, account: &str, email: &str, role: &str) -> Gql {
+pub(crate) async fn join(
+    app: &TestApp,
+    admin: &Gql,
+    account: &str,
+    email: &str,
+    role: &str,
+) -> Gql {
     let browser = sign_up(app, email).await;
     let token = invite(app, admin, account, email, role).await;
     let joined = browser.ok(ACCEPT, json!({"t": token})).await;

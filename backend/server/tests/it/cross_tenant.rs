@@ -233,6 +233,27 @@ fn cases(a: &TenantA) -> BTreeMap<&'static str, (&'static str, Value)> {
             ),
         ),
         (
+            "Mutation.startCheckout",
+            (
+                "mutation($id: ID!) { startCheckout(accountId: $id, plan: \"pro\") { url } }",
+                json!({"id": a.account}),
+            ),
+        ),
+        (
+            "Mutation.choosePlan",
+            (
+                "mutation($id: ID!) { choosePlan(accountId: $id, plan: \"free\") { plan } }",
+                json!({"id": a.account}),
+            ),
+        ),
+        (
+            "Mutation.openBillingPortal",
+            (
+                "mutation($id: ID!) { openBillingPortal(accountId: $id) { url } }",
+                json!({"id": a.account}),
+            ),
+        ),
+        (
             "Mutation.revokeInvite",
             (
                 "mutation($id: ID!) { revokeInvite(id: $id) { id } }",

@@ -18,5 +18,6 @@ mod jobs;
 mod lifecycle;
 mod quotas;
 mod shutdown;
+mod stripe;
 mod subscriptions;
 mod tenancy;

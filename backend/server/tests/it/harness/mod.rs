@@ -8,6 +8,7 @@
 
 pub mod db;
 pub mod gql;
+pub mod stripe;
 /// The SMTP sink the browser tests use too (`errorwatch_e2e::smtp`).
 pub use errorwatch_e2e::smtp;
 pub mod ws;

@@ -6,8 +6,8 @@
 //!   mode linked to a Stripe price.
 //! - `subscriptions`: one row per account that has (had) a subscription; an account without one
 //!   is on the default plan (Free in SaaS mode, the self-host plan otherwise). `stripe_version`
-//!   is the `created` time of the newest Stripe event applied, so an older one arriving late
-//!   cannot roll the state back.
+//!   is when the stored state was read from Stripe (milliseconds): a write only replaces a row
+//!   read earlier, so a late webhook cannot roll the state back.
 //! - `usage_periods`: accepted quantity per account, billing period and category, incremented
 //!   as events are accepted; `notified_percent` remembers the last warning mailed (80, 100).
 //! - `usage_leases`: the share of a period's quota each server process may accept without

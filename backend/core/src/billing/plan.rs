@@ -289,7 +289,7 @@ pub fn default_plans() -> Vec<PlanSpec> {
     };
     vec![
         PlanSpec {
-            max_members: Some(3),
+            max_members: Some(5),
             key_rate_per_minute: Some(60),
             key_burst: Some(120),
             spike_per_minute: Some(1_000),
@@ -297,7 +297,7 @@ pub fn default_plans() -> Vec<PlanSpec> {
         },
         PlanSpec {
             overage: Overage::default_soft(),
-            max_members: Some(10),
+            max_members: Some(20),
             key_rate_per_minute: Some(100),
             key_burst: Some(200),
             spike_per_minute: Some(5_000),

@@ -299,11 +299,11 @@ pub async fn invite(scope: &AccountScope, auth: &Auth, email: &str, role: Role) 
         .filter(invite::Column::ExpiresAt.gt(Utc::now()))
         .count(db.conn())
         .await?;
-    check_member_room(
-        db,
+    let limit = member_limit(db, auth.default_plan(), scope.account_id().0).await?;
+    ensure_member_room(
         db.conn(),
-        auth.default_plan(),
         scope.account_id().0,
+        limit.as_ref(),
         open_invites,
     )
     .await?;
@@ -440,6 +440,9 @@ pub(crate) async fn accept_invite_row(
     invite: &invite::Model,
     user: UserId,
 ) -> Result<()> {
+    // Read before the write transaction: on SQLite a read on another pooled connection while
+    // this one holds the write lock can starve the pool.
+    let limit = member_limit(db, default_plan, invite.account_id).await?;
     let txn = db.begin_write().await?;
     let now = Utc::now();
     let claimed = invite::Entity::update_many()
@@ -461,7 +464,7 @@ pub(crate) async fn accept_invite_row(
         .one(&txn)
         .await?;
     if existing.is_none() {
-        check_member_room(db, &txn, default_plan, invite.account_id, 0).await?;
+        ensure_member_room(&txn, invite.account_id, limit.as_ref(), 0).await?;
         membership::ActiveModel {
             account_id: Set(invite.account_id),
             user_id: Set(user.0),
@@ -485,15 +488,12 @@ pub(crate) async fn accept_invite_row(
     Ok(())
 }
 
-/// Fails with [`Error::PlanLimit`] when the account's plan has no room for one more member
-/// besides its members and `pending` open invites.
-async fn check_member_room(
+/// The account's member limit and its plan's name (`None`: unlimited).
+async fn member_limit(
     db: &Db,
-    conn: &impl sea_orm::ConnectionTrait,
     default_plan: &str,
     account_id: i64,
-    pending: u64,
-) -> Result<()> {
+) -> Result<Option<(u64, String)>> {
     let plans = crate::billing::plan::load_plans(db)
         .await
         .map_err(Error::Internal)?;
@@ -501,17 +501,31 @@ async fn check_member_room(
         crate::billing::quota::account_plan(db, &plans, default_plan, account_id, Utc::now())
             .await
             .map_err(Error::Internal)?;
-    let Some(max) = current.plan.spec.max_members else {
+    Ok(current
+        .plan
+        .spec
+        .max_members
+        .map(|max| (u64::try_from(max).unwrap_or(0), current.plan.spec.name)))
+}
+
+/// Fails with [`Error::PlanLimit`] when `limit` leaves no room for one more member besides the
+/// account's members and `pending` open invites.
+async fn ensure_member_room(
+    conn: &impl sea_orm::ConnectionTrait,
+    account_id: i64,
+    limit: Option<&(u64, String)>,
+    pending: u64,
+) -> Result<()> {
+    let Some((max, plan)) = limit else {
         return Ok(());
     };
     let members = membership::Entity::find()
         .filter(membership::Column::AccountId.eq(account_id))
         .count(conn)
         .await?;
-    if members + pending >= u64::try_from(max).unwrap_or(0) {
+    if members + pending >= *max {
         return Err(Error::PlanLimit(format!(
-            "the {} plan allows {max} members (invites included); upgrade the plan or remove a member first",
-            current.plan.spec.name
+            "the {plan} plan allows {max} members (invites included); upgrade the plan or remove a member first"
         )));
     }
     Ok(())

@@ -16,7 +16,10 @@ use crate::harness::{TestApp, db_test};
 const WITHOUT_IDS: &[(&str, &str)] = &[
     ("Query.serverInfo", "server facts, no tenant data"),
     ("Query.signupPolicy", "server setting, no tenant data"),
-    ("Query.plans", "the configured public plans, the same for everyone; no tenant data"),
+    (
+        "Query.plans",
+        "the configured public plans, the same for everyone; no tenant data",
+    ),
     (
         "Query.viewer",
         "the caller's own user, sessions and memberships (checked below)",

@@ -242,11 +242,15 @@ fn AccountLayout(children: ChildrenFn) -> impl IntoView {
     }
 }
 
-/// A navigation link marked `aria-current="page"` while its page is shown.
+/// A navigation link marked `aria-current="page"` while its page, or one below it (the
+/// billing tab of the settings), is shown.
 #[component]
 fn NavLink(href: Signal<String>, label: &'static str) -> impl IntoView {
     let location = use_location();
-    let current = move || (location.pathname.get() == href.get()).then_some("page");
+    let current = move || {
+        let (path, href) = (location.pathname.get(), href.get());
+        (path == href || path.starts_with(&format!("{href}/"))).then_some("page")
+    };
     view! { <a href=href aria-current=current>{label}</a> }
 }
 

@@ -661,9 +661,12 @@ pub fn chart_svg(days: &[ChartDay], category: &str) -> String {
 
 /// A plan's terms in a sentence: quotas, retention, members, rate limits.
 pub fn plan_terms(plan: &Plan) -> String {
+    // Errors first, then the others as the API lists them (by name).
     let quotas: Vec<String> = plan
         .quotas
         .iter()
+        .filter(|q| q.category == "error")
+        .chain(plan.quotas.iter().filter(|q| q.category != "error"))
         .map(|q| {
             let of = if q.category == "attachment" {
                 "of "
@@ -744,14 +747,15 @@ mod tests {
             "3 errors a period; events kept 30 days; unlimited members; 100 requests a minute per DSN key."
         );
         let free = Plan {
+            // As the API lists them: by name.
             quotas: vec![
-                PlanQuota {
-                    category: "error".into(),
-                    amount: 5_000,
-                },
                 PlanQuota {
                     category: "attachment".into(),
                     amount: 100 * 1024 * 1024,
+                },
+                PlanQuota {
+                    category: "error".into(),
+                    amount: 5_000,
                 },
             ],
             max_members: Some(3),

@@ -683,13 +683,7 @@ async fn journey_from_sign_up_to_a_resolved_issue_and_an_invited_viewer() {
     owner.fill("#invite-address", viewer_email).await;
     owner.click("#send-invite").await;
     owner.wait_text("#invite-sent", viewer_email).await;
-    viewer
-        .follow(
-            &smtp.wait_for(viewer_email, "invited", 2).await,
-            "accept-invite",
-        )
-        .await;
-    viewer.click("#accept-invite").await;
+    accept_emailed_invite(&viewer, &smtp, viewer_email, 2).await;
     viewer.wait_path(&format!("/{side_id}/issues")).await;
     viewer.wait_text("#account-switcher", "Shop").await;
     viewer.select("#account-switcher", &account_id).await;
@@ -866,6 +860,14 @@ async fn sign_in_project_owner(driver: &Driver, server: &Server, name: &str) -> 
         .await;
     let account = browser.wait_account_page().await;
     (browser, account)
+}
+
+/// Opens the `n`th invite emailed to `email` in `browser` (signed in as them) and accepts it.
+async fn accept_emailed_invite(browser: &Browser, smtp: &SmtpSink, email: &str, n: usize) {
+    browser
+        .follow(&smtp.wait_for(email, "invited", n).await, "accept-invite")
+        .await;
+    browser.click("#accept-invite").await;
 }
 
 /// Fills the new-account form (on `/onboarding`); returns the new account's id.
@@ -1052,13 +1054,7 @@ async fn an_account_over_its_quota_sees_the_banner_and_its_usage() {
     viewer.open("/login").await;
     viewer.log_in(viewer_email, PASSWORD).await;
     viewer.wait_path("/onboarding").await;
-    viewer
-        .follow(
-            &smtp.wait_for(viewer_email, "invited", 1).await,
-            "accept-invite",
-        )
-        .await;
-    viewer.click("#accept-invite").await;
+    accept_emailed_invite(&viewer, &smtp, viewer_email, 1).await;
     viewer.wait_path(&format!("/{account}/issues")).await;
     viewer.wait_text("#quota-banner", "used up").await;
     viewer.open("/settings/billing").await;

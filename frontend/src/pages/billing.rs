@@ -1,9 +1,9 @@
 //! `/:account/settings/billing`: the plan and its status, the period, usage against each quota
 //! with its accepted and dropped per day (an inline SVG chart), drops by reason and the plans on
-//! offer;
-//! `/settings/billing` (the link of the quota emails, which names no account) leads there; and
-//! the banner every page of an account shows near (80 %) and over (100 %) a quota. Any member,
-//! viewers included, may see it all. The words and numbers come from [`crate::billing`].
+//! offer; `/settings/billing` (the link of the quota emails, which names no account) leads
+//! there; and the banner every page of an account shows near (80 %) and over (100 %) a quota.
+//! Any member, viewers included, may see it all. The words and numbers come from
+//! [`crate::billing`].
 
 use leptos::prelude::*;
 use leptos_router::NavigateOptions;

@@ -683,13 +683,7 @@ async fn journey_from_sign_up_to_a_resolved_issue_and_an_invited_viewer() {
     owner.fill("#invite-address", viewer_email).await;
     owner.click("#send-invite").await;
     owner.wait_text("#invite-sent", viewer_email).await;
-    viewer
-        .follow(
-            &smtp.wait_for(viewer_email, "invited", 2).await,
-            "accept-invite",
-        )
-        .await;
-    viewer.click("#accept-invite").await;
+    accept_emailed_invite(&viewer, &smtp, viewer_email, 2).await;
     viewer.wait_path(&format!("/{side_id}/issues")).await;
     viewer.wait_text("#account-switcher", "Shop").await;
     viewer.select("#account-switcher", &account_id).await;
@@ -868,11 +862,211 @@ async fn sign_in_project_owner(driver: &Driver, server: &Server, name: &str) -> 
     (browser, account)
 }
 
+/// Opens the `n`th invite emailed to `email` in `browser` (signed in as them) and accepts it.
+async fn accept_emailed_invite(browser: &Browser, smtp: &SmtpSink, email: &str, n: usize) {
+    browser
+        .follow(&smtp.wait_for(email, "invited", n).await, "accept-invite")
+        .await;
+    browser.click("#accept-invite").await;
+}
+
 /// Fills the new-account form (on `/onboarding`); returns the new account's id.
 async fn create_account(browser: &Browser, name: &str) -> String {
     browser.fill("#account-name", name).await;
     browser.click("#account-form button[type=submit]").await;
     browser.wait_account_page().await
+}
+
+/// Sends one error to the store endpoint, as an SDK does (key in the query); returns the status.
+async fn store_event(server: &Server, dsn: &str) -> u16 {
+    let (key, project) = dsn
+        .split_once("://")
+        .and_then(|(_, rest)| rest.split_once('@'))
+        .map(|(key, rest)| (key, rest.rsplit('/').next().unwrap_or_default()))
+        .expect("a DSN");
+    reqwest::Client::new()
+        .post(format!(
+            "{}/api/{project}/store/?sentry_key={key}",
+            server.base_url
+        ))
+        .body(r#"{"message":"over quota?","level":"error"}"#)
+        .send()
+        .await
+        .expect("store request")
+        .status()
+        .as_u16()
+}
+
+/// An account over its quota, through real ingest: with a self-host plan of 3 errors a period
+/// (a plans file, as the server's quota tests use), the 4th and 5th events are refused (429
+/// `usage_exceeded`). The owner's email links to `/settings/billing`, which leads to the
+/// account's billing page; every page of the account carries the over-quota banner, which
+/// leads there too: the plan, 3 / 3 errors at 100 %, the day's accepted and dropped bars, the
+/// 2 dropped "Over quota", the plans on offer, no upgrade buttons (billing is off when
+/// self-hosted). The banner is dismissed with the keyboard and stays away for the session. An
+/// invited viewer sees the banner and the same numbers.
+#[tokio::test]
+async fn an_account_over_its_quota_sees_the_banner_and_its_usage() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let mut plans = tempfile::NamedTempFile::new().expect("plans file");
+    std::io::Write::write_all(
+        &mut plans,
+        br#"[{"slug":"self-hosted","name":"Tiny","retention_days":30,"quotas":{"error":3}},
+             {"slug":"team","name":"Team","price_cents":2600,"retention_days":90,
+              "quotas":{"error":50000,"attachment":1073741824},"key_rate_per_minute":500,"key_burst":1000}]"#,
+    )
+    .expect("write plans");
+    let plans_path = plans.path().to_str().expect("utf-8").to_owned();
+    let smtp = SmtpSink::start().await;
+    let server = Server::start(&[
+        ("ERRORWATCH_PLANS_FILE", &plans_path),
+        ("ERRORWATCH_QUOTA_REFRESH_MS", "100"),
+        ("ERRORWATCH_SMTP_URL", &smtp.url),
+    ])
+    .await;
+    let project = server.create_project("quota");
+    let mut statuses = Vec::new();
+    for _ in 0..5 {
+        statuses.push(store_event(&server, &project.dsn).await);
+    }
+    assert_eq!(statuses, [200, 200, 200, 429, 429]);
+
+    // The owner is told by email; its link names no account and leads to this one's page.
+    let driver = Driver::start().await;
+    let (owner, account) = sign_in_project_owner(&driver, &server, "quota").await;
+    let mail = smtp
+        .wait_for("quota@e2e.example.com", "quota is used up", 1)
+        .await;
+    let link = mail
+        .data
+        .split_whitespace()
+        .find(|word| word.ends_with("/settings/billing"))
+        .unwrap_or_else(|| panic!("no billing link in:\n{}", mail.data))
+        .to_owned();
+    assert_eq!(link, format!("{}/settings/billing", server.base_url));
+    // The digest counts the 3 accepted and the drops are flushed within a second or two.
+    let deadline = Instant::now() + STEP;
+    loop {
+        let answer = owner
+            .graphql_from_page(
+                "query($a: ID!) { account(id: $a) { billing { usage { quantity } dropped { quantity } } } }",
+                json!({"a": account}),
+            )
+            .await;
+        let billing = &answer["data"]["account"]["billing"];
+        if billing["usage"][0]["quantity"] == 3 && billing["dropped"][0]["quantity"] == 2 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "usage never reached 3 + 2 dropped: {answer}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    // Every page of the account says so, with a link to the billing page.
+    owner.open(&format!("/{account}/issues")).await;
+    let banner = owner.wait_text("#quota-banner", "used up").await;
+    assert!(
+        banner.contains("3 of 3") && banner.contains("new errors are being dropped"),
+        "{banner}"
+    );
+    owner.screenshot("quota-banner", true).await;
+    owner.click("#quota-banner-link").await;
+    owner
+        .wait_path(&format!("/{account}/settings/billing"))
+        .await;
+    owner.wait_text("#plan-name", "Tiny").await;
+    owner.wait_text("#plan-status", "No subscription").await;
+    let usage = owner.wait_text("#usage", "3 / 3").await;
+    assert!(usage.contains("100 %"), "{usage}");
+    assert!(usage.contains("3 accepted, 2 dropped"), "{usage}");
+    owner
+        .wait(".meter.over [role=meter][aria-valuenow='100']")
+        .await;
+    owner.wait(".daily svg rect.acc").await;
+    owner.wait(".daily svg rect.drop").await;
+    owner
+        .wait_text("#dropped-list", "Over quota: 2 errors")
+        .await;
+    let plans = owner.wait_text("#plans-list", "Team").await;
+    assert!(
+        plans.contains("Tiny · Free · your plan") && plans.contains("$26 / month"),
+        "{plans}"
+    );
+    assert!(
+        owner
+            .client
+            .find_all(Locator::Css("#plan-actions"))
+            .await
+            .expect("find")
+            .is_empty(),
+        "no upgrade or portal buttons while billing is off"
+    );
+    owner.screenshot("billing", true).await;
+    owner
+        .js("document.querySelector('#usage').scrollIntoView(); return true;")
+        .await;
+    owner.screenshot("billing-usage", true).await;
+    owner.click("#theme-toggle").await;
+    owner
+        .js("document.querySelector('#usage').scrollIntoView(); return true;")
+        .await;
+    owner.screenshot("billing-usage-dark", false).await;
+    owner.click("#theme-toggle").await;
+
+    // Dismissed with the keyboard, the banner stays away for the session (reloads included).
+    owner
+        .press("#quota-banner-dismiss", fantoccini::key::Key::Enter)
+        .await;
+    owner.wait_gone("#quota-banner").await;
+    owner
+        .client
+        .goto(&link)
+        .await
+        .expect("open the emailed link");
+    owner
+        .wait_path(&format!("/{account}/settings/billing"))
+        .await;
+    owner.wait_text("#usage", "3 / 3").await;
+    owner.wait_gone("#quota-banner").await;
+
+    // A viewer sees the banner and the same usage.
+    let viewer_email = "quota-viewer@e2e.example.com";
+    server.admin(
+        &[
+            "user",
+            "create",
+            "--email",
+            viewer_email,
+            "--password-stdin",
+        ],
+        Some(&format!("{PASSWORD}\n")),
+    );
+    let invited = owner
+        .graphql_from_page(
+            "mutation($a: ID!, $e: String!) { inviteMember(accountId: $a, email: $e, role: VIEWER) { id } }",
+            json!({"a": account, "e": viewer_email}),
+        )
+        .await;
+    assert!(invited["errors"].is_null(), "{invited}");
+    let viewer = driver.browser(&server.base_url).await;
+    viewer.open("/login").await;
+    viewer.log_in(viewer_email, PASSWORD).await;
+    viewer.wait_path("/onboarding").await;
+    accept_emailed_invite(&viewer, &smtp, viewer_email, 1).await;
+    viewer.wait_path(&format!("/{account}/issues")).await;
+    viewer.wait_text("#quota-banner", "used up").await;
+    viewer.open("/settings/billing").await;
+    viewer
+        .wait_path(&format!("/{account}/settings/billing"))
+        .await;
+    viewer.wait_text("#usage", "3 / 3").await;
+    viewer
+        .wait_text("#dropped-list", "Over quota: 2 errors")
+        .await;
+    viewer.client.clone().close().await.expect("close viewer");
+    owner.client.clone().close().await.expect("close owner");
 }
 
 /// The issue list survives a dropped subscription: the server is killed under an open list

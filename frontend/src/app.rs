@@ -1,5 +1,6 @@
 //! The whole router, the signed-in layout (header with the account switcher, navigation, theme
-//! toggle, sign-out) and the session every page reads: who is signed in and where they belong.
+//! toggle, sign-out, the quota banner) and the session every page reads: who is signed in and
+//! where they belong.
 
 use leptos::prelude::*;
 use leptos_router::components::{Route, Router, Routes};
@@ -52,6 +53,7 @@ pub fn use_session() -> Session {
 #[component]
 pub fn App() -> impl IntoView {
     provide_context(Session::load());
+    provide_context(pages::billing::QuotaWatch::new());
     view! {
         <Router>
             <Routes fallback=|| view! { <Shell><NotFound/></Shell> }>
@@ -63,12 +65,14 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/reset-password") view=pages::auth::ResetPassword/>
                 <Route path=path!("/accept-invite") view=pages::auth::AcceptInvite/>
                 <Route path=path!("/confirm-email") view=pages::auth::ConfirmEmail/>
+                <Route path=path!("/settings/billing") view=pages::billing::BillingLink/>
                 <Route path=path!("/onboarding") view=|| view! { <Signed><pages::onboarding::CreateAccount/></Signed> }/>
                 <Route path=path!("/:account/projects/new") view=|| view! { <InAccount><pages::onboarding::CreateProject/></InAccount> }/>
                 <Route path=path!("/:account/projects/:project/setup") view=|| view! { <InAccount><pages::onboarding::ProjectSetup/></InAccount> }/>
                 <Route path=path!("/:account/issues") view=|| view! { <InAccount><pages::issues::IssueList/></InAccount> }/>
                 <Route path=path!("/:account/issues/:issue") view=|| view! { <InAccount><pages::issue::IssuePage/></InAccount> }/>
                 <Route path=path!("/:account/settings") view=|| view! { <InAccount><pages::settings::Settings/></InAccount> }/>
+                <Route path=path!("/:account/settings/billing") view=|| view! { <InAccount><pages::billing::BillingPage/></InAccount> }/>
                 <Route path=path!("/:account/profile") view=|| view! { <InAccount><pages::profile::Profile/></InAccount> }/>
             </Routes>
         </Router>
@@ -218,8 +222,12 @@ fn AccountLayout(children: ChildrenFn) -> impl IntoView {
             <main id="main" class="content">
                 {move || match account.get() {
                     Some(current) => {
+                        let account_id = current.id.clone();
                         provide_context(CurrentAccount(current));
-                        children.with_value(|c| c()).into_any()
+                        view! {
+                            <pages::billing::QuotaBanner account_id/>
+                            {children.with_value(|c| c())}
+                        }.into_any()
                     }
                     None => view! {
                         <div class="card">
@@ -234,11 +242,15 @@ fn AccountLayout(children: ChildrenFn) -> impl IntoView {
     }
 }
 
-/// A navigation link marked `aria-current="page"` while its page is shown.
+/// A navigation link marked `aria-current="page"` while its page, or one below it (the
+/// billing tab of the settings), is shown.
 #[component]
 fn NavLink(href: Signal<String>, label: &'static str) -> impl IntoView {
     let location = use_location();
-    let current = move || (location.pathname.get() == href.get()).then_some("page");
+    let current = move || {
+        let (path, href) = (location.pathname.get(), href.get());
+        (path == href || path.starts_with(&format!("{href}/"))).then_some("page")
+    };
     view! { <a href=href aria-current=current>{label}</a> }
 }
 

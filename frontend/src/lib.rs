@@ -7,6 +7,7 @@
 
 pub mod api;
 pub mod app;
+pub mod billing;
 pub mod components;
 #[cfg(test)]
 mod documents_check;

@@ -1,7 +1,8 @@
 //! One module per route group: signed-out pages, onboarding, the issue list, the issue page,
-//! settings, profile.
+//! settings, billing (with the quota banners), profile.
 
 pub mod auth;
+pub mod billing;
 pub mod issue;
 pub mod issues;
 pub mod onboarding;

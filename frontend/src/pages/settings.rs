@@ -1,5 +1,6 @@
 //! `/:account/settings`: members and their roles, invites, project keys (DSN, rotate,
-//! disable) and API tokens. What a role may not do, the API refuses; the page shows its error.
+//! disable) and API tokens; and the tabs between it and the billing page. What a role may not
+//! do, the API refuses; the page shows its error.
 
 use leptos::prelude::*;
 use serde::Deserialize;
@@ -66,6 +67,7 @@ pub fn Settings() -> impl IntoView {
     view! {
         <div class="settings">
             <h1>{format!("Settings of {}", account.name)}</h1>
+            <SettingsTabs account_id=account.id.clone() current="general"/>
             <p class="muted">{format!("Your role: {}", account.viewer_role.to_lowercase())}</p>
             <SubmitError submit/>
             <Members account_id=account.id.clone() can_admin=account.can_admin() submit/>
@@ -75,6 +77,20 @@ pub fn Settings() -> impl IntoView {
             {account.can_admin().then(|| view! { <RenameAccount account_id=account.id.clone() name=account.name.clone() submit/> })}
             <LeaveOrDelete account=account.clone() submit/>
         </div>
+    }
+}
+
+/// The tabs of an account's settings (`current`: `general` or `billing`).
+#[component]
+pub fn SettingsTabs(account_id: String, current: &'static str) -> impl IntoView {
+    let tab = |name: &'static str, path: String, label: &'static str| {
+        view! { <a href=path id=format!("settings-tab-{name}") aria-current=(current == name).then_some("page")>{label}</a> }
+    };
+    view! {
+        <nav class="tabs settings-tabs" aria-label="Settings">
+            {tab("general", format!("/{account_id}/settings"), "General")}
+            {tab("billing", format!("/{account_id}/settings/billing"), "Billing and usage")}
+        </nav>
     }
 }
 

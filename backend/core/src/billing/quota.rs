@@ -812,11 +812,12 @@ impl Quotas {
             };
             let text = format!(
                 "Your account has used {used} of the {quota} {category} allowed by the {} plan \
-                 in the period {} – {} ({percent} %).\n\n{policy}\n\nUsage and plans: {}/settings/billing\n",
+                 in the period {} – {} ({percent} %).\n\n{policy}\n\nUsage and plans: {}/settings/billing?account={}\n",
                 plan.name,
                 period.start.format("%Y-%m-%d"),
                 period.end.format("%Y-%m-%d"),
                 self.0.config.public_url.trim_end_matches('/'),
+                account_slug(&self.0.db, account_id).await?,
             );
             for to in owners {
                 self.0
@@ -975,6 +976,28 @@ pub async fn stored_usage(
         .into_iter()
         .map(|r| (r.category, r.quantity))
         .collect())
+}
+
+#[derive(FromQueryResult)]
+struct SlugRow {
+    slug: String,
+}
+
+/// The account's slug, for links (the billing page accepts it in `?account=`).
+async fn account_slug(db: &Db, account_id: i64) -> anyhow::Result<String> {
+    let conn = db.conn();
+    let select = Query::select()
+        .column("slug")
+        .from("accounts")
+        .and_where(Expr::col("id").eq(account_id))
+        .to_owned();
+    Ok(conn
+        .query_one(&select)
+        .await?
+        .map(|row| SlugRow::from_query_result(&row, ""))
+        .transpose()?
+        .map(|r| r.slug)
+        .unwrap_or_default())
 }
 
 #[derive(FromQueryResult)]

@@ -115,6 +115,11 @@ db_test!(
         // 80 %: the owner is told once.
         let warning = wait_for_mail(&app, "80 % of your error quota is used").await;
         assert!(warning.data.contains("4 of the 5 error"), "{}", warning.data);
+        assert!(
+            warning.data.contains("/settings/billing?account=acme"),
+            "the link names the account: {}",
+            warning.data
+        );
         // The 5th is accepted and tells the SDK that errors are used up.
         let last = send_event(&app, &acme).await;
         assert_eq!(last.status, 200);

@@ -189,6 +189,7 @@ impl Application {
                 queue: self.queue.clone(),
                 metrics: self.metrics.clone(),
                 mailer: self.mailer.clone(),
+                alerts: errorwatch_core::alert::Alerts::from_config(&self.config)?,
                 attempt: 0,
             };
             let options = WorkerOptions {

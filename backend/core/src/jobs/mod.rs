@@ -75,6 +75,8 @@ pub struct JobContext {
     pub metrics: Arc<Metrics>,
     /// Outgoing email.
     pub mailer: crate::mail::Mailer,
+    /// Alert delivery settings and the guarded HTTP client.
+    pub alerts: crate::alert::Alerts,
     /// Which attempt this run is (1 for the first); set by the runner.
     pub attempt: u32,
 }
@@ -396,6 +398,8 @@ pub fn build_monitor(ctx: JobContext, options: &WorkerOptions) -> Monitor {
     let monitor = register::<selftest::SelfTest>(monitor, &ctx, options);
     let monitor = register::<crate::digest::retention::EvictEvents>(monitor, &ctx, options);
     let monitor = register::<crate::mail::SendEmail>(monitor, &ctx, options);
+    let monitor = register::<crate::alert::trigger::EvaluateAlerts>(monitor, &ctx, options);
+    let monitor = register::<crate::alert::deliver::DeliverNotification>(monitor, &ctx, options);
     let monitor = register::<crate::service::purge::PurgeDeleted>(monitor, &ctx, options);
     register::<prune::PruneJobs>(monitor, &ctx, options)
 }

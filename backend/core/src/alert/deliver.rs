@@ -195,9 +195,8 @@ struct Target {
 async fn deliver(ctx: &JobContext, id: i64) -> anyhow::Result<()> {
     let conn = ctx.db.conn();
     let now = Utc::now();
-    let lease = now
-        + chrono::Duration::from_std(ctx.alerts.timeout * 2)?
-        + chrono::Duration::seconds(30);
+    let lease =
+        now + chrono::Duration::from_std(ctx.alerts.timeout * 2)? + chrono::Duration::seconds(30);
     // Claim: a pending row that is due, or one whose last holder died mid-send.
     let claimed = conn
         .execute(
@@ -210,12 +209,9 @@ async fn deliver(ctx: &JobContext, id: i64) -> anyhow::Result<()> {
                 .and_where(
                     Expr::col("status")
                         .eq("pending")
-                        .and(
-                            Expr::col("next_attempt_at")
-                                .is_null()
-                                .or(Expr::col("next_attempt_at")
-                                    .lte(now + chrono::Duration::seconds(2))),
-                        )
+                        .and(Expr::col("next_attempt_at").is_null().or(
+                            Expr::col("next_attempt_at").lte(now + chrono::Duration::seconds(2)),
+                        ))
                         .or(Expr::col("status")
                             .eq("sending")
                             .and(Expr::col("lease_until").lt(now))),
@@ -318,8 +314,7 @@ async fn deliver(ctx: &JobContext, id: i64) -> anyhow::Result<()> {
                         .to_owned(),
                 )
                 .await?;
-                super::trigger::queue_delivery(&ctx.queue, id, attempts, next, Some(delay))
-                    .await?;
+                super::trigger::queue_delivery(&ctx.queue, id, attempts, next, Some(delay)).await?;
                 warn!(
                     account.id = account_id,
                     notification.id = id,

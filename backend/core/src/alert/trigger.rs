@@ -200,7 +200,10 @@ async fn evaluate(ctx: &JobContext, candidates: &[Candidate]) -> anyhow::Result<
     }
     let targets = rule_targets(conn, rules.iter().map(|r| r.id)).await?;
     for candidate in candidates {
-        for rule in rules.iter().filter(|r| r.project_id == candidate.project_id) {
+        for rule in rules
+            .iter()
+            .filter(|r| r.project_id == candidate.project_id)
+        {
             if !rule.filters.matches(candidate) {
                 continue;
             }

@@ -447,20 +447,21 @@ fn alert_candidates(
     let mut by_issue: BTreeMap<i64, crate::alert::trigger::Candidate> = BTreeMap::new();
     for (event, &issue_id) in events.iter().zip(issue_ids) {
         let created = resolved[&(event.project_id, event.hash.clone())].created;
-        let candidate = by_issue
-            .entry(issue_id)
-            .or_insert_with(|| crate::alert::trigger::Candidate {
-                account_id: event.account_id,
-                project_id: event.project_id,
-                issue_id,
-                created,
-                state_change: state_changes.get(&issue_id).map(|s| (*s).to_owned()),
-                events: 0,
-                level: String::new(),
-                environment: String::new(),
-                release: None,
-                tags: Vec::new(),
-            });
+        let candidate =
+            by_issue
+                .entry(issue_id)
+                .or_insert_with(|| crate::alert::trigger::Candidate {
+                    account_id: event.account_id,
+                    project_id: event.project_id,
+                    issue_id,
+                    created,
+                    state_change: state_changes.get(&issue_id).map(|s| (*s).to_owned()),
+                    events: 0,
+                    level: String::new(),
+                    environment: String::new(),
+                    release: None,
+                    tags: Vec::new(),
+                });
         candidate.events += 1;
         candidate.level.clone_from(&event.level);
         candidate.environment.clone_from(&event.environment);

@@ -331,11 +331,7 @@ const RULE_COLUMNS: [&str; 10] = [
     "created_at",
 ];
 
-async fn rules_where(
-    scope: &AccountScope,
-    column: &'static str,
-    value: i64,
-) -> Result<Vec<Rule>> {
+async fn rules_where(scope: &AccountScope, column: &'static str, value: i64) -> Result<Vec<Rule>> {
     let conn = scope.db().conn();
     let rows = conn
         .query_all(

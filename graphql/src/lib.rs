@@ -3,6 +3,7 @@
 //! reach tenant data only through the `AccountScope` the context builds for them.
 //! `schema.graphql` next to this crate is the exported SDL, checked by a test.
 
+pub mod alerts;
 pub mod billing;
 pub mod context;
 pub mod error;
@@ -20,11 +21,15 @@ use async_graphql::{Data, MergedObject, Request, Schema, SimpleObject};
 pub use context::{CookieSettings, RequestContext};
 /// Root query.
 #[derive(MergedObject, Default)]
-pub struct Query(query::AccountQuery, issues::IssueQuery);
+pub struct Query(query::AccountQuery, issues::IssueQuery, alerts::AlertQuery);
 
 /// Root mutation.
 #[derive(MergedObject, Default)]
-pub struct Mutation(mutation::AccountMutation, issues::IssueMutation);
+pub struct Mutation(
+    mutation::AccountMutation,
+    issues::IssueMutation,
+    alerts::AlertMutation,
+);
 
 /// The schema type.
 pub type AppSchema = Schema<Query, Mutation, subscription::Subscription>;

@@ -429,3 +429,126 @@ db_test!(
         assert!(alert::list_targets(&other).await.expect("list").is_empty());
     }
 );
+
+db_test!(
+    async fn the_api_manages_rules_and_targets_and_retries_dead_letters(backend) {
+        use crate::harness::gql::user_with_account;
+        use serde_json::json;
+
+        let app = TestApp::spawn_with(backend, LOCAL).await;
+        let (alice, account) = user_with_account(&app, "alice@acme.example", "Acme").await;
+        let project = alice
+            .ok(
+                "mutation($a: ID!) { createProject(accountId: $a, name: \"Shop\") { id keys { publicKey } } }",
+                json!({"a": account}),
+            )
+            .await["createProject"]
+            .clone();
+        let project_id = project["id"].as_str().expect("id").to_owned();
+        let receiver = Receiver::start(usize::MAX, false).await;
+        let target = alice
+            .ok(
+                "mutation($a: ID!, $u: String!) { createAlertTarget(accountId: $a, input: {name: \"Hook\", kind: WEBHOOK, url: $u}) { id kind url secret } }",
+                json!({"a": account, "u": receiver.url}),
+            )
+            .await["createAlertTarget"]
+            .clone();
+        assert_eq!(target["kind"], "WEBHOOK");
+        assert!(target["secret"].as_str().expect("secret").starts_with("whsec_"));
+        let rule = alice
+            .ok(
+                "mutation($p: ID!, $t: ID!) { createAlertRule(projectId: $p, input: {name: \"New errors\", trigger: NEW_ISSUE, levels: [\"error\"], targetIds: [$t]}) { id trigger levels enabled actionIntervalMinutes targetIds } }",
+                json!({"p": project_id, "t": target["id"]}),
+            )
+            .await["createAlertRule"]
+            .clone();
+        assert_eq!(rule["trigger"], "NEW_ISSUE");
+        assert_eq!(rule["levels"], json!(["error"]));
+        assert_eq!(rule["actionIntervalMinutes"], 60);
+        assert_eq!(rule["targetIds"], json!([target["id"]]));
+        assert_eq!(
+            alice
+                .err(
+                    "mutation($p: ID!) { createAlertRule(projectId: $p, input: {name: \"x\", trigger: FREQUENCY, targetIds: []}) { id } }",
+                    json!({"p": project_id}),
+                )
+                .await,
+            "VALIDATION",
+            "a frequency rule needs its count and minutes"
+        );
+
+        let number = project_id.trim_start_matches("prj_");
+        let response = app
+            .client
+            .post(app.url(&format!(
+                "/api/{number}/store/?sentry_key={}",
+                project["keys"][0]["publicKey"].as_str().expect("key")
+            )))
+            .body(r#"{"message":"boom","level":"error"}"#)
+            .send()
+            .await
+            .expect("store");
+        assert_eq!(response.status().as_u16(), 200);
+
+        let wait_for = |status: &'static str| {
+            let alice = &alice;
+            let account = account.clone();
+            async move {
+                let deadline = Instant::now() + Duration::from_secs(30);
+                loop {
+                    let list = alice
+                        .ok(
+                            "query($a: ID!) { notifications(accountId: $a) { id status attempts lastError } }",
+                            json!({"a": account}),
+                        )
+                        .await["notifications"]
+                        .clone();
+                    if list[0]["status"] == status {
+                        return list;
+                    }
+                    assert!(Instant::now() < deadline, "no {status} notification: {list}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            }
+        };
+        let dead = wait_for("DEAD").await;
+        assert_eq!(dead[0]["attempts"], 5);
+        let dead_letters = alice
+            .ok(
+                "query($a: ID!) { notifications(accountId: $a, status: DEAD) { id } }",
+                json!({"a": account}),
+            )
+            .await;
+        assert_eq!(dead_letters["notifications"].as_array().expect("list").len(), 1);
+
+        receiver.set_fail_first(0);
+        let retried = alice
+            .ok(
+                "mutation($id: ID!) { retryNotification(id: $id) { status attempts } }",
+                json!({"id": dead[0]["id"]}),
+            )
+            .await;
+        assert_eq!(retried["retryNotification"]["status"], "PENDING");
+        wait_for("SENT").await;
+        app.run_pending_jobs().await;
+        assert_eq!(receiver.successes(), 1);
+
+        let updated = alice
+            .ok(
+                "mutation($id: ID!, $t: ID!) { updateAlertRule(id: $id, input: {name: \"Renamed\", trigger: REGRESSION, enabled: false, targetIds: [$t]}) { name trigger enabled } }",
+                json!({"id": rule["id"], "t": target["id"]}),
+            )
+            .await;
+        assert_eq!(
+            updated["updateAlertRule"],
+            json!({"name": "Renamed", "trigger": "REGRESSION", "enabled": false})
+        );
+        alice
+            .ok("mutation($id: ID!) { deleteAlertRule(id: $id) }", json!({"id": rule["id"]}))
+            .await;
+        let rules = alice
+            .ok("query($p: ID!) { alertRules(projectId: $p) { id } }", json!({"p": project_id}))
+            .await;
+        assert_eq!(rules["alertRules"], json!([]));
+    }
+);

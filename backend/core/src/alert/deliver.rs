@@ -86,6 +86,8 @@ pub struct Message {
     pub title: String,
     /// Culprit (usually the top in-app frame: module and function).
     pub culprit: Option<String>,
+    /// The top in-app frame of the latest event's exception (`module in function at file:line`).
+    pub top_frame: Option<String>,
     /// Issue level.
     pub level: String,
     /// Events so far.
@@ -115,9 +117,10 @@ impl Message {
 
     fn text(&self) -> String {
         format!(
-            "{}\n\nCulprit: {}\nLevel: {}\nEvents: {}\nUsers: {}\nLast seen: {}\n\n{}\n",
+            "{}\n\nCulprit: {}\nTop frame: {}\nLevel: {}\nEvents: {}\nUsers: {}\nLast seen: {}\n\n{}\n",
             self.headline(),
             self.culprit.as_deref().unwrap_or("-"),
+            self.top_frame.as_deref().unwrap_or("-"),
             self.level,
             self.count,
             self.users,
@@ -128,11 +131,13 @@ impl Message {
 
     fn html(&self) -> String {
         format!(
-            "<h2>{}</h2><p><code>{}</code></p><table><tr><td>Level</td><td>{}</td></tr>\
+            "<h2>{}</h2><p><code>{}</code></p><p>Top frame: <code>{}</code></p>\
+             <table><tr><td>Level</td><td>{}</td></tr>\
              <tr><td>Events</td><td>{}</td></tr><tr><td>Users</td><td>{}</td></tr></table>\
              <p><a href=\"{}\">Open the issue in ErrorWatch</a></p>",
             escape(&self.headline()),
             escape(self.culprit.as_deref().unwrap_or("-")),
+            escape(self.top_frame.as_deref().unwrap_or("-")),
             escape(&self.level),
             self.count,
             self.users,
@@ -384,6 +389,7 @@ async fn build_message(
             project: "ErrorWatch".to_owned(),
             title: "This target works".to_owned(),
             culprit: None,
+            top_frame: None,
             level: "info".to_owned(),
             count: 0,
             users: 0,
@@ -405,10 +411,13 @@ async fn build_message(
         .map(|row| row.try_get::<String>("", "name"))
         .transpose()?
         .unwrap_or_default();
+    let issue_id = issue_id.expect("issue row implies an id");
+    let top_frame = top_frame(ctx, account_id, issue_id).await;
     Ok(Message {
         delivery,
         trigger,
         project,
+        top_frame,
         title: issue.try_get("", "title")?,
         culprit: issue.try_get("", "culprit")?,
         level: issue.try_get("", "level")?,
@@ -416,10 +425,56 @@ async fn build_message(
         users: issue.try_get("", "users_seen")?,
         first_seen: issue.try_get("", "first_seen")?,
         last_seen: issue.try_get("", "last_seen")?,
-        url: ctx
-            .alerts
-            .issue_link(account_id, issue_id.expect("issue row implies an id")),
+        url: ctx.alerts.issue_link(account_id, issue_id),
     })
+}
+
+/// The top in-app frame of the issue's latest event; `None` when there is none (or the event
+/// was evicted). Best effort: a notification goes out without it rather than not at all.
+async fn top_frame(ctx: &JobContext, account_id: i64, issue_id: i64) -> Option<String> {
+    let scope = crate::scope::AccountScope::system(
+        &ctx.db,
+        crate::ids::AccountId(account_id),
+        "alert delivery reads the latest event's stack trace",
+    );
+    let latest = crate::service::event::latest_events(&scope, &[issue_id])
+        .await
+        .ok()?
+        .into_iter()
+        .next()?;
+    let (_, payload) = crate::service::event::get_event(&scope, latest.id)
+        .await
+        .ok()?;
+    describe_top_frame(&payload)
+}
+
+/// `module in function at file:line` of the innermost in-app frame of the last exception.
+fn describe_top_frame(payload: &serde_json::Value) -> Option<String> {
+    let exception = payload
+        .pointer("/exception/values")
+        .and_then(|v| v.as_array())?
+        .last()?;
+    let frames = exception.pointer("/stacktrace/frames")?.as_array()?;
+    let frame = frames
+        .iter()
+        .rev()
+        .find(|f| f.get("in_app").and_then(|v| v.as_bool()) == Some(true))
+        .or_else(|| frames.last())?;
+    let text = |key: &str| frame.get(key).and_then(|v| v.as_str());
+    let mut out = text("module")
+        .or_else(|| text("filename"))
+        .unwrap_or("?")
+        .to_owned();
+    if let Some(function) = text("function") {
+        out.push_str(&format!(" in {function}"));
+    }
+    if let (Some(file), Some(line)) = (
+        text("filename").or_else(|| text("abs_path")),
+        frame.get("lineno").and_then(|v| v.as_i64()),
+    ) {
+        out.push_str(&format!(" at {file}:{line}"));
+    }
+    Some(out)
 }
 
 async fn send(ctx: &JobContext, target: &Target, message: &Message) -> anyhow::Result<()> {
@@ -491,6 +546,19 @@ fn error_chain(error: &dyn std::error::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_top_frame_is_the_innermost_in_app_one() {
+        let payload = json!({"exception": {"values": [{"stacktrace": {"frames": [
+            {"module": "shop.cart", "function": "apply", "filename": "cart.py", "lineno": 7, "in_app": true},
+            {"module": "requests", "function": "get", "in_app": false}
+        ]}}]}});
+        assert_eq!(
+            describe_top_frame(&payload).as_deref(),
+            Some("shop.cart in apply at cart.py:7")
+        );
+        assert_eq!(describe_top_frame(&json!({"message": "x"})), None);
+    }
 
     #[test]
     fn signatures_verify_and_tampering_fails() {

@@ -354,6 +354,7 @@ db_test!(
         let mail = s.app.smtp.wait_for("oncall@example.com", "KeyError", 1).await;
         assert!(mail.subject().contains("New issue"), "{}", mail.subject());
         assert!(mail.data.contains("/issues/iss_"), "{}", mail.data);
+        assert!(mail.data.contains("shop.cart in apply"), "top frame: {}", mail.data);
         s.wait_for_deliveries("sent", 1).await;
     }
 );

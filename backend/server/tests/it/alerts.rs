@@ -553,3 +553,34 @@ db_test!(
         assert_eq!(rules["alertRules"], json!([]));
     }
 );
+
+db_test!(
+    async fn an_ignored_issue_whose_condition_ran_out_fires_once(backend) {
+        use errorwatch_core::service::issue::IgnoreCondition;
+
+        let s = setup(backend, LOCAL).await;
+        let receiver = Receiver::start(0, false).await;
+        let target = s.webhook(&receiver.url).await;
+        let rule = s.rule("ignored_expired", &[target.id]).await;
+        s.send("KeyError").await;
+        s.settle().await;
+        let issues = issue::list_issues(&s.scope, s.project_id).await.expect("issues");
+        issue::change_status(
+            &s.scope,
+            issues[0].id,
+            StatusChange::Ignore(IgnoreCondition::MoreEvents(2)),
+        )
+        .await
+        .expect("ignore");
+        s.send("KeyError").await;
+        s.settle().await;
+        assert_eq!(receiver.requests(), 0, "one more event: still ignored");
+        s.send("KeyError").await;
+        let sent = s.wait_for_deliveries("sent", 1).await;
+        assert_eq!(sent[0].rule_id, Some(rule.id));
+        assert_eq!(sent[0].trigger, "ignored_expired");
+        s.send("KeyError").await;
+        s.settle().await;
+        assert_eq!(receiver.requests(), 1);
+    }
+);

@@ -424,6 +424,17 @@ async fn run_scheduler(queue: JobQueue, eviction: EvictEvents, shutdown: Cancell
                 if let Err(e) = purge.await {
                     warn!(error = format!("{e:#}"), "cannot schedule the purge of deleted projects");
                 }
+                let slot = chrono::Utc::now().timestamp() / 300;
+                let sweep = queue.enqueue_with(
+                    &errorwatch_core::alert::deliver::SweepNotifications,
+                    jobs::EnqueueOptions {
+                        delay: None,
+                        idempotency_key: Some(format!("sweep-notifications-{slot}")),
+                    },
+                );
+                if let Err(e) = sweep.await {
+                    warn!(error = format!("{e:#}"), "cannot schedule the notification sweep");
+                }
             }
         }
     }

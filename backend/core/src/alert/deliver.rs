@@ -37,6 +37,68 @@ impl Job for DeliverNotification {
     }
 }
 
+/// Re-queues deliveries whose job was lost: pending ones overdue by more than
+/// [`SWEEP_GRACE`] (a crash between recording a failure and queueing the retry) and ones
+/// whose sender died mid-send (lease expired). A duplicate is harmless: only the run that
+/// claims the row's lease sends. Scheduled every few minutes by the server.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct SweepNotifications;
+
+/// How overdue a pending delivery must be before the sweep queues it again.
+pub const SWEEP_GRACE: chrono::Duration = chrono::Duration::minutes(2);
+
+impl Job for SweepNotifications {
+    const NAME: &'static str = "sweep_notifications";
+    const CONCURRENCY: usize = 1;
+
+    async fn run(&self, ctx: &JobContext) -> anyhow::Result<()> {
+        let now = Utc::now();
+        let rows = ctx
+            .db
+            .conn()
+            .query_all(
+                &Query::select()
+                    .columns(["id", "attempts"])
+                    .from("notifications")
+                    .and_where(
+                        Expr::col("status")
+                            .eq("pending")
+                            .and(Expr::col("next_attempt_at").lt(now - SWEEP_GRACE))
+                            .or(Expr::col("status")
+                                .eq("sending")
+                                .and(Expr::col("lease_until").lt(now))),
+                    )
+                    .limit(1000)
+                    .to_owned(),
+            )
+            .await?;
+        let bucket = now.timestamp() / 60;
+        for row in &rows {
+            let id: i64 = row.try_get("", "id")?;
+            let attempts: i32 = row.try_get("", "attempts")?;
+            ctx.queue
+                .enqueue_with(
+                    &DeliverNotification {
+                        notification_id: id,
+                    },
+                    crate::jobs::EnqueueOptions {
+                        delay: None,
+                        idempotency_key: Some(format!("sweep:{id}:{attempts}:{bucket}")),
+                    },
+                )
+                .await?;
+        }
+        if !rows.is_empty() {
+            warn!(
+                notifications = rows.len(),
+                "re-queued {} stalled notifications",
+                rows.len()
+            );
+        }
+        Ok(())
+    }
+}
+
 /// The signature header value for `body` sent at `timestamp`.
 pub fn sign(secret: &str, timestamp: i64, body: &[u8]) -> String {
     let mut message = format!("{timestamp}.").into_bytes();

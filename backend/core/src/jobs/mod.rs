@@ -400,6 +400,7 @@ pub fn build_monitor(ctx: JobContext, options: &WorkerOptions) -> Monitor {
     let monitor = register::<crate::mail::SendEmail>(monitor, &ctx, options);
     let monitor = register::<crate::alert::trigger::EvaluateAlerts>(monitor, &ctx, options);
     let monitor = register::<crate::alert::deliver::DeliverNotification>(monitor, &ctx, options);
+    let monitor = register::<crate::alert::deliver::SweepNotifications>(monitor, &ctx, options);
     let monitor = register::<crate::service::purge::PurgeDeleted>(monitor, &ctx, options);
     register::<prune::PruneJobs>(monitor, &ctx, options)
 }

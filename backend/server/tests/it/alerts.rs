@@ -584,3 +584,50 @@ db_test!(
         assert_eq!(receiver.requests(), 1);
     }
 );
+
+db_test!(
+    async fn the_sweep_requeues_a_delivery_whose_job_was_lost(backend) {
+        let s = setup(backend, LOCAL).await;
+        let receiver = Receiver::start(0, false).await;
+        let target = s.webhook(&receiver.url).await;
+        let sent = alert::send_test_notification(&s.scope, &s.app.queue, target.id)
+            .await
+            .expect("test notification");
+        s.wait_for_deliveries("sent", 1).await;
+        assert_eq!(receiver.requests(), 1);
+        // A sender that died mid-send: the row is left `sending` with an expired lease.
+        let stalled = match s.app.db.pool() {
+            errorwatch_core::db::Pool::Sqlite(pool) => sqlx::query(
+                "UPDATE notifications SET status = 'sending', lease_until = '2000-01-01T00:00:00+00:00' WHERE id = ?1",
+            )
+            .bind(sent.id.0)
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected()),
+            errorwatch_core::db::Pool::Postgres(pool) => sqlx::query(
+                "UPDATE notifications SET status = 'sending', lease_until = '2000-01-01T00:00:00Z' WHERE id = $1",
+            )
+            .bind(sent.id.0)
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected()),
+        }
+        .expect("stall");
+        assert_eq!(stalled, 1);
+        s.app
+            .queue
+            .enqueue(&errorwatch_core::alert::deliver::SweepNotifications)
+            .await
+            .expect("sweep");
+        s.wait_for_deliveries("sent", 1).await;
+        assert_eq!(receiver.requests(), 2, "sent again by the sweep");
+        // A second sweep finds nothing to do.
+        s.app
+            .queue
+            .enqueue(&errorwatch_core::alert::deliver::SweepNotifications)
+            .await
+            .expect("sweep");
+        s.settle().await;
+        assert_eq!(receiver.requests(), 2);
+    }
+);

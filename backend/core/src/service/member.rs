@@ -440,6 +440,9 @@ pub(crate) async fn accept_invite_row(
     invite: &invite::Model,
     user: UserId,
 ) -> Result<()> {
+    // Read before the write transaction: on SQLite, reads on a second pooled connection while
+    // it holds the write lock can wait for a connection that is itself waiting for the lock.
+    let cap = member_cap(db, default_plan, invite.account_id).await?;
     let txn = db.begin_write().await?;
     let now = Utc::now();
     let claimed = invite::Entity::update_many()
@@ -461,7 +464,7 @@ pub(crate) async fn accept_invite_row(
         .one(&txn)
         .await?;
     if existing.is_none() {
-        check_member_room(db, &txn, default_plan, invite.account_id, 0).await?;
+        check_room(&txn, cap.as_ref(), invite.account_id, 0).await?;
         membership::ActiveModel {
             account_id: Set(invite.account_id),
             user_id: Set(user.0),
@@ -494,6 +497,12 @@ async fn check_member_room(
     account_id: i64,
     pending: u64,
 ) -> Result<()> {
+    let cap = member_cap(db, default_plan, account_id).await?;
+    check_room(conn, cap.as_ref(), account_id, pending).await
+}
+
+/// The account's plan's member limit and the plan's name; `None` when unlimited.
+async fn member_cap(db: &Db, default_plan: &str, account_id: i64) -> Result<Option<(i64, String)>> {
     let plans = crate::billing::plan::load_plans(db)
         .await
         .map_err(Error::Internal)?;
@@ -501,17 +510,31 @@ async fn check_member_room(
         crate::billing::quota::account_plan(db, &plans, default_plan, account_id, Utc::now())
             .await
             .map_err(Error::Internal)?;
-    let Some(max) = current.plan.spec.max_members else {
+    Ok(current
+        .plan
+        .spec
+        .max_members
+        .map(|max| (i64::from(max), current.plan.spec.name.clone())))
+}
+
+/// [`check_member_room`] with the limit already read (counts on `conn`).
+async fn check_room(
+    conn: &impl sea_orm::ConnectionTrait,
+    cap: Option<&(i64, String)>,
+    account_id: i64,
+    pending: u64,
+) -> Result<()> {
+    let Some((max, plan_name)) = cap else {
         return Ok(());
     };
+    let max = *max;
     let members = membership::Entity::find()
         .filter(membership::Column::AccountId.eq(account_id))
         .count(conn)
         .await?;
     if members + pending >= u64::try_from(max).unwrap_or(0) {
         return Err(Error::PlanLimit(format!(
-            "the {} plan allows {max} members (invites included); upgrade the plan or remove a member first",
-            current.plan.spec.name
+            "the {plan_name} plan allows {max} members (invites included); upgrade the plan or remove a member first"
         )));
     }
     Ok(())

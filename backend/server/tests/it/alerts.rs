@@ -631,3 +631,26 @@ db_test!(
         assert_eq!(receiver.requests(), 2);
     }
 );
+
+db_test!(
+    async fn the_hourly_cap_bounds_notifications_per_account(backend) {
+        let mut settings = LOCAL.to_vec();
+        settings.push(("ERRORWATCH_ALERTS_MAX_PER_HOUR", "2"));
+        let s = setup(backend, &settings).await;
+        let receiver = Receiver::start(0, false).await;
+        let target = s.webhook(&receiver.url).await;
+        s.rule("new_issue", &[target.id]).await;
+        for n in 0..4 {
+            s.send(&format!("Error{n}")).await;
+            s.settle().await;
+        }
+        s.wait_for_deliveries("sent", 2).await;
+        s.settle().await;
+        assert_eq!(
+            alert::list_deliveries(&s.scope, None, 500).await.expect("list").len(),
+            2,
+            "4 new issues, 2 notifications"
+        );
+        assert_eq!(receiver.requests(), 2);
+    }
+);

@@ -32,6 +32,12 @@ pub enum Kind {
     Event,
     /// An attachment of an event.
     Attachment,
+    /// An alert rule.
+    AlertRule,
+    /// An alert target.
+    AlertTarget,
+    /// A notification (one alert delivery).
+    Notification,
 }
 
 impl Kind {
@@ -49,6 +55,9 @@ impl Kind {
             Kind::Issue => "iss",
             Kind::Event => "evt",
             Kind::Attachment => "att",
+            Kind::AlertRule => "alr",
+            Kind::AlertTarget => "alt",
+            Kind::Notification => "ntf",
         }
     }
 }

@@ -3,6 +3,7 @@
 //! reach tenant data only through the `AccountScope` the context builds for them.
 //! `schema.graphql` next to this crate is the exported SDL, checked by a test.
 
+pub mod alerts;
 pub mod billing;
 pub mod checkout;
 pub mod context;
@@ -21,7 +22,7 @@ use async_graphql::{Data, MergedObject, Request, Schema, SimpleObject};
 pub use context::{CookieSettings, RequestContext};
 /// Root query.
 #[derive(MergedObject, Default)]
-pub struct Query(query::AccountQuery, issues::IssueQuery);
+pub struct Query(query::AccountQuery, issues::IssueQuery, alerts::AlertQuery);
 
 /// Root mutation.
 #[derive(MergedObject, Default)]
@@ -29,6 +30,7 @@ pub struct Mutation(
     mutation::AccountMutation,
     issues::IssueMutation,
     checkout::CheckoutMutation,
+    alerts::AlertMutation,
 );
 
 /// The schema type.

@@ -20,6 +20,7 @@ mod m20261123_000011_add_issue_assignee_and_bookmarks;
 mod m20261124_000012_add_events_issue_id_id_index;
 mod m20261124_000013_create_spool_cursors;
 mod m20261124_000014_create_billing_tables;
+mod m20261124_000015_create_alert_tables;
 
 /// The ordered list of migrations.
 pub struct Migrator;
@@ -42,6 +43,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000012_add_events_issue_id_id_index::Migration),
             Box::new(m20261124_000013_create_spool_cursors::Migration),
             Box::new(m20261124_000014_create_billing_tables::Migration),
+            Box::new(m20261124_000015_create_alert_tables::Migration),
         ]
     }
 }

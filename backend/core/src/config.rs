@@ -41,6 +41,24 @@ pub struct Config {
     pub mail: MailConfig,
     /// Plans, quotas and ingest rate limits.
     pub billing: BillingConfig,
+    /// Alert delivery.
+    pub alerts: AlertsConfig,
+}
+
+/// Alert delivery (see [`crate::alert`]).
+#[derive(Debug, Clone)]
+pub struct AlertsConfig {
+    /// Webhook, Slack and Discord targets may point at private, loopback and link-local
+    /// addresses (`ERRORWATCH_ALERTS_ALLOW_PRIVATE_TARGETS=true`; self-hosted mode only).
+    pub allow_private_targets: bool,
+    /// Longest one delivery may take, connecting included (`ERRORWATCH_ALERTS_TIMEOUT_SECS`, 10).
+    pub timeout: Duration,
+    /// Delay before the second attempt; each later one waits four times longer, so five
+    /// attempts span about six hours (`ERRORWATCH_ALERTS_RETRY_BASE_MS`, 270000).
+    pub retry_base: Duration,
+    /// Notifications one account may be sent per hour; beyond, triggers are dropped with a
+    /// log line (`ERRORWATCH_ALERTS_MAX_PER_HOUR`, 500).
+    pub max_per_hour: u32,
 }
 
 /// Plans, quotas and ingest rate limits.
@@ -412,7 +430,50 @@ impl Config {
             0..=100_000_000,
         )? as u32;
         let stripe = parse_stripe(&lookup, mode, &mut plans)?;
+        let allow_private_targets = match lookup("ERRORWATCH_ALERTS_ALLOW_PRIVATE_TARGETS")
+            .as_deref()
+            .map(str::trim)
+        {
+            None | Some("false") | Some("0") => false,
+            Some("true") | Some("1") if mode == Mode::SelfHosted => true,
+            Some("true") | Some("1") => {
+                return Err(problem(
+                    "ERRORWATCH_ALERTS_ALLOW_PRIVATE_TARGETS",
+                    "private alert targets are only allowed in self-hosted mode",
+                ));
+            }
+            Some(other) => {
+                return Err(problem(
+                    "ERRORWATCH_ALERTS_ALLOW_PRIVATE_TARGETS",
+                    format!("{other:?} is not one of: true, false"),
+                ));
+            }
+        };
+        let alert_timeout_secs = parse_number(
+            "ERRORWATCH_ALERTS_TIMEOUT_SECS",
+            lookup("ERRORWATCH_ALERTS_TIMEOUT_SECS"),
+            10,
+            1..=120,
+        )?;
+        let alert_retry_base_ms = parse_number(
+            "ERRORWATCH_ALERTS_RETRY_BASE_MS",
+            lookup("ERRORWATCH_ALERTS_RETRY_BASE_MS"),
+            270_000,
+            1..=86_400_000,
+        )?;
+        let alert_max_per_hour = parse_number(
+            "ERRORWATCH_ALERTS_MAX_PER_HOUR",
+            lookup("ERRORWATCH_ALERTS_MAX_PER_HOUR"),
+            500,
+            1..=1_000_000,
+        )? as u32;
         Ok(Config {
+            alerts: AlertsConfig {
+                allow_private_targets,
+                timeout: Duration::from_secs(alert_timeout_secs),
+                retry_base: Duration::from_millis(alert_retry_base_ms),
+                max_per_hour: alert_max_per_hour,
+            },
             billing: BillingConfig {
                 plans,
                 default_plan,

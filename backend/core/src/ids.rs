@@ -51,3 +51,15 @@ id_type!(
     /// An invitation to an account.
     InviteId
 );
+id_type!(
+    /// An alert rule.
+    AlertRuleId
+);
+id_type!(
+    /// An alert target (email, Slack, Discord or webhook).
+    AlertTargetId
+);
+id_type!(
+    /// A notification (one delivery of an alert to one target).
+    NotificationId
+);

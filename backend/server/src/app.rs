@@ -205,6 +205,7 @@ impl Application {
                 metrics: self.metrics.clone(),
                 mailer: self.mailer.clone(),
                 stripe: self.stripe.clone(),
+                alerts: errorwatch_core::alert::Alerts::from_config(&self.config)?,
                 attempt: 0,
             };
             let options = WorkerOptions {
@@ -449,6 +450,17 @@ async fn run_scheduler(
                 }
                 if billing && let Err(e) = jobs::billing::schedule_hourly(&queue).await {
                     warn!(error = format!("{e:#}"), "cannot schedule the Stripe reconcile");
+                }
+                let slot = chrono::Utc::now().timestamp() / 300;
+                let sweep = queue.enqueue_with(
+                    &errorwatch_core::alert::deliver::SweepNotifications,
+                    jobs::EnqueueOptions {
+                        delay: None,
+                        idempotency_key: Some(format!("sweep-notifications-{slot}")),
+                    },
+                );
+                if let Err(e) = sweep.await {
+                    warn!(error = format!("{e:#}"), "cannot schedule the notification sweep");
                 }
             }
         }

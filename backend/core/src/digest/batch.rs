@@ -66,6 +66,9 @@ pub(crate) struct BatchResult {
     pub stored: usize,
     /// Change notices to publish after the commit, already coalesced (see [`coalesce`]).
     pub notices: Vec<Notice>,
+    /// Issues of projects with alert rules, to evaluate after the commit
+    /// ([`crate::alert::trigger::submit`]).
+    pub alerts: Vec<crate::alert::trigger::Candidate>,
 }
 
 /// One normalized, grouped event with its stored columns.
@@ -386,7 +389,12 @@ pub(crate) async fn write_batch(
     insert_events(txn, &events, &issue_ids).await?;
     upsert_hourly_stats(txn, &events, &issue_ids).await?;
     upsert_tag_values(txn, &events, &issue_ids).await?;
-    apply_states(txn, &events, &issue_ids).await?;
+    let state_changes = apply_states(txn, &events, &issue_ids).await?;
+    let alerts = crate::alert::trigger::watched(
+        txn,
+        alert_candidates(&events, &issue_ids, &resolved, &state_changes),
+    )
+    .await?;
 
     for pending in &pending_items {
         store_item(txn, pending, &mut outcomes).await?;
@@ -425,7 +433,42 @@ pub(crate) async fn write_batch(
     Ok(BatchResult {
         stored: events.len(),
         notices: coalesce(notices),
+        alerts,
     })
+}
+
+/// One alert candidate per issue of the batch, described by its latest event in batch order.
+fn alert_candidates(
+    events: &[PreparedEvent],
+    issue_ids: &[i64],
+    resolved: &HashMap<(i64, String), Resolved>,
+    state_changes: &HashMap<i64, &'static str>,
+) -> Vec<crate::alert::trigger::Candidate> {
+    let mut by_issue: BTreeMap<i64, crate::alert::trigger::Candidate> = BTreeMap::new();
+    for (event, &issue_id) in events.iter().zip(issue_ids) {
+        let created = resolved[&(event.project_id, event.hash.clone())].created;
+        let candidate =
+            by_issue
+                .entry(issue_id)
+                .or_insert_with(|| crate::alert::trigger::Candidate {
+                    account_id: event.account_id,
+                    project_id: event.project_id,
+                    issue_id,
+                    created,
+                    state_change: state_changes.get(&issue_id).map(|s| (*s).to_owned()),
+                    events: 0,
+                    level: String::new(),
+                    environment: String::new(),
+                    release: None,
+                    tags: Vec::new(),
+                });
+        candidate.events += 1;
+        candidate.level.clone_from(&event.level);
+        candidate.environment.clone_from(&event.environment);
+        candidate.release.clone_from(&event.release);
+        candidate.tags.clone_from(&event.tags);
+    }
+    by_issue.into_values().collect()
 }
 
 /// Stores one non-event item with its own code and counts its outcome.
@@ -1113,7 +1156,8 @@ async fn apply_states(
     txn: &DatabaseTransaction,
     events: &[PreparedEvent],
     issue_ids: &[i64],
-) -> anyhow::Result<()> {
+) -> anyhow::Result<HashMap<i64, &'static str>> {
+    let mut changes = HashMap::new();
     let mut by_issue: BTreeMap<i64, Vec<&PreparedEvent>> = BTreeMap::new();
     for (event, &issue_id) in events.iter().zip(issue_ids) {
         by_issue.entry(issue_id).or_default().push(event);
@@ -1130,12 +1174,16 @@ async fn apply_states(
             let issue_events = by_issue[&current.id]
                 .iter()
                 .map(|e| (e.release.as_deref(), e.timestamp));
-            crate::service::issue::apply_events_to_state(txn, &current, issue_events)
-                .await
-                .map_err(|e| anyhow::anyhow!("issue state: {e}"))?;
+            if let Some(kind) =
+                crate::service::issue::apply_events_to_state(txn, &current, issue_events)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("issue state: {e}"))?
+            {
+                changes.insert(current.id, kind);
+            }
         }
     }
-    Ok(())
+    Ok(changes)
 }
 
 /// Outcome counts of one digest, written with one upsert per key.

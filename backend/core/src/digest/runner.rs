@@ -333,6 +333,7 @@ async fn write(
         }
     };
     crate::notify::publish(db, &result.notices).await;
+    crate::alert::trigger::submit(db, result.alerts).await;
     debug!(envelopes, events.stored = result.stored, "digested");
     metrics.count_job("digest", "completed");
     metrics

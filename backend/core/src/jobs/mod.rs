@@ -78,6 +78,8 @@ pub struct JobContext {
     pub mailer: crate::mail::Mailer,
     /// Stripe, when billing is on (SaaS mode with a key).
     pub stripe: Option<crate::billing::stripe::Stripe>,
+    /// Alert delivery settings and the guarded HTTP client.
+    pub alerts: crate::alert::Alerts,
     /// Which attempt this run is (1 for the first); set by the runner.
     pub attempt: u32,
 }
@@ -399,6 +401,9 @@ pub fn build_monitor(ctx: JobContext, options: &WorkerOptions) -> Monitor {
     let monitor = register::<selftest::SelfTest>(monitor, &ctx, options);
     let monitor = register::<crate::digest::retention::EvictEvents>(monitor, &ctx, options);
     let monitor = register::<crate::mail::SendEmail>(monitor, &ctx, options);
+    let monitor = register::<crate::alert::trigger::EvaluateAlerts>(monitor, &ctx, options);
+    let monitor = register::<crate::alert::deliver::DeliverNotification>(monitor, &ctx, options);
+    let monitor = register::<crate::alert::deliver::SweepNotifications>(monitor, &ctx, options);
     let monitor = register::<crate::service::purge::PurgeDeleted>(monitor, &ctx, options);
     let monitor = register::<billing::ApplyStripeEvent>(monitor, &ctx, options);
     let monitor = register::<billing::ReconcileBilling>(monitor, &ctx, options);

@@ -29,6 +29,12 @@ pub enum Owned {
     Event(i64),
     /// `attachments.id`.
     Attachment(i64),
+    /// `alert_rules.id`.
+    AlertRule(i64),
+    /// `alert_targets.id`.
+    AlertTarget(i64),
+    /// `notifications.id`.
+    Notification(i64),
 }
 
 /// The account owning the row; `NotFound` when there is none.
@@ -86,6 +92,9 @@ pub async fn account_of(db: &Db, row: Owned) -> Result<AccountId> {
         }
         Owned::Event(id) => account_column(db, "events", id).await?,
         Owned::Attachment(id) => account_column(db, "attachments", id).await?,
+        Owned::AlertRule(id) => account_column(db, "alert_rules", id).await?,
+        Owned::AlertTarget(id) => account_column(db, "alert_targets", id).await?,
+        Owned::Notification(id) => account_column(db, "notifications", id).await?,
     };
     found.map(AccountId).ok_or(Error::NotFound)
 }

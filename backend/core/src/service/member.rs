@@ -519,11 +519,12 @@ async fn ensure_member_room(
     let Some((max, plan)) = limit else {
         return Ok(());
     };
+    let max = *max;
     let members = membership::Entity::find()
         .filter(membership::Column::AccountId.eq(account_id))
         .count(conn)
         .await?;
-    if members + pending >= *max {
+    if members + pending >= max {
         return Err(Error::PlanLimit(format!(
             "the {plan} plan allows {max} members (invites included); upgrade the plan or remove a member first"
         )));

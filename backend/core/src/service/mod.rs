@@ -2,6 +2,7 @@
 //! functions named `*_unscoped` are the few deliberate exceptions (admin commands on the box).
 
 pub mod account;
+pub mod alert;
 pub mod api_token;
 pub mod audit;
 pub mod auth;

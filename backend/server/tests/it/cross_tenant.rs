@@ -74,6 +74,9 @@ struct TenantA {
     project_number: i64,
     issue: String,
     event_id: String,
+    alert_rule: String,
+    alert_target: String,
+    notification: String,
 }
 
 async fn setup_a(app: &TestApp) -> (Gql, TenantA) {
@@ -164,7 +167,38 @@ async fn setup_a(app: &TestApp) -> (Gql, TenantA) {
         .as_str()
         .expect("issue")
         .to_owned();
+    let alert_target = alice
+        .ok(
+            "mutation($a: ID!) { createAlertTarget(accountId: $a, input: {name: \"Oncall\", kind: EMAIL, emails: [\"alice@a.example\"]}) { id } }",
+            json!({"a": account}),
+        )
+        .await["createAlertTarget"]["id"]
+        .as_str()
+        .expect("target")
+        .to_owned();
+    let alert_rule = alice
+        .ok(
+            "mutation($p: ID!, $t: ID!) { createAlertRule(projectId: $p, input: {name: \"New\", trigger: NEW_ISSUE, targetIds: [$t]}) { id } }",
+            json!({"p": project_id, "t": alert_target}),
+        )
+        .await["createAlertRule"]["id"]
+        .as_str()
+        .expect("rule")
+        .to_owned();
+    let notification = alice
+        .ok(
+            "mutation($t: ID!) { sendTestNotification(targetId: $t) { id } }",
+            json!({"t": alert_target}),
+        )
+        .await["sendTestNotification"]["id"]
+        .as_str()
+        .expect("notification")
+        .to_owned();
+    app.run_pending_jobs().await;
     let ids = TenantA {
+        alert_rule,
+        alert_target,
+        notification,
         account,
         project_number: project_id
             .trim_start_matches("prj_")
@@ -190,6 +224,76 @@ async fn setup_a(app: &TestApp) -> (Gql, TenantA) {
 /// One attempt per root field that takes an id: the document and its variables.
 fn cases(a: &TenantA) -> BTreeMap<&'static str, (&'static str, Value)> {
     BTreeMap::from([
+        (
+            "Query.alertRules",
+            (
+                "query($id: ID!) { alertRules(projectId: $id) { id name } }",
+                json!({"id": a.project}),
+            ),
+        ),
+        (
+            "Query.alertTargets",
+            (
+                "query($id: ID!) { alertTargets(accountId: $id) { id url secret } }",
+                json!({"id": a.account}),
+            ),
+        ),
+        (
+            "Query.notifications",
+            (
+                "query($id: ID!) { notifications(accountId: $id) { id status } }",
+                json!({"id": a.account}),
+            ),
+        ),
+        (
+            "Mutation.createAlertRule",
+            (
+                "mutation($id: ID!) { createAlertRule(projectId: $id, input: {name: \"x\", trigger: NEW_ISSUE, targetIds: []}) { id } }",
+                json!({"id": a.project}),
+            ),
+        ),
+        (
+            "Mutation.updateAlertRule",
+            (
+                "mutation($id: ID!) { updateAlertRule(id: $id, input: {name: \"x\", trigger: NEW_ISSUE, enabled: false, targetIds: []}) { id } }",
+                json!({"id": a.alert_rule}),
+            ),
+        ),
+        (
+            "Mutation.deleteAlertRule",
+            (
+                "mutation($id: ID!) { deleteAlertRule(id: $id) }",
+                json!({"id": a.alert_rule}),
+            ),
+        ),
+        (
+            "Mutation.createAlertTarget",
+            (
+                "mutation($id: ID!) { createAlertTarget(accountId: $id, input: {name: \"x\", kind: WEBHOOK, url: \"https://evil.example/\"}) { id } }",
+                json!({"id": a.account}),
+            ),
+        ),
+        (
+            "Mutation.deleteAlertTarget",
+            (
+                "mutation($id: ID!) { deleteAlertTarget(id: $id) }",
+                json!({"id": a.alert_target}),
+            ),
+        ),
+        (
+            "Mutation.retryNotification",
+            (
+                "mutation($id: ID!) { retryNotification(id: $id) { id } }",
+                json!({"id": a.notification}),
+            ),
+        ),
+        (
+            "Mutation.sendTestNotification",
+            (
+                "mutation($id: ID!) { sendTestNotification(targetId: $id) { id } }",
+                json!({"id": a.alert_target}),
+            ),
+        ),
         (
             "Query.account",
             (
@@ -481,6 +585,10 @@ async fn snapshot(app: &TestApp, alice: &Gql, a: &TenantA) -> Value {
         "invites": app.scalar("SELECT COUNT(*) FROM invites").await,
         "tokens": app.scalar("SELECT COUNT(*) FROM api_tokens").await,
         "accounts": app.scalar("SELECT COUNT(*) FROM accounts WHERE deleted_at IS NULL").await,
+        "alert_rules": app.scalar("SELECT COUNT(*) FROM alert_rules").await,
+        "alert_rules_enabled": app.scalar("SELECT COUNT(*) FROM alert_rules WHERE enabled = TRUE").await,
+        "alert_targets": app.scalar("SELECT COUNT(*) FROM alert_targets").await,
+        "notifications": app.scalar("SELECT COUNT(*) FROM notifications").await,
     });
     json!({"view": view, "counts": counts})
 }

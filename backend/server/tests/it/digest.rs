@@ -340,11 +340,12 @@ db_test!(
         // Fixed: claim rows (PostgreSQL: sizes, then rows and their deletion; SQLite: the spool
         // file is read outside this database, then its cursor is read and moved), read rules,
         // look up event ids, fingerprints and users, insert events, upsert hourly stats and tag
-        // values, look up settled issues, write the outcome: at most 12. Per known issue one
+        // values, look up settled issues, look up which projects have alert rules, write the
+        // outcome: at most 13. Per known issue one
         // update. New issues add a transition lookup and a fingerprint insert, then an insert
         // and a users update per issue. Nothing per event.
-        assert!(statements[0] <= 12 + 2 + 2 * 5, "{statements:?}");
-        assert!(statements[1] <= 12 + 5, "{statements:?}");
+        assert!(statements[0] <= 13 + 2 + 2 * 5, "{statements:?}");
+        assert!(statements[1] <= 13 + 5, "{statements:?}");
         let issues = issue::list_issues(&target.scope, target.project_id).await.expect("list");
         assert_eq!(issues.len(), 5);
         // Each bug sees two users a round, two others the next.

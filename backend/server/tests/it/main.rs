@@ -4,6 +4,7 @@
 mod harness;
 
 mod accounts;
+mod alerts;
 mod api_limits;
 mod auth;
 mod cli;

@@ -299,23 +299,7 @@ pub async fn update_rule(scope: &AccountScope, id: AlertRuleId, input: RuleInput
 
 /// Deletes a rule (admins); its delivery log stays, without the rule.
 pub async fn delete_rule(scope: &AccountScope, id: AlertRuleId) -> Result<()> {
-    scope.require(Role::Admin)?;
-    let deleted = scope
-        .db()
-        .conn()
-        .execute(
-            &Query::delete()
-                .from_table("alert_rules")
-                .and_where(Expr::col("id").eq(id.0))
-                .and_where(Expr::col("account_id").eq(scope.account_id().0))
-                .to_owned(),
-        )
-        .await?
-        .rows_affected();
-    if deleted == 0 {
-        return Err(Error::NotFound);
-    }
-    Ok(())
+    delete_owned(scope, "alert_rules", id.0).await
 }
 
 const RULE_COLUMNS: [&str; 10] = [
@@ -487,23 +471,7 @@ pub async fn create_target(scope: &AccountScope, input: TargetInput) -> Result<T
 
 /// Deletes a target (admins), with its deliveries.
 pub async fn delete_target(scope: &AccountScope, id: AlertTargetId) -> Result<()> {
-    scope.require(Role::Admin)?;
-    let deleted = scope
-        .db()
-        .conn()
-        .execute(
-            &Query::delete()
-                .from_table("alert_targets")
-                .and_where(Expr::col("id").eq(id.0))
-                .and_where(Expr::col("account_id").eq(scope.account_id().0))
-                .to_owned(),
-        )
-        .await?
-        .rows_affected();
-    if deleted == 0 {
-        return Err(Error::NotFound);
-    }
-    Ok(())
+    delete_owned(scope, "alert_targets", id.0).await
 }
 
 async fn targets_where(scope: &AccountScope, id: Option<AlertTargetId>) -> Result<Vec<Target>> {
@@ -694,4 +662,26 @@ pub async fn send_test_notification(
     .ok_or_else(|| anyhow::anyhow!("a fresh test key conflicted"))?;
     queue_delivery(queue, id, 0, now, None).await?;
     get_delivery(scope, NotificationId(id)).await
+}
+
+/// Deletes the row `id` of `table` if it belongs to the scope's account (admins);
+/// `NotFound` otherwise.
+async fn delete_owned(scope: &AccountScope, table: &'static str, id: i64) -> Result<()> {
+    scope.require(Role::Admin)?;
+    let deleted = scope
+        .db()
+        .conn()
+        .execute(
+            &Query::delete()
+                .from_table(table)
+                .and_where(Expr::col("id").eq(id))
+                .and_where(Expr::col("account_id").eq(scope.account_id().0))
+                .to_owned(),
+        )
+        .await?
+        .rows_affected();
+    if deleted == 0 {
+        return Err(Error::NotFound);
+    }
+    Ok(())
 }

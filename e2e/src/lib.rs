@@ -3,6 +3,7 @@
 //! SDKs (Python and Node installed by `infra/install-e2e-sdks.sh`, Rust from crates.io).
 
 pub mod smtp;
+pub mod stripe;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

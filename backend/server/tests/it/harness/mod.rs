@@ -8,9 +8,10 @@
 
 pub mod db;
 pub mod gql;
-pub mod stripe;
 /// The SMTP sink the browser tests use too (`errorwatch_e2e::smtp`).
 pub use errorwatch_e2e::smtp;
+/// The Stripe stand-in the browser tests use too (`errorwatch_e2e::stripe`).
+pub use errorwatch_e2e::stripe;
 pub mod ws;
 
 use std::collections::HashMap;

@@ -11,8 +11,8 @@
 //! completes the session (an active subscription, then `checkout.session.completed` and
 //! `customer.subscription.created` delivered) and redirects to its `success_url`
 //! (`?cancel=1` redirects to `cancel_url` instead); `GET /portal/{id}` redirects to the portal
-//! session's `return_url`. The module only needs axum, tokio, reqwest, serde_json, url, hmac,
-//! sha2, hex and rustls, so it can move to the browser-test crate unchanged.
+//! session's `return_url`. The server's integration suite (`harness::stripe`) and the browser
+//! tests (`e2e/tests/billing_signup.rs`) share this one copy.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

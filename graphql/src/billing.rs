@@ -146,10 +146,16 @@ impl Billing {
     async fn plan(&self) -> Plan {
         Plan(self.0.plan.clone())
     }
-    /// `free` without a subscription, else the subscription's status (`active`, `trialing`,
+    /// `free` without a subscription (also while a first checkout is unpaid), else the
+    /// subscription's status (`active`, `trialing`,
     /// `past_due`, `canceled`, …).
     async fn status(&self) -> &str {
         &self.0.status
+    }
+    /// The paid subscription ends with the period (the free plan was chosen): its plan
+    /// applies until `periodEnd`, then the free plan.
+    async fn cancel_at_period_end(&self) -> bool {
+        self.0.cancel_at_period_end
     }
     /// Start of the period.
     async fn period_start(&self) -> DateTime<Utc> {

@@ -43,6 +43,10 @@ pub struct ServerInfo {
     pub version: String,
     /// `sqlite` or `postgres`.
     pub database: String,
+    /// Whether billing through Stripe is on (SaaS mode with a Stripe key): plans can be chosen
+    /// at sign-up and changed on the billing page. Off self-hosted, where `startCheckout`,
+    /// `choosePlan` and `openBillingPortal` answer `BILLING_DISABLED`.
+    pub billing_enabled: bool,
 }
 
 /// Largest accepted query document, in bytes.

@@ -9,7 +9,8 @@ use sea_orm::ConnectionTrait;
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
 
 use crate::billing::plan::{Plan, PlanSpec, QUOTA_CATEGORIES, load_plans, quota_category};
-use crate::billing::quota::{account_plan, stored_usage};
+use crate::billing::quota::{account_plan, status_keeps_plan, stored_usage};
+use crate::billing::sync;
 use crate::db::Db;
 use crate::ingest::category::DataCategory;
 use crate::scope::{AccountScope, Role};
@@ -70,6 +71,9 @@ pub struct AccountBilling {
     pub plan: PlanSpec,
     /// `free` (no subscription), or the Stripe subscription's status.
     pub status: String,
+    /// The paid subscription ends with the period (the free plan was chosen): its plan applies
+    /// until `period_end`, then the default plan.
+    pub cancel_at_period_end: bool,
     /// Start of the billing period.
     pub period_start: DateTime<Utc>,
     /// End of the billing period.
@@ -93,6 +97,21 @@ pub async fn account_billing(scope: &AccountScope, default_plan: &str) -> Result
     let stored = stored_usage(db, scope.account_id().0, current.period.start)
         .await
         .map_err(Error::Internal)?;
+    let subscription = sync::stored(db, scope.account_id())
+        .await
+        .map_err(Error::Internal)?;
+    // A customer linked for a checkout that was never paid (or for the portal) is no
+    // subscription: such an account is on the default plan like one that never started.
+    let subscribed = subscription
+        .as_ref()
+        .is_some_and(|s| s.stripe_subscription_id.is_some());
+    let status = if subscribed {
+        current.status
+    } else {
+        "free".to_owned()
+    };
+    let cancel_at_period_end = subscription
+        .is_some_and(|s| subscribed && status_keeps_plan(&s.status) && s.cancel_at_period_end);
     let spec = current.plan.spec;
     let usage = QUOTA_CATEGORIES
         .iter()
@@ -146,7 +165,8 @@ pub async fn account_billing(scope: &AccountScope, default_plan: &str) -> Result
     }
     Ok(AccountBilling {
         plan: spec,
-        status: current.status,
+        status,
+        cancel_at_period_end,
         period_start: current.period.start,
         period_end: current.period.end,
         usage,

@@ -108,6 +108,7 @@ impl AppState {
                     DatabaseKind::Sqlite => "sqlite".to_owned(),
                     DatabaseKind::Postgres => "postgres".to_owned(),
                 },
+                billing_enabled: stripe.is_some(),
             },
             errorwatch_graphql::billing::BillingSettings {
                 default_plan: config.billing.default_plan.clone(),

@@ -85,7 +85,7 @@ db_test!(
         let response = app
             .client
             .post(app.url("/graphql"))
-            .json(&serde_json::json!({"query": "{ serverInfo { version database } }"}))
+            .json(&serde_json::json!({"query": "{ serverInfo { version database billingEnabled } }"}))
             .send()
             .await
             .expect("request");
@@ -96,6 +96,8 @@ db_test!(
             crate::harness::Backend::Postgres => "postgres",
         };
         assert_eq!(body["data"]["serverInfo"]["database"], expected, "{body}");
+        // Self-hosted, without a Stripe key.
+        assert_eq!(body["data"]["serverInfo"]["billingEnabled"], false, "{body}");
         let explorer = app.get("/graphql").await;
         assert_eq!(explorer.status(), 200);
         assert!(explorer.text().await.expect("text").contains("graphiql"), "GET serves GraphiQL");

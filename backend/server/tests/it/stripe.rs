@@ -21,6 +21,20 @@ const START: &str = "mutation($a: ID!, $p: String!, $s: String, $c: String) { st
 const CHOOSE: &str = "mutation($a: ID!, $p: String!) { choosePlan(accountId: $a, plan: $p) { checkoutUrl plan cancelAtPeriodEnd } }";
 const PORTAL: &str =
     "mutation($a: ID!, $r: String) { openBillingPortal(accountId: $a, returnUrl: $r) { url } }";
+const BILLING: &str = "query($a: ID!) { serverInfo { billingEnabled } account(id: $a) { billing { plan { slug } status cancelAtPeriodEnd } } }";
+
+/// What the dashboard reads: whether billing is on, and the account's plan, status and
+/// pending cancellation.
+async fn billing_state(member: &Gql, account: &str) -> Value {
+    let data = member.ok(BILLING, json!({"a": account})).await;
+    let billing = &data["account"]["billing"];
+    json!([
+        data["serverInfo"]["billingEnabled"],
+        billing["plan"]["slug"],
+        billing["status"],
+        billing["cancelAtPeriodEnd"]
+    ])
+}
 
 /// An app in SaaS mode pointed at a fresh stand-in, webhooks wired.
 async fn billing_app(backend: Backend, extra: &[(&str, &str)]) -> (TestApp, StripeStandIn) {
@@ -249,6 +263,8 @@ db_test!(
         // the free plan until Stripe says otherwise.
         let before = row(&app, num(&acme)).await.expect("row");
         assert_eq!((before.plan.as_str(), before.status.as_str()), ("free", "incomplete"));
+        // The dashboard sees no subscription (an unpaid checkout, e.g. cancelled, is none).
+        assert_eq!(billing_state(&owner, &acme).await, json!([true, "free", "free", false]));
         let customer = before.customer.clone().expect("customer");
         // A second checkout and the portal reuse that customer.
         let public = app.config.http.public_url.as_str().trim_end_matches('/').to_owned();
@@ -332,6 +348,7 @@ db_test!(
             let extra: &[(&str, &str)] = if saas { &[("ERRORWATCH_MODE", "saas")] } else { &[] };
             let app = TestApp::spawn_with(backend, extra).await;
             let (owner, acme) = user_with_account(&app, "owner@acme.test", "Acme").await;
+            assert_eq!(billing_state(&owner, &acme).await[0], false, "the dashboard hides billing");
             for (mutation, variables) in [
                 (START, json!({"a": acme, "p": "pro"})),
                 (CHOOSE, json!({"a": acme, "p": "free"})),
@@ -620,6 +637,7 @@ db_test!(
         stripe.complete_checkout(&stripe.session_id(&url)).await;
         app.run_pending_jobs().await;
         let sub = row(&app, num(&acme)).await.and_then(|r| r.subscription).expect("sub");
+        assert_eq!(billing_state(&owner, &acme).await, json!([true, "pro", "active", false]));
         // Another paid plan: the subscription's price changes at once, stored without waiting
         // for the webhook.
         let business = owner.ok(CHOOSE, json!({"a": acme, "p": "business"})).await;
@@ -630,9 +648,11 @@ db_test!(
         assert_eq!(down["choosePlan"], json!({"checkoutUrl": null, "plan": "business", "cancelAtPeriodEnd": true}));
         assert!(stripe.subscription(&sub).cancel_at_period_end);
         assert_mirrors(&app, num(&acme), &stripe.subscription(&sub), "business").await;
+        assert_eq!(billing_state(&owner, &acme).await, json!([true, "business", "active", true]));
         // Changing one's mind keeps the subscription.
         let keep = owner.ok(CHOOSE, json!({"a": acme, "p": "business"})).await;
         assert_eq!(keep["choosePlan"]["cancelAtPeriodEnd"], false);
+        assert_eq!(billing_state(&owner, &acme).await, json!([true, "business", "active", false]));
         assert!(!stripe.subscription(&sub).cancel_at_period_end);
         assert!(
             stripe.requests().iter().any(|r| r.starts_with(&format!("POST /v1/subscriptions/{sub}")) && r.contains("cancel_at_period_end=true")),

@@ -2,6 +2,7 @@
 //! -p errorwatch-server`) and drive it with real clients: headless Chromium, and the real Sentry
 //! SDKs (Python and Node installed by `infra/install-e2e-sdks.sh`, Rust from crates.io).
 
+pub mod browser;
 pub mod smtp;
 pub mod stripe;
 

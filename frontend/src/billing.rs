@@ -98,6 +98,8 @@ pub struct Billing {
     pub plan: Plan,
     /// `free` without a subscription, else Stripe's status.
     pub status: String,
+    /// The paid subscription ends with the period (the free plan was chosen).
+    pub cancel_at_period_end: bool,
     /// RFC 3339.
     pub period_start: String,
     /// RFC 3339, exclusive.
@@ -185,6 +187,7 @@ impl Billing {
         Self {
             plan: Plan::read(&v["plan"]),
             status: text(v, "status"),
+            cancel_at_period_end: v["cancelAtPeriodEnd"].as_bool().unwrap_or_default(),
             period_start: text(v, "periodStart"),
             period_end: text(v, "periodEnd"),
             usage: list(v, "usage", Usage::read),
@@ -201,6 +204,12 @@ impl Billing {
                 dropped: int(d, "dropped"),
             }),
         }
+    }
+
+    /// Whether a paid subscription is live (active, trialing or past due): a plan change then
+    /// changes it, where without one a paid plan goes through Checkout.
+    pub fn subscribed(&self) -> bool {
+        matches!(self.status.as_str(), "active" | "trialing" | "past_due")
     }
 
     /// What the banner needs of it.
@@ -659,6 +668,116 @@ pub fn chart_svg(days: &[ChartDay], category: &str) -> String {
     svg
 }
 
+/// The plans to choose from at sign-up, from `{ serverInfo { billingEnabled } plans { … } }`:
+/// `None` when billing is off (self-hosted, or no Stripe key), and then sign-up offers none.
+pub fn offered_plans(data: &Value) -> Option<Vec<Plan>> {
+    data["serverInfo"]["billingEnabled"]
+        .as_bool()
+        .unwrap_or_default()
+        .then(|| list(data, "plans", Plan::read))
+        .filter(|plans| !plans.is_empty())
+}
+
+/// The plan selected at first among `plans`: `wanted` (a `?plan=` or the choice made at
+/// sign-up) when it is offered, else the first free one, else the first.
+pub fn initial_plan(plans: &[Plan], wanted: Option<&str>) -> Option<String> {
+    plans
+        .iter()
+        .find(|p| Some(p.slug.as_str()) == wanted)
+        .or_else(|| plans.iter().find(|p| p.price_cents <= 0))
+        .or_else(|| plans.first())
+        .map(|p| p.slug.clone())
+}
+
+/// What choosing another plan does to an account's subscription.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PlanChange {
+    /// A first paid plan: paid on Stripe Checkout, in force once Stripe confirms it.
+    Checkout,
+    /// Another paid plan while subscribed: the price changes at once (prorated); `up` when it
+    /// costs more.
+    Switch {
+        /// The new plan costs more.
+        up: bool,
+    },
+    /// The free plan while subscribed: the paid plan ends with the period.
+    Cancel,
+    /// The plan in force, whose cancellation is pending: it continues.
+    Keep,
+}
+
+/// What choosing `target` would do for the account, `None` when nothing (its plan already, or
+/// the free plan it is on or moving to).
+pub fn plan_change(billing: &Billing, target: &Plan) -> Option<PlanChange> {
+    let current = &billing.plan;
+    let paid = target.price_cents > 0;
+    if !billing.subscribed() {
+        return (paid && target.slug != current.slug).then_some(PlanChange::Checkout);
+    }
+    match (target.slug == current.slug, paid) {
+        (true, _) => billing.cancel_at_period_end.then_some(PlanChange::Keep),
+        (false, true) => Some(PlanChange::Switch {
+            up: target.price_cents > current.price_cents,
+        }),
+        (false, false) => (!billing.cancel_at_period_end).then_some(PlanChange::Cancel),
+    }
+}
+
+/// The button's words for a change to `target`.
+pub fn change_label(change: PlanChange, target: &Plan) -> String {
+    let verb = match change {
+        PlanChange::Checkout | PlanChange::Switch { up: true } => "Upgrade to",
+        PlanChange::Switch { up: false } => "Switch to",
+        PlanChange::Cancel => "Downgrade to",
+        PlanChange::Keep => "Keep",
+    };
+    format!("{verb} {}", target.name)
+}
+
+/// The question asked before a change from the account's plan to `target`.
+pub fn change_question(change: PlanChange, billing: &Billing, target: &Plan) -> String {
+    let current = &billing.plan.name;
+    let until = long_date(&billing.period_end);
+    match change {
+        PlanChange::Checkout => format!(
+            "Upgrade to {} for {}? You pay on Stripe's checkout page, then come back here; {current} \
+             stays until the payment is confirmed.",
+            target.name,
+            price(target.price_cents)
+        ),
+        PlanChange::Switch { up } => format!(
+            "Switch from {current} to {} ({}) now? {}",
+            target.name,
+            price(target.price_cents),
+            if up {
+                "Stripe charges the prorated difference for the rest of the period."
+            } else {
+                "Stripe credits the unused part of the period to your next invoice."
+            }
+        ),
+        PlanChange::Cancel => format!(
+            "Downgrade to {}? Your {current} subscription is cancelled: {current} stays until \
+             {until}, then {}'s quotas apply.",
+            target.name, target.name
+        ),
+        PlanChange::Keep => format!(
+            "Keep {current} after {until}? Its cancellation is withdrawn and it renews as before."
+        ),
+    }
+}
+
+/// What a change made without Checkout did, in words (`current` is the plan before it).
+pub fn change_done(change: PlanChange, current: &str, target: &str) -> String {
+    match change {
+        PlanChange::Checkout => "Taking you to Stripe's checkout page…".to_owned(),
+        PlanChange::Switch { .. } => format!("Done: you are on {target} now."),
+        PlanChange::Cancel => {
+            format!("Done: {current} is cancelled and ends with the period; then {target} applies.")
+        }
+        PlanChange::Keep => format!("Done: {current} continues; its cancellation is withdrawn."),
+    }
+}
+
 /// A plan's terms in a sentence: quotas, retention, members, rate limits.
 pub fn plan_terms(plan: &Plan) -> String {
     // Errors first, then the others as the API lists them (by name).
@@ -767,6 +886,120 @@ mod tests {
             plan_terms(&free),
             "5,000 errors, 100.0 MiB of attachments a period; events kept 30 days; up to 3 members; \
              100 requests a minute per DSN key (bursts of 120); spike protection past 1,000 events a minute per project."
+        );
+    }
+
+    fn plan(slug: &str, price_cents: i64) -> Plan {
+        Plan {
+            slug: slug.into(),
+            name: format!("{}{}", slug[..1].to_uppercase(), &slug[1..]),
+            price_cents,
+            quotas: vec![],
+            overage_steps: vec![],
+            retention_days: 30,
+            max_members: None,
+            key_rate_per_minute: None,
+            key_burst: None,
+            spike_per_minute: None,
+        }
+    }
+
+    fn on(plan_slug: &str, price_cents: i64, status: &str, cancelling: bool) -> Billing {
+        Billing {
+            plan: plan(plan_slug, price_cents),
+            status: status.into(),
+            cancel_at_period_end: cancelling,
+            period_start: "2026-11-01T00:00:00Z".into(),
+            period_end: "2026-12-01T00:00:00Z".into(),
+            usage: vec![],
+            dropped: vec![],
+            daily: vec![],
+        }
+    }
+
+    #[test]
+    fn sign_up_offers_plans_only_when_billing_is_on() {
+        let plans = serde_json::json!([{"slug": "free", "name": "Free", "priceCents": 0},
+                                       {"slug": "pro", "name": "Pro", "priceCents": 8000}]);
+        let on = serde_json::json!({"serverInfo": {"billingEnabled": true}, "plans": plans});
+        let off = serde_json::json!({"serverInfo": {"billingEnabled": false}, "plans": plans});
+        let offered = offered_plans(&on).expect("plans");
+        assert_eq!(offered.len(), 2);
+        assert_eq!(offered[1].price_cents, 8000);
+        assert_eq!(offered_plans(&off), None);
+        assert_eq!(
+            offered_plans(
+                &serde_json::json!({"serverInfo": {"billingEnabled": true}, "plans": []})
+            ),
+            None
+        );
+        // The wanted plan if offered, else the free one, else the first.
+        assert_eq!(initial_plan(&offered, Some("pro")).as_deref(), Some("pro"));
+        assert_eq!(
+            initial_plan(&offered, Some("platinum")).as_deref(),
+            Some("free")
+        );
+        assert_eq!(initial_plan(&offered, None).as_deref(), Some("free"));
+        assert_eq!(initial_plan(&offered[1..], None).as_deref(), Some("pro"));
+        assert_eq!(initial_plan(&[], None), None);
+    }
+
+    #[test]
+    fn plan_changes_follow_the_subscription() {
+        let (free, starter, pro) = (plan("free", 0), plan("starter", 2_600), plan("pro", 8_000));
+        // Without a subscription (an unpaid checkout is none): a paid plan goes through Checkout.
+        let unsubscribed = on("free", 0, "free", false);
+        assert!(!unsubscribed.subscribed());
+        assert_eq!(plan_change(&unsubscribed, &pro), Some(PlanChange::Checkout));
+        assert_eq!(plan_change(&unsubscribed, &free), None);
+        // A lapsed subscription is none either.
+        assert_eq!(
+            plan_change(&on("free", 0, "canceled", false), &pro),
+            Some(PlanChange::Checkout)
+        );
+        // Subscribed: other paid plans switch the price, the free plan cancels at the period's end.
+        let subscribed = on("starter", 2_600, "active", false);
+        assert_eq!(
+            plan_change(&subscribed, &pro),
+            Some(PlanChange::Switch { up: true })
+        );
+        assert_eq!(
+            plan_change(&on("pro", 8_000, "past_due", false), &starter),
+            Some(PlanChange::Switch { up: false })
+        );
+        assert_eq!(plan_change(&subscribed, &starter), None);
+        assert_eq!(plan_change(&subscribed, &free), Some(PlanChange::Cancel));
+        // Cancelling: the plan can be kept, and the free plan is already on its way.
+        let cancelling = on("starter", 2_600, "active", true);
+        assert_eq!(plan_change(&cancelling, &starter), Some(PlanChange::Keep));
+        assert_eq!(plan_change(&cancelling, &free), None);
+        assert_eq!(change_label(PlanChange::Checkout, &pro), "Upgrade to Pro");
+        assert_eq!(
+            change_label(PlanChange::Switch { up: false }, &starter),
+            "Switch to Starter"
+        );
+        assert_eq!(change_label(PlanChange::Cancel, &free), "Downgrade to Free");
+        assert_eq!(change_label(PlanChange::Keep, &starter), "Keep Starter");
+        assert_eq!(
+            change_done(PlanChange::Switch { up: true }, "Starter", "Pro"),
+            "Done: you are on Pro now."
+        );
+        assert_eq!(
+            change_done(PlanChange::Cancel, "Starter", "Free"),
+            "Done: Starter is cancelled and ends with the period; then Free applies."
+        );
+        assert_eq!(
+            change_question(PlanChange::Cancel, &subscribed, &free),
+            "Downgrade to Free? Your Starter subscription is cancelled: Starter stays until \
+             Dec 1, 2026, then Free's quotas apply."
+        );
+        assert!(
+            change_question(PlanChange::Checkout, &unsubscribed, &pro)
+                .starts_with("Upgrade to Pro for $80 / month? You pay on Stripe's checkout page")
+        );
+        assert!(
+            change_question(PlanChange::Switch { up: true }, &subscribed, &pro)
+                .starts_with("Switch from Starter to Pro ($80 / month) now? Stripe charges")
         );
     }
 

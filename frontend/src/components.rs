@@ -159,11 +159,29 @@ pub fn confirm(message: &str) -> bool {
 }
 
 /// A full page load of `path`: after a change of user or of the viewer's accounts, every
-/// cached view, the viewer first, starts afresh.
+/// cached view, the viewer first, starts afresh. Also leaves for another site (Stripe's pages).
 pub fn go_to(path: &str) {
     if let Some(window) = web_sys::window() {
         let _ = window.location().set_href(path);
     }
+}
+
+/// `path` of this site as an absolute URL (for the API's return URLs, such as Stripe's).
+pub fn absolute_url(path: &str) -> String {
+    let origin = web_sys::window()
+        .and_then(|w| w.location().origin().ok())
+        .unwrap_or_default();
+    format!("{origin}{path}")
+}
+
+/// Resolves after `ms` milliseconds (a browser timer; never without a window).
+pub async fn sleep_ms(ms: i32) {
+    let timer = js_sys::Promise::new(&mut |resolve, _| {
+        if let Some(window) = web_sys::window() {
+            let _ = window.set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms);
+        }
+    });
+    let _ = wasm_bindgen_futures::JsFuture::from(timer).await;
 }
 
 /// A value as the SDK sent it: strings as they are (an SDK's `repr`, such as Python's `'card'`,

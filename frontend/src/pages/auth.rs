@@ -7,7 +7,9 @@ use serde_json::json;
 
 use crate::api::{self, AccountSummary, ApiError};
 use crate::app::{Shell, use_session};
+use crate::billing::initial_plan;
 use crate::components::{ErrorNote, Field, Loading, Submit, SubmitError, go_to, loaded};
+use crate::pages::billing::{PlanPicker, load_offer, remember_plan};
 
 /// Where to go after signing in: the `next` query parameter when it is a path on this site.
 pub fn safe_next(next: Option<String>) -> String {
@@ -53,18 +55,28 @@ pub fn Login() -> impl IntoView {
     }
 }
 
-/// `/signup`: sends the verification email (or, with an invite token, signs in at once).
+/// `/signup`: sends the verification email (or, with an invite token, signs in at once). Where
+/// billing is on, the plans are offered too (`?plan=` picks one, else the free one): the choice
+/// is remembered in the browser, and the first account is created on it after the email is
+/// verified (a paid plan then goes through Stripe Checkout, see the onboarding).
 #[component]
 pub fn SignUp() -> impl IntoView {
+    let query = use_query_map();
     let email = RwSignal::new(String::new());
     let password = RwSignal::new(String::new());
     let submit = Submit::new();
     let sent = RwSignal::new(false);
-    let policy = LocalResource::new(|| {
-        api::query::<String>("query { signupPolicy }", json!({}), "/signupPolicy")
+    let offer = LocalResource::new(load_offer);
+    let plan = RwSignal::new(None::<String>);
+    Effect::new(move |_| {
+        if let Some(Ok((_, Some(plans)))) = offer.get() {
+            let wanted = query.with_untracked(|q| q.get("plan"));
+            plan.set(initial_plan(&plans, wanted.as_deref()));
+        }
     });
     let on_submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
+        remember_plan(plan.get_untracked().as_deref());
         submit.run(async move {
             let data = api::gql(
                 "mutation($e: String!, $p: String!) { signUp(email: $e, password: $p) { status } }",
@@ -82,8 +94,8 @@ pub fn SignUp() -> impl IntoView {
     view! {
         <Shell>
             <h1>"Create your account"</h1>
-            {move || match policy.get() {
-                Some(Ok(p)) if p != "OPEN" => Some(view! {
+            {move || match offer.get() {
+                Some(Ok((data, _))) if data["signupPolicy"] != "OPEN" => Some(view! {
                     <p class="notice">"Sign-up on this server is by invitation: open the link in your invite email."</p>
                 }),
                 _ => None,
@@ -97,6 +109,10 @@ pub fn SignUp() -> impl IntoView {
                 <form on:submit=on_submit id="signup-form">
                     <Field id="signup-email" label="Email" kind="email" value=email autocomplete="username"/>
                     <Field id="signup-password" label="Password (8 characters or more)" kind="password" value=password autocomplete="new-password"/>
+                    {move || match offer.get() {
+                        Some(Ok((_, Some(plans)))) => Some(view! { <PlanPicker plans chosen=plan/> }),
+                        _ => None,
+                    }}
                     <SubmitError submit/>
                     <button type="submit" class="primary" disabled=move || submit.pending.get()>"Sign up"</button>
                 </form>

@@ -2,29 +2,188 @@
 //! with its accepted and dropped per day (an inline SVG chart), drops by reason and the plans on
 //! offer; `/settings/billing` (the link of the quota emails, which names no account) leads
 //! there; and the banner every page of an account shows near (80 %) and over (100 %) a quota.
-//! Any member, viewers included, may see it all. The words and numbers come from
-//! [`crate::billing`].
+//! Any member, viewers included, may see it all. Where billing is on (`serverInfo {
+//! billingEnabled }`), owners also change the plan (upgrade, downgrade, keep a cancelled one,
+//! each confirmed first) and open Stripe's Billing Portal. Also the pieces sign-up and
+//! onboarding share: the plan picker, and the notice back from Stripe Checkout that waits for
+//! the plan to apply. The words and numbers come from [`crate::billing`].
 
 use leptos::prelude::*;
 use leptos_router::NavigateOptions;
 use leptos_router::hooks::{use_navigate, use_query_map};
 use serde_json::json;
 
-use crate::api;
+use crate::api::{self, ApiError};
 use crate::app::{CurrentAccount, Shell, use_session};
 use crate::billing::{
-    Billing, Plan, QuotaLevel, QuotaState, Usage, amount, banner_text, category_label,
-    category_noun, chart_days, chart_svg, drop_reason, long_date, overage_summary, period_days,
-    period_label, plan_terms, pressing_usage, price, quota_level, short_day, status_label,
-    whole_or_one_decimal,
+    Billing, Plan, PlanChange, QuotaLevel, QuotaState, Usage, amount, banner_text, category_label,
+    category_noun, change_done, change_label, change_question, chart_days, chart_svg, drop_reason,
+    long_date, offered_plans, overage_summary, period_days, period_label, plan_change, plan_terms,
+    pressing_usage, price, quota_level, short_day, status_label, whole_or_one_decimal,
 };
-use crate::components::loaded;
+use crate::components::{ErrorNote, Submit, SubmitError, absolute_url, go_to, loaded, sleep_ms};
 use crate::pages::settings::SettingsTabs;
 
-/// FIXME(billing mutations): upgrade / downgrade (`startCheckout`) and the Billing Portal link
-/// (`openBillingPortal`) go in the `#plan-actions` place of the plan card once the API says
-/// whether billing is on. Self-hosted (no Stripe) it is off, and the place stays hidden.
-const BILLING_ACTIONS: bool = false;
+/// The plans on offer and whether billing is on, for sign-up and onboarding (no sign-in
+/// needed); with the sign-up policy, which the sign-up page shows too.
+pub const OFFER_QUERY: &str = "query { signupPolicy serverInfo { billingEnabled } plans { slug name priceCents \
+     quotas { category amount } overageSteps { at drop } retentionDays maxMembers keyRatePerMinute keyBurst spikePerMinute } }";
+
+/// The plans to choose from when billing is on (`None` when it is off), from an answer of
+/// [`OFFER_QUERY`].
+pub async fn load_offer() -> Result<(serde_json::Value, Option<Vec<Plan>>), ApiError> {
+    let data = api::gql(OFFER_QUERY, json!({})).await?;
+    let plans = offered_plans(&data);
+    Ok((data, plans))
+}
+
+/// Where the plan chosen at sign-up waits for the first account (the email verification in
+/// between may take the visitor through another page load).
+const CHOSEN_PLAN_KEY: &str = "ew-signup-plan";
+
+fn local_storage() -> Option<web_sys::Storage> {
+    web_sys::window()?.local_storage().ok()?
+}
+
+/// Remembers the plan chosen at sign-up for the onboarding (`None` forgets it).
+pub fn remember_plan(slug: Option<&str>) {
+    if let Some(storage) = local_storage() {
+        let _ = match slug {
+            Some(slug) => storage.set_item(CHOSEN_PLAN_KEY, slug),
+            None => storage.remove_item(CHOSEN_PLAN_KEY),
+        };
+    }
+}
+
+/// The plan chosen at sign-up, if any.
+pub fn remembered_plan() -> Option<String> {
+    local_storage()?.get_item(CHOSEN_PLAN_KEY).ok()?
+}
+
+/// The plans with their price and terms, as radio buttons; `chosen` holds the slug.
+#[component]
+pub fn PlanPicker(plans: Vec<Plan>, chosen: RwSignal<Option<String>>) -> impl IntoView {
+    let options = plans
+        .into_iter()
+        .map(|plan| {
+            let slug = StoredValue::new(plan.slug.clone());
+            view! {
+                <label class="plan-option">
+                    <input type="radio" name="plan" value=plan.slug.clone() id=format!("plan-{}", plan.slug)
+                        prop:checked=move || chosen.with(|c| c.as_deref() == Some(slug.get_value().as_str()))
+                        on:change=move |_| chosen.set(Some(slug.get_value()))/>
+                    <span><strong>{plan.name.clone()}</strong>{format!(" · {}", price(plan.price_cents))}<br/>
+                        <span class="small muted">{plan_terms(&plan)}</span></span>
+                </label>
+            }
+        })
+        .collect_view();
+    view! {
+        <fieldset class="plan-choice" id="plan-choice">
+            <legend>"Plan"</legend>
+            {options}
+            <p class="small muted">"Free needs no card. A paid plan is paid on Stripe's checkout page once your \
+                account is created; you can change plans at any time."</p>
+        </fieldset>
+    }
+}
+
+/// How often, and how many times, the page asks whether a paid plan applies after Checkout:
+/// Stripe's webhook reaches the server on its own, and a job stores the plan.
+const CHECKOUT_POLL_MS: i32 = 500;
+const CHECKOUT_POLLS: u32 = 40;
+
+/// Asks until the account's plan is `wanted` (any plan when `None`); its name, slug and status,
+/// or `None` after [`CHECKOUT_POLLS`] answers.
+async fn wait_for_plan(
+    account_id: &str,
+    wanted: Option<&str>,
+) -> Result<Option<(String, String, String)>, ApiError> {
+    for attempt in 0..CHECKOUT_POLLS {
+        if attempt > 0 {
+            sleep_ms(CHECKOUT_POLL_MS).await;
+        }
+        let data = api::gql(
+            "query($a: ID!) { account(id: $a) { billing { status plan { slug name } } } }",
+            json!({"a": account_id}),
+        )
+        .await?;
+        let billing = &data["account"]["billing"];
+        let slug = billing["plan"]["slug"].as_str().unwrap_or_default();
+        if wanted.is_none_or(|w| w == slug) {
+            let text = |v: &serde_json::Value| v.as_str().unwrap_or_default().to_owned();
+            return Ok(Some((
+                text(&billing["plan"]["name"]),
+                slug.to_owned(),
+                text(&billing["status"]),
+            )));
+        }
+    }
+    Ok(None)
+}
+
+/// The notice back from Stripe Checkout (`?checkout=success&plan=…`, `?checkout=canceled`, or
+/// `?checkout=failed` when it could not start): after a payment it waits for the plan to apply,
+/// then names it (`#checkout-status[data-state=active]`) and runs `on_active`. Nothing without
+/// `?checkout=`.
+#[component]
+pub fn CheckoutReturn(
+    account_id: String,
+    #[prop(optional)] on_active: Option<Callback<()>>,
+) -> impl IntoView {
+    let query = use_query_map();
+    let (outcome, wanted) = query.with_untracked(|q| (q.get("checkout"), q.get("plan")));
+    let answer = RwSignal::new(None);
+    if outcome.as_deref() == Some("success") {
+        leptos::task::spawn_local(async move {
+            let result = wait_for_plan(&account_id, wanted.as_deref()).await;
+            if let (Ok(Some(_)), Some(done)) = (&result, on_active) {
+                done.run(());
+            }
+            answer.try_set(Some(result));
+        });
+    }
+    move || {
+        match outcome.as_deref() {
+        Some("success") => Some(match answer.get() {
+            None => view! {
+                <p class="loading" id="checkout-status" data-state="waiting" role="status">
+                    <span class="spinner" aria-hidden="true"></span>
+                    "Payment received. Waiting for Stripe to confirm your plan…"
+                </p>
+            }
+            .into_any(),
+            Some(Ok(Some((name, slug, status)))) => view! {
+                <p class="notice" id="checkout-status" data-state="active" data-plan=slug role="status">
+                    "Your plan: "<strong id="active-plan">{name}</strong>{format!(" ({})", status_label(&status))}
+                </p>
+            }
+            .into_any(),
+            Some(Ok(None)) => view! {
+                <p class="notice" id="checkout-status" data-state="pending" role="status">
+                    "Stripe has not confirmed the payment yet. Your plan changes as soon as it does; \
+                     the billing page shows it."
+                </p>
+            }
+            .into_any(),
+            Some(Err(error)) => view! { <ErrorNote error/> }.into_any(),
+        }),
+        Some("canceled") => Some(view! {
+            <p class="notice" id="checkout-status" data-state="canceled" role="status">
+                "Checkout cancelled: nothing was charged, and the account keeps its plan. You can \
+                 choose a plan at any time on the billing page."
+            </p>
+        }.into_any()),
+        Some("failed") => Some(view! {
+            <p class="notice" id="checkout-status" data-state="failed" role="status">
+                "The payment could not be started, so the account is on the free plan. You can \
+                 choose a plan at any time on the billing page."
+            </p>
+        }.into_any()),
+        _ => None,
+    }
+    }
+}
 
 /// How long the banner trusts the quota state it fetched before asking again (on the next
 /// page shown).
@@ -207,56 +366,261 @@ fn ChooseAccount() -> impl IntoView {
     }
 }
 
+/// The billing page's data: whether billing is on, the account's billing, the plans on offer.
+const BILLING_PAGE_QUERY: &str = "query($a: ID!) { serverInfo { billingEnabled } account(id: $a) { billing { status \
+     cancelAtPeriodEnd periodStart periodEnd \
+     plan { slug name priceCents quotas { category amount } overageSteps { at drop } retentionDays \
+     maxMembers keyRatePerMinute keyBurst spikePerMinute } \
+     usage { category quantity quota percent } dropped { category outcome reason quantity } \
+     daily { day category accepted dropped } } } \
+     plans { slug name priceCents quotas { category amount } overageSteps { at drop } retentionDays \
+     maxMembers keyRatePerMinute keyBurst spikePerMinute } }";
+
+/// What the billing page shows.
+#[derive(Clone)]
+struct BillingView {
+    billing: Billing,
+    plans: Vec<Plan>,
+    /// Plan changes and the portal are possible (SaaS with Stripe).
+    billing_enabled: bool,
+}
+
 /// The billing page of the current account.
 #[component]
 pub fn BillingPage() -> impl IntoView {
     let account = expect_context::<CurrentAccount>().0;
     let watch = expect_context::<QuotaWatch>();
-    // A signal filled by one request rather than a resource: the page loads once, and each
-    // resource type costs the bundle a few KB.
+    // A signal filled by a request rather than a resource: each resource type costs the
+    // bundle a few KB. `version` reads the page again (after a plan change).
     let answer = RwSignal::new(None);
+    let version = RwSignal::new(0_u32);
     let account_id = account.id.clone();
-    leptos::task::spawn_local(async move {
-        let result = api::gql(
-            "query($a: ID!) { account(id: $a) { billing { status periodStart periodEnd \
-             plan { slug name priceCents quotas { category amount } overageSteps { at drop } retentionDays \
-             maxMembers keyRatePerMinute keyBurst spikePerMinute } \
-             usage { category quantity quota percent } dropped { category outcome reason quantity } \
-             daily { day category accepted dropped } } } \
-             plans { slug name priceCents quotas { category amount } overageSteps { at drop } retentionDays \
-             maxMembers keyRatePerMinute keyBurst spikePerMinute } }",
-            json!({"a": account_id}),
-        )
-        .await
-        .map(|data| {
-            let billing = Billing::read(&data["account"]["billing"]);
-            // The banner follows what this page shows.
-            watch.put(&account_id, billing.quota_state());
-            let plans: Vec<Plan> = data["plans"]
-                .as_array()
-                .map(|plans| plans.iter().map(Plan::read).collect())
-                .unwrap_or_default();
-            (billing, plans)
+    Effect::new(move |_| {
+        version.track();
+        let account_id = account_id.clone();
+        leptos::task::spawn_local(async move {
+            let result = api::gql(BILLING_PAGE_QUERY, json!({"a": account_id}))
+                .await
+                .map(|data| {
+                    let billing = Billing::read(&data["account"]["billing"]);
+                    // The banner follows what this page shows.
+                    watch.put(&account_id, billing.quota_state());
+                    let plans: Vec<Plan> = data["plans"]
+                        .as_array()
+                        .map(|plans| plans.iter().map(Plan::read).collect())
+                        .unwrap_or_default();
+                    BillingView {
+                        billing,
+                        plans,
+                        billing_enabled: data["serverInfo"]["billingEnabled"] == true,
+                    }
+                });
+            answer.try_set(Some(result));
         });
-        answer.try_set(Some(result));
     });
+    let reload = Callback::new(move |_| version.update(|v| *v += 1));
+    // Only owners change the plan or see the portal; the API refuses anyone else anyway.
+    let actions =
+        (account.viewer_role == "OWNER").then(|| PlanActions::new(account.id.clone(), reload));
     view! {
         <div class="settings billing">
             <h1>{format!("Settings of {}", account.name)}</h1>
             <SettingsTabs account_id=account.id.clone() current="billing"/>
-            {move || loaded(answer.get(), "billing", |(billing, plans): (Billing, Vec<Plan>)| view! {
-                {plan_card(&billing)}
-                {usage_card(&billing)}
-                {dropped_card(&billing)}
-                {plans_card(&billing.plan, plans)}
+            <CheckoutReturn account_id=account.id.clone() on_active=reload/>
+            {move || loaded(answer.get(), "billing", |page: BillingView| view! {
+                {plan_card(&page, actions)}
+                {usage_card(&page.billing)}
+                {dropped_card(&page.billing)}
+                {plans_card(&page.billing.plan, page.plans)}
             })}
         </div>
     }
 }
 
-/// The plan, its status, period and terms, and (when billing is on) its actions.
-fn plan_card(billing: &Billing) -> impl IntoView + use<> {
+/// The owner's plan changes and the Billing Portal: each change asks first, then calls
+/// `choosePlan` (which changes a live subscription at once, or answers a Checkout URL to go
+/// to); errors show with their code.
+#[derive(Clone, Copy)]
+struct PlanActions {
+    account_id: StoredValue<String>,
+    /// The change awaiting confirmation: what it does, the target's slug, the question.
+    asking: RwSignal<Option<(PlanChange, String, String)>>,
+    submit: Submit,
+    /// What the last change did, in words.
+    done: RwSignal<Option<String>>,
+    /// Reads the page again.
+    reload: Callback<()>,
+}
+
+impl PlanActions {
+    fn new(account_id: String, reload: Callback<()>) -> Self {
+        Self {
+            account_id: StoredValue::new(account_id),
+            asking: RwSignal::new(None),
+            submit: Submit::new(),
+            done: RwSignal::new(None),
+            reload,
+        }
+    }
+
+    /// `path` under this account's billing page, absolute (a return URL for Stripe).
+    fn back(self, query: &str) -> String {
+        absolute_url(&format!(
+            "/{}/settings/billing{query}",
+            self.account_id.get_value()
+        ))
+    }
+
+    /// Makes the confirmed change to the plan `slug` (`current` and `target` name the plans
+    /// for the message after it).
+    fn choose(self, change: PlanChange, slug: String, current: String, target: String) {
+        let account_id = self.account_id.get_value();
+        self.submit.run(async move {
+            let data = api::gql(
+                "mutation($a: ID!, $p: String!, $s: String, $c: String) { choosePlan(accountId: $a, plan: $p, \
+                 successUrl: $s, cancelUrl: $c) { checkoutUrl plan cancelAtPeriodEnd } }",
+                json!({
+                    "a": account_id,
+                    "p": slug,
+                    "s": self.back(&format!("?checkout=success&plan={slug}")),
+                    "c": self.back("?checkout=canceled"),
+                }),
+            )
+            .await?;
+            self.asking.set(None);
+            if let Some(url) = data["choosePlan"]["checkoutUrl"].as_str() {
+                self.done
+                    .set(Some(change_done(PlanChange::Checkout, &current, &target)));
+                go_to(url);
+                return Ok(());
+            }
+            self.done.set(Some(change_done(change, &current, &target)));
+            self.reload.run(());
+            Ok(())
+        });
+    }
+
+    /// Opens Stripe's Billing Portal, which comes back to this page.
+    fn open_portal(self) {
+        let account_id = self.account_id.get_value();
+        self.submit.run(async move {
+            let url: String = api::query(
+                "mutation($a: ID!, $r: String) { openBillingPortal(accountId: $a, returnUrl: $r) { url } }",
+                json!({"a": account_id, "r": self.back("")}),
+                "/openBillingPortal/url",
+            )
+            .await?;
+            go_to(&url);
+            Ok(())
+        });
+    }
+
+    /// A button per possible change, the portal (once the account has a subscription, live or
+    /// past), the question awaiting an answer, the error and what the last change did.
+    fn view(self, billing: &Billing, plans: &[Plan]) -> impl IntoView + use<> {
+        let pending = self.submit.pending;
+        let buttons = plans
+            .iter()
+            .filter_map(|target| {
+                let change = plan_change(billing, target)?;
+                let question = change_question(change, billing, target);
+                let slug = target.slug.clone();
+                let ask = move |_| {
+                    self.done.set(None);
+                    self.submit.error.set(None);
+                    self.asking
+                        .set(Some((change, slug.clone(), question.clone())));
+                };
+                let class = if matches!(
+                    change,
+                    PlanChange::Checkout | PlanChange::Switch { up: true }
+                ) {
+                    "primary"
+                } else {
+                    ""
+                };
+                Some(view! {
+                    <button type="button" class=class id=format!("plan-choose-{}", target.slug)
+                        data-change=format!("{change:?}") on:click=ask
+                        disabled=move || pending.get()>{change_label(change, target)}</button>
+                })
+            })
+            .collect_view();
+        // (slug, current plan's name, target's name) for the message after a change.
+        let names: Vec<(String, String, String)> = plans
+            .iter()
+            .map(|p| (p.slug.clone(), billing.plan.name.clone(), p.name.clone()))
+            .collect();
+        let names = StoredValue::new(names);
+        let portal = (billing.status != "free").then(|| {
+            view! {
+                <button type="button" id="billing-portal" on:click=move |_| self.open_portal()
+                    disabled=move || pending.get()>"Manage billing"</button>
+            }
+        });
+        let confirm = move || {
+            self.asking.get().map(|(change, slug, question)| {
+                let slug = StoredValue::new(slug);
+                let go = move |_| {
+                    let slug = slug.get_value();
+                    let (current, target) = names.with_value(|all| {
+                        all.iter()
+                            .find(|(s, _, _)| *s == slug)
+                            .map(|(_, c, t)| (c.clone(), t.clone()))
+                            .unwrap_or_default()
+                    });
+                    self.choose(change, slug, current, target);
+                };
+                let yes = if change == PlanChange::Checkout {
+                    "Continue to checkout"
+                } else {
+                    "Confirm"
+                };
+                view! {
+                    <div class="notice confirm" id="plan-confirm" role="group" aria-labelledby="plan-confirm-q">
+                        <p id="plan-confirm-q">{question}</p>
+                        <div class="actions">
+                            <button type="button" class="primary" id="plan-confirm-yes" on:click=go
+                                disabled=move || pending.get()>{yes}</button>
+                            <button type="button" class="ghost" id="plan-confirm-no"
+                                on:click=move |_| self.asking.set(None)>"Cancel"</button>
+                        </div>
+                    </div>
+                }
+            })
+        };
+        view! {
+            <div class="plan-actions" id="plan-actions">
+                <div class="actions">{buttons}{portal}</div>
+                {confirm}
+                <SubmitError submit=self.submit/>
+                {move || self.done.get().map(|text| view! {
+                    <p class="notice" id="plan-changed" role="status">{text}</p>
+                })}
+            </div>
+        }
+    }
+}
+
+/// The plan, its status, period and terms, a pending cancellation, and (for owners, when
+/// billing is on) its actions.
+fn plan_card(page: &BillingView, actions: Option<PlanActions>) -> impl IntoView + use<> {
+    let billing = &page.billing;
     let plan = &billing.plan;
+    let ends = billing.cancel_at_period_end.then(|| {
+        let then = page
+            .plans
+            .iter()
+            .find(|p| p.price_cents <= 0)
+            .map_or_else(|| "the free plan".to_owned(), |p| p.name.clone());
+        view! {
+            <p class="notice" id="plan-ends">{format!("{} ends on {}; then {then} applies.",
+                plan.name, long_date(&billing.period_end))}</p>
+        }
+    });
+    let actions = actions
+        .filter(|_| page.billing_enabled)
+        .map(|actions| actions.view(billing, &page.plans));
     view! {
         <section class="card" aria-labelledby="plan-h" id="plan">
             <h2 id="plan-h">"Plan"</h2>
@@ -269,7 +633,8 @@ fn plan_card(billing: &Billing) -> impl IntoView + use<> {
                 period_label(&billing.period_start, &billing.period_end), long_date(&billing.period_end))}</p>
             <p>{plan_terms(plan)}</p>
             <p>{overage_summary(&plan.overage_steps)}</p>
-            {BILLING_ACTIONS.then(|| view! { <div class="plan-actions" id="plan-actions"></div> })}
+            {ends}
+            {actions}
         </section>
     }
 }

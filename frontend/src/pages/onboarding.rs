@@ -4,13 +4,17 @@
 
 use leptos::prelude::*;
 use leptos_router::NavigateOptions;
-use leptos_router::hooks::{use_navigate, use_params_map};
+use leptos_router::hooks::{use_navigate, use_params_map, use_query_map};
 use serde::Deserialize;
 use serde_json::json;
 
 use crate::api::{self, IssueRow};
 use crate::app::{CurrentAccount, use_session};
-use crate::components::{CopyButton, Field, Submit, SubmitError, loaded};
+use crate::billing::initial_plan;
+use crate::components::{CopyButton, Field, Submit, SubmitError, absolute_url, go_to, loaded};
+use crate::pages::billing::{
+    CheckoutReturn, PlanPicker, load_offer, remember_plan, remembered_plan,
+};
 
 /// The SDKs the server has snippets for, as (platform id, label), in display order.
 pub const PLATFORMS: [(&str, &str); 9] = [
@@ -25,16 +29,44 @@ pub const PLATFORMS: [(&str, &str); 9] = [
     ("dotnet", ".NET"),
 ];
 
-/// `/onboarding`: the first account.
+/// `/onboarding`: the first account. Where billing is on, on a plan: the one chosen at sign-up
+/// (or `?plan=`), else the free one. A paid plan goes through Stripe Checkout once the account
+/// exists, and comes back to the next step (`/:account/projects/new?checkout=…`), which shows
+/// the plan once Stripe confirms it; a cancelled checkout leaves the account on the free plan.
 #[component]
 pub fn CreateAccount() -> impl IntoView {
     let session = use_session();
     let navigate = use_navigate();
+    let query = use_query_map();
     let name = RwSignal::new(String::new());
     let submit = Submit::new();
+    let offer = LocalResource::new(load_offer);
+    let plan = RwSignal::new(None::<String>);
+    // The paid plans (their slugs), which need Checkout.
+    let paid = RwSignal::new(Vec::<String>::new());
+    Effect::new(move |_| {
+        if let Some(Ok((_, Some(plans)))) = offer.get() {
+            let wanted = query
+                .with_untracked(|q| q.get("plan"))
+                .or_else(remembered_plan);
+            plan.set(initial_plan(&plans, wanted.as_deref()));
+            paid.set(
+                plans
+                    .iter()
+                    .filter(|p| p.price_cents > 0)
+                    .map(|p| p.slug.clone())
+                    .collect(),
+            );
+        }
+    });
+    let checkout_plan = move || {
+        plan.get()
+            .filter(|slug| paid.with(|paid| paid.contains(slug)))
+    };
     let on_submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         let navigate = navigate.clone();
+        let to_pay = checkout_plan();
         submit.run(async move {
             let id: String = api::query(
                 "mutation($n: String!) { createAccount(name: $n) { id } }",
@@ -42,8 +74,26 @@ pub fn CreateAccount() -> impl IntoView {
                 "/createAccount/id",
             )
             .await?;
-            session.reload().await;
-            navigate(&format!("/{id}/projects/new"), NavigateOptions::default());
+            remember_plan(None);
+            let next = format!("/{id}/projects/new");
+            let Some(slug) = to_pay else {
+                session.reload().await;
+                navigate(&next, NavigateOptions::default());
+                return Ok(());
+            };
+            // The account exists: whatever happens with the payment, go on from it.
+            let back = |outcome: &str| absolute_url(&format!("{next}?checkout={outcome}&plan={slug}"));
+            let checkout = api::query::<String>(
+                "mutation($a: ID!, $p: String!, $s: String, $c: String) { startCheckout(accountId: $a, plan: $p, \
+                 successUrl: $s, cancelUrl: $c) { url } }",
+                json!({"a": id, "p": slug, "s": back("success"), "c": back("canceled")}),
+                "/startCheckout/url",
+            )
+            .await;
+            match checkout {
+                Ok(url) => go_to(&url),
+                Err(_) => go_to(&format!("{next}?checkout=failed")),
+            }
             Ok(())
         });
     };
@@ -54,15 +104,22 @@ pub fn CreateAccount() -> impl IntoView {
                 <p>"Start with an account: your team, its projects and its members live in it."</p>
                 <form on:submit=on_submit id="account-form">
                     <Field id="account-name" label="Account name (your team or company)" kind="text" value=name/>
+                    {move || match offer.get() {
+                        Some(Ok((_, Some(plans)))) => Some(view! { <PlanPicker plans chosen=plan/> }),
+                        _ => None,
+                    }}
                     <SubmitError submit/>
-                    <button type="submit" class="primary" disabled=move || submit.pending.get()>"Create the account"</button>
+                    <button type="submit" class="primary" disabled=move || submit.pending.get()>
+                        {move || if checkout_plan().is_some() { "Create the account and pay" } else { "Create the account" }}
+                    </button>
                 </form>
             </main>
         </div>
     }
 }
 
-/// `/:account/projects/new`: name and platform.
+/// `/:account/projects/new`: name and platform; back from Stripe Checkout (`?checkout=`), the
+/// plan the account is on once Stripe confirms it.
 #[component]
 pub fn CreateProject() -> impl IntoView {
     let session = use_session();
@@ -93,6 +150,7 @@ pub fn CreateProject() -> impl IntoView {
     };
     view! {
         <div class="card">
+            <CheckoutReturn account_id=account.id.clone()/>
             <h1>"Create a project"</h1>
             {(!account.can_admin()).then(|| view! {
                 <p class="notice">"Only admins and owners can create projects in this account."</p>

@@ -720,6 +720,20 @@ impl StripeStandIn {
             .unwrap_or_else(|| panic!("no subscription {id}"))
     }
 
+    /// Every subscription, oldest first.
+    pub fn subscriptions(&self) -> Vec<Sub> {
+        let mut all: Vec<Sub> = self
+            .state
+            .lock()
+            .expect("state")
+            .subscriptions
+            .values()
+            .cloned()
+            .collect();
+        all.sort_by(|a, b| (a.created, &a.id).cmp(&(b.created, &b.id)));
+        all
+    }
+
     /// The subscriptions of a customer.
     pub fn subscriptions_of(&self, customer: &str) -> Vec<Sub> {
         self.state

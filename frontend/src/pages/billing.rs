@@ -443,13 +443,25 @@ pub fn BillingPage() -> impl IntoView {
 #[derive(Clone, Copy)]
 struct PlanActions {
     account_id: StoredValue<String>,
-    /// The change awaiting confirmation: what it does, the target's slug, the question.
-    asking: RwSignal<Option<(PlanChange, String, String)>>,
+    /// The change awaiting confirmation.
+    asking: RwSignal<Option<Asking>>,
     submit: Submit,
     /// What the last change did, in words.
     done: RwSignal<Option<String>>,
     /// Reads the page again.
     reload: Callback<()>,
+}
+
+/// A plan change awaiting confirmation.
+#[derive(Clone)]
+struct Asking {
+    change: PlanChange,
+    /// The target plan's slug.
+    slug: String,
+    question: String,
+    /// Names of the plan in force and of the target, for the message after the change.
+    current: String,
+    target: String,
 }
 
 impl PlanActions {
@@ -471,9 +483,15 @@ impl PlanActions {
         ))
     }
 
-    /// Makes the confirmed change to the plan `slug` (`current` and `target` name the plans
-    /// for the message after it).
-    fn choose(self, change: PlanChange, slug: String, current: String, target: String) {
+    /// Makes the confirmed change.
+    fn choose(self, asking: Asking) {
+        let Asking {
+            change,
+            slug,
+            current,
+            target,
+            ..
+        } = asking;
         let account_id = self.account_id.get_value();
         self.submit.run(async move {
             let data = api::gql(
@@ -494,7 +512,13 @@ impl PlanActions {
                 go_to(url);
                 return Ok(());
             }
-            self.done.set(Some(change_done(change, &current, &target)));
+            // Stripe had a subscription the page did not know of yet: its price was changed.
+            let made = if change == PlanChange::Checkout {
+                PlanChange::Switch { up: true }
+            } else {
+                change
+            };
+            self.done.set(Some(change_done(made, &current, &target)));
             self.reload.run(());
             Ok(())
         });
@@ -523,13 +547,17 @@ impl PlanActions {
             .iter()
             .filter_map(|target| {
                 let change = plan_change(billing, target)?;
-                let question = change_question(change, billing, target);
-                let slug = target.slug.clone();
+                let asking = Asking {
+                    change,
+                    slug: target.slug.clone(),
+                    question: change_question(change, billing, target),
+                    current: billing.plan.name.clone(),
+                    target: target.name.clone(),
+                };
                 let ask = move |_| {
                     self.done.set(None);
                     self.submit.error.set(None);
-                    self.asking
-                        .set(Some((change, slug.clone(), question.clone())));
+                    self.asking.set(Some(asking.clone()));
                 };
                 let class = if matches!(
                     change,
@@ -541,17 +569,10 @@ impl PlanActions {
                 };
                 Some(view! {
                     <button type="button" class=class id=format!("plan-choose-{}", target.slug)
-                        data-change=format!("{change:?}") on:click=ask
-                        disabled=move || pending.get()>{change_label(change, target)}</button>
+                        on:click=ask disabled=move || pending.get()>{change_label(change, target)}</button>
                 })
             })
             .collect_view();
-        // (slug, current plan's name, target's name) for the message after a change.
-        let names: Vec<(String, String, String)> = plans
-            .iter()
-            .map(|p| (p.slug.clone(), billing.plan.name.clone(), p.name.clone()))
-            .collect();
-        let names = StoredValue::new(names);
         let portal = (billing.status != "free").then(|| {
             view! {
                 <button type="button" id="billing-portal" on:click=move |_| self.open_portal()
@@ -559,28 +580,20 @@ impl PlanActions {
             }
         });
         let confirm = move || {
-            self.asking.get().map(|(change, slug, question)| {
-                let slug = StoredValue::new(slug);
-                let go = move |_| {
-                    let slug = slug.get_value();
-                    let (current, target) = names.with_value(|all| {
-                        all.iter()
-                            .find(|(s, _, _)| *s == slug)
-                            .map(|(_, c, t)| (c.clone(), t.clone()))
-                            .unwrap_or_default()
-                    });
-                    self.choose(change, slug, current, target);
-                };
-                let yes = if change == PlanChange::Checkout {
+            self.asking.get().map(|asking| {
+                let yes = if asking.change == PlanChange::Checkout {
                     "Continue to checkout"
                 } else {
                     "Confirm"
                 };
+                let question = asking.question.clone();
+                let asking = StoredValue::new(asking);
                 view! {
                     <div class="notice confirm" id="plan-confirm" role="group" aria-labelledby="plan-confirm-q">
                         <p id="plan-confirm-q">{question}</p>
                         <div class="actions">
-                            <button type="button" class="primary" id="plan-confirm-yes" on:click=go
+                            <button type="button" class="primary" id="plan-confirm-yes"
+                                on:click=move |_| self.choose(asking.get_value())
                                 disabled=move || pending.get()>{yes}</button>
                             <button type="button" class="ghost" id="plan-confirm-no"
                                 on:click=move |_| self.asking.set(None)>"Cancel"</button>

@@ -121,6 +121,16 @@ impl Db {
                     .max_connections(config.max_connections)
                     .min_connections(1)
                     .acquire_timeout(CONNECT_TIMEOUT)
+                    // A connection's buffers grow to the largest message it ever sent or read
+                    // (a spool group commit or a digest batch: megabytes) and never shrink on
+                    // their own; handed back to the pool, they go back to 8 KiB, so idle
+                    // connections do not each hold a burst's peak.
+                    .after_release(|conn, _| {
+                        Box::pin(async move {
+                            sqlx::Connection::shrink_buffers(conn);
+                            Ok(true)
+                        })
+                    })
                     .connect_with(options)
                     .await
                     .map_err(fail)?;

@@ -25,7 +25,11 @@ pub fn free_port() -> u16 {
 pub fn start_server(database_url: &str, port: u16) -> Child {
     let mut command = Command::new(BIN);
     for (key, _) in std::env::vars() {
-        if key.starts_with("ERRORWATCH_") || key == "DATABASE_URL" || key == "MALLOC_ARENA_MAX" {
+        if key.starts_with("ERRORWATCH_")
+            || key == "DATABASE_URL"
+            || key == "MALLOC_ARENA_MAX"
+            || key == "MIMALLOC_PURGE_DELAY"
+        {
             command.env_remove(key);
         }
     }
@@ -88,15 +92,18 @@ db_test!(
         let client = reqwest::Client::builder().timeout(Duration::from_secs(5)).build().expect("client");
         let server = start_server(&url, port);
         wait_ready(&client, port).await;
-        // The server re-ran itself with one glibc arena (see main.rs), keeping its pid, so the
+        // The server re-ran itself with its allocator settings (see main.rs), keeping its pid, so the
         // signal below reaches the process that serves.
         #[cfg(all(target_os = "linux", target_env = "gnu"))]
         {
             let environ = std::fs::read(format!("/proc/{}/environ", server.id())).expect("environ");
-            assert!(
-                environ.split(|b| *b == 0).any(|var| var == b"MALLOC_ARENA_MAX=1"),
-                "the serving process runs with MALLOC_ARENA_MAX=1"
-            );
+            for setting in [&b"MALLOC_ARENA_MAX=1"[..], b"MIMALLOC_PURGE_DELAY=0"] {
+                assert!(
+                    environ.split(|b| *b == 0).any(|var| var == setting),
+                    "the serving process runs with {}",
+                    String::from_utf8_lossy(setting)
+                );
+            }
         }
 
         // Jobs that take a while, so some are running when the signal arrives.

@@ -451,13 +451,13 @@ async fn measure(
         format!("{} / {}", accepted.len() - missing, accepted.len()),
     );
     row("duplicate webhooks", duplicates.to_string());
-    row("ingest -> webhook received p50", fmt(&delivered_ms["p50"]));
+    row("ingest -> webhook p50", fmt(&delivered_ms["p50"]));
     row(
-        "ingest -> webhook received p95 (target < 2 s)",
+        "ingest -> webhook p95 (target < 2 s)",
         fmt(&delivered_ms["p95"]),
     );
-    row("ingest -> webhook received p99", fmt(&delivered_ms["p99"]));
-    row("ingest -> webhook received max", fmt(&delivered_ms["max"]));
+    row("ingest -> webhook p99", fmt(&delivered_ms["p99"]));
+    row("ingest -> webhook max", fmt(&delivered_ms["max"]));
     let evaluated = summary(to_evaluated, 0);
     let sending = summary(evaluated_to_sent, 0);
     row("  ingest -> notification row p95", fmt(&evaluated["p95"]));

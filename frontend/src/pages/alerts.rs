@@ -117,6 +117,8 @@ impl FormValues {
     }
 }
 
+/// The page: the project picker (`?project=`, else the account's first project), its rules,
+/// the targets (admins) and the account's deliveries.
 #[component]
 pub fn AlertsPage() -> impl IntoView {
     let account = expect_context::<CurrentAccount>().0;

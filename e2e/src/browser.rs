@@ -360,6 +360,52 @@ impl Browser {
         }
     }
 
+    /// Logs in as `email` from the log-in page; returns the id of the account it lands in.
+    pub async fn log_in_as(&self, email: &str, password: &str) -> String {
+        self.open("/login").await;
+        self.log_in(email, password).await;
+        let path = self.wait_path("/acc_").await;
+        path.trim_start_matches('/')
+            .split('/')
+            .next()
+            .expect("account id")
+            .to_owned()
+    }
+
+    /// Waits until `script` (a function body given `arguments`) returns `true`, for at most
+    /// `timeout`; `what` names the condition in the failure.
+    pub async fn wait_js(&self, what: &str, timeout: Duration, script: &str, args: Vec<Value>) {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if self.js_with(script, args.clone()).await == json!(true) {
+                return;
+            }
+            if Instant::now() >= deadline {
+                let page = self.client.source().await.unwrap_or_default();
+                panic!("{what}: not after {timeout:?}; page:\n{page}");
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// Scrolls the element at `css` to the top of the window.
+    pub async fn scroll_to(&self, css: &str) {
+        self.wait(css).await;
+        self.js_with(
+            "document.querySelector(arguments[0]).scrollIntoView({block: 'start'}); return true;",
+            vec![json!(css)],
+        )
+        .await;
+    }
+
+    /// Runs `script` with `args` (its `arguments`); returns what it returns.
+    pub async fn js_with(&self, script: &str, args: Vec<Value>) -> Value {
+        self.client
+            .execute(script, args)
+            .await
+            .expect("execute script")
+    }
+
     /// Runs `script` in the page; returns what it returns.
     pub async fn js(&self, script: &str) -> Value {
         self.client

@@ -72,6 +72,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/:account/issues") view=|| view! { <InAccount><pages::issues::IssueList/></InAccount> }/>
                 <Route path=path!("/:account/issues/:issue") view=|| view! { <InAccount><pages::issue::IssuePage/></InAccount> }/>
                 <Route path=path!("/:account/settings") view=|| view! { <InAccount><pages::settings::Settings/></InAccount> }/>
+                <Route path=path!("/:account/settings/alerts") view=|| view! { <InAccount><pages::alerts::AlertsPage/></InAccount> }/>
                 <Route path=path!("/:account/settings/billing") view=|| view! { <InAccount><pages::billing::BillingPage/></InAccount> }/>
                 <Route path=path!("/:account/profile") view=|| view! { <InAccount><pages::profile::Profile/></InAccount> }/>
             </Routes>

@@ -8,11 +8,12 @@ use apollo_compiler::validation::Valid;
 use apollo_compiler::{ExecutableDocument, Schema};
 
 /// The dashboard's sources, by file name.
-const SOURCES: [(&str, &str); 11] = [
+const SOURCES: [(&str, &str); 12] = [
     ("api.rs", include_str!("api.rs")),
     ("app.rs", include_str!("app.rs")),
     ("components.rs", include_str!("components.rs")),
     ("live.rs", include_str!("live.rs")),
+    ("pages/alerts.rs", include_str!("pages/alerts.rs")),
     ("pages/auth.rs", include_str!("pages/auth.rs")),
     ("pages/billing.rs", include_str!("pages/billing.rs")),
     ("pages/issue.rs", include_str!("pages/issue.rs")),

@@ -5,6 +5,7 @@
 //! `frontend/dist/`, which the backend serves. The page imports `errorwatch_frontend.js` and
 //! calls its `init()`; that instantiates the module and runs [`start`], which mounts [`App`].
 
+pub mod alerts;
 pub mod api;
 pub mod app;
 pub mod billing;

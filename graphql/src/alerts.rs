@@ -162,6 +162,18 @@ pub struct AlertTargetInput {
     pub emails: Vec<String>,
 }
 
+/// A target's new settings; its kind stays.
+#[derive(InputObject, Clone, Debug)]
+pub struct AlertTargetUpdateInput {
+    /// Name shown in lists.
+    pub name: String,
+    /// Slack, Discord and webhook targets: the URL.
+    pub url: Option<String>,
+    /// Email targets: recipients.
+    #[graphql(default)]
+    pub emails: Vec<String>,
+}
+
 /// An alert rule of a project.
 pub struct AlertRule(alert::Rule);
 
@@ -493,6 +505,30 @@ impl AlertMutation {
                 project_id,
                 name: input.name,
                 kind: input.kind.as_str().to_owned(),
+                url: input.url,
+                emails: input.emails,
+            },
+        )
+        .await
+        .gql()?;
+        Ok(AlertTarget(target))
+    }
+
+    /// Replaces a target's name and URL or recipients (validated like a new target of its
+    /// kind); its kind, project and secret stay.
+    async fn update_alert_target(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        input: AlertTargetUpdateInput,
+    ) -> GqlResult<AlertTarget> {
+        let target_id = AlertTargetId(from_id(Kind::AlertTarget, &id)?);
+        let scope = scope_of(ctx, locate::Owned::AlertTarget(target_id.0)).await?;
+        let target = alert::update_target(
+            &scope,
+            target_id,
+            alert::TargetChange {
+                name: input.name,
                 url: input.url,
                 emails: input.emails,
             },

@@ -10,8 +10,10 @@
 //!
 //! `--overload` and `--kill` run the reliability checks instead (bench/reliability.rs): 10×
 //! overload, and SIGKILL in the middle of a burst; those print PASS/FAIL and exit non-zero on
-//! FAIL.
+//! FAIL. `--alerts` measures ingest → alert webhook delivered instead (bench/alerts.rs).
 
+#[path = "bench/alerts.rs"]
+mod alerts;
 #[path = "bench/corpus.rs"]
 mod corpus;
 #[path = "bench/list.rs"]
@@ -81,7 +83,7 @@ struct Args {
     #[arg(long)]
     max_requests: Option<u64>,
     /// Give up waiting for the digest after this many seconds (default 300; --quick 60;
-    /// `--overload`/`--kill`: 600; --quick 180).
+    /// `--overload`/`--kill`: 600; --quick 180; `--alerts`: for the last webhooks, 120).
     #[arg(long)]
     drain_timeout_secs: Option<u64>,
     /// Use the release binary as it is instead of running `cargo build --release` first.
@@ -129,6 +131,17 @@ struct Args {
     /// Peak RSS allowed under overload, MiB (the issue's target).
     #[arg(long, default_value_t = 150.0)]
     rss_limit_mib: f64,
+    /// Instead of the ingest bench: ingest → alert webhook delivered per event, at
+    /// `--alerts-rate` events/s for `--alerts-secs`, each event a new issue that a `NEW_ISSUE`
+    /// rule sends to a local receiver.
+    #[arg(long)]
+    alerts: bool,
+    /// Events per second of `--alerts`.
+    #[arg(long, default_value_t = 100)]
+    alerts_rate: u64,
+    /// Seconds of `--alerts`' load (default 20; --quick 3).
+    #[arg(long)]
+    alerts_secs: Option<f64>,
     /// Internal: run the reference server on this port.
     #[arg(long, hide = true)]
     serve_reference: Option<u16>,
@@ -197,6 +210,36 @@ async fn run(args: Args) -> anyhow::Result<()> {
     }
     if args.overload || args.kill {
         return run_reliability(&bin, &repo, &args, templates, started_at).await;
+    }
+    if args.alerts {
+        eprintln!(
+            "==> alerts: ingest -> webhook delivered ({})",
+            args.db.name()
+        );
+        let options = alerts::Options {
+            rate: args.alerts_rate,
+            duration: Duration::from_secs_f64(args.alerts_secs.unwrap_or(if quick {
+                3.0
+            } else {
+                20.0
+            })),
+            drain_timeout: Duration::from_secs(args.drain_timeout_secs.unwrap_or(120)),
+        };
+        let report = alerts::run(&bin, args.db, &repo, &options).await?;
+        let report = json!({
+            "bench": {"db": args.db.name(), "quick": quick, "started_at": started_at.to_rfc3339(),
+                      "cpus": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
+                      "git": git_describe(&repo)},
+            "alerts": report,
+        });
+        return write_report(
+            args.out,
+            &repo,
+            "alerts",
+            args.db.name(),
+            started_at,
+            &report,
+        );
     }
 
     eprintln!("==> reference: `return 200` axum server");

@@ -1,6 +1,7 @@
 //! One module per route group: signed-out pages, onboarding, the issue list, the issue page,
-//! settings, billing (with the quota banners), profile.
+//! settings, alerts, billing (with the quota banners), profile.
 
+pub mod alerts;
 pub mod auth;
 pub mod billing;
 pub mod issue;

@@ -1,5 +1,6 @@
 //! `/:account/settings`: members and their roles, invites, project keys (DSN, rotate,
-//! disable) and API tokens; and the tabs between it and the billing page. What a role may not
+//! disable) with a link to each project's alerts, and API tokens; and the tabs between it, the
+//! alerts page and the billing page. What a role may not
 //! do, the API refuses; the page shows its error.
 
 use leptos::prelude::*;
@@ -80,7 +81,7 @@ pub fn Settings() -> impl IntoView {
     }
 }
 
-/// The tabs of an account's settings (`current`: `general` or `billing`).
+/// The tabs of an account's settings (`current`: `general`, `alerts` or `billing`).
 #[component]
 pub fn SettingsTabs(account_id: String, current: &'static str) -> impl IntoView {
     let tab = |name: &'static str, path: String, label: &'static str| {
@@ -89,6 +90,7 @@ pub fn SettingsTabs(account_id: String, current: &'static str) -> impl IntoView 
     view! {
         <nav class="tabs settings-tabs" aria-label="Settings">
             {tab("general", format!("/{account_id}/settings"), "General")}
+            {tab("alerts", format!("/{account_id}/settings/alerts"), "Alerts")}
             {tab("billing", format!("/{account_id}/settings/billing"), "Billing and usage")}
         </nav>
     }
@@ -311,9 +313,11 @@ fn ProjectBlock(
             }
         }
     };
+    let account_id = expect_context::<CurrentAccount>().0.id;
     view! {
         <div class="project-settings" data-project=project.id.clone()>
             <h3>{project.name.clone()}</h3>
+            <p><a class="alerts-link" href=format!("/{account_id}/settings/alerts?project={}", project.id)>"Alert rules and targets"</a></p>
             <ul class="keys">
                 {project.keys.into_iter().map(|k| view! { <KeyRow key=k can_admin submit on_change=on_change.clone()/> }).collect_view()}
             </ul>

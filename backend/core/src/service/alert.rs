@@ -396,6 +396,16 @@ fn validate_target(input: &TargetInput) -> Result<serde_json::Value> {
     }
     match input.kind.as_str() {
         "email" => {
+            if input
+                .url
+                .as_deref()
+                .is_some_and(|url| !url.trim().is_empty())
+            {
+                return Err(Error::validation(
+                    "url",
+                    "an email target has recipients, not a URL",
+                ));
+            }
             if input.emails.is_empty() || input.emails.len() > 50 {
                 return Err(Error::validation("emails", "1 to 50 addresses"));
             }
@@ -410,6 +420,12 @@ fn validate_target(input: &TargetInput) -> Result<serde_json::Value> {
             Ok(serde_json::json!({"to": input.emails}))
         }
         "slack" | "discord" | "webhook" => {
+            if !input.emails.is_empty() {
+                return Err(Error::validation(
+                    "emails",
+                    format!("a {} target has a URL, not recipients", input.kind),
+                ));
+            }
             let url = input.url.as_deref().unwrap_or_default().trim();
             // Private addresses are refused at delivery time (after DNS resolution), where
             // the configuration decides; here only the form is checked.
@@ -467,6 +483,56 @@ pub async fn create_target(scope: &AccountScope, input: TargetInput) -> Result<T
         .await?
         .ok_or_else(|| anyhow::anyhow!("insert returned no id"))?;
     get_target(scope, AlertTargetId(row.try_get("", "id")?)).await
+}
+
+/// The new settings of a target: its kind and project stay.
+#[derive(Clone, Debug)]
+pub struct TargetChange {
+    /// Name shown in lists.
+    pub name: String,
+    /// Slack, Discord and webhook targets: the URL to POST to (checked like at creation).
+    pub url: Option<String>,
+    /// Email targets: recipients.
+    pub emails: Vec<String>,
+}
+
+/// Replaces a target's name and URL or recipients (admins), validated like a new target of
+/// its kind. Its kind, project and signing secret stay; deliveries not yet sent go to the new
+/// address.
+pub async fn update_target(
+    scope: &AccountScope,
+    id: AlertTargetId,
+    change: TargetChange,
+) -> Result<Target> {
+    scope.require(Role::Admin)?;
+    let current = get_target(scope, id).await?;
+    let input = TargetInput {
+        project_id: current.input.project_id,
+        name: change.name,
+        kind: current.input.kind,
+        url: change.url,
+        emails: change.emails,
+    };
+    let config = validate_target(&input)?;
+    let updated = scope
+        .db()
+        .conn()
+        .execute(
+            &Query::update()
+                .table("alert_targets")
+                .value("name", input.name.trim())
+                .value("config", config.to_string())
+                .and_where(Expr::col("id").eq(id.0))
+                .and_where(Expr::col("account_id").eq(scope.account_id().0))
+                .to_owned(),
+        )
+        .await?
+        .rows_affected();
+    if updated == 0 {
+        // Deleted in between.
+        return Err(Error::NotFound);
+    }
+    get_target(scope, id).await
 }
 
 /// Deletes a target (admins), with its deliveries.

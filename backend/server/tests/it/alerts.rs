@@ -654,3 +654,123 @@ db_test!(
         assert_eq!(receiver.requests(), 2);
     }
 );
+
+db_test!(
+    async fn a_target_is_updated_with_the_checks_of_its_creation(backend) {
+        use crate::harness::gql::{sign_up, user_with_account};
+        use serde_json::json;
+
+        const UPDATE: &str = "mutation($id: ID!, $n: String!, $u: String, $e: [String!]! = []) { updateAlertTarget(id: $id, input: {name: $n, url: $u, emails: $e}) { id name kind url emails secret } }";
+        let app = TestApp::spawn_with(backend, LOCAL).await;
+        let (alice, account) = user_with_account(&app, "alice@acme.example", "Acme").await;
+        let old = Receiver::start(0, false).await;
+        let new = Receiver::start(0, false).await;
+        let hook = alice
+            .ok(
+                "mutation($a: ID!, $u: String!) { createAlertTarget(accountId: $a, input: {name: \"Hook\", kind: WEBHOOK, url: $u}) { id secret } }",
+                json!({"a": account, "u": old.url}),
+            )
+            .await["createAlertTarget"]
+            .clone();
+        let mail = alice
+            .ok(
+                "mutation($a: ID!) { createAlertTarget(accountId: $a, input: {name: \"Oncall\", kind: EMAIL, emails: [\"a@acme.example\"]}) { id } }",
+                json!({"a": account}),
+            )
+            .await["createAlertTarget"]["id"]
+            .clone();
+
+        // A new name and URL; the kind and the signing secret stay.
+        let updated = alice
+            .ok(UPDATE, json!({"id": hook["id"], "n": "  Renamed hook ", "u": new.url}))
+            .await["updateAlertTarget"]
+            .clone();
+        assert_eq!(updated["name"], "Renamed hook");
+        assert_eq!(updated["kind"], "WEBHOOK");
+        assert_eq!(updated["url"], json!(new.url));
+        assert_eq!(updated["secret"], hook["secret"]);
+        let sent = alice
+            .ok(
+                "mutation($t: ID!) { sendTestNotification(targetId: $t) { id } }",
+                json!({"t": hook["id"]}),
+            )
+            .await;
+        assert!(sent["sendTestNotification"]["id"].is_string());
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while new.successes() < 1 {
+            assert!(Instant::now() < deadline, "the new URL got nothing");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert_eq!(old.requests(), 0, "the old URL got the test notification");
+        let (headers, body) = new.last();
+        let signature = headers["x-errorwatch-signature"].to_str().expect("ascii");
+        assert!(errorwatch_core::alert::deliver::verify(
+            hook["secret"].as_str().expect("secret"),
+            signature,
+            &body
+        ));
+
+        // Email recipients are replaced too.
+        let updated = alice
+            .ok(UPDATE, json!({"id": mail, "n": "Oncall", "e": ["b@acme.example", "c@acme.example"]}))
+            .await["updateAlertTarget"]
+            .clone();
+        assert_eq!(updated["emails"], json!(["b@acme.example", "c@acme.example"]));
+        assert_eq!(updated["url"], serde_json::Value::Null);
+
+        // What creation refuses, an update refuses, with the field at fault.
+        let field = |vars: serde_json::Value| {
+            let alice = &alice;
+            async move {
+                let answer = alice.exec(UPDATE, vars).await;
+                let error = &answer["errors"][0]["extensions"];
+                assert_eq!(error["code"], "VALIDATION", "{answer}");
+                error["field"].as_str().expect("field").to_owned()
+            }
+        };
+        for (vars, expect) in [
+            (json!({"id": hook["id"], "n": "Hook", "u": "ftp://hooks.example.com/x"}), "url"),
+            (json!({"id": hook["id"], "n": "Hook", "u": "not a url"}), "url"),
+            (json!({"id": hook["id"], "n": "Hook"}), "url"),
+            (json!({"id": hook["id"], "n": "Hook", "u": new.url, "e": ["a@acme.example"]}), "emails"),
+            (json!({"id": hook["id"], "n": " ", "u": new.url}), "name"),
+            (json!({"id": mail, "n": "Oncall", "e": []}), "emails"),
+            (json!({"id": mail, "n": "Oncall", "e": ["not an address"]}), "emails"),
+            (json!({"id": mail, "n": "Oncall", "u": new.url, "e": ["a@acme.example"]}), "url"),
+        ] {
+            assert_eq!(field(vars.clone()).await, expect, "{vars}");
+        }
+        let stored = alice
+            .ok("query($a: ID!) { alertTargets(accountId: $a) { name url emails } }", json!({"a": account}))
+            .await;
+        assert_eq!(
+            stored["alertTargets"],
+            json!([
+                {"name": "Renamed hook", "url": new.url, "emails": []},
+                {"name": "Oncall", "url": null, "emails": ["b@acme.example", "c@acme.example"]},
+            ]),
+            "refused updates changed nothing"
+        );
+
+        // Members of the account may not change targets; admins only, like creating them.
+        let carol = sign_up(&app, "carol@acme.example").await;
+        alice
+            .ok(
+                "mutation($a: ID!) { inviteMember(accountId: $a, email: \"carol@acme.example\", role: MEMBER) { id } }",
+                json!({"a": account}),
+            )
+            .await;
+        let invite = app.smtp.wait_for("carol@acme.example", "invited", 1).await;
+        carol
+            .ok(
+                "mutation($t: String!) { acceptInvite(token: $t) { id } }",
+                json!({"t": invite.token("accept-invite")}),
+            )
+            .await;
+        assert_eq!(
+            carol.err(UPDATE, json!({"id": hook["id"], "n": "Mine", "u": new.url})).await,
+            "FORBIDDEN"
+        );
+        app.run_pending_jobs().await;
+    }
+);

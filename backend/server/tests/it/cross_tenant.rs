@@ -274,6 +274,13 @@ fn cases(a: &TenantA) -> BTreeMap<&'static str, (&'static str, Value)> {
             ),
         ),
         (
+            "Mutation.updateAlertTarget",
+            (
+                "mutation($id: ID!) { updateAlertTarget(id: $id, input: {name: \"x\", emails: [\"bob@b.example\"]}) { id } }",
+                json!({"id": a.alert_target}),
+            ),
+        ),
+        (
             "Mutation.deleteAlertTarget",
             (
                 "mutation($id: ID!) { deleteAlertTarget(id: $id) }",
@@ -588,6 +595,7 @@ async fn snapshot(app: &TestApp, alice: &Gql, a: &TenantA) -> Value {
         "alert_rules": app.scalar("SELECT COUNT(*) FROM alert_rules").await,
         "alert_rules_enabled": app.scalar("SELECT COUNT(*) FROM alert_rules WHERE enabled = TRUE").await,
         "alert_targets": app.scalar("SELECT COUNT(*) FROM alert_targets").await,
+        "alert_targets_unchanged": app.scalar("SELECT COUNT(*) FROM alert_targets WHERE name = 'Oncall' AND config LIKE '%alice@a.example%'").await,
         "notifications": app.scalar("SELECT COUNT(*) FROM notifications").await,
     });
     json!({"view": view, "counts": counts})

@@ -864,8 +864,9 @@ async fn dashboard_bundle_is_optimized_and_served_compressed() {
     assert_eq!(response.headers()["content-type"], "application/wasm");
     let compressed = response.bytes().await.expect("body").len();
     eprintln!("dashboard wasm: {compressed} bytes gzip'd");
-    // The whole dashboard (router, every page, the GraphQL and WebSocket clients).
-    assert!(compressed < 500_000, "gzip'd wasm is {compressed} bytes");
+    // The whole dashboard (router, every page, the GraphQL and WebSocket clients): 497 KB
+    // with the billing and alerts pages; the bound catches a jump, not growth by a page.
+    assert!(compressed < 520_000, "gzip'd wasm is {compressed} bytes");
     let plain = client
         .get(format!("{}/errorwatch_frontend_bg.wasm", server.base_url))
         .send()

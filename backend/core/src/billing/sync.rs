@@ -335,6 +335,21 @@ fn is_unique_violation(error: &sea_orm::DbErr) -> bool {
     )
 }
 
+/// The columns a subscription upsert writes, the conflict key (`account_id`) first.
+const SUBSCRIPTION_COLUMNS: [&str; 11] = [
+    "account_id",
+    "plan_id",
+    "status",
+    "stripe_customer_id",
+    "stripe_subscription_id",
+    "current_period_start",
+    "current_period_end",
+    "cancel_at_period_end",
+    "past_due_since",
+    "stripe_version",
+    "updated_at",
+];
+
 /// Upserts the row unless a later read is stored; marks the event. True when written.
 async fn write(
     db: &Db,
@@ -348,19 +363,7 @@ async fn write(
     let now = Utc::now();
     let upsert = Query::insert()
         .into_table("subscriptions")
-        .columns([
-            "account_id",
-            "plan_id",
-            "status",
-            "stripe_customer_id",
-            "stripe_subscription_id",
-            "current_period_start",
-            "current_period_end",
-            "cancel_at_period_end",
-            "past_due_since",
-            "stripe_version",
-            "updated_at",
-        ])
+        .columns(SUBSCRIPTION_COLUMNS)
         .values_panic([
             account_id.0.into(),
             plan_id.into(),
@@ -376,18 +379,8 @@ async fn write(
         ])
         .on_conflict(
             OnConflict::column("account_id")
-                .update_columns([
-                    "plan_id",
-                    "status",
-                    "stripe_customer_id",
-                    "stripe_subscription_id",
-                    "current_period_start",
-                    "current_period_end",
-                    "cancel_at_period_end",
-                    "past_due_since",
-                    "stripe_version",
-                    "updated_at",
-                ])
+                // Everything but the key.
+                .update_columns(SUBSCRIPTION_COLUMNS[1..].iter().copied())
                 .action_and_where(
                     Expr::col((Alias::new("subscriptions"), Alias::new("stripe_version")))
                         .lte(version),

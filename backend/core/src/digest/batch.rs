@@ -32,6 +32,7 @@ use tracing::warn;
 
 use super::items::{self, ItemFate};
 use super::normalize::{NormalizeContext, normalize_event};
+use super::passthrough::{self, SplitError};
 use crate::entity::{ingest_spool, issue, project};
 use crate::grouping::{FingerprintRules, GroupingConfig, group_event_with, transition_hashes};
 use crate::ingest::category::DataCategory;
@@ -300,7 +301,12 @@ fn prepare_event(
     compressor: Option<&mut zstd::bulk::Compressor<'static>>,
     groups: &mut HashMap<(i64, String), GroupInfo>,
 ) -> Result<PreparedEvent, &'static str> {
-    let raw = serde_json::from_slice::<serde_json::Value>(payload).map_err(|_| "invalid_json")?;
+    // The members nothing here reads stay text (see `passthrough`).
+    let split = passthrough::split(payload).map_err(|e| match e {
+        SplitError::Json => "invalid_json",
+        SplitError::NotAnObject => "invalid_event",
+    })?;
+    let raw = serde_json::Value::Object(split.parsed);
     let mut event = normalize_event(raw, context).map_err(|_| "invalid_event")?;
     let grouping = group_event_with(&event.payload, config);
     if let Some(title) = grouping.title_override {
@@ -323,7 +329,10 @@ fn prepare_event(
     // Serialized once: compressed for storage, its length recorded as the payload size.
     // Sized by the raw payload, which normalization changes little: no regrowing.
     let mut json = Vec::with_capacity(payload.len() + 1024);
-    serde_json::to_writer(&mut json, &event.payload).map_err(|_| "invalid_event")?;
+    let serde_json::Value::Object(members) = &event.payload else {
+        return Err("invalid_event");
+    };
+    passthrough::write_event(&mut json, members, &split.kept).map_err(|_| "invalid_event")?;
     let compressed = match compressor {
         Some(compressor) => compressor.compress(&json).ok(),
         None => None,

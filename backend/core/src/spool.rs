@@ -769,9 +769,12 @@ mod tests {
         assert!(SpoolBody::decode(SpoolBody::LZ4, b"\x10").is_err());
     }
 
-    #[tokio::test]
-    async fn the_backlog_reads_the_ends_of_the_key_instead_of_scanning_the_spool() {
-        let dir = std::env::temp_dir().join(format!("ew-spool-plan-{}", uuid::Uuid::new_v4()));
+    /// A SQLite spool file and the main database it keeps its cursor in, in a new temporary
+    /// directory (the caller removes it).
+    async fn sqlite_spool_in_temp_dir(
+        prefix: &str,
+    ) -> (std::path::PathBuf, sqlx::SqlitePool, SpoolStore) {
+        let dir = std::env::temp_dir().join(format!("{prefix}-{}", uuid::Uuid::new_v4()));
         std::fs::create_dir_all(&dir).expect("temp dir");
         let main = sqlx::SqlitePool::connect_with(
             SqliteConnectOptions::new()
@@ -787,6 +790,12 @@ mod tests {
         let store = SpoolStore::open_sqlite_file(&dir.join("x.spool"), main.clone())
             .await
             .expect("spool");
+        (dir, main, store)
+    }
+
+    #[tokio::test]
+    async fn the_backlog_reads_the_ends_of_the_key_instead_of_scanning_the_spool() {
+        let (dir, main, store) = sqlite_spool_in_temp_dir("ew-spool-plan").await;
         let SpoolStore::Sqlite { pool, .. } = &store else {
             unreachable!("a SQLite spool")
         };
@@ -832,22 +841,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_drained_spool_file_gives_its_pages_back() {
-        let dir = std::env::temp_dir().join(format!("ew-spool-vacuum-{}", uuid::Uuid::new_v4()));
-        std::fs::create_dir_all(&dir).expect("temp dir");
-        let main = sqlx::SqlitePool::connect_with(
-            SqliteConnectOptions::new()
-                .filename(dir.join("x.db"))
-                .create_if_missing(true),
-        )
-        .await
-        .expect("main");
-        sqlx::query("CREATE TABLE spool_cursors (spool_id TEXT PRIMARY KEY, last_id INTEGER NOT NULL, updated_at TEXT)")
-            .execute(&main)
-            .await
-            .expect("cursors");
-        let store = SpoolStore::open_sqlite_file(&dir.join("x.spool"), main.clone())
-            .await
-            .expect("spool");
+        let (dir, main, store) = sqlite_spool_in_temp_dir("ew-spool-vacuum").await;
         let SpoolStore::Sqlite { pool, spool_id, .. } = &store else {
             unreachable!("a SQLite spool")
         };
@@ -870,17 +864,12 @@ mod tests {
         }
         let full = pages().await;
         assert!(full > 3_000, "{full} pages");
-        let digested_through = |id: i64| {
-            sqlx::query(
-                "INSERT INTO spool_cursors (spool_id, last_id) VALUES (?1, ?2) \
-                 ON CONFLICT (spool_id) DO UPDATE SET last_id = excluded.last_id",
-            )
-            .bind(spool_id.as_ref())
-            .bind(id)
-            .execute(&main)
-        };
         // All digested: the rows go, and the file shrinks.
-        digested_through(3_000).await.expect("cursor");
+        sqlx::query("INSERT INTO spool_cursors (spool_id, last_id) VALUES (?1, 3000)")
+            .bind(spool_id.as_ref())
+            .execute(&main)
+            .await
+            .expect("cursor");
         assert_eq!(store.upkeep(0).await.expect("upkeep"), 3_000);
         let after = pages().await;
         assert!(after < 100, "{after} pages left of {full}");

@@ -83,6 +83,28 @@ async fn terminate(mut child: Child) -> (std::process::ExitStatus, Duration) {
 
 const JOBS: u64 = 60;
 
+/// The self-test tasks grouped by status, attempts and last result, for a failure message.
+async fn task_states(db: &Db) -> String {
+    type Row = (String, i64, Option<String>, i64);
+    let rows: Vec<Row> = match db.pool() {
+        errorwatch_core::db::Pool::Sqlite(p) => sqlx::query_as(
+            "SELECT status, attempts, last_result, COUNT(*) FROM Jobs WHERE job_type = 'self_test' \
+             GROUP BY 1, 2, 3 ORDER BY 1, 2",
+        )
+        .fetch_all(p)
+        .await
+        .expect("query"),
+        errorwatch_core::db::Pool::Postgres(p) => sqlx::query_as(
+            "SELECT status, attempts::int8, last_result::text, COUNT(*) FROM apalis.jobs \
+             WHERE job_type = 'self_test' GROUP BY 1, 2, 3 ORDER BY 1, 2",
+        )
+        .fetch_all(p)
+        .await
+        .expect("query"),
+    };
+    format!("{rows:?}")
+}
+
 db_test!(
     async fn sigterm_during_load_exits_zero_and_loses_no_job(backend) {
         let _ = rustls::crypto::ring::default_provider().install_default();
@@ -178,7 +200,13 @@ db_test!(
             &[("DATABASE_URL", &url)],
             "",
         );
-        assert!(check.status.success(), "{}", String::from_utf8_lossy(&check.stderr));
+        if !check.status.success() {
+            panic!(
+                "{}\nself-test tasks by status, attempts and last result: {}",
+                String::from_utf8_lossy(&check.stderr),
+                task_states(&db).await
+            );
+        }
         assert_eq!(count_processed(&db, &batch).await.expect("count"), JOBS);
         let (status, _) = terminate(restarted).await;
         assert!(status.success());

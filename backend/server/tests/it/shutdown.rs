@@ -22,7 +22,33 @@ pub fn free_port() -> u16 {
         .port()
 }
 
-pub fn start_server(database_url: &str, port: u16) -> Child {
+/// A server process started by a test, killed when dropped: a test that fails before stopping
+/// it must not leave it running (its database is gone by then, and it would keep retrying).
+pub struct ServerProcess(Child);
+
+impl std::ops::Deref for ServerProcess {
+    type Target = Child;
+    fn deref(&self) -> &Child {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for ServerProcess {
+    fn deref_mut(&mut self) -> &mut Child {
+        &mut self.0
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
+pub fn start_server(database_url: &str, port: u16) -> ServerProcess {
     let mut command = Command::new(BIN);
     for (key, _) in std::env::vars() {
         if key.starts_with("ERRORWATCH_")
@@ -43,6 +69,7 @@ pub fn start_server(database_url: &str, port: u16) -> Child {
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
         .spawn()
+        .map(ServerProcess)
         .expect("spawn errorwatch serve")
 }
 
@@ -62,7 +89,7 @@ pub async fn wait_ready(client: &reqwest::Client, port: u16) {
 }
 
 /// Sends SIGTERM and waits for the exit; returns the exit status and how long it took.
-async fn terminate(mut child: Child) -> (std::process::ExitStatus, Duration) {
+async fn terminate(mut child: ServerProcess) -> (std::process::ExitStatus, Duration) {
     let started = Instant::now();
     let sent = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])

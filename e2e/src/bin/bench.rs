@@ -142,6 +142,12 @@ struct Args {
     /// Seconds of `--alerts`' load (default 20; --quick 3).
     #[arg(long)]
     alerts_secs: Option<f64>,
+    /// Instead of the ingest bench: the maximum-throughput phase alone against a server whose
+    /// digest does not run (`serve --no-workers`, backlog cap lifted), next to the reference:
+    /// what ingest alone accepts on this machine, and the CPU per request of the server and of
+    /// the load generator.
+    #[arg(long)]
+    ingest_only: bool,
     /// Internal: run the reference server on this port.
     #[arg(long, hide = true)]
     serve_reference: Option<u16>,
@@ -211,6 +217,12 @@ async fn run(args: Args) -> anyhow::Result<()> {
     if args.overload || args.kill {
         return run_reliability(&bin, &repo, &args, templates, started_at).await;
     }
+    if args.ingest_only {
+        return run_ingest_only(
+            &bin, args.db, templates, &settings, &repo, &args, started_at,
+        )
+        .await;
+    }
     if args.alerts {
         eprintln!(
             "==> alerts: ingest -> webhook delivered ({})",
@@ -278,6 +290,152 @@ async fn run(args: Args) -> anyhow::Result<()> {
         &report,
     )?;
     Ok(())
+}
+
+/// `--ingest-only`: the reference's and then errorwatch's maximum-throughput phase, the
+/// latter with the digest off, so nothing but ingest competes with the load generator.
+async fn run_ingest_only(
+    bin: &std::path::Path,
+    kind: DbKind,
+    templates: impl Fn() -> anyhow::Result<Vec<corpus::Template>>,
+    settings: &Settings,
+    repo: &std::path::Path,
+    args: &Args,
+    started_at: chrono::DateTime<chrono::Utc>,
+) -> anyhow::Result<()> {
+    let phase = |name: &str| {
+        eprintln!(
+            "==> {name}: max throughput, {} connections for {:?} (at most {} requests)",
+            settings.connections, settings.throughput, settings.max_requests
+        )
+    };
+    let generator_cpu = || proc_stats(std::process::id()).cpu_s;
+
+    let port = errorwatch_e2e::free_port();
+    let mut reference = procs::start_reference(port).await?;
+    let generator = Arc::new(Generator::new(
+        templates()?,
+        Target {
+            addr: ([127, 0, 0, 1], port).into(),
+            project_id: 1,
+            key: "0123456789abcdef0123456789abcdef".into(),
+        },
+    ));
+    load::closed_loop(generator.clone(), 4, Duration::from_secs(1), 500, false).await?;
+    phase("reference");
+    let (server0, gen0) = (proc_stats(reference.pid()).cpu_s, generator_cpu());
+    let started = Instant::now();
+    let ref_max = load::closed_loop(
+        generator,
+        settings.connections,
+        settings.throughput,
+        settings.max_requests,
+        false,
+    )
+    .await?;
+    let ref_cpu = (
+        proc_stats(reference.pid()).cpu_s - server0,
+        generator_cpu() - gen0,
+        started.elapsed().as_secs_f64(),
+    );
+    reference.stop(Duration::from_secs(5));
+
+    let (data, postgres, database_url) =
+        procs::fresh_database(kind == DbKind::Postgres, repo).await?;
+    let port = errorwatch_e2e::free_port();
+    let mut env = procs::server_env(&database_url, port, repo);
+    // Nothing digests: the whole phase stays in the spool.
+    env.push((
+        "ERRORWATCH_SPOOL_MAX_BACKLOG".into(),
+        (settings.max_requests + 10_000).to_string(),
+    ));
+    let mut server = procs::start_errorwatch_with(bin, &env, port, &["--no-workers"]).await?;
+    let (project_id, key, _) = procs::create_project(bin, &env)?;
+    let generator = Arc::new(Generator::new(
+        templates()?,
+        Target {
+            addr: ([127, 0, 0, 1], port).into(),
+            project_id,
+            key,
+        },
+    ));
+    let warm = load::closed_loop(generator.clone(), 4, Duration::from_secs(2), 500, false).await?;
+    anyhow::ensure!(
+        warm.ok > 0,
+        "errorwatch accepted no warm-up event: {:?}",
+        warm.statuses
+    );
+    phase("errorwatch serve --no-workers");
+    let (server0, gen0) = (proc_stats(server.pid()).cpu_s, generator_cpu());
+    let started = Instant::now();
+    let max = load::closed_loop(
+        generator,
+        settings.connections,
+        settings.throughput,
+        settings.max_requests,
+        false,
+    )
+    .await?;
+    let stats = proc_stats(server.pid());
+    let ew_cpu = (
+        stats.cpu_s - server0,
+        generator_cpu() - gen0,
+        started.elapsed().as_secs_f64(),
+    );
+    server.stop(Duration::from_secs(10));
+    drop(postgres);
+    drop(data);
+
+    let describe = |name: &str, tally: &Tally, (server_s, gen_s, wall_s): (f64, f64, f64)| {
+        let answered = (tally.ok.max(1)) as f64;
+        println!(
+            "{name:<32} {:>9.0}/s  p50 {:>6.2} ms  p99 {:>6.2} ms  server {:>4.2} cores, {:>5.1} µs/req  generator {:>4.2} cores, {:>5.1} µs/req  statuses {:?}",
+            tally.ok_per_s(),
+            tally.latency_ms(0.50).unwrap_or(f64::NAN),
+            tally.latency_ms(0.99).unwrap_or(f64::NAN),
+            server_s / wall_s,
+            server_s / answered * 1e6,
+            gen_s / wall_s,
+            gen_s / answered * 1e6,
+            tally.statuses,
+        );
+        json!({
+            "max_throughput": tally.json(),
+            "server_cpu_s": server_s,
+            "generator_cpu_s": gen_s,
+            "wall_s": wall_s,
+        })
+    };
+    println!();
+    let reference_json = describe("reference (return 200)", &ref_max, ref_cpu);
+    let errorwatch_json = describe(
+        &format!("errorwatch ({}, no digest)", kind.name()),
+        &max,
+        ew_cpu,
+    );
+    println!("errorwatch peak RSS {} MiB", stats.peak_rss_kb / 1024);
+    let report = json!({
+        "bench": {
+            "db": kind.name(),
+            "mode": "ingest-only",
+            "started_at": started_at.to_rfc3339(),
+            "connections": settings.connections,
+            "throughput_phase_s": settings.throughput.as_secs_f64(),
+            "cpus": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
+            "git": git_describe(repo),
+        },
+        "reference": reference_json,
+        "errorwatch": errorwatch_json,
+        "errorwatch_peak_rss_kb": stats.peak_rss_kb,
+    });
+    write_report(
+        args.out.clone(),
+        repo,
+        "ingest-only",
+        kind.name(),
+        started_at,
+        &report,
+    )
 }
 
 /// Writes `report` to `out`, by default `$CARGO_TARGET_DIR/bench/<kind>-<db>-<time>.json`.

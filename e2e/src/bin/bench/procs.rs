@@ -229,8 +229,19 @@ pub async fn start_errorwatch(
     env: &[(String, String)],
     port: u16,
 ) -> anyhow::Result<Proc> {
+    start_errorwatch_with(bin, env, port, &[]).await
+}
+
+/// [`start_errorwatch`] with more arguments after `serve`.
+pub async fn start_errorwatch_with(
+    bin: &Path,
+    env: &[(String, String)],
+    port: u16,
+    serve_args: &[&str],
+) -> anyhow::Result<Proc> {
     let child = errorwatch_command(bin, env)
         .arg("serve")
+        .args(serve_args)
         .env("ERRORWATCH_LOG", "warn")
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())

@@ -309,35 +309,13 @@ async fn run_ingest_only(
             settings.connections, settings.throughput, settings.max_requests
         )
     };
-    let generator_cpu = || proc_stats(std::process::id()).cpu_s;
 
     let port = errorwatch_e2e::free_port();
     let mut reference = procs::start_reference(port).await?;
-    let generator = Arc::new(Generator::new(
-        templates()?,
-        Target {
-            addr: ([127, 0, 0, 1], port).into(),
-            project_id: 1,
-            key: "0123456789abcdef0123456789abcdef".into(),
-        },
-    ));
+    let generator = reference_generator(templates()?, port);
     load::closed_loop(generator.clone(), 4, Duration::from_secs(1), 500, false).await?;
     phase("reference");
-    let (server0, gen0) = (proc_stats(reference.pid()).cpu_s, generator_cpu());
-    let started = Instant::now();
-    let ref_max = load::closed_loop(
-        generator,
-        settings.connections,
-        settings.throughput,
-        settings.max_requests,
-        false,
-    )
-    .await?;
-    let ref_cpu = (
-        proc_stats(reference.pid()).cpu_s - server0,
-        generator_cpu() - gen0,
-        started.elapsed().as_secs_f64(),
-    );
+    let (ref_max, ref_cpu) = max_throughput_with_cpu(generator, reference.pid(), settings).await?;
     reference.stop(Duration::from_secs(5));
 
     let (data, postgres, database_url) =
@@ -366,37 +344,23 @@ async fn run_ingest_only(
         warm.statuses
     );
     phase("errorwatch serve --no-workers");
-    let (server0, gen0) = (proc_stats(server.pid()).cpu_s, generator_cpu());
-    let started = Instant::now();
-    let max = load::closed_loop(
-        generator,
-        settings.connections,
-        settings.throughput,
-        settings.max_requests,
-        false,
-    )
-    .await?;
+    let (max, ew_cpu) = max_throughput_with_cpu(generator, server.pid(), settings).await?;
     let stats = proc_stats(server.pid());
-    let ew_cpu = (
-        stats.cpu_s - server0,
-        generator_cpu() - gen0,
-        started.elapsed().as_secs_f64(),
-    );
     server.stop(Duration::from_secs(10));
     drop(postgres);
     drop(data);
 
     let describe = |name: &str, tally: &Tally, (server_s, gen_s, wall_s): (f64, f64, f64)| {
-        let answered = (tally.ok.max(1)) as f64;
+        let accepted = tally.ok.max(1) as f64;
         println!(
             "{name:<32} {:>9.0}/s  p50 {:>6.2} ms  p99 {:>6.2} ms  server {:>4.2} cores, {:>5.1} µs/req  generator {:>4.2} cores, {:>5.1} µs/req  statuses {:?}",
             tally.ok_per_s(),
             tally.latency_ms(0.50).unwrap_or(f64::NAN),
             tally.latency_ms(0.99).unwrap_or(f64::NAN),
             server_s / wall_s,
-            server_s / answered * 1e6,
+            server_s / accepted * 1e6,
             gen_s / wall_s,
-            gen_s / answered * 1e6,
+            gen_s / accepted * 1e6,
             tally.statuses,
         );
         json!({
@@ -436,6 +400,52 @@ async fn run_ingest_only(
         started_at,
         &report,
     )
+}
+
+/// The maximum-throughput phase (closed loop) and, over it, the CPU seconds of process `pid`,
+/// of this process (the load generator) and the wall-clock seconds.
+async fn max_throughput_with_cpu(
+    generator: Arc<Generator>,
+    pid: u32,
+    settings: &Settings,
+) -> anyhow::Result<(Tally, (f64, f64, f64))> {
+    let generator_cpu = || proc_stats(std::process::id()).cpu_s;
+    let (server0, generator0) = (proc_stats(pid).cpu_s, generator_cpu());
+    let started = Instant::now();
+    let tally = max_phase(generator, settings).await?;
+    Ok((
+        tally,
+        (
+            proc_stats(pid).cpu_s - server0,
+            generator_cpu() - generator0,
+            started.elapsed().as_secs_f64(),
+        ),
+    ))
+}
+
+/// The maximum-throughput phase: a closed loop over `settings.connections` for
+/// `settings.throughput`, at most `settings.max_requests` requests.
+async fn max_phase(generator: Arc<Generator>, settings: &Settings) -> anyhow::Result<Tally> {
+    load::closed_loop(
+        generator,
+        settings.connections,
+        settings.throughput,
+        settings.max_requests,
+        false,
+    )
+    .await
+}
+
+/// A generator for the reference server on `port` (any project id and key will do).
+fn reference_generator(templates: Vec<corpus::Template>, port: u16) -> Arc<Generator> {
+    Arc::new(Generator::new(
+        templates,
+        Target {
+            addr: ([127, 0, 0, 1], port).into(),
+            project_id: 1,
+            key: "0123456789abcdef0123456789abcdef".into(),
+        },
+    ))
 }
 
 /// Writes `report` to `out`, by default `$CARGO_TARGET_DIR/bench/<kind>-<db>-<time>.json`.
@@ -579,14 +589,7 @@ async fn run_reference(
 ) -> anyhow::Result<Measured> {
     let port = errorwatch_e2e::free_port();
     let mut reference = procs::start_reference(port).await?;
-    let generator = Arc::new(Generator::new(
-        templates,
-        Target {
-            addr: ([127, 0, 0, 1], port).into(),
-            project_id: 1,
-            key: "0123456789abcdef0123456789abcdef".into(),
-        },
-    ));
+    let generator = reference_generator(templates, port);
     load::closed_loop(generator.clone(), 4, Duration::from_secs(1), 500, false).await?;
     let cpu0 = proc_stats(reference.pid()).cpu_s;
     eprintln!(
@@ -600,14 +603,7 @@ async fn run_reference(
         "    max throughput, {} connections for {:?}",
         settings.connections, settings.throughput
     );
-    let max = load::closed_loop(
-        generator,
-        settings.connections,
-        settings.throughput,
-        settings.max_requests,
-        false,
-    )
-    .await?;
+    let max = max_phase(generator, settings).await?;
     let stats = proc_stats(reference.pid());
     reference.stop(Duration::from_secs(5));
     let json = json!({
@@ -850,14 +846,7 @@ async fn run_errorwatch(
         settings.connections, settings.throughput, settings.max_requests
     );
     let t_start = Instant::now();
-    let max = load::closed_loop(
-        generator.clone(),
-        settings.connections,
-        settings.throughput,
-        settings.max_requests,
-        false,
-    )
-    .await?;
+    let max = max_phase(generator.clone(), settings).await?;
     let t_load_end = Instant::now();
     let s2 = proc_stats(server.pid());
     let at_load_end = db.stored_events().await? - baseline;

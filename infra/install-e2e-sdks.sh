@@ -4,7 +4,11 @@
 # every test run):
 #   * $DIR/venv          Python venv with sentry-sdk==$SENTRY_PY (sends gzip bodies);
 #   * $DIR/venv-brotli   the same plus `brotli` (sentry-sdk then sends br bodies);
-#   * $DIR/node          npm @sentry/node@$SENTRY_NODE (chunked, key in the query string).
+#   * $DIR/venv3         sentry-sdk==$SENTRY_PY3, the current major (what `pip install
+#                        sentry-sdk` installs today; the setup snippet is run with it);
+#   * $DIR/node          npm @sentry/node@$SENTRY_NODE (chunked, key in the query string);
+#   * $DIR/browser       npm @sentry/browser@$SENTRY_BROWSER and esbuild@$ESBUILD, which
+#                        bundles e2e/sdk/browser/send_all.mjs for a page Chromium opens.
 # The Rust SDK is a crates.io dependency of the e2e crate (e2e/src/bin/rust_sdk_client.rs): cargo
 # fetches it, nothing to install here.
 #
@@ -17,7 +21,10 @@ set -euo pipefail
 # Pinned versions; both checked to exist on the registries (pip index versions sentry-sdk,
 # npm view @sentry/node version) when this script was written.
 SENTRY_PY=2.75.0
+SENTRY_PY3=3.0.1
 SENTRY_NODE=11.12.0
+SENTRY_BROWSER=11.19.0
+ESBUILD=0.28.2
 BROTLI=1.2.1
 
 e2e_dir="${ERRORWATCH_E2E_DIR:-$HOME/.cache/errorwatch/e2e}"
@@ -90,6 +97,15 @@ else
     pip_install "$venv_br" "sentry-sdk==$SENTRY_PY" "brotli==$BROTLI"
 fi
 
+venv3="$e2e_dir/venv3"
+if [[ "$(py_version "$venv3" sentry-sdk)" == "$SENTRY_PY3" ]]; then
+    log "venv3: sentry-sdk $SENTRY_PY3 present ($venv3)"
+else
+    log "venv3: installing sentry-sdk==$SENTRY_PY3 into $venv3"
+    make_venv "$venv3"
+    pip_install "$venv3" "sentry-sdk==$SENTRY_PY3"
+fi
+
 # --- Node --------------------------------------------------------------------------------------
 if ! command -v npm >/dev/null 2>&1; then
     log "npm not found: installing Debian's nodejs and npm"
@@ -112,6 +128,23 @@ else
     npm install --prefix "$node_dir" --no-audit --no-fund --loglevel=error --save-exact "@sentry/node@$SENTRY_NODE"
     [[ "$(node_sdk_version)" == "$SENTRY_NODE" ]] || die "@sentry/node $SENTRY_NODE not found in $node_dir after npm install"
 fi
+browser_dir="$e2e_dir/browser"
+browser_pkg_version() { # package
+    local pkg="$browser_dir/node_modules/$1/package.json"
+    [[ -f "$pkg" ]] || return 0
+    node -e 'process.stdout.write(require(process.argv[1]).version)' "$pkg" 2>/dev/null || true
+}
+if [[ "$(browser_pkg_version @sentry/browser)" == "$SENTRY_BROWSER" && "$(browser_pkg_version esbuild)" == "$ESBUILD" ]]; then
+    log "browser: @sentry/browser $SENTRY_BROWSER + esbuild $ESBUILD present ($browser_dir)"
+else
+    log "browser: installing @sentry/browser@$SENTRY_BROWSER esbuild@$ESBUILD into $browser_dir"
+    mkdir -p "$browser_dir"
+    [[ -f "$browser_dir/package.json" ]] ||
+        printf '{"name":"errorwatch-e2e-browser-sdk","private":true}\n' >"$browser_dir/package.json"
+    npm install --prefix "$browser_dir" --no-audit --no-fund --loglevel=error --save-exact \
+        "@sentry/browser@$SENTRY_BROWSER" "esbuild@$ESBUILD"
+    [[ "$(browser_pkg_version @sentry/browser)" == "$SENTRY_BROWSER" ]] || die "@sentry/browser $SENTRY_BROWSER not found in $browser_dir after npm install"
+fi
 node_version="$(node --version)"
 if ! node -e 'const [a,b]=process.versions.node.split(".").map(Number); process.exit(a>22||(a===22&&b>=12)||(a===20&&b>=19)?0:1)'; then
     log "warning: node $node_version is older than @sentry/node $SENTRY_NODE wants (>= 20.19 or >= 22.12)"
@@ -120,5 +153,7 @@ fi
 # --- Versions ----------------------------------------------------------------------------------
 log "python: $("$venv/bin/python" --version 2>&1), sentry-sdk $(py_version "$venv" sentry-sdk) in $venv"
 log "python: sentry-sdk $(py_version "$venv_br" sentry-sdk) + brotli $(py_version "$venv_br" brotli) in $venv_br"
+log "python: sentry-sdk $(py_version "$venv3" sentry-sdk) in $venv3"
 log "node: $node_version, @sentry/node $(node_sdk_version) in $node_dir"
+log "browser: @sentry/browser $(browser_pkg_version @sentry/browser), esbuild $(browser_pkg_version esbuild) in $browser_dir"
 log "all e2e SDKs ready"

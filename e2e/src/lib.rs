@@ -77,6 +77,10 @@ pub struct Project {
     pub id: i64,
     /// The DSN an SDK is configured with.
     pub dsn: String,
+    /// The slug of the account the project is in.
+    pub account: String,
+    /// The account owner's address.
+    pub owner: String,
 }
 
 /// One row of `errorwatch jobs status --json`.
@@ -102,6 +106,9 @@ impl Server {
                 format!("sqlite://{}", database_path.display()),
             ),
             ("ERRORWATCH_LISTEN".to_owned(), format!("127.0.0.1:{port}")),
+            // Journeys sign up several people; the self-hosted default (`first-user`) is
+            // tested with `("ERRORWATCH_SIGNUP", "")` (an empty value counts as unset).
+            ("ERRORWATCH_SIGNUP".to_owned(), "open".to_owned()),
         ];
         // Admin commands run with the same environment (a public URL changes their DSNs).
         env.extend(
@@ -240,7 +247,48 @@ impl Server {
         Project {
             id: project["id"].as_i64().expect("project id"),
             dsn: project["dsn"].as_str().expect("project dsn").to_owned(),
+            account: slug,
+            owner: email,
         }
+    }
+
+    /// A new read-only API token of `project`'s owner (`errorwatch token create`).
+    pub fn api_token(&self, project: &Project) -> String {
+        let token: Value = serde_json::from_str(&self.admin(
+            &[
+                "token",
+                "create",
+                "--account",
+                &project.account,
+                "--user",
+                &project.owner,
+                "--name",
+                "e2e",
+                "--scope",
+                "read",
+                "--json",
+            ],
+            None,
+        ))
+        .expect("token create --json prints JSON");
+        token["secret"].as_str().expect("token secret").to_owned()
+    }
+
+    /// Runs a GraphQL `query` with `variables` as the holder of `token`; returns `data`,
+    /// panicking with the errors when there are any.
+    pub async fn graphql(&self, token: &str, query: &str, variables: Value) -> Value {
+        let body: Value = reqwest::Client::new()
+            .post(format!("{}/graphql", self.base_url))
+            .bearer_auth(token)
+            .json(&serde_json::json!({"query": query, "variables": variables}))
+            .send()
+            .await
+            .expect("POST /graphql")
+            .json()
+            .await
+            .expect("a JSON answer");
+        assert!(body.get("errors").is_none(), "GraphQL errors: {body}");
+        body["data"].clone()
     }
 
     /// The job queue, as `errorwatch jobs status --json` reports it.

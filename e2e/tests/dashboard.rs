@@ -606,10 +606,23 @@ async fn an_account_over_its_quota_sees_the_banner_and_its_usage() {
     owner
         .wait_text("#dropped-list", "Over quota: 2 errors")
         .await;
-    let plans = owner.wait_text("#plans-list", "Team").await;
+    // Billing is off: the plan without a price, no list of priced plans.
+    owner
+        .wait_text("#plan-self-hosted", "Billing is off on this server")
+        .await;
+    let plan = owner.wait_text("#plan", "Tiny").await;
     assert!(
-        plans.contains("Tiny · Free · your plan") && plans.contains("$26 / month"),
-        "{plans}"
+        !plan.contains('$') && !plan.contains("Free"),
+        "no prices without billing: {plan}"
+    );
+    assert!(
+        owner
+            .client
+            .find_all(Locator::Css("#plans"))
+            .await
+            .expect("find")
+            .is_empty(),
+        "no plan list while billing is off"
     );
     assert!(
         owner

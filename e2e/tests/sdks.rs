@@ -1,20 +1,25 @@
-//! Proof with real clients: the real Sentry SDKs (Python with gzip, Python with brotli, Node,
-//! Rust) send one of everything to a running `errorwatch serve`, and the server must have
-//! answered every ingest request 200, stored each error as an event in an issue with its
-//! exception chain, stack frames, breadcrumbs, tags, user and contexts intact, and counted the
-//! rest (transactions/spans, sessions, check-ins, attachments, feedback) in `outcomes`.
+//! Proof with real clients: the real Sentry SDKs (Python 2.x with gzip and with brotli, Python
+//! 3.x, Node, the browser SDK in Chromium, Rust) send one of everything to a running
+//! `errorwatch serve`, and the server must have answered every ingest request 200, stored each
+//! error as an event in an issue with its exception chain, stack frames, breadcrumbs, tags, user
+//! and contexts intact, counted the rest (transactions/spans, logs, sessions, check-ins,
+//! attachments, feedback) in `outcomes`, and found the issues by `user.email:` though the
+//! events' user also has an id.
 //!
-//! The SDK programs live in `e2e/sdk/` (and `e2e/src/bin/rust_sdk_client.rs`); the Python and
-//! Node SDKs are installed by `infra/install-e2e-sdks.sh`. A missing SDK fails the test with
-//! that hint; it is never skipped. Every check runs, and a failing test lists every gap at once.
+//! Each current major and the one before it is tested, so a new major that sends something
+//! differently fails here before a user notices. The SDK programs live in `e2e/sdk/` (and
+//! `e2e/src/bin/rust_sdk_client.rs`); the Python, Node and browser SDKs are installed by
+//! `infra/install-e2e-sdks.sh`. A missing SDK fails the test with that hint; it is never
+//! skipped. Every check runs, and a failing test lists every gap at once.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
+use errorwatch_e2e::browser::Driver;
 use errorwatch_e2e::{Project, Server, e2e_sdk_dir, repo_root, require_sdk};
-use serde_json::Value;
+use serde_json::{Value, json};
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
 
 /// What one SDK program sends and how its summary is read.
@@ -23,7 +28,7 @@ struct Sdk {
     name: &'static str,
     /// The value of the `sdk` tag the program sets.
     tag: &'static str,
-    /// Program and arguments.
+    /// Program and arguments; empty for the browser SDK, whose program is a page.
     command: Vec<PathBuf>,
     /// Extra environment for the program.
     env: Vec<(&'static str, String)>,
@@ -34,6 +39,8 @@ struct Sdk {
     extra_events: &'static [&'static str],
     /// Whether the program sends user feedback (the Rust crate has no API for it).
     feedback: bool,
+    /// Whether the program sends cron check-ins (the browser SDK has no API for them).
+    check_ins: bool,
     /// Content-Encoding every envelope must have had (Python), or that at least one must have
     /// had (Node, only above 32 KiB).
     encoding: Option<(&'static str, bool)>,
@@ -59,6 +66,7 @@ async fn python_sdk_gzip() {
         unhandled_chain: 2,
         extra_events: &[],
         feedback: true,
+        check_ins: true,
         encoding: Some(("gzip", true)),
     })
     .await;
@@ -80,7 +88,59 @@ async fn python_sdk_brotli() {
         unhandled_chain: 2,
         extra_events: &[],
         feedback: true,
+        check_ins: true,
         encoding: Some(("br", true)),
+    })
+    .await;
+}
+
+/// sentry-sdk 3.x, what `pip install sentry-sdk` installs today: no transactions (span items),
+/// `data_collection` instead of `send_default_pii`, and logs.
+#[tokio::test]
+async fn python_sdk_3() {
+    let python = e2e_sdk_dir().join("venv3/bin/python");
+    require_sdk(
+        "sentry-sdk 3 (Python venv3)",
+        Command::new(&python).args([
+            "-c",
+            "import sentry_sdk, sys; sys.exit(sentry_sdk.VERSION.split('.')[0] != '3')",
+        ]),
+    );
+    run(Sdk {
+        name: "python-3",
+        tag: "python",
+        command: vec![python, repo_root().join("e2e/sdk/python/send_all.py")],
+        env: vec![],
+        handled_chain: 2,
+        unhandled_chain: 2,
+        extra_events: &[],
+        feedback: true,
+        check_ins: true,
+        encoding: Some(("gzip", true)),
+    })
+    .await;
+}
+
+/// @sentry/browser in Chromium: the page `e2e/sdk/browser/index.html` with the SDK bundled by
+/// esbuild, served from another origin than the server's (so CORS is exercised).
+#[tokio::test]
+async fn browser_sdk() {
+    let dir = e2e_sdk_dir().join("browser");
+    require_sdk(
+        "@sentry/browser and esbuild",
+        Command::new(dir.join("node_modules/.bin/esbuild")).arg("--version"),
+    );
+    run(Sdk {
+        name: "browser",
+        tag: "browser",
+        command: vec![],
+        env: vec![],
+        handled_chain: 2,
+        unhandled_chain: 2,
+        extra_events: &[],
+        feedback: true,
+        check_ins: false,
+        encoding: None,
     })
     .await;
 }
@@ -106,6 +166,7 @@ async fn node_sdk() {
         unhandled_chain: 2,
         extra_events: &["large"],
         feedback: true,
+        check_ins: true,
         encoding: Some(("gzip", false)),
     })
     .await;
@@ -122,6 +183,7 @@ async fn rust_sdk() {
         unhandled_chain: 1,
         extra_events: &[],
         feedback: false,
+        check_ins: true,
         encoding: None,
     })
     .await;
@@ -143,7 +205,11 @@ async fn run(sdk: Sdk) {
             .unwrap_or_default()
     );
 
-    let summary = run_program(&sdk, &project, &run_tag).await;
+    let summary = if sdk.command.is_empty() {
+        run_page(&sdk, &project, &run_tag).await
+    } else {
+        run_program(&sdk, &project, &run_tag).await
+    };
     eprintln!(
         "[{}] SDK summary:\n{}",
         sdk.name,
@@ -187,6 +253,7 @@ async fn run(sdk: Sdk) {
     check_metrics(&server, &summary, &mut problems).await;
     check_encodings(&sdk, &summary, &mut problems);
     check_database(&sdk, &server, &project, &run_tag, &summary, &mut problems).await;
+    check_user_search(&server, &project, &mut problems).await;
 
     assert!(
         problems.is_empty(),
@@ -228,6 +295,149 @@ async fn run_program(sdk: &Sdk, project: &Project, run_tag: &str) -> Value {
             sdk.name
         )
     })
+}
+
+/// Bundles the browser program with esbuild, serves it from a second origin on 127.0.0.1,
+/// opens it in Chromium and returns the summary the page left in `window.__e2eSummary`.
+async fn run_page(sdk: &Sdk, project: &Project, run_tag: &str) -> Value {
+    let sdk_dir = e2e_sdk_dir().join("browser");
+    let site = tempfile::tempdir().expect("site dir");
+    let page_dir = repo_root().join("e2e/sdk/browser");
+    let bundled = Command::new(sdk_dir.join("node_modules/.bin/esbuild"))
+        .arg(page_dir.join("send_all.mjs"))
+        .args(["--bundle", "--format=iife", "--log-level=warning"])
+        .arg(format!(
+            "--outfile={}",
+            site.path().join("bundle.js").display()
+        ))
+        .env("NODE_PATH", sdk_dir.join("node_modules"))
+        .output()
+        .expect("run esbuild");
+    assert!(
+        bundled.status.success(),
+        "[{}] esbuild failed: {}",
+        sdk.name,
+        String::from_utf8_lossy(&bundled.stderr)
+    );
+    std::fs::copy(page_dir.join("index.html"), site.path().join("index.html"))
+        .expect("copy index.html");
+    let origin = serve_folder(site.path().to_owned()).await;
+    let driver = Driver::start().await;
+    let browser = driver.browser(&origin).await;
+    let query: String = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("dsn", &project.dsn)
+        .append_pair("run", run_tag)
+        .finish();
+    browser.open(&format!("/index.html?{query}")).await;
+    browser
+        .wait_js(
+            "the page's summary",
+            Duration::from_secs(60),
+            "return window.__e2eSummary !== undefined;",
+            vec![],
+        )
+        .await;
+    let summary = browser.js("return window.__e2eSummary;").await;
+    browser
+        .client
+        .clone()
+        .close()
+        .await
+        .expect("close the browser");
+    summary
+}
+
+/// Serves the files of `folder` over HTTP on a free loopback port (GET only, no listing);
+/// returns the origin. The task lives as long as the test's runtime.
+async fn serve_folder(folder: PathBuf) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let origin = format!("http://{}", listener.local_addr().expect("address"));
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let folder = folder.clone();
+            tokio::spawn(async move {
+                let mut request = vec![0u8; 8192];
+                let n = stream.read(&mut request).await.unwrap_or(0);
+                let head = String::from_utf8_lossy(&request[..n]);
+                let path = head.split_whitespace().nth(1).unwrap_or("/");
+                let name = path.split('?').next().unwrap_or("").trim_start_matches('/');
+                let file = (!name.contains("..") && !name.is_empty())
+                    .then(|| std::fs::read(folder.join(name)).ok())
+                    .flatten();
+                let (status, kind, body) = match file {
+                    Some(body) if name.ends_with(".js") => ("200 OK", "text/javascript", body),
+                    Some(body) => ("200 OK", "text/html; charset=utf-8", body),
+                    None => ("404 Not Found", "text/plain", b"not found".to_vec()),
+                };
+                let header = format!(
+                    "HTTP/1.1 {status}\r\ncontent-type: {kind}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                    body.len()
+                );
+                let _ = stream.write_all(header.as_bytes()).await;
+                let _ = stream.write_all(&body).await;
+            });
+        }
+    });
+    origin
+}
+
+/// `user.email:` finds the issues of that user, though each event's user also has an id
+/// (which the `user` tag keeps as its identity).
+async fn check_user_search(server: &Server, project: &Project, problems: &mut Vec<String>) {
+    let token = server.api_token(project);
+    let search =
+        "query($p: ID!, $q: String) { project(id: $p) { issues(query: $q) { nodes { title } } } }";
+    let titles = |data: Value| -> Vec<String> {
+        data["project"]["issues"]["nodes"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|n| n["title"].as_str().map(str::to_owned))
+            .collect()
+    };
+    let project_id = format!("prj_{}", project.id);
+    let all = titles(
+        server
+            .graphql(
+                &token,
+                search,
+                json!({"p": project_id, "q": "is:unresolved"}),
+            )
+            .await,
+    );
+    for query in [
+        "user.email:e2e@example.com",
+        "user.email:E2E@Example.com",
+        "user.username:e2e",
+        "user.id:user-42",
+    ] {
+        let found = titles(
+            server
+                .graphql(&token, search, json!({"p": project_id, "q": query}))
+                .await,
+        );
+        if found.is_empty() || found.len() != all.len() {
+            problems.push(format!(
+                "search {query:?} found {found:?}; every issue has that user: {all:?}"
+            ));
+        }
+    }
+    let none = titles(
+        server
+            .graphql(
+                &token,
+                search,
+                json!({"p": project_id, "q": "user.email:nobody@example.com"}),
+            )
+            .await,
+    );
+    if !none.is_empty() {
+        problems.push(format!("search for another user found {none:?}"));
+    }
 }
 
 /// Envelopes the program saw go out (parent and child), per its summary.
@@ -437,9 +647,15 @@ async fn check_database(
             &["transaction", "span"],
         ),
         ("session", &["session"], &["session", "sessions"]),
-        ("check-in", &["monitor"], &["check_in"]),
         ("attachment", &["attachment"], &["attachment"]),
     ];
+    if sdk.check_ins {
+        wanted.push(("check-in", &["monitor"], &["check_in"]));
+    }
+    // sentry-sdk 3 sends logs as containers of log records.
+    if sent.contains_key("log") {
+        wanted.push(("log", &["log_item"], &["log"]));
+    }
     if sdk.feedback {
         wanted.push(("feedback", &["feedback", "user_report_v2"], &["feedback"]));
     }
@@ -457,6 +673,7 @@ async fn check_database(
             let category = match *item_type {
                 "check_in" => "monitor",
                 "sessions" => "session",
+                "log" => "log_item",
                 other => other,
             };
             if count > 0 && accepted(&[category]) < count {

@@ -508,6 +508,7 @@ impl AlertMutation {
                 url: input.url,
                 emails: input.emails,
             },
+            ctx.data::<AlertSettings>()?.allow_private_targets,
         )
         .await
         .gql()?;
@@ -532,6 +533,7 @@ impl AlertMutation {
                 url: input.url,
                 emails: input.emails,
             },
+            ctx.data::<AlertSettings>()?.allow_private_targets,
         )
         .await
         .gql()?;
@@ -569,4 +571,11 @@ impl AlertMutation {
             .gql()?;
         Ok(Notification(delivery))
     }
+}
+
+/// Alert settings the schema needs (given at build time).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct AlertSettings {
+    /// `ERRORWATCH_ALERTS_ALLOW_PRIVATE_TARGETS`: targets may lead to private addresses.
+    pub allow_private_targets: bool,
 }

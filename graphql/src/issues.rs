@@ -161,7 +161,15 @@ impl From<issues::TagFacet> for TagFacet {
             top_values: facet
                 .top
                 .into_iter()
-                .map(|(value, count)| TagValueCount { value, count })
+                .map(|(value, count)| TagValueCount {
+                    label: facet
+                        .labels
+                        .get(&value)
+                        .cloned()
+                        .unwrap_or_else(|| value.clone()),
+                    value,
+                    count,
+                })
                 .collect(),
         }
     }
@@ -178,8 +186,11 @@ pub fn facet_limit(limit: i32) -> GqlResult<usize> {
 /// One tag value with its event count.
 #[derive(SimpleObject)]
 pub struct TagValueCount {
-    /// Value.
+    /// Value (what search matches: `user:id:42`).
     pub value: String,
+    /// The value as people know it: for the `user` facet of an issue, the user's email,
+    /// else username, else id; the value itself for every other tag.
+    pub label: String,
     /// Events with it.
     pub count: i64,
 }

@@ -47,13 +47,21 @@ pub struct ServerInfo {
     /// at sign-up and changed on the billing page. Off self-hosted, where `startCheckout`,
     /// `choosePlan` and `openBillingPortal` answer `BILLING_DISABLED`.
     pub billing_enabled: bool,
+    /// Whether emails go to an SMTP server. When false (no `ERRORWATCH_SMTP_URL`), every
+    /// email, verification links included, is written to the server's log and as a plain-text
+    /// `.eml` file into its mail folder (`ERRORWATCH_MAIL_DIR`, `data/mail` by default).
+    pub email_by_smtp: bool,
 }
 
 /// Largest accepted query document, in bytes.
 pub const MAX_DOCUMENT_BYTES: usize = 64 * 1024;
 
 /// Builds the schema with limits that keep one request from exhausting the server.
-pub fn build_schema(info: ServerInfo, billing: billing::BillingSettings) -> AppSchema {
+pub fn build_schema(
+    info: ServerInfo,
+    billing: billing::BillingSettings,
+    alerts: alerts::AlertSettings,
+) -> AppSchema {
     Schema::build(
         Query::default(),
         Mutation::default(),
@@ -61,6 +69,7 @@ pub fn build_schema(info: ServerInfo, billing: billing::BillingSettings) -> AppS
     )
     .data(info)
     .data(billing)
+    .data(alerts)
     .limit_depth(16)
     .limit_complexity(2000)
     .limit_recursive_depth(32)

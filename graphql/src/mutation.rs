@@ -33,7 +33,8 @@ impl From<CoreSignupPolicy> for SignupPolicy {
     fn from(policy: CoreSignupPolicy) -> Self {
         match policy {
             CoreSignupPolicy::Open => SignupPolicy::Open,
-            CoreSignupPolicy::Invite => SignupPolicy::Invite,
+            // The effective policy is asked for; this only maps a configured one.
+            CoreSignupPolicy::FirstUser | CoreSignupPolicy::Invite => SignupPolicy::Invite,
             CoreSignupPolicy::Closed => SignupPolicy::Closed,
         }
     }

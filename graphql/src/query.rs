@@ -57,7 +57,14 @@ impl AccountQuery {
     }
 
     /// The sign-up policy of this server (`OPEN`, `INVITE`, `CLOSED`), for the sign-up page.
-    async fn signup_policy(&self, ctx: &Context<'_>) -> crate::mutation::SignupPolicy {
-        ctx.request().auth.signup_policy().into()
+    /// `first-user` installations answer `OPEN` until someone has signed up, then `INVITE`.
+    async fn signup_policy(&self, ctx: &Context<'_>) -> GqlResult<crate::mutation::SignupPolicy> {
+        Ok(ctx.request().auth.signup_policy().await.gql()?.into())
+    }
+
+    /// Whether the next user to sign up becomes this server's administrator (a self-hosted
+    /// server nobody has signed up on yet), for the sign-up page.
+    async fn first_user_becomes_admin(&self, ctx: &Context<'_>) -> GqlResult<bool> {
+        ctx.request().auth.first_user_becomes_admin().await.gql()
     }
 }

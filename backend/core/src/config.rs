@@ -109,8 +109,12 @@ pub enum Mode {
 /// Who may create a user by signing up (`ERRORWATCH_SIGNUP`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SignupPolicy {
-    /// Anyone (`open`, the default).
+    /// Anyone (`open`, the SaaS default).
     Open,
+    /// The first user of the installation, who becomes its administrator; after that only
+    /// people holding an invite link (`first-user`, the self-hosted default: a public host does
+    /// not let strangers create users once someone set it up).
+    FirstUser,
     /// Only people holding an invite link (`invite`).
     Invite,
     /// Nobody; users are created with `errorwatch user create` (`closed`).
@@ -122,7 +126,8 @@ pub enum SignupPolicy {
 pub struct AuthConfig {
     /// `ERRORWATCH_MODE=self-hosted|saas` (default `self-hosted`).
     pub mode: Mode,
-    /// `ERRORWATCH_SIGNUP=open|invite|closed` (default `open`).
+    /// `ERRORWATCH_SIGNUP=open|first-user|invite|closed` (default `first-user` self-hosted,
+    /// `open` in SaaS mode).
     pub signup: SignupPolicy,
     /// `ERRORWATCH_API_RATE_LIMIT_PER_MINUTE` (default 600): GraphQL requests per minute per API
     /// token, per signed-in user, and per IP for anonymous requests (the minute's allowance may
@@ -322,13 +327,15 @@ impl Config {
             }
         };
         let signup = match lookup("ERRORWATCH_SIGNUP").as_deref().map(str::trim) {
+            None if mode == Mode::SelfHosted => SignupPolicy::FirstUser,
             None | Some("open") => SignupPolicy::Open,
+            Some("first-user") => SignupPolicy::FirstUser,
             Some("invite") => SignupPolicy::Invite,
             Some("closed") => SignupPolicy::Closed,
             Some(other) => {
                 return Err(problem(
                     "ERRORWATCH_SIGNUP",
-                    format!("{other:?} is not one of: open, invite, closed"),
+                    format!("{other:?} is not one of: open, first-user, invite, closed"),
                 ));
             }
         };
@@ -861,7 +868,11 @@ mod tests {
     fn auth_and_mail_settings_are_validated() {
         let config = load(&[]).expect("defaults");
         assert_eq!(config.auth.mode, Mode::SelfHosted);
-        assert_eq!(config.auth.signup, SignupPolicy::Open);
+        assert_eq!(config.auth.signup, SignupPolicy::FirstUser);
+        let saas = load(&[("ERRORWATCH_MODE", "saas")]).expect("valid");
+        assert_eq!(saas.auth.signup, SignupPolicy::Open);
+        let open = load(&[("ERRORWATCH_SIGNUP", "open")]).expect("valid");
+        assert_eq!(open.auth.signup, SignupPolicy::Open);
         assert!(config.auth.secret_key.is_none() && config.mail.smtp_url.is_none());
         let config = load(&[
             ("ERRORWATCH_MODE", "saas"),

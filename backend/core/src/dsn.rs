@@ -53,7 +53,17 @@ pub const PLATFORMS: [&str; 9] = [
     "dotnet",
 ];
 
-/// Setup snippets for every supported SDK, with `dsn` filled in.
+/// The comment above each snippet's test error (languages with `#` comments).
+const TEST_NOTE_HASH: &str =
+    "# A test error, to see the first event arrive (remove it afterwards):";
+/// The same for languages with `//` comments.
+const TEST_NOTE_SLASH: &str =
+    "// A test error, to see the first event arrive (remove it afterwards):";
+
+/// Setup snippets for every supported SDK, with `dsn` filled in. Each works with the SDK that
+/// its install command installs today (a test runs the Python one with sentry-sdk 3.x exactly
+/// as the dashboard shows it), ends with a line that sends a test error, and enables no option
+/// that sends personal data.
 pub fn setup_snippets(dsn: &str) -> Vec<SetupSnippet> {
     PLATFORMS
         .iter()
@@ -69,7 +79,7 @@ pub fn setup_snippet(platform: &str, dsn: &str) -> Option<SetupSnippet> {
             "Python",
             "pip install --upgrade sentry-sdk",
             format!(
-                "import sentry_sdk\n\nsentry_sdk.init(\n    dsn=\"{dsn}\",\n    send_default_pii=True,\n)\n"
+                "import sentry_sdk\n\nsentry_sdk.init(\n    dsn=\"{dsn}\",\n)\n\n{TEST_NOTE_HASH}\ndivision_by_zero = 1 / 0\n"
             ),
         ),
         "node" => (
@@ -77,7 +87,7 @@ pub fn setup_snippet(platform: &str, dsn: &str) -> Option<SetupSnippet> {
             "Node.js",
             "npm install --save @sentry/node",
             format!(
-                "// instrument.mjs, loaded first: node --import ./instrument.mjs app.mjs\nimport * as Sentry from \"@sentry/node\";\n\nSentry.init({{\n  dsn: \"{dsn}\",\n}});\n"
+                "// instrument.mjs, loaded first: node --import ./instrument.mjs app.mjs\nimport * as Sentry from \"@sentry/node\";\n\nSentry.init({{\n  dsn: \"{dsn}\",\n}});\n\n{TEST_NOTE_SLASH}\nsetTimeout(() => {{\n  throw new Error(\"ErrorWatch test error\");\n}});\n"
             ),
         ),
         "javascript" => (
@@ -85,7 +95,7 @@ pub fn setup_snippet(platform: &str, dsn: &str) -> Option<SetupSnippet> {
             "Browser JavaScript",
             "npm install --save @sentry/browser",
             format!(
-                "import * as Sentry from \"@sentry/browser\";\n\nSentry.init({{\n  dsn: \"{dsn}\",\n}});\n"
+                "import * as Sentry from \"@sentry/browser\";\n\nSentry.init({{\n  dsn: \"{dsn}\",\n}});\n\n{TEST_NOTE_SLASH}\nsetTimeout(() => {{\n  throw new Error(\"ErrorWatch test error\");\n}});\n"
             ),
         ),
         "rust" => (
@@ -93,7 +103,7 @@ pub fn setup_snippet(platform: &str, dsn: &str) -> Option<SetupSnippet> {
             "Rust",
             "cargo add sentry",
             format!(
-                "fn main() {{\n    let _guard = sentry::init((\n        \"{dsn}\",\n        sentry::ClientOptions {{\n            release: sentry::release_name!(),\n            ..Default::default()\n        }},\n    ));\n    // your program\n}}\n"
+                "fn main() {{\n    let _guard = sentry::init((\n        \"{dsn}\",\n        sentry::ClientOptions {{\n            release: sentry::release_name!(),\n            ..Default::default()\n        }},\n    ));\n\n    {TEST_NOTE_SLASH}\n    panic!(\"ErrorWatch test error\");\n}}\n"
             ),
         ),
         "go" => (
@@ -101,7 +111,7 @@ pub fn setup_snippet(platform: &str, dsn: &str) -> Option<SetupSnippet> {
             "Go",
             "go get github.com/getsentry/sentry-go",
             format!(
-                "err := sentry.Init(sentry.ClientOptions{{\n    Dsn: \"{dsn}\",\n}})\nif err != nil {{\n    log.Fatalf(\"sentry.Init: %s\", err)\n}}\ndefer sentry.Flush(2 * time.Second)\n"
+                "err := sentry.Init(sentry.ClientOptions{{\n    Dsn: \"{dsn}\",\n}})\nif err != nil {{\n    log.Fatalf(\"sentry.Init: %s\", err)\n}}\ndefer sentry.Flush(2 * time.Second)\n\n{TEST_NOTE_SLASH}\nsentry.CaptureException(errors.New(\"ErrorWatch test error\"))\n"
             ),
         ),
         "java" => (
@@ -109,26 +119,32 @@ pub fn setup_snippet(platform: &str, dsn: &str) -> Option<SetupSnippet> {
             "Java",
             "implementation 'io.sentry:sentry:8.+'",
             format!(
-                "import io.sentry.Sentry;\n\nSentry.init(options -> {{\n    options.setDsn(\"{dsn}\");\n}});\n"
+                "import io.sentry.Sentry;\n\nSentry.init(options -> {{\n    options.setDsn(\"{dsn}\");\n}});\n\n{TEST_NOTE_SLASH}\nSentry.captureException(new Exception(\"ErrorWatch test error\"));\n"
             ),
         ),
         "ruby" => (
             "ruby",
             "Ruby",
             "bundle add sentry-ruby",
-            format!("Sentry.init do |config|\n  config.dsn = '{dsn}'\nend\n"),
+            format!(
+                "Sentry.init do |config|\n  config.dsn = '{dsn}'\nend\n\n{TEST_NOTE_HASH}\nSentry.capture_exception(RuntimeError.new(\"ErrorWatch test error\"))\n"
+            ),
         ),
         "php" => (
             "php",
             "PHP",
             "composer require sentry/sentry",
-            format!("\\Sentry\\init([\n    'dsn' => '{dsn}',\n]);\n"),
+            format!(
+                "\\Sentry\\init([\n    'dsn' => '{dsn}',\n]);\n\n{TEST_NOTE_SLASH}\n\\Sentry\\captureException(new \\Exception(\"ErrorWatch test error\"));\n"
+            ),
         ),
         "dotnet" => (
             "dotnet",
             ".NET",
             "dotnet add package Sentry",
-            format!("SentrySdk.Init(options =>\n{{\n    options.Dsn = \"{dsn}\";\n}});\n"),
+            format!(
+                "using var sentry = SentrySdk.Init(options =>\n{{\n    options.Dsn = \"{dsn}\";\n}});\n\n{TEST_NOTE_SLASH}\nSentrySdk.CaptureException(new Exception(\"ErrorWatch test error\"));\n"
+            ),
         ),
         _ => return None,
     };
@@ -149,6 +165,14 @@ mod tests {
         assert_eq!(snippets.len(), super::PLATFORMS.len());
         for s in snippets {
             assert!(s.code.contains(dsn), "{}: {}", s.platform, s.code);
+            assert!(
+                s.code.contains("A test error") && s.code.contains("ErrorWatch test error")
+                    || s.platform == "python" && s.code.contains("1 / 0"),
+                "{}: a line that sends a test error: {}",
+                s.platform,
+                s.code
+            );
+            assert!(!s.code.contains("send_default_pii"), "{}", s.code);
         }
         assert!(super::setup_snippet("cobol", dsn).is_none());
     }

@@ -8,7 +8,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use lettre::message::{Mailbox, MultiPart, header::ContentType};
+use lettre::message::header::{ContentTransferEncoding, ContentType};
+use lettre::message::{Body, Mailbox, MultiPart, SinglePart};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use serde::{Deserialize, Serialize};
@@ -78,14 +79,14 @@ impl Mailer {
             .from(self.from.clone())
             .to(to)
             .subject(email.subject.clone());
+        let outbox = matches!(&*self.transport, Transport::Outbox(_));
         let message = match &email.html {
-            Some(html) => builder.multipart(MultiPart::alternative_plain_html(
-                email.text.clone(),
-                html.clone(),
-            )),
-            None => builder
-                .header(ContentType::TEXT_PLAIN)
-                .body(email.text.clone()),
+            Some(html) => builder.multipart(
+                MultiPart::alternative()
+                    .singlepart(text_part(&email.text, outbox))
+                    .singlepart(SinglePart::html(html.clone())),
+            ),
+            None => builder.singlepart(text_part(&email.text, outbox)),
         }
         .context("building the email")?;
         match &*self.transport {
@@ -93,13 +94,6 @@ impl Mailer {
                 smtp.send(message).await.context("SMTP delivery")?;
             }
             Transport::Outbox(dir) => {
-                tracing::info!(
-                    mail.to = %email.to,
-                    mail.subject = %email.subject,
-                    mail.body = %email.text,
-                    "email (no ERRORWATCH_SMTP_URL configured; written to {})",
-                    dir.display()
-                );
                 tokio::fs::create_dir_all(dir)
                     .await
                     .with_context(|| format!("creating {}", dir.display()))?;
@@ -108,13 +102,40 @@ impl Mailer {
                     chrono::Utc::now().format("%Y%m%dT%H%M%S%.6fZ"),
                     uuid::Uuid::new_v4().simple()
                 );
-                tokio::fs::write(dir.join(name), message.formatted())
+                let path = dir.join(name);
+                tokio::fs::write(&path, message.formatted())
                     .await
                     .with_context(|| format!("writing an email into {}", dir.display()))?;
+                tracing::info!(
+                    mail.to = %email.to,
+                    mail.subject = %email.subject,
+                    mail.body = %email.text,
+                    "email not sent (no ERRORWATCH_SMTP_URL configured); written to {}",
+                    path.display()
+                );
             }
         }
         Ok(())
     }
+}
+
+/// The plain-text part. An email written to the outbox folder is read by a person, who copies
+/// its links: its text stays as written (8bit) instead of quoted-printable, where a link's `=`
+/// would read `=3D` and long lines would break with `=`. Text that 8bit cannot carry (a line
+/// over 998 bytes) falls back to lettre's choice of encoding.
+fn text_part(text: &str, outbox: bool) -> SinglePart {
+    // lettre picks quoted-printable for any line over 76 characters, which every link is;
+    // 8bit only needs lines of at most 998 bytes (RFC 5322) without NUL, ending in CRLF.
+    let fits_8bit = text.lines().all(|line| line.len() <= 998) && !text.contains('\0');
+    let body = if outbox && fits_8bit {
+        let crlf = text.replace("\r\n", "\n").replace('\n', "\r\n");
+        Body::dangerous_pre_encoded(crlf.into_bytes(), ContentTransferEncoding::EightBit)
+    } else {
+        Body::new(text.to_owned())
+    };
+    SinglePart::builder()
+        .header(ContentType::TEXT_PLAIN)
+        .body(body)
 }
 
 /// `smtp://[user:pass@]host[:port]` uses STARTTLS (required), `smtps://…` TLS from the first
@@ -170,5 +191,48 @@ impl Job for SendEmail {
 
     async fn run(&self, ctx: &JobContext) -> anyhow::Result<()> {
         ctx.mailer.deliver(&self.email).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn outbox_emails_are_plain_text_with_links_as_written() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mailer = Mailer {
+            transport: Arc::new(Transport::Outbox(dir.path().to_owned())),
+            from: "ErrorWatch <errorwatch@localhost>"
+                .parse()
+                .expect("mailbox"),
+        };
+        let link = format!(
+            "http://127.0.0.1:8000/verify-email?token=ewe_{}",
+            "x".repeat(90)
+        );
+        for html in [None, Some("<p>hello</p>".to_owned())] {
+            let email = Email {
+                to: "ada@example.com".into(),
+                subject: "Verify".into(),
+                text: format!("Open this link:\n{link}\n"),
+                html,
+            };
+            mailer.deliver(&email).await.expect("written");
+        }
+        let mut files: Vec<_> = std::fs::read_dir(dir.path())
+            .expect("dir")
+            .map(|entry| std::fs::read_to_string(entry.expect("entry").path()).expect("eml"))
+            .collect();
+        files.sort();
+        assert_eq!(files.len(), 2);
+        for eml in files {
+            assert!(
+                eml.contains(&link),
+                "the link is copyable as written: {eml}"
+            );
+            assert!(!eml.contains("=3D"), "{eml}");
+            assert!(eml.contains("Content-Transfer-Encoding: 8bit"), "{eml}");
+        }
     }
 }

@@ -7,7 +7,8 @@ Sends, in this order:
     (`e2e.run`, `sdk`=python), a user (id, email) and a custom `e2e` context were set, with an
     attachment (`report.txt`) on its scope;
   * a message (`capture_message`);
-  * a transaction with two child spans;
+  * a transaction with two child spans (with sentry-sdk 3, which has no transactions, a root
+    span with two children, sent as a span container item), and with sentry-sdk 3 two logs;
   * user feedback: sentry-sdk has no feedback API (no `capture_feedback` /
     `capture_user_feedback` in 2.75), so a `feedback` item, shaped as the JavaScript SDK sends
     it, goes through the SDK's own Envelope class and transport;
@@ -34,6 +35,13 @@ from sentry_sdk.crons import capture_checkin
 from sentry_sdk.envelope import Envelope, Item, PayloadRef
 from sentry_sdk.transport import HttpTransport
 
+# sentry-sdk 3 replaced `send_default_pii` (now an unknown option, a TypeError) with
+# `data_collection`; both ask the SDK to send the user's IP and the like.
+SDK_MAJOR = int(sentry_sdk.VERSION.split(".")[0])
+USER_DATA_OPTION = (
+    {"data_collection": {"user_info": True}} if SDK_MAJOR >= 3 else {"send_default_pii": True}
+)
+
 RELEASE = "e2e@1.0.0"
 ENVIRONMENT = "e2e"
 
@@ -51,9 +59,12 @@ class RecordingTransport(HttpTransport):
         return super()._send_request(body, headers, endpoint_type, envelope=envelope)
 
     def _handle_response(self, response, envelope):
+        items = envelope.items if envelope else []
         SENT.append(
             {
-                "items": [item.type for item in (envelope.items if envelope else [])],
+                "items": [item.type for item in items],
+                # Span and log items are containers: their header says how many they hold.
+                "item_counts": [item.headers.get("item_count", 1) for item in items],
                 "content_encoding": getattr(self, "_last_encoding", None),
                 "body_bytes": getattr(self, "_last_size", None),
                 "status": response.status,
@@ -75,9 +86,9 @@ def init():
         release=RELEASE,
         environment=ENVIRONMENT,
         traces_sample_rate=1.0,
-        send_default_pii=True,
         debug=False,
         transport=RecordingTransport,
+        **USER_DATA_OPTION,
     )
     run = os.environ.get("E2E_RUN", "manual")
     sentry_sdk.set_tag("e2e.run", run)
@@ -190,13 +201,28 @@ def main():
     sentry_sdk.add_breadcrumb(category="e2e", message="before the message", level="warning")
     ids["message"] = sentry_sdk.capture_message("e2e python message", level="warning")
 
-    # A transaction with two child spans.
-    with sentry_sdk.start_transaction(op="e2e.task", name="e2e python transaction") as transaction:
-        with sentry_sdk.start_span(op="db.query", name="SELECT 1"):
-            time.sleep(0.01)
-        with sentry_sdk.start_span(op="http.client", name="GET /price"):
-            time.sleep(0.01)
-        ids["transaction_trace_id"] = transaction.trace_id
+    # A transaction with two child spans (sentry-sdk 3 has no transactions: a root span with
+    # two children, sent as span items).
+    if SDK_MAJOR >= 3:
+        op = lambda name: {"sentry.op": name}  # noqa: E731
+        with sentry_sdk.start_span(name="e2e python transaction", attributes=op("e2e.task")) as root:
+            with sentry_sdk.start_span(name="SELECT 1", attributes=op("db.query")):
+                time.sleep(0.01)
+            with sentry_sdk.start_span(name="GET /price", attributes=op("http.client")):
+                time.sleep(0.01)
+            ids["transaction_trace_id"] = root.trace_id
+    else:
+        with sentry_sdk.start_transaction(op="e2e.task", name="e2e python transaction") as transaction:
+            with sentry_sdk.start_span(op="db.query", name="SELECT 1"):
+                time.sleep(0.01)
+            with sentry_sdk.start_span(op="http.client", name="GET /price"):
+                time.sleep(0.01)
+            ids["transaction_trace_id"] = transaction.trace_id
+
+    # Logs (sentry-sdk 3 sends them as `log` container items; 2.x only with an experiment).
+    if SDK_MAJOR >= 3:
+        sentry_sdk.logger.info("e2e python log for run {run}", run=run)
+        sentry_sdk.logger.warning("e2e python warning log")
 
     # User feedback.
     ids["feedback"] = send_feedback(ids["handled"], run)

@@ -96,15 +96,28 @@ pub fn SignUp() -> impl IntoView {
             <h1>"Create your account"</h1>
             {move || match offer.get() {
                 Some(Ok((data, _))) if data["signupPolicy"] != "OPEN" => Some(view! {
-                    <p class="notice">"Sign-up on this server is by invitation: open the link in your invite email."</p>
-                }),
+                    <p class="notice" id="signup-by-invite">"Sign-up on this server is by invitation: open the link in your invite email."</p>
+                }.into_any()),
+                Some(Ok((data, _))) if data["firstUserBecomesAdmin"] == true => Some(view! {
+                    <p class="notice" id="signup-first-user">"Nobody has signed up on this server yet: you will be its administrator. "
+                        "After you, people join by invitation."</p>
+                }.into_any()),
                 _ => None,
             }}
-            <Show when=move || !sent.get() fallback=move || view! {
-                <div id="signup-sent" class="notice" role="status">
-                    <h2>"Check your email"</h2>
-                    <p>{move || format!("We sent a link to {} to verify your address. Open it to continue.", email.get())}</p>
-                </div>
+            <Show when=move || !sent.get() fallback=move || {
+                let no_smtp = matches!(offer.get(), Some(Ok((data, _))) if data["serverInfo"]["emailBySmtp"] == false);
+                view! {
+                    <div id="signup-sent" class="notice" role="status">
+                        <h2>"Check your email"</h2>
+                        <p>{move || format!("We sent a link to {} to verify your address. Open it to continue.", email.get())}</p>
+                        {no_smtp.then(|| view! {
+                            <p id="signup-no-smtp">"This server has no mail server configured (ERRORWATCH_SMTP_URL), so the email was not sent: "
+                                "the link is in the server's log and in a plain-text "<code>".eml"</code>" file in its mail folder ("
+                                <code>"ERRORWATCH_MAIL_DIR"</code>", "<code>"data/mail"</code>" by default). "
+                                "Did not get it? Sign up again with the same address for a new link."</p>
+                        })}
+                    </div>
+                }
             }>
                 <form on:submit=on_submit id="signup-form">
                     <Field id="signup-email" label="Email" kind="email" value=email autocomplete="username"/>

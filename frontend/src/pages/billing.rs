@@ -26,7 +26,7 @@ use crate::pages::settings::SettingsTabs;
 
 /// The plans on offer and whether billing is on, for sign-up and onboarding (no sign-in
 /// needed); with the sign-up policy, which the sign-up page shows too.
-pub const OFFER_QUERY: &str = "query { signupPolicy serverInfo { billingEnabled } plans { slug name priceCents \
+pub const OFFER_QUERY: &str = "query { signupPolicy firstUserBecomesAdmin serverInfo { billingEnabled emailBySmtp } plans { slug name priceCents \
      quotas { category amount } overageSteps { at drop } retentionDays maxMembers keyRatePerMinute keyBurst spikePerMinute } }";
 
 /// The plans to choose from when billing is on (`None` when it is off), from an answer of
@@ -431,7 +431,7 @@ pub fn BillingPage() -> impl IntoView {
                 {plan_card(&page, actions)}
                 {usage_card(&page.billing)}
                 {dropped_card(&page.billing)}
-                {plans_card(&page.billing.plan, page.plans)}
+                {page.billing_enabled.then(|| plans_card(&page.billing.plan, page.plans))}
             })}
         </div>
     }
@@ -640,12 +640,17 @@ fn plan_card(page: &BillingView, actions: Option<PlanActions>) -> impl IntoView 
             <p class="plan-head">
                 <strong id="plan-name">{plan.name.clone()}</strong>
                 <span class="badge" id="plan-status">{status_label(&billing.status)}</span>
-                <span class="muted">{price(plan.price_cents)}</span>
+                // Without billing nobody pays: a price would only confuse.
+                {page.billing_enabled.then(|| view! { <span class="muted">{price(plan.price_cents)}</span> })}
             </p>
+            {(!page.billing_enabled).then(|| view! {
+                <p class="muted" id="plan-self-hosted">"Billing is off on this server: every account has this plan, set by the administrator (ERRORWATCH_SELF_HOST_PLAN)."</p>
+            })}
             <p id="plan-period">{format!("This period: {} (resets on {})",
                 period_label(&billing.period_start, &billing.period_end), long_date(&billing.period_end))}</p>
-            <p>{plan_terms(plan)}</p>
-            <p>{overage_summary(&plan.overage_steps)}</p>
+            <p id="plan-terms">{plan_terms(plan)}</p>
+            // What happens past a quota only means something when there is one.
+            {(!plan.quotas.is_empty()).then(|| view! { <p id="plan-overage">{overage_summary(&plan.overage_steps)}</p> })}
             {ends}
             {actions}
         </section>

@@ -349,7 +349,10 @@ async fn deliver(ctx: &JobContext, id: i64) -> anyhow::Result<()> {
         }
         Err(error) => {
             let text: String = format!("{error:#}").chars().take(1000).collect();
-            if attempts >= super::MAX_ATTEMPTS {
+            // A target refused for where it leads fails the same way every time: it becomes a
+            // dead letter now instead of after hours of retries.
+            let hopeless = error.is::<super::ssrf::Refused>();
+            if attempts >= super::MAX_ATTEMPTS || hopeless {
                 conn.execute(
                     &Query::update()
                         .table("notifications")
@@ -586,8 +589,16 @@ async fn send(ctx: &JobContext, target: &Target, message: &Message) -> anyhow::R
         );
     }
     let response = request.body(body).send().await.map_err(|e| {
-        // The resolver's refusal is the useful part of the chain.
-        anyhow::anyhow!("{}", error_chain(&e))
+        // The resolver's refusal is the useful part of the chain, and it is final.
+        let refused =
+            std::iter::successors(Some(&e as &(dyn std::error::Error + 'static)), |inner| {
+                inner.source()
+            })
+            .find_map(|inner| inner.downcast_ref::<super::ssrf::Refused>());
+        match refused {
+            Some(refused) => anyhow::Error::new(super::ssrf::Refused(refused.0.clone())),
+            None => anyhow::anyhow!("{}", error_chain(&e)),
+        }
     })?;
     let status = response.status();
     anyhow::ensure!(status.is_success(), "the target answered HTTP {status}");

@@ -90,7 +90,56 @@ pub fn check_url(raw: &str, allow_private: bool) -> anyhow::Result<url::Url> {
         && !allow_private
         && !is_public(ip)
     {
-        anyhow::bail!("refused: {ip} is a private, loopback or reserved address");
+        return Err(Refused(format!(
+            "{ip} is a private, loopback or reserved address; {ALLOW_HINT}"
+        ))
+        .into());
+    }
+    Ok(url)
+}
+
+/// How an administrator lets targets reach private addresses.
+pub const ALLOW_HINT: &str = "alerts reach such addresses only when the server sets \
+    ERRORWATCH_ALERTS_ALLOW_PRIVATE_TARGETS=true (self-hosted mode only)";
+
+/// A target refused for where it leads: no retry can change that, only the target or the
+/// server's setting ([`ALLOW_HINT`]).
+#[derive(Debug)]
+pub struct Refused(pub String);
+
+impl std::fmt::Display for Refused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "refused: {}", self.0)
+    }
+}
+
+impl std::error::Error for Refused {}
+
+/// Checks a target URL when it is saved: the form ([`check_url`]), and that its host does not
+/// resolve only to private addresses unless `allow_private`. A name that does not resolve
+/// now is accepted (it may tomorrow); delivery checks every address again.
+pub async fn check_target(raw: &str, allow_private: bool) -> anyhow::Result<url::Url> {
+    let url = check_url(raw, allow_private)?;
+    if allow_private {
+        return Ok(url);
+    }
+    // A slow resolver does not hold the form up for long: delivery checks again anyway.
+    let lookup = |host: &str| {
+        tokio::time::timeout(
+            Duration::from_secs(3),
+            tokio::net::lookup_host((host.to_owned(), 0)),
+        )
+    };
+    if let Some(url::Host::Domain(host)) = url.host()
+        && let Ok(Ok(resolved)) = lookup(host).await
+    {
+        let resolved: Vec<SocketAddr> = resolved.collect();
+        if !resolved.is_empty() && !resolved.iter().any(|addr| is_public(addr.ip())) {
+            return Err(Refused(format!(
+                "{host} resolves only to private, loopback or reserved addresses; {ALLOW_HINT}"
+            ))
+            .into());
+        }
     }
     Ok(url)
 }
@@ -114,10 +163,9 @@ impl Resolve for GuardedResolver {
                 .filter(|addr| allow_private || is_public(addr.ip()))
                 .collect();
             if allowed.is_empty() {
-                let error: Box<dyn std::error::Error + Send + Sync> = format!(
-                    "refused: {host} resolves only to private, loopback or reserved addresses"
-                )
-                .into();
+                let error: Box<dyn std::error::Error + Send + Sync> = Box::new(Refused(format!(
+                    "{host} resolves only to private, loopback or reserved addresses; {ALLOW_HINT}"
+                )));
                 return Err(error);
             }
             let addrs: Addrs = Box::new(allowed.into_iter());
@@ -196,5 +244,27 @@ mod tests {
         assert!(check_url("http://127.0.0.1:8080/hook", true).is_ok());
         assert!(check_url("ftp://example.com/", true).is_err());
         assert!(check_url("https://hooks.example.com/x", false).is_ok());
+    }
+
+    #[tokio::test]
+    async fn targets_leading_to_private_addresses_are_refused_when_saved() {
+        for url in [
+            "http://127.0.0.1:9/hook",
+            "http://localhost:9/hook",
+            "http://[::1]/x",
+        ] {
+            let error = check_target(url, false).await.expect_err(url);
+            assert!(error.is::<Refused>(), "{url}: {error:#}");
+            assert!(
+                format!("{error:#}").contains("ERRORWATCH_ALERTS_ALLOW_PRIVATE_TARGETS"),
+                "{error:#}"
+            );
+            check_target(url, true).await.expect("allowed");
+        }
+        assert!(check_target("ftp://example.com/x", true).await.is_err());
+        // A name that does not resolve (today) is not refused for it.
+        check_target("https://errorwatch-unresolvable.invalid/hook", false)
+            .await
+            .expect("accepted");
     }
 }

@@ -75,6 +75,23 @@ pub(crate) fn event_tags(
     if let Some(user) = user_key {
         tags.push(("user".to_owned(), user.to_owned()));
     }
+    // Each field of the user as its own tag, so `user.email:` finds an event whose `user`
+    // identity is its id, and the `user` facet can name people by their address.
+    if let Some(user) = payload.get("user").and_then(|u| u.as_object()) {
+        for field in crate::service::search::UserField::ALL {
+            let value = match user.get(field.payload_key()) {
+                Some(serde_json::Value::String(s)) if !s.is_empty() => normalize::trim(s, 180),
+                Some(serde_json::Value::Number(n)) => n.to_string(),
+                _ => continue,
+            };
+            let value = if field == crate::service::search::UserField::Email {
+                value.to_lowercase()
+            } else {
+                value
+            };
+            tags.push((field.tag_key().to_owned(), value));
+        }
+    }
     tags
 }
 

@@ -64,7 +64,7 @@ pub enum NormalizeError {
 const MAX_FUTURE: i64 = 60;
 const MAX_PAST_DAYS: i64 = 30;
 
-fn trim(text: &str, max_chars: usize) -> String {
+pub(crate) fn trim(text: &str, max_chars: usize) -> String {
     if text.chars().count() <= max_chars {
         text.to_owned()
     } else {

@@ -389,7 +389,10 @@ pub async fn list_rules(scope: &AccountScope, project_id: ProjectId) -> Result<V
     rules_where(scope, "project_id", project_id.0).await
 }
 
-fn validate_target(input: &TargetInput) -> Result<serde_json::Value> {
+/// Checks a target; `allow_private` is `ERRORWATCH_ALERTS_ALLOW_PRIVATE_TARGETS`: without it, a
+/// URL that leads to a private, loopback or link-local address is refused now, naming that
+/// setting, rather than failing every delivery for hours.
+async fn validate_target(input: &TargetInput, allow_private: bool) -> Result<serde_json::Value> {
     let name = input.name.trim();
     if name.is_empty() || name.chars().count() > 200 {
         return Err(Error::validation("name", "1 to 200 characters"));
@@ -427,9 +430,9 @@ fn validate_target(input: &TargetInput) -> Result<serde_json::Value> {
                 ));
             }
             let url = input.url.as_deref().unwrap_or_default().trim();
-            // Private addresses are refused at delivery time (after DNS resolution), where
-            // the configuration decides; here only the form is checked.
-            crate::alert::ssrf::check_url(url, true)
+            // Delivery checks every resolved address again (a name may change its answer).
+            crate::alert::ssrf::check_target(url, allow_private)
+                .await
                 .map_err(|e| Error::validation("url", format!("{e:#}")))?;
             if url.len() > 2000 {
                 return Err(Error::validation("url", "at most 2000 characters"));
@@ -443,10 +446,15 @@ fn validate_target(input: &TargetInput) -> Result<serde_json::Value> {
     }
 }
 
-/// Creates a target (admins). Webhook targets get a random signing secret.
-pub async fn create_target(scope: &AccountScope, input: TargetInput) -> Result<Target> {
+/// Creates a target (admins). Webhook targets get a random signing secret. `allow_private`:
+/// whether targets may lead to private addresses (`ERRORWATCH_ALERTS_ALLOW_PRIVATE_TARGETS`).
+pub async fn create_target(
+    scope: &AccountScope,
+    input: TargetInput,
+    allow_private: bool,
+) -> Result<Target> {
     scope.require(Role::Admin)?;
-    let config = validate_target(&input)?;
+    let config = validate_target(&input, allow_private).await?;
     let conn = scope.db().conn();
     if let Some(project_id) = input.project_id {
         require_project(conn, scope, project_id).await?;
@@ -503,6 +511,7 @@ pub async fn update_target(
     scope: &AccountScope,
     id: AlertTargetId,
     change: TargetChange,
+    allow_private: bool,
 ) -> Result<Target> {
     scope.require(Role::Admin)?;
     let current = get_target(scope, id).await?;
@@ -513,7 +522,7 @@ pub async fn update_target(
         url: change.url,
         emails: change.emails,
     };
-    let config = validate_target(&input)?;
+    let config = validate_target(&input, allow_private).await?;
     let updated = scope
         .db()
         .conn()

@@ -235,9 +235,24 @@ impl Auth {
         self.limiter.housekeeping();
     }
 
-    /// The sign-up policy.
-    pub fn signup_policy(&self) -> SignupPolicy {
-        self.signup
+    /// The sign-up policy in force now: `FirstUser` is `Open` while the installation has no
+    /// user and `Invite` from then on, so the answer is one of `Open`, `Invite` or `Closed`.
+    pub async fn signup_policy(&self) -> Result<SignupPolicy> {
+        Ok(match self.signup {
+            SignupPolicy::FirstUser if self.has_no_user().await? => SignupPolicy::Open,
+            SignupPolicy::FirstUser => SignupPolicy::Invite,
+            other => other,
+        })
+    }
+
+    /// Whether the next user to sign up becomes the installation's administrator (self-hosted,
+    /// while nobody has a user yet), so the sign-up page can say so.
+    pub async fn first_user_becomes_admin(&self) -> Result<bool> {
+        Ok(self.mode == Mode::SelfHosted && self.has_no_user().await?)
+    }
+
+    async fn has_no_user(&self) -> Result<bool> {
+        Ok(user::Entity::find().one(self.db.conn()).await?.is_none())
     }
 
     // ---- sign-up and verification ----
@@ -266,8 +281,25 @@ impl Auth {
                 .sign_up_with_invite(&email, password, invite_token, client)
                 .await;
         }
-        match self.signup {
-            SignupPolicy::Open => {}
+        match self.signup_policy().await? {
+            SignupPolicy::Open | SignupPolicy::FirstUser => {}
+            // The first user may sign up again for a new link while the address is unverified
+            // (the first email is easily missed when it went to the log).
+            SignupPolicy::Invite if self.signup == SignupPolicy::FirstUser => {
+                let unverified = user::Entity::find()
+                    .filter(user::Column::Email.eq(&email))
+                    .filter(user::Column::EmailVerifiedAt.is_null())
+                    .one(self.db.conn())
+                    .await?;
+                let Some(row) = unverified else {
+                    return Err(Error::validation(
+                        "invite",
+                        "sign-up on this server needs an invite link",
+                    ));
+                };
+                self.send_verification(&row).await?;
+                return Ok(SignUpOutcome::VerificationSent);
+            }
             SignupPolicy::Invite => {
                 return Err(Error::validation(
                     "invite",
@@ -304,7 +336,8 @@ impl Auth {
                     .await?;
             }
             None => {
-                let row = match self.insert_user(&email, hash, false).await {
+                let first_only = self.signup == SignupPolicy::FirstUser;
+                let row = match self.insert_user(&email, hash, false, first_only).await {
                     Ok(row) => row,
                     // Lost a race with a concurrent sign-up of the same address: same answer.
                     Err(Error::Conflict(_)) => return Ok(SignUpOutcome::VerificationSent),
@@ -334,7 +367,7 @@ impl Auth {
         }
         let hash = hash_blocking(password).await?;
         let row = self
-            .insert_user(email, hash, true)
+            .insert_user(email, hash, true, false)
             .await
             .map_err(|e| match e {
                 Error::Conflict(_) => Error::Conflict(
@@ -353,23 +386,42 @@ impl Auth {
         Ok(SignUpOutcome::SignedIn(to_user(&row), tokens))
     }
 
-    async fn insert_user(&self, email: &str, hash: String, verified: bool) -> Result<user::Model> {
+    /// Inserts a user; with `first_only`, only while the installation has none (another
+    /// sign-up that got there first makes this one a validation error, as a later one would be).
+    async fn insert_user(
+        &self,
+        email: &str,
+        hash: String,
+        verified: bool,
+        first_only: bool,
+    ) -> Result<user::Model> {
         let txn = self.db.begin_write().await?;
         let now = Utc::now();
         let mut superuser = false;
-        if self.mode == Mode::SelfHosted {
-            let nobody_yet = user::Entity::find().one(&txn).await?.is_none();
-            if nobody_yet {
-                let claimed = server_setting::Entity::insert(server_setting::ActiveModel {
-                    name: Set("first_superuser".to_owned()),
-                    value: Set(email.to_owned()),
-                    created_at: Set(now),
-                })
-                .on_conflict_do_nothing_on([server_setting::Column::Name])
-                .exec_without_returning(&txn)
-                .await?;
-                superuser = matches!(claimed, sea_orm::TryInsertResult::Inserted(1));
+        let nobody_yet = user::Entity::find().one(&txn).await?.is_none();
+        if first_only && !nobody_yet {
+            return Err(Error::validation(
+                "invite",
+                "sign-up on this server needs an invite link",
+            ));
+        }
+        if (self.mode == Mode::SelfHosted || first_only) && nobody_yet {
+            let claimed = server_setting::Entity::insert(server_setting::ActiveModel {
+                name: Set("first_superuser".to_owned()),
+                value: Set(email.to_owned()),
+                created_at: Set(now),
+            })
+            .on_conflict_do_nothing_on([server_setting::Column::Name])
+            .exec_without_returning(&txn)
+            .await?;
+            let first = matches!(claimed, sea_orm::TryInsertResult::Inserted(1));
+            if first_only && !first {
+                return Err(Error::validation(
+                    "invite",
+                    "sign-up on this server needs an invite link",
+                ));
             }
+            superuser = first && self.mode == Mode::SelfHosted;
         }
         let row = user::ActiveModel {
             email: Set(email.to_owned()),

@@ -803,6 +803,9 @@ pub struct TagFacet {
     pub total: i64,
     /// The most frequent values with their counts, most frequent first.
     pub top: Vec<(String, i64)>,
+    /// How people know a value, where it differs from the value: for the `user` facet of an
+    /// issue, `id:42` is named by the user's email, else username, else id.
+    pub labels: std::collections::HashMap<String, String>,
 }
 
 /// Folds rows of `key`, `value` and a count (the column `count`), sorted by key then count
@@ -823,6 +826,7 @@ pub(crate) fn fold_facets(
                 distinct_values: 0,
                 total: 0,
                 top: Vec::new(),
+                labels: std::collections::HashMap::new(),
             });
         }
         if let Some(facet) = facets.last_mut() {
@@ -862,7 +866,63 @@ pub async fn tag_facets(
                 .to_owned(),
         )
         .await?;
-    fold_facets(&rows, "times_seen", limit)
+    let mut facets = fold_facets(&rows, "times_seen", limit)?;
+    if let Some(users) = facets.iter_mut().find(|f| f.key == "user") {
+        let values: Vec<String> = users.top.iter().map(|(value, _)| value.clone()).collect();
+        users.labels = user_labels(scope, issue_id, &values).await?;
+    }
+    Ok(facets)
+}
+
+/// How people know each of the `user` tag's `values` in an issue (the user's email, else
+/// username, else id, else IP), read from the latest event of the issue with that user.
+async fn user_labels(
+    scope: &AccountScope,
+    issue_id: i64,
+    values: &[String],
+) -> Result<std::collections::HashMap<String, String>> {
+    use sea_orm::sea_query::{Expr, ExprTrait, Order, Query};
+
+    let mut labels = std::collections::HashMap::new();
+    for value in values {
+        let row = scope
+            .db()
+            .conn()
+            .query_one(
+                &Query::select()
+                    .column("payload")
+                    .from("events")
+                    .and_where(Expr::col("issue_id").eq(issue_id))
+                    .and_where(Expr::col("account_id").eq(scope.account_id().0))
+                    .and_where(Expr::col("user_key").eq(value.as_str()))
+                    .order_by("timestamp", Order::Desc)
+                    .limit(1)
+                    .to_owned(),
+            )
+            .await?;
+        let Some(row) = row else { continue };
+        let payload: Vec<u8> = row.try_get("", "payload")?;
+        let Ok(event) = crate::digest::decompress_payload(&payload) else {
+            continue;
+        };
+        if let Some(label) = user_label(&event["user"])
+            && label != *value
+        {
+            labels.insert(value.clone(), label);
+        }
+    }
+    Ok(labels)
+}
+
+/// A user as people know them: email, else username, else id, else IP address.
+pub(crate) fn user_label(user: &serde_json::Value) -> Option<String> {
+    ["email", "username", "id", "ip_address"]
+        .iter()
+        .find_map(|key| match &user[*key] {
+            serde_json::Value::String(s) if !s.is_empty() => Some(s.clone()),
+            serde_json::Value::Number(n) => Some(n.to_string()),
+            _ => None,
+        })
 }
 
 /// Events per hour of an issue in `[from, to)`, hours without events included as zero

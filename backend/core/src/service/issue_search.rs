@@ -149,6 +149,48 @@ fn condition(search: &Search) -> Condition {
                 let exists = Expr::exists(tagged);
                 all = all.add(if *negated { exists.not() } else { exists });
             }
+            Term::Filter {
+                field: Field::User(user_field),
+                value,
+                negated,
+            } => {
+                // The field's own tag, or the `user` identity of events stored before the
+                // `user.*` tags existed (emails there kept the SDK's case).
+                let identities: Vec<String> = [value.clone(), value.to_lowercase()]
+                    .into_iter()
+                    .map(|v| format!("{}:{v}", user_field.identity_prefix()))
+                    .collect();
+                let tagged = Query::select()
+                    .expr(Expr::val(1))
+                    .from("issue_tag_values")
+                    .and_where(
+                        Expr::col(("issue_tag_values", "issue_id"))
+                            .equals((issue::Entity, issue::Column::Id)),
+                    )
+                    .cond_where(
+                        Condition::any()
+                            .add(
+                                Condition::all()
+                                    .add(
+                                        Expr::col(("issue_tag_values", "key"))
+                                            .eq(user_field.tag_key()),
+                                    )
+                                    .add(
+                                        Expr::col(("issue_tag_values", "value")).eq(value.clone()),
+                                    ),
+                            )
+                            .add(
+                                Condition::all()
+                                    .add(Expr::col(("issue_tag_values", "key")).eq("user"))
+                                    .add(
+                                        Expr::col(("issue_tag_values", "value")).is_in(identities),
+                                    ),
+                            ),
+                    )
+                    .to_owned();
+                let exists = Expr::exists(tagged);
+                all = all.add(if *negated { exists.not() } else { exists });
+            }
             Term::Text { text, negated } => {
                 let pattern = escape_like(text);
                 let matches = Condition::any()

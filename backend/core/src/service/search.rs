@@ -18,6 +18,58 @@ pub enum Field {
     Level,
     /// Any tag of the events (`release`, `environment`, `user` and SDK tags).
     Tag(String),
+    /// `user.id:`, `user.email:`, `user.username:`, `user.ip:` — one field of the events'
+    /// user, whichever identity the `user` tag kept.
+    User(UserField),
+}
+
+/// A field of an event's user that search can name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UserField {
+    /// `user.id`.
+    Id,
+    /// `user.email` (compared in lower case).
+    Email,
+    /// `user.username`.
+    Username,
+    /// `user.ip` (the payload's `ip_address`).
+    Ip,
+}
+
+impl UserField {
+    /// The tag each event with this field counts under ([`crate::digest`] writes it).
+    pub fn tag_key(self) -> &'static str {
+        match self {
+            Self::Id => "user.id",
+            Self::Email => "user.email",
+            Self::Username => "user.username",
+            Self::Ip => "user.ip",
+        }
+    }
+
+    /// The prefix of the `user` tag's value when the user was identified by this field
+    /// (`email:ada@example.com`); events stored before the `user.*` tags have only that.
+    pub fn identity_prefix(self) -> &'static str {
+        match self {
+            Self::Id => "id",
+            Self::Email => "email",
+            Self::Username => "username",
+            Self::Ip => "ip_address",
+        }
+    }
+
+    /// The payload's member of the `user` object.
+    pub fn payload_key(self) -> &'static str {
+        match self {
+            Self::Id => "id",
+            Self::Email => "email",
+            Self::Username => "username",
+            Self::Ip => "ip_address",
+        }
+    }
+
+    /// Every field, in the order the `user` tag prefers them as the identity.
+    pub const ALL: [Self; 4] = [Self::Id, Self::Email, Self::Username, Self::Ip];
 }
 
 /// One term of a search.
@@ -159,21 +211,21 @@ pub fn parse(query: &str) -> Result<Search> {
                     "environment" | "env" => Field::Tag("environment".to_owned()),
                     "user.email" => {
                         terms.push(Term::Filter {
-                            field: Field::Tag("user".to_owned()),
-                            value: format!("email:{}", value.to_lowercase()),
+                            field: Field::User(UserField::Email),
+                            value: value.to_lowercase(),
                             negated,
                         });
                         continue;
                     }
                     "user.id" | "user.username" | "user.ip" => {
-                        let prefix = match key {
-                            "user.id" => "id",
-                            "user.username" => "username",
-                            _ => "ip_address",
+                        let field = match key {
+                            "user.id" => UserField::Id,
+                            "user.username" => UserField::Username,
+                            _ => UserField::Ip,
                         };
                         terms.push(Term::Filter {
-                            field: Field::Tag("user".to_owned()),
-                            value: format!("{prefix}:{value}"),
+                            field: Field::User(field),
+                            value,
                             negated,
                         });
                         continue;
@@ -231,7 +283,7 @@ mod tests {
                 filter(Field::Level, "error", false),
                 filter(tag("release"), "shop 1.2", false),
                 filter(tag("environment"), "staging", true),
-                filter(tag("user"), "email:ada@example.com", false),
+                filter(Field::User(UserField::Email), "ada@example.com", false),
                 filter(tag("browser"), "Firefox", false),
                 Term::Text {
                     text: "connection refused".to_owned(),
@@ -245,7 +297,7 @@ mod tests {
         );
         assert_eq!(
             parse("user.id:42").expect("valid").terms,
-            vec![filter(tag("user"), "id:42", false)]
+            vec![filter(Field::User(UserField::Id), "42", false)]
         );
         assert_eq!(parse("   ").expect("empty").terms, vec![]);
         // A colon inside a quoted phrase is text.

@@ -109,9 +109,13 @@ impl AppState {
                     DatabaseKind::Postgres => "postgres".to_owned(),
                 },
                 billing_enabled: stripe.is_some(),
+                email_by_smtp: config.mail.smtp_url.is_some(),
             },
             errorwatch_graphql::billing::BillingSettings {
                 default_plan: config.billing.default_plan.clone(),
+            },
+            errorwatch_graphql::alerts::AlertSettings {
+                allow_private_targets: config.alerts.allow_private_targets,
             },
         );
         let per_minute = std::num::NonZeroU32::new(config.auth.api_requests_per_minute)

@@ -403,7 +403,7 @@ db_test!(
 
 db_test!(
     async fn signing_up_with_an_invite_signs_in_as_a_member(backend) {
-        for policy in ["open", "invite"] {
+        for policy in ["open", "first-user", "invite"] {
             let app = TestApp::spawn_with(backend, &[("ERRORWATCH_SIGNUP", policy)]).await;
             user::create_user(&app.db, "ada@example.com", SecretString::new(PASSWORD), false)
                 .await
@@ -432,7 +432,7 @@ db_test!(
             let others = Gql::browser(&app)
                 .exec(signup, json!({"e": "walk-in@example.com", "p": PASSWORD, "t": null}))
                 .await;
-            if policy == "invite" {
+            if policy != "open" {
                 assert_eq!(others["errors"][0]["extensions"]["code"], "VALIDATION", "{others}");
             } else {
                 assert_eq!(others["data"]["signUp"]["status"], "VERIFICATION_SENT", "{others}");

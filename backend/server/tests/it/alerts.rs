@@ -157,6 +157,7 @@ impl Setup {
                 url: url.map(str::to_owned),
                 emails: emails.iter().map(|e| (*e).to_owned()).collect(),
             },
+            self.app.config.alerts.allow_private_targets,
         )
         .await
         .expect("target")
@@ -371,21 +372,60 @@ db_test!(
         )
         .await;
         let receiver = Receiver::start(0, false).await;
-        let literal = s.webhook(&receiver.url).await;
-        let by_name = s
-            .webhook(&receiver.url.replace("127.0.0.1", "localhost"))
-            .await;
-        for target in [&literal, &by_name] {
+        let by_name_url = receiver.url.replace("127.0.0.1", "localhost");
+        // Refused when saved, naming the setting that would allow it.
+        for url in [&receiver.url, &by_name_url] {
+            let refused = alert::create_target(
+                &s.scope,
+                TargetInput {
+                    project_id: Some(ProjectId(s.project_id)),
+                    name: "Hook".to_owned(),
+                    kind: "webhook".to_owned(),
+                    url: Some(url.clone()),
+                    emails: vec![],
+                },
+                false,
+            )
+            .await
+            .expect_err("a loopback target is refused");
+            assert!(
+                matches!(&refused, errorwatch_core::Error::Validation { field: "url", message }
+                    if message.contains("ERRORWATCH_ALERTS_ALLOW_PRIVATE_TARGETS")),
+                "{refused:?}"
+            );
+        }
+        // Targets that lead there anyway (saved under another setting, or a name whose
+        // answer changed) fail at delivery, once: no retry can reach them.
+        let mut targets = Vec::new();
+        for url in [&receiver.url, &by_name_url] {
+            let target = alert::create_target(
+                &s.scope,
+                TargetInput {
+                    project_id: Some(ProjectId(s.project_id)),
+                    name: "Hook".to_owned(),
+                    kind: "webhook".to_owned(),
+                    url: Some(url.clone()),
+                    emails: vec![],
+                },
+                true,
+            )
+            .await
+            .expect("saved while allowed");
+            targets.push(target);
+        }
+        for target in &targets {
             alert::send_test_notification(&s.scope, &s.app.queue, target.id)
                 .await
                 .expect("test notification");
         }
         let dead = s.wait_for_deliveries("dead", 2).await;
         for delivery in &dead {
+            let error = delivery.last_error.as_deref().unwrap_or_default();
             assert!(
-                delivery.last_error.as_deref().unwrap_or_default().contains("refused"),
+                error.contains("refused") && error.contains("ERRORWATCH_ALERTS_ALLOW_PRIVATE_TARGETS"),
                 "{delivery:?}"
             );
+            assert_eq!(delivery.attempts, 1, "never retried: {delivery:?}");
         }
         assert_eq!(receiver.requests(), 0, "nothing reached the loopback receiver");
     }

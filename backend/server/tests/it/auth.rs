@@ -307,6 +307,39 @@ db_test!(
 );
 
 db_test!(
+    async fn self_hosted_sign_up_closes_after_the_first_user(backend) {
+        // No ERRORWATCH_SIGNUP: the self-hosted default.
+        let app = TestApp::spawn_with(backend, &[("ERRORWATCH_SIGNUP", "")]).await;
+        let anon = Gql::browser(&app);
+        let state = "{ signupPolicy firstUserBecomesAdmin }";
+        assert_eq!(anon.ok(state, json!({})).await, json!({"signupPolicy": "OPEN", "firstUserBecomesAdmin": true}));
+        let signup = "mutation($e: String!) { signUp(email: $e, password: \"correct horse battery\") { status } }";
+        let sent = anon.ok(signup, json!({"e": "ada@example.com"})).await;
+        assert_eq!(sent["signUp"]["status"], "VERIFICATION_SENT");
+        assert_eq!(anon.ok(state, json!({})).await, json!({"signupPolicy": "INVITE", "firstUserBecomesAdmin": false}));
+        // A stranger is refused, and gets no email.
+        assert_eq!(Gql::browser(&app).err(signup, json!({"e": "mallory@example.com"})).await, "VALIDATION");
+        // The first user, still unverified, may ask again for the link.
+        let again = Gql::browser(&app).ok(signup, json!({"e": "ada@example.com"})).await;
+        assert_eq!(again["signUp"]["status"], "VERIFICATION_SENT");
+        app.run_pending_jobs().await;
+        let mails = app.smtp.all();
+        assert_eq!(mails.iter().map(|m| m.to.clone()).collect::<Vec<_>>(), vec![vec!["ada@example.com".to_owned()]; 2]);
+        let ada = Gql::browser(&app);
+        ada.ok("mutation($t: String!) { verifyEmail(token: $t) { email } }", json!({"t": mails[1].token("verify-email")}))
+            .await;
+        let viewer = ada.ok("{ viewer { user { isSuperuser } } }", json!({})).await;
+        assert_eq!(viewer["viewer"]["user"]["isSuperuser"], true, "the first user administers the server");
+        // An explicit setting still wins.
+        drop(app);
+        let app = TestApp::spawn_with(backend, &[("ERRORWATCH_SIGNUP", "open")]).await;
+        sign_up(&app, "ada@example.com").await;
+        sign_up(&app, "bob@example.com").await;
+        assert_eq!(Gql::browser(&app).ok(state, json!({})).await["signupPolicy"], "OPEN");
+    }
+);
+
+db_test!(
     async fn brute_force_is_limited_per_address(backend) {
         let app = TestApp::spawn(backend).await;
         sign_up(&app, "ada@example.com").await;
@@ -343,8 +376,9 @@ db_test!(
         assert_eq!(files.len(), 1);
         let text = std::fs::read_to_string(files[0].as_ref().expect("entry").path()).expect("eml");
         assert!(text.contains("To: ada@example.com"), "{text}");
-        // Standard .eml: the body may be quoted-printable (long link lines).
-        let mail = crate::harness::smtp::Mail { to: vec![], data: crate::harness::smtp::decode_quoted_printable(&text) };
+        // A plain-text .eml: the link is copied from it as written (no quoted-printable `=3D`).
+        assert!(text.contains("Content-Transfer-Encoding: 8bit") && !text.contains("=3D"), "{text}");
+        let mail = crate::harness::smtp::Mail { to: vec![], data: text.clone() };
         browser
             .ok("mutation($t: String!) { verifyEmail(token: $t) { email } }", json!({"t": mail.token("verify-email")}))
             .await;

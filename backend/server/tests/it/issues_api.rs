@@ -651,3 +651,55 @@ db_test!(
         assert_eq!(other.err(FACETS, json!({"p": shop.project, "a": other_account})).await, "NOT_FOUND");
     }
 );
+
+db_test!(
+    async fn every_user_field_finds_the_users_issues_and_the_user_facet_names_them(backend) {
+        let app = TestApp::spawn(backend).await;
+        let shop = shop(&app).await;
+        let (p, k) = (shop.number, shop.key.as_str());
+        // The `user` tag keeps the id as the identity; email, username and IP are searchable too.
+        for _ in 0..2 {
+            send(&app, p, k, json!({"message": "Checkout failed", "level": "error",
+                "user": {"id": 7, "email": "Ada@Example.com", "username": "ada", "ip_address": "203.0.113.9"}})).await;
+        }
+        send(&app, p, k, json!({"message": "Checkout failed", "level": "error",
+            "user": {"id": "8", "username": "bob"}})).await;
+        send(&app, p, k, json!({"message": "Stock sync failed", "level": "error",
+            "user": {"id": "9", "email": "cy@example.com"}})).await;
+        app.run_pending_jobs().await;
+
+        for (query, expected) in [
+            ("user.email:ada@example.com", vec!["Checkout failed"]),
+            ("user.email:ADA@example.com", vec!["Checkout failed"]),
+            ("user.username:ada", vec!["Checkout failed"]),
+            ("user.username:bob", vec!["Checkout failed"]),
+            ("user.ip:203.0.113.9", vec!["Checkout failed"]),
+            ("user.id:7", vec!["Checkout failed"]),
+            ("user.email:cy@example.com", vec!["Stock sync failed"]),
+            ("!user.email:cy@example.com", vec!["Checkout failed"]),
+            ("user.email:nobody@example.com", vec![]),
+        ] {
+            assert_eq!(titles(&shop, query).await, expected, "{query}");
+        }
+
+        // The facet names users as people know them: email, else username, else id.
+        let list = shop.browser.ok(LIST, json!({"p": shop.project, "q": "checkout"})).await;
+        let id = list["project"]["issues"]["edges"][0]["node"]["id"].clone();
+        let issue = shop
+            .browser
+            .ok("query($id: ID!) { issue(id: $id) { userCount tagFacets { key topValues { value label count } } } }", json!({"id": id}))
+            .await;
+        assert_eq!(issue["issue"]["userCount"], 2);
+        let users = issue["issue"]["tagFacets"].as_array().expect("facets").iter().find(|f| f["key"] == "user").expect("user facet").clone();
+        assert_eq!(
+            users["topValues"],
+            json!([{"value": "id:7", "label": "Ada@Example.com", "count": 2}, {"value": "id:8", "label": "bob", "count": 1}])
+        );
+        let browser = issue["issue"]["tagFacets"].as_array().expect("facets").iter().find(|f| f["key"] == "level").expect("level").clone();
+        assert_eq!(browser["topValues"][0]["label"], "error", "other tags are their value");
+
+        // Another account cannot search this project.
+        let (other, _) = user_with_account(&app, "eve@example.com", "Other").await;
+        assert_eq!(other.err(LIST, json!({"p": shop.project, "q": "user.email:ada@example.com"})).await, "NOT_FOUND");
+    }
+);

@@ -133,6 +133,9 @@ impl TestApp {
             ),
             ("ERRORWATCH_DB_MAX_CONNECTIONS".to_owned(), "5".to_owned()),
             ("ERRORWATCH_SMTP_URL".to_owned(), smtp.url.clone()),
+            // Tests sign up many users; the self-hosted default (`first-user`, closed after the
+            // first) is tested with `("ERRORWATCH_SIGNUP", "")`.
+            ("ERRORWATCH_SIGNUP".to_owned(), "open".to_owned()),
             (
                 "ERRORWATCH_FRONTEND_DIR".to_owned(),
                 "/nonexistent/errorwatch-test".to_owned(),

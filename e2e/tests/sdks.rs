@@ -822,9 +822,16 @@ fn check_event(
                     if main["type"].as_str().is_none_or(str::is_empty) {
                         fail(format!("the main exception has no type: {main}"));
                     }
-                    if kind == Kind::Unhandled && main["mechanism"]["handled"] != false {
+                    // Unhandled when any value says so (the browser SDK marks the value its
+                    // handler caught, which after linking the cause is not the last one).
+                    let unhandled = chain
+                        .iter()
+                        .any(|value| value["mechanism"]["handled"] == false);
+                    if kind == Kind::Unhandled && !unhandled {
+                        let mechanisms: Vec<&Value> =
+                            chain.iter().map(|value| &value["mechanism"]).collect();
                         fail(format!(
-                            "the crash is not marked unhandled: mechanism = {}",
+                            "the crash is not marked unhandled: mechanism = {} (of each value: {mechanisms:?})",
                             main["mechanism"]
                         ));
                     }

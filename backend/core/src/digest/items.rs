@@ -135,7 +135,9 @@ pub async fn store_session(
     }
     match session.get("status").and_then(Value::as_str) {
         Some("exited") => counts.exited = 1,
-        Some("errored") => counts.errored = 1,
+        // `unhandled` (@sentry/browser 10+): an unhandled error the app survived, so the
+        // session errored rather than crashed.
+        Some("errored" | "unhandled") => counts.errored = 1,
         Some("crashed") => counts.crashed = 1,
         Some("abnormal") => counts.abnormal = 1,
         Some("ok") | None => {}
@@ -165,9 +167,13 @@ pub async fn store_sessions_aggregate(
                 .clamp(0, 1_000_000)
         };
         let counts = SessionCounts {
-            started: count("exited") + count("errored") + count("crashed") + count("abnormal"),
+            started: count("exited")
+                + count("errored")
+                + count("unhandled")
+                + count("crashed")
+                + count("abnormal"),
             exited: count("exited"),
-            errored: count("errored"),
+            errored: count("errored") + count("unhandled"),
             crashed: count("crashed"),
             abnormal: count("abnormal"),
         };

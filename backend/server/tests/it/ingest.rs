@@ -449,6 +449,34 @@ db_test!(
 );
 
 db_test!(
+    async fn unhandled_sessions_of_newer_browser_sdks_count_as_errored(backend) {
+        // @sentry/browser 10+ ends a session with `unhandled` when the page survived an
+        // unhandled error; aggregates may carry an `unhandled` count too.
+        let app = TestApp::spawn(backend).await;
+        let t = create_project(&app, "Acme").await;
+        let now = chrono::Utc::now().to_rfc3339();
+        let envelope = format!(
+            "{{}}\n\
+             {{\"type\":\"session\"}}\n{{\"sid\":\"s1\",\"init\":true,\"started\":\"{now}\",\"status\":\"ok\",\"attrs\":{{\"release\":\"web@1\"}}}}\n\
+             {{\"type\":\"session\"}}\n{{\"sid\":\"s1\",\"started\":\"{now}\",\"status\":\"unhandled\",\"errors\":1,\"attrs\":{{\"release\":\"web@1\"}}}}\n\
+             {{\"type\":\"sessions\"}}\n{{\"aggregates\":[{{\"started\":\"{now}\",\"exited\":3,\"unhandled\":2}}],\"attrs\":{{\"release\":\"web@1\"}}}}\n"
+        );
+        let path = format!("/api/{}/envelope/?sentry_key={}", t.project_id, t.key);
+        let (status, body, _) = post_raw(&app, &path, &[], envelope.into_bytes()).await;
+        assert_eq!(status, 200, "{body:?}");
+        app.run_pending_jobs().await;
+        assert_eq!(app.scalar("SELECT CAST(SUM(started) AS BIGINT) FROM release_sessions WHERE release = 'web@1'").await, 6);
+        assert_eq!(app.scalar("SELECT CAST(SUM(errored) AS BIGINT) FROM release_sessions WHERE release = 'web@1'").await, 3);
+        assert_eq!(app.scalar("SELECT CAST(SUM(crashed) AS BIGINT) FROM release_sessions WHERE release = 'web@1'").await, 0);
+        assert_eq!(
+            app.scalar("SELECT CAST(COALESCE(SUM(quantity), 0) AS BIGINT) FROM outcomes WHERE category = 'session' AND outcome <> 'accepted'").await,
+            0,
+            "nothing refused as an invalid status"
+        );
+    }
+);
+
+db_test!(
     async fn csp_reports_become_events(backend) {
         let app = TestApp::spawn(backend).await;
         let t = create_project(&app, "Acme").await;

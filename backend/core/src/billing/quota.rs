@@ -180,8 +180,26 @@ struct Counter {
     unflushed: i64,
     /// Lease units held here and not used yet.
     lease: i64,
-    /// When lease units were last used.
+    /// When lease units were last granted or used.
     last_use: Option<Instant>,
+}
+
+impl Counter {
+    /// Adds `units` granted by the database to the lease. Invariant: a grant counts as a use,
+    /// so a refresh between the grant and the request that asked for it cannot hand the units
+    /// back as idle (that race answered 429 below the quota to the first event of an account).
+    fn grant(&mut self, units: i64, now: Instant) {
+        self.lease += units;
+        if units > 0 {
+            self.last_use = Some(now);
+        }
+    }
+
+    /// Whether the lease has gone unused for [`IDLE_RETURN`] (or was never granted nor used).
+    fn idle(&self, now: Instant) -> bool {
+        self.last_use
+            .is_none_or(|used| now.saturating_duration_since(used) >= IDLE_RETURN)
+    }
 }
 
 #[derive(Debug)]
@@ -585,7 +603,7 @@ impl Quotas {
             let counter = state.counters.entry(category).or_default();
             counter.stored = Ord::max(counter.stored, quantity);
             if state.period == period {
-                counter.lease += grant;
+                counter.grant(grant, Instant::now());
             }
         }
         Ok(Ord::min(local_lease + grant, local_lease + missing))
@@ -638,9 +656,7 @@ impl Quotas {
                 }
                 for (category, counter) in state.counters.iter_mut() {
                     let leased = state.plan.quota(category).is_some();
-                    let idle = counter
-                        .last_use
-                        .is_none_or(|used| used.elapsed() >= IDLE_RETURN);
+                    let idle = counter.idle(Instant::now());
                     let give_back = if leased && (release || idle) {
                         std::mem::take(&mut counter.lease)
                     } else {
@@ -1042,6 +1058,23 @@ mod tests {
         let period = Period::calendar_month(at("2026-02-01T00:00:00Z"));
         assert_eq!(period.start, at("2026-02-01T00:00:00Z"));
         assert_eq!(period.end, at("2026-03-01T00:00:00Z"));
+    }
+
+    #[test]
+    fn a_lease_just_granted_is_not_idle() {
+        let now = Instant::now();
+        let mut counter = Counter::default();
+        assert!(counter.idle(now), "nothing granted or used yet");
+        counter.grant(0, now);
+        assert!(counter.idle(now), "an empty grant is no use");
+        counter.grant(1, now);
+        assert_eq!(counter.lease, 1);
+        assert!(
+            !counter.idle(now),
+            "a refresh right after the grant must not hand the unit back"
+        );
+        assert!(!counter.idle(now + IDLE_RETURN - Duration::from_millis(1)));
+        assert!(counter.idle(now + IDLE_RETURN));
     }
 
     #[test]

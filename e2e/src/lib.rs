@@ -371,6 +371,20 @@ pub fn require_sdk(what: &str, check: &mut Command) {
     );
 }
 
+/// The Python of the venv with sentry-sdk 3 (what `pip install sentry-sdk` installs today);
+/// panics with the install hint when it is missing or holds another major.
+pub fn python_sdk_3() -> PathBuf {
+    let python = e2e_sdk_dir().join("venv3/bin/python");
+    require_sdk(
+        "sentry-sdk 3 (Python venv3)",
+        Command::new(&python).args([
+            "-c",
+            "import sentry_sdk, sys; sys.exit(sentry_sdk.VERSION.split('.')[0] != '3')",
+        ]),
+    );
+    python
+}
+
 impl Drop for Server {
     fn drop(&mut self) {
         self.kill();

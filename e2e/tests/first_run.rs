@@ -12,20 +12,13 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use errorwatch_e2e::browser::{Browser, Driver, PASSWORD, STEP};
-use errorwatch_e2e::{Server, e2e_sdk_dir, require_sdk};
+use errorwatch_e2e::{Server, python_sdk_3};
 use serde_json::json;
 
 #[tokio::test]
 async fn first_run_without_smtp_to_a_first_event_from_the_snippet() {
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let python = e2e_sdk_dir().join("venv3/bin/python");
-    require_sdk(
-        "sentry-sdk 3 (Python venv3)",
-        Command::new(&python).args([
-            "-c",
-            "import sentry_sdk, sys; sys.exit(sentry_sdk.VERSION.split('.')[0] != '3')",
-        ]),
-    );
+    let python = python_sdk_3();
     let driver = Driver::start().await;
     for theme in ["light", "dark"] {
         first_run(&driver, &python, theme).await;

@@ -48,8 +48,7 @@ struct Sdk {
 
 #[tokio::test]
 async fn python_sdk_gzip() {
-    let venv = e2e_sdk_dir().join("venv");
-    let python = venv.join("bin/python");
+    let python = e2e_sdk_dir().join("venv/bin/python");
     require_sdk(
         "sentry-sdk (Python venv)",
         Command::new(&python).args([
@@ -57,19 +56,7 @@ async fn python_sdk_gzip() {
             "import sentry_sdk, importlib.util, sys; sys.exit(importlib.util.find_spec('brotli') is not None)",
         ]),
     );
-    run(Sdk {
-        name: "python-gzip",
-        tag: "python",
-        command: vec![python, repo_root().join("e2e/sdk/python/send_all.py")],
-        env: vec![],
-        handled_chain: 2,
-        unhandled_chain: 2,
-        extra_events: &[],
-        feedback: true,
-        check_ins: true,
-        encoding: Some(("gzip", true)),
-    })
-    .await;
+    run(python_sdk("python-gzip", python, "gzip")).await;
 }
 
 #[tokio::test]
@@ -79,35 +66,25 @@ async fn python_sdk_brotli() {
         "sentry-sdk with brotli (Python venv-brotli)",
         Command::new(&python).args(["-c", "import sentry_sdk, brotli"]),
     );
-    run(Sdk {
-        name: "python-brotli",
-        tag: "python",
-        command: vec![python, repo_root().join("e2e/sdk/python/send_all.py")],
-        env: vec![],
-        handled_chain: 2,
-        unhandled_chain: 2,
-        extra_events: &[],
-        feedback: true,
-        check_ins: true,
-        encoding: Some(("br", true)),
-    })
-    .await;
+    run(python_sdk("python-brotli", python, "br")).await;
 }
 
 /// sentry-sdk 3.x, what `pip install sentry-sdk` installs today: no transactions (span items),
 /// `data_collection` instead of `send_default_pii`, and logs.
 #[tokio::test]
 async fn python_sdk_3() {
-    let python = e2e_sdk_dir().join("venv3/bin/python");
-    require_sdk(
-        "sentry-sdk 3 (Python venv3)",
-        Command::new(&python).args([
-            "-c",
-            "import sentry_sdk, sys; sys.exit(sentry_sdk.VERSION.split('.')[0] != '3')",
-        ]),
-    );
-    run(Sdk {
-        name: "python-3",
+    run(python_sdk(
+        "python-3",
+        errorwatch_e2e::python_sdk_3(),
+        "gzip",
+    ))
+    .await;
+}
+
+/// `e2e/sdk/python/send_all.py` run by `python`, every request sent with `encoding`.
+fn python_sdk(name: &'static str, python: PathBuf, encoding: &'static str) -> Sdk {
+    Sdk {
+        name,
         tag: "python",
         command: vec![python, repo_root().join("e2e/sdk/python/send_all.py")],
         env: vec![],
@@ -116,9 +93,8 @@ async fn python_sdk_3() {
         extra_events: &[],
         feedback: true,
         check_ins: true,
-        encoding: Some(("gzip", true)),
-    })
-    .await;
+        encoding: Some((encoding, true)),
+    }
 }
 
 /// @sentry/browser in Chromium: the page `e2e/sdk/browser/index.html` with the SDK bundled by

@@ -15,6 +15,8 @@
 
 import * as Sentry from '@sentry/browser';
 
+import { checkout, connect, sleep } from '../js/errors.mjs';
+
 const RELEASE = 'e2e@1.0.0';
 const ENVIRONMENT = 'e2e';
 const ENVELOPES = [];
@@ -42,37 +44,6 @@ function recordingTransport(options) {
   };
 }
 
-function loadPrice(cart) {
-  if (cart.price === undefined) {
-    throw new TypeError('price missing');
-  }
-  return cart.price;
-}
-
-function checkout(cart) {
-  try {
-    return loadPrice(cart);
-  } catch (cause) {
-    throw new Error('checkout failed', { cause });
-  }
-}
-
-function loadConfig(config) {
-  if (!config.databaseUrl) {
-    throw new RangeError('no database_url');
-  }
-  return config.databaseUrl;
-}
-
-function connect(config) {
-  try {
-    return loadConfig(config);
-  } catch (cause) {
-    throw new Error('unhandled e2e crash', { cause });
-  }
-}
-
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function main() {
   const run = params.get('run') || 'manual';

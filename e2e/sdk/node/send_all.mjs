@@ -24,6 +24,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+import { checkout, connect, sleep } from '../js/errors.mjs';
+
 const sdkDir =
   process.env.SENTRY_NODE_DIR ||
   path.join(process.env.ERRORWATCH_E2E_DIR || path.join(os.homedir(), '.cache/errorwatch/e2e'), 'node');
@@ -100,37 +102,6 @@ function init() {
   return run;
 }
 
-function loadPrice(cart) {
-  if (cart.price === undefined) {
-    throw new TypeError('price missing');
-  }
-  return cart.price;
-}
-
-function checkout(cart) {
-  try {
-    return loadPrice(cart);
-  } catch (cause) {
-    throw new Error('checkout failed', { cause });
-  }
-}
-
-function loadConfig(config) {
-  if (!config.databaseUrl) {
-    throw new RangeError('no database_url');
-  }
-  return config.databaseUrl;
-}
-
-function connect(config) {
-  try {
-    return loadConfig(config);
-  } catch (cause) {
-    throw new Error('unhandled e2e crash', { cause });
-  }
-}
-
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 function unhandledChild() {
   init();

@@ -136,17 +136,11 @@ fn condition(search: &Search) -> Condition {
                 value,
                 negated,
             } => {
-                let tagged = Query::select()
-                    .expr(Expr::val(1))
-                    .from("issue_tag_values")
-                    .and_where(
-                        Expr::col(("issue_tag_values", "issue_id"))
-                            .equals((issue::Entity, issue::Column::Id)),
-                    )
-                    .and_where(Expr::col(("issue_tag_values", "key")).eq(key.clone()))
-                    .and_where(Expr::col(("issue_tag_values", "value")).eq(value.clone()))
-                    .to_owned();
-                let exists = Expr::exists(tagged);
+                let exists = tag_value_exists(
+                    Condition::all()
+                        .add(Expr::col(("issue_tag_values", "key")).eq(key.clone()))
+                        .add(Expr::col(("issue_tag_values", "value")).eq(value.clone())),
+                );
                 all = all.add(if *negated { exists.not() } else { exists });
             }
             Term::Filter {
@@ -160,35 +154,21 @@ fn condition(search: &Search) -> Condition {
                     .into_iter()
                     .map(|v| format!("{}:{v}", user_field.identity_prefix()))
                     .collect();
-                let tagged = Query::select()
-                    .expr(Expr::val(1))
-                    .from("issue_tag_values")
-                    .and_where(
-                        Expr::col(("issue_tag_values", "issue_id"))
-                            .equals((issue::Entity, issue::Column::Id)),
-                    )
-                    .cond_where(
-                        Condition::any()
-                            .add(
-                                Condition::all()
-                                    .add(
-                                        Expr::col(("issue_tag_values", "key"))
-                                            .eq(user_field.tag_key()),
-                                    )
-                                    .add(
-                                        Expr::col(("issue_tag_values", "value")).eq(value.clone()),
-                                    ),
-                            )
-                            .add(
-                                Condition::all()
-                                    .add(Expr::col(("issue_tag_values", "key")).eq("user"))
-                                    .add(
-                                        Expr::col(("issue_tag_values", "value")).is_in(identities),
-                                    ),
-                            ),
-                    )
-                    .to_owned();
-                let exists = Expr::exists(tagged);
+                let exists = tag_value_exists(
+                    Condition::any()
+                        .add(
+                            Condition::all()
+                                .add(
+                                    Expr::col(("issue_tag_values", "key")).eq(user_field.tag_key()),
+                                )
+                                .add(Expr::col(("issue_tag_values", "value")).eq(value.clone())),
+                        )
+                        .add(
+                            Condition::all()
+                                .add(Expr::col(("issue_tag_values", "key")).eq("user"))
+                                .add(Expr::col(("issue_tag_values", "value")).is_in(identities)),
+                        ),
+                );
                 all = all.add(if *negated { exists.not() } else { exists });
             }
             Term::Text { text, negated } => {
@@ -309,6 +289,21 @@ pub async fn search_issues(
         has_next,
         total,
     })
+}
+
+/// `EXISTS` a tag value of the issue row being filtered that meets `condition`.
+fn tag_value_exists(condition: Condition) -> sea_orm::sea_query::SimpleExpr {
+    Expr::exists(
+        Query::select()
+            .expr(Expr::val(1))
+            .from("issue_tag_values")
+            .and_where(
+                Expr::col(("issue_tag_values", "issue_id"))
+                    .equals((issue::Entity, issue::Column::Id)),
+            )
+            .cond_where(condition)
+            .to_owned(),
+    )
 }
 
 #[cfg(test)]

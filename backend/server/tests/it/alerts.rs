@@ -373,21 +373,19 @@ db_test!(
         .await;
         let receiver = Receiver::start(0, false).await;
         let by_name_url = receiver.url.replace("127.0.0.1", "localhost");
+        let save = |url: &str, allow_private: bool| {
+            let input = TargetInput {
+                project_id: Some(ProjectId(s.project_id)),
+                name: "Hook".to_owned(),
+                kind: "webhook".to_owned(),
+                url: Some(url.to_owned()),
+                emails: vec![],
+            };
+            alert::create_target(&s.scope, input, allow_private)
+        };
         // Refused when saved, naming the setting that would allow it.
         for url in [&receiver.url, &by_name_url] {
-            let refused = alert::create_target(
-                &s.scope,
-                TargetInput {
-                    project_id: Some(ProjectId(s.project_id)),
-                    name: "Hook".to_owned(),
-                    kind: "webhook".to_owned(),
-                    url: Some(url.clone()),
-                    emails: vec![],
-                },
-                false,
-            )
-            .await
-            .expect_err("a loopback target is refused");
+            let refused = save(url, false).await.expect_err("a loopback target is refused");
             assert!(
                 matches!(&refused, errorwatch_core::Error::Validation { field: "url", message }
                     if message.contains("ERRORWATCH_ALERTS_ALLOW_PRIVATE_TARGETS")),
@@ -398,20 +396,7 @@ db_test!(
         // answer changed) fail at delivery, once: no retry can reach them.
         let mut targets = Vec::new();
         for url in [&receiver.url, &by_name_url] {
-            let target = alert::create_target(
-                &s.scope,
-                TargetInput {
-                    project_id: Some(ProjectId(s.project_id)),
-                    name: "Hook".to_owned(),
-                    kind: "webhook".to_owned(),
-                    url: Some(url.clone()),
-                    emails: vec![],
-                },
-                true,
-            )
-            .await
-            .expect("saved while allowed");
-            targets.push(target);
+            targets.push(save(url, true).await.expect("saved while allowed"));
         }
         for target in &targets {
             alert::send_test_notification(&s.scope, &s.app.queue, target.id)

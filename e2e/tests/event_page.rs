@@ -190,6 +190,24 @@ async fn assert_in_first_screen(browser: &Browser, css: &str) {
     );
 }
 
+/// Sizes the window so that the page itself (the viewport) is `width` × `height`.
+async fn set_viewport(browser: &Browser, width: u32, height: u32) {
+    browser
+        .client
+        .set_window_size(width, height)
+        .await
+        .expect("resize");
+    let chrome = browser
+        .js("return [window.outerWidth - window.innerWidth, window.outerHeight - window.innerHeight];")
+        .await;
+    let extra = |i: usize| chrome[i].as_u64().unwrap_or_default() as u32;
+    browser
+        .client
+        .set_window_size(width + extra(0), height + extra(1))
+        .await
+        .expect("resize");
+}
+
 /// Fails if the text holds what looks like a raw epoch number (`1733580000.123`).
 fn assert_no_epoch(text: &str) {
     let digits_run = text
@@ -260,11 +278,7 @@ async fn check_layout_and_shoot(browser: &Browser, name: &str) {
         );
     }
     browser.screenshot(name, true).await;
-    browser
-        .client
-        .set_window_size(1280, 800)
-        .await
-        .expect("resize");
+    set_viewport(browser, 1280, 800).await;
     browser.scroll_to("#event-breadcrumbs").await;
     browser
         .screenshot(&format!("{name}-breadcrumbs"), false)
@@ -278,6 +292,7 @@ async fn check_layout_and_shoot(browser: &Browser, name: &str) {
         browser.screenshot(&format!("{name}-cards"), false).await;
     }
     // Phone: everything stacked, the tags below the event.
+    // As the screenshot helper does (headless Chromium adds no window frame to the width).
     browser
         .client
         .set_window_size(390, 844)
@@ -299,11 +314,7 @@ async fn check_layout_and_shoot(browser: &Browser, name: &str) {
     browser
         .screenshot(&format!("{name}-breadcrumbs-phone"), false)
         .await;
-    browser
-        .client
-        .set_window_size(1280, 800)
-        .await
-        .expect("resize");
+    set_viewport(browser, 1280, 800).await;
 }
 
 #[tokio::test]
@@ -332,11 +343,7 @@ async fn the_event_page_reads_exception_first_with_badges_timeline_and_cards() {
     let wsgi_issue = issue_of(&browser, project.id, &wsgi_id).await;
     let handled_issue = issue_of(&browser, project.id, &handled_id).await;
     let log_issue = issue_of(&browser, project.id, &log_id).await;
-    browser
-        .client
-        .set_window_size(1280, 800)
-        .await
-        .expect("resize");
+    set_viewport(&browser, 1280, 800).await;
 
     for theme in ["light", "dark"] {
         browser
@@ -359,7 +366,7 @@ async fn the_event_page_reads_exception_first_with_badges_timeline_and_cards() {
             .wait_text("#event-mechanism", "unhandled · auto.http.express")
             .await;
         assert_in_first_screen(&browser, "#exception .exc-title").await;
-        assert_in_first_screen(&browser, "#exception .frame.in-app").await;
+        assert_in_first_screen(&browser, "#exception .frame.in-app .context .current").await;
         assert_order(
             &browser,
             &[
@@ -404,10 +411,15 @@ async fn the_event_page_reads_exception_first_with_badges_timeline_and_cards() {
         );
         assert_no_epoch(&timeline);
         browser.click("#more-breadcrumbs").await;
-        let visible = browser
-            .js("return [...document.querySelectorAll('#breadcrumbs .crumb')].filter(e => e.offsetParent !== null).length;")
+        browser
+            .wait_js(
+                "every breadcrumb shown once the earlier ones are unfolded",
+                STEP,
+                "return [...document.querySelectorAll('#event-breadcrumbs .crumb')]
+                   .filter(e => e.getClientRects().length > 0).length === 50;",
+                vec![],
+            )
             .await;
-        assert_eq!(visible, json!(50), "every breadcrumb after Show earlier");
         assert_no_epoch(&text(&browser, "#event-breadcrumbs").await);
         let request = text(&browser, "#event-request").await;
         assert!(
@@ -448,7 +460,7 @@ async fn the_event_page_reads_exception_first_with_badges_timeline_and_cards() {
             .await;
         assert_eq!(chain, json!(["PaymentError", "ConnectionError"]));
         assert_in_first_screen(&browser, "#exception .exc-title").await;
-        assert_in_first_screen(&browser, "#exception .frame.in-app").await;
+        assert_in_first_screen(&browser, "#exception .frame.in-app .context .current").await;
         assert_order(
             &browser,
             &[
@@ -507,6 +519,13 @@ async fn the_event_page_reads_exception_first_with_badges_timeline_and_cards() {
             "{message}"
         );
         browser.wait_text("#event-logger", "shop.worker").await;
+        assert_eq!(
+            browser
+                .js("return document.querySelector('#no-exception') === null;")
+                .await,
+            json!(true),
+            "a log event has its message"
+        );
         assert_in_first_screen(&browser, "#event-message .log-text").await;
         assert_order(
             &browser,

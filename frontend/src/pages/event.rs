@@ -134,6 +134,7 @@ pub(crate) fn event_view(event: Event) -> AnyView {
         epoch_seconds(&event.payload["timestamp"]).or_else(|| parse_rfc3339(&event.timestamp));
     let has_exception = !event.exceptions.is_empty();
     let message = log_message(&event.payload).map(|m| message_html(&m));
+    let has_message = message.is_some();
     // A log event leads with its message; an exception leads otherwise.
     let (message_first, message_after) = if has_exception {
         (None, message)
@@ -166,7 +167,7 @@ pub(crate) fn event_view(event: Event) -> AnyView {
         <p class="event-badges" id="event-badges" inner_html=badges_html(&event.level, mechanism.as_ref())></p>
         {message_first.map(|html| view! { <div class="event-part" inner_html=html></div> })}
         {has_exception.then(|| exception_section(&event.exceptions))}
-        {(!has_exception && message_after.is_none()).then(|| view! {
+        {(!has_exception && !has_message).then(|| view! {
             <p class="muted" id="no-exception">"No exception and no message: only the data below."</p>
         })}
         {message_after.map(|html| view! { <div class="event-part" inner_html=html></div> })}
@@ -446,6 +447,9 @@ fn crumbs_html(
             crumb_html(&mut out, crumb, event_time, offset_of);
         }
         out.push_str("</ol></details>");
+    }
+    if crumbs.is_empty() {
+        out.push_str("<p class=\"muted\">None were sent with this event.</p>");
     }
     out.push_str("<ol class=\"timeline\" id=\"breadcrumbs\">");
     for crumb in &crumbs[folded..] {

@@ -12,6 +12,7 @@ pub mod billing;
 pub mod components;
 #[cfg(test)]
 mod documents_check;
+pub mod event;
 pub mod grouping;
 pub mod live;
 pub mod pages;

@@ -582,11 +582,12 @@ impl Event {
     /// The exception chain, outermost first as the SDK sent it (cause last), with frames.
     async fn exceptions(&self) -> GqlResult<Vec<ExceptionValue>> {
         let payload = self.load_payload().await?;
+        let platform = payload["platform"].as_str().unwrap_or_default();
         Ok(payload["exception"]["values"]
             .as_array()
             .into_iter()
             .flatten()
-            .map(ExceptionValue::from_json)
+            .map(|value| ExceptionValue::from_json(value, platform))
             .collect())
     }
     /// Breadcrumbs, oldest first.
@@ -1042,7 +1043,8 @@ pub struct ExceptionValue {
 }
 
 impl ExceptionValue {
-    fn from_json(value: &serde_json::Value) -> Self {
+    /// One exception of an event of `platform` (which decides the frames' `in_app`).
+    fn from_json(value: &serde_json::Value, platform: &str) -> Self {
         Self {
             ty: text(&value["type"]),
             value: text(&value["value"]),
@@ -1052,7 +1054,7 @@ impl ExceptionValue {
                 .as_array()
                 .into_iter()
                 .flatten()
-                .map(Frame::from_json)
+                .map(|frame| Frame::from_json(frame, platform))
                 .collect(),
         }
     }
@@ -1073,7 +1075,9 @@ pub struct Frame {
     pub lineno: Option<i64>,
     /// Column.
     pub colno: Option<i64>,
-    /// Application code (vs libraries and the runtime).
+    /// Application code (vs libraries and the runtime): the SDK's `in_app` when it sent one,
+    /// else the heuristics grouping uses (site-packages, node_modules, the runtime and the
+    /// SDK's own frames are not the application's), so the page and the grouping agree.
     pub in_app: Option<bool>,
     /// The source line.
     pub context_line: Option<String>,
@@ -1086,7 +1090,7 @@ pub struct Frame {
 }
 
 impl Frame {
-    fn from_json(frame: &serde_json::Value) -> Self {
+    fn from_json(frame: &serde_json::Value, platform: &str) -> Self {
         let lines = |v: &serde_json::Value| {
             v.as_array()
                 .into_iter()
@@ -1101,7 +1105,7 @@ impl Frame {
             abs_path: text(&frame["abs_path"]),
             lineno: frame["lineno"].as_i64(),
             colno: frame["colno"].as_i64(),
-            in_app: frame["in_app"].as_bool(),
+            in_app: Some(errorwatch_core::grouping::is_in_app_on(frame, platform)),
             context_line: text(&frame["context_line"]),
             pre_context: lines(&frame["pre_context"]),
             post_context: lines(&frame["post_context"]),

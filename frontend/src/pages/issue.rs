@@ -1,8 +1,9 @@
 //! `/:account/issues/:issue[?event=ID]`: one issue (state, counts, first/last seen and
-//! releases, a 14-day frequency chart, tag distributions, actions, the grouping explanation,
-//! activity) and one of its events (exception chain with frames, breadcrumbs, request, user,
-//! contexts, tags, attachments, raw JSON), with oldest/older/newer/latest navigation across
-//! every stored event of the issue (the API answers each event's neighbours).
+//! releases, actions) and, right below, one of its events (laid out by `pages::event`), with
+//! oldest/older/newer/latest navigation across every stored event of the issue (the API
+//! answers each event's neighbours). Beside the event (below it on a phone): the event's tags,
+//! then the issue's history: a 14-day frequency chart, tag distributions, the grouping
+//! explanation and the activity.
 
 use leptos::prelude::*;
 use leptos_router::NavigateOptions;
@@ -10,11 +11,13 @@ use leptos_router::hooks::{use_navigate, use_params_map, use_query_map};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::event::{EVENT_FIELDS, Event, event_tags, event_view};
 use crate::api;
 use crate::app::CurrentAccount;
 use crate::components::{
-    ErrorNote, ShareBar, Submit, SubmitError, account_list, confirm, display_value, loaded, since,
+    ErrorNote, ShareBar, Submit, SubmitError, account_list, confirm, loaded, since,
 };
+use crate::event::{noun_for, plural};
 use crate::grouping::{Explanation, explain};
 
 #[derive(Clone, Debug, Deserialize, PartialEq)]
@@ -126,99 +129,11 @@ struct EventRef {
     event_id: String,
 }
 
-#[derive(Clone, Debug, Deserialize, PartialEq)]
-#[serde(rename_all = "camelCase")]
-struct Event {
-    id: String,
-    event_id: String,
-    previous_event_id: Option<String>,
-    next_event_id: Option<String>,
-    download_url: String,
-    issue: IssueRef,
-    timestamp: String,
-    level: String,
-    release: Option<String>,
-    environment: Option<String>,
-    exceptions: Vec<Exception>,
-    breadcrumbs: Vec<Breadcrumb>,
-    tags: Vec<Tag>,
-    user: Option<Value>,
-    request: Option<Value>,
-    contexts: Option<Value>,
-    attachments: Vec<Attachment>,
-    user_feedback: Vec<Feedback>,
-    payload: Value,
-}
-
-#[derive(Clone, Debug, Deserialize, PartialEq)]
-struct IssueRef {
-    id: String,
-}
-
-#[derive(Clone, Debug, Deserialize, PartialEq)]
-#[serde(rename_all = "camelCase")]
-struct Attachment {
-    filename: String,
-    content_type: Option<String>,
-    attachment_type: String,
-    size: i64,
-    download_url: String,
-}
-
-#[derive(Clone, Debug, Deserialize, PartialEq)]
-#[serde(rename_all = "camelCase")]
-struct Feedback {
-    name: Option<String>,
-    email: Option<String>,
-    comments: String,
-}
-
-#[derive(Clone, Debug, Deserialize, PartialEq)]
-#[serde(rename_all = "camelCase")]
-struct Exception {
-    r#type: Option<String>,
-    value: Option<String>,
-    frames: Vec<Frame>,
-}
-
-#[derive(Clone, Debug, Deserialize, PartialEq)]
-#[serde(rename_all = "camelCase")]
-struct Frame {
-    function: Option<String>,
-    module: Option<String>,
-    filename: Option<String>,
-    lineno: Option<i64>,
-    in_app: Option<bool>,
-    context_line: Option<String>,
-    pre_context: Vec<String>,
-    post_context: Vec<String>,
-    vars: Option<Value>,
-}
-
-#[derive(Clone, Debug, Deserialize, PartialEq)]
-struct Breadcrumb {
-    timestamp: Option<String>,
-    category: Option<String>,
-    message: Option<String>,
-    level: Option<String>,
-}
-
-#[derive(Clone, Debug, Deserialize, PartialEq)]
-struct Tag {
-    key: String,
-    value: String,
-}
-
 const ISSUE_QUERY: &str = "query($id: ID!, $from: DateTime) { issue(id: $id) { id title culprit level status substatus \
     count userCount firstSeen lastSeen firstRelease lastRelease assignee { email } project { id name } \
     grouping { version components fingerprints } activity { kind actor createdAt } \
     tagFacets(limit: 8) { key distinctValues totalCount topValues { value count } } \
     eventCounts(from: $from, interval: DAY) { time count } oldestEvent { eventId } latestEvent { eventId } } }";
-
-const EVENT_FIELDS: &str = "id eventId previousEventId nextEventId downloadUrl issue { id } timestamp level release environment \
-    exceptions { type value frames { function module filename lineno inApp contextLine preContext postContext vars } } \
-    breadcrumbs { timestamp category message level } tags { key value } user request contexts \
-    attachments { filename contentType attachmentType size downloadUrl } userFeedback { name email comments } payload";
 
 /// The query of one event, by project and SDK event id.
 pub fn event_query() -> String {
@@ -410,28 +325,31 @@ fn IssueView(
             {(!can_triage).then(|| view! { <p class="notice" id="viewer-note">"You are a viewer in this account: you can look, not change."</p> })}
             <SubmitError submit/>
             <section class="stats">
-                <div><span class="stat" id="issue-count">{issue.count}</span>" events"</div>
-                <div><span class="stat">{issue.user_count}</span>" users"</div>
+                <div><span class="stat" id="issue-count">{issue.count}</span>" "{noun_for(issue.count, "event")}</div>
+                <div><span class="stat" id="issue-users">{issue.user_count}</span>" "{noun_for(issue.user_count, "user")}</div>
                 <div>"First seen "{since(&issue.first_seen)}{issue.first_release.clone().map(|r| format!(" in {r}"))}</div>
                 <div>"Last seen "{since(&issue.last_seen)}{issue.last_release.clone().map(|r| format!(" in {r}"))}</div>
             </section>
-            <section aria-labelledby="freq-h">
-                <h2 id="freq-h">"Events in the last 14 days"</h2>
-                <div class="bars" role="img" aria-label=format!("{week_total} events in the last 14 days, by day")>
-                    {issue.event_counts.iter().map(|c| {
-                        let height = (c.count as f64 / max_day as f64 * 100.0).max(2.0);
-                        view! { <span class="bar" style=format!("height:{height:.0}%") title=format!("{}: {}", &c.time[..10.min(c.time.len())], c.count)></span> }
-                    }).collect_view()}
-                </div>
-            </section>
-            <div class="two-col">
+            // The event first (what people came to read); the issue's history beside it.
+            <EventPanel project_id issue_id=issue_id.clone() account_id=account_id.clone()
+                oldest=issue.oldest_event.map(|e| e.event_id) latest=issue.latest_event.map(|e| e.event_id)
+                wanted_event>
+                <section aria-labelledby="freq-h">
+                    <h2 id="freq-h">"Last 14 days "<span class="muted small">{plural(week_total, "event")}</span></h2>
+                    <div class="bars" role="img" aria-label=format!("{} in the last 14 days, by day", plural(week_total, "event"))>
+                        {issue.event_counts.iter().map(|c| {
+                            let height = (c.count as f64 / max_day as f64 * 100.0).max(2.0);
+                            view! { <span class="bar" style=format!("height:{height:.0}%") title=format!("{}: {}", &c.time[..10.min(c.time.len())], plural(c.count, "event"))></span> }
+                        }).collect_view()}
+                    </div>
+                </section>
                 <section aria-labelledby="tags-h" id="tag-facets">
-                    <h2 id="tags-h">"Tags"</h2>
+                    <h2 id="tags-h">"Tags of all events"</h2>
                     {issue.tag_facets.is_empty().then(|| view! { <p class="muted">"No tags yet."</p> })}
                     {issue.tag_facets.iter().map(|f| view! {
                         <div class="facet">
                             <h3 class="facet-key">{f.key.clone()}
-                                <span class="muted small">{format!(" · {} value{}", f.distinct_values, if f.distinct_values == 1 { "" } else { "s" })}</span>
+                                <span class="muted small">{format!(" · {}", plural(f.distinct_values, "value"))}</span>
                             </h3>
                             <ul class="shares">
                                 {f.top_values.iter().map(|v| view! {
@@ -444,27 +362,24 @@ fn IssueView(
                 <section aria-labelledby="grouping-h" id="grouping">
                     <h2 id="grouping-h">"Why these events are one issue"</h2>
                     {grouping_view(explain(&issue.grouping.components))}
-                    <h3 class="small">{format!("Fingerprint hash{} (grouping version {})",
-                        if issue.grouping.fingerprints.len() == 1 { "" } else { "es" }, issue.grouping.version)}</h3>
+                    <h3 class="small">{format!("Fingerprint {} (grouping version {})",
+                        noun_for(issue.grouping.fingerprints.len() as i64, "hash"), issue.grouping.version)}</h3>
                     <Fingerprints issue_id=issue_id.clone() fingerprints=issue.grouping.fingerprints.clone()
                         can_triage on_done=act.clone()/>
                 </section>
-            </div>
-            <EventPanel project_id issue_id=issue_id.clone() account_id=account_id.clone()
-                oldest=issue.oldest_event.map(|e| e.event_id) latest=issue.latest_event.map(|e| e.event_id)
-                wanted_event/>
-            <section aria-labelledby="activity-h">
-                <h2 id="activity-h">"Activity"</h2>
-                <ul class="activity" id="activity">
-                    {move || {
-                        let known = members.get().and_then(Result::ok).unwrap_or_default();
-                        activity.with_value(|all| all.iter().map(|a| view! {
-                            <li>{a.kind.replace('_', " ")}" by "{actor_label(&a.actor, &known)}" "
-                                <span class="muted">{since(&a.created_at)}</span></li>
-                        }).collect_view())
-                    }}
-                </ul>
-            </section>
+                <section aria-labelledby="activity-h">
+                    <h2 id="activity-h">"Activity"</h2>
+                    <ul class="activity" id="activity">
+                        {move || {
+                            let known = members.get().and_then(Result::ok).unwrap_or_default();
+                            activity.with_value(|all| all.iter().map(|a| view! {
+                                <li>{a.kind.replace('_', " ")}" by "{actor_label(&a.actor, &known)}" "
+                                    <span class="muted">{since(&a.created_at)}</span></li>
+                            }).collect_view())
+                        }}
+                    </ul>
+                </section>
+            </EventPanel>
         </article>
     }
 }
@@ -579,7 +494,8 @@ where
 }
 
 /// The event shown (the `?event=` of the URL, else the latest) with the navigation across all
-/// the issue's events.
+/// the issue's events, and beside it (below it on a phone) the event's tags, then `children`:
+/// the issue's history.
 #[component]
 fn EventPanel(
     project_id: String,
@@ -588,6 +504,7 @@ fn EventPanel(
     oldest: Option<String>,
     latest: Option<String>,
     wanted_event: Memo<Option<String>>,
+    children: Children,
 ) -> impl IntoView {
     let ends = StoredValue::new((oldest, latest));
     let shown = Memo::new(move |_| {
@@ -613,7 +530,8 @@ fn EventPanel(
     });
     let context = StoredValue::new((account_id, issue_id));
     view! {
-        <section class="event" aria-labelledby="event-h">
+        <div class="issue-layout">
+        <section class="event" id="event" aria-labelledby="event-h">
             {move || loaded(event.get(), "the event", |found| match found {
                 None => view! {
                     <h2 id="event-h">"Event"</h2>
@@ -626,10 +544,15 @@ fn EventPanel(
                         let href = format!("/{account_id}/issues/{}?event={}", event.issue.id, event.event_id);
                         view! { <p class="notice" id="event-elsewhere">"This event belongs to another issue now (after a merge or unmerge). "<a href=href>"Open it there"</a></p> }
                     });
-                    view! { {nav}{elsewhere}<EventView event/> }.into_any()
+                    view! { {nav}{elsewhere}{event_view(event)} }.into_any()
                 }
             })}
         </section>
+        <aside class="issue-side" aria-label="Tags and history of the issue">
+            {move || event.get().and_then(Result::ok).flatten().map(|event| event_tags(&event.tags))}
+            {children()}
+        </aside>
+        </div>
     }
 }
 
@@ -671,174 +594,6 @@ fn event_nav(
                 {link("Latest", "event-latest", to_latest)}
             </nav>
         </div>
-    }
-}
-
-#[component]
-fn EventView(event: Event) -> impl IntoView {
-    let raw = serde_json::to_string_pretty(&event.payload).unwrap_or_default();
-    let json_file = format!("event-{}.json", event.event_id);
-    view! {
-        <p class="muted" id="event-id">{format!("{} · {} · {}", event.event_id, event.level, since(&event.timestamp))}
-            {event.release.clone().map(|r| format!(" · release {r}"))}
-            {event.environment.clone().map(|e| format!(" · {e}"))}
-        </p>
-        <section aria-labelledby="exc-h">
-            <h3 id="exc-h">"Exception"</h3>
-            {event.exceptions.is_empty().then(|| view! { <p class="muted">"No exception: a message event."</p> })}
-            {event.exceptions.iter().rev().map(|exception| view! {
-                <div class="exception">
-                    <p class="exc-title"><strong>{exception.r#type.clone().unwrap_or_default()}</strong>": "{exception.value.clone().unwrap_or_default()}</p>
-                    <FrameList frames=exception.frames.clone()/>
-                </div>
-            }).collect_view()}
-        </section>
-        <section aria-labelledby="crumbs-h">
-            <h3 id="crumbs-h">"Breadcrumbs"</h3>
-            <ol class="breadcrumbs" id="breadcrumbs">
-                {event.breadcrumbs.iter().map(|b| view! {
-                    <li class="breadcrumb">
-                        <span class="muted small">{b.timestamp.clone().unwrap_or_default()}</span>
-                        " "<strong>{b.category.clone().unwrap_or_default()}</strong>
-                        " "{b.message.clone().unwrap_or_default()}
-                        {b.level.clone().map(|l| view! { <span class="badge">{l}</span> })}
-                    </li>
-                }).collect_view()}
-            </ol>
-        </section>
-        <section aria-labelledby="tags-ev-h">
-            <h3 id="tags-ev-h">"Tags"</h3>
-            <ul class="tags">{event.tags.iter().map(|t| view! { <li><span class="muted">{t.key.clone()}"="</span>{t.value.clone()}</li> }).collect_view()}</ul>
-        </section>
-        {(!event.user_feedback.is_empty()).then(|| view! {
-            <section aria-labelledby="feedback-h">
-                <h3 id="feedback-h">"User feedback"</h3>
-                <ul class="feedback">
-                    {event.user_feedback.iter().map(|f| view! {
-                        <li><blockquote>{f.comments.clone()}</blockquote>
-                            <span class="muted small">{f.name.clone().unwrap_or_default()}" "{f.email.clone().unwrap_or_default()}</span></li>
-                    }).collect_view()}
-                </ul>
-            </section>
-        })}
-        {(!event.attachments.is_empty()).then(|| view! {
-            <section aria-labelledby="attachments-h">
-                <h3 id="attachments-h">"Attachments"</h3>
-                <ul id="attachments">
-                    {event.attachments.iter().enumerate().map(|(index, a)| view! {
-                        <li class="attachment">
-                            <code>{a.filename.clone()}</code>" "
-                            <span class="muted small">{format!("{} · {}{}", a.attachment_type, crate::components::file_size(a.size),
-                                a.content_type.as_deref().map(|t| format!(" · {t}")).unwrap_or_default())}</span>" "
-                            <a class="button small" id=format!("attachment-{index}") href=api::local_path(&a.download_url)
-                                download=a.filename.clone()>{format!("Download {}", a.filename)}</a>
-                        </li>
-                    }).collect_view()}
-                </ul>
-            </section>
-        })}
-        <JsonBlock title="User" value=event.user.clone()/>
-        <JsonBlock title="Request" value=event.request.clone()/>
-        <JsonBlock title="Contexts" value=event.contexts.clone()/>
-        <section aria-labelledby="raw-h">
-            <h3 id="raw-h">"Raw event"</h3>
-            <a class="button" id="event-json" download=json_file href=api::local_path(&event.download_url)>"Download JSON"</a>
-            <details class="raw">
-                <summary>"Show the JSON"</summary>
-                <pre class="json small">{raw}</pre>
-            </details>
-        </section>
-    }
-}
-
-#[component]
-fn JsonBlock(title: &'static str, value: Option<Value>) -> impl IntoView {
-    value.filter(|v| !v.is_null()).map(|v| {
-        view! {
-            <section>
-                <h3>{title}</h3>
-                <pre class="json small">{serde_json::to_string_pretty(&v).unwrap_or_default()}</pre>
-            </section>
-        }
-    })
-}
-
-/// The frames of one exception, innermost first: in-app frames open and highlighted, runs of
-/// system frames folded behind one button.
-#[component]
-fn FrameList(frames: Vec<Frame>) -> impl IntoView {
-    let show_system = RwSignal::new(false);
-    let frames: Vec<Frame> = frames.into_iter().rev().collect();
-    let system_count = frames.iter().filter(|f| f.in_app != Some(true)).count();
-    view! {
-        <ol class="frames">
-            {frames.into_iter().map(|frame| {
-                let in_app = frame.in_app == Some(true);
-                view! {
-                    <Show when=move || in_app || show_system.get()>
-                        <FrameView frame=frame.clone()/>
-                    </Show>
-                }
-            }).collect_view()}
-        </ol>
-        {(system_count > 0).then(|| view! {
-            <button type="button" class="ghost" id="toggle-system-frames"
-                aria-pressed=move || show_system.get().to_string()
-                on:click=move |_| show_system.update(|s| *s = !*s)>
-                {move || if show_system.get() { format!("Hide {system_count} system frames") } else { format!("Show {system_count} system frames") }}
-            </button>
-        })}
-    }
-}
-
-#[component]
-fn FrameView(frame: Frame) -> impl IntoView {
-    let in_app = frame.in_app == Some(true);
-    let open = RwSignal::new(in_app);
-    let location = format!(
-        "{}{}",
-        frame
-            .filename
-            .clone()
-            .or(frame.module.clone())
-            .unwrap_or_else(|| "?".to_owned()),
-        frame.lineno.map(|l| format!(":{l}")).unwrap_or_default()
-    );
-    let has_detail = frame.context_line.is_some() || frame.vars.is_some();
-    let lineno = frame.lineno.unwrap_or(0);
-    let pre = frame.pre_context.clone();
-    let post = frame.post_context.clone();
-    let context_line = frame.context_line.clone();
-    let vars = frame.vars.clone();
-    view! {
-        <li class="frame" class:in-app=in_app class:system=!in_app data-in-app=in_app.to_string()>
-            <button type="button" class="frame-head" aria-expanded=move || open.get().to_string()
-                disabled=!has_detail on:click=move |_| open.update(|o| *o = !*o)>
-                <span class="fn">{frame.function.clone().unwrap_or_else(|| "?".to_owned())}</span>
-                <span class="muted">" in "{location}</span>
-                {in_app.then(|| view! { <span class="badge in-app-badge">"in app"</span> })}
-            </button>
-            <Show when=move || open.get() && has_detail>
-                <div class="frame-detail">
-                    <pre class="context">
-                        {pre.iter().enumerate().map(|(i, l)| view! {
-                            <span class="line"><span class="ln">{lineno - (pre.len() - i) as i64}</span>{l.clone()}"\n"</span>
-                        }).collect_view()}
-                        {context_line.clone().map(|l| view! { <span class="line current"><span class="ln">{lineno}</span>{l}"\n"</span> })}
-                        {post.iter().enumerate().map(|(i, l)| view! {
-                            <span class="line"><span class="ln">{lineno + 1 + i as i64}</span>{l.clone()}"\n"</span>
-                        }).collect_view()}
-                    </pre>
-                    {vars.clone().filter(|v| !v.is_null()).map(|v| view! {
-                        <table class="vars"><caption class="sr-only">"Local variables"</caption><tbody>
-                            {v.as_object().map(|o| o.iter().map(|(k, val)| view! {
-                                <tr><th scope="row">{k.clone()}</th><td><code>{display_value(val)}</code></td></tr>
-                            }).collect_view())}
-                        </tbody></table>
-                    })}
-                </div>
-            </Show>
-        </li>
     }
 }
 

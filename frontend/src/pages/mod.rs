@@ -4,6 +4,7 @@
 pub mod alerts;
 pub mod auth;
 pub mod billing;
+pub mod event;
 pub mod issue;
 pub mod issues;
 pub mod onboarding;

@@ -505,6 +505,11 @@ async fn the_event_page_reads_exception_first_with_badges_timeline_and_cards() {
             tags.contains("region") && tags.contains("eu-west-1"),
             "{tags}"
         );
+        // The user facet names the user by their address, not by the `id:` identity.
+        let facets = browser
+            .wait_text("#tag-facets", "user40357@example.com")
+            .await;
+        assert!(!facets.contains("id:40357"), "{facets}");
 
         // A log event: the message and logger first, then the breadcrumbs (RFC 3339 times).
         open_issue(&browser, &account, &log_issue, "payment webhook").await;

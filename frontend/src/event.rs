@@ -216,6 +216,18 @@ impl Mechanism {
     }
 }
 
+/// The event's badge from its exceptions' mechanisms (in the protocol's order, the one that
+/// ended the event last): unhandled when any of them says so, as Sentry counts it (the browser
+/// SDK marks the value its global handler caught, which after linking a `cause` is not the
+/// last), else the last one that says anything.
+pub fn event_mechanism(mechanisms: &[Option<Mechanism>]) -> Option<Mechanism> {
+    let said = || mechanisms.iter().rev().flatten();
+    said()
+        .find(|m| m.handled == Some(false))
+        .or_else(|| said().next())
+        .cloned()
+}
+
 /// The message of a log or message event and who logged it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct LogMessage {
@@ -709,6 +721,38 @@ pub fn crumb_data(data: Option<&Value>) -> CrumbData {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn an_event_is_unhandled_when_any_exception_says_so() {
+        let m = |handled: Option<bool>, kind: &str| {
+            Some(Mechanism {
+                handled,
+                kind: Some(kind.to_owned()),
+            })
+        };
+        // The browser SDK: the cause carries the global handler's mechanism.
+        let browser = [
+            m(Some(false), "auto.browser.browserapierrors.setTimeout"),
+            m(Some(true), "generic"),
+        ];
+        assert_eq!(
+            event_mechanism(&browser).map(|m| m.label()).as_deref(),
+            Some("unhandled · auto.browser.browserapierrors.setTimeout")
+        );
+        // Python: the last value's mechanism.
+        let python = [m(Some(true), "chained"), m(Some(true), "excepthook")];
+        assert_eq!(
+            event_mechanism(&python).map(|m| m.label()).as_deref(),
+            Some("handled · excepthook")
+        );
+        assert_eq!(
+            event_mechanism(&[None, m(None, "generic")])
+                .map(|m| m.label())
+                .as_deref(),
+            Some("generic")
+        );
+        assert_eq!(event_mechanism(&[None, None]), None);
+    }
     use super::*;
     use serde_json::json;
 

@@ -15,8 +15,8 @@ use crate::api;
 use crate::components::{display_value, since};
 use crate::event::{
     Card, LogMessage, Mechanism, Request, Row, clock_time, context_cards, crumb_data,
-    epoch_seconds, log_message, noun_for, parse_rfc3339, plural, relative_offset, request_view,
-    user_card, utc_date_time,
+    epoch_seconds, event_mechanism, log_message, noun_for, parse_rfc3339, plural, relative_offset,
+    request_view, user_card, utc_date_time,
 };
 
 /// The fields of an event the page asks for (mirrors [`Event`]).
@@ -124,12 +124,12 @@ fn local_offset_minutes(seconds: f64) -> i64 {
 pub(crate) fn event_view(event: Event) -> AnyView {
     let raw = serde_json::to_string_pretty(&event.payload).unwrap_or_default();
     let json_file = format!("event-{}.json", event.event_id);
-    // The exception that ended it is the last of the chain (the protocol's order).
-    let mechanism = event
+    let mechanisms: Vec<Option<Mechanism>> = event
         .exceptions
         .iter()
-        .rev()
-        .find_map(|e| e.mechanism.as_ref().and_then(Mechanism::of));
+        .map(|e| e.mechanism.as_ref().and_then(Mechanism::of))
+        .collect();
+    let mechanism = event_mechanism(&mechanisms);
     let event_time =
         epoch_seconds(&event.payload["timestamp"]).or_else(|| parse_rfc3339(&event.timestamp));
     let has_exception = !event.exceptions.is_empty();

@@ -114,6 +114,8 @@ struct TagFacet {
 #[derive(Clone, Debug, Deserialize, PartialEq)]
 struct TagValue {
     value: String,
+    /// How people know the value (for `user`: the email, else username, else id).
+    label: String,
     count: i64,
 }
 
@@ -132,7 +134,7 @@ struct EventRef {
 const ISSUE_QUERY: &str = "query($id: ID!, $from: DateTime) { issue(id: $id) { id title culprit level status substatus \
     count userCount firstSeen lastSeen firstRelease lastRelease assignee { email } project { id name } \
     grouping { version components fingerprints } activity { kind actor createdAt } \
-    tagFacets(limit: 8) { key distinctValues totalCount topValues { value count } } \
+    tagFacets(limit: 8) { key distinctValues totalCount topValues { value label count } } \
     eventCounts(from: $from, interval: DAY) { time count } oldestEvent { eventId } latestEvent { eventId } } }";
 
 /// The query of one event, by project and SDK event id.
@@ -353,7 +355,7 @@ fn IssueView(
                             </h3>
                             <ul class="shares">
                                 {f.top_values.iter().map(|v| view! {
-                                    <ShareBar label=v.value.clone() count=v.count total=f.total_count/>
+                                    <ShareBar label=v.label.clone() count=v.count total=f.total_count/>
                                 }).collect_view()}
                             </ul>
                         </div>

@@ -442,6 +442,8 @@ async fn journey_from_sign_up_to_a_resolved_issue_and_an_invited_viewer() {
     owner.click("#issue-list thead input[type=checkbox]").await;
     owner.wait_text(".bulk", "2 selected").await;
     owner.click("#bulk-merge").await;
+    owner.wait_text("#bulk-confirm", "Merge").await;
+    owner.click("#confirm-merge").await;
     owner.wait_text("#issue-total", "1 issue").await;
     owner.click("#issue-list a.issue-title").await;
     owner.wait("#fingerprints li:nth-child(2)").await;

@@ -442,6 +442,8 @@ async fn journey_from_sign_up_to_a_resolved_issue_and_an_invited_viewer() {
     owner.click("#issue-list thead input[type=checkbox]").await;
     owner.wait_text(".bulk", "2 selected").await;
     owner.click("#bulk-merge").await;
+    owner.wait_text("#bulk-confirm", "Merge").await;
+    owner.click("#confirm-merge").await;
     owner.wait_text("#issue-total", "1 issue").await;
     owner.click("#issue-list a.issue-title").await;
     owner.wait("#fingerprints li:nth-child(2)").await;
@@ -878,8 +880,12 @@ async fn dashboard_bundle_is_optimized_and_served_compressed() {
     let compressed = response.bytes().await.expect("body").len();
     eprintln!("dashboard wasm: {compressed} bytes gzip'd");
     // The whole dashboard (router, every page, the GraphQL and WebSocket clients): 497 KB
-    // with the billing and alerts pages; the bound catches a jump, not growth by a page.
-    assert!(compressed < 520_000, "gzip'd wasm is {compressed} bytes");
+    // with the billing and alerts pages; 536 KB with the event page in reading order (+17 KB,
+    // though its static parts are escaped markup rather than views) and the triage of issue
+    // 23 (+21 KB: merge and delete confirmations, unmerge details, bulk results with Undo,
+    // ignore states, errors in words, the phone menu, user agents in words). The bound
+    // catches a jump, not growth by a page.
+    assert!(compressed < 550_000, "gzip'd wasm is {compressed} bytes");
     let plain = client
         .get(format!("{}/errorwatch_frontend_bg.wasm", server.base_url))
         .send()

@@ -37,11 +37,69 @@ impl ApiError {
     pub fn is_unauthenticated(&self) -> bool {
         self.code == "UNAUTHENTICATED"
     }
+
+    /// The error in words, without codes: a sentence for each code the API (or the
+    /// transport) uses; for the codes whose message the server wrote for people (validation,
+    /// plan limits, a refused log-in) that message as a sentence.
+    pub fn sentence(&self) -> String {
+        match self.code.as_str() {
+            "NOT_FOUND" => "This does not exist, or you have no access to it.".to_owned(),
+            "FORBIDDEN" => "Your role in this account does not allow this.".to_owned(),
+            "UNAUTHENTICATED" => "Your session ended: log in again.".to_owned(),
+            "RATE_LIMITED" => "Too many attempts: wait a moment and try again.".to_owned(),
+            "NETWORK" => {
+                "The server cannot be reached: check your connection and try again.".to_owned()
+            }
+            "BAD_RESPONSE" => {
+                "The server's answer could not be read: reload the page and try again.".to_owned()
+            }
+            "INTERNAL" => {
+                "Something went wrong on the server (it was logged): try again in a moment."
+                    .to_owned()
+            }
+            _ => as_sentence(&self.message),
+        }
+    }
+
+    /// A refused log-in (wrong email or password, an unverified address) in the server's
+    /// words, instead of "your session ended".
+    pub fn refused_login(self) -> Self {
+        if self.is_unauthenticated() {
+            Self {
+                code: "LOGIN_REFUSED".to_owned(),
+                ..self
+            }
+        } else {
+            self
+        }
+    }
+}
+
+/// `text` with a closing full stop and a capital first letter, unless it starts with the
+/// name of the input at fault (`url: must be …`), which keeps its spelling.
+pub fn as_sentence(text: &str) -> String {
+    let text = text.trim();
+    let mut chars = text.chars();
+    let Some(first) = chars.next() else {
+        return "The request failed.".to_owned();
+    };
+    let names_a_field = text.split_once(": ").is_some_and(|(head, _)| {
+        !head.is_empty() && head.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+    });
+    let mut out: String = if names_a_field {
+        text.to_owned()
+    } else {
+        first.to_uppercase().chain(chars).collect()
+    };
+    if !out.ends_with(['.', '!', '?']) {
+        out.push('.');
+    }
+    out
 }
 
 impl std::fmt::Display for ApiError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} ({})", self.message, self.code)
+        f.write_str(&self.sentence())
     }
 }
 
@@ -240,6 +298,21 @@ pub struct IssueRow {
     pub level: String,
     /// `UNRESOLVED`, `RESOLVED`, `IGNORED`.
     pub status: String,
+    /// How it was resolved: `now`, `in_release`, `in_next_release`.
+    #[serde(default)]
+    pub resolution: Option<String>,
+    /// The release of an `in_release` resolution.
+    #[serde(default)]
+    pub resolved_in_release: Option<String>,
+    /// While ignored until a time: that time (RFC 3339).
+    #[serde(default)]
+    pub ignored_until: Option<String>,
+    /// While ignored until more events: how many more.
+    #[serde(default)]
+    pub ignored_until_more_events: Option<i64>,
+    /// While ignored until more users: how many more.
+    #[serde(default)]
+    pub ignored_until_more_users: Option<i64>,
     /// Events.
     pub count: i64,
     /// Distinct users.
@@ -262,8 +335,9 @@ pub struct ProjectName {
 }
 
 /// The fields an issue row is drawn from (also asked of subscription payloads).
-pub const ISSUE_ROW_FIELDS: &str =
-    "id title culprit level status count userCount firstSeen lastSeen project { id name }";
+pub const ISSUE_ROW_FIELDS: &str = "id title culprit level status resolution resolvedInRelease \
+     ignoredUntil ignoredUntilMoreEvents ignoredUntilMoreUsers count userCount firstSeen lastSeen \
+     project { id name }";
 
 /// A page of issues.
 #[derive(Clone, Debug, Deserialize, PartialEq)]
@@ -288,6 +362,34 @@ mod tests {
         assert_eq!(error.code, "VALIDATION");
         assert_eq!(error.message, "too short");
         assert_eq!(error.field.as_deref(), Some("password"));
+    }
+
+    #[test]
+    fn errors_read_as_sentences_without_codes() {
+        let error = |code: &str, message: &str| ApiError {
+            code: code.into(),
+            message: message.into(),
+            field: None,
+        };
+        assert_eq!(
+            error("NOT_FOUND", "not found").sentence(),
+            "This does not exist, or you have no access to it."
+        );
+        assert_eq!(
+            error("INTERNAL", "internal error; it was logged").to_string(),
+            "Something went wrong on the server (it was logged): try again in a moment."
+        );
+        assert_eq!(
+            error("VALIDATION", "url: must be an http(s) URL").sentence(),
+            "url: must be an http(s) URL."
+        );
+        let wrong = error("UNAUTHENTICATED", "wrong email or password");
+        assert_eq!(wrong.sentence(), "Your session ended: log in again.");
+        assert_eq!(wrong.refused_login().sentence(), "Wrong email or password.");
+        let other = error("RATE_LIMITED", "too many attempts; retry in 5 s").refused_login();
+        assert_eq!(other.code, "RATE_LIMITED", "only a refusal is reworded");
+        assert!(!other.to_string().contains("RATE_LIMITED"));
+        assert_eq!(as_sentence(" "), "The request failed.");
     }
 
     #[test]

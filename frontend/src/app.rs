@@ -194,10 +194,18 @@ fn AccountLayout(children: ChildrenFn) -> impl IntoView {
         });
     };
     let children = StoredValue::new(children);
+    // The menu of narrow screens: opened by its button, closed again by any navigation.
+    let menu_open = RwSignal::new(false);
+    let location = use_location();
+    Effect::new(move |_| {
+        location.pathname.track();
+        location.search.track();
+        menu_open.set(false);
+    });
     view! {
         <div class="app">
             <a class="skip" href="#main">"Skip to content"</a>
-            <header class="top">
+            <header class="top" class:menu-open=move || menu_open.get()>
                 <a class="brand" href="/">"ErrorWatch"</a>
                 <label class="switcher">
                     <span class="sr-only">"Account"</span>
@@ -209,16 +217,23 @@ fn AccountLayout(children: ChildrenFn) -> impl IntoView {
                         <option value=NEW_ACCOUNT>"New account…"</option>
                     </select>
                 </label>
-                <nav aria-label="Main">
-                    <NavLink href=Signal::derive(move || format!("/{}/issues", account_id.get())) label="Issues"/>
-                    <NavLink href=Signal::derive(move || format!("/{}/projects/new", account_id.get())) label="New project"/>
-                    <NavLink href=Signal::derive(move || format!("/{}/settings", account_id.get())) label="Settings"/>
-                    <NavLink href=Signal::derive(move || format!("/{}/profile", account_id.get())) label="Profile"/>
-                </nav>
-                <span class="spacer"></span>
-                <span class="who" id="viewer-email">{move || viewer.get().map(|v| v.user.email)}</span>
-                <ThemeToggle/>
-                <button type="button" id="logout" class="ghost" on:click=logout>"Log out"</button>
+                <button type="button" class="menu-button" id="menu-button" aria-controls="top-menu"
+                    aria-expanded=move || menu_open.get().to_string()
+                    on:click=move |_| menu_open.update(|open| *open = !*open)>
+                    <span class="menu-icon" aria-hidden="true"></span>"Menu"
+                </button>
+                <div class="top-menu" id="top-menu">
+                    <nav aria-label="Main">
+                        <NavLink href=Signal::derive(move || format!("/{}/issues", account_id.get())) label="Issues"/>
+                        <NavLink href=Signal::derive(move || format!("/{}/projects/new", account_id.get())) label="New project"/>
+                        <NavLink href=Signal::derive(move || format!("/{}/settings", account_id.get())) label="Settings"/>
+                        <NavLink href=Signal::derive(move || format!("/{}/profile", account_id.get())) label="Profile"/>
+                    </nav>
+                    <span class="spacer"></span>
+                    <span class="who" id="viewer-email">{move || viewer.get().map(|v| v.user.email)}</span>
+                    <ThemeToggle/>
+                    <button type="button" id="logout" class="ghost" on:click=logout>"Log out"</button>
+                </div>
             </header>
             <main id="main" class="content">
                 {move || match account.get() {

@@ -19,22 +19,13 @@ pub fn Loading(#[prop(into)] what: String) -> impl IntoView {
     }
 }
 
-/// A failed request, with the API's code.
+/// A failed request in words (no codes; the code stays in `data-code` for tests and
+/// styles), with a way to sign in again when the session ended.
 #[component]
 pub fn ErrorNote(error: ApiError) -> impl IntoView {
-    let hint = match error.code.as_str() {
-        "NOT_FOUND" => "It does not exist, or you cannot see it.",
-        "FORBIDDEN" => "Your role in this account does not allow this.",
-        "UNAUTHENTICATED" => "Your session ended: log in again.",
-        "RATE_LIMITED" => "Too many requests: wait a moment and try again.",
-        "NETWORK" => "Check your connection and try again.",
-        _ => "",
-    };
     view! {
         <div class="error-note" role="alert" data-code=error.code.clone()>
-            <strong>{error.message.clone()}</strong>
-            <span class="code">{error.code.clone()}</span>
-            {(!hint.is_empty()).then(|| view! { <p>{hint}</p> })}
+            <strong>{error.sentence()}</strong>
             {(error.code == "UNAUTHENTICATED").then(|| view! { <p><a href="/login">"Log in"</a></p> })}
         </div>
     }
@@ -366,6 +357,41 @@ pub fn ago(seconds: f64) -> String {
         3_600..=86_399 => format!("{} h ago", s / 3_600),
         _ => format!("{} d ago", s / 86_400),
     }
+}
+
+/// An RFC 3339 time as the browser's locale writes it in local time (the text itself when
+/// it does not parse).
+pub fn local_time(rfc3339: &str) -> String {
+    let date = js_sys::Date::new(&wasm_bindgen::JsValue::from_str(rfc3339));
+    if date.get_time().is_nan() {
+        return rfc3339.to_owned();
+    }
+    date.to_locale_string("default", &wasm_bindgen::JsValue::UNDEFINED)
+        .into()
+}
+
+/// An issue's state in words: `unresolved`, `resolved`, or what its ignore waits for
+/// ("ignored until 15:20", see [`crate::triage::ignore_label`]), on the browser's clock.
+pub fn status_words(
+    status: &str,
+    ignored_until: Option<&str>,
+    more_events: Option<i64>,
+    more_users: Option<i64>,
+) -> String {
+    if status != "IGNORED" {
+        return status.to_lowercase();
+    }
+    let until_ms = ignored_until
+        .map(js_sys::Date::parse)
+        .filter(|ms| !ms.is_nan());
+    let offset_minutes = js_sys::Date::new_0().get_timezone_offset();
+    crate::triage::ignore_label(
+        until_ms,
+        more_events,
+        more_users,
+        js_sys::Date::now(),
+        offset_minutes,
+    )
 }
 
 /// How long ago an RFC 3339 time was, from the browser's clock.

@@ -8,7 +8,7 @@ use apollo_compiler::validation::Valid;
 use apollo_compiler::{ExecutableDocument, Schema};
 
 /// The dashboard's sources, by file name.
-const SOURCES: [(&str, &str); 12] = [
+const SOURCES: [(&str, &str); 13] = [
     ("api.rs", include_str!("api.rs")),
     ("app.rs", include_str!("app.rs")),
     ("components.rs", include_str!("components.rs")),
@@ -21,6 +21,7 @@ const SOURCES: [(&str, &str); 12] = [
     ("pages/onboarding.rs", include_str!("pages/onboarding.rs")),
     ("pages/profile.rs", include_str!("pages/profile.rs")),
     ("pages/settings.rs", include_str!("pages/settings.rs")),
+    ("triage.rs", include_str!("triage.rs")),
 ];
 
 /// The values of the plain (not raw) string literals of Rust source, escapes and `\`-newline
@@ -151,6 +152,35 @@ fn documents() -> Vec<(String, String)> {
             crate::pages::issues::facets_query(true),
         ),
     ]);
+    // The undo of a bulk action, with every kind of state to restore.
+    let state = |status: &str| crate::triage::PriorState {
+        id: "iss_1".into(),
+        status: status.into(),
+        ..Default::default()
+    };
+    let mut in_release = state("RESOLVED");
+    in_release.resolution = Some("in_release".into());
+    in_release.resolved_in_release = Some("shop@2".into());
+    let mut next_release = state("RESOLVED");
+    next_release.resolution = Some("in_next_release".into());
+    let (mut until, mut events, mut users) = (state("IGNORED"), state("IGNORED"), state("IGNORED"));
+    until.ignored_until = Some("2030-01-01T00:00:00Z".into());
+    events.ignored_until_more_events = Some(10);
+    users.ignored_until_more_users = Some(2);
+    let prior = [
+        state("UNRESOLVED"),
+        state("RESOLVED"),
+        in_release,
+        next_release,
+        state("IGNORED"),
+        until,
+        events,
+        users,
+    ];
+    for action in ["RESOLVE", "BOOKMARK"] {
+        let (document, _) = crate::triage::undo_request(action, &prior).expect("undoable");
+        documents.push((format!("undo_request({action})"), document));
+    }
     documents
 }
 

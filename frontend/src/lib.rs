@@ -17,6 +17,8 @@ pub mod grouping;
 pub mod live;
 pub mod pages;
 pub mod search;
+pub mod triage;
+pub mod user_agent;
 
 pub use app::App;
 

@@ -246,6 +246,7 @@ pub const BULK_MAX: usize = 1000;
 
 /// Why events are one issue.
 #[derive(SimpleObject)]
+#[graphql(complex)]
 pub struct GroupingExplanation {
     /// Grouping version that decided.
     pub version: i32,
@@ -253,6 +254,58 @@ pub struct GroupingExplanation {
     pub components: Json<serde_json::Value>,
     /// Every fingerprint hash that leads to this issue (several after a merge).
     pub fingerprints: Vec<String>,
+    /// The scope the issue was read under.
+    #[graphql(skip)]
+    pub scope: AccountScope,
+    /// The issue explained.
+    #[graphql(skip)]
+    pub issue_id: i64,
+}
+
+#[ComplexObject]
+impl GroupingExplanation {
+    /// Each fingerprint (oldest first) with what its stored events say: the title they carry
+    /// (the issue it was before a merge), their count and the first of them. Evicted events
+    /// are not counted.
+    async fn fingerprint_details(&self) -> GqlResult<Vec<FingerprintDetail>> {
+        Ok(issues::list_fingerprint_details(&self.scope, self.issue_id)
+            .await
+            .gql()?
+            .into_iter()
+            .map(|d| FingerprintDetail {
+                hash: d.hash,
+                title: d.title,
+                event_count: d.event_count,
+                first_event: d.first_event.map(|e| FingerprintEvent {
+                    event_id: e.event_id,
+                    timestamp: e.timestamp,
+                }),
+            })
+            .collect())
+    }
+}
+
+/// One fingerprint of an issue, described by its stored events.
+#[derive(SimpleObject)]
+pub struct FingerprintDetail {
+    /// The hash (as in `fingerprints`; what `unmergeFingerprint` takes).
+    pub hash: String,
+    /// The title of the newest stored event grouped by it: the issue it was before a merge
+    /// (null when none is stored).
+    pub title: Option<String>,
+    /// Stored events grouped by it.
+    pub event_count: i64,
+    /// The oldest stored event grouped by it.
+    pub first_event: Option<FingerprintEvent>,
+}
+
+/// An event named by a fingerprint's detail.
+#[derive(SimpleObject)]
+pub struct FingerprintEvent {
+    /// The SDK's event id (32 hex; `Query.event` takes it).
+    pub event_id: String,
+    /// When it happened.
+    pub timestamp: DateTime<Utc>,
 }
 
 /// One entry of an issue's activity.
@@ -297,6 +350,24 @@ impl Issue {
     /// Why it is unresolved (`new`, `regressed`, `escalating`, `ongoing`), when it says.
     async fn substatus(&self) -> Option<&str> {
         self.issue.substatus.as_deref()
+    }
+    /// While ignored until a time (`ignoreIssue(until:)`): that time.
+    async fn ignored_until(&self) -> Option<DateTime<Utc>> {
+        self.issue.ignore_until
+    }
+    /// While ignored until more events (`ignoreIssue(moreEvents:)`): how many more events
+    /// wake it up (the threshold minus `count`, at least 1).
+    async fn ignored_until_more_events(&self) -> Option<i64> {
+        self.issue
+            .ignore_until_times_seen
+            .map(|n| (n - self.issue.times_seen).max(1))
+    }
+    /// While ignored until more users (`ignoreIssue(moreUsers:)`): how many more distinct
+    /// users wake it up (the threshold minus `userCount`, at least 1).
+    async fn ignored_until_more_users(&self) -> Option<i64> {
+        self.issue
+            .ignore_until_users_seen
+            .map(|n| (n - self.issue.users_seen).max(1))
     }
     /// How it was resolved: `now`, `in_release`, `in_next_release`.
     async fn resolution(&self) -> Option<&str> {
@@ -375,6 +446,8 @@ impl Issue {
             fingerprints: issues::list_fingerprints(&self.scope, self.issue.id)
                 .await
                 .gql()?,
+            scope: self.scope.clone(),
+            issue_id: self.issue.id,
         })
     }
     /// State changes, merges and regressions, oldest first.

@@ -30,11 +30,13 @@ pub fn Login() -> impl IntoView {
         ev.prevent_default();
         let next = safe_next(query.read_untracked().get("next"));
         submit.run(async move {
+            // A refusal here is a wrong email or password, not an ended session.
             api::gql(
                 "mutation($e: String!, $p: String!) { login(email: $e, password: $p) { id } }",
                 json!({"e": email.get_untracked(), "p": password.get_untracked()}),
             )
-            .await?;
+            .await
+            .map_err(ApiError::refused_login)?;
             go_to(&next);
             Ok(())
         });

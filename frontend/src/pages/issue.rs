@@ -15,7 +15,8 @@ use super::event::{EVENT_FIELDS, Event, event_tags, event_view};
 use crate::api;
 use crate::app::CurrentAccount;
 use crate::components::{
-    ErrorNote, ShareBar, Submit, SubmitError, account_list, confirm, loaded, since,
+    ErrorNote, ShareBar, Submit, SubmitError, account_list, confirm, loaded, local_time, since,
+    status_words,
 };
 use crate::event::{noun_for, plural};
 use crate::grouping::{Explanation, explain};
@@ -29,6 +30,9 @@ struct Issue {
     level: String,
     status: String,
     substatus: Option<String>,
+    ignored_until: Option<String>,
+    ignored_until_more_events: Option<i64>,
+    ignored_until_more_users: Option<i64>,
     count: i64,
     user_count: i64,
     first_seen: String,
@@ -88,10 +92,28 @@ struct ProjectRef {
 }
 
 #[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
 struct Grouping {
     version: i64,
     components: Value,
-    fingerprints: Vec<String>,
+    fingerprint_details: Vec<FingerprintDetail>,
+}
+
+/// A fingerprint of the issue, as its stored events describe it.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+struct FingerprintDetail {
+    hash: String,
+    title: Option<String>,
+    event_count: i64,
+    first_event: Option<FirstEvent>,
+}
+
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+struct FirstEvent {
+    event_id: String,
+    timestamp: String,
 }
 
 #[derive(Clone, Debug, Deserialize, PartialEq)]
@@ -132,8 +154,10 @@ struct EventRef {
 }
 
 const ISSUE_QUERY: &str = "query($id: ID!, $from: DateTime) { issue(id: $id) { id title culprit level status substatus \
+    ignoredUntil ignoredUntilMoreEvents ignoredUntilMoreUsers \
     count userCount firstSeen lastSeen firstRelease lastRelease assignee { email } project { id name } \
-    grouping { version components fingerprints } activity { kind actor createdAt } \
+    grouping { version components fingerprintDetails { hash title eventCount firstEvent { eventId timestamp } } } \
+    activity { kind actor createdAt } \
     tagFacets(limit: 8) { key distinctValues totalCount topValues { value label count } } \
     eventCounts(from: $from, interval: DAY) { time count } oldestEvent { eventId } latestEvent { eventId } } }";
 
@@ -183,12 +207,23 @@ pub fn IssuePage() -> impl IntoView {
         move || issue.refetch(),
     );
     let account = StoredValue::new(account);
-    move || {
-        loaded(issue.get(), "the issue", |issue_data| {
+    move || match issue.get() {
+        // Not found (or another account's): say so in words, with the way back.
+        Some(Err(error)) if error.code == "NOT_FOUND" => {
+            let list = format!("/{}/issues", account.with_value(|a| a.id.clone()));
+            view! {
+                <div class="error-note" role="alert" data-code="NOT_FOUND" id="issue-missing">
+                    <strong>"This issue does not exist or you have no access to it."</strong>
+                    <p>"It may have been deleted, or merged into another issue. "<a href=list>"Back to the issues"</a></p>
+                </div>
+            }
+            .into_any()
+        }
+        other => loaded(other, "the issue", |issue_data| {
             view! {
                 <IssueView issue=issue_data account=account.get_value() wanted_event on_change=move || issue.refetch()/>
             }
-        })
+        }),
     }
 }
 
@@ -298,7 +333,8 @@ fn IssueView(
                 <h1 id="issue-title"><span class=format!("level level-{}", issue.level)>{issue.level.clone()}</span>{issue.title.clone()}</h1>
                 <p class="muted">{issue.culprit.clone().unwrap_or_default()}</p>
                 <p>
-                    <span class="badge" id="issue-status">{issue.status.to_lowercase()}</span>
+                    <span class="badge status-badge" id="issue-status">{status_words(&issue.status, issue.ignored_until.as_deref(),
+                        issue.ignored_until_more_events, issue.ignored_until_more_users)}</span>
                     {issue.substatus.clone().map(|s| view! { <span class="badge">{s}</span> })}
                     {issue.assignee.clone().and_then(|a| a.email).map(|e| view! { <span class="badge">{format!("assigned to {e}")}</span> })}
                 </p>
@@ -308,7 +344,7 @@ fn IssueView(
                     view! {
                         {button("resolve", "Resolve", true)}
                         {button("resolveNext", "Resolve in next release", false)}
-                        {button("ignore", "Ignore", false)}
+                        {button("ignore", "Ignore forever", false)}
                         {button("ignore100", "Ignore until 100 more events", false)}
                         {button("ignoreHour", "Ignore for an hour", false)}
                         <label class="release-input">
@@ -364,10 +400,10 @@ fn IssueView(
                 <section aria-labelledby="grouping-h" id="grouping">
                     <h2 id="grouping-h">"Why these events are one issue"</h2>
                     {grouping_view(explain(&issue.grouping.components))}
-                    <h3 class="small">{format!("Fingerprint {} (grouping version {})",
-                        noun_for(issue.grouping.fingerprints.len() as i64, "hash"), issue.grouping.version)}</h3>
-                    <Fingerprints issue_id=issue_id.clone() fingerprints=issue.grouping.fingerprints.clone()
-                        can_triage on_done=act.clone()/>
+                    <h3 class="small">{format!("{} (grouping version {})",
+                        noun_for(issue.grouping.fingerprint_details.len() as i64, "Fingerprint"), issue.grouping.version)}</h3>
+                    {fingerprint_list(issue_id.clone(), account_id.clone(), issue.grouping.fingerprint_details.clone(),
+                        can_triage, act.clone())}
                 </section>
                 <section aria-labelledby="activity-h">
                     <h2 id="activity-h">"Activity"</h2>
@@ -417,12 +453,13 @@ fn grouping_view(explanation: Explanation) -> AnyView {
     .into_any()
 }
 
-/// The fingerprints grouped into this issue; with several (after a merge), each can be split
-/// off again into an issue of its own.
-#[component]
-fn Fingerprints<F>(
+/// The fingerprints grouped into this issue, each named by the issue its events were before
+/// a merge (their title), with its event count and first event; with several (after a
+/// merge), each can be split off again into an issue of its own.
+fn fingerprint_list<F>(
     issue_id: String,
-    fingerprints: Vec<String>,
+    account_id: String,
+    fingerprints: Vec<FingerprintDetail>,
     can_triage: bool,
     on_done: F,
 ) -> impl IntoView
@@ -431,24 +468,41 @@ where
 {
     let submit = Submit::new();
     let several = fingerprints.len() > 1;
+    let base = format!("/{account_id}/issues/{issue_id}");
     view! {
-        <ul class="fingerprints small" id="fingerprints">
+        <ul class="fingerprints" id="fingerprints">
             {fingerprints.into_iter().map(|fingerprint| {
                 let issue_id = issue_id.clone();
                 let on_done = on_done.clone();
-                let fingerprint_for_request = fingerprint.clone();
+                let hash = fingerprint.hash.clone();
+                let title = fingerprint.title.clone().unwrap_or_else(|| "No stored event".to_owned());
                 let unmerge = move |_| {
                     let on_done = on_done.clone();
                     submit.mutate(
                         "mutation($i: ID!, $f: String!) { unmergeFingerprint(issueId: $i, fingerprint: $f) { id } }",
-                        json!({"i": issue_id, "f": fingerprint_for_request}),
+                        json!({"i": issue_id, "f": hash}),
                         move |_| on_done("refresh"),
                     );
                 };
+                let events = fingerprint.event_count;
                 view! {
-                    <li><code>{fingerprint.clone()}</code>
+                    <li class="fingerprint" data-hash=fingerprint.hash.clone()>
+                        <div class="fingerprint-text">
+                            <strong class="fingerprint-title">{title.clone()}</strong>
+                            <span class="muted small">
+                                {format!(" · {events} event{}", if events == 1 { "" } else { "s" })}
+                                {fingerprint.first_event.clone().map(|first| view! {
+                                    " · "
+                                    <a class="first-event" href=format!("{base}?event={}", first.event_id) title=local_time(&first.timestamp)>
+                                        {format!("first event {}", since(&first.timestamp))}
+                                    </a>
+                                })}
+                            </span>
+                            <code class="hash small muted">{fingerprint.hash.clone()}</code>
+                        </div>
                         {(several && can_triage).then(|| view! {
-                            <button type="button" class="small" on:click=unmerge disabled=move || submit.pending.get()>"Unmerge"</button>
+                            <button type="button" class="small unmerge" on:click=unmerge disabled=move || submit.pending.get()
+                                aria-label=format!("Unmerge “{title}” into an issue of its own")>"Unmerge"</button>
                         })}
                     </li>
                 }

@@ -16,9 +16,10 @@ use wasm_bindgen::JsCast;
 
 use crate::api::{self, ApiError, IssueRow};
 use crate::app::CurrentAccount;
-use crate::components::{ErrorNote, Loading, Sparkline, Submit, SubmitError, since};
+use crate::components::{ErrorNote, Loading, Sparkline, Submit, SubmitError, since, status_words};
 use crate::live::LiveBadge;
 use crate::search::{self, KnownTag};
+use crate::triage::{self, PriorState};
 
 /// The search a list opens with.
 pub const DEFAULT_QUERY: &str = "is:unresolved";
@@ -307,22 +308,51 @@ pub fn IssueList() -> impl IntoView {
     };
 
     let bulk_submit = Submit::new();
-    let bulk = {
+    // A merge or delete waiting for its confirmation, with the merge's target.
+    let confirming = RwSignal::new(None::<&'static str>);
+    let merge_target = RwSignal::new(String::new());
+    // What the last bulk action did, with its undo when it can be undone.
+    let outcome = RwSignal::new(None::<Outcome>);
+    // The selected issues as listed (id, title, state), in the order they were picked.
+    let selected_rows = move || {
+        let ids = selected.get();
+        page.with(|p| match p {
+            Some(Ok(p)) => ids
+                .iter()
+                .filter_map(|id| p.nodes.iter().find(|r| r.issue.id == *id))
+                .map(|r| r.issue.clone())
+                .collect::<Vec<_>>(),
+            _ => Vec::new(),
+        })
+    };
+    let run_bulk = {
         let reload = reload.clone();
-        move |action: &'static str| {
-            let ids = selected.get_untracked();
-            if ids.is_empty() {
+        move |action: &'static str, rows: Vec<IssueRow>| {
+            if rows.is_empty() {
                 return;
             }
+            confirming.set(None);
+            outcome.set(None);
+            let prior: Vec<PriorState> = rows.iter().map(PriorState::of).collect();
+            let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
+            let count = ids.len();
             let reload = reload.clone();
             let done = move |_| {
+                outcome.set(Some(Outcome {
+                    text: triage::bulk_outcome(action, count),
+                    undo: triage::undo_request(action, &prior),
+                }));
                 selected.set(Vec::new());
                 reload();
             };
             if action == "MERGE" {
+                let target = Some(merge_target.get_untracked())
+                    .filter(|t| ids.contains(t))
+                    .unwrap_or_else(|| ids[0].clone());
+                let sources: Vec<&String> = ids.iter().filter(|id| **id != target).collect();
                 bulk_submit.mutate(
                     "mutation($t: ID!, $s: [ID!]!) { mergeIssues(targetId: $t, sourceIds: $s) { id } }",
-                    json!({"t": ids[0], "s": ids[1..]}),
+                    json!({"t": target, "s": sources}),
                     done,
                 );
             } else {
@@ -332,6 +362,46 @@ pub fn IssueList() -> impl IntoView {
                     done,
                 );
             }
+        }
+    };
+    let bulk = {
+        let run_bulk = run_bulk.clone();
+        move |action: &'static str| {
+            if triage::needs_confirmation(action) {
+                outcome.set(None);
+                merge_target.set(
+                    selected
+                        .get_untracked()
+                        .first()
+                        .cloned()
+                        .unwrap_or_default(),
+                );
+                confirming.set(Some(action));
+            } else {
+                run_bulk(action, untrack(selected_rows));
+            }
+        }
+    };
+    let undo = {
+        let reload = reload.clone();
+        move |_| {
+            let Some(Outcome {
+                text,
+                undo: Some((document, variables)),
+            }) = outcome.get_untracked()
+            else {
+                return;
+            };
+            let reload = reload.clone();
+            bulk_submit.run(async move {
+                api::gql(&document, variables).await?;
+                outcome.set(Some(Outcome {
+                    text: format!("Undone: {text}"),
+                    undo: None,
+                }));
+                reload();
+                Ok(())
+            });
         }
     };
 
@@ -421,19 +491,33 @@ pub fn IssueList() -> impl IntoView {
                 let action = |name: &'static str, label: &'static str, id: &'static str| {
                     let bulk = bulk.clone();
                     view! {
-                        <button type="button" id=id disabled=move || selected.get().is_empty() || bulk_submit.pending.get()
+                        <button type="button" id=id
+                            disabled=move || selected.get().is_empty() || bulk_submit.pending.get() || confirming.get().is_some()
                             on:click=move |_| bulk(name)>{label}</button>
                     }
                 };
                 view! {
                     <div class="bulk" role="group" aria-label="Bulk actions">
                         <span class="muted">{move || format!("{} selected", selected.get().len())}</span>
-                        {action("RESOLVE", "Resolve", "bulk-resolve")}
-                        {action("IGNORE", "Ignore", "bulk-ignore")}
-                        {action("REOPEN", "Reopen", "bulk-reopen")}
-                        {action("BOOKMARK", "Bookmark", "bulk-bookmark")}
-                        {action("MERGE", "Merge", "bulk-merge")}
-                        {action("DELETE", "Delete", "bulk-delete")}
+                        {triage::BULK_ACTIONS.into_iter().map(|(name, label, id)| action(name, label, id)).collect_view()}
+                    </div>
+                }
+            })}
+            {move || confirming.get().map(|action| {
+                // The confirmation names the selection as it is now, and acts on what it named.
+                let rows = selected_rows();
+                let named = rows.clone();
+                let run_bulk = run_bulk.clone();
+                confirm_step(action, rows, merge_target, move || run_bulk(action, named.clone()), move || confirming.set(None))
+            })}
+            {move || outcome.get().map(|Outcome { text, undo: can_undo }| {
+                let undo = undo.clone();
+                view! {
+                    <div class="outcome" id="bulk-outcome" role="status">
+                        <span>{text}</span>
+                        {can_undo.is_some().then(|| view! {
+                            <button type="button" id="bulk-undo" disabled=move || bulk_submit.pending.get() on:click=undo>"Undo"</button>
+                        })}
                     </div>
                 }
             })}
@@ -463,20 +547,21 @@ pub fn IssueList() -> impl IntoView {
                     view! {
                         <table class="issue-table" id="issue-list">
                             <thead><tr>
-                                <th class="check">{can_triage.then(|| view! {
-                                    <input type="checkbox" aria-label="Select all" on:change=toggle_all/>
+                                <th class="pick">{can_triage.then(|| view! {
+                                    <input type="checkbox" aria-label="Select all" on:change=toggle_all
+                                        prop:checked=move || !selected.get().is_empty() && selected.get().len() == shown/>
                                 })}</th>
-                                <th>"Issue"</th>
+                                <th class="title-col">"Issue"</th>
                                 <th class="num">"Events"</th>
                                 <th class="num">"Users"</th>
-                                <th class="hide-narrow">
+                                <th class="hide-narrow spark-col">
                                     <button type="button" class="ghost small" id="sparkline-span"
                                         aria-label="Sparkline span: switch between 24 hours and 14 days"
                                         on:click=move |_| fortnight.update(|f| *f = !*f)>
                                         {move || if fortnight.get() { "14 d" } else { "24 h" }}
                                     </button>
                                 </th>
-                                <th class="hide-narrow">"Last seen"</th>
+                                <th class="hide-narrow seen-col">"Last seen"</th>
                             </tr></thead>
                             <tbody>
                                 {p.nodes.into_iter().map(|row| view! {
@@ -503,6 +588,89 @@ pub fn IssueList() -> impl IntoView {
                     }.into_any()
                 }
             }}
+        </div>
+    }
+}
+
+/// What a bulk action did, in words, with the request that undoes it (when it can be).
+#[derive(Clone, Debug, PartialEq)]
+struct Outcome {
+    text: String,
+    undo: Option<(String, serde_json::Value)>,
+}
+
+/// The confirmation of a bulk action that cannot be undone: a merge names the issues that go
+/// into which (the target can be changed), a delete names the issues it deletes.
+fn confirm_step(
+    action: &'static str,
+    rows: Vec<IssueRow>,
+    merge_target: RwSignal<String>,
+    on_confirm: impl Fn() + 'static,
+    on_cancel: impl Fn() + 'static,
+) -> impl IntoView {
+    let merge = action == "MERGE";
+    let all = StoredValue::new(rows);
+    let question = move || {
+        all.with_value(|rows| {
+            let title_of = |id: &str| {
+                rows.iter()
+                    .find(|r| r.id == id)
+                    .map(|r| r.title.clone())
+                    .unwrap_or_default()
+            };
+            if merge {
+                let target = Some(merge_target.get())
+                    .filter(|t| rows.iter().any(|r| r.id == *t))
+                    .or_else(|| rows.first().map(|r| r.id.clone()))
+                    .unwrap_or_default();
+                let sources: Vec<String> = rows
+                    .iter()
+                    .filter(|r| r.id != target)
+                    .map(|r| r.title.clone())
+                    .collect();
+                triage::merge_question(&title_of(&target), &sources)
+            } else {
+                format!(
+                    "Delete {} and all their events?",
+                    triage::issues(rows.len())
+                )
+            }
+        })
+    };
+    let too_few = merge && all.with_value(|rows| rows.len() < 2);
+    view! {
+        <div class="confirm-step" id="bulk-confirm" role="alertdialog" aria-labelledby="bulk-confirm-q" aria-describedby="bulk-confirm-note">
+            <p id="bulk-confirm-q"><strong>{question}</strong></p>
+            {merge.then(|| view! {
+                <label class="field inline">
+                    <span>"Merge into"</span>
+                    <select id="merge-target" prop:value=move || merge_target.get()
+                        on:change=move |ev| merge_target.set(event_target_value(&ev))>
+                        {all.with_value(|rows| rows.iter().map(|r| view! {
+                            <option value=r.id.clone()>{format!("{} · {}", r.title, r.project.name)}</option>
+                        }).collect_view())}
+                    </select>
+                </label>
+            })}
+            {(!merge).then(|| view! {
+                <ul class="confirm-list">
+                    {all.with_value(|rows| rows.iter().map(|r| view! { <li>{r.title.clone()}</li> }).collect_view())}
+                </ul>
+            })}
+            <p class="muted small" id="bulk-confirm-note">{if too_few {
+                "Select at least two issues of one project to merge."
+            } else if merge {
+                "Their events, counts and fingerprints move into it. This cannot be undone, but each fingerprint can be split off again from the merged issue's page."
+            } else {
+                "This cannot be undone."
+            }}</p>
+            <div class="actions">
+                <button type="button" class="danger" id=if merge { "confirm-merge" } else { "confirm-delete" }
+                    disabled=too_few on:click=move |_| on_confirm()>
+                    {if merge { "Merge" } else { "Delete" }}
+                </button>
+                <button type="button" id="cancel-confirm" on:click=move |_| on_cancel()>"Cancel"</button>
+            </div>
         </div>
     }
 }
@@ -624,7 +792,7 @@ fn IssueRowView(
     let counts: Vec<i64> = row.event_counts.iter().map(|c| c.count).collect();
     view! {
         <tr class="issue-row" data-issue=id.clone() data-status=issue.status.clone()>
-            <td class="check">{can_triage.then(|| view! {
+            <td class="pick">{can_triage.then(|| view! {
                 <input type="checkbox" aria-label=format!("Select {}", issue.title) prop:checked=checked on:change=toggle/>
             })}</td>
             <td>
@@ -635,7 +803,10 @@ fn IssueRowView(
                 <div class="muted small">
                     {issue.culprit.clone().unwrap_or_default()}
                     " · "{issue.project.name.clone()}
-                    {(issue.status != "UNRESOLVED").then(|| view! { <span class="badge">{issue.status.to_lowercase()}</span> })}
+                    {(issue.status != "UNRESOLVED").then(|| view! {
+                        <span class="badge status-badge">{status_words(&issue.status, issue.ignored_until.as_deref(),
+                            issue.ignored_until_more_events, issue.ignored_until_more_users)}</span>
+                    })}
                 </div>
             </td>
             <td class="num">{issue.count}</td>

@@ -122,7 +122,7 @@ fn Sessions() -> impl IntoView {
             <h2 id="sessions-h">"Sessions"</h2>
             <SubmitError submit/>
             {move || loaded(sessions.get(), "sessions", |list| view! {
-                <table class="plain" id="sessions"><tbody>
+                <table class="plain sessions" id="sessions"><tbody>
                     {list.into_iter().map(|s| {
                         let id = s.id.clone();
                         let revoke = move |_| {
@@ -131,7 +131,7 @@ fn Sessions() -> impl IntoView {
                         };
                         view! {
                             <tr>
-                                <td>{s.user_agent.chars().take(60).collect::<String>()}</td>
+                                <td class="session-agent" title=s.user_agent.clone()>{crate::user_agent::describe(&s.user_agent)}</td>
                                 <td>{s.ip.clone()}</td>
                                 <td>{format!("active {}", since(&s.last_used_at))}</td>
                                 <td>{if s.current {

@@ -7,9 +7,10 @@ use leptos::prelude::*;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use crate::api::ApiError;
 use crate::app::CurrentAccount;
 use crate::components::{
-    CopyButton, Field, Submit, SubmitError, account_list, confirm, go_to, loaded,
+    CopyButton, ErrorNote, Field, Submit, SubmitError, account_list, confirm, go_to, loaded,
 };
 
 #[derive(Clone, Debug, Deserialize, PartialEq)]
@@ -63,20 +64,23 @@ const ROLES: [&str; 4] = ["VIEWER", "MEMBER", "ADMIN", "OWNER"];
 #[component]
 pub fn Settings() -> impl IntoView {
     let account = expect_context::<CurrentAccount>().0;
-    // One submission state for the page: the error of any action shows at the top.
-    let submit = Submit::new();
+    // Each section has its own submission state, so an error shows next to what failed.
+    let members = account_list::<Member>(
+        account.id.clone(),
+        "query($a: ID!) { account(id: $a) { members(first: 100) { nodes { id email role } } } }",
+        "/account/members/nodes",
+    );
     view! {
         <div class="settings">
             <h1>{format!("Settings of {}", account.name)}</h1>
             <SettingsTabs account_id=account.id.clone() current="general"/>
             <p class="muted">{format!("Your role: {}", account.viewer_role.to_lowercase())}</p>
-            <SubmitError submit/>
-            <Members account_id=account.id.clone() can_admin=account.can_admin() submit/>
-            {account.can_admin().then(|| view! { <Invites account_id=account.id.clone() submit/> })}
-            <Keys account_id=account.id.clone() can_admin=account.can_admin() submit/>
-            <Tokens account_id=account.id.clone() submit/>
-            {account.can_admin().then(|| view! { <RenameAccount account_id=account.id.clone() name=account.name.clone() submit/> })}
-            <LeaveOrDelete account=account.clone() submit/>
+            {member_list(members, account.can_admin())}
+            {account.can_admin().then(|| view! { <Invites account_id=account.id.clone() submit=Submit::new()/> })}
+            <Keys account_id=account.id.clone() can_admin=account.can_admin()/>
+            <Tokens account_id=account.id.clone() submit=Submit::new()/>
+            {account.can_admin().then(|| view! { <RenameAccount account_id=account.id.clone() name=account.name.clone() submit=Submit::new()/> })}
+            {leave_or_delete(account.clone(), members, Submit::new())}
         </div>
     }
 }
@@ -97,9 +101,20 @@ pub fn SettingsTabs(account_id: String, current: &'static str) -> impl IntoView 
 }
 
 /// Leave the account, or (owners) delete it by typing its slug.
-#[component]
-fn LeaveOrDelete(account: crate::api::AccountSummary, submit: Submit) -> impl IntoView {
+fn leave_or_delete(
+    account: crate::api::AccountSummary,
+    members: LocalResource<Result<Vec<Member>, ApiError>>,
+    submit: Submit,
+) -> impl IntoView {
     let owner = account.viewer_role == "OWNER";
+    // The last owner cannot leave: say so instead of offering it.
+    let sole_owner = move || {
+        owner
+            && members
+                .get()
+                .and_then(Result::ok)
+                .is_some_and(|list| owner_count(&list) == 1)
+    };
     let typed = RwSignal::new(String::new());
     let account_id = StoredValue::new(account.id.clone());
     let slug = account.slug.clone();
@@ -121,13 +136,20 @@ fn LeaveOrDelete(account: crate::api::AccountSummary, submit: Submit) -> impl In
     view! {
         <section class="card" aria-labelledby="danger-h">
             <h2 id="danger-h">"Leave or delete"</h2>
-            <button type="button" class="danger" id="leave-account" on:click=leave>"Leave this account"</button>
+            <div class="with-reason">
+                <button type="button" class="danger" id="leave-account" on:click=leave
+                    disabled=sole_owner aria-describedby=move || sole_owner().then_some("leave-reason")>"Leave this account"</button>
+                {move || sole_owner().then(|| view! {
+                    <span class="reason" id="leave-reason">"The last owner cannot leave: make someone else owner first."</span>
+                })}
+            </div>
             {owner.then(|| view! {
                 <form class="inline-form" on:submit=delete>
                     <Field id="delete-confirm" label=format!("Type {slug} to delete the account and all its data") kind="text" value=typed/>
                     <button type="submit" class="danger" id="delete-account">"Delete account"</button>
                 </form>
             })}
+            <SubmitError submit/>
         </section>
     }
 }
@@ -151,48 +173,88 @@ fn RenameAccount(account_id: String, name: String, submit: Submit) -> impl IntoV
                 <Field id="account-rename" label="Account name" kind="text" value=name/>
                 <button type="submit">"Rename"</button>
             </form>
+            <SubmitError submit/>
         </section>
     }
 }
 
-#[component]
-fn Members(account_id: String, can_admin: bool, submit: Submit) -> impl IntoView {
-    let members = account_list::<Member>(
-        account_id.clone(),
-        "query($a: ID!) { account(id: $a) { members(first: 100) { nodes { id email role } } } }",
-        "/account/members/nodes",
-    );
+/// How many of `members` are owners.
+fn owner_count(members: &[Member]) -> usize {
+    members.iter().filter(|m| m.role == "OWNER").count()
+}
+
+/// Why `member` cannot be removed or demoted, if that is so: an account keeps one owner.
+fn removal_blocked(member: &Member, members: &[Member]) -> Option<&'static str> {
+    (member.role == "OWNER" && owner_count(members) == 1)
+        .then_some("The last owner cannot be removed")
+}
+
+fn member_list(
+    members: LocalResource<Result<Vec<Member>, ApiError>>,
+    can_admin: bool,
+) -> impl IntoView {
     view! {
         <section class="card" aria-labelledby="members-h">
             <h2 id="members-h">"Members"</h2>
             {move || loaded(members.get(), "members", |list| view! {
-                    <table class="plain" id="members"><tbody>
-                        {list.into_iter().map(|m| {
-                            let id = m.id.clone();
-                            let remove_id = m.id.clone();
-                            let remove = move |_| {
-                                submit.mutate("mutation($id: ID!) { removeMember(id: $id) }",
-                                    json!({"id": remove_id}), move |_| members.refetch());
-                            };
-                            let change = move |ev: leptos::ev::Event| {
-                                submit.mutate("mutation($id: ID!, $r: Role!) { changeMemberRole(id: $id, role: $r) { id } }",
-                                    json!({"id": id, "r": event_target_value(&ev)}), move |_| members.refetch());
-                            };
-                            let role = m.role.clone();
-                            view! {
-                                <tr class="member">
-                                    <td>{m.email.clone()}</td>
-                                    <td><label><span class="sr-only">{format!("Role of {}", m.email)}</span>
-                                        <select on:change=change disabled=!can_admin>
-                                            {ROLES.iter().map(|r| view! { <option value=*r selected=role == *r>{r.to_lowercase()}</option> }).collect_view()}
-                                        </select></label></td>
-                                    <td>{can_admin.then(|| view! { <button type="button" on:click=remove>"Remove"</button> })}</td>
-                                </tr>
-                            }
-                        }).collect_view()}
-                    </tbody></table>
-                })}
+                <table class="plain members" id="members"><tbody>
+                    {list.iter().map(|m| member_row(m.clone(), removal_blocked(m, &list), can_admin, move || members.refetch())).collect_view()}
+                </tbody></table>
+            })}
         </section>
+    }
+}
+
+/// One member: their role (admins change it) and Remove, disabled with the reason for the
+/// last owner; an error shows under the row.
+fn member_row(
+    member: Member,
+    blocked: Option<&'static str>,
+    can_admin: bool,
+    on_change: impl Fn() + Clone + Send + Sync + 'static,
+) -> impl IntoView {
+    let submit = Submit::new();
+    let id = StoredValue::new(member.id.clone());
+    let remove = {
+        let on_change = on_change.clone();
+        move |_| {
+            let on_change = on_change.clone();
+            submit.mutate(
+                "mutation($id: ID!) { removeMember(id: $id) }",
+                json!({"id": id.get_value()}),
+                move |_| on_change(),
+            );
+        }
+    };
+    let change = move |ev: leptos::ev::Event| {
+        let on_change = on_change.clone();
+        submit.mutate(
+            "mutation($id: ID!, $r: Role!) { changeMemberRole(id: $id, role: $r) { id } }",
+            json!({"id": id.get_value(), "r": event_target_value(&ev)}),
+            move |_| on_change(),
+        );
+    };
+    let role = member.role.clone();
+    let reason_id = format!("reason-{}", member.id);
+    view! {
+        <tr class="member" data-member=member.id.clone()>
+            <td class="member-email">{member.email.clone()}</td>
+            <td><label><span class="sr-only">{format!("Role of {}", member.email)}</span>
+                <select on:change=change disabled=!can_admin || blocked.is_some()
+                    title=blocked.map(|_| "The last owner must stay an owner: make someone else owner first")>
+                    {ROLES.iter().map(|r| view! { <option value=*r selected=role == *r>{r.to_lowercase()}</option> }).collect_view()}
+                </select></label></td>
+            <td class="member-actions">{can_admin.then(|| view! {
+                <span class="with-reason">
+                    <button type="button" class="remove-member" title=blocked aria-describedby=blocked.map(|_| reason_id.clone())
+                        disabled=move || blocked.is_some() || submit.pending.get() on:click=remove>"Remove"</button>
+                    {blocked.map(|reason| view! { <span class="reason" id=reason_id.clone()>{reason}</span> })}
+                </span>
+            })}</td>
+        </tr>
+        {move || submit.error.get().map(|error| view! {
+            <tr class="row-error"><td colspan="3"><ErrorNote error/></td></tr>
+        })}
     }
 }
 
@@ -231,6 +293,7 @@ fn Invites(account_id: String, submit: Submit) -> impl IntoView {
                 </label>
                 <button type="submit" class="primary" id="send-invite">"Send invite"</button>
             </form>
+            <SubmitError submit/>
             {move || sent.get().map(|a| view! { <p id="invite-sent" role="status">{format!("Invite sent to {a}.")}</p> })}
             {move || loaded(invites.get(), "invites", |list| view! {
                 <table class="plain" id="invites"><tbody>
@@ -249,7 +312,7 @@ fn Invites(account_id: String, submit: Submit) -> impl IntoView {
 }
 
 #[component]
-fn Keys(account_id: String, can_admin: bool, submit: Submit) -> impl IntoView {
+fn Keys(account_id: String, can_admin: bool) -> impl IntoView {
     let projects = account_list::<Project>(
         account_id.clone(),
         "query($a: ID!) { account(id: $a) { projects(first: 100) { nodes { id name fingerprintRules \
@@ -260,7 +323,7 @@ fn Keys(account_id: String, can_admin: bool, submit: Submit) -> impl IntoView {
         <section class="card" aria-labelledby="keys-h">
             <h2 id="keys-h">"Projects and keys"</h2>
             {move || loaded(projects.get(), "projects", |list| list.into_iter().map(|p| view! {
-                    <ProjectBlock project=p can_admin submit on_change=move || projects.refetch()/>
+                    <ProjectBlock project=p can_admin submit=Submit::new() on_change=move || projects.refetch()/>
                 }).collect_view())}
         </section>
     }
@@ -335,6 +398,7 @@ fn ProjectBlock(
                 </form>
                 <p><button type="button" class="danger" on:click=delete>"Delete project"</button></p>
             })}
+            <SubmitError submit/>
         </div>
     }
 }
@@ -437,7 +501,17 @@ fn Tokens(account_id: String, submit: Submit) -> impl IntoView {
                 </label>
                 <button type="submit" class="primary">"Create token"</button>
             </form>
-            {move || secret.get().map(|s| view! { <p role="status">"Copy it now, it is shown once: "<code id="token-secret">{s}</code></p> })}
+            <SubmitError submit/>
+            {move || secret.get().map(|s| {
+                let text = s.clone();
+                view! {
+                    <div class="new-token" role="status">
+                        <p>"Copy it now, it is shown once:"</p>
+                        <p class="dsn-row"><code id="token-secret">{s}</code>
+                            <CopyButton text=Signal::derive(move || text.clone()) id="copy-token"/></p>
+                    </div>
+                }
+            })}
             {move || loaded(tokens.get(), "tokens", |list| view! {
                     <table class="plain"><tbody>
                         {list.into_iter().map(|t| {
@@ -451,5 +525,31 @@ fn Tokens(account_id: String, submit: Submit) -> impl IntoView {
                     </tbody></table>
                 })}
         </section>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn member(id: &str, role: &str) -> Member {
+        Member {
+            id: id.into(),
+            email: format!("{id}@example.com"),
+            role: role.into(),
+        }
+    }
+
+    #[test]
+    fn only_the_last_owner_is_kept_from_removal() {
+        let alone = [member("a", "OWNER"), member("b", "ADMIN")];
+        assert_eq!(
+            removal_blocked(&alone[0], &alone),
+            Some("The last owner cannot be removed")
+        );
+        assert_eq!(removal_blocked(&alone[1], &alone), None);
+        let two = [member("a", "OWNER"), member("b", "OWNER")];
+        assert_eq!(removal_blocked(&two[0], &two), None);
+        assert_eq!(owner_count(&two), 2);
     }
 }

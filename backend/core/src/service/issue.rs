@@ -57,6 +57,12 @@ pub struct Issue {
     pub grouping_components: serde_json::Value,
     /// The member it is assigned to.
     pub assignee_user_id: Option<i64>,
+    /// While ignored until a time: that time.
+    pub ignore_until: Option<DateTime<Utc>>,
+    /// While ignored until more events: the event count (`times_seen`) that wakes it up.
+    pub ignore_until_times_seen: Option<i64>,
+    /// While ignored until more users: the user count (`users_seen`) that wakes it up.
+    pub ignore_until_users_seen: Option<i64>,
 }
 
 impl From<issue::Model> for Issue {
@@ -81,6 +87,9 @@ impl From<issue::Model> for Issue {
             grouping_components: serde_json::from_str(&m.grouping_components)
                 .unwrap_or(serde_json::Value::Null),
             assignee_user_id: m.assignee_user_id,
+            ignore_until: m.ignore_until,
+            ignore_until_times_seen: m.ignore_until_times_seen,
+            ignore_until_users_seen: m.ignore_until_users_seen,
         }
     }
 }
@@ -568,6 +577,100 @@ pub async fn list_fingerprints(scope: &AccountScope, issue_id: i64) -> Result<Ve
     rows.into_iter()
         .map(|r| r.try_get::<String>("", "hash").map_err(Error::from))
         .collect()
+}
+
+/// One fingerprint of an issue with what its stored events say about it: the title they
+/// carry (the issue it was before a merge), how many there are, and the oldest.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct FingerprintDetail {
+    /// The hash (as in [`list_fingerprints`]).
+    pub hash: String,
+    /// The title of the newest stored event grouped by it (the title an unmerge would give
+    /// it); `None` when none is stored (evicted, or grouped before events recorded hashes).
+    pub title: Option<String>,
+    /// Stored events grouped by it (evicted events are not counted).
+    pub event_count: i64,
+    /// The oldest stored event grouped by it.
+    pub first_event: Option<FingerprintEvent>,
+}
+
+/// An event as a fingerprint's detail names it.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct FingerprintEvent {
+    /// The SDK's event id (32 hex).
+    pub event_id: String,
+    /// When it happened.
+    pub timestamp: DateTime<Utc>,
+}
+
+/// The fingerprints of an issue (oldest first) with the title, count and first event of the
+/// stored events each grouped. `NotFound` for another account's issue. Costs a few index
+/// probes of `events (issue_id, grouping_hash)` per fingerprint; an issue has a handful.
+pub async fn list_fingerprint_details(
+    scope: &AccountScope,
+    issue_id: i64,
+) -> Result<Vec<FingerprintDetail>> {
+    use sea_orm::sea_query::{Expr, ExprTrait, Order, Query};
+
+    let hashes = list_fingerprints(scope, issue_id).await?;
+    let conn = scope.db().conn();
+    // Invariant: every query below filters by the scope's account, not only by the issue.
+    let of_hash = |hash: &str| {
+        Query::select()
+            .from("events")
+            .and_where(Expr::col("account_id").eq(scope.account_id().0))
+            .and_where(Expr::col("issue_id").eq(issue_id))
+            .and_where(Expr::col("grouping_hash").eq(hash))
+            .to_owned()
+    };
+    let mut details = Vec::with_capacity(hashes.len());
+    for hash in hashes {
+        let event_count = conn
+            .query_one(
+                &of_hash(&hash)
+                    .expr(Expr::cust("CAST(COUNT(*) AS BIGINT)"))
+                    .to_owned(),
+            )
+            .await?
+            .map(|r| r.try_get_by_index::<i64>(0))
+            .transpose()?
+            .unwrap_or(0);
+        let first_event = conn
+            .query_one(
+                &of_hash(&hash)
+                    .columns(["event_id", "timestamp"])
+                    .order_by("id", Order::Asc)
+                    .limit(1)
+                    .to_owned(),
+            )
+            .await?
+            .map(|r| -> Result<FingerprintEvent> {
+                Ok(FingerprintEvent {
+                    event_id: r.try_get("", "event_id")?,
+                    timestamp: r.try_get("", "timestamp")?,
+                })
+            })
+            .transpose()?;
+        let title = conn
+            .query_one(
+                &of_hash(&hash)
+                    .column("title")
+                    .order_by("id", Order::Desc)
+                    .limit(1)
+                    .to_owned(),
+            )
+            .await?
+            .map(|r| r.try_get::<Option<String>>("", "title"))
+            .transpose()?
+            .flatten();
+        details.push(FingerprintDetail {
+            hash,
+            title,
+            event_count,
+            first_event,
+        });
+    }
+    Ok(details)
 }
 
 /// Splits the fingerprint `hash` back out of an issue into a new issue, with the stored events

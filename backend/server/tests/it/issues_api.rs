@@ -307,6 +307,100 @@ db_test!(
 );
 
 db_test!(
+    async fn merged_fingerprints_name_their_original_issue_and_first_event(backend) {
+        let app = TestApp::spawn(backend).await;
+        let shop = shop(&app).await;
+        let (p, k) = (shop.number, shop.key.as_str());
+        let mut declined = Vec::new();
+        for _ in 0..3 {
+            declined.push(send(&app, p, k, json!({"message": "Payment declined", "level": "error"})).await);
+        }
+        let storm = send(&app, p, k, json!({"message": "Cache miss storm", "level": "warning"})).await;
+        app.run_pending_jobs().await;
+        let list = shop.browser.ok(LIST, json!({"p": shop.project, "q": ""})).await;
+        let id_of = |title: &str| {
+            list["project"]["issues"]["edges"].as_array().expect("edges").iter()
+                .find(|e| e["node"]["title"] == title).map(|e| e["node"]["id"].clone()).expect("issue")
+        };
+        let (target, source) = (id_of("Payment declined"), id_of("Cache miss storm"));
+        shop.browser
+            .ok("mutation($t: ID!, $s: [ID!]!) { mergeIssues(targetId: $t, sourceIds: $s) { id } }", json!({"t": target, "s": [source]}))
+            .await;
+
+        let details = "query($id: ID!) { issue(id: $id) { grouping { fingerprints \
+            fingerprintDetails { hash title eventCount firstEvent { eventId timestamp } } } } }";
+        let grouping = &shop.browser.ok(details, json!({"id": target})).await["issue"]["grouping"];
+        let listed = grouping["fingerprintDetails"].as_array().expect("details");
+        let hashes: Vec<&Value> = listed.iter().map(|d| &d["hash"]).collect();
+        let fingerprints: Vec<&Value> = grouping["fingerprints"].as_array().expect("fingerprints").iter().collect();
+        assert_eq!(hashes, fingerprints, "one detail per fingerprint, in the same order");
+        let summary: Vec<(Value, Value, Value)> = listed
+            .iter()
+            .map(|d| (d["title"].clone(), d["eventCount"].clone(), d["firstEvent"]["eventId"].clone()))
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                (json!("Payment declined"), json!(3), json!(declined[0])),
+                (json!("Cache miss storm"), json!(1), json!(storm)),
+            ]
+        );
+        assert!(listed[0]["firstEvent"]["timestamp"].as_str().is_some_and(|t| t.contains('T')));
+
+        // The first event found by its id leads to the merged issue.
+        let found = shop
+            .browser
+            .ok("query($p: ID!, $e: String!) { event(projectId: $p, eventId: $e) { issue { id } } }", json!({"p": shop.project, "e": storm}))
+            .await;
+        assert_eq!(found["event"]["issue"]["id"], target);
+
+        // Another account's member gets NOT_FOUND, not the details.
+        let (other, _) = user_with_account(&app, "eve@example.com", "Globex").await;
+        assert_eq!(other.err(details, json!({"id": target})).await, "NOT_FOUND");
+
+        // After the unmerge each issue lists only its own fingerprint.
+        shop.browser
+            .ok("mutation($i: ID!, $f: String!) { unmergeFingerprint(issueId: $i, fingerprint: $f) { id } }", json!({"i": target, "f": hashes[1]}))
+            .await;
+        let after = shop.browser.ok(details, json!({"id": target})).await;
+        assert_eq!(after["issue"]["grouping"]["fingerprintDetails"].as_array().map(Vec::len), Some(1));
+    }
+);
+
+db_test!(
+    async fn an_ignored_issue_says_until_when(backend) {
+        let app = TestApp::spawn(backend).await;
+        let shop = shop(&app).await;
+        seed(&app, &shop).await;
+        let list = shop.browser.ok(LIST, json!({"p": shop.project, "q": ""})).await;
+        let id = list["project"]["issues"]["edges"][0]["node"]["id"].clone();
+        let state = "query($id: ID!) { issue(id: $id) { status count ignoredUntil ignoredUntilMoreEvents ignoredUntilMoreUsers } }";
+        let read = |data: Value| {
+            let issue = &data["issue"];
+            (issue["ignoredUntil"].clone(), issue["ignoredUntilMoreEvents"].clone(), issue["ignoredUntilMoreUsers"].clone())
+        };
+
+        shop.browser.ok("mutation($id: ID!) { ignoreIssue(id: $id, moreEvents: 100) { id } }", json!({"id": id})).await;
+        assert_eq!(read(shop.browser.ok(state, json!({"id": id})).await), (Value::Null, json!(100), Value::Null));
+        shop.browser.ok("mutation($id: ID!) { ignoreIssue(id: $id, moreUsers: 5) { id } }", json!({"id": id})).await;
+        assert_eq!(read(shop.browser.ok(state, json!({"id": id})).await), (Value::Null, Value::Null, json!(5)));
+        let until = (chrono::Utc::now() + chrono::Duration::hours(1)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        shop.browser
+            .ok("mutation($id: ID!, $u: DateTime) { ignoreIssue(id: $id, until: $u) { id } }", json!({"id": id, "u": until}))
+            .await;
+        let (at, events, users) = read(shop.browser.ok(state, json!({"id": id})).await);
+        let at = chrono::DateTime::parse_from_rfc3339(at.as_str().expect("a time")).expect("rfc 3339");
+        assert_eq!(at, chrono::DateTime::parse_from_rfc3339(&until).expect("rfc 3339"));
+        assert_eq!((events, users), (Value::Null, Value::Null));
+        // Forever, and back to unresolved: no condition.
+        shop.browser.ok("mutation($id: ID!) { ignoreIssue(id: $id) { id } }", json!({"id": id})).await;
+        assert_eq!(read(shop.browser.ok(state, json!({"id": id})).await), (Value::Null, Value::Null, Value::Null));
+        shop.browser.ok("mutation($id: ID!) { reopenIssue(id: $id) { id } }", json!({"id": id})).await;
+        assert_eq!(read(shop.browser.ok(state, json!({"id": id})).await), (Value::Null, Value::Null, Value::Null));
+    }
+);
+
+db_test!(
     async fn triage_assign_bookmark_delete_and_bulk(backend) {
         let app = TestApp::spawn(backend).await;
         let shop = shop(&app).await;

@@ -381,6 +381,12 @@ db_test!(
         ), "a single fingerprint cannot be split off");
 
         issue::merge_issues(&s.scope, key_error, &[index_error]).await.expect("merge");
+        let details = issue::list_fingerprint_details(&s.scope, key_error).await.expect("details");
+        let described: Vec<(Option<&str>, i64)> = details.iter().map(|d| (d.title.as_deref(), d.event_count)).collect();
+        assert_eq!(described, [(Some("KeyError: 'discount'"), 3), (Some("IndexError: 'discount'"), 2)]);
+        assert!(details.iter().all(|d| d.first_event.is_some()));
+        let other_scope = other_account_scope(&s.app).await;
+        assert!(matches!(issue::list_fingerprint_details(&other_scope, key_error).await, Err(Error::NotFound)));
         let split = issue::unmerge_fingerprint(&s.scope, key_error, &index_hash).await.expect("unmerge");
         assert!(split.title.starts_with("IndexError"), "{}", split.title);
         assert_eq!((split.times_seen, split.users_seen), (2, 2));

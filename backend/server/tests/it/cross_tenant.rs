@@ -17,6 +17,10 @@ const WITHOUT_IDS: &[(&str, &str)] = &[
     ("Query.serverInfo", "server facts, no tenant data"),
     ("Query.signupPolicy", "server setting, no tenant data"),
     (
+        "Query.firstUserBecomesAdmin",
+        "whether the server has any user yet: no tenant data (the sign-up page says it to anyone)",
+    ),
+    (
         "Query.plans",
         "the configured public plans, the same for everyone; no tenant data",
     ),

@@ -6,6 +6,7 @@ mod harness;
 mod accounts;
 mod alerts;
 mod api_limits;
+mod architecture;
 mod auth;
 mod cli;
 mod crash;

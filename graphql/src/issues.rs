@@ -9,7 +9,7 @@ use async_graphql::connection::{Connection, Edge};
 use async_graphql::dataloader::{DataLoader, Loader};
 use async_graphql::{ComplexObject, Context, Enum, ID, Json, Object, SimpleObject};
 use chrono::{DateTime, Duration, Utc};
-use errorwatch_core::ids::{AccountId, ProjectId};
+use errorwatch_core::ids::{AccountId, EventRowId, IssueId, ProjectId};
 use errorwatch_core::scope::AccountScope;
 use errorwatch_core::service::event::{self as events, EventSummary};
 use errorwatch_core::service::issue::{self as issues, IgnoreCondition, StatusChange};
@@ -268,20 +268,22 @@ impl GroupingExplanation {
     /// (the issue it was before a merge), their count and the first of them. Evicted events
     /// are not counted.
     async fn fingerprint_details(&self) -> GqlResult<Vec<FingerprintDetail>> {
-        Ok(issues::list_fingerprint_details(&self.scope, self.issue_id)
-            .await
-            .gql()?
-            .into_iter()
-            .map(|d| FingerprintDetail {
-                hash: d.hash,
-                title: d.title,
-                event_count: d.event_count,
-                first_event: d.first_event.map(|e| FingerprintEvent {
-                    event_id: e.event_id,
-                    timestamp: e.timestamp,
-                }),
-            })
-            .collect())
+        Ok(
+            issues::list_fingerprint_details(&self.scope, IssueId(self.issue_id))
+                .await
+                .gql()?
+                .into_iter()
+                .map(|d| FingerprintDetail {
+                    hash: d.hash,
+                    title: d.title,
+                    event_count: d.event_count,
+                    first_event: d.first_event.map(|e| FingerprintEvent {
+                        event_id: e.event_id,
+                        timestamp: e.timestamp,
+                    }),
+                })
+                .collect(),
+        )
     }
 }
 
@@ -443,7 +445,7 @@ impl Issue {
         Ok(GroupingExplanation {
             version: self.issue.grouping_version,
             components: Json(self.issue.grouping_components.clone()),
-            fingerprints: issues::list_fingerprints(&self.scope, self.issue.id)
+            fingerprints: issues::list_fingerprints(&self.scope, IssueId(self.issue.id))
                 .await
                 .gql()?,
             scope: self.scope.clone(),
@@ -452,7 +454,7 @@ impl Issue {
     }
     /// State changes, merges and regressions, oldest first.
     async fn activity(&self) -> GqlResult<Vec<IssueActivity>> {
-        Ok(issues::list_activity(&self.scope, self.issue.id)
+        Ok(issues::list_activity(&self.scope, IssueId(self.issue.id))
             .await
             .gql()?
             .into_iter()
@@ -467,7 +469,7 @@ impl Issue {
     /// Every tag key with its most frequent values (`limit` per key, 1..=100).
     async fn tag_facets(&self, #[graphql(default = 10)] limit: i32) -> GqlResult<Vec<TagFacet>> {
         Ok(
-            issues::tag_facets(&self.scope, self.issue.id, facet_limit(limit)?)
+            issues::tag_facets(&self.scope, IssueId(self.issue.id), facet_limit(limit)?)
                 .await
                 .gql()?
                 .into_iter()
@@ -497,7 +499,7 @@ impl Issue {
                 "from must be before to, at most 90 days apart",
             ));
         }
-        let hourly = issues::hourly_counts(&self.scope, self.issue.id, from, to)
+        let hourly = issues::hourly_counts(&self.scope, IssueId(self.issue.id), from, to)
             .await
             .gql()?;
         Ok(match interval {
@@ -529,7 +531,7 @@ impl Issue {
         after: Option<String>,
     ) -> GqlResult<Connection<String, Event>> {
         let page = page(first, after)?;
-        let (rows, more) = events::list_events(&self.scope, self.issue.id, page)
+        let (rows, more) = events::list_events(&self.scope, IssueId(self.issue.id), page)
             .await
             .gql()?;
         Ok(connection(
@@ -552,7 +554,7 @@ impl Issue {
     /// The oldest event still stored (events past the retention are evicted, but each issue
     /// keeps its first and latest).
     async fn oldest_event(&self) -> GqlResult<Option<Event>> {
-        let summary = events::oldest_event(&self.scope, self.issue.id)
+        let summary = events::oldest_event(&self.scope, IssueId(self.issue.id))
             .await
             .gql()?;
         Ok(summary.map(|summary| Event {
@@ -646,7 +648,7 @@ impl Event {
     /// The issue it belongs to.
     async fn issue(&self) -> GqlResult<Issue> {
         Ok(Issue {
-            issue: issues::get_issue(&self.scope, self.summary.issue_id)
+            issue: issues::get_issue(&self.scope, IssueId(self.summary.issue_id))
                 .await
                 .gql()?,
             scope: self.scope.clone(),
@@ -801,7 +803,7 @@ impl IssueQuery {
     async fn issue(&self, ctx: &Context<'_>, id: ID) -> GqlResult<Issue> {
         let (scope, issue) = issue_scope(ctx, &id).await?;
         Ok(Issue {
-            issue: issues::get_issue(&scope, issue).await.gql()?,
+            issue: issues::get_issue(&scope, IssueId(issue)).await.gql()?,
             scope,
         })
     }
@@ -830,7 +832,9 @@ pub struct IssueMutation;
 
 async fn change(ctx: &Context<'_>, id: &ID, change: StatusChange) -> GqlResult<Issue> {
     let (scope, issue) = issue_scope(ctx, id).await?;
-    let issue = issues::change_status(&scope, issue, change).await.gql()?;
+    let issue = issues::change_status(&scope, IssueId(issue), change)
+        .await
+        .gql()?;
     Ok(Issue { scope, issue })
 }
 
@@ -902,9 +906,11 @@ impl IssueMutation {
             if source_scope.account_id() != scope.account_id() {
                 return Err(coded("NOT_FOUND", "not found"));
             }
-            sources.push(source);
+            sources.push(IssueId(source));
         }
-        let issue = issues::merge_issues(&scope, target, &sources).await.gql()?;
+        let issue = issues::merge_issues(&scope, IssueId(target), &sources)
+            .await
+            .gql()?;
         Ok(Issue { scope, issue })
     }
 
@@ -920,7 +926,7 @@ impl IssueMutation {
             Some(u) => Some(errorwatch_core::ids::UserId(from_id(Kind::User, &u)?)),
             None => None,
         };
-        let issue = triage::assign(&scope, issue, user).await.gql()?;
+        let issue = triage::assign(&scope, IssueId(issue), user).await.gql()?;
         Ok(Issue { scope, issue })
     }
 
@@ -932,11 +938,11 @@ impl IssueMutation {
         bookmarked: bool,
     ) -> GqlResult<Issue> {
         let (scope, issue) = issue_scope(ctx, &id).await?;
-        triage::set_bookmark(&scope, issue, bookmarked)
+        triage::set_bookmark(&scope, IssueId(issue), bookmarked)
             .await
             .gql()?;
         Ok(Issue {
-            issue: issues::get_issue(&scope, issue).await.gql()?,
+            issue: issues::get_issue(&scope, IssueId(issue)).await.gql()?,
             scope,
         })
     }
@@ -944,7 +950,7 @@ impl IssueMutation {
     /// Deletes an issue with its events (a later event of its fingerprint opens a new issue).
     async fn delete_issue(&self, ctx: &Context<'_>, id: ID) -> GqlResult<ID> {
         let (scope, issue) = issue_scope(ctx, &id).await?;
-        triage::delete_issue(&scope, issue).await.gql()?;
+        triage::delete_issue(&scope, IssueId(issue)).await.gql()?;
         Ok(id)
     }
 
@@ -1014,30 +1020,36 @@ impl IssueMutation {
         for (scope, issue) in targets {
             match action {
                 BulkIssueAction::Resolve => {
-                    issues::change_status(&scope, issue, StatusChange::Resolve)
+                    issues::change_status(&scope, IssueId(issue), StatusChange::Resolve)
                         .await
                         .map(|_| ())
                 }
-                BulkIssueAction::ResolveInNextRelease => {
-                    issues::change_status(&scope, issue, StatusChange::ResolveInNextRelease)
-                        .await
-                        .map(|_| ())
-                }
+                BulkIssueAction::ResolveInNextRelease => issues::change_status(
+                    &scope,
+                    IssueId(issue),
+                    StatusChange::ResolveInNextRelease,
+                )
+                .await
+                .map(|_| ()),
                 BulkIssueAction::Ignore => issues::change_status(
                     &scope,
-                    issue,
+                    IssueId(issue),
                     StatusChange::Ignore(IgnoreCondition::Forever),
                 )
                 .await
                 .map(|_| ()),
                 BulkIssueAction::Reopen => {
-                    issues::change_status(&scope, issue, StatusChange::Reopen)
+                    issues::change_status(&scope, IssueId(issue), StatusChange::Reopen)
                         .await
                         .map(|_| ())
                 }
-                BulkIssueAction::Bookmark => triage::set_bookmark(&scope, issue, true).await,
-                BulkIssueAction::Unbookmark => triage::set_bookmark(&scope, issue, false).await,
-                BulkIssueAction::Delete => triage::delete_issue(&scope, issue).await,
+                BulkIssueAction::Bookmark => {
+                    triage::set_bookmark(&scope, IssueId(issue), true).await
+                }
+                BulkIssueAction::Unbookmark => {
+                    triage::set_bookmark(&scope, IssueId(issue), false).await
+                }
+                BulkIssueAction::Delete => triage::delete_issue(&scope, IssueId(issue)).await,
             }
             .gql()?;
             done.push(to_id(Kind::Issue, issue));
@@ -1057,7 +1069,7 @@ impl IssueMutation {
         fingerprint: String,
     ) -> GqlResult<Issue> {
         let (scope, issue) = issue_scope(ctx, &issue_id).await?;
-        let issue = issues::unmerge_fingerprint(&scope, issue, &fingerprint)
+        let issue = issues::unmerge_fingerprint(&scope, IssueId(issue), &fingerprint)
             .await
             .gql()?;
         Ok(Issue { scope, issue })
@@ -1068,7 +1080,7 @@ impl Event {
     async fn load_payload(&self) -> GqlResult<&serde_json::Value> {
         self.payload
             .get_or_try_init(|| async {
-                let (_, payload) = events::get_event(&self.scope, self.summary.id)
+                let (_, payload) = events::get_event(&self.scope, EventRowId(self.summary.id))
                     .await
                     .gql()?;
                 Ok::<_, async_graphql::Error>(payload)

@@ -5,7 +5,7 @@
 //! filtered to the scope's account, and each item is re-read through the services.
 
 use async_graphql::{Context, ID, Subscription as SubscriptionMacro};
-use errorwatch_core::ids::{AccountId, ProjectId};
+use errorwatch_core::ids::{AccountId, IssueId, ProjectId};
 use errorwatch_core::notify::{self, Change, Notice};
 use errorwatch_core::scope::AccountScope;
 use errorwatch_core::service::event as events;
@@ -89,7 +89,7 @@ fn issues_stream(
         .filter_map(move |n| {
             let scope = scope.clone();
             async move {
-                let issue = issues::get_issue(&scope, n.issue_id).await.ok()?;
+                let issue = issues::get_issue(&scope, IssueId(n.issue_id)).await.ok()?;
                 Some(Issue { scope, issue })
             }
         })

@@ -52,6 +52,14 @@ id_type!(
     InviteId
 );
 id_type!(
+    /// An issue (events grouped by fingerprint, inside a project).
+    IssueId
+);
+id_type!(
+    /// A stored event's row (the `events.id` column; the SDK's 32-hex `event_id` is a string).
+    EventRowId
+);
+id_type!(
     /// An alert rule.
     AlertRuleId
 );

@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use tracing::{info, warn};
 
+use crate::ids::{AccountId, EventRowId, IssueId};
 use crate::jobs::{Job, JobContext};
 use crate::mail::Email;
 
@@ -490,7 +491,9 @@ async fn build_message(
         users: issue.try_get("", "users_seen")?,
         first_seen: issue.try_get("", "first_seen")?,
         last_seen: issue.try_get("", "last_seen")?,
-        url: ctx.alerts.issue_link(account_id, issue_id),
+        url: ctx
+            .alerts
+            .issue_link(AccountId(account_id), IssueId(issue_id)),
     })
 }
 
@@ -499,7 +502,7 @@ async fn build_message(
 async fn top_frame(ctx: &JobContext, account_id: i64, issue_id: i64) -> Option<String> {
     let scope = crate::scope::AccountScope::system(
         &ctx.db,
-        crate::ids::AccountId(account_id),
+        AccountId(account_id),
         "alert delivery reads the latest event's stack trace",
     );
     let latest = crate::service::event::latest_events(&scope, &[issue_id])
@@ -507,7 +510,7 @@ async fn top_frame(ctx: &JobContext, account_id: i64, issue_id: i64) -> Option<S
         .ok()?
         .into_iter()
         .next()?;
-    let (_, payload) = crate::service::event::get_event(&scope, latest.id)
+    let (_, payload) = crate::service::event::get_event(&scope, EventRowId(latest.id))
         .await
         .ok()?;
     describe_top_frame(&payload)

@@ -20,6 +20,7 @@ pub mod trigger;
 use std::time::Duration;
 
 use crate::config::Config;
+use crate::ids::{AccountId, IssueId};
 
 /// Attempts per delivery before it becomes a dead letter.
 pub const MAX_ATTEMPTS: i32 = 5;
@@ -57,7 +58,9 @@ impl Alerts {
     }
 
     /// The dashboard URL of an issue.
-    pub fn issue_link(&self, account_id: i64, issue_id: i64) -> String {
+    pub fn issue_link(&self, account_id: AccountId, issue_id: IssueId) -> String {
+        let account_id = account_id.0;
+        let issue_id = issue_id.0;
         format!(
             "{}/acc_{account_id}/issues/iss_{issue_id}",
             self.public_url.as_str().trim_end_matches('/')

@@ -27,6 +27,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::billing::plan::{Plan, PlanSpec, protocol_categories};
 use crate::db::Db;
+use crate::ids::AccountId;
 use crate::jobs::JobQueue;
 use crate::mail::{Email, SendEmail};
 
@@ -111,9 +112,10 @@ pub async fn account_plan(
     db: &Db,
     plans: &[Plan],
     default_plan: &str,
-    account_id: i64,
+    account_id: AccountId,
     now: DateTime<Utc>,
 ) -> anyhow::Result<AccountPlan> {
+    let account_id = account_id.0;
     let conn = db.conn();
     let select = Query::select()
         .columns([
@@ -310,9 +312,10 @@ impl Quotas {
     /// is accepted, and if so counts it. Categories without a quota are counted, never refused.
     pub async fn admit(
         &self,
-        account_id: i64,
+        account_id: AccountId,
         wanted: &[(&'static str, i64)],
     ) -> anyhow::Result<Admission> {
+        let account_id = account_id.0;
         if wanted.is_empty() {
             return Ok(Admission::Accept(Accepted::default()));
         }
@@ -424,7 +427,8 @@ impl Quotas {
     }
 
     /// The plan that applies to `account_id`, read from the database on first use.
-    pub async fn plan_of(&self, account_id: i64) -> anyhow::Result<Arc<PlanSpec>> {
+    pub async fn plan_of(&self, account_id: AccountId) -> anyhow::Result<Arc<PlanSpec>> {
+        let account_id = account_id.0;
         if let Some(plan) = self.cached_plan(account_id) {
             return Ok(plan);
         }
@@ -457,11 +461,11 @@ impl Quotas {
             &self.0.db,
             &plans,
             &self.0.config.default_plan,
-            account_id,
+            AccountId(account_id),
             now,
         )
         .await?;
-        let stored = stored_usage(&self.0.db, account_id, current.period.start).await?;
+        let stored = stored_usage(&self.0.db, AccountId(account_id), current.period.start).await?;
         let mut accounts = self.0.accounts.lock().map_err(poisoned)?;
         let state = accounts.entry(account_id).or_insert_with(|| AccountState {
             plan: Arc::new(current.plan.spec.clone()),
@@ -973,9 +977,10 @@ struct UsageRow {
 /// Stored usage of an account's period, by quota category.
 pub async fn stored_usage(
     db: &Db,
-    account_id: i64,
+    account_id: AccountId,
     period_start: DateTime<Utc>,
 ) -> anyhow::Result<Vec<(String, i64)>> {
+    let account_id = account_id.0;
     let conn = db.conn();
     let select = Query::select()
         .columns(["category", "quantity"])

@@ -15,6 +15,7 @@ use sea_orm::{
 use serde::{Deserialize, Serialize};
 use tracing::info;
 
+use crate::ids::AccountId;
 use crate::jobs::{EnqueueOptions, Job, JobContext, JobQueue};
 
 /// Evicts events past the retention limits.
@@ -216,7 +217,7 @@ impl Job for EvictEvents {
                             &ctx.db,
                             &plans,
                             default_plan,
-                            account_id,
+                            AccountId(account_id),
                             now,
                         )
                         .await?;

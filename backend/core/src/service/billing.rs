@@ -91,10 +91,10 @@ pub async fn account_billing(scope: &AccountScope, default_plan: &str) -> Result
     scope.require(Role::Viewer)?;
     let db = scope.db();
     let plans: Vec<Plan> = load_plans(db).await.map_err(Error::Internal)?;
-    let current = account_plan(db, &plans, default_plan, scope.account_id().0, Utc::now())
+    let current = account_plan(db, &plans, default_plan, scope.account_id(), Utc::now())
         .await
         .map_err(Error::Internal)?;
-    let stored = stored_usage(db, scope.account_id().0, current.period.start)
+    let stored = stored_usage(db, scope.account_id(), current.period.start)
         .await
         .map_err(Error::Internal)?;
     let subscription = sync::stored(db, scope.account_id())

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, Order, Query, SelectStatement};
 use sea_orm::{ConnectionTrait, QueryResult};
 
-use crate::ids::ProjectId;
+use crate::ids::{EventRowId, IssueId, ProjectId};
 use crate::ingest::envelope::EventId;
 use crate::scope::{AccountScope, Role};
 use crate::service::Page;
@@ -87,11 +87,12 @@ fn select(scope: &AccountScope) -> SelectStatement {
 /// issue.
 pub async fn list_events(
     scope: &AccountScope,
-    issue_id: i64,
+    issue_id: IssueId,
     page: Page,
 ) -> Result<(Vec<EventSummary>, bool)> {
+    let issue_id = issue_id.0;
     scope.require(Role::Viewer)?;
-    crate::service::issue::get_issue(scope, issue_id).await?;
+    crate::service::issue::get_issue(scope, IssueId(issue_id)).await?;
     let mut query = select(scope)
         .and_where(Expr::col("issue_id").eq(issue_id))
         .order_by("id", Order::Desc)
@@ -132,7 +133,8 @@ pub async fn latest_events(scope: &AccountScope, issue_ids: &[i64]) -> Result<Ve
 
 /// The oldest event still stored of an issue (`None` when every event was evicted or the issue
 /// is another account's): one forward probe of `events (issue_id, id)`.
-pub async fn oldest_event(scope: &AccountScope, issue_id: i64) -> Result<Option<EventSummary>> {
+pub async fn oldest_event(scope: &AccountScope, issue_id: IssueId) -> Result<Option<EventSummary>> {
+    let issue_id = issue_id.0;
     scope.require(Role::Viewer)?;
     let query = select(scope)
         .and_where(Expr::col("issue_id").eq(issue_id))
@@ -178,7 +180,11 @@ pub async fn neighbour_event_id(
 }
 
 /// One event with its payload, by row id.
-pub async fn get_event(scope: &AccountScope, id: i64) -> Result<(EventSummary, serde_json::Value)> {
+pub async fn get_event(
+    scope: &AccountScope,
+    id: EventRowId,
+) -> Result<(EventSummary, serde_json::Value)> {
+    let id = id.0;
     scope.require(Role::Viewer)?;
     let query = select(scope)
         .column("payload")

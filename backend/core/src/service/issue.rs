@@ -14,6 +14,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use crate::entity::{issue, issue_activity};
+use crate::ids::{IssueId, ProjectId};
 use crate::notify::{Change, Notice};
 use crate::scope::{AccountScope, Actor, Role};
 use crate::{Error, Result};
@@ -152,13 +153,15 @@ pub(crate) async fn load(scope: &AccountScope, issue_id: i64) -> Result<issue::M
 }
 
 /// One issue of the scope's account; `NotFound` for other accounts' issues.
-pub async fn get_issue(scope: &AccountScope, issue_id: i64) -> Result<Issue> {
+pub async fn get_issue(scope: &AccountScope, issue_id: IssueId) -> Result<Issue> {
+    let issue_id = issue_id.0;
     scope.require(Role::Viewer)?;
     Ok(load(scope, issue_id).await?.into())
 }
 
 /// The issues of a project, most recently seen first.
-pub async fn list_issues(scope: &AccountScope, project_id: i64) -> Result<Vec<Issue>> {
+pub async fn list_issues(scope: &AccountScope, project_id: ProjectId) -> Result<Vec<Issue>> {
+    let project_id = project_id.0;
     scope.require(Role::Viewer)?;
     Ok(issue::Entity::find()
         .filter(issue::Column::AccountId.eq(scope.account_id().0))
@@ -172,7 +175,8 @@ pub async fn list_issues(scope: &AccountScope, project_id: i64) -> Result<Vec<Is
 }
 
 /// The issue's activity, oldest first.
-pub async fn list_activity(scope: &AccountScope, issue_id: i64) -> Result<Vec<Activity>> {
+pub async fn list_activity(scope: &AccountScope, issue_id: IssueId) -> Result<Vec<Activity>> {
+    let issue_id = issue_id.0;
     scope.require(Role::Viewer)?;
     load(scope, issue_id).await?;
     Ok(issue_activity::Entity::find()
@@ -216,9 +220,10 @@ pub(crate) async fn record_activity(
 /// Changes an issue's state (members and up) and records who did it.
 pub async fn change_status(
     scope: &AccountScope,
-    issue_id: i64,
+    issue_id: IssueId,
     change: StatusChange,
 ) -> Result<Issue> {
+    let issue_id = issue_id.0;
     scope.require(Role::Member)?;
     let current = load(scope, issue_id).await?;
     let now = Utc::now();
@@ -417,9 +422,12 @@ async fn count_users(conn: &impl ConnectionTrait, issue_id: i64) -> Result<i64> 
 /// of any merged fingerprint land in the target.
 pub async fn merge_issues(
     scope: &AccountScope,
-    target_id: i64,
-    source_ids: &[i64],
+    target_id: IssueId,
+    source_ids: &[IssueId],
 ) -> Result<Issue> {
+    let target_id = target_id.0;
+    let source_ids: Vec<i64> = source_ids.iter().map(|id| id.0).collect();
+    let source_ids = source_ids.as_slice();
     use sea_orm::sea_query::{Expr, ExprTrait, Query};
 
     scope.require(Role::Member)?;
@@ -556,7 +564,8 @@ pub async fn merge_issues(
 }
 
 /// The fingerprints (hashes) grouped into an issue, oldest first.
-pub async fn list_fingerprints(scope: &AccountScope, issue_id: i64) -> Result<Vec<String>> {
+pub async fn list_fingerprints(scope: &AccountScope, issue_id: IssueId) -> Result<Vec<String>> {
+    let issue_id = issue_id.0;
     use sea_orm::sea_query::{Expr, ExprTrait, Order, Query};
 
     scope.require(Role::Viewer)?;
@@ -608,11 +617,12 @@ pub struct FingerprintEvent {
 /// probes of `events (issue_id, grouping_hash)` per fingerprint; an issue has a handful.
 pub async fn list_fingerprint_details(
     scope: &AccountScope,
-    issue_id: i64,
+    issue_id: IssueId,
 ) -> Result<Vec<FingerprintDetail>> {
+    let issue_id = issue_id.0;
     use sea_orm::sea_query::{Expr, ExprTrait, Order, Query};
 
-    let hashes = list_fingerprints(scope, issue_id).await?;
+    let hashes = list_fingerprints(scope, IssueId(issue_id)).await?;
     let conn = scope.db().conn();
     // Invariant: every query below filters by the scope's account, not only by the issue.
     let of_hash = |hash: &str| {
@@ -676,14 +686,19 @@ pub async fn list_fingerprint_details(
 /// Splits the fingerprint `hash` back out of an issue into a new issue, with the stored events
 /// grouped by it; hourly counts and tag values move with those events. Counters of events
 /// already evicted stay with the original issue (their fingerprint is not recorded).
-pub async fn unmerge_fingerprint(scope: &AccountScope, issue_id: i64, hash: &str) -> Result<Issue> {
+pub async fn unmerge_fingerprint(
+    scope: &AccountScope,
+    issue_id: IssueId,
+    hash: &str,
+) -> Result<Issue> {
+    let issue_id = issue_id.0;
     use std::collections::{BTreeMap, HashSet};
 
     use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Order, Query};
 
     scope.require(Role::Member)?;
     let original = load(scope, issue_id).await?;
-    let fingerprints = list_fingerprints(scope, issue_id).await?;
+    let fingerprints = list_fingerprints(scope, IssueId(issue_id)).await?;
     if !fingerprints.iter().any(|h| h == hash) {
         return Err(Error::NotFound);
     }
@@ -947,9 +962,10 @@ pub(crate) fn fold_facets(
 /// are the `environment` facet).
 pub async fn tag_facets(
     scope: &AccountScope,
-    issue_id: i64,
+    issue_id: IssueId,
     limit: usize,
 ) -> Result<Vec<TagFacet>> {
+    let issue_id = issue_id.0;
     use sea_orm::sea_query::{Expr, ExprTrait, Order, Query};
 
     scope.require(Role::Viewer)?;
@@ -1032,10 +1048,11 @@ pub(crate) fn user_label(user: &serde_json::Value) -> Option<String> {
 /// (for sparklines and charts). At most 24 × 90 hours.
 pub async fn hourly_counts(
     scope: &AccountScope,
-    issue_id: i64,
+    issue_id: IssueId,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
 ) -> Result<Vec<(DateTime<Utc>, i64)>> {
+    let issue_id = issue_id.0;
     use std::collections::HashMap;
 
     use sea_orm::sea_query::{Expr, ExprTrait, Query};

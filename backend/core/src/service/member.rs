@@ -497,10 +497,15 @@ async fn member_limit(
     let plans = crate::billing::plan::load_plans(db)
         .await
         .map_err(Error::Internal)?;
-    let current =
-        crate::billing::quota::account_plan(db, &plans, default_plan, account_id, Utc::now())
-            .await
-            .map_err(Error::Internal)?;
+    let current = crate::billing::quota::account_plan(
+        db,
+        &plans,
+        default_plan,
+        AccountId(account_id),
+        Utc::now(),
+    )
+    .await
+    .map_err(Error::Internal)?;
     Ok(current
         .plan
         .spec

@@ -285,7 +285,7 @@ async fn current_plan(scope: &AccountScope, stripe: &Stripe) -> Result<String> {
         scope.db(),
         &plans,
         stripe.default_plan(),
-        scope.account_id().0,
+        scope.account_id(),
         Utc::now(),
     )
     .await?;

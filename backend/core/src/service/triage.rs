@@ -11,7 +11,7 @@ use sea_orm::{
 use serde_json::json;
 
 use crate::entity::{issue, membership, user};
-use crate::ids::UserId;
+use crate::ids::{IssueId, UserId};
 use crate::scope::{AccountScope, Role};
 use crate::service::issue::{Issue, actor_name, load, record_activity};
 use crate::{Error, Result};
@@ -19,9 +19,10 @@ use crate::{Error, Result};
 /// Assigns an issue to a member of its account (`None` unassigns). Members and up.
 pub async fn assign(
     scope: &AccountScope,
-    issue_id: i64,
+    issue_id: IssueId,
     assignee: Option<UserId>,
 ) -> Result<Issue> {
+    let issue_id = issue_id.0;
     scope.require(Role::Member)?;
     let row = load(scope, issue_id).await?;
     let email = match assignee {
@@ -67,7 +68,8 @@ pub async fn assign(
 }
 
 /// Bookmarks (or un-bookmarks) an issue for the acting user. Idempotent.
-pub async fn set_bookmark(scope: &AccountScope, issue_id: i64, bookmarked: bool) -> Result<()> {
+pub async fn set_bookmark(scope: &AccountScope, issue_id: IssueId, bookmarked: bool) -> Result<()> {
+    let issue_id = issue_id.0;
     scope.require(Role::Viewer)?;
     let user = scope.user_id().ok_or(Error::Forbidden)?;
     load(scope, issue_id).await?;
@@ -129,7 +131,8 @@ pub async fn bookmarked(scope: &AccountScope, issue_ids: &[i64]) -> Result<HashS
 
 /// Deletes an issue with its events and their attachments (members and up). Its fingerprints
 /// go too, so a later event opens a new issue.
-pub async fn delete_issue(scope: &AccountScope, issue_id: i64) -> Result<()> {
+pub async fn delete_issue(scope: &AccountScope, issue_id: IssueId) -> Result<()> {
+    let issue_id = issue_id.0;
     scope.require(Role::Member)?;
     let row = load(scope, issue_id).await?;
     let conn = scope.db().conn();

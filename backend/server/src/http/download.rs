@@ -23,6 +23,7 @@ use errorwatch_graphql::ids::{Kind, from_id};
 
 use super::AppState;
 use super::graphql::{Caller, Csrf, authenticate, error_response, rate_limit};
+use errorwatch_core::ids::EventRowId;
 
 /// `GET /graphql/download/attachments/{id}`: the attachment's bytes with its content type.
 pub async fn attachment(
@@ -96,7 +97,7 @@ pub async fn event(
             Ok(found) => found,
             Err(response) => return response,
         };
-    let (summary, payload) = match event::get_event(&scope, number).await {
+    let (summary, payload) = match event::get_event(&scope, EventRowId(number)).await {
         Ok(found) => found,
         Err(e) => return domain_error(e),
     };

@@ -536,7 +536,7 @@ pub(crate) async fn spool(
         refuse(Limited::Ip.reason());
         return Err(IngestError::RateLimited(wait, Limited::Ip));
     }
-    let plan = state.quotas.plan_of(info.account_id.0).await.map_err(|e| {
+    let plan = state.quotas.plan_of(info.account_id).await.map_err(|e| {
         tracing::error!(error = format!("{e:#}"), "cannot read the account's plan");
         IngestError::Internal
     })?;
@@ -557,7 +557,7 @@ pub(crate) async fn spool(
         refuse(Limited::Spike.reason());
         return Err(IngestError::RateLimited(wait, Limited::Spike));
     }
-    let accepted = match state.quotas.admit(info.account_id.0, &wants).await {
+    let accepted = match state.quotas.admit(info.account_id, &wants).await {
         Ok(Admission::Accept(accepted)) => accepted,
         Ok(Admission::Reject(limit)) => {
             refuse("usage_exceeded");

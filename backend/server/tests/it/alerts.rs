@@ -8,7 +8,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use errorwatch_core::Error;
-use errorwatch_core::ids::{AlertRuleId, AlertTargetId, ProjectId};
+use errorwatch_core::ids::{AlertRuleId, AlertTargetId, IssueId, ProjectId};
 use errorwatch_core::scope::AccountScope;
 use errorwatch_core::service::alert::{self, RuleInput, TargetInput};
 use errorwatch_core::service::issue::{self, StatusChange};
@@ -241,7 +241,7 @@ db_test!(
 
         // A regression fires once.
         let issue_id = sent[0].issue_id.expect("an issue");
-        issue::change_status(&s.scope, issue_id, StatusChange::Resolve)
+        issue::change_status(&s.scope, IssueId(issue_id), StatusChange::Resolve)
             .await
             .expect("resolve");
         s.send("KeyError").await;
@@ -341,7 +341,7 @@ db_test!(
             assert!(Instant::now() < deadline, "{} requests", receiver.requests());
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        let issues = issue::list_issues(&s.scope, s.project_id).await.expect("issues");
+        let issues = issue::list_issues(&s.scope, ProjectId(s.project_id)).await.expect("issues");
         assert_eq!(issues.len(), 20);
     }
 );
@@ -589,10 +589,10 @@ db_test!(
         let rule = s.rule("ignored_expired", &[target.id]).await;
         s.send("KeyError").await;
         s.settle().await;
-        let issues = issue::list_issues(&s.scope, s.project_id).await.expect("issues");
+        let issues = issue::list_issues(&s.scope, ProjectId(s.project_id)).await.expect("issues");
         issue::change_status(
             &s.scope,
-            issues[0].id,
+            IssueId(issues[0].id),
             StatusChange::Ignore(IgnoreCondition::MoreEvents(2)),
         )
         .await

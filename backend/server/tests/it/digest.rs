@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 
 use crate::harness::{TestApp, db_test};
 use crate::ingest::{Target, create_project, post_raw};
+use errorwatch_core::ids::{IssueId, ProjectId};
 
 /// One exception event of bug `ty`.
 struct Event<'a> {
@@ -92,14 +93,16 @@ async fn count(app: &TestApp, sql: String) -> i64 {
 }
 
 async fn only_issue(scope: &AccountScope, project_id: i64) -> issue::Issue {
-    let issues = issue::list_issues(scope, project_id).await.expect("list");
+    let issues = issue::list_issues(scope, ProjectId(project_id))
+        .await
+        .expect("list");
     assert_eq!(issues.len(), 1, "{issues:?}");
     issues.into_iter().next().expect("one issue")
 }
 
 /// `key`'s values on the issue with their counts, most frequent first.
 async fn tag_values(scope: &AccountScope, issue_id: i64, key: &str) -> Vec<(String, i64)> {
-    issue::tag_facets(scope, issue_id, 100)
+    issue::tag_facets(scope, IssueId(issue_id), 100)
         .await
         .expect("facets")
         .into_iter()
@@ -147,7 +150,7 @@ db_test!(
         assert_eq!(issue.last_seen, hour + TimeDelta::minutes(117));
         assert_eq!(issue.first_release.as_deref(), Some("shop@1"));
         assert_eq!(issue.last_release.as_deref(), Some("shop@1"), "the last release in batch order");
-        let hourly = issue::hourly_counts(&target.scope, issue.id, hour, hour + TimeDelta::hours(2))
+        let hourly = issue::hourly_counts(&target.scope, IssueId(issue.id), hour, hour + TimeDelta::hours(2))
             .await
             .expect("hourly");
         assert_eq!(hourly, [(hour, 22), (hour + TimeDelta::hours(1), 20)]);
@@ -227,18 +230,18 @@ db_test!(
         let id = only_issue(scope, target.project_id).await.id;
 
         // Resolved now: three later events in one batch regress it once.
-        issue::change_status(scope, id, StatusChange::Resolve).await.expect("resolve");
+        issue::change_status(scope, IssueId(id), StatusChange::Resolve).await.expect("resolve");
         for _ in 0..3 {
             send(&app, &target, &Event::of("KeyError")).await;
         }
         app.digest_spooled().await;
-        let issue = issue::get_issue(scope, id).await.expect("issue");
+        let issue = issue::get_issue(scope, IssueId(id)).await.expect("issue");
         assert_eq!((issue.status.as_str(), issue.substatus.as_deref()), ("unresolved", Some("regressed")));
         assert_eq!(issue.times_seen, 4);
 
         // Resolved in shop@1.2: a batch of older releases leaves it resolved; a batch whose
         // second event is newer regresses it once, naming that event's release.
-        issue::change_status(scope, id, StatusChange::ResolveInRelease("shop@1.2".to_owned()))
+        issue::change_status(scope, IssueId(id), StatusChange::ResolveInRelease("shop@1.2".to_owned()))
             .await
             .expect("resolve in release");
         for release in ["shop@1.1", "shop@1.0"] {
@@ -247,17 +250,17 @@ db_test!(
             send(&app, &target, &event).await;
         }
         app.digest_spooled().await;
-        assert_eq!(issue::get_issue(scope, id).await.expect("issue").status, "resolved");
+        assert_eq!(issue::get_issue(scope, IssueId(id)).await.expect("issue").status, "resolved");
         for release in ["shop@1.1", "shop@1.3", "shop@1.4"] {
             let mut event = Event::of("KeyError");
             event.release = Some(release);
             send(&app, &target, &event).await;
         }
         app.digest_spooled().await;
-        let issue = issue::get_issue(scope, id).await.expect("issue");
+        let issue = issue::get_issue(scope, IssueId(id)).await.expect("issue");
         assert_eq!((issue.status.as_str(), issue.substatus.as_deref()), ("unresolved", Some("regressed")));
         assert_eq!(issue.times_seen, 9);
-        let activity = issue::list_activity(scope, id).await.expect("activity");
+        let activity = issue::list_activity(scope, IssueId(id)).await.expect("activity");
         let kinds: Vec<&str> = activity.iter().map(|a| a.kind.as_str()).collect();
         assert_eq!(kinds, ["resolved", "regression", "resolved", "regression"]);
         assert_eq!(activity[3].data["release"], "shop@1.3");
@@ -289,7 +292,7 @@ db_test!(
 
         let acme_issue = only_issue(&acme.scope, acme.project_id).await;
         assert_eq!((acme_issue.times_seen, acme_issue.users_seen), (4, 2));
-        let globex_issues = issue::list_issues(&globex.scope, globex.project_id).await.expect("list");
+        let globex_issues = issue::list_issues(&globex.scope, ProjectId(globex.project_id)).await.expect("list");
         assert_eq!(globex_issues.len(), 2, "{globex_issues:?}");
         for issue in &globex_issues {
             assert_eq!((issue.times_seen, issue.users_seen), (1, 1), "{issue:?}");
@@ -346,7 +349,7 @@ db_test!(
         // and a users update per issue. Nothing per event.
         assert!(statements[0] <= 13 + 2 + 2 * 5, "{statements:?}");
         assert!(statements[1] <= 13 + 5, "{statements:?}");
-        let issues = issue::list_issues(&target.scope, target.project_id).await.expect("list");
+        let issues = issue::list_issues(&target.scope, ProjectId(target.project_id)).await.expect("list");
         assert_eq!(issues.len(), 5);
         // Each bug sees two users a round, two others the next.
         assert!(issues.iter().all(|i| i.times_seen == 80 && i.users_seen == 4), "{issues:?}");

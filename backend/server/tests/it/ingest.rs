@@ -10,6 +10,7 @@ use errorwatch_core::service::{account, project, user};
 use serde_json::Value;
 
 use crate::harness::{TestApp, db_test};
+use errorwatch_core::ids::ProjectId;
 
 const CORPUS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/corpus");
 
@@ -210,7 +211,7 @@ db_test!(
         assert_eq!(app.scalar("SELECT COUNT(DISTINCT fingerprint) FROM issues").await, 1, "with the same hash");
         assert_eq!(app.scalar("SELECT CAST(MAX(times_seen) AS BIGINT) FROM issues").await, 1);
         for target in [&web, &api, &other] {
-            let issues = errorwatch_core::service::issue::list_issues(&target.scope, target.project_id)
+            let issues = errorwatch_core::service::issue::list_issues(&target.scope, ProjectId(target.project_id))
                 .await
                 .expect("list");
             assert_eq!(issues.len(), 1, "project {}", target.project_id);

@@ -9,6 +9,7 @@ use errorwatch_core::service::project;
 
 use crate::harness::{TestApp, db_test};
 use crate::ingest::{create_project, other_account_scope, post_raw};
+use errorwatch_core::ids::{IssueId, ProjectId};
 
 struct Setup {
     app: TestApp,
@@ -32,7 +33,7 @@ impl Setup {
     /// Sends one exception event (always the same bug) and digests it; returns the issue id.
     async fn send(&self, release: &str, user: &str) -> i64 {
         self.send_typed("KeyError", release, user).await;
-        let issues = issue::list_issues(&self.scope, self.project_id)
+        let issues = issue::list_issues(&self.scope, ProjectId(self.project_id))
             .await
             .expect("list");
         assert_eq!(issues.len(), 1, "one bug, one issue");
@@ -60,12 +61,14 @@ impl Setup {
     }
 
     async fn state(&self, id: i64) -> (String, Option<String>) {
-        let issue = issue::get_issue(&self.scope, id).await.expect("issue");
+        let issue = issue::get_issue(&self.scope, IssueId(id))
+            .await
+            .expect("issue");
         (issue.status, issue.substatus)
     }
 
     async fn activity(&self, id: i64) -> Vec<String> {
-        issue::list_activity(&self.scope, id)
+        issue::list_activity(&self.scope, IssueId(id))
             .await
             .expect("activity")
             .into_iter()
@@ -82,15 +85,15 @@ db_test!(
     async fn a_resolved_issue_regresses_on_a_new_event(backend) {
         let s = setup(backend).await;
         let id = s.send("shop@1.0", "u1").await;
-        let resolved = issue::change_status(&s.scope, id, StatusChange::Resolve).await.expect("resolve");
+        let resolved = issue::change_status(&s.scope, IssueId(id), StatusChange::Resolve).await.expect("resolve");
         assert_eq!(resolved.status, "resolved");
         s.send("shop@1.0", "u1").await;
         assert_eq!(s.state(id).await, state("unresolved", Some("regressed")));
         assert_eq!(s.activity(id).await, ["resolved", "regression"]);
-        let activity = issue::list_activity(&s.scope, id).await.expect("activity");
+        let activity = issue::list_activity(&s.scope, IssueId(id)).await.expect("activity");
         assert!(activity[0].actor.starts_with("user:"), "{:?}", activity[0]);
         assert_eq!(activity[1].actor, "system:digest");
-        let issue = issue::get_issue(&s.scope, id).await.expect("issue");
+        let issue = issue::get_issue(&s.scope, IssueId(id)).await.expect("issue");
         assert_eq!(issue.times_seen, 2);
         assert_eq!(issue.users_seen, 1);
     }
@@ -100,12 +103,12 @@ db_test!(
     async fn resolution_in_a_release_is_release_aware(backend) {
         let s = setup(backend).await;
         let id = s.send("shop@1.1", "u1").await;
-        issue::change_status(&s.scope, id, StatusChange::ResolveInRelease("shop@1.2".to_owned())).await.expect("resolve");
+        issue::change_status(&s.scope, IssueId(id), StatusChange::ResolveInRelease("shop@1.2".to_owned())).await.expect("resolve");
         s.send("shop@1.1", "u2").await;
         assert_eq!(s.state(id).await, state("resolved", None), "an old release is no regression");
         s.send("shop@1.3", "u3").await;
         assert_eq!(s.state(id).await, state("unresolved", Some("regressed")));
-        assert_eq!(issue::get_issue(&s.scope, id).await.expect("issue").users_seen, 3);
+        assert_eq!(issue::get_issue(&s.scope, IssueId(id)).await.expect("issue").users_seen, 3);
     }
 );
 
@@ -113,7 +116,7 @@ db_test!(
     async fn resolution_in_the_next_release(backend) {
         let s = setup(backend).await;
         let id = s.send("shop@2.0", "u1").await;
-        let resolved = issue::change_status(&s.scope, id, StatusChange::ResolveInNextRelease).await.expect("resolve");
+        let resolved = issue::change_status(&s.scope, IssueId(id), StatusChange::ResolveInNextRelease).await.expect("resolve");
         assert_eq!(resolved.resolution_release.as_deref(), Some("shop@2.0"));
         s.send("shop@2.0", "u1").await;
         assert_eq!(s.state(id).await, state("resolved", None), "the current release is still broken, as known");
@@ -126,33 +129,33 @@ db_test!(
     async fn ignore_conditions_run_out(backend) {
         let s = setup(backend).await;
         let id = s.send("shop@1.0", "u1").await;
-        issue::change_status(&s.scope, id, StatusChange::Ignore(IgnoreCondition::MoreEvents(2))).await.expect("ignore");
+        issue::change_status(&s.scope, IssueId(id), StatusChange::Ignore(IgnoreCondition::MoreEvents(2))).await.expect("ignore");
         s.send("shop@1.0", "u1").await;
         assert_eq!(s.state(id).await, state("ignored", None));
         s.send("shop@1.0", "u1").await;
         assert_eq!(s.state(id).await, state("unresolved", Some("escalating")));
 
-        issue::change_status(&s.scope, id, StatusChange::Ignore(IgnoreCondition::MoreUsers(1))).await.expect("ignore");
+        issue::change_status(&s.scope, IssueId(id), StatusChange::Ignore(IgnoreCondition::MoreUsers(1))).await.expect("ignore");
         s.send("shop@1.0", "u1").await;
         assert_eq!(s.state(id).await, state("ignored", None), "a known user does not count");
         s.send("shop@1.0", "u9").await;
         assert_eq!(s.state(id).await, state("unresolved", Some("escalating")));
 
-        issue::change_status(&s.scope, id, StatusChange::Ignore(IgnoreCondition::Forever)).await.expect("ignore");
+        issue::change_status(&s.scope, IssueId(id), StatusChange::Ignore(IgnoreCondition::Forever)).await.expect("ignore");
         for user in ["a", "b", "c"] {
             s.send("shop@1.0", user).await;
         }
         assert_eq!(s.state(id).await, state("ignored", None));
         let past = chrono::Utc::now() - chrono::Duration::minutes(1);
         assert!(matches!(
-            issue::change_status(&s.scope, id, StatusChange::Ignore(IgnoreCondition::Until(past))).await,
+            issue::change_status(&s.scope, IssueId(id), StatusChange::Ignore(IgnoreCondition::Until(past))).await,
             Err(Error::Validation { .. })
         ));
         let until = chrono::Utc::now() + chrono::Duration::hours(1);
-        issue::change_status(&s.scope, id, StatusChange::Ignore(IgnoreCondition::Until(until))).await.expect("ignore");
+        issue::change_status(&s.scope, IssueId(id), StatusChange::Ignore(IgnoreCondition::Until(until))).await.expect("ignore");
         s.send("shop@1.0", "u1").await;
         assert_eq!(s.state(id).await, state("ignored", None), "still before the time");
-        let reopened = issue::change_status(&s.scope, id, StatusChange::Reopen).await.expect("reopen");
+        let reopened = issue::change_status(&s.scope, IssueId(id), StatusChange::Reopen).await.expect("reopen");
         assert_eq!(reopened.status, "unresolved");
         assert_eq!(
             s.activity(id).await,
@@ -166,10 +169,10 @@ db_test!(
         let s = setup(backend).await;
         let id = s.send("shop@1.0", "u1").await;
         let other_scope = other_account_scope(&s.app).await;
-        assert!(matches!(issue::get_issue(&other_scope, id).await, Err(Error::NotFound)));
-        assert!(matches!(issue::change_status(&other_scope, id, StatusChange::Resolve).await, Err(Error::NotFound)));
-        assert!(matches!(issue::list_activity(&other_scope, id).await, Err(Error::NotFound)));
-        assert!(issue::list_issues(&other_scope, s.project_id).await.expect("list").is_empty());
+        assert!(matches!(issue::get_issue(&other_scope, IssueId(id)).await, Err(Error::NotFound)));
+        assert!(matches!(issue::change_status(&other_scope, IssueId(id), StatusChange::Resolve).await, Err(Error::NotFound)));
+        assert!(matches!(issue::list_activity(&other_scope, IssueId(id)).await, Err(Error::NotFound)));
+        assert!(issue::list_issues(&other_scope, ProjectId(s.project_id)).await.expect("list").is_empty());
         assert_eq!(s.state(id).await, state("unresolved", None));
     }
 );
@@ -183,22 +186,22 @@ db_test!(
         for user in ["u2", "u3"] {
             s.send_typed("IndexError", "shop@1.1", user).await;
         }
-        let issues = issue::list_issues(&s.scope, s.project_id).await.expect("list");
+        let issues = issue::list_issues(&s.scope, ProjectId(s.project_id)).await.expect("list");
         assert_eq!(issues.len(), 2);
         let key_error = issues.iter().find(|i| i.title.starts_with("KeyError")).expect("KeyError issue").id;
         let index_error = issues.iter().find(|i| i.title.starts_with("IndexError")).expect("IndexError issue").id;
 
         let other_scope = other_account_scope(&s.app).await;
-        assert!(matches!(issue::merge_issues(&other_scope, key_error, &[index_error]).await, Err(Error::NotFound)));
-        assert!(matches!(issue::merge_issues(&s.scope, key_error, &[key_error]).await, Err(Error::Validation { .. })));
+        assert!(matches!(issue::merge_issues(&other_scope, IssueId(key_error), &[IssueId(index_error)]).await, Err(Error::NotFound)));
+        assert!(matches!(issue::merge_issues(&s.scope, IssueId(key_error), &[IssueId(key_error)]).await, Err(Error::Validation { .. })));
 
-        let merged = issue::merge_issues(&s.scope, key_error, &[index_error]).await.expect("merge");
+        let merged = issue::merge_issues(&s.scope, IssueId(key_error), &[IssueId(index_error)]).await.expect("merge");
         assert_eq!(merged.times_seen, 5);
         assert_eq!(merged.users_seen, 3);
         assert_eq!(merged.first_release.as_deref(), Some("shop@1.0"));
         assert_eq!(merged.last_release.as_deref(), Some("shop@1.1"));
-        assert!(matches!(issue::get_issue(&s.scope, index_error).await, Err(Error::NotFound)), "the source is gone");
-        assert_eq!(issue::list_fingerprints(&s.scope, key_error).await.expect("fingerprints").len(), 2);
+        assert!(matches!(issue::get_issue(&s.scope, IssueId(index_error)).await, Err(Error::NotFound)), "the source is gone");
+        assert_eq!(issue::list_fingerprints(&s.scope, IssueId(key_error)).await.expect("fingerprints").len(), 2);
         assert_eq!(s.app.scalar("SELECT COUNT(*) FROM events").await, 5);
         assert_eq!(s.app.scalar("SELECT COUNT(DISTINCT issue_id) FROM events").await, 1);
         assert_eq!(s.app.scalar("SELECT CAST(SUM(times_seen) AS BIGINT) FROM issue_stats_hourly").await, 5);
@@ -206,7 +209,7 @@ db_test!(
 
         // A new event of the merged-in fingerprint lands in the target.
         s.send_typed("IndexError", "shop@1.2", "u4").await;
-        let after = issue::list_issues(&s.scope, s.project_id).await.expect("list");
+        let after = issue::list_issues(&s.scope, ProjectId(s.project_id)).await.expect("list");
         assert_eq!(after.len(), 1);
         assert_eq!(after[0].times_seen, 6);
         assert_eq!(after[0].users_seen, 4);
@@ -233,7 +236,7 @@ db_test!(
         s.app.queue.enqueue(&EvictEvents { max_age_days: 0, max_events_per_project: 1000, default_plan: None }).await.expect("enqueue");
         s.app.run_pending_jobs().await;
         assert_eq!(s.app.scalar("SELECT COUNT(*) FROM events").await, 4, "first and latest of two issues");
-        for issue in issue::list_issues(&s.scope, s.project_id).await.expect("list") {
+        for issue in issue::list_issues(&s.scope, ProjectId(s.project_id)).await.expect("list") {
             let expected = if issue.title.starts_with("KeyError") { (6, 6) } else { (3, 3) };
             assert_eq!((issue.times_seen, issue.users_seen), expected, "counters survive: {}", issue.title);
         }
@@ -320,7 +323,7 @@ db_test!(
         assert_eq!(s.app.scalar(WITHOUT_EVENT).await, 0);
         assert_eq!(s.app.scalar(ATTACHMENT_BYTES_USED).await, 3 * ATTACHMENT_BYTES);
         assert_eq!(s.app.scalar("SELECT COUNT(*) FROM attachments WHERE filename = 'other.txt'").await, 1);
-        let issues = issue::list_issues(&s.scope, s.project_id).await.expect("list");
+        let issues = issue::list_issues(&s.scope, ProjectId(s.project_id)).await.expect("list");
         assert_eq!((issues.len(), issues[0].times_seen), (1, 6), "counters survive");
 
         // Running it again changes nothing.
@@ -357,8 +360,8 @@ db_test!(
 
         let again = s.send("shop@1.0", "u2").await;
         assert_eq!(again, id, "the new version's hash found the old issue");
-        assert_eq!(issue::get_issue(&s.scope, id).await.expect("issue").times_seen, 2);
-        assert_eq!(issue::list_fingerprints(&s.scope, id).await.expect("fingerprints").len(), 2, "old and new hash");
+        assert_eq!(issue::get_issue(&s.scope, IssueId(id)).await.expect("issue").times_seen, 2);
+        assert_eq!(issue::list_fingerprints(&s.scope, IssueId(id)).await.expect("fingerprints").len(), 2, "old and new hash");
     }
 );
 
@@ -371,37 +374,37 @@ db_test!(
         for user in ["u2", "u3"] {
             s.send_typed("IndexError", "shop@1.1", user).await;
         }
-        let issues = issue::list_issues(&s.scope, s.project_id).await.expect("list");
+        let issues = issue::list_issues(&s.scope, ProjectId(s.project_id)).await.expect("list");
         let key_error = issues.iter().find(|i| i.title.starts_with("KeyError")).expect("issue").id;
         let index_error = issues.iter().find(|i| i.title.starts_with("IndexError")).expect("issue").id;
-        let index_hash = issue::list_fingerprints(&s.scope, index_error).await.expect("fingerprints").remove(0);
+        let index_hash = issue::list_fingerprints(&s.scope, IssueId(index_error)).await.expect("fingerprints").remove(0);
         assert!(matches!(
-            issue::unmerge_fingerprint(&s.scope, index_error, &index_hash).await,
+            issue::unmerge_fingerprint(&s.scope, IssueId(index_error), &index_hash).await,
             Err(Error::Validation { .. })
         ), "a single fingerprint cannot be split off");
 
-        issue::merge_issues(&s.scope, key_error, &[index_error]).await.expect("merge");
-        let details = issue::list_fingerprint_details(&s.scope, key_error).await.expect("details");
+        issue::merge_issues(&s.scope, IssueId(key_error), &[IssueId(index_error)]).await.expect("merge");
+        let details = issue::list_fingerprint_details(&s.scope, IssueId(key_error)).await.expect("details");
         let described: Vec<(Option<&str>, i64)> = details.iter().map(|d| (d.title.as_deref(), d.event_count)).collect();
         assert_eq!(described, [(Some("KeyError: 'discount'"), 3), (Some("IndexError: 'discount'"), 2)]);
         assert!(details.iter().all(|d| d.first_event.is_some()));
         let other_scope = other_account_scope(&s.app).await;
-        assert!(matches!(issue::list_fingerprint_details(&other_scope, key_error).await, Err(Error::NotFound)));
-        let split = issue::unmerge_fingerprint(&s.scope, key_error, &index_hash).await.expect("unmerge");
+        assert!(matches!(issue::list_fingerprint_details(&other_scope, IssueId(key_error)).await, Err(Error::NotFound)));
+        let split = issue::unmerge_fingerprint(&s.scope, IssueId(key_error), &index_hash).await.expect("unmerge");
         assert!(split.title.starts_with("IndexError"), "{}", split.title);
         assert_eq!((split.times_seen, split.users_seen), (2, 2));
         assert_eq!(split.first_release.as_deref(), Some("shop@1.1"));
-        let original = issue::get_issue(&s.scope, key_error).await.expect("issue");
+        let original = issue::get_issue(&s.scope, IssueId(key_error)).await.expect("issue");
         assert_eq!((original.times_seen, original.users_seen), (3, 2));
-        assert_eq!(issue::list_fingerprints(&s.scope, key_error).await.expect("fingerprints").len(), 1);
+        assert_eq!(issue::list_fingerprints(&s.scope, IssueId(key_error)).await.expect("fingerprints").len(), 1);
         assert_eq!(s.app.scalar("SELECT COUNT(*) FROM events WHERE issue_id = (SELECT MAX(id) FROM issues)").await, 2);
         assert_eq!(s.app.scalar("SELECT CAST(SUM(times_seen) AS BIGINT) FROM issue_stats_hourly").await, 5);
         assert_eq!(s.activity(key_error).await, ["merged", "unmerged"]);
 
         // Later events of the split fingerprint follow it.
         s.send_typed("IndexError", "shop@1.2", "u9").await;
-        assert_eq!(issue::get_issue(&s.scope, split.id).await.expect("issue").times_seen, 3);
-        assert_eq!(issue::get_issue(&s.scope, key_error).await.expect("issue").times_seen, 3);
+        assert_eq!(issue::get_issue(&s.scope, IssueId(split.id)).await.expect("issue").times_seen, 3);
+        assert_eq!(issue::get_issue(&s.scope, IssueId(key_error)).await.expect("issue").times_seen, 3);
     }
 );
 
@@ -421,7 +424,7 @@ db_test!(
         assert!(project::fingerprint_rules(&s.scope, project).await.expect("rules").contains("lookup-failures"));
         s.send_typed("KeyError", "shop@1.0", "u1").await;
         s.send_typed("IndexError", "shop@1.0", "u2").await;
-        let issues = issue::list_issues(&s.scope, s.project_id).await.expect("list");
+        let issues = issue::list_issues(&s.scope, ProjectId(s.project_id)).await.expect("list");
         assert_eq!(issues.len(), 1, "the rule groups both types");
         assert_eq!(issues[0].title, "Lookup failures");
         assert_eq!(issues[0].grouping_components["kind"], "rule", "{}", issues[0].grouping_components);
@@ -438,21 +441,21 @@ db_test!(
         for (release, user) in [("shop@1.0", "u1"), ("shop@1.0", "u2"), ("shop@1.1", "u1")] {
             s.send_typed("KeyError", release, user).await;
         }
-        let id = issue::list_issues(&s.scope, s.project_id).await.expect("list")[0].id;
-        let facets = issue::tag_facets(&s.scope, id, 1).await.expect("facets");
+        let id = issue::list_issues(&s.scope, ProjectId(s.project_id)).await.expect("list")[0].id;
+        let facets = issue::tag_facets(&s.scope, IssueId(id), 1).await.expect("facets");
         let release = facets.iter().find(|f| f.key == "release").expect("release facet");
         assert_eq!(release.distinct_values, 2);
         assert_eq!(release.top, [("shop@1.0".to_owned(), 2)]);
         let environment = facets.iter().find(|f| f.key == "environment").expect("environments seen");
         assert_eq!(environment.top, [("production".to_owned(), 3)]);
         let now = chrono::Utc::now();
-        let hours = issue::hourly_counts(&s.scope, id, now - chrono::Duration::hours(23), now + chrono::Duration::hours(1))
+        let hours = issue::hourly_counts(&s.scope, IssueId(id), now - chrono::Duration::hours(23), now + chrono::Duration::hours(1))
             .await
             .expect("hours");
         assert_eq!(hours.len(), 24);
         assert_eq!(hours.iter().map(|(_, n)| n).sum::<i64>(), 3);
         let other_scope = other_account_scope(&s.app).await;
-        assert!(matches!(issue::tag_facets(&other_scope, id, 5).await, Err(Error::NotFound)));
-        assert!(matches!(issue::hourly_counts(&other_scope, id, now, now).await, Err(Error::NotFound)));
+        assert!(matches!(issue::tag_facets(&other_scope, IssueId(id), 5).await, Err(Error::NotFound)));
+        assert!(matches!(issue::hourly_counts(&other_scope, IssueId(id), now, now).await, Err(Error::NotFound)));
     }
 );

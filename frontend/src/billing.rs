@@ -8,6 +8,7 @@
 use serde_json::Value;
 
 use crate::components::file_size;
+use crate::dates::{civil_from_days, days_from_civil};
 
 /// A quota category's use in the current period.
 #[derive(Clone, Debug, PartialEq)]
@@ -485,27 +486,7 @@ pub fn day_number(date: &str) -> Option<i64> {
     if !(1..=12).contains(&month) || !(1..=31).contains(&day) {
         return None;
     }
-    // Howard Hinnant's days_from_civil.
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (month + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    Some(era * 146_097 + doe - 719_468)
-}
-
-/// The `(year, month, day)` of a day number.
-fn civil(days: i64) -> (i64, i64, i64) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    (yoe + era * 400 + i64::from(month <= 2), month, day)
+    Some(days_from_civil(year, month, day))
 }
 
 const MONTHS: [&str; 12] = [
@@ -514,20 +495,20 @@ const MONTHS: [&str; 12] = [
 
 /// `YYYY-MM-DD` of a day number.
 pub fn iso_day(days: i64) -> String {
-    let (year, month, day) = civil(days);
+    let (year, month, day) = civil_from_days(days);
     format!("{year:04}-{month:02}-{day:02}")
 }
 
 /// `Nov 3` of a day number.
 pub fn short_day(days: i64) -> String {
-    let (_, month, day) = civil(days);
+    let (_, month, day) = civil_from_days(days);
     format!("{} {day}", MONTHS[(month - 1) as usize])
 }
 
 /// `Nov 3, 2026` of a time or date (as given when it does not parse).
 pub fn long_date(date: &str) -> String {
     match day_number(date) {
-        Some(days) => format!("{}, {}", short_day(days), civil(days).0),
+        Some(days) => format!("{}, {}", short_day(days), civil_from_days(days).0),
         None => date.to_owned(),
     }
 }
@@ -547,7 +528,7 @@ pub fn period_label(start: &str, end: &str) -> String {
     let Some((first, last)) = period_days(start, end) else {
         return format!("{start} – {end}");
     };
-    let (first_year, last_year) = (civil(first).0, civil(last).0);
+    let (first_year, last_year) = (civil_from_days(first).0, civil_from_days(last).0);
     if first_year == last_year {
         format!("{} – {}, {last_year}", short_day(first), short_day(last))
     } else {

@@ -11,6 +11,7 @@
 use serde_json::{Map, Value};
 
 use crate::components::file_size;
+use crate::dates::{civil_from_days, days_from_civil};
 
 /// The noun as it goes with `n`, the English way for the nouns of the dashboard: `event` for
 /// 1, `events` for 0 or 2, `hashes` for 2.
@@ -29,30 +30,6 @@ pub fn noun_for(n: i64, noun: &str) -> String {
 /// `n` and the noun, pluralised ([`noun_for`]): `1 event`, `2 events`, `0 users`.
 pub fn plural(n: i64, noun: &str) -> String {
     format!("{n} {}", noun_for(n, noun))
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's `days_from_civil`).
-fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (month + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-/// The date (year, month, day) of a day count since 1970-01-01 (`civil_from_days`).
-fn civil_from_days(days: i64) -> (i64, i64, i64) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    (yoe + era * 400 + i64::from(month <= 2), month, day)
 }
 
 /// Epoch seconds of an RFC 3339 time (`2026-11-23T17:31:10.582127Z`, `…+02:00`; a time

@@ -10,6 +10,7 @@ pub mod api;
 pub mod app;
 pub mod billing;
 pub mod components;
+pub mod dates;
 #[cfg(test)]
 mod documents_check;
 pub mod event;

@@ -6,6 +6,7 @@
 use serde_json::{Map, Value, json};
 
 use crate::api::IssueRow;
+use crate::dates::civil_from_days;
 
 /// The bulk actions of the issue list, as `BulkIssueAction` names them (and `MERGE`).
 pub const BULK_ACTIONS: [(&str, &str, &str); 6] = [
@@ -158,21 +159,6 @@ const MONTHS: [&str; 12] = [
     "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
 ];
 
-/// (year, month 1..=12, day) of a count of days since 1970-01-01 (Howard Hinnant's
-/// `civil_from_days`).
-fn civil_from_days(days: i64) -> (i64, usize, i64) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month as usize, day)
-}
-
 /// What an ignored issue waits for: "ignored until 15:20" (today, local time), "ignored until
 /// 3 Mar 09:05", "ignored until 100 more events", "ignored until 5 more users", or "ignored
 /// forever". Times are milliseconds since the epoch; `offset_minutes` is the browser's
@@ -211,7 +197,7 @@ pub fn ignore_label(
     };
     format!(
         "ignored until {date} {}{year} {clock}",
-        MONTHS[month.clamp(1, 12) - 1]
+        MONTHS[(month.clamp(1, 12) - 1) as usize]
     )
 }
 

@@ -202,10 +202,12 @@ db_test!(
 
         let processed_before = count_processed(&db, &batch).await.expect("count");
         assert!(processed_before < JOBS, "the signal arrived mid-batch ({processed_before} done)");
-        // Tasks fetched but not started went back to Pending. Tasks that were running finished,
-        // but apalis may close the queue before their acknowledgement is written, leaving at
-        // most one batch per worker (CONCURRENCY = 4) marked as claimed; orphan detection
-        // re-enqueues those after three missed heartbeats and the (idempotent) job runs again.
+        // Tasks that were running finished, but apalis may close the queue before their
+        // acknowledgement is written, leaving one batch per worker (CONCURRENCY = 4) marked as
+        // claimed; and the batch its fetcher prefetched meanwhile usually goes back to Pending,
+        // but not when the process exits first (a loaded CI run left 7 claimed). Orphan
+        // detection re-enqueues either after three missed heartbeats and the (idempotent) job
+        // runs again: at most two batches stay claimed, and the restart below must finish all.
         let claimed: i64 = match backend {
             crate::harness::Backend::Sqlite => sqlx::query_scalar("SELECT COUNT(*) FROM Jobs WHERE status IN ('Queued', 'Running') AND job_type = 'self_test'")
                 .fetch_one(match db.pool() { errorwatch_core::db::Pool::Sqlite(p) => p, _ => unreachable!() })
@@ -216,7 +218,7 @@ db_test!(
                 .await
                 .expect("query"),
         };
-        assert!(claimed <= 4, "{claimed} tasks left claimed by the stopped worker");
+        assert!(claimed <= 8, "{claimed} tasks left claimed by the stopped worker");
 
         // A new server finishes the rest.
         let port = free_port();

@@ -413,6 +413,16 @@ impl Browser {
             .expect("execute script")
     }
 
+    /// Switches the page to `theme` (`light` or `dark`), stored as the theme toggle stores it,
+    /// so later page loads keep it.
+    pub async fn set_theme(&self, theme: &str) {
+        self.js_with(
+            "localStorage.setItem('ew-theme', arguments[0]); document.documentElement.dataset.theme = arguments[0]; return true;",
+            vec![json!(theme)],
+        )
+        .await;
+    }
+
     /// Saves a screenshot at 1280 px, and at phone width (390 px) when `phone` is set.
     pub async fn screenshot(&self, name: &str, phone: bool) {
         let dir = screenshot_dir();

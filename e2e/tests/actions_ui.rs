@@ -53,7 +53,7 @@ async fn owner_with_issues(
     let account = browser
         .log_in_as(&format!("{name}@e2e.example.com"), PASSWORD)
         .await;
-    set_theme(&browser, theme).await;
+    browser.set_theme(theme).await;
     browser.open(&format!("/{account}/issues")).await;
     let total = match messages.len() {
         1 => "1 issue".to_owned(),
@@ -61,16 +61,6 @@ async fn owner_with_issues(
     };
     browser.wait_text("#issue-total", &total).await;
     (browser, account, event_ids)
-}
-
-/// Chooses the colour scheme (stored like the theme toggle stores it).
-async fn set_theme(browser: &Browser, theme: &str) {
-    browser
-        .js_with(
-            "localStorage.setItem('ew-theme', arguments[0]); document.documentElement.dataset.theme = arguments[0]; return true;",
-            vec![json!(theme)],
-        )
-        .await;
 }
 
 /// Ticks the row checkbox of the issue titled `title`.

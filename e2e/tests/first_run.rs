@@ -129,14 +129,9 @@ async fn first_run(driver: &Driver, python: &Path, theme: &str) {
     owner.client.clone().close().await.expect("close");
 }
 
-/// Switches the page to `theme` (the toggle is remembered in local storage) and checks it.
+/// Switches the page to `theme` and checks it.
 async fn set_theme(browser: &Browser, theme: &str) {
-    browser
-        .js_with(
-            "localStorage.setItem('ew-theme', arguments[0]); document.documentElement.dataset.theme = arguments[0]; return true;",
-            vec![json!(theme)],
-        )
-        .await;
+    browser.set_theme(theme).await;
     assert_eq!(
         browser
             .js("return document.documentElement.dataset.theme;")

@@ -16,6 +16,7 @@
 import * as Sentry from '@sentry/browser';
 
 import { checkout, connect, sleep } from '../js/errors.mjs';
+import { recordingTransport } from '../js/recording.mjs';
 
 const RELEASE = 'e2e@1.0.0';
 const ENVIRONMENT = 'e2e';
@@ -24,24 +25,8 @@ const params = new URLSearchParams(window.location.search);
 const ids = {};
 
 /// The SDK's own fetch transport, recording every envelope's item types and outcome.
-function recordingTransport(options) {
-  const inner = Sentry.makeFetchTransport(options);
-  return {
-    async send(envelope) {
-      const items = envelope[1].map(([header]) => header.type);
-      // Span and log items are containers: their header says how many they hold.
-      const item_counts = envelope[1].map(([header]) => header.item_count ?? 1);
-      try {
-        const response = await inner.send(envelope);
-        ENVELOPES.push({ items, item_counts, status: response.statusCode ?? null });
-        return response;
-      } catch (error) {
-        ENVELOPES.push({ items, item_counts, error: String(error) });
-        throw error;
-      }
-    },
-    flush: (timeout) => inner.flush(timeout),
-  };
+function fetchTransport(options) {
+  return recordingTransport(Sentry.makeFetchTransport(options), ENVELOPES);
 }
 
 
@@ -53,7 +38,7 @@ async function main() {
     environment: ENVIRONMENT,
     tracesSampleRate: 1,
     sendDefaultPii: true,
-    transport: recordingTransport,
+    transport: fetchTransport,
     beforeSend(event) {
       const unhandled = (event.exception?.values ?? []).some((v) => v.mechanism?.handled === false);
       if (unhandled) ids.unhandled = event.event_id;

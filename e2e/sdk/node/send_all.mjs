@@ -25,6 +25,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { checkout, connect, sleep } from '../js/errors.mjs';
+import { recordingTransport } from '../js/recording.mjs';
 
 const sdkDir =
   process.env.SENTRY_NODE_DIR ||
@@ -58,25 +59,9 @@ function recordingHttpModule(inner) {
 }
 
 /// The SDK's own Node transport, recording every envelope's item types and outcome.
-function recordingTransport(options) {
+function nodeTransport(options) {
   const httpModule = recordingHttpModule(options.url.startsWith('https:') ? https : http);
-  const inner = Sentry.makeNodeTransport({ ...options, httpModule });
-  return {
-    async send(envelope) {
-      const items = envelope[1].map(([header]) => header.type);
-      // Span (and log) items are containers: their header says how many they hold.
-      const item_counts = envelope[1].map(([header]) => header.item_count ?? 1);
-      try {
-        const response = await inner.send(envelope);
-        ENVELOPES.push({ items, item_counts, status: response.statusCode ?? null });
-        return response;
-      } catch (error) {
-        ENVELOPES.push({ items, item_counts, error: String(error) });
-        throw error;
-      }
-    },
-    flush: (timeout) => inner.flush(timeout),
-  };
+  return recordingTransport(Sentry.makeNodeTransport({ ...options, httpModule }), ENVELOPES);
 }
 
 function init() {
@@ -92,7 +77,7 @@ function init() {
     tracesSampleRate: 1,
     sendDefaultPii: true,
     debug: false,
-    transport: recordingTransport,
+    transport: nodeTransport,
   });
   const run = process.env.E2E_RUN || 'manual';
   Sentry.setTag('e2e.run', run);

@@ -28,6 +28,7 @@ pub mod service;
 pub mod spool;
 pub mod telemetry;
 
-pub(crate) mod entity;
+#[allow(dead_code)] // until the families move in (issue 24, in progress)
+pub(crate) mod repo;
 
 pub use error::{Error, Result};

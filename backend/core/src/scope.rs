@@ -11,8 +11,8 @@ use std::fmt;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
 use crate::db::Db;
-use crate::entity::{account, membership};
 use crate::ids::{AccountId, ApiTokenId, SessionId, UserId};
+use crate::repo::entity::{account, membership};
 use crate::{Error, Result};
 
 /// Roles, ordered: `Viewer < Member < Admin < Owner`.

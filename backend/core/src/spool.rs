@@ -34,10 +34,10 @@ use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 
 use crate::config::{DatabaseConfig, DatabaseKind};
 use crate::db::{Db, Pool};
-use crate::entity::ingest_spool;
 use crate::ids::{AccountId, ProjectId};
 use crate::ingest::decompress::{ContentEncoding, decompress};
 use crate::metrics::Metrics;
+use crate::repo::entity::ingest_spool;
 
 /// Most envelopes committed in one transaction.
 pub const MAX_BATCH: usize = 512;

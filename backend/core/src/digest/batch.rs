@@ -33,12 +33,12 @@ use tracing::warn;
 use super::items::{self, ItemFate};
 use super::normalize::{NormalizeContext, normalize_event};
 use super::passthrough::{self, SplitError};
-use crate::entity::{ingest_spool, issue, project};
 use crate::grouping::{FingerprintRules, GroupingConfig, group_event_with, transition_hashes};
 use crate::ingest::category::DataCategory;
 use crate::ingest::envelope::{Item, ItemType, Limits, parse_envelope_bytes};
 use crate::notify::{Change, Notice};
 use crate::outcome::hour_of;
+use crate::repo::entity::{ingest_spool, issue, project};
 
 /// Bound parameters per statement: under SQLite's 32,766 and PostgreSQL's 65,535.
 const MAX_PARAMS: usize = 32_000;

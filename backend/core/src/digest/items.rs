@@ -10,9 +10,9 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use super::normalize::parse_timestamp;
-use crate::entity::ingest_spool;
 use crate::ingest::envelope::Item;
 use crate::outcome::hour_of;
+use crate::repo::entity::ingest_spool;
 
 /// Total attachment bytes kept per project; beyond it new attachments are dropped and counted.
 pub const MAX_ATTACHMENT_BYTES_PER_PROJECT: i64 = 1 << 30;

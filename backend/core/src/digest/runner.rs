@@ -24,9 +24,9 @@ use tracing::{debug, error, warn};
 
 use super::batch;
 use crate::db::Db;
-use crate::entity::ingest_spool;
 use crate::grouping::GroupingConfig;
 use crate::metrics::Metrics;
+use crate::repo::entity::ingest_spool;
 use crate::spool::{DigestWake, SpoolStore, Spooled};
 
 /// Most envelopes digested in one transaction. Memory under a burst scales with it: measured on

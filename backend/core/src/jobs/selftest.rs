@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{Job, JobContext};
 use crate::db::Db;
-use crate::entity::job_selftest;
+use crate::repo::entity::job_selftest;
 
 /// Records `token` in `job_selftests` after holding the worker for `work_ms`.
 #[derive(Clone, Debug, Serialize, Deserialize)]

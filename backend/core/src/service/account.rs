@@ -11,9 +11,9 @@ use sea_orm::QueryOrder;
 use sea_orm::sea_query::Expr;
 use serde_json::json;
 
-use crate::entity::{account, membership, project_key};
 use crate::ids::{AccountId, UserId};
 use crate::jobs::JobQueue;
+use crate::repo::entity::{account, membership, project_key};
 use crate::scope::{AccountScope, Principal, Role};
 use crate::service::audit;
 use crate::service::purge::PurgeDeleted;

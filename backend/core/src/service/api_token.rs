@@ -11,8 +11,8 @@ use sea_orm::{
 use serde_json::json;
 
 use crate::auth::token::{self, TokenKind};
-use crate::entity::api_token;
 use crate::ids::{ApiTokenId, UserId};
+use crate::repo::entity::api_token;
 use crate::scope::{AccountScope, Actor, Role, TokenScope};
 use crate::service::account::validate_name;
 use crate::service::{Page, audit};

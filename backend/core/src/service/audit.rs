@@ -9,7 +9,7 @@ use sea_orm::{
 };
 
 use crate::Result;
-use crate::entity::audit_entry;
+use crate::repo::entity::audit_entry;
 use crate::scope::{AccountScope, Actor, Role};
 use crate::service::Page;
 

@@ -24,14 +24,14 @@ use crate::auth::limits::{AuthLimiter, Flow};
 use crate::auth::token::{self, TokenKind};
 use crate::config::{Config, Mode, SignupPolicy};
 use crate::db::Db;
-use crate::entity::{
-    account, api_token, email_token, invite, membership, server_setting, session, user,
-};
 use crate::error::OnConflict;
 use crate::ids::{AccountId, ApiTokenId, SessionId, UserId};
 use crate::jobs::JobQueue;
 use crate::mail::{Email, SendEmail};
 use crate::password::{hash_password, verify_password};
+use crate::repo::entity::{
+    account, api_token, email_token, invite, membership, server_setting, session, user,
+};
 use crate::scope::{Principal, TokenScope, Via};
 use crate::secret::SecretString;
 use crate::service::user::{User, normalize_email};

@@ -14,8 +14,8 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
 use crate::Result;
 use crate::db::Db;
-use crate::entity::project_key;
 use crate::ids::{AccountId, ProjectId, ProjectKeyId};
+use crate::repo::entity::project_key;
 
 /// What ingest needs to know about a DSN key.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -13,9 +13,9 @@ use sea_orm::{
 use serde::Serialize;
 use serde_json::json;
 
-use crate::entity::{issue, issue_activity};
 use crate::ids::{IssueId, ProjectId};
 use crate::notify::{Change, Notice};
+use crate::repo::entity::{issue, issue_activity};
 use crate::scope::{AccountScope, Actor, Role};
 use crate::{Error, Result};
 

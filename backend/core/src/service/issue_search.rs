@@ -8,8 +8,8 @@ use sea_orm::{
     ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 
-use crate::entity::{issue, project};
 use crate::ids::ProjectId;
+use crate::repo::entity::{issue, project};
 use crate::scope::{AccountScope, Role};
 use crate::service::issue::Issue;
 use crate::service::search::{Field, Search, Term};

@@ -6,8 +6,8 @@
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
 
 use crate::db::Db;
-use crate::entity::{api_token, invite, issue, membership, project, project_key};
 use crate::ids::AccountId;
+use crate::repo::entity::{api_token, invite, issue, membership, project, project_key};
 use crate::{Error, Result};
 
 /// A row whose account is wanted.

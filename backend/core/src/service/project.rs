@@ -11,9 +11,9 @@ use serde_json::json;
 
 use crate::db::Db;
 use crate::dsn::{build_dsn, generate_public_key};
-use crate::entity::{account, project, project_key};
 use crate::ids::{AccountId, ProjectId, ProjectKeyId};
 use crate::jobs::JobQueue;
+use crate::repo::entity::{account, project, project_key};
 use crate::scope::{AccountScope, Role};
 use crate::service::account::{slugify, validate_name};
 use crate::service::audit;

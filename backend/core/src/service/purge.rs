@@ -9,8 +9,8 @@ use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelec
 use serde::{Deserialize, Serialize};
 
 use crate::db::Db;
-use crate::entity::{account, project};
 use crate::jobs::{Job, JobContext};
+use crate::repo::entity::{account, project};
 
 /// Events deleted per transaction.
 const BATCH: u64 = 2_000;

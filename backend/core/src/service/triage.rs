@@ -10,8 +10,8 @@ use sea_orm::{
 };
 use serde_json::json;
 
-use crate::entity::{issue, membership, user};
 use crate::ids::{IssueId, UserId};
+use crate::repo::entity::{issue, membership, user};
 use crate::scope::{AccountScope, Role};
 use crate::service::issue::{Issue, actor_name, load, record_activity};
 use crate::{Error, Result};

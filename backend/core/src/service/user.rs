@@ -4,10 +4,10 @@ use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, Quer
 use serde::Serialize;
 
 use crate::db::Db;
-use crate::entity::user;
 use crate::error::OnConflict;
 use crate::ids::UserId;
 use crate::password::hash_password;
+use crate::repo::entity::user;
 use crate::secret::SecretString;
 use crate::{Error, Result};
 

@@ -18,8 +18,9 @@ use std::path::{Path, PathBuf};
 
 use crate::harness::{Backend, TestApp};
 
-/// String literals naming a tenant table outside `repo/` (measured 2026-12-07).
-const TENANT_SQL_OUTSIDE_REPO: usize = 175;
+/// String literals naming a tenant table outside `repo/` (175 on 2026-12-07; 166 once the
+/// entities moved under `repo/entity/`).
+const TENANT_SQL_OUTSIDE_REPO: usize = 166;
 /// Public functions' bare `i64` id parameters (22 on 2026-12-07, 0 since the typed ids).
 const BARE_ID_PARAMETERS: usize = 0;
 /// Files in the largest import circle (measured 2026-12-07).

@@ -1,0 +1,126 @@
+//! The data layer: every query on a tenant table (a table with an `account_id` column) lives in
+//! this module, one file per table family, and starts from the tenant it may touch.
+//!
+//! - Each family file owns its tables' identifiers (`DeriveIden` enums: a misspelled table or
+//!   column is a compile error), its row structs and column lists once, and the queries.
+//! - A query starts from [`select`], [`update`] or [`delete`], which take a [`Tenant`] and add
+//!   the `account_id` filter themselves; inserts write the tenant's id from the same value. A
+//!   [`Tenant`] comes from an [`AccountScope`] (a caller whose membership was checked) or, on the
+//!   ingest path, from the account a DSN key resolved when the envelope was accepted
+//!   ([`Tenant::ingested`]); both are explicit at the call site.
+//! - Services keep the role checks and the business rules and call these functions; the
+//!   architecture test (`server/tests/it/architecture.rs`) fails when SQL text outside this
+//!   module and the migrations names a tenant table.
+//!
+//! Invariant: nothing here is public outside the crate.
+
+pub(crate) mod alerts;
+pub(crate) mod audit;
+pub(crate) mod billing;
+pub(crate) mod checkins;
+pub(crate) mod entity;
+pub(crate) mod events;
+pub(crate) mod issues;
+pub(crate) mod members;
+pub(crate) mod outcomes;
+pub(crate) mod projects;
+pub(crate) mod sessions;
+pub(crate) mod spool;
+pub(crate) mod stats;
+pub(crate) mod tokens;
+
+use sea_orm::sea_query::{
+    DeleteStatement, Expr, ExprTrait, Iden, IntoIden, Query, SelectStatement, UpdateStatement,
+};
+
+use crate::ids::AccountId;
+use crate::scope::AccountScope;
+
+/// A tenant table's identifiers: the table itself and its `account_id` column.
+pub(crate) trait TenantTable: Iden + IntoIden + Copy + Send + Sync + 'static {
+    /// The table.
+    const TABLE: Self;
+    /// Its `account_id` column.
+    const ACCOUNT_ID: Self;
+}
+
+/// The one account a repository call may touch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Tenant(AccountId);
+
+impl Tenant {
+    /// The account whose DSN key accepted an envelope: ingest resolved it from the key before
+    /// spooling, and the spool row carries it to the digest (which works on many accounts in
+    /// one batch, each row with its own).
+    pub(crate) fn ingested(account: AccountId) -> Self {
+        Self(account)
+    }
+
+    /// The account.
+    pub(crate) fn account_id(self) -> AccountId {
+        self.0
+    }
+}
+
+impl From<&AccountScope> for Tenant {
+    fn from(scope: &AccountScope) -> Self {
+        Self(scope.account_id())
+    }
+}
+
+/// `SELECT … FROM table WHERE table.account_id = tenant`: the start of every tenant read.
+pub(crate) fn select<T: TenantTable>(tenant: impl Into<Tenant>) -> SelectStatement {
+    let tenant = tenant.into();
+    Query::select()
+        .from(T::TABLE)
+        .and_where(Expr::col((T::TABLE, T::ACCOUNT_ID)).eq(tenant.0.0))
+        .to_owned()
+}
+
+/// `UPDATE table … WHERE account_id = tenant`.
+pub(crate) fn update<T: TenantTable>(tenant: impl Into<Tenant>) -> UpdateStatement {
+    let tenant = tenant.into();
+    Query::update()
+        .table(T::TABLE)
+        .and_where(Expr::col(T::ACCOUNT_ID).eq(tenant.0.0))
+        .to_owned()
+}
+
+/// `DELETE FROM table WHERE account_id = tenant`.
+pub(crate) fn delete<T: TenantTable>(tenant: impl Into<Tenant>) -> DeleteStatement {
+    let tenant = tenant.into();
+    Query::delete()
+        .from_table(T::TABLE)
+        .and_where(Expr::col(T::ACCOUNT_ID).eq(tenant.0.0))
+        .to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use sea_orm::sea_query::{PostgresQueryBuilder, SqliteQueryBuilder};
+
+    use super::*;
+    use crate::repo::events::Events;
+    use crate::repo::issues::Issues;
+
+    #[test]
+    fn every_starting_point_filters_on_the_tenant() {
+        let tenant = Tenant::ingested(AccountId(7));
+        let read = select::<Events>(tenant)
+            .column(Events::Id)
+            .to_string(SqliteQueryBuilder);
+        assert_eq!(
+            read,
+            r#"SELECT "id" FROM "events" WHERE "events"."account_id" = 7"#
+        );
+        let write = update::<Issues>(tenant)
+            .value(Issues::Status, "resolved")
+            .to_string(PostgresQueryBuilder);
+        assert_eq!(
+            write,
+            r#"UPDATE "issues" SET "status" = 'resolved' WHERE "account_id" = 7"#
+        );
+        let gone = delete::<Events>(tenant).to_string(SqliteQueryBuilder);
+        assert_eq!(gone, r#"DELETE FROM "events" WHERE "account_id" = 7"#);
+    }
+}

@@ -138,10 +138,10 @@ mod tests {
         let unseen = corpus_samples();
         assert!(unseen.len() >= 40, "{} corpus events", unseen.len());
         let (mut raw, mut plain, mut with_dict) = (0, 0, 0);
-        let mut compressor = compressor(super::super::batch::PAYLOAD_ZSTD_LEVEL).expect("dict");
+        let mut compressor = compressor(super::super::prepare::PAYLOAD_ZSTD_LEVEL).expect("dict");
         for json in &unseen {
             raw += json.len();
-            plain += zstd::bulk::compress(json, super::super::batch::PAYLOAD_ZSTD_LEVEL)
+            plain += zstd::bulk::compress(json, super::super::prepare::PAYLOAD_ZSTD_LEVEL)
                 .expect("zstd")
                 .len();
             let frame = compressor.compress(json).expect("zstd with dictionary");

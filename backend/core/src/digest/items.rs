@@ -4,15 +4,17 @@
 //! idempotent or additive per spool row (a row is digested once, then deleted).
 
 use chrono::{Duration, Utc};
-use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Query};
-use sea_orm::{ConnectionTrait, DatabaseTransaction};
+use sea_orm::DatabaseTransaction;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use super::normalize::parse_timestamp;
+use crate::ids::{AccountId, ProjectId};
 use crate::ingest::envelope::Item;
 use crate::outcome::hour_of;
 use crate::repo::entity::ingest_spool;
+use crate::repo::sessions::{self, SessionCounts};
+use crate::repo::{Tenant, attachments, checkins, feedback};
 
 /// Total attachment bytes kept per project; beyond it new attachments are dropped and counted.
 pub const MAX_ATTACHMENT_BYTES_PER_PROJECT: i64 = 1 << 30;
@@ -29,21 +31,17 @@ pub enum ItemFate {
     TooLarge(&'static str),
 }
 
+/// The account whose DSN key accepted the spooled envelope.
+fn tenant_of(row: &ingest_spool::Model) -> Tenant {
+    Tenant::ingested(AccountId(row.account_id))
+}
+
 fn trimmed(value: Option<&Value>, max: usize) -> Option<String> {
     value
         .and_then(Value::as_str)
         .map(str::trim)
         .filter(|s| !s.is_empty())
         .map(|s| s.chars().take(max).collect())
-}
-
-#[derive(Default)]
-struct SessionCounts {
-    started: i64,
-    exited: i64,
-    errored: i64,
-    crashed: i64,
-    abnormal: i64,
 }
 
 async fn add_sessions(
@@ -61,58 +59,16 @@ async fn add_sessions(
     }
     let environment = trimmed(attrs.and_then(|a| a.get("environment")), 64)
         .unwrap_or_else(|| "production".to_owned());
-    let statement = Query::insert()
-        .into_table("release_sessions")
-        .columns([
-            "account_id",
-            "project_id",
-            "release",
-            "environment",
-            "hour",
-            "started",
-            "exited",
-            "errored",
-            "crashed",
-            "abnormal",
-        ])
-        .values_panic([
-            row.account_id.into(),
-            row.project_id.into(),
-            release.into(),
-            environment.into(),
-            hour_of(std::cmp::min(started, row.received_at)).into(),
-            counts.started.into(),
-            counts.exited.into(),
-            counts.errored.into(),
-            counts.crashed.into(),
-            counts.abnormal.into(),
-        ])
-        .on_conflict(
-            OnConflict::columns(["project_id", "release", "environment", "hour"])
-                .value(
-                    "started",
-                    Expr::cust("release_sessions.started + excluded.started"),
-                )
-                .value(
-                    "exited",
-                    Expr::cust("release_sessions.exited + excluded.exited"),
-                )
-                .value(
-                    "errored",
-                    Expr::cust("release_sessions.errored + excluded.errored"),
-                )
-                .value(
-                    "crashed",
-                    Expr::cust("release_sessions.crashed + excluded.crashed"),
-                )
-                .value(
-                    "abnormal",
-                    Expr::cust("release_sessions.abnormal + excluded.abnormal"),
-                )
-                .to_owned(),
-        )
-        .to_owned();
-    txn.execute(&statement).await?;
+    sessions::add_counts(
+        txn,
+        tenant_of(row),
+        ProjectId(row.project_id),
+        release,
+        environment,
+        hour_of(std::cmp::min(started, row.received_at)),
+        counts,
+    )
+    .await?;
     Ok(ItemFate::Accepted)
 }
 
@@ -200,58 +156,30 @@ pub async fn store_attachment(
     let Some(event_id) = event_id else {
         return Ok(ItemFate::Invalid("attachment_without_event_id"));
     };
-    let used = txn
-        .query_one(
-            &Query::select()
-                .expr(Expr::cust("CAST(COALESCE(SUM(size), 0) AS BIGINT)"))
-                .from("attachments")
-                .and_where(Expr::col("project_id").eq(row.project_id))
-                .to_owned(),
-        )
-        .await?
-        .map(|r| r.try_get_by_index::<i64>(0))
-        .transpose()?
-        .unwrap_or(0);
+    let used = attachments::bytes_used(txn, tenant_of(row), ProjectId(row.project_id)).await?;
     let size = item.payload.len() as i64;
     if used + size > MAX_ATTACHMENT_BYTES_PER_PROJECT {
         return Ok(ItemFate::TooLarge("attachment_storage_full"));
     }
-    let statement = Query::insert()
-        .into_table("attachments")
-        .columns([
-            "account_id",
-            "project_id",
-            "event_id",
-            "filename",
-            "content_type",
-            "attachment_type",
-            "size",
-            "data",
-            "created_at",
-        ])
-        .values_panic([
-            row.account_id.into(),
-            row.project_id.into(),
-            event_id.to_owned().into(),
-            item.filename()
-                .map(|f| f.chars().take(255).collect::<String>())
-                .unwrap_or_else(|| "attachment".to_owned())
-                .into(),
-            item.content_type()
-                .map(|c| c.chars().take(128).collect::<String>())
-                .into(),
-            item.attachment_type()
-                .unwrap_or("event.attachment")
-                .chars()
-                .take(64)
-                .collect::<String>()
-                .into(),
-            size.into(),
-            item.payload.to_vec().into(),
-            row.received_at.into(),
-        ])
-        .to_owned();
-    txn.execute(&statement).await?;
+    let attachment = attachments::NewAttachment {
+        event_id: event_id.to_owned(),
+        filename: item
+            .filename()
+            .map(|f| f.chars().take(255).collect::<String>())
+            .unwrap_or_else(|| "attachment".to_owned()),
+        content_type: item
+            .content_type()
+            .map(|c| c.chars().take(128).collect::<String>()),
+        attachment_type: item
+            .attachment_type()
+            .unwrap_or("event.attachment")
+            .chars()
+            .take(64)
+            .collect::<String>(),
+        data: item.payload.to_vec(),
+        created_at: row.received_at,
+    };
+    attachments::insert(txn, tenant_of(row), ProjectId(row.project_id), attachment).await?;
     Ok(ItemFate::Accepted)
 }
 
@@ -264,35 +192,15 @@ async fn insert_report(
     email: Option<String>,
     comments: String,
 ) -> anyhow::Result<ItemFate> {
-    let statement = Query::insert()
-        .into_table("user_reports")
-        .columns([
-            "account_id",
-            "project_id",
-            "event_id",
-            "report_id",
-            "name",
-            "email",
-            "comments",
-            "created_at",
-        ])
-        .values_panic([
-            row.account_id.into(),
-            row.project_id.into(),
-            event_id.into(),
-            report_id.into(),
-            name.into(),
-            email.into(),
-            comments.into(),
-            row.received_at.into(),
-        ])
-        .on_conflict(
-            OnConflict::columns(["project_id", "report_id"])
-                .do_nothing()
-                .to_owned(),
-        )
-        .to_owned();
-    txn.execute(&statement).await?;
+    let report = feedback::NewReport {
+        report_id,
+        event_id,
+        name,
+        email,
+        comments,
+        created_at: row.received_at,
+    };
+    feedback::insert(txn, tenant_of(row), ProjectId(row.project_id), report).await?;
     Ok(ItemFate::Accepted)
 }
 
@@ -374,36 +282,15 @@ pub async fn store_check_in(
     if !matches!(status.as_str(), "in_progress" | "ok" | "error") {
         return Ok(ItemFate::Invalid("invalid_check_in_status"));
     }
-    let statement = Query::insert()
-        .into_table("monitor_checkins")
-        .columns([
-            "account_id",
-            "project_id",
-            "check_in_id",
-            "monitor_slug",
-            "status",
-            "duration",
-            "environment",
-            "monitor_config",
-            "received_at",
-        ])
-        .values_panic([
-            row.account_id.into(),
-            row.project_id.into(),
-            check_in_id.into(),
-            slug.into(),
-            status.into(),
-            check_in.get("duration").and_then(Value::as_f64).into(),
-            trimmed(check_in.get("environment"), 64).into(),
-            check_in.get("monitor_config").map(Value::to_string).into(),
-            row.received_at.into(),
-        ])
-        .on_conflict(
-            OnConflict::columns(["project_id", "check_in_id"])
-                .update_columns(["status", "duration", "received_at"])
-                .to_owned(),
-        )
-        .to_owned();
-    txn.execute(&statement).await?;
+    let check_in = checkins::CheckIn {
+        check_in_id,
+        monitor_slug: slug,
+        status,
+        duration: check_in.get("duration").and_then(Value::as_f64),
+        environment: trimmed(check_in.get("environment"), 64),
+        monitor_config: check_in.get("monitor_config").map(Value::to_string),
+        received_at: row.received_at,
+    };
+    checkins::upsert(txn, tenant_of(row), ProjectId(row.project_id), check_in).await?;
     Ok(ItemFate::Accepted)
 }

@@ -1,9 +1,9 @@
 //! Digest: turns spooled envelopes into issues, events, counters and outcomes.
 //!
 //! [`runner`] takes spooled envelopes a batch at a time, with the projects' fingerprint rules,
-//! prepares them without the database on low-priority threads ([`cpu`]) ([`batch::prepare`]: parse,
+//! prepares them without the database on low-priority threads ([`cpu`]) ([`prepare::prepare`]: parse,
 //! normalize, group, compress), then writes the batch with statements coalesced per issue and
-//! chunk ([`batch::write_batch`]) in one short write transaction that also consumes the rows
+//! chunk ([`write::write_batch`]) in one short write transaction that also consumes the rows
 //! (exactly once; see the runner). `(project_id, event_id)` is unique, so an event sent twice is
 //! stored once.
 //!
@@ -11,14 +11,15 @@
 //! as `invalid` and dropped rather than blocking the rows after it; database errors fail the
 //! batch, which is retried.
 
-pub(crate) mod batch;
 pub mod cpu;
 pub(crate) mod dictionary;
 pub mod items;
 pub mod normalize;
 mod passthrough;
+pub(crate) mod prepare;
 pub mod retention;
 pub mod runner;
+pub(crate) mod write;
 
 /// The zstd magic number, which starts every zstd frame (zlib streams start with `0x78`).
 const ZSTD_MAGIC: [u8; 4] = [0x28, 0xB5, 0x2F, 0xFD];
@@ -30,7 +31,7 @@ pub fn compress_payload(payload: &serde_json::Value) -> anyhow::Result<Vec<u8>> 
 
 /// zstd-compresses serialized JSON with the payload dictionary.
 pub(crate) fn compress_json(json: &[u8]) -> anyhow::Result<Vec<u8>> {
-    Ok(dictionary::compressor(batch::PAYLOAD_ZSTD_LEVEL)?.compress(json)?)
+    Ok(dictionary::compressor(prepare::PAYLOAD_ZSTD_LEVEL)?.compress(json)?)
 }
 
 /// Inverse of [`compress_payload`]; also reads the zlib payloads stored before zstd.

@@ -1,5 +1,5 @@
 //! The digest loop: takes spooled envelopes in id order, a batch at a time, and stores their
-//! effects (see [`super::batch`]).
+//! effects (see [`super::prepare`] and [`super::write`]).
 //!
 //! Each batch: read the rows and the projects' grouping rules (plain reads), parse, normalize,
 //! group and compress on a blocking thread (no lock held), then one short write transaction.
@@ -22,7 +22,7 @@ use sea_orm::{ConnectionTrait, DatabaseTransaction, Statement};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, error, warn};
 
-use super::batch;
+use super::{prepare, write};
 use crate::db::Db;
 use crate::grouping::GroupingConfig;
 use crate::metrics::Metrics;
@@ -192,7 +192,7 @@ struct Ready {
     last_id: i64,
     /// Spool rows it consumes (rows of deleted projects included).
     envelopes: usize,
-    prepared: batch::PreparedBatch,
+    prepared: prepare::PreparedBatch,
 }
 
 /// How a batch holds its rows until it is written.
@@ -330,7 +330,7 @@ async fn write(
     let result = match claim {
         Claim::Sqlite { spool_id, from } => {
             let txn = db.begin_write().await?;
-            let result = batch::write_batch(&txn, prepared).await?;
+            let result = write::write_batch(&txn, prepared).await?;
             if !advance_cursor(&txn, &spool_id, from, last_id).await? {
                 // Another process digested these rows meanwhile; ours are rolled back.
                 txn.rollback().await?;
@@ -348,7 +348,7 @@ async fn write(
             result
         }
         Claim::Postgres { txn, ids } => {
-            let result = batch::write_batch(&txn, prepared).await?;
+            let result = write::write_batch(&txn, prepared).await?;
             txn.execute_raw(Statement::from_sql_and_values(
                 txn.get_database_backend(),
                 "DELETE FROM ingest_spool WHERE id = ANY($1)",
@@ -407,8 +407,9 @@ async fn with_existing_projects(
     conn: &impl ConnectionTrait,
     rows: Vec<Spooled>,
 ) -> anyhow::Result<(Vec<Spooled>, HashMap<i64, GroupingConfig>)> {
-    let projects = batch::projects_of(rows.iter().map(|r| r.row.project_id));
-    let rules = batch::load_rules(conn, &projects).await?;
+    let projects = prepare::projects_of(rows.iter().map(|r| r.row.project_id));
+    let accounts = prepare::projects_of(rows.iter().map(|r| r.row.account_id));
+    let rules = prepare::load_rules(conn, &accounts, &projects).await?;
     let before = rows.len();
     let rows: Vec<_> = rows
         .into_iter()
@@ -431,9 +432,9 @@ async fn with_existing_projects(
 async fn prepare_off_executor(
     rows: Vec<Spooled>,
     rules: HashMap<i64, GroupingConfig>,
-) -> anyhow::Result<batch::PreparedBatch> {
+) -> anyhow::Result<prepare::PreparedBatch> {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let parts = batch::parts_for(rows.len(), cores);
+    let parts = prepare::parts_for(rows.len(), cores);
     let per_part = rows.len().div_ceil(parts.max(1)).max(1);
     let rules = Arc::new(rules);
     let mut rows = rows.into_iter().peekable();
@@ -458,12 +459,12 @@ async fn prepare_off_executor(
                         .ok()
                 })
                 .collect();
-            batch::prepare(rows, &rules)
+            prepare::prepare(rows, &rules)
         }));
     }
     // Polled together: each part is queued to a digest thread as soon as the join starts.
     let prepared = futures::future::try_join_all(tasks).await?;
-    Ok(batch::merge(prepared))
+    Ok(prepare::merge(prepared))
 }
 
 async fn read_cursor(db: &Db, spool_id: &str) -> anyhow::Result<Option<i64>> {

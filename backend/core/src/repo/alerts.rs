@@ -4,7 +4,7 @@
 
 use sea_orm::DeriveIden;
 
-use super::TenantTable;
+use super::{ProjectTable, TenantTable};
 
 /// The `alert_rules` table and its columns.
 #[derive(Clone, Copy, Debug, DeriveIden)]
@@ -28,6 +28,10 @@ pub(crate) enum AlertRules {
 impl TenantTable for AlertRules {
     const TABLE: Self = Self::Table;
     const ACCOUNT_ID: Self = Self::AccountId;
+}
+
+impl ProjectTable for AlertRules {
+    const PROJECT_ID: Self = Self::ProjectId;
 }
 
 /// The `alert_rule_targets` table and its columns.
@@ -65,6 +69,10 @@ impl TenantTable for AlertTargets {
     const ACCOUNT_ID: Self = Self::AccountId;
 }
 
+impl ProjectTable for AlertTargets {
+    const PROJECT_ID: Self = Self::ProjectId;
+}
+
 /// The `notifications` table and its columns.
 #[derive(Clone, Copy, Debug, DeriveIden)]
 #[allow(dead_code)]
@@ -91,4 +99,8 @@ pub(crate) enum Notifications {
 impl TenantTable for Notifications {
     const TABLE: Self = Self::Table;
     const ACCOUNT_ID: Self = Self::AccountId;
+}
+
+impl ProjectTable for Notifications {
+    const PROJECT_ID: Self = Self::ProjectId;
 }

@@ -4,7 +4,7 @@
 
 use sea_orm::DeriveIden;
 
-use super::TenantTable;
+use super::{ProjectTable, TenantTable};
 
 /// The `events` table and its columns.
 #[derive(Clone, Copy, Debug, DeriveIden)]
@@ -34,6 +34,10 @@ impl TenantTable for Events {
     const ACCOUNT_ID: Self = Self::AccountId;
 }
 
+impl ProjectTable for Events {
+    const PROJECT_ID: Self = Self::ProjectId;
+}
+
 /// The `attachments` table and its columns.
 #[derive(Clone, Copy, Debug, DeriveIden)]
 #[allow(dead_code)]
@@ -56,6 +60,10 @@ impl TenantTable for Attachments {
     const ACCOUNT_ID: Self = Self::AccountId;
 }
 
+impl ProjectTable for Attachments {
+    const PROJECT_ID: Self = Self::ProjectId;
+}
+
 /// The `user_reports` table and its columns.
 #[derive(Clone, Copy, Debug, DeriveIden)]
 #[allow(dead_code)]
@@ -75,4 +83,8 @@ pub(crate) enum UserReports {
 impl TenantTable for UserReports {
     const TABLE: Self = Self::Table;
     const ACCOUNT_ID: Self = Self::AccountId;
+}
+
+impl ProjectTable for UserReports {
+    const PROJECT_ID: Self = Self::ProjectId;
 }

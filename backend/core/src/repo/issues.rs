@@ -4,7 +4,7 @@
 
 use sea_orm::DeriveIden;
 
-use super::TenantTable;
+use super::{ProjectTable, TenantTable};
 
 /// The `issues` table and its columns.
 #[derive(Clone, Copy, Debug, DeriveIden)]
@@ -45,6 +45,10 @@ impl TenantTable for Issues {
     const ACCOUNT_ID: Self = Self::AccountId;
 }
 
+impl ProjectTable for Issues {
+    const PROJECT_ID: Self = Self::ProjectId;
+}
+
 /// The `issue_fingerprints` table and its columns.
 #[derive(Clone, Copy, Debug, DeriveIden)]
 #[allow(dead_code)]
@@ -62,6 +66,10 @@ pub(crate) enum IssueFingerprints {
 impl TenantTable for IssueFingerprints {
     const TABLE: Self = Self::Table;
     const ACCOUNT_ID: Self = Self::AccountId;
+}
+
+impl ProjectTable for IssueFingerprints {
+    const PROJECT_ID: Self = Self::ProjectId;
 }
 
 /// The `issue_activity` table and its columns.
@@ -82,6 +90,10 @@ pub(crate) enum IssueActivity {
 impl TenantTable for IssueActivity {
     const TABLE: Self = Self::Table;
     const ACCOUNT_ID: Self = Self::AccountId;
+}
+
+impl ProjectTable for IssueActivity {
+    const PROJECT_ID: Self = Self::ProjectId;
 }
 
 /// The `issue_bookmarks` table and its columns.

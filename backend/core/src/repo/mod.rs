@@ -15,15 +15,19 @@
 //! Invariant: nothing here is public outside the crate.
 
 pub(crate) mod alerts;
+pub(crate) mod attachments;
 pub(crate) mod audit;
 pub(crate) mod billing;
 pub(crate) mod checkins;
+pub(crate) mod digest;
 pub(crate) mod entity;
 pub(crate) mod events;
+pub(crate) mod feedback;
 pub(crate) mod issues;
 pub(crate) mod members;
 pub(crate) mod outcomes;
 pub(crate) mod projects;
+pub(crate) mod retention;
 pub(crate) mod sessions;
 pub(crate) mod spool;
 pub(crate) mod stats;
@@ -33,7 +37,7 @@ use sea_orm::sea_query::{
     DeleteStatement, Expr, ExprTrait, Iden, IntoIden, Query, SelectStatement, UpdateStatement,
 };
 
-use crate::ids::AccountId;
+use crate::ids::{AccountId, ProjectId};
 use crate::scope::AccountScope;
 
 /// A tenant table's identifiers: the table itself and its `account_id` column.
@@ -74,6 +78,59 @@ pub(crate) fn select<T: TenantTable>(tenant: impl Into<Tenant>) -> SelectStateme
     Query::select()
         .from(T::TABLE)
         .and_where(Expr::col((T::TABLE, T::ACCOUNT_ID)).eq(tenant.0.0))
+        .to_owned()
+}
+
+/// A tenant table whose rows belong to a project (a project belongs to one account).
+pub(crate) trait ProjectTable: TenantTable {
+    /// Its `project_id` column.
+    const PROJECT_ID: Self;
+}
+
+/// A project and its account, as ingest resolved them together from a DSN key (the spool row
+/// carries both) or as a scoped service loaded them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct TenantProject {
+    tenant: Tenant,
+    project: ProjectId,
+}
+
+impl TenantProject {
+    /// `project` of `tenant`: the caller resolved the pair together.
+    pub(crate) fn new(tenant: Tenant, project: ProjectId) -> Self {
+        Self { tenant, project }
+    }
+
+    /// The account.
+    pub(crate) fn tenant(self) -> Tenant {
+        self.tenant
+    }
+
+    /// The project.
+    pub(crate) fn project(self) -> ProjectId {
+        self.project
+    }
+}
+
+/// `SELECT … FROM table WHERE table.project_id = project`: the hot path's lookups by a project's
+/// unique keys (`(project_id, event_id)`, `(project_id, hash)`). A project id names one
+/// account's rows, so this is as narrow as [`select`]; without the `account_id` term SQLite
+/// keeps choosing the unique `(project_id, …)` index over `(account_id, project_id, timestamp)`.
+pub(crate) fn select_in_project<T: ProjectTable>(project: TenantProject) -> SelectStatement {
+    Query::select()
+        .from(T::TABLE)
+        .and_where(Expr::col((T::TABLE, T::PROJECT_ID)).eq(project.project.0))
+        .to_owned()
+}
+
+/// `SELECT … FROM table WHERE table.account_id IN (tenants)`: a read across the accounts of one
+/// digest batch (each row's account was resolved from its DSN key at ingest).
+pub(crate) fn select_in<T: TenantTable>(tenants: &[Tenant]) -> SelectStatement {
+    Query::select()
+        .from(T::TABLE)
+        .and_where(
+            Expr::col((T::TABLE, T::ACCOUNT_ID)).is_in(tenants.iter().map(|t| t.account_id().0)),
+        )
         .to_owned()
 }
 

@@ -4,7 +4,7 @@
 
 use sea_orm::DeriveIden;
 
-use super::TenantTable;
+use super::{ProjectTable, TenantTable};
 
 /// The `outcomes` table and its columns.
 #[derive(Clone, Copy, Debug, DeriveIden)]
@@ -24,4 +24,8 @@ pub(crate) enum Outcomes {
 impl TenantTable for Outcomes {
     const TABLE: Self = Self::Table;
     const ACCOUNT_ID: Self = Self::AccountId;
+}
+
+impl ProjectTable for Outcomes {
+    const PROJECT_ID: Self = Self::ProjectId;
 }

@@ -4,7 +4,7 @@
 
 use sea_orm::DeriveIden;
 
-use super::TenantTable;
+use super::{ProjectTable, TenantTable};
 
 /// The `projects` table and its columns.
 #[derive(Clone, Copy, Debug, DeriveIden)]
@@ -44,4 +44,8 @@ pub(crate) enum ProjectKeys {
 impl TenantTable for ProjectKeys {
     const TABLE: Self = Self::Table;
     const ACCOUNT_ID: Self = Self::AccountId;
+}
+
+impl ProjectTable for ProjectKeys {
+    const PROJECT_ID: Self = Self::ProjectId;
 }

@@ -4,7 +4,7 @@
 
 use sea_orm::DeriveIden;
 
-use super::TenantTable;
+use super::{ProjectTable, TenantTable};
 
 /// The `ingest_spool` table and its columns.
 #[derive(Clone, Copy, Debug, DeriveIden)]
@@ -22,4 +22,8 @@ pub(crate) enum IngestSpool {
 impl TenantTable for IngestSpool {
     const TABLE: Self = Self::Table;
     const ACCOUNT_ID: Self = Self::AccountId;
+}
+
+impl ProjectTable for IngestSpool {
+    const PROJECT_ID: Self = Self::ProjectId;
 }

@@ -4,7 +4,7 @@
 
 use sea_orm::DeriveIden;
 
-use super::TenantTable;
+use super::{ProjectTable, TenantTable};
 
 /// The `issue_stats_hourly` table and its columns.
 #[derive(Clone, Copy, Debug, DeriveIden)]
@@ -22,6 +22,10 @@ pub(crate) enum IssueStatsHourly {
 impl TenantTable for IssueStatsHourly {
     const TABLE: Self = Self::Table;
     const ACCOUNT_ID: Self = Self::AccountId;
+}
+
+impl ProjectTable for IssueStatsHourly {
+    const PROJECT_ID: Self = Self::ProjectId;
 }
 
 /// The `issue_tag_values` table and its columns.
@@ -43,4 +47,8 @@ pub(crate) enum IssueTagValues {
 impl TenantTable for IssueTagValues {
     const TABLE: Self = Self::Table;
     const ACCOUNT_ID: Self = Self::AccountId;
+}
+
+impl ProjectTable for IssueTagValues {
+    const PROJECT_ID: Self = Self::ProjectId;
 }

@@ -472,7 +472,7 @@ pub async fn merge_issues(
     for row in hours {
         let hour: DateTime<Utc> = row.try_get("", "hour")?;
         let count: i64 = row.try_get("", "times_seen")?;
-        let upsert = crate::digest::batch::hourly_stats_insert()
+        let upsert = crate::repo::digest::hourly_stats_insert()
             .values_panic([
                 target.account_id.into(),
                 target.project_id.into(),
@@ -480,7 +480,7 @@ pub async fn merge_issues(
                 hour.into(),
                 count.into(),
             ])
-            .on_conflict(crate::digest::batch::add_to_hourly_stats())
+            .on_conflict(crate::repo::digest::add_to_hourly_stats())
             .to_owned();
         txn.execute(&upsert).await?;
     }
@@ -499,7 +499,7 @@ pub async fn merge_issues(
         let count: i64 = row.try_get("", "times_seen")?;
         let first: DateTime<Utc> = row.try_get("", "first_seen")?;
         let last: DateTime<Utc> = row.try_get("", "last_seen")?;
-        let upsert = crate::digest::batch::tag_values_insert()
+        let upsert = crate::repo::digest::tag_values_insert()
             .values_panic([
                 target.account_id.into(),
                 target.project_id.into(),
@@ -510,7 +510,7 @@ pub async fn merge_issues(
                 first.into(),
                 last.into(),
             ])
-            .on_conflict(crate::digest::batch::add_to_tag_values())
+            .on_conflict(crate::repo::digest::add_to_tag_values())
             .to_owned();
         txn.execute(&upsert).await?;
     }
@@ -828,7 +828,7 @@ pub async fn unmerge_fingerprint(
         txn.execute(&statement).await?;
     }
     for (hour, count) in &hours {
-        let insert = crate::digest::batch::hourly_stats_insert()
+        let insert = crate::repo::digest::hourly_stats_insert()
             .values_panic([
                 created.account_id.into(),
                 created.project_id.into(),
@@ -847,7 +847,7 @@ pub async fn unmerge_fingerprint(
         txn.execute(&subtract).await?;
     }
     for ((key, value), (count, first, last)) in &tags {
-        let insert = crate::digest::batch::tag_values_insert()
+        let insert = crate::repo::digest::tag_values_insert()
             .values_panic([
                 created.account_id.into(),
                 created.project_id.into(),

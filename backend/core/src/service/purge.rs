@@ -72,11 +72,10 @@ pub(crate) async fn delete_events_in_batches(
     project_id: i64,
     issue_id: Option<i64>,
 ) -> anyhow::Result<()> {
-    let backend = db.conn().get_database_backend();
     loop {
         let txn = db.begin_write().await?;
         let mut batch = Query::select()
-            .columns(["id", "event_id"])
+            .columns(["id", "event_id", "account_id"])
             .from("events")
             .and_where(Expr::col("project_id").eq(project_id))
             .limit(BATCH)
@@ -87,13 +86,20 @@ pub(crate) async fn delete_events_in_batches(
         let rows = txn.query_all(&batch).await?;
         let mut ids = Vec::with_capacity(rows.len());
         let mut event_ids = Vec::with_capacity(rows.len());
+        let mut account = None;
         for r in &rows {
             ids.push(r.try_get::<i64>("", "id")?);
             event_ids.push(r.try_get::<String>("", "event_id")?);
+            account = Some(crate::ids::AccountId(r.try_get::<i64>("", "account_id")?));
         }
-        if !ids.is_empty() {
-            crate::digest::retention::delete_attachments(&txn, backend, project_id, &event_ids)
-                .await?;
+        if let Some(account) = account {
+            crate::repo::retention::delete_attachments(
+                &txn,
+                crate::repo::Tenant::ingested(account),
+                crate::ids::ProjectId(project_id),
+                &event_ids,
+            )
+            .await?;
             txn.execute(
                 &Query::delete()
                     .from_table("events")

@@ -471,9 +471,7 @@ impl SpoolStore {
                 insert.build().persistent(false).execute(writer).await?;
             }
             Self::Postgres(pool) => {
-                let mut insert = QueryBuilder::new(
-                    "INSERT INTO ingest_spool (account_id, project_id, received_at, client_ip, encoding, envelope) ",
-                );
+                let mut insert = QueryBuilder::new(crate::repo::spool::INSERT_ALL_ACCOUNTS);
                 insert.push_values(batch, |mut row, pending: &Pending| {
                     let e = &pending.entry;
                     row.push_bind(e.account_id.0)
@@ -543,8 +541,7 @@ impl SpoolStore {
 pub(crate) const BACKLOG_SQLITE: &str =
     "SELECT (SELECT MIN(id) FROM spool), (SELECT MAX(id) FROM spool)";
 /// Same for PostgreSQL's `ingest_spool`.
-const BACKLOG_POSTGRES: &str =
-    "SELECT (SELECT MIN(id) FROM ingest_spool), (SELECT MAX(id) FROM ingest_spool)";
+const BACKLOG_POSTGRES: &str = crate::repo::spool::BACKLOG_ALL_ACCOUNTS;
 
 /// A spool file row: id, account, project, received (µs), client IP, encoding, envelope.
 type SqliteRow = (i64, i64, i64, i64, Option<String>, i16, Vec<u8>);
@@ -685,7 +682,7 @@ async fn run_writer(
                         metrics
                             .queue_depth
                             .get_or_create(&crate::metrics::QueueLabels {
-                                job: "ingest_spool".to_owned(),
+                                job: crate::repo::spool::QUEUE_NAME.to_owned(),
                                 status: "pending".to_owned(),
                             })
                             .set(i64::try_from(rows).unwrap_or(i64::MAX));
@@ -708,7 +705,7 @@ async fn run_writer(
             .job_duration
             .get_or_create(&crate::metrics::RouteLabels {
                 method: "commit".to_owned(),
-                route: "ingest_spool".to_owned(),
+                route: crate::repo::spool::QUEUE_NAME.to_owned(),
             })
             .observe(started.elapsed().as_secs_f64());
         if result.is_ok() {

@@ -26,7 +26,6 @@ use super::{prepare, write};
 use crate::db::Db;
 use crate::grouping::GroupingConfig;
 use crate::metrics::Metrics;
-use crate::repo::entity::ingest_spool;
 use crate::spool::{DigestWake, SpoolStore, Spooled};
 
 /// Most envelopes digested in one transaction. Memory under a burst scales with it: measured on
@@ -165,7 +164,7 @@ impl SpoolVacuum {
         }
         self.last = Some(Instant::now());
         self.consumed = 0;
-        match sqlx::query("VACUUM ingest_spool").execute(pool).await {
+        match sqlx::query(crate::repo::spool::VACUUM).execute(pool).await {
             Ok(_) => debug!("spool vacuumed"),
             Err(e) => warn!(error = %e, "cannot vacuum the spool"),
         }
@@ -281,17 +280,7 @@ async fn fetch(db: &Db, store: &SpoolStore, after: Option<i64>) -> anyhow::Resul
             // in a bench run. The claim's `id = ANY($1)` did the same on the spool.
             txn.execute_unprepared("SET LOCAL enable_seqscan = off")
                 .await?;
-            let sizes = txn
-                .query_all_raw(Statement::from_sql_and_values(
-                    txn.get_database_backend(),
-                    "SELECT id, length(envelope)::BIGINT AS size FROM ingest_spool \
-                     ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED",
-                    [MAX_ROWS.into()],
-                ))
-                .await?
-                .into_iter()
-                .map(|r| Ok((r.try_get::<i64>("", "id")?, r.try_get::<i64>("", "size")?)))
-                .collect::<anyhow::Result<Vec<(i64, i64)>>>()?;
+            let sizes = crate::repo::spool::claim_all_accounts(&txn, MAX_ROWS).await?;
             let Some(last_id) = crate::spool::within_budget(&sizes, MAX_BYTES) else {
                 return Ok(None);
             };
@@ -349,12 +338,7 @@ async fn write(
         }
         Claim::Postgres { txn, ids } => {
             let result = write::write_batch(&txn, prepared).await?;
-            txn.execute_raw(Statement::from_sql_and_values(
-                txn.get_database_backend(),
-                "DELETE FROM ingest_spool WHERE id = ANY($1)",
-                [ids.into()],
-            ))
-            .await?;
+            crate::repo::spool::delete_all_accounts(&txn, ids).await?;
             txn.commit().await?;
             result
         }
@@ -378,28 +362,11 @@ async fn write(
 }
 
 async fn claimed_rows(txn: &DatabaseTransaction, ids: &[i64]) -> anyhow::Result<Vec<Spooled>> {
-    txn.query_all_raw(Statement::from_sql_and_values(
-        txn.get_database_backend(),
-        "SELECT id, account_id, project_id, received_at, client_ip, encoding, envelope \
-         FROM ingest_spool WHERE id = ANY($1) ORDER BY id",
-        [ids.to_vec().into()],
-    ))
-    .await?
-    .into_iter()
-    .map(|r| {
-        Ok(Spooled {
-            row: ingest_spool::Model {
-                id: r.try_get("", "id")?,
-                account_id: r.try_get("", "account_id")?,
-                project_id: r.try_get("", "project_id")?,
-                received_at: r.try_get("", "received_at")?,
-                client_ip: r.try_get("", "client_ip")?,
-                envelope: r.try_get("", "envelope")?,
-            },
-            encoding: r.try_get("", "encoding")?,
-        })
-    })
-    .collect()
+    Ok(crate::repo::spool::claimed_rows_all_accounts(txn, ids)
+        .await?
+        .into_iter()
+        .map(|(row, encoding)| Spooled { row, encoding })
+        .collect())
 }
 
 /// Drops rows of projects that no longer exist; returns the rest and their projects' rules.

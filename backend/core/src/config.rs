@@ -152,27 +152,10 @@ pub struct MailConfig {
     pub dir: PathBuf,
 }
 
-/// Which database engine a URL selects.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DatabaseKind {
-    /// Embedded SQLite file (self-hosted default).
-    Sqlite,
-    /// PostgreSQL server (SaaS and scale-out).
-    Postgres,
-}
+pub use crate::db::{DatabaseConfig, DatabaseKind};
 
-/// Database settings.
-#[derive(Debug, Clone)]
-pub struct DatabaseConfig {
-    /// Connection URL; its password never appears in logs.
-    pub url: DatabaseUrl,
-    /// Engine selected by the URL scheme.
-    pub kind: DatabaseKind,
-    /// For SQLite, the database file (its folder is created on start).
-    pub sqlite_path: Option<PathBuf>,
-    /// Pool size.
-    pub max_connections: u32,
-}
+/// Envelopes the spool holds before ingest answers 503 (`ERRORWATCH_SPOOL_MAX_BACKLOG`).
+pub const DEFAULT_SPOOL_MAX_BACKLOG: u64 = 100_000;
 
 /// HTTP settings.
 #[derive(Debug, Clone)]
@@ -304,7 +287,7 @@ impl Config {
         let spool_max_backlog = parse_number(
             "ERRORWATCH_SPOOL_MAX_BACKLOG",
             lookup("ERRORWATCH_SPOOL_MAX_BACKLOG"),
-            crate::spool::DEFAULT_MAX_BACKLOG,
+            DEFAULT_SPOOL_MAX_BACKLOG,
             1..=1_000_000_000,
         )?;
         let shutdown_secs = parse_number(

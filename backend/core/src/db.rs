@@ -5,6 +5,7 @@
 //! Invariant: this is the only module that knows which engine is behind the connection; the rest
 //! of the crate writes SQL both engines accept (sea-query) or asks [`Db::kind`].
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use sea_orm::{
@@ -16,7 +17,29 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use std::str::FromStr;
 
-use crate::config::{DatabaseConfig, DatabaseKind};
+use crate::secret::DatabaseUrl;
+
+/// Which database engine a URL selects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DatabaseKind {
+    /// Embedded SQLite file (self-hosted default).
+    Sqlite,
+    /// PostgreSQL server (SaaS and scale-out).
+    Postgres,
+}
+
+/// Database settings.
+#[derive(Debug, Clone)]
+pub struct DatabaseConfig {
+    /// Connection URL; its password never appears in logs.
+    pub url: DatabaseUrl,
+    /// Engine selected by the URL scheme.
+    pub kind: DatabaseKind,
+    /// For SQLite, the database file (its folder is created on start).
+    pub sqlite_path: Option<PathBuf>,
+    /// Pool size.
+    pub max_connections: u32,
+}
 
 /// How long a SQLite writer waits for the lock before giving up.
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -38,7 +61,7 @@ pub struct Db {
     conn: DatabaseConnection,
     pool: Pool,
     statements: std::sync::Arc<std::sync::atomic::AtomicU64>,
-    bus: tokio::sync::broadcast::Sender<crate::notify::Notice>,
+    bus: tokio::sync::broadcast::Sender<crate::change::Notice>,
 }
 
 /// Why the database could not be opened, phrased for the operator.
@@ -154,12 +177,12 @@ impl Db {
             conn,
             pool,
             statements,
-            bus: tokio::sync::broadcast::channel(crate::notify::BUS_CAPACITY).0,
+            bus: tokio::sync::broadcast::channel(crate::change::BUS_CAPACITY).0,
         }
     }
 
     /// This process' bus of data changes (see [`crate::notify`]).
-    pub fn bus(&self) -> &tokio::sync::broadcast::Sender<crate::notify::Notice> {
+    pub fn bus(&self) -> &tokio::sync::broadcast::Sender<crate::change::Notice> {
         &self.bus
     }
 

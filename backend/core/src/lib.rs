@@ -7,6 +7,7 @@
 pub mod alert;
 pub mod auth;
 pub mod billing;
+pub mod change;
 pub mod config;
 pub mod db;
 pub mod digest;

@@ -15,7 +15,7 @@ use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use serde::{Deserialize, Serialize};
 
 use crate::config::MailConfig;
-use crate::jobs::{Job, JobContext};
+use crate::jobs::Job;
 
 /// One email.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
@@ -189,8 +189,10 @@ impl Job for SendEmail {
         )
     }
 
-    async fn run(&self, ctx: &JobContext) -> anyhow::Result<()> {
-        ctx.mailer.deliver(&self.email).await
+    type Context = Mailer;
+
+    async fn run(&self, mailer: &Mailer, _attempt: u32) -> anyhow::Result<()> {
+        mailer.deliver(&self.email).await
     }
 }
 

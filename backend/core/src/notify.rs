@@ -7,42 +7,11 @@
 //! by any worker of the cluster. The bus is a bounded broadcast channel: a subscriber that falls
 //! more than [`BUS_CAPACITY`] notices behind skips the oldest (live views re-read state anyway).
 
-use serde::{Deserialize, Serialize};
-
+pub use crate::change::{BUS_CAPACITY, Change, Notice};
 use crate::db::{Db, Pool};
-
-/// Notices a lagging subscriber may fall behind before it skips some.
-pub const BUS_CAPACITY: usize = 4096;
 
 /// The PostgreSQL channel.
 pub const CHANNEL: &str = "errorwatch";
-
-/// What changed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Change {
-    /// An issue was created (its first event was digested).
-    IssueCreated,
-    /// An issue changed (new events, state, assignment).
-    IssueUpdated,
-    /// An event was stored.
-    EventCreated,
-}
-
-/// One change, with the ids a subscriber filters on.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Notice {
-    /// What changed.
-    pub change: Change,
-    /// Account.
-    pub account_id: i64,
-    /// Project.
-    pub project_id: i64,
-    /// Issue.
-    pub issue_id: i64,
-    /// The SDK's event id, for `EventCreated`.
-    pub event_id: Option<String>,
-}
 
 /// Publishes notices (after the change committed). Failures are logged, never raised: a live
 /// view missing a notice is not worth failing the change.

@@ -16,7 +16,9 @@ use errorwatch_core::billing::stripe::Stripe;
 use errorwatch_core::config::{Config, DatabaseKind};
 use errorwatch_core::db::{Db, Pool};
 use errorwatch_core::digest::retention::{self, EvictEvents};
-use errorwatch_core::jobs::{self, JobContext, JobQueue, WorkerOptions};
+use errorwatch_core::jobs::{self, JobQueue, WorkerOptions};
+
+use crate::worker::Workers;
 use errorwatch_core::mail::Mailer;
 use errorwatch_core::metrics::Metrics;
 use errorwatch_core::outcome::OutcomeBuffer;
@@ -199,14 +201,13 @@ impl Application {
         let wake = DigestWake::default();
 
         if self.roles.workers {
-            let ctx = JobContext {
+            let ctx = Workers {
                 db: self.db.clone(),
                 queue: self.queue.clone(),
                 metrics: self.metrics.clone(),
                 mailer: self.mailer.clone(),
                 stripe: self.stripe.clone(),
                 alerts: errorwatch_core::alert::Alerts::from_config(&self.config)?,
-                attempt: 0,
             };
             let options = WorkerOptions {
                 poll_interval: self.config.worker.poll_interval,
@@ -383,7 +384,7 @@ fn flatten(result: Result<anyhow::Result<()>, tokio::task::JoinError>) -> Option
 /// restarted by the monitor; if the whole monitor stops, it is rebuilt after a growing pause.
 /// Workers failing never take the HTTP server down with them.
 async fn supervise_workers(
-    ctx: JobContext,
+    ctx: Workers,
     options: WorkerOptions,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
@@ -391,12 +392,11 @@ async fn supervise_workers(
     loop {
         let stop = shutdown.clone();
         let restart_stop = shutdown.clone();
-        let monitor =
-            jobs::build_monitor(ctx.clone(), &options).should_restart(move |worker, error| {
-                let restart = !restart_stop.is_cancelled() && worker.restarts() < 20;
-                warn!(worker = worker.name(), error = ?error, restart, "job worker failed");
-                restart
-            });
+        let monitor = ctx.monitor(&options).should_restart(move |worker, error| {
+            let restart = !restart_stop.is_cancelled() && worker.restarts() < 20;
+            warn!(worker = worker.name(), error = ?error, restart, "job worker failed");
+            restart
+        });
         let result = monitor
             .run_with_signal(async move {
                 stop.cancelled().await;

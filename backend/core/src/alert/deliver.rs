@@ -18,8 +18,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use tracing::{info, warn};
 
+use super::AlertContext;
 use crate::ids::{AccountId, EventRowId, IssueId};
-use crate::jobs::{Job, JobContext};
+use crate::jobs::Job;
 use crate::mail::Email;
 
 /// Delivers notification `notification_id` once.
@@ -33,7 +34,9 @@ impl Job for DeliverNotification {
     const NAME: &'static str = "deliver_notification";
     const CONCURRENCY: usize = 8;
 
-    async fn run(&self, ctx: &JobContext) -> anyhow::Result<()> {
+    type Context = AlertContext;
+
+    async fn run(&self, ctx: &AlertContext, _attempt: u32) -> anyhow::Result<()> {
         deliver(ctx, self.notification_id).await
     }
 }
@@ -52,7 +55,9 @@ impl Job for SweepNotifications {
     const NAME: &'static str = "sweep_notifications";
     const CONCURRENCY: usize = 1;
 
-    async fn run(&self, ctx: &JobContext) -> anyhow::Result<()> {
+    type Context = AlertContext;
+
+    async fn run(&self, ctx: &AlertContext, _attempt: u32) -> anyhow::Result<()> {
         let now = Utc::now();
         let rows = ctx
             .db
@@ -260,7 +265,7 @@ struct Target {
     secret: Option<String>,
 }
 
-async fn deliver(ctx: &JobContext, id: i64) -> anyhow::Result<()> {
+async fn deliver(ctx: &AlertContext, id: i64) -> anyhow::Result<()> {
     let conn = ctx.db.conn();
     let now = Utc::now();
     let lease =
@@ -419,7 +424,7 @@ async fn load_target(conn: &impl ConnectionTrait, id: i64) -> anyhow::Result<Opt
 }
 
 async fn build_message(
-    ctx: &JobContext,
+    ctx: &AlertContext,
     conn: &impl ConnectionTrait,
     account_id: i64,
     issue_id: Option<i64>,
@@ -499,7 +504,7 @@ async fn build_message(
 
 /// The top in-app frame of the issue's latest event; `None` when there is none (or the event
 /// was evicted). Best effort: a notification goes out without it rather than not at all.
-async fn top_frame(ctx: &JobContext, account_id: i64, issue_id: i64) -> Option<String> {
+async fn top_frame(ctx: &AlertContext, account_id: i64, issue_id: i64) -> Option<String> {
     let scope = crate::scope::AccountScope::system(
         &ctx.db,
         AccountId(account_id),
@@ -545,7 +550,7 @@ fn describe_top_frame(payload: &serde_json::Value) -> Option<String> {
     Some(out)
 }
 
-async fn send(ctx: &JobContext, target: &Target, message: &Message) -> anyhow::Result<()> {
+async fn send(ctx: &AlertContext, target: &Target, message: &Message) -> anyhow::Result<()> {
     if target.kind == "email" {
         let recipients: Vec<String> = target
             .config

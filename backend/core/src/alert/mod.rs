@@ -25,6 +25,19 @@ use crate::ids::{AccountId, IssueId};
 /// Attempts per delivery before it becomes a dead letter.
 pub const MAX_ATTEMPTS: i32 = 5;
 
+/// What the alert jobs (evaluation, delivery, sweeps) need.
+#[derive(Clone, Debug)]
+pub struct AlertContext {
+    /// The database.
+    pub db: crate::db::Db,
+    /// For follow-up jobs (deliveries, emails).
+    pub queue: crate::jobs::JobQueue,
+    /// Outgoing email.
+    pub mailer: crate::mail::Mailer,
+    /// Delivery settings and the guarded HTTP client.
+    pub alerts: Alerts,
+}
+
 /// What delivery jobs need from the configuration, plus the guarded HTTP client.
 #[derive(Clone, Debug)]
 pub struct Alerts {

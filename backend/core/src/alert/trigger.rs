@@ -17,8 +17,9 @@ use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Query};
 use serde::{Deserialize, Serialize};
 use tracing::{info, warn};
 
+use super::AlertContext;
 use crate::db::Db;
-use crate::jobs::{EnqueueOptions, Job, JobContext, JobQueue};
+use crate::jobs::{EnqueueOptions, Job, JobQueue};
 
 /// What one digest batch did to one issue, as far as alert rules care.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
@@ -134,7 +135,9 @@ impl Job for EvaluateAlerts {
     const NAME: &'static str = "evaluate_alerts";
     const CONCURRENCY: usize = 2;
 
-    async fn run(&self, ctx: &JobContext) -> anyhow::Result<()> {
+    type Context = AlertContext;
+
+    async fn run(&self, ctx: &AlertContext, _attempt: u32) -> anyhow::Result<()> {
         evaluate(ctx, &self.candidates).await
     }
 }
@@ -151,7 +154,7 @@ struct Rule {
     interval_minutes: i64,
 }
 
-async fn evaluate(ctx: &JobContext, candidates: &[Candidate]) -> anyhow::Result<()> {
+async fn evaluate(ctx: &AlertContext, candidates: &[Candidate]) -> anyhow::Result<()> {
     let conn = ctx.db.conn();
     let now = Utc::now();
     let projects: BTreeSet<i64> = candidates.iter().map(|c| c.project_id).collect();
@@ -318,7 +321,7 @@ async fn count_recent(
 
 /// Records one notification per target of a firing rule and queues the new deliveries.
 async fn fire(
-    ctx: &JobContext,
+    ctx: &AlertContext,
     rule: &Rule,
     candidate: &Candidate,
     window: &str,
@@ -458,7 +461,7 @@ pub(crate) async fn insert_notification(
 /// Queues the first delivery of the notification keyed `dedup_key` if it has not been tried
 /// yet. The queue's idempotency key makes a second call (a replayed evaluation) a no-op.
 async fn queue_if_new(
-    ctx: &JobContext,
+    ctx: &AlertContext,
     conn: &impl ConnectionTrait,
     dedup_key: &str,
 ) -> anyhow::Result<()> {

@@ -2,7 +2,7 @@
 //! events, serializes and compresses payloads, collects tags and outcomes, and derives what the
 //! write phase ([`super::write`]) writes: per-issue deltas, hourly counts, tag counts, new
 //! users. The runner runs [`prepare`] in `spawn_blocking` with the project rules from
-//! [`load_rules`], before its write transaction.
+//! [`super::runner`]'s `load_rules`, before its write transaction.
 //!
 //! The result equals digesting the rows one event at a time, in row order then item order: the
 //! first of two events with the same `(project, event_id)` is kept, the latest event by
@@ -13,17 +13,16 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
-use sea_orm::{ConnectionTrait, DatabaseTransaction};
+use sea_orm::DatabaseTransaction;
 use tracing::warn;
 
 use super::normalize::{NormalizeContext, normalize_event};
 use super::passthrough::{self, SplitError};
-use crate::grouping::{FingerprintRules, GroupingConfig, group_event_with, transition_hashes};
+use crate::grouping::{GroupingConfig, group_event_with, transition_hashes};
 use crate::ingest::category::DataCategory;
 use crate::ingest::envelope::{Item, ItemType, Limits, parse_envelope_bytes};
 use crate::notify::{Change, Notice};
 use crate::outcome::hour_of;
-use crate::repo::Tenant;
 use crate::repo::entity::ingest_spool;
 
 /// zstd level of stored payloads (see [`super::compress_payload`]). On the SDK corpus level 1
@@ -97,31 +96,6 @@ pub(crate) fn projects_of(project_ids: impl IntoIterator<Item = i64>) -> Vec<i64
         .collect::<BTreeSet<_>>()
         .into_iter()
         .collect()
-}
-
-/// Each project's grouping configuration (its fingerprint rules), in one query. A project
-/// missing here groups with no rules. `accounts` are the accounts of the rows' projects.
-pub(crate) async fn load_rules(
-    conn: &impl ConnectionTrait,
-    accounts: &[i64],
-    projects: &[i64],
-) -> anyhow::Result<HashMap<i64, GroupingConfig>> {
-    let tenants: Vec<Tenant> = accounts
-        .iter()
-        .map(|a| Tenant::ingested(crate::ids::AccountId(*a)))
-        .collect();
-    let rows = crate::repo::digest::fingerprint_rules(conn, &tenants, projects).await?;
-    let mut configs = HashMap::with_capacity(rows.len());
-    for (project_id, text) in rows {
-        let rules = FingerprintRules::parse(&text).unwrap_or_else(|e| {
-            // Rules are validated when saved; a stored rule set that no longer parses is
-            // ignored rather than blocking the project's events.
-            warn!(project.id = project_id, error = %e, "ignoring unparseable fingerprint rules");
-            FingerprintRules::default()
-        });
-        configs.insert(project_id, GroupingConfig { rules });
-    }
-    Ok(configs)
 }
 
 /// The CPU phase: everything that needs no database. Never fails: an envelope or event that

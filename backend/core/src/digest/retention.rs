@@ -13,8 +13,9 @@ use sea_orm::TransactionTrait;
 use serde::{Deserialize, Serialize};
 use tracing::info;
 
+use crate::db::Db;
 use crate::ids::AccountId;
-use crate::jobs::{EnqueueOptions, Job, JobContext, JobQueue};
+use crate::jobs::{EnqueueOptions, Job, JobQueue};
 use crate::repo::Tenant;
 
 /// Evicts events past the retention limits.
@@ -34,11 +35,13 @@ impl Job for EvictEvents {
     const NAME: &'static str = "evict_events";
     const MAX_ATTEMPTS: u32 = 3;
 
-    async fn run(&self, ctx: &JobContext) -> anyhow::Result<()> {
-        let conn = ctx.db.conn();
+    type Context = Db;
+
+    async fn run(&self, db: &Db, _attempt: u32) -> anyhow::Result<()> {
+        let conn = db.conn();
         let now = Utc::now();
         let plans = match &self.default_plan {
-            Some(_) => crate::billing::plan::load_plans(&ctx.db).await?,
+            Some(_) => crate::billing::plan::load_plans(db).await?,
             None => Vec::new(),
         };
         let projects = crate::repo::retention::projects_holding_events_all_accounts(conn).await?;
@@ -52,7 +55,7 @@ impl Job for EvictEvents {
                     Some(days) => *days,
                     None => {
                         let current = crate::billing::quota::account_plan(
-                            &ctx.db,
+                            db,
                             &plans,
                             default_plan,
                             AccountId(account_id),

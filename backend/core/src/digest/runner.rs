@@ -24,8 +24,9 @@ use tracing::{debug, error, warn};
 
 use super::{prepare, write};
 use crate::db::Db;
-use crate::grouping::GroupingConfig;
+use crate::grouping::{FingerprintRules, GroupingConfig};
 use crate::metrics::Metrics;
+use crate::repo::Tenant;
 use crate::spool::{DigestWake, SpoolStore, Spooled};
 
 /// Most envelopes digested in one transaction. Memory under a burst scales with it: measured on
@@ -376,7 +377,7 @@ async fn with_existing_projects(
 ) -> anyhow::Result<(Vec<Spooled>, HashMap<i64, GroupingConfig>)> {
     let projects = prepare::projects_of(rows.iter().map(|r| r.row.project_id));
     let accounts = prepare::projects_of(rows.iter().map(|r| r.row.account_id));
-    let rules = prepare::load_rules(conn, &accounts, &projects).await?;
+    let rules = load_rules(conn, &accounts, &projects).await?;
     let before = rows.len();
     let rows: Vec<_> = rows
         .into_iter()
@@ -432,6 +433,31 @@ async fn prepare_off_executor(
     // Polled together: each part is queued to a digest thread as soon as the join starts.
     let prepared = futures::future::try_join_all(tasks).await?;
     Ok(prepare::merge(prepared))
+}
+
+/// Each project's grouping configuration (its fingerprint rules), in one query. A project
+/// missing here groups with no rules. `accounts` are the accounts of the rows' projects.
+async fn load_rules(
+    conn: &impl ConnectionTrait,
+    accounts: &[i64],
+    projects: &[i64],
+) -> anyhow::Result<HashMap<i64, GroupingConfig>> {
+    let tenants: Vec<Tenant> = accounts
+        .iter()
+        .map(|a| Tenant::ingested(crate::ids::AccountId(*a)))
+        .collect();
+    let rows = crate::repo::digest::fingerprint_rules(conn, &tenants, projects).await?;
+    let mut configs = HashMap::with_capacity(rows.len());
+    for (project_id, text) in rows {
+        let rules = FingerprintRules::parse(&text).unwrap_or_else(|e| {
+            // Rules are validated when saved; a stored rule set that no longer parses is
+            // ignored rather than blocking the project's events.
+            warn!(project.id = project_id, error = %e, "ignoring unparseable fingerprint rules");
+            FingerprintRules::default()
+        });
+        configs.insert(project_id, GroupingConfig { rules });
+    }
+    Ok(configs)
 }
 
 async fn read_cursor(db: &Db, spool_id: &str) -> anyhow::Result<Option<i64>> {

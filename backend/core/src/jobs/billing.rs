@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tracing::{info, warn};
 
-use super::{EnqueueOptions, Job, JobContext, JobQueue};
+use super::{EnqueueOptions, Job, JobQueue};
 use crate::billing::sync::{
     self, SyncOutcome, account_for_customer, account_is_live, linked_account, mark_event,
 };
@@ -44,6 +44,15 @@ fn id_of(value: Option<&Value>) -> Option<String> {
     }
 }
 
+/// What the billing jobs need: the database and, when billing is on, Stripe.
+#[derive(Clone, Debug)]
+pub struct BillingContext {
+    /// The database.
+    pub db: crate::db::Db,
+    /// Stripe, when billing is on (SaaS mode with a key).
+    pub stripe: Option<crate::billing::stripe::Stripe>,
+}
+
 impl Job for ApplyStripeEvent {
     const NAME: &'static str = "apply_stripe_event";
     const MAX_ATTEMPTS: u32 = 8;
@@ -52,7 +61,9 @@ impl Job for ApplyStripeEvent {
         super::exponential_backoff(failures, Duration::from_secs(5), Duration::from_secs(3600))
     }
 
-    async fn run(&self, ctx: &JobContext) -> anyhow::Result<()> {
+    type Context = BillingContext;
+
+    async fn run(&self, ctx: &BillingContext, _attempt: u32) -> anyhow::Result<()> {
         let event_id = Some(self.event_id.as_str());
         let select = Query::select()
             .columns(["event_type", "payload", "processed_at"])
@@ -147,7 +158,9 @@ impl Job for ReconcileBilling {
     const MAX_ATTEMPTS: u32 = 3;
     const CONCURRENCY: usize = 1;
 
-    async fn run(&self, ctx: &JobContext) -> anyhow::Result<()> {
+    type Context = BillingContext;
+
+    async fn run(&self, ctx: &BillingContext, _attempt: u32) -> anyhow::Result<()> {
         let Some(stripe) = &ctx.stripe else {
             return Ok(());
         };

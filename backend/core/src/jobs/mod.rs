@@ -19,6 +19,8 @@ use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
+/// The set of workers a process runs (apalis' monitor), built by the server's registry.
+pub use apalis::prelude::Monitor;
 use apalis::prelude::*;
 use apalis_postgres::PostgresStorage;
 use apalis_sqlite::SqliteStorage;
@@ -30,7 +32,9 @@ use tracing::{Instrument, error, info, warn};
 use crate::db::{Db, Pool};
 use crate::metrics::{Metrics, QueueLabels};
 
-/// A background job. Implementors are plain data (the payload) plus the code that runs it.
+/// A background job. Implementors are plain data (the payload) plus the code that runs it, with
+/// the context it runs in named by the job itself (the crates.io shape): the worker wiring in
+/// the server builds each context once, so this layer knows no job and no job's needs.
 pub trait Job: Serialize + DeserializeOwned + Send + Sync + Unpin + 'static {
     /// Stable queue name, stored with every task: never rename it.
     const NAME: &'static str;
@@ -44,8 +48,15 @@ pub trait Job: Serialize + DeserializeOwned + Send + Sync + Unpin + 'static {
         exponential_backoff(failures, Duration::from_secs(2), Duration::from_secs(3600))
     }
 
-    /// Does the work. Must be idempotent.
-    fn run(&self, ctx: &JobContext) -> impl Future<Output = anyhow::Result<()>> + Send;
+    /// What a run needs (the database, a mailer, …).
+    type Context: Clone + Send + Sync + 'static;
+
+    /// Does the work; `attempt` is 1 for the first run. Must be idempotent.
+    fn run(
+        &self,
+        ctx: &Self::Context,
+        attempt: u32,
+    ) -> impl Future<Output = anyhow::Result<()>> + Send;
 }
 
 /// `base * 4^(failures-1)`, capped at `max`, with up to 25 % random jitter added.
@@ -65,23 +76,31 @@ pub struct Envelope<J> {
     pub job: J,
 }
 
-/// Shared state handed to every job run.
+/// What the runner itself needs for every job: the queue's database, the queue (for durable
+/// retries) and the metrics.
 #[derive(Clone, Debug)]
-pub struct JobContext {
-    /// The database.
+pub struct Runtime {
+    /// The database holding the queue.
     pub db: Db,
-    /// For jobs that enqueue follow-up jobs.
+    /// For retries.
     pub queue: JobQueue,
     /// Process metrics.
     pub metrics: Arc<Metrics>,
-    /// Outgoing email.
-    pub mailer: crate::mail::Mailer,
-    /// Stripe, when billing is on (SaaS mode with a key).
-    pub stripe: Option<crate::billing::stripe::Stripe>,
-    /// Alert delivery settings and the guarded HTTP client.
-    pub alerts: crate::alert::Alerts,
-    /// Which attempt this run is (1 for the first); set by the runner.
-    pub attempt: u32,
+}
+
+/// A job's context and the runner's, handed to each task.
+struct Bound<C> {
+    ctx: C,
+    runtime: Runtime,
+}
+
+impl<C: Clone> Clone for Bound<C> {
+    fn clone(&self) -> Self {
+        Self {
+            ctx: self.ctx.clone(),
+            runtime: self.runtime.clone(),
+        }
+    }
 }
 
 /// Pushes jobs onto the queue of whichever database is configured.
@@ -395,28 +414,27 @@ fn process_tag() -> &'static str {
     TAG.get_or_init(|| format!("{}-{:08x}", std::process::id(), rand::random::<u32>()))
 }
 
-/// Builds the monitor with one worker per job type, ready to run until `shutdown` resolves.
-pub fn build_monitor(ctx: JobContext, options: &WorkerOptions) -> Monitor {
-    let monitor = Monitor::new().shutdown_timeout(options.shutdown_timeout);
-    let monitor = register::<selftest::SelfTest>(monitor, &ctx, options);
-    let monitor = register::<crate::digest::retention::EvictEvents>(monitor, &ctx, options);
-    let monitor = register::<crate::mail::SendEmail>(monitor, &ctx, options);
-    let monitor = register::<crate::alert::trigger::EvaluateAlerts>(monitor, &ctx, options);
-    let monitor = register::<crate::alert::deliver::DeliverNotification>(monitor, &ctx, options);
-    let monitor = register::<crate::alert::deliver::SweepNotifications>(monitor, &ctx, options);
-    let monitor = register::<crate::service::purge::PurgeDeleted>(monitor, &ctx, options);
-    let monitor = register::<billing::ApplyStripeEvent>(monitor, &ctx, options);
-    let monitor = register::<billing::ReconcileBilling>(monitor, &ctx, options);
-    register::<prune::PruneJobs>(monitor, &ctx, options)
+/// A monitor that stops within `options.shutdown_timeout`; add workers with [`register`].
+pub fn monitor(options: &WorkerOptions) -> Monitor {
+    Monitor::new().shutdown_timeout(options.shutdown_timeout)
 }
 
-fn register<J: Job>(monitor: Monitor, ctx: &JobContext, options: &WorkerOptions) -> Monitor {
-    let ctx = ctx.clone();
+/// Adds a worker for job type `J`, whose runs get `ctx`.
+pub fn register<J: Job>(
+    monitor: Monitor,
+    ctx: J::Context,
+    runtime: &Runtime,
+    options: &WorkerOptions,
+) -> Monitor {
+    let ctx = Bound {
+        ctx,
+        runtime: runtime.clone(),
+    };
     let poll = options.poll_interval;
     // Heartbeats drive orphan detection: a worker that died has its tasks re-enqueued after
     // `MISSED_HEARTBEATS` missed beats.
     let heartbeat = options.heartbeat;
-    match ctx.db.pool().clone() {
+    match runtime.db.pool().clone() {
         Pool::Sqlite(pool) => monitor.register(move |run| {
             let config = apalis_sqlite::Config::default()
                 .queue(J::NAME)
@@ -451,15 +469,15 @@ fn register<J: Job>(monitor: Monitor, ctx: &JobContext, options: &WorkerOptions)
 }
 
 /// Runs one task: the job, then a durable retry or a dead letter on failure.
-async fn handle<J: Job>(envelope: Envelope<J>, ctx: Data<JobContext>) -> Result<(), BoxDynError> {
+async fn handle<J: Job>(
+    envelope: Envelope<J>,
+    bound: Data<Bound<J::Context>>,
+) -> Result<(), BoxDynError> {
     let attempt = envelope.failures + 1;
-    let ctx = JobContext {
-        attempt,
-        ..(*ctx).clone()
-    };
+    let (ctx, runtime) = (&bound.ctx, &bound.runtime);
     let span = tracing::info_span!("job", job.name = J::NAME, job.attempt = attempt);
     let started = Instant::now();
-    let outcome = AssertUnwindSafe(envelope.job.run(&ctx).instrument(span.clone()))
+    let outcome = AssertUnwindSafe(envelope.job.run(ctx, attempt).instrument(span.clone()))
         .catch_unwind()
         .await
         .unwrap_or_else(|panic| {
@@ -471,7 +489,8 @@ async fn handle<J: Job>(envelope: Envelope<J>, ctx: Data<JobContext>) -> Result<
             Err(anyhow::anyhow!("job panicked: {message}"))
         });
     let elapsed = started.elapsed();
-    ctx.metrics
+    runtime
+        .metrics
         .job_duration
         .get_or_create(&crate::metrics::RouteLabels {
             method: "run".to_owned(),
@@ -481,7 +500,7 @@ async fn handle<J: Job>(envelope: Envelope<J>, ctx: Data<JobContext>) -> Result<
     let _entered = span.enter();
     match outcome {
         Ok(()) => {
-            ctx.metrics.count_job(J::NAME, "succeeded");
+            runtime.metrics.count_job(J::NAME, "succeeded");
             info!(
                 duration_ms = elapsed.as_millis() as u64,
                 "job {} done",
@@ -495,7 +514,7 @@ async fn handle<J: Job>(envelope: Envelope<J>, ctx: Data<JobContext>) -> Result<
                 failures: attempt,
                 job: &envelope.job,
             };
-            let pushed = ctx
+            let pushed = runtime
                 .queue
                 .push_envelopes::<J>(vec![(
                     serde_json::to_vec(&retry)?,
@@ -507,7 +526,7 @@ async fn handle<J: Job>(envelope: Envelope<J>, ctx: Data<JobContext>) -> Result<
                 .await;
             match pushed {
                 Ok(()) => {
-                    ctx.metrics.count_job(J::NAME, "retried");
+                    runtime.metrics.count_job(J::NAME, "retried");
                     warn!(
                         error = format!("{err:#}"),
                         retry_in_ms = delay.as_millis() as u64,
@@ -518,7 +537,7 @@ async fn handle<J: Job>(envelope: Envelope<J>, ctx: Data<JobContext>) -> Result<
                     Ok(())
                 }
                 Err(push_err) => {
-                    ctx.metrics.count_job(J::NAME, "failed");
+                    runtime.metrics.count_job(J::NAME, "failed");
                     error!(
                         error = format!("{err:#}"),
                         push_error = format!("{push_err:#}"),
@@ -530,7 +549,7 @@ async fn handle<J: Job>(envelope: Envelope<J>, ctx: Data<JobContext>) -> Result<
             }
         }
         Err(err) => {
-            ctx.metrics.count_job(J::NAME, "failed");
+            runtime.metrics.count_job(J::NAME, "failed");
             error!(
                 error = format!("{err:#}"),
                 "job {} failed {attempt} times; kept as a dead letter",

@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use tracing::info;
 
-use super::{EnqueueOptions, Job, JobContext, JobQueue};
+use super::{EnqueueOptions, Job, JobQueue};
 
 /// Deletes finished tasks older than the retention.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -22,8 +22,10 @@ impl Job for PruneJobs {
     const NAME: &'static str = "prune_jobs";
     const MAX_ATTEMPTS: u32 = 3;
 
-    async fn run(&self, ctx: &JobContext) -> anyhow::Result<()> {
-        let removed = ctx.queue.prune(DONE_RETENTION, FAILED_RETENTION).await?;
+    type Context = JobQueue;
+
+    async fn run(&self, queue: &JobQueue, _attempt: u32) -> anyhow::Result<()> {
+        let removed = queue.prune(DONE_RETENTION, FAILED_RETENTION).await?;
         info!(jobs.removed = removed, "pruned {removed} finished jobs");
         Ok(())
     }

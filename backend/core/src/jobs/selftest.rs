@@ -7,7 +7,7 @@ use std::time::Duration;
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde::{Deserialize, Serialize};
 
-use super::{Job, JobContext};
+use super::Job;
 use crate::db::Db;
 use crate::repo::entity::job_selftest;
 
@@ -34,11 +34,13 @@ impl Job for SelfTest {
         super::exponential_backoff(failures, Duration::from_millis(100), Duration::from_secs(2))
     }
 
-    async fn run(&self, ctx: &JobContext) -> anyhow::Result<()> {
-        if ctx.attempt <= self.fail_first {
+    type Context = Db;
+
+    async fn run(&self, db: &Db, attempt: u32) -> anyhow::Result<()> {
+        if attempt <= self.fail_first {
             anyhow::bail!(
                 "self-test failure {} of {} (requested)",
-                ctx.attempt,
+                attempt,
                 self.fail_first
             );
         }
@@ -51,7 +53,7 @@ impl Job for SelfTest {
             processed_at: Set(chrono::Utc::now()),
         })
         .on_conflict_do_nothing_on([job_selftest::Column::Token])
-        .exec(ctx.db.conn())
+        .exec(db.conn())
         .await?;
         Ok(())
     }

@@ -9,7 +9,7 @@ use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelec
 use serde::{Deserialize, Serialize};
 
 use crate::db::Db;
-use crate::jobs::{Job, JobContext};
+use crate::jobs::Job;
 use crate::repo::entity::{account, project};
 
 /// Events deleted per transaction.
@@ -23,13 +23,15 @@ impl Job for PurgeDeleted {
     const NAME: &'static str = "purge_deleted";
     const CONCURRENCY: usize = 1;
 
-    async fn run(&self, ctx: &JobContext) -> anyhow::Result<()> {
+    type Context = Db;
+
+    async fn run(&self, db: &Db, _attempt: u32) -> anyhow::Result<()> {
         let deleted_accounts: Vec<i64> = account::Entity::find()
             .filter(account::Column::DeletedAt.is_not_null())
             .select_only()
             .column(account::Column::Id)
             .into_tuple()
-            .all(ctx.db.conn())
+            .all(db.conn())
             .await?;
         let projects: Vec<i64> = project::Entity::find()
             .filter(
@@ -40,15 +42,13 @@ impl Job for PurgeDeleted {
             .select_only()
             .column(project::Column::Id)
             .into_tuple()
-            .all(ctx.db.conn())
+            .all(db.conn())
             .await?;
         for id in projects {
-            purge_project(&ctx.db, id).await?;
+            purge_project(db, id).await?;
         }
         for id in deleted_accounts {
-            account::Entity::delete_by_id(id)
-                .exec(ctx.db.conn())
-                .await?;
+            account::Entity::delete_by_id(id).exec(db.conn()).await?;
             tracing::info!(account.id = id, "deleted account's data removed");
         }
         Ok(())

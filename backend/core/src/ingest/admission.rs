@@ -498,4 +498,228 @@ mod tests {
         assert_eq!(Malformed::TooLarge.outcome(), "too_large");
         assert_eq!(Malformed::Invalid.outcome(), "invalid");
     }
+
+    /// The real pieces on a migrated SQLite database: one plan (`tiny`: `errors` a period,
+    /// keys limited to `key_rate` a minute), account 1 with project 2, and two spools on the
+    /// same store, one open and one full.
+    struct World {
+        _dir: tempfile::TempDir,
+        db: crate::db::Db,
+        limits: IngestLimits,
+        quotas: Quotas,
+        open: Spool,
+        full: Spool,
+        outcomes: OutcomeBuffer,
+    }
+
+    impl World {
+        async fn new(errors: i64, key_rate: Option<i32>, ip_rate: Option<Rate>) -> World {
+            use errorwatch_migration::{Migrator, MigratorTrait};
+            let dir = tempfile::tempdir().expect("temp dir");
+            let url = format!("sqlite://{}/errorwatch.db", dir.path().display());
+            let config =
+                crate::config::Config::from_lookup(|k| (k == "DATABASE_URL").then(|| url.clone()))
+                    .expect("config");
+            let db = crate::db::Db::connect(&config.database)
+                .await
+                .expect("database");
+            Migrator::up(db.conn_for_migrations(), None)
+                .await
+                .expect("migrations");
+            crate::jobs::setup_queue_tables(&db).await.expect("queue");
+            let tiny = PlanSpec {
+                slug: "tiny".to_owned(),
+                quotas: [("error".to_owned(), errors)].into(),
+                ..plan(key_rate, None, None)
+            };
+            crate::billing::plan::seed_plans(&db, &[tiny])
+                .await
+                .expect("plans");
+            for statement in [
+                "INSERT INTO accounts (id, name, slug, created_at) \
+                 VALUES (1, 'Acme', 'acme', CURRENT_TIMESTAMP)",
+                "INSERT INTO projects (id, account_id, name, slug, platform, created_at) \
+                 VALUES (2, 1, 'Web', 'web', 'javascript', CURRENT_TIMESTAMP)",
+            ] {
+                sea_orm::ConnectionTrait::execute_unprepared(db.conn(), statement)
+                    .await
+                    .expect(statement);
+            }
+            let metrics = crate::metrics::Metrics::new();
+            let quotas = Quotas::start(
+                db.clone(),
+                crate::jobs::JobQueue::new(db.clone(), metrics.clone()),
+                quota::QuotaConfig {
+                    default_plan: "tiny".to_owned(),
+                    refresh: Duration::from_secs(3_600),
+                    public_url: "http://localhost".to_owned(),
+                },
+            )
+            .await
+            .expect("quotas");
+            let store = crate::spool::SpoolStore::open(&config.database, &db)
+                .await
+                .expect("spool");
+            let wake = std::sync::Arc::new(tokio::sync::Notify::new());
+            let (open, _) = Spool::start(store.clone(), 1_000, wake.clone(), metrics.clone());
+            let (full, _) = Spool::start(store, 0, wake, metrics);
+            World {
+                _dir: dir,
+                db,
+                limits: IngestLimits::new(ip_rate),
+                quotas,
+                open,
+                full,
+                outcomes: OutcomeBuffer::default(),
+            }
+        }
+
+        fn admission(&self, spool_full: bool) -> Admission<'_> {
+            Admission {
+                limits: &self.limits,
+                quotas: &self.quotas,
+                spool: if spool_full { &self.full } else { &self.open },
+                outcomes: &self.outcomes,
+            }
+        }
+
+        async fn admit(&self, spool_full: bool, client_ip: &str) -> Result<Admitted, Refused> {
+            self.admission(spool_full)
+                .admit(
+                    sender(None),
+                    client_ip,
+                    &[(DataCategory::Error, 1), (DataCategory::Attachment, 10)],
+                    SpoolBody::plain(b"{}\n{\"type\":\"event\"}\n{}\n"),
+                )
+                .await
+        }
+
+        /// The recorded outcomes: (category, outcome, reason, quantity), sorted.
+        async fn outcomes(&self) -> Vec<(String, String, String, i64)> {
+            self.outcomes.flush(&self.db).await.expect("flush");
+            let crate::db::Pool::Sqlite(pool) = self.db.pool() else {
+                unreachable!("SQLite")
+            };
+            sqlx::query_as(
+                "SELECT category, outcome, reason, quantity FROM outcomes \
+                 ORDER BY category, outcome, reason",
+            )
+            .fetch_all(pool)
+            .await
+            .expect("outcomes")
+        }
+    }
+
+    fn row(
+        category: &str,
+        outcome: &str,
+        reason: &str,
+        quantity: i64,
+    ) -> (String, String, String, i64) {
+        (
+            category.to_owned(),
+            outcome.to_owned(),
+            reason.to_owned(),
+            quantity,
+        )
+    }
+
+    #[tokio::test]
+    async fn a_refused_write_refunds_its_quota_reservation_and_a_used_up_quota_answers_429() {
+        let world = World::new(1, None, None).await;
+        // The quota admits the one error, the spool refuses it: 503, and the error goes back.
+        let refused = world.admit(true, "10.0.0.1").await.expect_err("spool full");
+        assert_eq!(refused, Refused::Unavailable);
+        assert_eq!(refused.retry_after_secs(), Some(1));
+        let admitted = world
+            .admit(false, "10.0.0.1")
+            .await
+            .expect("refunded, so admitted");
+        assert_eq!(
+            admitted.limit.map(|l| l.categories),
+            Some(vec!["error"]),
+            "the 200 that used the quota up says so"
+        );
+        let Err(Refused::OverQuota(limit)) = world.admit(false, "10.0.0.1").await else {
+            panic!("the quota is used up");
+        };
+        assert_eq!(limit.categories, vec!["error"]);
+        assert!(limit.retry_after > 0, "{limit:?}");
+        // Each refusal counts every category of the request with its reason.
+        assert_eq!(
+            world.outcomes().await,
+            vec![
+                row("attachment", "rate_limited", "backpressure", 10),
+                row("attachment", "rate_limited", "usage_exceeded", 10),
+                row("error", "rate_limited", "backpressure", 1),
+                row("error", "rate_limited", "usage_exceeded", 1),
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn the_client_ip_is_checked_before_the_plan_is_read_then_the_key() {
+        let world = World::new(100, Some(1), Rate::new(Some(1), None)).await;
+        // The first request reads the plan and leases quota; the client IP and the key are
+        // both spent after it.
+        world.admit(false, "10.0.0.1").await.expect("first");
+        // A fresh admission (cold plan cache) refused by its IP touches no database.
+        let cold = World::new(100, Some(1), Rate::new(Some(1), None)).await;
+        cold.limits
+            .ips
+            .check("10.0.0.1".parse().expect("ip"), cold.limits.ip_rate)
+            .expect("spend the IP");
+        let before = cold.db.statements();
+        let refused = cold.admit(false, "10.0.0.1").await.expect_err("IP");
+        assert_eq!(
+            cold.db.statements(),
+            before,
+            "no plan read for a refused IP"
+        );
+        assert!(matches!(
+            refused,
+            Refused::RateLimited {
+                limited: Limited::Ip,
+                ..
+            }
+        ));
+        // Both spent: the IP is named. Another IP: the key is.
+        let ip = world.admit(false, "10.0.0.1").await.expect_err("IP");
+        assert_eq!(ip.outcome_reason(), Some("ip_rate_limit"));
+        let key = world.admit(false, "10.0.0.2").await.expect_err("key");
+        assert_eq!(key.outcome_reason(), Some("key_quota"));
+        assert_eq!(
+            world.outcomes().await,
+            vec![
+                row("attachment", "rate_limited", "ip_rate_limit", 10),
+                row("attachment", "rate_limited", "key_quota", 10),
+                row("error", "rate_limited", "ip_rate_limit", 1),
+                row("error", "rate_limited", "key_quota", 1),
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn drops_before_admission_count_one_error() {
+        let world = World::new(100, None, None).await;
+        let admission = world.admission(true);
+        assert!(admission.is_full());
+        assert!(!world.admission(false).is_full());
+        assert_eq!(admission.overloaded(None), Refused::Unavailable);
+        assert_eq!(
+            admission.overloaded(Some(sender(None))),
+            Refused::Unavailable
+        );
+        admission.malformed(sender(None), Malformed::TooLarge);
+        admission.malformed(sender(None), Malformed::Invalid);
+        admission.malformed(sender(None), Malformed::Invalid);
+        assert_eq!(
+            world.outcomes().await,
+            vec![
+                row("error", "invalid", "envelope", 2),
+                row("error", "rate_limited", "backpressure", 1),
+                row("error", "too_large", "envelope", 1),
+            ]
+        );
+    }
 }

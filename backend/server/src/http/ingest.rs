@@ -14,8 +14,9 @@ use axum::extract::{ConnectInfo, FromRequestParts, Path, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use errorwatch_core::billing::quota::{Admission, QuotaLimit};
-use errorwatch_core::billing::usage::{envelope_usage, quota_wants};
+use errorwatch_core::billing::quota::QuotaLimit;
+use errorwatch_core::billing::usage::envelope_usage;
+use errorwatch_core::ingest::admission::{Admission, Malformed, Refused, Sender};
 use errorwatch_core::ingest::auth::{self, AuthError, AuthSource};
 use errorwatch_core::ingest::category::DataCategory;
 use errorwatch_core::ingest::decompress::{ContentEncoding, DecompressError, decompress};
@@ -23,9 +24,9 @@ use errorwatch_core::ingest::envelope::{
     Envelope, EnvelopeError, EventId, Item, ItemType, Limits, parse_envelope_bytes,
     parse_store_body,
 };
-use errorwatch_core::ingest::key_limit::{Limited, Rate};
+use errorwatch_core::ingest::key_limit::Limited;
 use errorwatch_core::service::ingest::ProjectKeyInfo;
-use errorwatch_core::spool::{SpoolBody, SpoolEntry, SpoolError};
+use errorwatch_core::spool::SpoolBody;
 use serde_json::{Map, Value, json};
 use std::collections::HashMap;
 
@@ -49,39 +50,36 @@ pub enum IngestError {
     Forbidden(String),
     /// 413: over a size limit.
     TooLarge(String),
-    /// 429: a rate limit (key, project spike protection, client IP) is spent; retry after
-    /// this long.
-    RateLimited(std::time::Duration, Limited),
-    /// 429: the account's quota for these categories is used up.
-    OverQuota(QuotaLimit),
-    /// 503: the spool is behind; retry later.
-    Busy,
+    /// 429 (a rate limit or the quota), 503 (the spool is behind) or 500: the admission
+    /// policy refused the request.
+    Refused(Refused),
     /// 500: storing failed.
     Internal,
 }
 
+impl From<Refused> for IngestError {
+    fn from(refused: Refused) -> Self {
+        match refused {
+            Refused::Internal => IngestError::Internal,
+            other => IngestError::Refused(other),
+        }
+    }
+}
+
 impl IntoResponse for IngestError {
     fn into_response(self) -> Response {
-        let retry_after = match &self {
-            IngestError::RateLimited(wait, _) => Some(wait.as_secs_f64().ceil().max(1.0) as u64),
-            IngestError::OverQuota(limit) => Some(limit.retry_after),
-            IngestError::Busy => Some(1),
-            _ => None,
-        };
-        // Empty categories: every category, as Relay writes it.
-        let rate_limits = match &self {
-            IngestError::RateLimited(_, limited) => {
-                retry_after.map(|secs| format!("{secs}::{}:{}", limited.scope(), limited.reason()))
+        let (retry_after, rate_limits) = match &self {
+            IngestError::Refused(refused) => {
+                (refused.retry_after_secs(), refused.rate_limits_header())
             }
-            IngestError::OverQuota(limit) => Some(limit.header()),
-            _ => None,
+            _ => (None, None),
         };
         let (status, detail) = match self {
             IngestError::BadRequest(d) => (StatusCode::BAD_REQUEST, d),
             IngestError::Unauthorized(d) => (StatusCode::UNAUTHORIZED, d),
             IngestError::Forbidden(d) => (StatusCode::FORBIDDEN, d),
             IngestError::TooLarge(d) => (StatusCode::PAYLOAD_TOO_LARGE, d),
-            IngestError::RateLimited(_, limited) => (
+            IngestError::Refused(Refused::RateLimited { limited, .. }) => (
                 StatusCode::TOO_MANY_REQUESTS,
                 match limited {
                     Limited::Key => "this DSN key's rate limit is exceeded",
@@ -92,18 +90,18 @@ impl IntoResponse for IngestError {
                 }
                 .to_owned(),
             ),
-            IngestError::OverQuota(limit) => (
+            IngestError::Refused(Refused::OverQuota(limit)) => (
                 StatusCode::TOO_MANY_REQUESTS,
                 format!(
                     "the account's {} quota for this billing period is used up",
                     limit.categories.join(", ")
                 ),
             ),
-            IngestError::Busy => (
+            IngestError::Refused(Refused::Unavailable) => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "ingest is busy; retry shortly".to_owned(),
             ),
-            IngestError::Internal => (
+            IngestError::Refused(Refused::Internal) | IngestError::Internal => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "could not store the event".to_owned(),
             ),
@@ -168,19 +166,10 @@ pub(crate) async fn envelope(
     // Overloaded: refuse before decompressing and parsing a body that would be refused anyway
     // (keeps memory flat under a flood). The body is read and dropped chunk by chunk, so the
     // connection stays usable for the SDK's retry.
-    if state.spool.is_full() {
+    let admission = admission(&state);
+    if admission.is_full() {
         drain(body).await;
-        if let Some(info) = &early {
-            state.outcomes.record(
-                info.account_id,
-                info.project_id,
-                DataCategory::Error,
-                "rate_limited",
-                "backpressure",
-                1,
-            );
-        }
-        return Err(IngestError::Busy);
+        return Err(admission.overloaded(early.as_ref().map(sender)).into());
     }
     let decoded = request
         .decode(body, |bytes| {
@@ -195,7 +184,7 @@ pub(crate) async fn envelope(
         Ok(decoded) => decoded,
         Err(error) => {
             if let Some(info) = &early {
-                record_drop(&state, info, &error);
+                record_drop(&admission, info, &error);
             }
             return Err(error);
         }
@@ -215,7 +204,7 @@ pub(crate) async fn envelope(
     drop(envelope);
     // Stored as it came (compressed bodies stay compressed; the digest decodes them).
     let body = SpoolBody::as_received(request.encoding, bytes);
-    let limit = spool(&state, &request, &info, body, &usage).await?;
+    let limit = admit(&state, &request, &info, body, &usage).await?;
     Ok(with_limit(answer(event_id), limit))
 }
 
@@ -229,7 +218,7 @@ pub(crate) async fn store(
     let (_, event) = match request.decode(body, |bytes| parse_store_body(&bytes)).await {
         Ok(decoded) => decoded,
         Err(error) => {
-            record_drop(&state, &info, &error);
+            record_drop(&admission(&state), &info, &error);
             return Err(error);
         }
     };
@@ -243,7 +232,7 @@ pub(crate) async fn store(
     let payload = serde_json::to_vec(&event).map_err(|_| IngestError::Internal)?;
     let wrapped = envelope_with(event_id, vec![item(ItemType::Event, Map::new(), payload)]);
     let usage = [(DataCategory::Error, 1)];
-    let limit = spool(&state, &request, &info, SpoolBody::plain(&wrapped), &usage).await?;
+    let limit = admit(&state, &request, &info, SpoolBody::plain(&wrapped), &usage).await?;
     Ok(with_limit(answer(Some(event_id)), limit))
 }
 
@@ -273,20 +262,13 @@ fn validate_event_json(envelope: &Envelope) -> Result<(), IngestError> {
 }
 
 /// Counts a request dropped after authentication (malformed or too large).
-fn record_drop(state: &AppState, info: &ProjectKeyInfo, error: &IngestError) {
-    let outcome = match error {
-        IngestError::TooLarge(_) => "too_large",
-        IngestError::BadRequest(_) => "invalid",
+fn record_drop(admission: &Admission<'_>, info: &ProjectKeyInfo, error: &IngestError) {
+    let malformed = match error {
+        IngestError::TooLarge(_) => Malformed::TooLarge,
+        IngestError::BadRequest(_) => Malformed::Invalid,
         _ => return,
     };
-    state.outcomes.record(
-        info.account_id,
-        info.project_id,
-        DataCategory::Error,
-        outcome,
-        "envelope",
-        1,
-    );
+    admission.malformed(sender(info), malformed);
 }
 
 /// An item for an envelope built on the server's side.
@@ -508,87 +490,38 @@ pub(crate) async fn authenticate(
     Ok(info)
 }
 
-/// Rate limits, quota, then the durable write (the only thing the request waits for). `usage`
-/// is what the envelope counts for; on a 200 the exhausted quotas (if any) are returned for
-/// the header.
-pub(crate) async fn spool(
+/// The admission policy over this process' limits, quotas, spool and outcomes.
+fn admission(state: &AppState) -> Admission<'_> {
+    Admission {
+        limits: &state.limits,
+        quotas: &state.quotas,
+        spool: &state.spool,
+        outcomes: &state.outcomes,
+    }
+}
+
+/// What the admission policy needs of a resolved key.
+fn sender(info: &ProjectKeyInfo) -> Sender {
+    Sender {
+        account_id: info.account_id,
+        project_id: info.project_id,
+        key_id: info.key_id,
+        key_rate_per_minute: info.rate_limit_per_minute,
+    }
+}
+
+/// Rate limits, quota, then the durable write (the only thing the request waits for), as
+/// [`Admission::admit`] decides. `usage` is what the envelope counts for; on a 200 the
+/// exhausted quotas (if any) are returned for the header.
+pub(crate) async fn admit(
     state: &AppState,
     request: &IngestRequest,
     info: &ProjectKeyInfo,
     body: SpoolBody,
     usage: &[(DataCategory, i64)],
 ) -> Result<Option<QuotaLimit>, IngestError> {
-    let refuse = |reason: &str| {
-        for (category, quantity) in usage {
-            state.outcomes.record(
-                info.account_id,
-                info.project_id,
-                *category,
-                "rate_limited",
-                reason,
-                *quantity,
-            );
-        }
-    };
-    if let Ok(ip) = request.client_ip.parse::<std::net::IpAddr>()
-        && let Err(wait) = state.limits.ips.check(ip, state.limits.ip_rate)
-    {
-        refuse(Limited::Ip.reason());
-        return Err(IngestError::RateLimited(wait, Limited::Ip));
-    }
-    let plan = state.quotas.plan_of(info.account_id).await.map_err(|e| {
-        tracing::error!(error = format!("{e:#}"), "cannot read the account's plan");
-        IngestError::Internal
-    })?;
-    // The key's own limit wins over its plan's tier.
-    let key_rate = Rate::new(info.rate_limit_per_minute, None)
-        .or_else(|| Rate::new(plan.key_rate_per_minute, plan.key_burst));
-    if let Err(wait) = state.limits.keys.check(info.key_id, key_rate) {
-        refuse(Limited::Key.reason());
-        return Err(IngestError::RateLimited(wait, Limited::Key));
-    }
-    let wants = quota_wants(usage);
-    if !wants.is_empty()
-        && let Err(wait) = state
-            .limits
-            .projects
-            .check(info.project_id, Rate::new(plan.spike_per_minute, None))
-    {
-        refuse(Limited::Spike.reason());
-        return Err(IngestError::RateLimited(wait, Limited::Spike));
-    }
-    let accepted = match state.quotas.admit(info.account_id, &wants).await {
-        Ok(Admission::Accept(accepted)) => accepted,
-        Ok(Admission::Reject(limit)) => {
-            refuse("usage_exceeded");
-            return Err(IngestError::OverQuota(limit));
-        }
-        Err(e) => {
-            tracing::error!(error = format!("{e:#}"), "quota check failed");
-            return Err(IngestError::Internal);
-        }
-    };
-    let stored = state
-        .spool
-        .write(SpoolEntry {
-            account_id: info.account_id,
-            project_id: info.project_id,
-            received_at: chrono::Utc::now(),
-            client_ip: Some(request.client_ip.clone()),
-            body,
-        })
-        .await;
-    match stored {
-        Ok(()) => Ok(accepted.limit.clone()),
-        Err(e) => {
-            state.quotas.refund(accepted);
-            Err(match e {
-                SpoolError::Busy => {
-                    refuse("backpressure");
-                    IngestError::Busy
-                }
-                SpoolError::Failed(_) => IngestError::Internal,
-            })
-        }
-    }
+    let admitted = admission(state)
+        .admit(sender(info), &request.client_ip, usage, body)
+        .await?;
+    Ok(admitted.limit)
 }

@@ -16,7 +16,7 @@ use serde_json::{Map, Value, json};
 
 use super::AppState;
 use super::ingest::{
-    IngestError, IngestRequest, authenticate, built_envelope, envelope_with, item, spool,
+    IngestError, IngestRequest, admit, authenticate, built_envelope, envelope_with, item,
     with_limit,
 };
 use errorwatch_core::billing::usage::envelope_usage;
@@ -49,7 +49,7 @@ pub(crate) async fn security(
         let payload = serde_json::to_vec(&event).map_err(|_| IngestError::Internal)?;
         let bytes = envelope_with(event_id, vec![item(ItemType::Event, Map::new(), payload)]);
         let usage = [(DataCategory::Security, 1)];
-        spool(&state, &request, &info, SpoolBody::plain(&bytes), &usage).await?;
+        admit(&state, &request, &info, SpoolBody::plain(&bytes), &usage).await?;
         last = Some(event_id);
     }
     Ok(match last {
@@ -185,7 +185,7 @@ pub(crate) async fn minidump(
     );
     let envelope = built_envelope(event_id, items);
     let usage = envelope_usage(&envelope);
-    let limit = spool(
+    let limit = admit(
         &state,
         &request,
         &info,
@@ -221,7 +221,7 @@ pub(crate) async fn attachments(
         .collect();
     let envelope = built_envelope(event_id, items);
     let usage = envelope_usage(&envelope);
-    let limit = spool(
+    let limit = admit(
         &state,
         &request,
         &info,

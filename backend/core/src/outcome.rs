@@ -9,12 +9,14 @@ use std::time::Duration;
 
 use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 use sea_orm::ConnectionTrait;
-use sea_orm::sea_query::{Expr, OnConflict, Query};
 use tokio_util::sync::CancellationToken;
 
 use crate::db::Db;
 use crate::ids::{AccountId, ProjectId};
 use crate::ingest::category::DataCategory;
+use crate::repo;
+use crate::repo::Tenant;
+use crate::repo::outcomes::OutcomeCount;
 
 /// (account id, project id, hour, category, outcome, reason).
 pub(crate) type OutcomeKey = (i64, i64, DateTime<Utc>, &'static str, &'static str, String);
@@ -107,35 +109,17 @@ pub(crate) async fn write_outcome(
     quantity: i64,
 ) -> anyhow::Result<()> {
     let (account_id, project_id, hour, category, outcome, reason) = key;
-    let statement = Query::insert()
-        .into_table("outcomes")
-        .columns([
-            "account_id",
-            "project_id",
-            "hour",
-            "category",
-            "outcome",
-            "reason",
-            "quantity",
-        ])
-        .values_panic([
-            (*account_id).into(),
-            (*project_id).into(),
-            (*hour).into(),
-            (*category).into(),
-            (*outcome).into(),
-            reason.clone().into(),
-            quantity.into(),
-        ])
-        .on_conflict(
-            OnConflict::columns(["project_id", "hour", "category", "outcome", "reason"])
-                .value(
-                    "quantity",
-                    Expr::cust("outcomes.quantity + excluded.quantity"),
-                )
-                .to_owned(),
-        )
-        .to_owned();
-    conn.execute(&statement).await?;
+    // The key's account is the one whose DSN key accepted the items (ingest and the digest
+    // both count for the envelope's account).
+    let tenant = Tenant::ingested(AccountId(*account_id));
+    let count = OutcomeCount {
+        project_id: ProjectId(*project_id),
+        hour: *hour,
+        category,
+        outcome,
+        reason,
+        quantity,
+    };
+    repo::outcomes::add(conn, tenant, count).await?;
     Ok(())
 }

@@ -13,15 +13,16 @@
 use anyhow::Context;
 use chrono::{DateTime, Utc};
 use sea_orm::ConnectionTrait;
-use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use tracing::{info, warn};
 
 use super::AlertContext;
-use crate::ids::{AccountId, EventRowId, IssueId};
+use crate::ids::{AccountId, AlertTargetId, EventRowId, IssueId, NotificationId, ProjectId};
 use crate::jobs::Job;
 use crate::mail::Email;
+use crate::repo::Tenant;
+use crate::repo::alerts::{self as repo, AttemptEnd};
 
 /// Delivers notification `notification_id` once.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -37,7 +38,7 @@ impl Job for DeliverNotification {
     type Context = AlertContext;
 
     async fn run(&self, ctx: &AlertContext, _attempt: u32) -> anyhow::Result<()> {
-        deliver(ctx, self.notification_id).await
+        deliver(ctx, NotificationId(self.notification_id)).await
     }
 }
 
@@ -59,29 +60,11 @@ impl Job for SweepNotifications {
 
     async fn run(&self, ctx: &AlertContext, _attempt: u32) -> anyhow::Result<()> {
         let now = Utc::now();
-        let rows = ctx
-            .db
-            .conn()
-            .query_all(
-                &Query::select()
-                    .columns(["id", "attempts"])
-                    .from("notifications")
-                    .and_where(
-                        Expr::col("status")
-                            .eq("pending")
-                            .and(Expr::col("next_attempt_at").lt(now - SWEEP_GRACE))
-                            .or(Expr::col("status")
-                                .eq("sending")
-                                .and(Expr::col("lease_until").lt(now))),
-                    )
-                    .limit(1000)
-                    .to_owned(),
-            )
-            .await?;
+        let rows =
+            repo::stalled_notifications_all_accounts(ctx.db.conn(), now, now - SWEEP_GRACE).await?;
         let bucket = now.timestamp() / 60;
         for row in &rows {
-            let id: i64 = row.try_get("", "id")?;
-            let attempts: i32 = row.try_get("", "attempts")?;
+            let (id, attempts) = (row.id.0, row.attempts);
             ctx.queue
                 .enqueue_with(
                     &DeliverNotification {
@@ -265,69 +248,37 @@ struct Target {
     secret: Option<String>,
 }
 
-async fn deliver(ctx: &AlertContext, id: i64) -> anyhow::Result<()> {
+async fn deliver(ctx: &AlertContext, notification: NotificationId) -> anyhow::Result<()> {
+    let id = notification.0;
     let conn = ctx.db.conn();
     let now = Utc::now();
     let lease =
         now + chrono::Duration::from_std(ctx.alerts.timeout * 2)? + chrono::Duration::seconds(30);
     // Claim: a pending row that is due, or one whose last holder died mid-send.
-    let claimed = conn
-        .execute(
-            &Query::update()
-                .table("notifications")
-                .value("status", "sending")
-                .value("lease_until", lease)
-                .value("attempts", Expr::col("attempts").add(1))
-                .and_where(Expr::col("id").eq(id))
-                .and_where(
-                    Expr::col("status")
-                        .eq("pending")
-                        .and(Expr::col("next_attempt_at").is_null().or(
-                            Expr::col("next_attempt_at").lte(now + chrono::Duration::seconds(2)),
-                        ))
-                        .or(Expr::col("status")
-                            .eq("sending")
-                            .and(Expr::col("lease_until").lt(now))),
-                )
-                .to_owned(),
-        )
-        .await?
-        .rows_affected();
-    if claimed == 0 {
+    let Some(account) = repo::claim_notification_any_account(
+        conn,
+        notification,
+        now,
+        now + chrono::Duration::seconds(2),
+        lease,
+    )
+    .await?
+    else {
         return Ok(());
-    }
-    let row = conn
-        .query_one(
-            &Query::select()
-                .columns([
-                    "account_id",
-                    "project_id",
-                    "target_id",
-                    "issue_id",
-                    "trigger_kind",
-                    "dedup_key",
-                    "attempts",
-                ])
-                .from("notifications")
-                .and_where(Expr::col("id").eq(id))
-                .to_owned(),
-        )
+    };
+    let account_id = account.0;
+    let tenant = Tenant::from(&crate::scope::AccountScope::system(
+        &ctx.db,
+        account,
+        "alert delivery sends the account's notification",
+    ));
+    let row = repo::claimed_notification(conn, tenant, notification)
         .await?
         .context("claimed notification vanished")?;
-    let account_id: i64 = row.try_get("", "account_id")?;
-    let target_id: i64 = row.try_get("", "target_id")?;
-    let issue_id: Option<i64> = row.try_get("", "issue_id")?;
-    let attempts: i32 = row.try_get("", "attempts")?;
-    let message = build_message(
-        ctx,
-        conn,
-        account_id,
-        issue_id,
-        row.try_get("", "trigger_kind")?,
-        row.try_get("", "dedup_key")?,
-    )
-    .await?;
-    let target = load_target(conn, target_id).await?;
+    let attempts = row.attempts;
+    let message =
+        build_message(ctx, conn, tenant, row.issue_id, row.trigger, row.dedup_key).await?;
+    let target = load_target(conn, tenant, row.target_id).await?;
     let started = std::time::Instant::now();
     let outcome = match target {
         Some(target) => send(ctx, &target, &message).await,
@@ -335,17 +286,7 @@ async fn deliver(ctx: &AlertContext, id: i64) -> anyhow::Result<()> {
     };
     match outcome {
         Ok(()) => {
-            conn.execute(
-                &Query::update()
-                    .table("notifications")
-                    .value("status", "sent")
-                    .value("sent_at", Utc::now())
-                    .value("lease_until", Option::<DateTime<Utc>>::None)
-                    .value("last_error", Option::<String>::None)
-                    .and_where(Expr::col("id").eq(id))
-                    .to_owned(),
-            )
-            .await?;
+            repo::finish_attempt(conn, tenant, notification, AttemptEnd::Sent(Utc::now())).await?;
             info!(
                 account.id = account_id,
                 notification.id = id,
@@ -359,15 +300,11 @@ async fn deliver(ctx: &AlertContext, id: i64) -> anyhow::Result<()> {
             // dead letter now instead of after hours of retries.
             let hopeless = error.is::<super::ssrf::Refused>();
             if attempts >= super::MAX_ATTEMPTS || hopeless {
-                conn.execute(
-                    &Query::update()
-                        .table("notifications")
-                        .value("status", "dead")
-                        .value("dead_at", Utc::now())
-                        .value("lease_until", Option::<DateTime<Utc>>::None)
-                        .value("last_error", text.clone())
-                        .and_where(Expr::col("id").eq(id))
-                        .to_owned(),
+                repo::finish_attempt(
+                    conn,
+                    tenant,
+                    notification,
+                    AttemptEnd::Dead(Utc::now(), text.clone()),
                 )
                 .await?;
                 warn!(
@@ -379,18 +316,21 @@ async fn deliver(ctx: &AlertContext, id: i64) -> anyhow::Result<()> {
             } else {
                 let delay = super::retry_delay(ctx.alerts.retry_base, attempts as u32);
                 let next = Utc::now() + chrono::Duration::from_std(delay)?;
-                conn.execute(
-                    &Query::update()
-                        .table("notifications")
-                        .value("status", "pending")
-                        .value("next_attempt_at", next)
-                        .value("lease_until", Option::<DateTime<Utc>>::None)
-                        .value("last_error", text.clone())
-                        .and_where(Expr::col("id").eq(id))
-                        .to_owned(),
+                repo::finish_attempt(
+                    conn,
+                    tenant,
+                    notification,
+                    AttemptEnd::Retry(next, text.clone()),
                 )
                 .await?;
-                super::trigger::queue_delivery(&ctx.queue, id, attempts, next, Some(delay)).await?;
+                super::trigger::queue_delivery(
+                    &ctx.queue,
+                    notification,
+                    attempts,
+                    next,
+                    Some(delay),
+                )
+                .await?;
                 warn!(
                     account.id = account_id,
                     notification.id = id,
@@ -404,53 +344,31 @@ async fn deliver(ctx: &AlertContext, id: i64) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn load_target(conn: &impl ConnectionTrait, id: i64) -> anyhow::Result<Option<Target>> {
-    let row = conn
-        .query_one(
-            &Query::select()
-                .columns(["kind", "config", "secret"])
-                .from("alert_targets")
-                .and_where(Expr::col("id").eq(id))
-                .to_owned(),
-        )
-        .await?;
-    let Some(row) = row else { return Ok(None) };
+async fn load_target(
+    conn: &impl ConnectionTrait,
+    tenant: Tenant,
+    id: AlertTargetId,
+) -> anyhow::Result<Option<Target>> {
+    let Some(row) = repo::target_for_delivery(conn, tenant, id).await? else {
+        return Ok(None);
+    };
     Ok(Some(Target {
-        kind: row.try_get("", "kind")?,
-        config: serde_json::from_str(&row.try_get::<String>("", "config")?)
-            .context("target config is not JSON")?,
-        secret: row.try_get("", "secret")?,
+        kind: row.kind,
+        config: serde_json::from_str(&row.config).context("target config is not JSON")?,
+        secret: row.secret,
     }))
 }
 
 async fn build_message(
     ctx: &AlertContext,
     conn: &impl ConnectionTrait,
-    account_id: i64,
-    issue_id: Option<i64>,
+    tenant: Tenant,
+    issue_id: Option<IssueId>,
     trigger: String,
     delivery: String,
 ) -> anyhow::Result<Message> {
     let issue = match issue_id {
-        Some(issue_id) => {
-            conn.query_one(
-                &Query::select()
-                    .columns([
-                        "project_id",
-                        "title",
-                        "culprit",
-                        "level",
-                        "times_seen",
-                        "users_seen",
-                        "first_seen",
-                        "last_seen",
-                    ])
-                    .from("issues")
-                    .and_where(Expr::col("id").eq(issue_id))
-                    .to_owned(),
-            )
-            .await?
-        }
+        Some(issue_id) => repo::issue_summary(conn, tenant, issue_id).await?,
         None => None,
     };
     let Some(issue) = issue else {
@@ -469,45 +387,33 @@ async fn build_message(
             url: ctx.alerts.public_url.to_string(),
         });
     };
-    let project_id: i64 = issue.try_get("", "project_id")?;
-    let project = conn
-        .query_one(
-            &Query::select()
-                .column("name")
-                .from("projects")
-                .and_where(Expr::col("id").eq(project_id))
-                .to_owned(),
-        )
+    let project = repo::project_name(conn, tenant, ProjectId(issue.project_id))
         .await?
-        .map(|row| row.try_get::<String>("", "name"))
-        .transpose()?
         .unwrap_or_default();
     let issue_id = issue_id.expect("issue row implies an id");
-    let top_frame = top_frame(ctx, account_id, issue_id).await;
+    let top_frame = top_frame(ctx, tenant.account_id(), issue_id.0).await;
     Ok(Message {
         delivery,
         trigger,
         project,
         top_frame,
-        title: issue.try_get("", "title")?,
-        culprit: issue.try_get("", "culprit")?,
-        level: issue.try_get("", "level")?,
-        count: issue.try_get("", "times_seen")?,
-        users: issue.try_get("", "users_seen")?,
-        first_seen: issue.try_get("", "first_seen")?,
-        last_seen: issue.try_get("", "last_seen")?,
-        url: ctx
-            .alerts
-            .issue_link(AccountId(account_id), IssueId(issue_id)),
+        title: issue.title,
+        culprit: issue.culprit,
+        level: issue.level,
+        count: issue.times_seen,
+        users: issue.users_seen,
+        first_seen: issue.first_seen,
+        last_seen: issue.last_seen,
+        url: ctx.alerts.issue_link(tenant.account_id(), issue_id),
     })
 }
 
 /// The top in-app frame of the issue's latest event; `None` when there is none (or the event
 /// was evicted). Best effort: a notification goes out without it rather than not at all.
-async fn top_frame(ctx: &AlertContext, account_id: i64, issue_id: i64) -> Option<String> {
+async fn top_frame(ctx: &AlertContext, account_id: AccountId, issue_id: i64) -> Option<String> {
     let scope = crate::scope::AccountScope::system(
         &ctx.db,
-        AccountId(account_id),
+        account_id,
         "alert delivery reads the latest event's stack trace",
     );
     let latest = crate::service::event::latest_events(&scope, &[issue_id])

@@ -13,13 +13,15 @@ use std::collections::{BTreeSet, HashMap};
 
 use chrono::{DateTime, Utc};
 use sea_orm::ConnectionTrait;
-use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Query};
 use serde::{Deserialize, Serialize};
 use tracing::{info, warn};
 
 use super::AlertContext;
 use crate::db::Db;
+use crate::ids::{AccountId, AlertRuleId, AlertTargetId, IssueId, NotificationId, ProjectId};
 use crate::jobs::{EnqueueOptions, Job, JobQueue};
+use crate::repo::Tenant;
+use crate::repo::alerts::{self as repo, IssueTransition, NewNotification, NotificationStatus};
 
 /// What one digest batch did to one issue, as far as alert rules care.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
@@ -87,24 +89,15 @@ pub(crate) async fn watched(
         return Ok(candidates);
     }
     let projects: BTreeSet<i64> = candidates.iter().map(|c| c.project_id).collect();
-    let rows = conn
-        .query_all(
-            &Query::select()
-                .distinct()
-                .column("project_id")
-                .from("alert_rules")
-                .and_where(Expr::col("enabled").eq(true))
-                .and_where(Expr::col("project_id").is_in(projects))
-                .to_owned(),
-        )
-        .await?;
-    let with_rules = rows
-        .iter()
-        .map(|row| row.try_get::<i64>("", "project_id"))
-        .collect::<Result<BTreeSet<i64>, _>>()?;
+    let with_rules: BTreeSet<(i64, i64)> =
+        repo::watched_projects_all_accounts(conn, projects.into_iter().map(ProjectId))
+            .await?
+            .into_iter()
+            .map(|w| (w.account_id.0, w.project_id.0))
+            .collect();
     Ok(candidates
         .into_iter()
-        .filter(|c| with_rules.contains(&c.project_id))
+        .filter(|c| with_rules.contains(&(c.account_id, c.project_id)))
         .collect())
 }
 
@@ -145,7 +138,8 @@ impl Job for EvaluateAlerts {
 /// One enabled rule.
 #[derive(Clone, Debug)]
 struct Rule {
-    id: i64,
+    account_id: AccountId,
+    id: AlertRuleId,
     project_id: i64,
     trigger: String,
     frequency_count: i64,
@@ -158,44 +152,18 @@ async fn evaluate(ctx: &AlertContext, candidates: &[Candidate]) -> anyhow::Resul
     let conn = ctx.db.conn();
     let now = Utc::now();
     let projects: BTreeSet<i64> = candidates.iter().map(|c| c.project_id).collect();
-    let rows = conn
-        .query_all(
-            &Query::select()
-                .columns([
-                    "id",
-                    "project_id",
-                    "trigger_kind",
-                    "frequency_count",
-                    "frequency_minutes",
-                    "filters",
-                    "action_interval_minutes",
-                ])
-                .from("alert_rules")
-                .and_where(Expr::col("enabled").eq(true))
-                .and_where(Expr::col("project_id").is_in(projects))
-                .order_by("id", sea_orm::sea_query::Order::Asc)
-                .to_owned(),
-        )
-        .await?;
+    let rows = repo::enabled_rules_all_accounts(conn, projects.into_iter().map(ProjectId)).await?;
     let mut rules = Vec::with_capacity(rows.len());
     for row in rows {
         rules.push(Rule {
-            id: row.try_get("", "id")?,
-            project_id: row.try_get("", "project_id")?,
-            trigger: row.try_get("", "trigger_kind")?,
-            frequency_count: row
-                .try_get::<Option<i32>>("", "frequency_count")?
-                .unwrap_or(0)
-                .into(),
-            frequency_minutes: row
-                .try_get::<Option<i32>>("", "frequency_minutes")?
-                .unwrap_or(1)
-                .into(),
-            filters: serde_json::from_str(&row.try_get::<String>("", "filters")?)
-                .unwrap_or_default(),
-            interval_minutes: row
-                .try_get::<i32>("", "action_interval_minutes")
-                .map(|m| i64::from(Ord::max(m, 1)))?,
+            account_id: row.account_id,
+            id: row.id,
+            project_id: row.project_id.0,
+            trigger: row.trigger,
+            frequency_count: row.frequency_count.unwrap_or(0).into(),
+            frequency_minutes: row.frequency_minutes.unwrap_or(1).into(),
+            filters: serde_json::from_str(&row.filters).unwrap_or_default(),
+            interval_minutes: i64::from(Ord::max(row.action_interval_minutes, 1)),
         });
     }
     if rules.is_empty() {
@@ -203,10 +171,9 @@ async fn evaluate(ctx: &AlertContext, candidates: &[Candidate]) -> anyhow::Resul
     }
     let targets = rule_targets(conn, rules.iter().map(|r| r.id)).await?;
     for candidate in candidates {
-        for rule in rules
-            .iter()
-            .filter(|r| r.project_id == candidate.project_id)
-        {
+        for rule in rules.iter().filter(|r| {
+            r.project_id == candidate.project_id && r.account_id.0 == candidate.account_id
+        }) {
             if !rule.filters.matches(candidate) {
                 continue;
             }
@@ -224,23 +191,11 @@ async fn evaluate(ctx: &AlertContext, candidates: &[Candidate]) -> anyhow::Resul
 
 async fn rule_targets(
     conn: &impl ConnectionTrait,
-    rule_ids: impl Iterator<Item = i64>,
-) -> anyhow::Result<HashMap<i64, Vec<i64>>> {
-    let rows = conn
-        .query_all(
-            &Query::select()
-                .columns(["rule_id", "target_id"])
-                .from("alert_rule_targets")
-                .and_where(Expr::col("rule_id").is_in(rule_ids.collect::<Vec<_>>()))
-                .order_by("target_id", sea_orm::sea_query::Order::Asc)
-                .to_owned(),
-        )
-        .await?;
-    let mut map: HashMap<i64, Vec<i64>> = HashMap::new();
-    for row in rows {
-        map.entry(row.try_get("", "rule_id")?)
-            .or_default()
-            .push(row.try_get("", "target_id")?);
+    rule_ids: impl Iterator<Item = AlertRuleId>,
+) -> anyhow::Result<HashMap<AlertRuleId, Vec<AlertTargetId>>> {
+    let mut map: HashMap<AlertRuleId, Vec<AlertTargetId>> = HashMap::new();
+    for (rule, target) in repo::rule_targets_all_accounts(conn, rule_ids).await? {
+        map.entry(rule).or_default().push(target);
     }
     Ok(map)
 }
@@ -252,22 +207,26 @@ async fn window_for(
     candidate: &Candidate,
     now: DateTime<Utc>,
 ) -> anyhow::Result<Option<String>> {
+    let tenant = tenant_of(candidate);
+    let issue = IssueId(candidate.issue_id);
     Ok(match rule.trigger.as_str() {
         "new_issue" => candidate.created.then(|| "new".to_owned()),
         "regression" if candidate.state_change.as_deref() == Some("regression") => {
-            issue_time(conn, candidate.issue_id, "regressed_at")
+            repo::issue_transition_time(conn, tenant, issue, IssueTransition::Regressed)
                 .await?
                 .map(|at| format!("regression:{}", at.timestamp()))
         }
         "ignored_expired" if candidate.state_change.as_deref() == Some("unignored") => {
-            issue_time(conn, candidate.issue_id, "status_changed_at")
+            repo::issue_transition_time(conn, tenant, issue, IssueTransition::StatusChanged)
                 .await?
                 .map(|at| format!("ignored_expired:{}", at.timestamp()))
         }
         "frequency" if candidate.events > 0 => {
             let threshold = Ord::max(rule.frequency_count, 0);
             let since = now - chrono::Duration::minutes(Ord::max(rule.frequency_minutes, 1));
-            let recent = count_recent(conn, candidate.issue_id, since, threshold + 1).await?;
+            // Counts at most the threshold + 1 (an index range scan that stops there).
+            let limit = Ord::max(threshold + 1, 1) as u64;
+            let recent = repo::count_recent_events(conn, tenant, issue, since, limit).await?;
             (recent > threshold).then(|| {
                 let bucket = now.timestamp() / 60 / rule.interval_minutes;
                 format!("frequency:{bucket}")
@@ -277,46 +236,9 @@ async fn window_for(
     })
 }
 
-async fn issue_time(
-    conn: &impl ConnectionTrait,
-    issue_id: i64,
-    column: &'static str,
-) -> anyhow::Result<Option<DateTime<Utc>>> {
-    let row = conn
-        .query_one(
-            &Query::select()
-                .column(column)
-                .from("issues")
-                .and_where(Expr::col("id").eq(issue_id))
-                .to_owned(),
-        )
-        .await?;
-    Ok(match row {
-        Some(row) => row.try_get::<Option<DateTime<Utc>>>("", column)?,
-        None => None,
-    })
-}
-
-/// Events of `issue_id` since `since`, counting at most `limit` (an index range scan on
-/// `(issue_id, timestamp)` that stops at the threshold).
-async fn count_recent(
-    conn: &impl ConnectionTrait,
-    issue_id: i64,
-    since: DateTime<Utc>,
-    limit: i64,
-) -> anyhow::Result<i64> {
-    let rows = conn
-        .query_all(
-            &Query::select()
-                .column("id")
-                .from("events")
-                .and_where(Expr::col("issue_id").eq(issue_id))
-                .and_where(Expr::col("timestamp").gte(since))
-                .limit(Ord::max(limit, 1) as u64)
-                .to_owned(),
-        )
-        .await?;
-    Ok(rows.len() as i64)
+/// The candidate's account: the one whose DSN key accepted the events the digest stored.
+fn tenant_of(candidate: &Candidate) -> Tenant {
+    Tenant::ingested(AccountId(candidate.account_id))
 }
 
 /// Records one notification per target of a firing rule and queues the new deliveries.
@@ -325,47 +247,26 @@ async fn fire(
     rule: &Rule,
     candidate: &Candidate,
     window: &str,
-    targets: &[i64],
+    targets: &[AlertTargetId],
     now: DateTime<Utc>,
 ) -> anyhow::Result<()> {
     let conn = ctx.db.conn();
+    let tenant = tenant_of(candidate);
+    let issue = IssueId(candidate.issue_id);
     let prefix = format!("r{}:i{}:{window}:", rule.id, candidate.issue_id);
     // The action interval: another window of this rule already notified about this issue.
     let since = now - chrono::Duration::minutes(rule.interval_minutes);
-    let recent = conn
-        .query_all(
-            &Query::select()
-                .column("id")
-                .from("notifications")
-                .and_where(Expr::col("rule_id").eq(rule.id))
-                .and_where(Expr::col("issue_id").eq(candidate.issue_id))
-                .and_where(Expr::col("created_at").gte(since))
-                .and_where(Expr::col("dedup_key").not_like(format!("{prefix}%")))
-                .limit(1)
-                .to_owned(),
-        )
-        .await?;
-    if !recent.is_empty() {
+    if repo::notified_in_another_window(conn, tenant, rule.id, issue, since, &prefix).await? {
         return Ok(());
     }
     let hour_ago = now - chrono::Duration::hours(1);
-    let sent_this_hour = conn
-        .query_all(
-            &Query::select()
-                .column("id")
-                .from("notifications")
-                .and_where(Expr::col("account_id").eq(candidate.account_id))
-                .and_where(Expr::col("created_at").gte(hour_ago))
-                .and_where(Expr::col("rule_id").is_not_null())
-                .limit(u64::from(ctx.alerts.max_per_hour))
-                .to_owned(),
-        )
-        .await?
-        .len();
+    let sent_this_hour =
+        repo::rule_notifications_since(conn, tenant, hour_ago, u64::from(ctx.alerts.max_per_hour))
+            .await?;
     if sent_this_hour >= ctx.alerts.max_per_hour as usize {
         warn!(
             account.id = candidate.account_id,
-            rule.id = rule.id,
+            rule.id = rule.id.0,
             issue.id = candidate.issue_id,
             "alert dropped: account {} reached its {} notifications per hour",
             candidate.account_id,
@@ -376,86 +277,27 @@ async fn fire(
     for &target_id in targets {
         let key = format!("{prefix}t{target_id}");
         let new = NewNotification {
-            account_id: candidate.account_id,
-            project_id: Some(candidate.project_id),
+            project_id: Some(ProjectId(candidate.project_id)),
             rule_id: Some(rule.id),
             target_id,
-            issue_id: Some(candidate.issue_id),
+            issue_id: Some(issue),
             trigger: rule.trigger.clone(),
             dedup_key: key,
         };
-        if let Some(id) = insert_notification(conn, &new, now).await? {
+        if let Some(id) = repo::insert_notification(conn, tenant, &new, now).await? {
             info!(
                 account.id = candidate.account_id,
-                rule.id = rule.id,
+                rule.id = rule.id.0,
                 issue.id = candidate.issue_id,
-                notification.id = id,
+                notification.id = id.0,
                 "alert rule {} fired for issue {}",
                 rule.id,
                 candidate.issue_id
             );
         }
-        queue_if_new(ctx, conn, &new.dedup_key).await?;
+        queue_if_new(ctx, conn, tenant, &new.dedup_key).await?;
     }
     Ok(())
-}
-
-/// A notification to record.
-pub(crate) struct NewNotification {
-    pub account_id: i64,
-    pub project_id: Option<i64>,
-    pub rule_id: Option<i64>,
-    pub target_id: i64,
-    pub issue_id: Option<i64>,
-    pub trigger: String,
-    pub dedup_key: String,
-}
-
-/// Inserts a pending notification unless its key exists; returns the id when inserted.
-pub(crate) async fn insert_notification(
-    conn: &impl ConnectionTrait,
-    new: &NewNotification,
-    now: DateTime<Utc>,
-) -> anyhow::Result<Option<i64>> {
-    let row = conn
-        .query_one(
-            &Query::insert()
-                .into_table("notifications")
-                .columns([
-                    "account_id",
-                    "project_id",
-                    "rule_id",
-                    "target_id",
-                    "issue_id",
-                    "trigger_kind",
-                    "dedup_key",
-                    "status",
-                    "attempts",
-                    "next_attempt_at",
-                    "created_at",
-                ])
-                .values_panic([
-                    new.account_id.into(),
-                    new.project_id.into(),
-                    new.rule_id.into(),
-                    new.target_id.into(),
-                    new.issue_id.into(),
-                    new.trigger.clone().into(),
-                    new.dedup_key.clone().into(),
-                    "pending".into(),
-                    0i32.into(),
-                    now.into(),
-                    now.into(),
-                ])
-                .on_conflict(OnConflict::column("dedup_key").do_nothing().to_owned())
-                .returning_col("id")
-                .to_owned(),
-        )
-        .await?;
-    Ok(match row {
-        Some(row) => Some(row.try_get("", "id")?),
-        None => None,
-    })
 }
 
 /// Queues the first delivery of the notification keyed `dedup_key` if it has not been tried
@@ -463,27 +305,18 @@ pub(crate) async fn insert_notification(
 async fn queue_if_new(
     ctx: &AlertContext,
     conn: &impl ConnectionTrait,
+    tenant: Tenant,
     dedup_key: &str,
 ) -> anyhow::Result<()> {
-    let row = conn
-        .query_one(
-            &Query::select()
-                .columns(["id", "status", "attempts", "next_attempt_at"])
-                .from("notifications")
-                .and_where(Expr::col("dedup_key").eq(dedup_key))
-                .to_owned(),
-        )
-        .await?;
-    let Some(row) = row else { return Ok(()) };
-    let status: String = row.try_get("", "status")?;
-    let attempts: i32 = row.try_get("", "attempts")?;
-    if status == "pending" && attempts == 0 {
-        let next: Option<DateTime<Utc>> = row.try_get("", "next_attempt_at")?;
+    let Some(row) = repo::delivery_state(conn, tenant, dedup_key).await? else {
+        return Ok(());
+    };
+    if row.status == Some(NotificationStatus::Pending) && row.attempts == 0 {
         queue_delivery(
             &ctx.queue,
-            row.try_get("", "id")?,
-            attempts,
-            next.unwrap_or_else(Utc::now),
+            row.id,
+            row.attempts,
+            row.next_attempt_at.unwrap_or_else(Utc::now),
             None,
         )
         .await?;
@@ -495,11 +328,12 @@ async fn queue_if_new(
 /// attempt is never queued twice.
 pub(crate) async fn queue_delivery(
     queue: &JobQueue,
-    notification_id: i64,
+    notification: NotificationId,
     attempts: i32,
     scheduled: DateTime<Utc>,
     delay: Option<std::time::Duration>,
 ) -> anyhow::Result<()> {
+    let notification_id = notification.0;
     queue
         .enqueue_with(
             &super::deliver::DeliverNotification { notification_id },

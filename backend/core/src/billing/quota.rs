@@ -20,8 +20,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Datelike, TimeZone, Utc};
-use sea_orm::sea_query::{Alias, Expr, ExprTrait, OnConflict, Query};
-use sea_orm::sea_query::{Func, SelectStatement, SimpleExpr};
+use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{ConnectionTrait, FromQueryResult};
 use tokio_util::sync::CancellationToken;
 
@@ -30,6 +29,9 @@ use crate::db::Db;
 use crate::ids::AccountId;
 use crate::jobs::JobQueue;
 use crate::mail::{Email, SendEmail};
+use crate::repo::Tenant;
+use crate::repo::billing::{self as repo, LeaseSettlement, UsageKey};
+use crate::scope::AccountScope;
 
 /// Most units one lease reserves.
 pub const MAX_LEASE: i64 = 1_000;
@@ -93,14 +95,6 @@ pub struct AccountPlan {
     pub status: String,
 }
 
-#[derive(FromQueryResult)]
-struct SubscriptionRow {
-    plan_id: i64,
-    status: String,
-    current_period_start: DateTime<Utc>,
-    current_period_end: DateTime<Utc>,
-}
-
 /// Statuses whose plan applies (a past-due subscription keeps its plan during the grace period;
 /// the billing code moves it to the default plan when the grace ends).
 pub fn status_keeps_plan(status: &str) -> bool {
@@ -115,23 +109,8 @@ pub async fn account_plan(
     account_id: AccountId,
     now: DateTime<Utc>,
 ) -> anyhow::Result<AccountPlan> {
-    let account_id = account_id.0;
-    let conn = db.conn();
-    let select = Query::select()
-        .columns([
-            "plan_id",
-            "status",
-            "current_period_start",
-            "current_period_end",
-        ])
-        .from("subscriptions")
-        .and_where(Expr::col("account_id").eq(account_id))
-        .to_owned();
-    let row = conn
-        .query_one(&select)
-        .await?
-        .map(|row| SubscriptionRow::from_query_result(&row, ""))
-        .transpose()?;
+    let scope = AccountScope::system(db, account_id, "the plan that applies to the account");
+    let row = repo::subscription_plan(db.conn(), &scope).await?;
     let fallback = || {
         plans
             .iter()
@@ -527,79 +506,24 @@ impl Quotas {
         }
         let missing = missing - local_lease;
         let db = &self.0.db;
+        let tenant = ingested(account_id);
+        let key = UsageKey {
+            period_start: period.start,
+            category,
+        };
+        let instance = self.0.instance_id.as_str();
         let txn = db.begin_write().await?;
         let now = Utc::now();
-        ensure_usage_row(&txn, account_id, period.start, category, now).await?;
+        repo::ensure_usage_row(&txn, tenant, key, now).await?;
         // Take the usage row's lock (PostgreSQL) before reading what is left.
-        let touch = Query::update()
-            .table("usage_periods")
-            .value("updated_at", now)
-            .and_where(Expr::col("account_id").eq(account_id))
-            .and_where(Expr::col("period_start").eq(period.start))
-            .and_where(Expr::col("category").eq(category))
-            .to_owned();
-        txn.execute(&touch).await?;
-        let quantity = scalar_i64(
-            &txn,
-            Expr::col("quantity"),
-            Query::select()
-                .from("usage_periods")
-                .and_where(Expr::col("account_id").eq(account_id))
-                .and_where(Expr::col("period_start").eq(period.start))
-                .and_where(Expr::col("category").eq(category))
-                .to_owned(),
-        )
-        .await?;
-        let leased = scalar_i64(
-            &txn,
-            Func::cast_as(Func::sum(Expr::col("amount")), Alias::new("BIGINT")).into(),
-            Query::select()
-                .from("usage_leases")
-                .and_where(Expr::col("account_id").eq(account_id))
-                .and_where(Expr::col("period_start").eq(period.start))
-                .and_where(Expr::col("category").eq(category))
-                .and_where(
-                    Expr::col("instance_id")
-                        .eq(self.0.instance_id.as_str())
-                        .or(Expr::col("heartbeat_at").gt(now - lease_ttl())),
-                )
-                .to_owned(),
-        )
-        .await?;
+        repo::lock_usage_row(&txn, tenant, key, now).await?;
+        let quantity = repo::usage_quantity(&txn, tenant, key).await?;
+        let leased = repo::leased_units(&txn, tenant, key, instance, now - lease_ttl()).await?;
         let available = Ord::max(stop - quantity - leased, 0);
         let chunk = Ord::clamp(available / 8, missing, Ord::max(MAX_LEASE, missing));
         let grant = Ord::min(chunk, available);
         if grant > 0 {
-            let upsert = Query::insert()
-                .into_table("usage_leases")
-                .columns([
-                    "instance_id",
-                    "account_id",
-                    "period_start",
-                    "category",
-                    "amount",
-                    "heartbeat_at",
-                ])
-                .values_panic([
-                    self.0.instance_id.clone().into(),
-                    account_id.into(),
-                    period.start.into(),
-                    category.into(),
-                    grant.into(),
-                    now.into(),
-                ])
-                .on_conflict(
-                    OnConflict::columns(["account_id", "period_start", "category", "instance_id"])
-                        .value(
-                            "amount",
-                            Expr::col((Alias::new("usage_leases"), Alias::new("amount")))
-                                .add(grant),
-                        )
-                        .value("heartbeat_at", now)
-                        .to_owned(),
-                )
-                .to_owned();
-            txn.execute(&upsert).await?;
+            repo::grant_lease(&txn, tenant, key, instance, grant, now).await?;
         }
         txn.commit().await?;
         let mut accounts = self.0.accounts.lock().map_err(poisoned)?;
@@ -712,21 +636,11 @@ impl Quotas {
                 failed = Some(e);
             }
         }
+        let conn = self.0.db.conn();
         if release {
-            let delete = Query::delete()
-                .from_table("usage_leases")
-                .and_where(Expr::col("instance_id").eq(self.0.instance_id.as_str()))
-                .to_owned();
-            let conn = self.0.db.conn();
-            conn.execute(&delete).await?;
+            repo::release_instance_leases_all_accounts(conn, &self.0.instance_id).await?;
         } else {
-            let renew = Query::update()
-                .table("usage_leases")
-                .value("heartbeat_at", Utc::now())
-                .and_where(Expr::col("instance_id").eq(self.0.instance_id.as_str()))
-                .to_owned();
-            let conn = self.0.db.conn();
-            conn.execute(&renew).await?;
+            repo::renew_instance_leases_all_accounts(conn, &self.0.instance_id, Utc::now()).await?;
         }
         match failed {
             Some(e) => Err(e),
@@ -743,40 +657,24 @@ impl Quotas {
         leased: bool,
         give_back: i64,
     ) -> anyhow::Result<()> {
+        let tenant = ingested(account_id);
+        let key = UsageKey {
+            period_start: period.start,
+            category,
+        };
         let txn = self.0.db.begin_write().await?;
         let now = Utc::now();
         if used != 0 {
-            let upsert = usage_row(account_id, period.start, category, used, now)
-                .on_conflict(
-                    OnConflict::columns(["account_id", "period_start", "category"])
-                        .value(
-                            "quantity",
-                            Expr::col((Alias::new("usage_periods"), Alias::new("quantity")))
-                                .add(used),
-                        )
-                        .value("updated_at", now)
-                        .to_owned(),
-                )
-                .to_owned();
-            txn.execute(&upsert).await?;
+            repo::add_usage(&txn, tenant, key, used, now).await?;
         }
         if leased {
-            let mine = |q: &mut sea_orm::sea_query::UpdateStatement| {
-                q.and_where(Expr::col("instance_id").eq(self.0.instance_id.as_str()))
-                    .and_where(Expr::col("account_id").eq(account_id))
-                    .and_where(Expr::col("period_start").eq(period.start))
-                    .and_where(Expr::col("category").eq(category));
-            };
-            let mut update = Query::update();
-            update.table("usage_leases").value("heartbeat_at", now);
-            if give_back == i64::MAX {
+            let settlement = if give_back == i64::MAX {
                 // A finished period: the whole lease goes.
-                update.value("amount", 0i64);
+                LeaseSettlement::Empty
             } else {
-                update.value("amount", Expr::col("amount").sub(used + give_back));
-            }
-            mine(&mut update);
-            txn.execute(&update).await?;
+                LeaseSettlement::Subtract(used + give_back)
+            };
+            repo::settle_lease(&txn, tenant, key, &self.0.instance_id, settlement, now).await?;
         }
         txn.commit().await?;
         Ok(())
@@ -806,20 +704,15 @@ impl Quotas {
                 80..=99 => 80,
                 _ => continue,
             };
-            let claim = Query::update()
-                .table("usage_periods")
-                .value("notified_percent", level)
-                .and_where(Expr::col("account_id").eq(account_id))
-                .and_where(Expr::col("period_start").eq(period.start))
-                .and_where(Expr::col("category").eq(category))
-                .and_where(Expr::col("notified_percent").lt(level))
-                .to_owned();
+            let key = UsageKey {
+                period_start: period.start,
+                category,
+            };
             let conn = self.0.db.conn();
-            let claimed = conn.execute(&claim).await?.rows_affected();
-            if claimed == 0 {
+            if !repo::claim_usage_warning(conn, ingested(account_id), key, level).await? {
                 continue;
             }
-            let owners = owner_emails(&self.0.db, account_id).await?;
+            let owners = repo::owner_emails(conn, ingested(account_id)).await?;
             let subject = if level >= 100 {
                 format!("ErrorWatch: your {category} quota is used up")
             } else {
@@ -901,102 +794,14 @@ fn static_category(name: &str) -> Option<&'static str> {
         .copied()
 }
 
-#[derive(FromQueryResult)]
-struct ScalarRow {
-    value: Option<i64>,
-}
-
-/// `SELECT <expr> AS value <from/where of select>` as one number (0 when no row or NULL).
-async fn scalar_i64(
-    conn: &impl ConnectionTrait,
-    expr: SimpleExpr,
-    mut select: SelectStatement,
-) -> anyhow::Result<i64> {
-    select.expr_as(expr, Alias::new("value"));
-    let row = conn
-        .query_one(&select)
-        .await?
-        .map(|row| ScalarRow::from_query_result(&row, ""))
-        .transpose()?;
-    Ok(row.and_then(|r| r.value).unwrap_or(0))
-}
-
-async fn ensure_usage_row(
-    conn: &impl ConnectionTrait,
-    account_id: i64,
-    period_start: DateTime<Utc>,
-    category: &str,
-    now: DateTime<Utc>,
-) -> anyhow::Result<()> {
-    let insert = usage_row(account_id, period_start, category, 0, now)
-        .on_conflict(
-            OnConflict::columns(["account_id", "period_start", "category"])
-                .do_nothing()
-                .to_owned(),
-        )
-        .to_owned();
-    conn.execute(&insert).await?;
-    Ok(())
-}
-
-/// `INSERT INTO usage_periods` of one row (the caller adds its `ON CONFLICT`).
-fn usage_row(
-    account_id: i64,
-    period_start: DateTime<Utc>,
-    category: &str,
-    quantity: i64,
-    now: DateTime<Utc>,
-) -> sea_orm::sea_query::InsertStatement {
-    Query::insert()
-        .into_table("usage_periods")
-        .columns([
-            "account_id",
-            "period_start",
-            "category",
-            "quantity",
-            "notified_percent",
-            "updated_at",
-        ])
-        .values_panic([
-            account_id.into(),
-            period_start.into(),
-            category.into(),
-            quantity.into(),
-            0i16.into(),
-            now.into(),
-        ])
-        .to_owned()
-}
-
-#[derive(FromQueryResult)]
-struct UsageRow {
-    category: String,
-    quantity: i64,
-}
-
 /// Stored usage of an account's period, by quota category.
 pub async fn stored_usage(
     db: &Db,
     account_id: AccountId,
     period_start: DateTime<Utc>,
 ) -> anyhow::Result<Vec<(String, i64)>> {
-    let account_id = account_id.0;
-    let conn = db.conn();
-    let select = Query::select()
-        .columns(["category", "quantity"])
-        .from("usage_periods")
-        .and_where(Expr::col("account_id").eq(account_id))
-        .and_where(Expr::col("period_start").eq(period_start))
-        .to_owned();
-    Ok(conn
-        .query_all(&select)
-        .await?
-        .iter()
-        .map(|row| UsageRow::from_query_result(row, ""))
-        .collect::<Result<Vec<_>, _>>()?
-        .into_iter()
-        .map(|r| (r.category, r.quantity))
-        .collect())
+    let scope = AccountScope::system(db, account_id, "the account's usage in its period");
+    Ok(repo::period_usage(db.conn(), &scope, period_start).await?)
 }
 
 #[derive(FromQueryResult)]
@@ -1021,33 +826,10 @@ async fn account_slug(db: &Db, account_id: i64) -> anyhow::Result<String> {
         .unwrap_or_default())
 }
 
-#[derive(FromQueryResult)]
-struct EmailRow {
-    email: String,
-}
-
-async fn owner_emails(db: &Db, account_id: i64) -> anyhow::Result<Vec<String>> {
-    let conn = db.conn();
-    let select = Query::select()
-        .column((Alias::new("users"), Alias::new("email")))
-        .from("memberships")
-        .inner_join(
-            "users",
-            Expr::col((Alias::new("users"), Alias::new("id")))
-                .equals((Alias::new("memberships"), Alias::new("user_id"))),
-        )
-        .and_where(Expr::col((Alias::new("memberships"), Alias::new("account_id"))).eq(account_id))
-        .and_where(Expr::col((Alias::new("memberships"), Alias::new("role"))).eq("owner"))
-        .to_owned();
-    Ok(conn
-        .query_all(&select)
-        .await?
-        .iter()
-        .map(|row| EmailRow::from_query_result(row, ""))
-        .collect::<Result<Vec<_>, _>>()?
-        .into_iter()
-        .map(|r| r.email)
-        .collect())
+/// The account an envelope was admitted for: quota state exists only for accounts whose DSN
+/// keys sent envelopes.
+fn ingested(account_id: i64) -> Tenant {
+    Tenant::ingested(AccountId(account_id))
 }
 
 #[cfg(test)]

@@ -21,7 +21,7 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{Alias, Expr, ExprTrait, OnConflict, Query};
+use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{ConnectionTrait, FromQueryResult};
 use tracing::{info, warn};
 
@@ -30,9 +30,12 @@ use crate::billing::quota::Period;
 use crate::billing::stripe::{RemoteSubscription, Stripe, is_live, primary};
 use crate::db::Db;
 use crate::ids::AccountId;
+use crate::repo::Tenant;
+use crate::repo::billing::{self as repo, SubscriptionRecord, SubscriptionState};
+use crate::scope::AccountScope;
 
 /// An account's stored subscription row (the parts sync needs).
-#[derive(Clone, Debug, PartialEq, Eq, FromQueryResult)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Stored {
     /// The plan that applies.
     pub plan_id: i64,
@@ -52,6 +55,31 @@ pub struct Stored {
     pub past_due_since: Option<DateTime<Utc>>,
     /// When the stored state was read from Stripe (ms).
     pub stripe_version: i64,
+}
+
+impl From<SubscriptionRecord> for Stored {
+    fn from(r: SubscriptionRecord) -> Self {
+        Stored {
+            plan_id: r.plan_id,
+            status: r.status,
+            stripe_customer_id: r.stripe_customer_id,
+            stripe_subscription_id: r.stripe_subscription_id,
+            current_period_start: r.current_period_start,
+            current_period_end: r.current_period_end,
+            cancel_at_period_end: r.cancel_at_period_end,
+            past_due_since: r.past_due_since,
+            stripe_version: r.stripe_version,
+        }
+    }
+}
+
+/// The account sync writes for: Stripe's answers about it are stored by the system.
+fn tenant(db: &Db, account_id: AccountId) -> Tenant {
+    Tenant::from(&AccountScope::system(
+        db,
+        account_id,
+        "Stripe sync stores what Stripe says about the account",
+    ))
 }
 
 /// What sync stores for an account.
@@ -149,44 +177,14 @@ pub enum SyncOutcome {
 
 /// The stored row of an account.
 pub async fn stored(db: &Db, account_id: AccountId) -> anyhow::Result<Option<Stored>> {
-    let select = Query::select()
-        // The state an upsert writes: its columns but the key and the write time.
-        .columns(
-            SUBSCRIPTION_COLUMNS
-                .iter()
-                .copied()
-                .filter(|column| !matches!(*column, "account_id" | "updated_at")),
-        )
-        .from("subscriptions")
-        .and_where(Expr::col("account_id").eq(account_id.0))
-        .to_owned();
-    Ok(db
-        .conn()
-        .query_one(&select)
+    Ok(repo::subscription(db.conn(), tenant(db, account_id))
         .await?
-        .map(|row| Stored::from_query_result(&row, ""))
-        .transpose()?)
-}
-
-#[derive(FromQueryResult)]
-struct AccountRow {
-    account_id: i64,
+        .map(Stored::from))
 }
 
 /// The account linked to a Stripe customer.
 pub async fn linked_account(db: &Db, customer: &str) -> anyhow::Result<Option<AccountId>> {
-    let select = Query::select()
-        .column("account_id")
-        .from("subscriptions")
-        .and_where(Expr::col("stripe_customer_id").eq(customer))
-        .to_owned();
-    Ok(db
-        .conn()
-        .query_one(&select)
-        .await?
-        .map(|row| AccountRow::from_query_result(&row, ""))
-        .transpose()?
-        .map(|row| AccountId(row.account_id)))
+    Ok(repo::customer_account_all_accounts(db.conn(), customer).await?)
 }
 
 #[derive(FromQueryResult)]
@@ -331,21 +329,6 @@ fn is_unique_violation(error: &sea_orm::DbErr) -> bool {
     )
 }
 
-/// The columns a subscription upsert writes, the conflict key (`account_id`) first.
-const SUBSCRIPTION_COLUMNS: [&str; 11] = [
-    "account_id",
-    "plan_id",
-    "status",
-    "stripe_customer_id",
-    "stripe_subscription_id",
-    "current_period_start",
-    "current_period_end",
-    "cancel_at_period_end",
-    "past_due_since",
-    "stripe_version",
-    "updated_at",
-];
-
 /// Upserts the row unless a later read is stored; marks the event. True when written.
 async fn write(
     db: &Db,
@@ -357,35 +340,20 @@ async fn write(
     event_id: Option<&str>,
 ) -> Result<bool, sea_orm::DbErr> {
     let now = Utc::now();
-    let upsert = Query::insert()
-        .into_table("subscriptions")
-        .columns(SUBSCRIPTION_COLUMNS)
-        .values_panic([
-            account_id.0.into(),
-            plan_id.into(),
-            decision.status.clone().into(),
-            customer.into(),
-            decision.subscription_id.clone().into(),
-            decision.period.start.into(),
-            decision.period.end.into(),
-            decision.cancel_at_period_end.into(),
-            decision.past_due_since.into(),
-            version.into(),
-            now.into(),
-        ])
-        .on_conflict(
-            OnConflict::column("account_id")
-                // Everything but the key.
-                .update_columns(SUBSCRIPTION_COLUMNS[1..].iter().copied())
-                .action_and_where(
-                    Expr::col((Alias::new("subscriptions"), Alias::new("stripe_version")))
-                        .lte(version),
-                )
-                .to_owned(),
-        )
-        .to_owned();
+    let state = SubscriptionState {
+        plan_id,
+        status: &decision.status,
+        stripe_customer_id: customer,
+        stripe_subscription_id: decision.subscription_id.as_deref(),
+        current_period_start: decision.period.start,
+        current_period_end: decision.period.end,
+        cancel_at_period_end: decision.cancel_at_period_end,
+        past_due_since: decision.past_due_since,
+        stripe_version: version,
+    };
+    let tenant = tenant(db, account_id);
     let txn = db.begin_write().await?;
-    let written = txn.execute(&upsert).await?.rows_affected() > 0;
+    let written = repo::upsert_subscription(&txn, tenant, &state, now).await?;
     if let Some(event_id) = event_id {
         txn.execute(&mark_statement(event_id, None)).await?;
     }
@@ -437,15 +405,7 @@ pub async fn downgrade_lapsed(
         .ok_or_else(|| anyhow::anyhow!("the default plan {default_plan:?} is not stored"))?
         .id;
     let cutoff = now - chrono::TimeDelta::from_std(grace)?;
-    let update = Query::update()
-        .table("subscriptions")
-        .value("plan_id", default_id)
-        .value("updated_at", now)
-        .and_where(Expr::col("status").eq("past_due"))
-        .and_where(Expr::col("past_due_since").lte(cutoff))
-        .and_where(Expr::col("plan_id").ne(default_id))
-        .to_owned();
-    let moved = conn.execute(&update).await?.rows_affected();
+    let moved = repo::downgrade_lapsed_all_accounts(conn, default_id, cutoff, now).await?;
     if moved > 0 {
         info!(
             accounts = moved,
@@ -457,27 +417,7 @@ pub async fn downgrade_lapsed(
 
 /// Every account linked to a Stripe customer, with its customer.
 pub async fn linked_customers(db: &Db) -> anyhow::Result<Vec<(AccountId, String)>> {
-    #[derive(FromQueryResult)]
-    struct Row {
-        account_id: i64,
-        stripe_customer_id: String,
-    }
-    let select = Query::select()
-        .columns(["account_id", "stripe_customer_id"])
-        .from("subscriptions")
-        .and_where(Expr::col("stripe_customer_id").is_not_null())
-        .order_by("account_id", sea_orm::Order::Asc)
-        .to_owned();
-    Ok(db
-        .conn()
-        .query_all(&select)
-        .await?
-        .iter()
-        .map(|row| Row::from_query_result(row, ""))
-        .collect::<Result<Vec<_>, _>>()?
-        .into_iter()
-        .map(|r| (AccountId(r.account_id), r.stripe_customer_id))
-        .collect())
+    Ok(repo::linked_customers_all_accounts(db.conn()).await?)
 }
 
 /// Stores `customer` as the account's customer unless it has one; returns the account's
@@ -497,45 +437,17 @@ pub(crate) async fn link_customer(
         .ok_or_else(|| anyhow::anyhow!("the default plan {default_plan:?} is not stored"))?;
     let now = Utc::now();
     let period = Period::calendar_month(now);
-    let insert = Query::insert()
-        .into_table("subscriptions")
-        .columns([
-            "account_id",
-            "plan_id",
-            "status",
-            "stripe_customer_id",
-            "current_period_start",
-            "current_period_end",
-            "cancel_at_period_end",
-            "stripe_version",
-            "updated_at",
-        ])
-        .values_panic([
-            account_id.0.into(),
-            plan_id.into(),
-            "incomplete".into(),
-            customer.into(),
-            period.start.into(),
-            period.end.into(),
-            false.into(),
-            0i64.into(),
-            now.into(),
-        ])
-        .on_conflict(
-            OnConflict::column("account_id")
-                .update_column("stripe_customer_id")
-                .action_and_where(
-                    Expr::col((
-                        Alias::new("subscriptions"),
-                        Alias::new("stripe_customer_id"),
-                    ))
-                    .is_null(),
-                )
-                .to_owned(),
-        )
-        .to_owned();
+    let tenant = tenant(db, account_id);
     let txn = db.begin_write().await?;
-    txn.execute(&insert).await?;
+    repo::link_customer(
+        &txn,
+        tenant,
+        customer,
+        plan_id,
+        (period.start, period.end),
+        now,
+    )
+    .await?;
     txn.commit().await?;
     stored(db, account_id)
         .await?

@@ -4,12 +4,15 @@
 //! `NotFound`.
 
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{Expr, ExprTrait, Order, Query};
-use sea_orm::{ConnectionTrait, QueryResult};
+use sea_orm::ConnectionTrait;
 
-use crate::alert::trigger::{Filters, NewNotification, insert_notification, queue_delivery};
+use crate::alert::trigger::{Filters, queue_delivery};
 use crate::ids::{AlertRuleId, AlertTargetId, NotificationId, ProjectId};
 use crate::jobs::JobQueue;
+use crate::repo::alerts::{
+    self as repo, DeliveryRecord, NewNotification, NewTarget, NotificationStatus, RuleFields,
+    RuleRow, RulesOf, TargetRow,
+};
 use crate::scope::{AccountScope, Role};
 use crate::{Error, Result};
 
@@ -112,18 +115,10 @@ async fn require_project(
     scope: &AccountScope,
     project_id: ProjectId,
 ) -> Result<()> {
-    let found = conn
-        .query_one(
-            &Query::select()
-                .column("id")
-                .from("projects")
-                .and_where(Expr::col("id").eq(project_id.0))
-                .and_where(Expr::col("account_id").eq(scope.account_id().0))
-                .and_where(Expr::col("deleted_at").is_null())
-                .to_owned(),
-        )
-        .await?;
-    found.map(|_| ()).ok_or(Error::NotFound)
+    match repo::live_project_exists(conn, scope, project_id).await? {
+        true => Ok(()),
+        false => Err(Error::NotFound),
+    }
 }
 
 fn validate_rule(input: &RuleInput) -> Result<()> {
@@ -166,46 +161,10 @@ async fn require_targets(
     if ids.is_empty() {
         return Ok(());
     }
-    let found = conn
-        .query_all(
-            &Query::select()
-                .column("id")
-                .from("alert_targets")
-                .and_where(Expr::col("account_id").eq(scope.account_id().0))
-                .and_where(Expr::col("id").is_in(ids.iter().map(|id| id.0)))
-                .to_owned(),
-        )
-        .await?;
+    let found = repo::count_targets(conn, scope, ids).await?;
     let distinct: std::collections::BTreeSet<i64> = ids.iter().map(|id| id.0).collect();
-    if found.len() != distinct.len() {
+    if found != distinct.len() {
         return Err(Error::NotFound);
-    }
-    Ok(())
-}
-
-async fn write_links(
-    conn: &impl ConnectionTrait,
-    scope: &AccountScope,
-    rule_id: i64,
-    targets: &[AlertTargetId],
-) -> Result<()> {
-    conn.execute(
-        &Query::delete()
-            .from_table("alert_rule_targets")
-            .and_where(Expr::col("rule_id").eq(rule_id))
-            .to_owned(),
-    )
-    .await?;
-    let distinct: std::collections::BTreeSet<i64> = targets.iter().map(|id| id.0).collect();
-    for target in distinct {
-        conn.execute(
-            &Query::insert()
-                .into_table("alert_rule_targets")
-                .columns(["rule_id", "target_id", "account_id"])
-                .values_panic([rule_id.into(), target.into(), scope.account_id().0.into()])
-                .to_owned(),
-        )
-        .await?;
     }
     Ok(())
 }
@@ -218,49 +177,28 @@ pub async fn create_rule(scope: &AccountScope, input: RuleInput) -> Result<Rule>
     require_project(&txn, scope, input.project_id).await?;
     require_targets(&txn, scope, &input.target_ids).await?;
     let now = Utc::now();
-    let row = txn
-        .query_one(
-            &Query::insert()
-                .into_table("alert_rules")
-                .columns([
-                    "account_id",
-                    "project_id",
-                    "name",
-                    "trigger_kind",
-                    "frequency_count",
-                    "frequency_minutes",
-                    "filters",
-                    "action_interval_minutes",
-                    "enabled",
-                    "created_at",
-                    "updated_at",
-                ])
-                .values_panic([
-                    scope.account_id().0.into(),
-                    input.project_id.0.into(),
-                    input.name.trim().into(),
-                    input.trigger.clone().into(),
-                    input.frequency_count.into(),
-                    input.frequency_minutes.into(),
-                    filters_json(&input.filters)?.into(),
-                    input.action_interval_minutes.into(),
-                    input.enabled.into(),
-                    now.into(),
-                    now.into(),
-                ])
-                .returning_col("id")
-                .to_owned(),
-        )
-        .await?
-        .ok_or_else(|| anyhow::anyhow!("insert returned no id"))?;
-    let id: i64 = row.try_get("", "id")?;
-    write_links(&txn, scope, id, &input.target_ids).await?;
+    let id = repo::insert_rule(&txn, scope, &rule_fields(&input)?, now).await?;
+    repo::replace_rule_targets(&txn, scope, id, &input.target_ids).await?;
     txn.commit().await?;
-    get_rule(scope, AlertRuleId(id)).await
+    get_rule(scope, id).await
 }
 
 fn filters_json(filters: &Filters) -> Result<String> {
     serde_json::to_string(filters).map_err(|e| Error::Internal(e.into()))
+}
+
+/// The rule as stored (name trimmed, filters as JSON).
+fn rule_fields(input: &RuleInput) -> Result<RuleFields> {
+    Ok(RuleFields {
+        project_id: input.project_id,
+        name: input.name.trim().to_owned(),
+        trigger: input.trigger.clone(),
+        frequency_count: input.frequency_count,
+        frequency_minutes: input.frequency_minutes,
+        filters: filters_json(&input.filters)?,
+        action_interval_minutes: input.action_interval_minutes,
+        enabled: input.enabled,
+    })
 }
 
 /// Replaces a rule's settings and targets (admins).
@@ -270,113 +208,61 @@ pub async fn update_rule(scope: &AccountScope, id: AlertRuleId, input: RuleInput
     let txn = scope.db().begin_write().await?;
     require_project(&txn, scope, input.project_id).await?;
     require_targets(&txn, scope, &input.target_ids).await?;
-    let updated = txn
-        .execute(
-            &Query::update()
-                .table("alert_rules")
-                .value("project_id", input.project_id.0)
-                .value("name", input.name.trim())
-                .value("trigger_kind", input.trigger.clone())
-                .value("frequency_count", input.frequency_count)
-                .value("frequency_minutes", input.frequency_minutes)
-                .value("filters", filters_json(&input.filters)?)
-                .value("action_interval_minutes", input.action_interval_minutes)
-                .value("enabled", input.enabled)
-                .value("updated_at", Utc::now())
-                .and_where(Expr::col("id").eq(id.0))
-                .and_where(Expr::col("account_id").eq(scope.account_id().0))
-                .to_owned(),
-        )
-        .await?
-        .rows_affected();
+    let updated = repo::update_rule(&txn, scope, id, &rule_fields(&input)?, Utc::now()).await?;
     if updated == 0 {
         return Err(Error::NotFound);
     }
-    write_links(&txn, scope, id.0, &input.target_ids).await?;
+    repo::replace_rule_targets(&txn, scope, id, &input.target_ids).await?;
     txn.commit().await?;
     get_rule(scope, id).await
 }
 
 /// Deletes a rule (admins); its delivery log stays, without the rule.
 pub async fn delete_rule(scope: &AccountScope, id: AlertRuleId) -> Result<()> {
-    delete_owned(scope, "alert_rules", id.0).await
+    scope.require(Role::Admin)?;
+    let deleted = repo::delete_rule(scope.db().conn(), scope, id).await?;
+    found_one(deleted)
 }
 
-const RULE_COLUMNS: [&str; 10] = [
-    "id",
-    "project_id",
-    "name",
-    "trigger_kind",
-    "frequency_count",
-    "frequency_minutes",
-    "filters",
-    "action_interval_minutes",
-    "enabled",
-    "created_at",
-];
-
-async fn rules_where(scope: &AccountScope, column: &'static str, value: i64) -> Result<Vec<Rule>> {
+async fn rules_where(scope: &AccountScope, which: RulesOf) -> Result<Vec<Rule>> {
     let conn = scope.db().conn();
-    let rows = conn
-        .query_all(
-            &Query::select()
-                .columns(RULE_COLUMNS)
-                .from("alert_rules")
-                .and_where(Expr::col("account_id").eq(scope.account_id().0))
-                .and_where(Expr::col(column).eq(value))
-                .order_by("id", Order::Asc)
-                .to_owned(),
-        )
-        .await?;
-    let ids: Vec<i64> = rows
-        .iter()
-        .map(|r| r.try_get::<i64>("", "id"))
-        .collect::<std::result::Result<_, _>>()?;
+    let rows = repo::rules(conn, scope, which).await?;
+    let ids: Vec<AlertRuleId> = rows.iter().map(|r| r.id).collect();
     let links = if ids.is_empty() {
         Vec::new()
     } else {
-        conn.query_all(
-            &Query::select()
-                .columns(["rule_id", "target_id"])
-                .from("alert_rule_targets")
-                .and_where(Expr::col("rule_id").is_in(ids))
-                .order_by("target_id", Order::Asc)
-                .to_owned(),
-        )
-        .await?
+        repo::rule_targets(conn, scope, &ids).await?
     };
-    rows.iter().map(|row| to_rule(row, &links)).collect()
+    Ok(rows.into_iter().map(|row| to_rule(row, &links)).collect())
 }
 
-fn to_rule(row: &QueryResult, links: &[QueryResult]) -> Result<Rule> {
-    let id: i64 = row.try_get("", "id")?;
-    let mut target_ids = Vec::new();
-    for link in links {
-        if link.try_get::<i64>("", "rule_id")? == id {
-            target_ids.push(AlertTargetId(link.try_get("", "target_id")?));
-        }
-    }
-    Ok(Rule {
-        id: AlertRuleId(id),
+fn to_rule(row: RuleRow, links: &[(AlertRuleId, AlertTargetId)]) -> Rule {
+    let target_ids = links
+        .iter()
+        .filter(|(rule, _)| *rule == row.id)
+        .map(|(_, target)| *target)
+        .collect();
+    let fields = row.fields;
+    Rule {
+        id: row.id,
         input: RuleInput {
-            project_id: ProjectId(row.try_get("", "project_id")?),
-            name: row.try_get("", "name")?,
-            trigger: row.try_get("", "trigger_kind")?,
-            frequency_count: row.try_get("", "frequency_count")?,
-            frequency_minutes: row.try_get("", "frequency_minutes")?,
-            filters: serde_json::from_str(&row.try_get::<String>("", "filters")?)
-                .unwrap_or_default(),
-            action_interval_minutes: row.try_get("", "action_interval_minutes")?,
-            enabled: row.try_get("", "enabled")?,
+            project_id: fields.project_id,
+            name: fields.name,
+            trigger: fields.trigger,
+            frequency_count: fields.frequency_count,
+            frequency_minutes: fields.frequency_minutes,
+            filters: serde_json::from_str(&fields.filters).unwrap_or_default(),
+            action_interval_minutes: fields.action_interval_minutes,
+            enabled: fields.enabled,
             target_ids,
         },
-        created_at: row.try_get("", "created_at")?,
-    })
+        created_at: row.created_at,
+    }
 }
 
 /// One rule.
 pub async fn get_rule(scope: &AccountScope, id: AlertRuleId) -> Result<Rule> {
-    rules_where(scope, "id", id.0)
+    rules_where(scope, RulesOf::Id(id))
         .await?
         .into_iter()
         .next()
@@ -386,7 +272,7 @@ pub async fn get_rule(scope: &AccountScope, id: AlertRuleId) -> Result<Rule> {
 /// The rules of a project (members).
 pub async fn list_rules(scope: &AccountScope, project_id: ProjectId) -> Result<Vec<Rule>> {
     require_project(scope.db().conn(), scope, project_id).await?;
-    rules_where(scope, "project_id", project_id.0).await
+    rules_where(scope, RulesOf::Project(project_id)).await
 }
 
 /// Checks a target; `allow_private` is `ERRORWATCH_ALERTS_ALLOW_PRIVATE_TARGETS`: without it, a
@@ -463,34 +349,16 @@ pub async fn create_target(
         let bytes: [u8; 24] = rand::random();
         format!("whsec_{}", hex::encode(bytes))
     });
-    let row = conn
-        .query_one(
-            &Query::insert()
-                .into_table("alert_targets")
-                .columns([
-                    "account_id",
-                    "project_id",
-                    "name",
-                    "kind",
-                    "config",
-                    "secret",
-                    "created_at",
-                ])
-                .values_panic([
-                    scope.account_id().0.into(),
-                    input.project_id.map(|p| p.0).into(),
-                    input.name.trim().into(),
-                    input.kind.clone().into(),
-                    config.to_string().into(),
-                    secret.clone().into(),
-                    Utc::now().into(),
-                ])
-                .returning_col("id")
-                .to_owned(),
-        )
-        .await?
-        .ok_or_else(|| anyhow::anyhow!("insert returned no id"))?;
-    get_target(scope, AlertTargetId(row.try_get("", "id")?)).await
+    let new = NewTarget {
+        project_id: input.project_id,
+        name: input.name.trim().to_owned(),
+        kind: input.kind.clone(),
+        config: config.to_string(),
+        secret,
+        created_at: Utc::now(),
+    };
+    let id = repo::insert_target(conn, scope, &new).await?;
+    get_target(scope, id).await
 }
 
 /// The new settings of a target: its kind and project stay.
@@ -523,20 +391,14 @@ pub async fn update_target(
         emails: change.emails,
     };
     let config = validate_target(&input, allow_private).await?;
-    let updated = scope
-        .db()
-        .conn()
-        .execute(
-            &Query::update()
-                .table("alert_targets")
-                .value("name", input.name.trim())
-                .value("config", config.to_string())
-                .and_where(Expr::col("id").eq(id.0))
-                .and_where(Expr::col("account_id").eq(scope.account_id().0))
-                .to_owned(),
-        )
-        .await?
-        .rows_affected();
+    let updated = repo::update_target(
+        scope.db().conn(),
+        scope,
+        id,
+        input.name.trim(),
+        config.to_string(),
+    )
+    .await?;
     if updated == 0 {
         // Deleted in between.
         return Err(Error::NotFound);
@@ -546,53 +408,37 @@ pub async fn update_target(
 
 /// Deletes a target (admins), with its deliveries.
 pub async fn delete_target(scope: &AccountScope, id: AlertTargetId) -> Result<()> {
-    delete_owned(scope, "alert_targets", id.0).await
+    scope.require(Role::Admin)?;
+    let deleted = repo::delete_target(scope.db().conn(), scope, id).await?;
+    found_one(deleted)
 }
 
 async fn targets_where(scope: &AccountScope, id: Option<AlertTargetId>) -> Result<Vec<Target>> {
     scope.require(Role::Admin)?;
-    let mut select = Query::select();
-    select
-        .columns([
-            "id",
-            "project_id",
-            "name",
-            "kind",
-            "config",
-            "secret",
-            "created_at",
-        ])
-        .from("alert_targets")
-        .and_where(Expr::col("account_id").eq(scope.account_id().0))
-        .order_by("id", Order::Asc);
-    if let Some(id) = id {
-        select.and_where(Expr::col("id").eq(id.0));
+    let rows = repo::targets(scope.db().conn(), scope, id).await?;
+    Ok(rows.into_iter().map(to_target).collect())
+}
+
+fn to_target(row: TargetRow) -> Target {
+    let config: serde_json::Value = serde_json::from_str(&row.config).unwrap_or_default();
+    Target {
+        id: row.id,
+        input: TargetInput {
+            project_id: row.project_id,
+            name: row.name,
+            kind: row.kind,
+            url: config
+                .get("url")
+                .and_then(|u| u.as_str())
+                .map(str::to_owned),
+            emails: config
+                .get("to")
+                .and_then(|to| serde_json::from_value(to.clone()).ok())
+                .unwrap_or_default(),
+        },
+        secret: row.secret,
+        created_at: row.created_at,
     }
-    let rows = scope.db().conn().query_all(&select.to_owned()).await?;
-    rows.iter()
-        .map(|row| {
-            let config: serde_json::Value =
-                serde_json::from_str(&row.try_get::<String>("", "config")?).unwrap_or_default();
-            Ok(Target {
-                id: AlertTargetId(row.try_get("", "id")?),
-                input: TargetInput {
-                    project_id: row.try_get::<Option<i64>>("", "project_id")?.map(ProjectId),
-                    name: row.try_get("", "name")?,
-                    kind: row.try_get("", "kind")?,
-                    url: config
-                        .get("url")
-                        .and_then(|u| u.as_str())
-                        .map(str::to_owned),
-                    emails: config
-                        .get("to")
-                        .and_then(|to| serde_json::from_value(to.clone()).ok())
-                        .unwrap_or_default(),
-                },
-                secret: row.try_get("", "secret")?,
-                created_at: row.try_get("", "created_at")?,
-            })
-        })
-        .collect()
 }
 
 /// One target (admins).
@@ -615,66 +461,40 @@ pub async fn list_deliveries(
     status: Option<&str>,
     limit: u64,
 ) -> Result<Vec<Delivery>> {
-    let mut select = Query::select();
-    select
-        .columns(DELIVERY_COLUMNS)
-        .from("notifications")
-        .and_where(Expr::col("account_id").eq(scope.account_id().0))
-        .order_by("id", Order::Desc)
-        .limit(limit.clamp(1, 500));
-    if let Some(status) = status {
-        select.and_where(Expr::col("status").eq(status));
-    }
-    let rows = scope.db().conn().query_all(&select.to_owned()).await?;
-    rows.iter().map(to_delivery).collect()
+    let status = match status {
+        Some(raw) => match NotificationStatus::parse(raw) {
+            Some(status) => Some(status),
+            // No row is stored with any other status.
+            None => return Ok(Vec::new()),
+        },
+        None => None,
+    };
+    let rows = repo::deliveries(scope.db().conn(), scope, status, limit.clamp(1, 500)).await?;
+    Ok(rows.into_iter().map(to_delivery).collect())
 }
 
-const DELIVERY_COLUMNS: [&str; 11] = [
-    "id",
-    "rule_id",
-    "target_id",
-    "issue_id",
-    "trigger_kind",
-    "status",
-    "attempts",
-    "last_error",
-    "next_attempt_at",
-    "created_at",
-    "sent_at",
-];
-
-fn to_delivery(row: &QueryResult) -> Result<Delivery> {
-    Ok(Delivery {
-        id: NotificationId(row.try_get("", "id")?),
-        rule_id: row.try_get::<Option<i64>>("", "rule_id")?.map(AlertRuleId),
-        target_id: AlertTargetId(row.try_get("", "target_id")?),
-        issue_id: row.try_get::<Option<i64>>("", "issue_id")?,
-        trigger: row.try_get("", "trigger_kind")?,
-        status: row.try_get("", "status")?,
-        attempts: row.try_get("", "attempts")?,
-        last_error: row.try_get("", "last_error")?,
-        next_attempt_at: row.try_get("", "next_attempt_at")?,
-        created_at: row.try_get("", "created_at")?,
-        sent_at: row.try_get("", "sent_at")?,
-    })
+fn to_delivery(row: DeliveryRecord) -> Delivery {
+    Delivery {
+        id: NotificationId(row.id),
+        rule_id: row.rule_id.map(AlertRuleId),
+        target_id: AlertTargetId(row.target_id),
+        issue_id: row.issue_id,
+        trigger: row.trigger_kind,
+        status: row.status,
+        attempts: row.attempts,
+        last_error: row.last_error,
+        next_attempt_at: row.next_attempt_at,
+        created_at: row.created_at,
+        sent_at: row.sent_at,
+    }
 }
 
 /// One delivery (members).
 pub async fn get_delivery(scope: &AccountScope, id: NotificationId) -> Result<Delivery> {
-    let row = scope
-        .db()
-        .conn()
-        .query_one(
-            &Query::select()
-                .columns(DELIVERY_COLUMNS)
-                .from("notifications")
-                .and_where(Expr::col("id").eq(id.0))
-                .and_where(Expr::col("account_id").eq(scope.account_id().0))
-                .to_owned(),
-        )
+    let row = repo::delivery(scope.db().conn(), scope, id)
         .await?
         .ok_or(Error::NotFound)?;
-    to_delivery(&row)
+    Ok(to_delivery(row))
 }
 
 /// Queues a dead letter again with a fresh set of attempts (admins). Only dead letters can
@@ -686,29 +506,13 @@ pub async fn retry_delivery(
 ) -> Result<Delivery> {
     scope.require(Role::Admin)?;
     let now = Utc::now();
-    let updated = scope
-        .db()
-        .conn()
-        .execute(
-            &Query::update()
-                .table("notifications")
-                .value("status", "pending")
-                .value("attempts", 0)
-                .value("next_attempt_at", now)
-                .value("dead_at", Option::<DateTime<Utc>>::None)
-                .and_where(Expr::col("id").eq(id.0))
-                .and_where(Expr::col("account_id").eq(scope.account_id().0))
-                .and_where(Expr::col("status").eq("dead"))
-                .to_owned(),
-        )
-        .await?
-        .rows_affected();
+    let updated = repo::requeue_dead(scope.db().conn(), scope, id, now).await?;
     if updated == 0 {
         // Absent, another tenant's, or not a dead letter.
         get_delivery(scope, id).await?;
         return Err(Error::validation("id", "only dead letters can be retried"));
     }
-    queue_delivery(queue, id.0, 0, now, None).await?;
+    queue_delivery(queue, id, 0, now, None).await?;
     get_delivery(scope, id).await
 }
 
@@ -720,13 +524,13 @@ pub async fn send_test_notification(
 ) -> Result<Delivery> {
     let target = get_target(scope, target_id).await?;
     let now = Utc::now();
-    let id = insert_notification(
+    let id = repo::insert_notification(
         scope.db().conn(),
+        scope,
         &NewNotification {
-            account_id: scope.account_id().0,
-            project_id: target.input.project_id.map(|p| p.0),
+            project_id: target.input.project_id,
             rule_id: None,
-            target_id: target_id.0,
+            target_id,
             issue_id: None,
             trigger: "test".to_owned(),
             dedup_key: format!("test:t{}:{}", target_id.0, uuid::Uuid::new_v4().simple()),
@@ -736,25 +540,11 @@ pub async fn send_test_notification(
     .await?
     .ok_or_else(|| anyhow::anyhow!("a fresh test key conflicted"))?;
     queue_delivery(queue, id, 0, now, None).await?;
-    get_delivery(scope, NotificationId(id)).await
+    get_delivery(scope, id).await
 }
 
-/// Deletes the row `id` of `table` if it belongs to the scope's account (admins);
-/// `NotFound` otherwise.
-async fn delete_owned(scope: &AccountScope, table: &'static str, id: i64) -> Result<()> {
-    scope.require(Role::Admin)?;
-    let deleted = scope
-        .db()
-        .conn()
-        .execute(
-            &Query::delete()
-                .from_table(table)
-                .and_where(Expr::col("id").eq(id))
-                .and_where(Expr::col("account_id").eq(scope.account_id().0))
-                .to_owned(),
-        )
-        .await?
-        .rows_affected();
+/// `NotFound` unless a delete found its row (absent, or another tenant's).
+fn found_one(deleted: u64) -> Result<()> {
     if deleted == 0 {
         return Err(Error::NotFound);
     }

@@ -14,6 +14,7 @@ use errorwatch_core::scope::AccountScope;
 use errorwatch_core::service::event::{self as events, EventSummary};
 use errorwatch_core::service::issue::{self as issues, IgnoreCondition, StatusChange};
 use errorwatch_core::service::issue_search::{self, IssueSort as CoreSort};
+use errorwatch_core::service::issue_state::IssueStatus as CoreStatus;
 use errorwatch_core::service::{self, locate, project_stats, search, triage};
 
 use crate::context::ContextExt;
@@ -343,10 +344,10 @@ impl Issue {
     }
     /// State.
     async fn status(&self) -> IssueStatus {
-        match self.issue.status.as_str() {
-            "resolved" => IssueStatus::Resolved,
-            "ignored" => IssueStatus::Ignored,
-            _ => IssueStatus::Unresolved,
+        match CoreStatus::parse(&self.issue.status) {
+            Some(CoreStatus::Resolved) => IssueStatus::Resolved,
+            Some(CoreStatus::Ignored) => IssueStatus::Ignored,
+            Some(CoreStatus::Unresolved) | None => IssueStatus::Unresolved,
         }
     }
     /// Why it is unresolved (`new`, `regressed`, `escalating`, `ongoing`), when it says.

@@ -4,7 +4,7 @@
 //!
 //! Also [`owner`]: the account of a row of any tenant table, for ids that arrive without it.
 
-use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query, SelectStatement};
 use sea_orm::{ConnectionTrait, DeriveIden};
 
 use super::{Tenant, TenantTable, delete, select};
@@ -58,7 +58,7 @@ pub(crate) async fn owner<T: TenantTable>(
     conn: &impl ConnectionTrait,
     id: i64,
 ) -> Result<Option<AccountId>> {
-    owner_where::<T>(conn, id, false).await
+    account_of_row(conn, &owner_query::<T>(id)).await
 }
 
 /// [`owner`] of a project that is not deleted.
@@ -66,24 +66,27 @@ pub(crate) async fn owner_of_live(
     conn: &impl ConnectionTrait,
     project: ProjectId,
 ) -> Result<Option<AccountId>> {
-    owner_where::<Projects>(conn, project.0, true).await
+    let query = owner_query::<Projects>(project.0)
+        .and_where(Expr::col(Projects::DeletedAt).is_null())
+        .to_owned();
+    account_of_row(conn, &query).await
 }
 
-async fn owner_where<T: TenantTable>(
-    conn: &impl ConnectionTrait,
-    id: i64,
-    live: bool,
-) -> Result<Option<AccountId>> {
-    let mut query = Query::select()
+/// `SELECT account_id FROM T WHERE id = ?`.
+fn owner_query<T: TenantTable>(id: i64) -> SelectStatement {
+    Query::select()
         .column(T::ACCOUNT_ID)
         .from(T::TABLE)
         .and_where(Expr::col(Alias::new("id")).eq(id))
-        .to_owned();
-    if live {
-        query.and_where(Expr::col(Projects::DeletedAt).is_null());
-    }
+        .to_owned()
+}
+
+async fn account_of_row(
+    conn: &impl ConnectionTrait,
+    query: &SelectStatement,
+) -> Result<Option<AccountId>> {
     Ok(conn
-        .query_one(&query)
+        .query_one(query)
         .await?
         .map(|row| row.try_get_by_index::<i64>(0))
         .transpose()?

@@ -29,7 +29,7 @@ impl IssueStatus {
     pub const ALL: [Self; 3] = [Self::Unresolved, Self::Resolved, Self::Ignored];
 
     /// The stored string.
-    pub fn as_str(self) -> &'static str {
+    pub const fn as_str(self) -> &'static str {
         match self {
             Self::Unresolved => "unresolved",
             Self::Resolved => "resolved",
@@ -61,7 +61,7 @@ impl Substatus {
     pub const ALL: [Self; 4] = [Self::New, Self::Regressed, Self::Escalating, Self::Ongoing];
 
     /// The stored string.
-    pub fn as_str(self) -> &'static str {
+    pub const fn as_str(self) -> &'static str {
         match self {
             Self::New => "new",
             Self::Regressed => "regressed",
@@ -92,7 +92,7 @@ impl ResolutionKind {
     pub const ALL: [Self; 3] = [Self::Now, Self::InRelease, Self::InNextRelease];
 
     /// The stored string.
-    pub fn as_str(self) -> &'static str {
+    pub const fn as_str(self) -> &'static str {
         match self {
             Self::Now => "now",
             Self::InRelease => "in_release",

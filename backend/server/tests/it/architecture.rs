@@ -19,12 +19,15 @@ use std::path::{Path, PathBuf};
 use crate::harness::{Backend, TestApp};
 
 /// String literals naming a tenant table outside `repo/` (175 on 2026-12-07; 166 once the
-/// entities moved under `repo/entity/`).
-const TENANT_SQL_OUTSIDE_REPO: usize = 166;
+/// entities moved under `repo/entity/`; 108 once the issue, event and stats queries moved into
+/// `repo/`, the 3 left in `service/` being validation field names `"issues"`).
+const TENANT_SQL_OUTSIDE_REPO: usize = 108;
 /// Public functions' bare `i64` id parameters (22 on 2026-12-07, 0 since the typed ids).
 const BARE_ID_PARAMETERS: usize = 0;
-/// Files in the largest import circle (measured 2026-12-07).
-const LARGEST_IMPORT_CIRCLE: usize = 12;
+/// Files in the largest import circle (12 measured 2026-12-07; 9 once `service/issue.rs` no
+/// longer used the digest's statement builders, which took it, `service/event.rs` and
+/// `digest/batch.rs` out of the circle).
+const LARGEST_IMPORT_CIRCLE: usize = 9;
 
 #[tokio::test]
 async fn core_shape_ratchets_only_go_down() {

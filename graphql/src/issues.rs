@@ -14,6 +14,7 @@ use errorwatch_core::scope::AccountScope;
 use errorwatch_core::service::event::{self as events, EventSummary};
 use errorwatch_core::service::issue::{self as issues, IgnoreCondition, StatusChange};
 use errorwatch_core::service::issue_search::{self, IssueSort as CoreSort};
+use errorwatch_core::service::issue_state::IssueStatus as CoreStatus;
 use errorwatch_core::service::{self, locate, project_stats, search, triage};
 
 use crate::context::ContextExt;
@@ -343,10 +344,10 @@ impl Issue {
     }
     /// State.
     async fn status(&self) -> IssueStatus {
-        match self.issue.status.as_str() {
-            "resolved" => IssueStatus::Resolved,
-            "ignored" => IssueStatus::Ignored,
-            _ => IssueStatus::Unresolved,
+        match CoreStatus::parse(&self.issue.status) {
+            Some(CoreStatus::Resolved) => IssueStatus::Resolved,
+            Some(CoreStatus::Ignored) => IssueStatus::Ignored,
+            Some(CoreStatus::Unresolved) | None => IssueStatus::Unresolved,
         }
     }
     /// Why it is unresolved (`new`, `regressed`, `escalating`, `ongoing`), when it says.
@@ -1016,44 +1017,25 @@ impl IssueMutation {
                 ));
             }
         };
-        let mut done = Vec::with_capacity(targets.len());
-        for (scope, issue) in targets {
-            match action {
-                BulkIssueAction::Resolve => {
-                    issues::change_status(&scope, IssueId(issue), StatusChange::Resolve)
-                        .await
-                        .map(|_| ())
-                }
-                BulkIssueAction::ResolveInNextRelease => issues::change_status(
-                    &scope,
-                    IssueId(issue),
-                    StatusChange::ResolveInNextRelease,
-                )
-                .await
-                .map(|_| ()),
-                BulkIssueAction::Ignore => issues::change_status(
-                    &scope,
-                    IssueId(issue),
-                    StatusChange::Ignore(IgnoreCondition::Forever),
-                )
-                .await
-                .map(|_| ()),
-                BulkIssueAction::Reopen => {
-                    issues::change_status(&scope, IssueId(issue), StatusChange::Reopen)
-                        .await
-                        .map(|_| ())
-                }
-                BulkIssueAction::Bookmark => {
-                    triage::set_bookmark(&scope, IssueId(issue), true).await
-                }
-                BulkIssueAction::Unbookmark => {
-                    triage::set_bookmark(&scope, IssueId(issue), false).await
-                }
-                BulkIssueAction::Delete => triage::delete_issue(&scope, IssueId(issue)).await,
-            }
-            .gql()?;
-            done.push(to_id(Kind::Issue, issue));
-        }
+        let action = match action {
+            BulkIssueAction::Resolve => triage::BulkAction::Resolve,
+            BulkIssueAction::ResolveInNextRelease => triage::BulkAction::ResolveInNextRelease,
+            BulkIssueAction::Ignore => triage::BulkAction::Ignore,
+            BulkIssueAction::Reopen => triage::BulkAction::Reopen,
+            BulkIssueAction::Bookmark => triage::BulkAction::Bookmark,
+            BulkIssueAction::Unbookmark => triage::BulkAction::Unbookmark,
+            BulkIssueAction::Delete => triage::BulkAction::Delete,
+        };
+        let targets: Vec<(AccountScope, IssueId)> = targets
+            .into_iter()
+            .map(|(scope, issue)| (scope, IssueId(issue)))
+            .collect();
+        let done: Vec<ID> = triage::bulk_update_issues(&targets, action)
+            .await
+            .gql()?
+            .into_iter()
+            .map(|issue| to_id(Kind::Issue, issue.0))
+            .collect();
         Ok(BulkIssuePayload {
             updated: done.len() as i32,
             issue_ids: done,

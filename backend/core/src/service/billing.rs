@@ -5,8 +5,6 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, NaiveDate, Utc};
-use sea_orm::ConnectionTrait;
-use sea_orm::sea_query::{Expr, ExprTrait, Query};
 
 use crate::billing::plan::{Plan, PlanSpec, QUOTA_CATEGORIES, load_plans, quota_category};
 use crate::billing::quota::{account_plan, status_keeps_plan, stored_usage};
@@ -128,26 +126,24 @@ pub async fn account_billing(scope: &AccountScope, default_plan: &str) -> Result
             })
         })
         .collect();
-    let rows = db
-        .conn()
-        .query_all(
-            &Query::select()
-                .columns(["hour", "category", "outcome", "reason", "quantity"])
-                .from("outcomes")
-                .and_where(Expr::col("account_id").eq(scope.account_id().0))
-                .and_where(Expr::col("hour").gte(current.period.start))
-                .and_where(Expr::col("hour").lt(current.period.end))
-                .to_owned(),
-        )
-        .await?;
+    let rows = crate::repo::stats::outcomes(
+        scope,
+        db.conn(),
+        None,
+        current.period.start,
+        current.period.end,
+    )
+    .await?;
     let mut dropped: BTreeMap<(String, String, String), i64> = BTreeMap::new();
     let mut daily: BTreeMap<(NaiveDate, &'static str), (i64, i64)> = BTreeMap::new();
     for row in rows {
-        let hour: DateTime<Utc> = row.try_get("", "hour")?;
-        let category: String = row.try_get("", "category")?;
-        let outcome: String = row.try_get("", "outcome")?;
-        let reason: String = row.try_get("", "reason")?;
-        let quantity: i64 = row.try_get("", "quantity")?;
+        let crate::repo::stats::OutcomeRow {
+            hour,
+            category,
+            outcome,
+            reason,
+            quantity,
+        } = row;
         let accepted = outcome == "accepted";
         if !accepted {
             *dropped

@@ -1,22 +1,23 @@
 //! The issue lifecycle: resolve (now, in a release, in the next release), ignore (forever,
 //! until a time, until N more events or users), reopen; regressions and the end of ignore
-//! conditions when events arrive; every change recorded in `issue_activity`.
-//!
-//! States: `status` is `unresolved`, `resolved` or `ignored`; `substatus` says why an
-//! unresolved issue is unresolved (`new`, `regressed`, `escalating`, `ongoing`).
+//! conditions when events arrive; every change recorded in `issue_activity`. The state
+//! machine itself is pure, in [`crate::service::issue_state`]; the queries are in
+//! `repo::issues`, `repo::events` and `repo::stats`.
+
+use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
-    QueryOrder,
-};
+use sea_orm::ConnectionTrait;
 use serde::Serialize;
 use serde_json::json;
 
-use crate::ids::{IssueId, ProjectId};
+use crate::ids::{AccountId, IssueId, ProjectId};
 use crate::notify::{Change, Notice};
-use crate::repo::entity::{issue, issue_activity};
+use crate::repo::entity::issue;
+use crate::repo::{Tenant, events, issues, stats};
 use crate::scope::{AccountScope, Actor, Role};
+use crate::service::issue_state as state;
+pub use crate::service::issue_state::{IgnoreCondition, StatusChange};
 use crate::{Error, Result};
 
 /// An issue as shown to members.
@@ -108,34 +109,6 @@ pub struct Activity {
     pub created_at: DateTime<Utc>,
 }
 
-/// Until when an ignore holds.
-#[derive(Clone, Debug, PartialEq)]
-pub enum IgnoreCondition {
-    /// Until someone reopens it.
-    Forever,
-    /// Until this time.
-    Until(DateTime<Utc>),
-    /// Until this many more events arrive.
-    MoreEvents(i64),
-    /// Until this many more distinct users are affected.
-    MoreUsers(i64),
-}
-
-/// A requested state change.
-#[derive(Clone, Debug, PartialEq)]
-pub enum StatusChange {
-    /// Resolved now: any new event is a regression.
-    Resolve,
-    /// Resolved in this release: events from older releases are not regressions.
-    ResolveInRelease(String),
-    /// Resolved in the release after the latest one seen.
-    ResolveInNextRelease,
-    /// Ignored under a condition.
-    Ignore(IgnoreCondition),
-    /// Back to unresolved.
-    Reopen,
-}
-
 pub(crate) fn actor_name(scope: &AccountScope) -> String {
     match scope.actor() {
         Actor::User(id) => format!("user:{id}"),
@@ -144,30 +117,22 @@ pub(crate) fn actor_name(scope: &AccountScope) -> String {
     }
 }
 
-pub(crate) async fn load(scope: &AccountScope, issue_id: i64) -> Result<issue::Model> {
-    issue::Entity::find_by_id(issue_id)
-        .filter(issue::Column::AccountId.eq(scope.account_id().0))
-        .one(scope.db().conn())
-        .await?
-        .ok_or(Error::NotFound)
+/// One issue of the scope's account; `NotFound` for another account's (the role check is the
+/// caller's).
+pub(crate) async fn load(scope: &AccountScope, issue: IssueId) -> Result<issue::Model> {
+    issues::get(scope, scope.db().conn(), issue).await
 }
 
 /// One issue of the scope's account; `NotFound` for other accounts' issues.
 pub async fn get_issue(scope: &AccountScope, issue_id: IssueId) -> Result<Issue> {
-    let issue_id = issue_id.0;
     scope.require(Role::Viewer)?;
     Ok(load(scope, issue_id).await?.into())
 }
 
 /// The issues of a project, most recently seen first.
 pub async fn list_issues(scope: &AccountScope, project_id: ProjectId) -> Result<Vec<Issue>> {
-    let project_id = project_id.0;
     scope.require(Role::Viewer)?;
-    Ok(issue::Entity::find()
-        .filter(issue::Column::AccountId.eq(scope.account_id().0))
-        .filter(issue::Column::ProjectId.eq(project_id))
-        .order_by_desc(issue::Column::LastSeen)
-        .all(scope.db().conn())
+    Ok(issues::list_by_project(scope, project_id)
         .await?
         .into_iter()
         .map(Issue::from)
@@ -176,14 +141,9 @@ pub async fn list_issues(scope: &AccountScope, project_id: ProjectId) -> Result<
 
 /// The issue's activity, oldest first.
 pub async fn list_activity(scope: &AccountScope, issue_id: IssueId) -> Result<Vec<Activity>> {
-    let issue_id = issue_id.0;
     scope.require(Role::Viewer)?;
     load(scope, issue_id).await?;
-    Ok(issue_activity::Entity::find()
-        .filter(issue_activity::Column::AccountId.eq(scope.account_id().0))
-        .filter(issue_activity::Column::IssueId.eq(issue_id))
-        .order_by_asc(issue_activity::Column::Id)
-        .all(scope.db().conn())
+    Ok(issues::list_activity(scope, issue_id)
         .await?
         .into_iter()
         .map(|a| Activity {
@@ -195,26 +155,16 @@ pub async fn list_activity(scope: &AccountScope, issue_id: IssueId) -> Result<Ve
         .collect())
 }
 
+/// Records an activity entry on `issue` (inside the caller's transaction).
 pub(crate) async fn record_activity(
+    tenant: impl Into<Tenant>,
     conn: &impl ConnectionTrait,
     issue: &issue::Model,
     kind: &str,
     actor: &str,
     data: serde_json::Value,
 ) -> Result<()> {
-    issue_activity::ActiveModel {
-        account_id: Set(issue.account_id),
-        project_id: Set(issue.project_id),
-        issue_id: Set(issue.id),
-        kind: Set(kind.to_owned()),
-        actor: Set(actor.to_owned()),
-        data: Set(data.to_string()),
-        created_at: Set(Utc::now()),
-        ..Default::default()
-    }
-    .insert(conn)
-    .await?;
-    Ok(())
+    issues::insert_activity(tenant, conn, issue, kind, actor, &data).await
 }
 
 /// Changes an issue's state (members and up) and records who did it.
@@ -223,84 +173,48 @@ pub async fn change_status(
     issue_id: IssueId,
     change: StatusChange,
 ) -> Result<Issue> {
-    let issue_id = issue_id.0;
     scope.require(Role::Member)?;
     let current = load(scope, issue_id).await?;
-    let now = Utc::now();
-    let mut model: issue::ActiveModel = current.clone().into();
-    model.status_changed_at = Set(Some(now));
-    model.ignore_until = Set(None);
-    model.ignore_until_times_seen = Set(None);
-    model.ignore_until_users_seen = Set(None);
-    let (kind, data) = match &change {
-        StatusChange::Resolve
-        | StatusChange::ResolveInRelease(_)
-        | StatusChange::ResolveInNextRelease => {
-            let (resolution, release) = match &change {
-                StatusChange::ResolveInRelease(release) => {
-                    let release = release.trim();
-                    if release.is_empty() || release.chars().count() > 250 {
-                        return Err(Error::validation("release", "must be 1 to 250 characters"));
-                    }
-                    ("in_release", Some(release.to_owned()))
-                }
-                // The next release is any release after the latest one seen so far.
-                StatusChange::ResolveInNextRelease => {
-                    ("in_next_release", current.last_release.clone())
-                }
-                _ => ("now", None),
-            };
-            model.status = Set("resolved".to_owned());
-            model.substatus = Set(None);
-            model.resolved_at = Set(Some(now));
-            model.resolution_kind = Set(Some(resolution.to_owned()));
-            model.resolution_release = Set(release.clone());
-            (
-                "resolved",
-                json!({"resolution": resolution, "release": release}),
-            )
-        }
-        StatusChange::Ignore(condition) => {
-            let data = match condition {
-                IgnoreCondition::Forever => json!({"until": "forever"}),
-                IgnoreCondition::Until(time) => {
-                    if *time <= now {
-                        return Err(Error::validation("until", "must be in the future"));
-                    }
-                    model.ignore_until = Set(Some(*time));
-                    json!({"until": time.to_rfc3339()})
-                }
-                IgnoreCondition::MoreEvents(n) | IgnoreCondition::MoreUsers(n) if *n < 1 => {
-                    return Err(Error::validation("count", "must be at least 1"));
-                }
-                IgnoreCondition::MoreEvents(n) => {
-                    model.ignore_until_times_seen = Set(Some(current.times_seen + n));
-                    json!({"more_events": n})
-                }
-                IgnoreCondition::MoreUsers(n) => {
-                    model.ignore_until_users_seen = Set(Some(current.users_seen + n));
-                    json!({"more_users": n})
-                }
-            };
-            model.status = Set("ignored".to_owned());
-            model.substatus = Set(None);
-            ("ignored", data)
-        }
-        StatusChange::Reopen => {
-            model.status = Set("unresolved".to_owned());
-            model.substatus = Set(Some("ongoing".to_owned()));
-            model.resolved_at = Set(None);
-            model.resolution_kind = Set(None);
-            model.resolution_release = Set(None);
-            ("reopened", json!({}))
-        }
-    };
+    let transition = state::change_status(&current, &change, Utc::now())?;
     let txn = scope.db().begin_write().await?;
-    let updated = model.update(&txn).await?;
-    record_activity(&txn, &updated, kind, &actor_name(scope), data).await?;
+    let updated = write_transition(scope, &txn, &current, transition).await?;
     txn.commit().await?;
     notify_changed(scope, &updated, Change::IssueUpdated).await;
     Ok(updated.into())
+}
+
+/// [`change_status`] inside the caller's transaction (the role check, the read and the write
+/// in it); the caller notifies after the commit.
+pub(crate) async fn change_status_in(
+    scope: &AccountScope,
+    conn: &impl ConnectionTrait,
+    issue_id: IssueId,
+    change: &StatusChange,
+) -> Result<issue::Model> {
+    scope.require(Role::Member)?;
+    let current = issues::get(scope, conn, issue_id).await?;
+    let transition = state::change_status(&current, change, Utc::now())?;
+    write_transition(scope, conn, &current, transition).await
+}
+
+/// Writes a member's transition and records it.
+async fn write_transition(
+    scope: &AccountScope,
+    conn: &impl ConnectionTrait,
+    current: &issue::Model,
+    transition: state::Transition,
+) -> Result<issue::Model> {
+    let updated = issues::set_state(scope, conn, IssueId(current.id), &transition.state).await?;
+    record_activity(
+        scope,
+        conn,
+        &updated,
+        transition.kind,
+        &actor_name(scope),
+        transition.data,
+    )
+    .await?;
+    Ok(updated)
 }
 
 /// Tells live subscribers that an issue was created or changed (after the commit).
@@ -320,101 +234,30 @@ pub(crate) async fn notify_changed(scope: &AccountScope, issue: &issue::Model, c
 
 /// After events were counted on an issue (inside the digest's transaction): a resolved issue
 /// regresses unless the event's release predates the resolution; an ignored issue wakes up
-/// when its condition ran out. `current` is the issue as it is after the counting (so its
-/// `times_seen` and `users_seen` include the events); `events` are `(release, time)` in digest
-/// order. The first event that changes the state decides it (the issue is unresolved after it,
-/// so later ones change nothing). Returns the activity kind recorded, if any.
+/// when its condition ran out ([`state::apply_events`]). `current` is the issue as it is after
+/// the counting; `events` are `(release, time)` in digest order. Returns the activity kind
+/// recorded, if any.
 pub(crate) async fn apply_events_to_state<'a>(
     conn: &impl ConnectionTrait,
     current: &issue::Model,
     events: impl IntoIterator<Item = (Option<&'a str>, DateTime<Utc>)>,
 ) -> Result<Option<&'static str>> {
-    let now = Utc::now();
-    let Some((kind, substatus, data)) = events
-        .into_iter()
-        .find_map(|(release, time)| state_change(current, release, time, now))
-    else {
+    let Some(transition) = state::apply_events(current, events, Utc::now()) else {
         return Ok(None);
     };
-    let mut model: issue::ActiveModel = current.clone().into();
-    model.status = Set("unresolved".to_owned());
-    model.substatus = Set(Some(substatus.to_owned()));
-    model.status_changed_at = Set(Some(now));
-    model.ignore_until = Set(None);
-    model.ignore_until_times_seen = Set(None);
-    model.ignore_until_users_seen = Set(None);
-    if kind == "regression" {
-        model.regressed_at = Set(Some(now));
-        model.resolved_at = Set(None);
-        model.resolution_kind = Set(None);
-        model.resolution_release = Set(None);
-    }
-    let updated = model.update(conn).await?;
-    record_activity(conn, &updated, kind, "system:digest", data).await?;
-    Ok(Some(kind))
-}
-
-/// What one event does to `current`'s state: `(activity kind, substatus, activity data)`, or
-/// `None` when it leaves the state alone. Pure.
-fn state_change(
-    current: &issue::Model,
-    event_release: Option<&str>,
-    event_time: DateTime<Utc>,
-    now: DateTime<Utc>,
-) -> Option<(&'static str, &'static str, serde_json::Value)> {
-    match current.status.as_str() {
-        "resolved" => {
-            let not_a_regression = match (
-                current.resolution_kind.as_deref(),
-                current.resolution_release.as_deref(),
-                event_release,
-            ) {
-                // Resolved in R: events from releases older than R are old news.
-                (Some("in_release"), Some(resolved), Some(release)) => {
-                    crate::release::is_older(release, resolved)
-                }
-                // Resolved in the next release after L: events from L or older are old news.
-                (Some("in_next_release"), Some(latest), Some(release)) => {
-                    release == latest || crate::release::is_older(release, latest)
-                }
-                (Some("in_next_release"), None, _) => false,
-                // An event that happened before the resolution (sent late) is no regression.
-                _ => current.resolved_at.is_some_and(|at| event_time < at),
-            };
-            (!not_a_regression)
-                .then(|| ("regression", "regressed", json!({"release": event_release})))
-        }
-        "ignored" => {
-            let expired = current.ignore_until.is_some_and(|until| now >= until)
-                || current
-                    .ignore_until_times_seen
-                    .is_some_and(|n| current.times_seen >= n)
-                || current
-                    .ignore_until_users_seen
-                    .is_some_and(|n| current.users_seen >= n);
-            expired.then(|| ("unignored", "escalating", json!({})))
-        }
-        _ => None,
-    }
-}
-
-/// Distinct users of an issue: its values of the `user` tag.
-async fn count_users(conn: &impl ConnectionTrait, issue_id: i64) -> Result<i64> {
-    use sea_orm::sea_query::{Expr, ExprTrait, Query};
-
-    Ok(conn
-        .query_one(
-            &Query::select()
-                .expr(Expr::cust("CAST(COUNT(*) AS BIGINT)"))
-                .from("issue_tag_values")
-                .and_where(Expr::col("issue_id").eq(issue_id))
-                .and_where(Expr::col("key").eq("user"))
-                .to_owned(),
-        )
-        .await?
-        .map(|r| r.try_get_by_index::<i64>(0))
-        .transpose()?
-        .unwrap_or(0))
+    // The digest works on many accounts; this issue's is the one its envelope was ingested for.
+    let tenant = Tenant::ingested(AccountId(current.account_id));
+    let updated = issues::set_state(tenant, conn, IssueId(current.id), &transition.state).await?;
+    record_activity(
+        tenant,
+        conn,
+        &updated,
+        transition.kind,
+        "system:digest",
+        transition.data,
+    )
+    .await?;
+    Ok(Some(transition.kind))
 }
 
 /// Merges `sources` into `target` (same project): their fingerprints, events, hourly counts
@@ -425,11 +268,6 @@ pub async fn merge_issues(
     target_id: IssueId,
     source_ids: &[IssueId],
 ) -> Result<Issue> {
-    let target_id = target_id.0;
-    let source_ids: Vec<i64> = source_ids.iter().map(|id| id.0).collect();
-    let source_ids = source_ids.as_slice();
-    use sea_orm::sea_query::{Expr, ExprTrait, Query};
-
     scope.require(Role::Member)?;
     let target = load(scope, target_id).await?;
     let mut sources = Vec::new();
@@ -449,113 +287,64 @@ pub async fn merge_issues(
             "name at least one other issue to merge",
         ));
     }
-    let ids: Vec<i64> = sources.iter().map(|s| s.id).collect();
+    let ids: Vec<IssueId> = sources.iter().map(|s| IssueId(s.id)).collect();
+    let project = ProjectId(target.project_id);
     let txn = scope.db().begin_write().await?;
-    for table in ["issue_fingerprints", "events"] {
-        let moved = Query::update()
-            .table(table)
-            .value("issue_id", target_id)
-            .and_where(Expr::col("issue_id").is_in(ids.clone()))
-            .to_owned();
-        txn.execute(&moved).await?;
-    }
+    issues::move_fingerprints(scope, &txn, &ids, target_id).await?;
+    events::move_to_issue(scope, &txn, &ids, target_id).await?;
     // Hourly counts and tag values add up into the target's rows.
-    let hours = txn
-        .query_all(
-            &Query::select()
-                .columns(["hour", "times_seen"])
-                .from("issue_stats_hourly")
-                .and_where(Expr::col("issue_id").is_in(ids.clone()))
-                .to_owned(),
-        )
-        .await?;
-    for row in hours {
-        let hour: DateTime<Utc> = row.try_get("", "hour")?;
-        let count: i64 = row.try_get("", "times_seen")?;
-        let upsert = crate::repo::digest::hourly_stats_insert()
-            .values_panic([
-                target.account_id.into(),
-                target.project_id.into(),
-                target_id.into(),
-                hour.into(),
-                count.into(),
-            ])
-            .on_conflict(crate::repo::digest::add_to_hourly_stats())
-            .to_owned();
-        txn.execute(&upsert).await?;
-    }
-    let tags = txn
-        .query_all(
-            &Query::select()
-                .columns(["key", "value", "times_seen", "first_seen", "last_seen"])
-                .from("issue_tag_values")
-                .and_where(Expr::col("issue_id").is_in(ids.clone()))
-                .to_owned(),
-        )
-        .await?;
-    for row in tags {
-        let key: String = row.try_get("", "key")?;
-        let value: String = row.try_get("", "value")?;
-        let count: i64 = row.try_get("", "times_seen")?;
-        let first: DateTime<Utc> = row.try_get("", "first_seen")?;
-        let last: DateTime<Utc> = row.try_get("", "last_seen")?;
-        let upsert = crate::repo::digest::tag_values_insert()
-            .values_panic([
-                target.account_id.into(),
-                target.project_id.into(),
-                target_id.into(),
-                key.into(),
-                value.into(),
-                count.into(),
-                first.into(),
-                last.into(),
-            ])
-            .on_conflict(crate::repo::digest::add_to_tag_values())
-            .to_owned();
-        txn.execute(&upsert).await?;
-    }
-    let users_seen = count_users(&txn, target_id).await?;
+    stats::add_hours_of(scope, &txn, project, target_id, &ids).await?;
+    stats::add_tag_values_of(scope, &txn, project, target_id, &ids).await?;
+    let users_seen = stats::count_users(scope, &txn, target_id).await?;
     let mut all = vec![target.clone()];
     all.extend(sources.iter().cloned());
     let earliest = all
         .iter()
         .min_by_key(|i| i.first_seen)
-        .map(|i| (i.first_seen, i.first_release.clone()));
-    let latest = all.iter().max_by_key(|i| i.last_seen).map(|i| {
-        (
-            i.last_seen,
-            i.last_release.clone(),
-            i.title.clone(),
-            i.culprit.clone(),
-            i.level.clone(),
-        )
-    });
-    let mut model: issue::ActiveModel = target.clone().into();
-    model.times_seen = Set(all.iter().map(|i| i.times_seen).sum());
-    model.users_seen = Set(users_seen);
-    if let Some((first_seen, first_release)) = earliest {
-        model.first_seen = Set(first_seen);
-        model.first_release = Set(first_release.or(target.first_release.clone()));
-    }
-    if let Some((last_seen, last_release, title, culprit, level)) = latest {
-        model.last_seen = Set(last_seen);
-        model.last_release = Set(last_release.or(target.last_release.clone()));
-        model.title = Set(title);
-        model.culprit = Set(culprit);
-        model.level = Set(level);
-    }
-    let updated = model.update(&txn).await?;
-    issue::Entity::delete_many()
-        .filter(issue::Column::Id.is_in(ids.clone()))
-        .filter(issue::Column::AccountId.eq(scope.account_id().0))
-        .exec(&txn)
-        .await?;
+        .map(|i| (i.first_seen, i.first_release.clone()))
+        .unwrap_or((target.first_seen, None));
+    let latest = all
+        .iter()
+        .max_by_key(|i| i.last_seen)
+        .map(|i| {
+            (
+                i.last_seen,
+                i.last_release.clone(),
+                i.title.clone(),
+                i.culprit.clone(),
+                i.level.clone(),
+            )
+        })
+        .unwrap_or((
+            target.last_seen,
+            None,
+            target.title.clone(),
+            target.culprit.clone(),
+            target.level.clone(),
+        ));
+    let (first_seen, first_release) = earliest;
+    let (last_seen, last_release, title, culprit, level) = latest;
+    let merged = issues::Merged {
+        times_seen: all.iter().map(|i| i.times_seen).sum(),
+        users_seen,
+        first_seen,
+        first_release: first_release.or(target.first_release.clone()),
+        last_seen,
+        last_release: last_release.or(target.last_release.clone()),
+        title,
+        culprit,
+        level,
+    };
+    let updated = issues::set_merged(scope, &txn, target_id, merged).await?;
+    issues::delete_issues(scope, &txn, &ids).await?;
+    let merged_ids: Vec<i64> = ids.iter().map(|id| id.0).collect();
     record_activity(
+        scope,
         &txn,
         &updated,
         "merged",
         &actor_name(scope),
-        json!({"merged": ids}),
+        json!({"merged": merged_ids}),
     )
     .await?;
     txn.commit().await?;
@@ -565,27 +354,9 @@ pub async fn merge_issues(
 
 /// The fingerprints (hashes) grouped into an issue, oldest first.
 pub async fn list_fingerprints(scope: &AccountScope, issue_id: IssueId) -> Result<Vec<String>> {
-    let issue_id = issue_id.0;
-    use sea_orm::sea_query::{Expr, ExprTrait, Order, Query};
-
     scope.require(Role::Viewer)?;
     load(scope, issue_id).await?;
-    let rows = scope
-        .db()
-        .conn()
-        .query_all(
-            &Query::select()
-                .column("hash")
-                .from("issue_fingerprints")
-                .and_where(Expr::col("issue_id").eq(issue_id))
-                .and_where(Expr::col("account_id").eq(scope.account_id().0))
-                .order_by("id", Order::Asc)
-                .to_owned(),
-        )
-        .await?;
-    rows.into_iter()
-        .map(|r| r.try_get::<String>("", "hash").map_err(Error::from))
-        .collect()
+    issues::fingerprint_hashes(scope, issue_id).await
 }
 
 /// One fingerprint of an issue with what its stored events say about it: the title they
@@ -619,65 +390,18 @@ pub async fn list_fingerprint_details(
     scope: &AccountScope,
     issue_id: IssueId,
 ) -> Result<Vec<FingerprintDetail>> {
-    let issue_id = issue_id.0;
-    use sea_orm::sea_query::{Expr, ExprTrait, Order, Query};
-
-    let hashes = list_fingerprints(scope, IssueId(issue_id)).await?;
-    let conn = scope.db().conn();
-    // Invariant: every query below filters by the scope's account, not only by the issue.
-    let of_hash = |hash: &str| {
-        Query::select()
-            .from("events")
-            .and_where(Expr::col("account_id").eq(scope.account_id().0))
-            .and_where(Expr::col("issue_id").eq(issue_id))
-            .and_where(Expr::col("grouping_hash").eq(hash))
-            .to_owned()
-    };
+    let hashes = list_fingerprints(scope, issue_id).await?;
     let mut details = Vec::with_capacity(hashes.len());
     for hash in hashes {
-        let event_count = conn
-            .query_one(
-                &of_hash(&hash)
-                    .expr(Expr::cust("CAST(COUNT(*) AS BIGINT)"))
-                    .to_owned(),
-            )
-            .await?
-            .map(|r| r.try_get_by_index::<i64>(0))
-            .transpose()?
-            .unwrap_or(0);
-        let first_event = conn
-            .query_one(
-                &of_hash(&hash)
-                    .columns(["event_id", "timestamp"])
-                    .order_by("id", Order::Asc)
-                    .limit(1)
-                    .to_owned(),
-            )
-            .await?
-            .map(|r| -> Result<FingerprintEvent> {
-                Ok(FingerprintEvent {
-                    event_id: r.try_get("", "event_id")?,
-                    timestamp: r.try_get("", "timestamp")?,
-                })
-            })
-            .transpose()?;
-        let title = conn
-            .query_one(
-                &of_hash(&hash)
-                    .column("title")
-                    .order_by("id", Order::Desc)
-                    .limit(1)
-                    .to_owned(),
-            )
-            .await?
-            .map(|r| r.try_get::<Option<String>>("", "title"))
-            .transpose()?
-            .flatten();
+        let summary = events::grouped_summary(scope, issue_id, &hash).await?;
         details.push(FingerprintDetail {
             hash,
-            title,
-            event_count,
-            first_event,
+            title: summary.latest_title,
+            event_count: summary.count,
+            first_event: summary.first.map(|(event_id, timestamp)| FingerprintEvent {
+                event_id,
+                timestamp,
+            }),
         });
     }
     Ok(details)
@@ -691,14 +415,11 @@ pub async fn unmerge_fingerprint(
     issue_id: IssueId,
     hash: &str,
 ) -> Result<Issue> {
-    let issue_id = issue_id.0;
     use std::collections::{BTreeMap, HashSet};
-
-    use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Order, Query};
 
     scope.require(Role::Member)?;
     let original = load(scope, issue_id).await?;
-    let fingerprints = list_fingerprints(scope, IssueId(issue_id)).await?;
+    let fingerprints = list_fingerprints(scope, issue_id).await?;
     if !fingerprints.iter().any(|h| h == hash) {
         return Err(Error::NotFound);
     }
@@ -709,27 +430,8 @@ pub async fn unmerge_fingerprint(
         ));
     }
     let txn = scope.db().begin_write().await?;
-    let events = txn
-        .query_all(
-            &Query::select()
-                .columns([
-                    "id",
-                    "timestamp",
-                    "level",
-                    "environment",
-                    "release",
-                    "user_key",
-                    "title",
-                    "payload",
-                ])
-                .from("events")
-                .and_where(Expr::col("issue_id").eq(issue_id))
-                .and_where(Expr::col("grouping_hash").eq(hash))
-                .order_by("timestamp", Order::Asc)
-                .to_owned(),
-        )
-        .await?;
-    if events.is_empty() {
+    let grouped = events::grouped_events(scope, &txn, issue_id, hash).await?;
+    if grouped.is_empty() {
         return Err(Error::validation(
             "hash",
             "no stored events were grouped by this fingerprint",
@@ -749,146 +451,96 @@ pub async fn unmerge_fingerprint(
     );
     let mut first_seen = None;
     let mut last_seen = None;
-    for row in &events {
-        let timestamp: DateTime<Utc> = row.try_get("", "timestamp")?;
-        let event_level: String = row.try_get("", "level")?;
-        let environment: Option<String> = row.try_get("", "environment")?;
-        let release: Option<String> = row.try_get("", "release")?;
-        let user_key: Option<String> = row.try_get("", "user_key")?;
-        let payload_bytes: Vec<u8> = row.try_get("", "payload")?;
-        let payload = crate::digest::decompress_payload(&payload_bytes).map_err(Error::Internal)?;
+    for event in &grouped {
+        let timestamp = event.timestamp;
+        let payload = crate::digest::decompress_payload(&event.payload).map_err(Error::Internal)?;
         first_seen.get_or_insert(timestamp);
         last_seen = Some(timestamp);
-        if release.is_some() {
-            first_release = first_release.or(release.clone());
-            last_release = release.clone();
+        if event.release.is_some() {
+            first_release = first_release.or(event.release.clone());
+            last_release = event.release.clone();
         }
-        title = row.try_get::<Option<String>>("", "title")?.unwrap_or(title);
+        title = event.title.clone().unwrap_or(title);
         culprit = payload
             .get("culprit")
             .and_then(|c| c.as_str())
             .map(str::to_owned);
-        level = event_level.clone();
-        if let Some(user) = &user_key {
+        level = event.level.clone();
+        if let Some(user) = &event.user_key {
             users.insert(user.clone());
         }
         *hours.entry(crate::outcome::hour_of(timestamp)).or_default() += 1;
-        let environment = environment.unwrap_or_else(|| "production".to_owned());
+        let environment = event
+            .environment
+            .clone()
+            .unwrap_or_else(|| "production".to_owned());
         for key_value in crate::digest::event_tags(
             &payload,
-            &event_level,
+            &event.level,
             &environment,
-            release.as_deref(),
-            user_key.as_deref(),
+            event.release.as_deref(),
+            event.user_key.as_deref(),
         ) {
             let entry = tags.entry(key_value).or_insert((0, timestamp, timestamp));
             entry.0 += 1;
             entry.2 = timestamp;
         }
     }
-    let moved = events.len() as i64;
+    let moved = grouped.len() as i64;
     let now = Utc::now();
-    let created = issue::ActiveModel {
-        account_id: Set(original.account_id),
-        project_id: Set(original.project_id),
-        // The mapping lives in issue_fingerprints; this column only has to be unique.
-        fingerprint: Set(format!(
-            "{}{}",
-            uuid::Uuid::new_v4().simple(),
-            uuid::Uuid::new_v4().simple()
-        )),
-        grouping_version: Set(original.grouping_version),
-        grouping_components: Set(
-            json!({"kind": "unmerged", "hash": hash, "from_issue": issue_id}).to_string(),
-        ),
-        title: Set(title),
-        culprit: Set(culprit),
-        level: Set(level),
-        status: Set("unresolved".to_owned()),
-        substatus: Set(Some("new".to_owned())),
-        first_seen: Set(first_seen.unwrap_or(now)),
-        last_seen: Set(last_seen.unwrap_or(now)),
-        times_seen: Set(moved),
-        users_seen: Set(users.len() as i64),
-        first_release: Set(first_release),
-        last_release: Set(last_release),
-        created_at: Set(now),
-        status_changed_at: Set(Some(now)),
-        ..Default::default()
-    }
-    .insert(&txn)
+    let project = ProjectId(original.project_id);
+    let created = issues::insert_unmerged(
+        scope,
+        &txn,
+        issues::Unmerged {
+            project,
+            // The mapping lives in issue_fingerprints; this column only has to be unique.
+            fingerprint: format!(
+                "{}{}",
+                uuid::Uuid::new_v4().simple(),
+                uuid::Uuid::new_v4().simple()
+            ),
+            grouping_version: original.grouping_version,
+            grouping_components:
+                json!({"kind": "unmerged", "hash": hash, "from_issue": issue_id.0}).to_string(),
+            title,
+            culprit,
+            level,
+            first_seen: first_seen.unwrap_or(now),
+            last_seen: last_seen.unwrap_or(now),
+            times_seen: moved,
+            users_seen: users.len() as i64,
+            first_release,
+            last_release,
+            now,
+        },
+    )
     .await?;
-    for (table, column) in [("issue_fingerprints", "hash"), ("events", "grouping_hash")] {
-        let statement = Query::update()
-            .table(table)
-            .value("issue_id", created.id)
-            .and_where(Expr::col("issue_id").eq(issue_id))
-            .and_where(Expr::col(column).eq(hash))
-            .to_owned();
-        txn.execute(&statement).await?;
-    }
+    let created_id = IssueId(created.id);
+    issues::move_fingerprint(scope, &txn, issue_id, hash, created_id).await?;
+    events::move_grouped(scope, &txn, issue_id, hash, created_id).await?;
     for (hour, count) in &hours {
-        let insert = crate::repo::digest::hourly_stats_insert()
-            .values_panic([
-                created.account_id.into(),
-                created.project_id.into(),
-                created.id.into(),
-                (*hour).into(),
-                (*count).into(),
-            ])
-            .to_owned();
-        txn.execute(&insert).await?;
-        let subtract = Query::update()
-            .table("issue_stats_hourly")
-            .value("times_seen", Expr::col("times_seen").sub(*count))
-            .and_where(Expr::col("issue_id").eq(issue_id))
-            .and_where(Expr::col("hour").eq(*hour))
-            .to_owned();
-        txn.execute(&subtract).await?;
+        stats::move_hour(scope, &txn, project, issue_id, created_id, *hour, *count).await?;
     }
-    for ((key, value), (count, first, last)) in &tags {
-        let insert = crate::repo::digest::tag_values_insert()
-            .values_panic([
-                created.account_id.into(),
-                created.project_id.into(),
-                created.id.into(),
-                key.clone().into(),
-                value.clone().into(),
-                (*count).into(),
-                (*first).into(),
-                (*last).into(),
-            ])
-            .on_conflict(
-                OnConflict::columns(["issue_id", "key", "value"])
-                    .do_nothing()
-                    .to_owned(),
-            )
-            .to_owned();
-        txn.execute(&insert).await?;
-        let subtract = Query::update()
-            .table("issue_tag_values")
-            .value("times_seen", Expr::col("times_seen").sub(*count))
-            .and_where(Expr::col("issue_id").eq(issue_id))
-            .and_where(Expr::col("key").eq(key.clone()))
-            .and_where(Expr::col("value").eq(value.clone()))
-            .to_owned();
-        txn.execute(&subtract).await?;
+    for ((key, value), tally) in &tags {
+        stats::move_tag_value(
+            scope, &txn, project, issue_id, created_id, key, value, *tally,
+        )
+        .await?;
     }
-    for table in ["issue_stats_hourly", "issue_tag_values"] {
-        let cleanup = Query::delete()
-            .from_table(table)
-            .and_where(Expr::col("issue_id").eq(issue_id))
-            .and_where(Expr::col("times_seen").lte(0))
-            .to_owned();
-        txn.execute(&cleanup).await?;
-    }
-    let remaining_users = count_users(&txn, issue_id).await?;
-    let mut shrunk: issue::ActiveModel = original.clone().into();
-    shrunk.times_seen = Set(Ord::max(original.times_seen - moved, 0));
-    shrunk.users_seen = Set(remaining_users);
-    let shrunk = shrunk.update(&txn).await?;
+    stats::delete_emptied(scope, &txn, issue_id).await?;
+    let remaining_users = stats::count_users(scope, &txn, issue_id).await?;
+    let shrunk = issues::set_counts(
+        scope,
+        &txn,
+        issue_id,
+        Ord::max(original.times_seen - moved, 0),
+        remaining_users,
+    )
+    .await?;
     let actor = actor_name(scope);
     record_activity(
+        scope,
         &txn,
         &shrunk,
         "unmerged",
@@ -897,11 +549,12 @@ pub async fn unmerge_fingerprint(
     )
     .await?;
     record_activity(
+        scope,
         &txn,
         &created,
         "unmerged",
         &actor,
-        json!({"hash": hash, "from_issue": issue_id}),
+        json!({"hash": hash, "from_issue": issue_id.0}),
     )
     .await?;
     txn.commit().await?;
@@ -923,28 +576,21 @@ pub struct TagFacet {
     pub top: Vec<(String, i64)>,
     /// How people know a value, where it differs from the value: for the `user` facet of an
     /// issue, `id:42` is named by the user's email, else username, else id.
-    pub labels: std::collections::HashMap<String, String>,
+    pub labels: HashMap<String, String>,
 }
 
-/// Folds rows of `key`, `value` and a count (the column `count`), sorted by key then count
-/// descending, into facets of at most `limit` values each.
-pub(crate) fn fold_facets(
-    rows: &[sea_orm::QueryResult],
-    count: &str,
-    limit: usize,
-) -> Result<Vec<TagFacet>> {
+/// Folds tag counts, sorted by key then count descending, into facets of at most `limit`
+/// values each.
+pub(crate) fn fold_facets(rows: Vec<stats::TagCount>, limit: usize) -> Vec<TagFacet> {
     let mut facets: Vec<TagFacet> = Vec::new();
-    for row in rows {
-        let key: String = row.try_get("", "key")?;
-        let value: String = row.try_get("", "value")?;
-        let count: i64 = row.try_get("", count)?;
+    for stats::TagCount { key, value, count } in rows {
         if facets.last().is_none_or(|f| f.key != key) {
             facets.push(TagFacet {
                 key,
                 distinct_values: 0,
                 total: 0,
                 top: Vec::new(),
-                labels: std::collections::HashMap::new(),
+                labels: HashMap::new(),
             });
         }
         if let Some(facet) = facets.last_mut() {
@@ -955,7 +601,7 @@ pub(crate) fn fold_facets(
             }
         }
     }
-    Ok(facets)
+    facets
 }
 
 /// Tag facets of an issue: every key with its `limit` most frequent values (environments seen
@@ -965,27 +611,9 @@ pub async fn tag_facets(
     issue_id: IssueId,
     limit: usize,
 ) -> Result<Vec<TagFacet>> {
-    let issue_id = issue_id.0;
-    use sea_orm::sea_query::{Expr, ExprTrait, Order, Query};
-
     scope.require(Role::Viewer)?;
     load(scope, issue_id).await?;
-    let rows = scope
-        .db()
-        .conn()
-        .query_all(
-            &Query::select()
-                .columns(["key", "value", "times_seen"])
-                .from("issue_tag_values")
-                .and_where(Expr::col("issue_id").eq(issue_id))
-                .and_where(Expr::col("account_id").eq(scope.account_id().0))
-                .order_by("key", Order::Asc)
-                .order_by("times_seen", Order::Desc)
-                .order_by("value", Order::Asc)
-                .to_owned(),
-        )
-        .await?;
-    let mut facets = fold_facets(&rows, "times_seen", limit)?;
+    let mut facets = fold_facets(stats::tag_values(scope, issue_id).await?, limit);
     if let Some(users) = facets.iter_mut().find(|f| f.key == "user") {
         let values: Vec<String> = users.top.iter().map(|(value, _)| value.clone()).collect();
         users.labels = user_labels(scope, issue_id, &values).await?;
@@ -997,30 +625,14 @@ pub async fn tag_facets(
 /// username, else id, else IP), read from the latest event of the issue with that user.
 async fn user_labels(
     scope: &AccountScope,
-    issue_id: i64,
+    issue_id: IssueId,
     values: &[String],
-) -> Result<std::collections::HashMap<String, String>> {
-    use sea_orm::sea_query::{Expr, ExprTrait, Order, Query};
-
-    let mut labels = std::collections::HashMap::new();
+) -> Result<HashMap<String, String>> {
+    let mut labels = HashMap::new();
     for value in values {
-        let row = scope
-            .db()
-            .conn()
-            .query_one(
-                &Query::select()
-                    .column("payload")
-                    .from("events")
-                    .and_where(Expr::col("issue_id").eq(issue_id))
-                    .and_where(Expr::col("account_id").eq(scope.account_id().0))
-                    .and_where(Expr::col("user_key").eq(value.as_str()))
-                    .order_by("timestamp", Order::Desc)
-                    .limit(1)
-                    .to_owned(),
-            )
-            .await?;
-        let Some(row) = row else { continue };
-        let payload: Vec<u8> = row.try_get("", "payload")?;
+        let Some(payload) = events::latest_payload_of_user(scope, issue_id, value).await? else {
+            continue;
+        };
         let Ok(event) = crate::digest::decompress_payload(&payload) else {
             continue;
         };
@@ -1052,33 +664,14 @@ pub async fn hourly_counts(
     from: DateTime<Utc>,
     to: DateTime<Utc>,
 ) -> Result<Vec<(DateTime<Utc>, i64)>> {
-    let issue_id = issue_id.0;
-    use std::collections::HashMap;
-
-    use sea_orm::sea_query::{Expr, ExprTrait, Query};
-
     scope.require(Role::Viewer)?;
     load(scope, issue_id).await?;
     let start = crate::outcome::hour_of(from);
     let hours = (to - start).num_hours().clamp(0, 24 * 90);
-    let rows = scope
-        .db()
-        .conn()
-        .query_all(
-            &Query::select()
-                .columns(["hour", "times_seen"])
-                .from("issue_stats_hourly")
-                .and_where(Expr::col("issue_id").eq(issue_id))
-                .and_where(Expr::col("account_id").eq(scope.account_id().0))
-                .and_where(Expr::col("hour").gte(start))
-                .and_where(Expr::col("hour").lt(to))
-                .to_owned(),
-        )
-        .await?;
-    let mut counts: HashMap<DateTime<Utc>, i64> = HashMap::new();
-    for row in rows {
-        counts.insert(row.try_get("", "hour")?, row.try_get("", "times_seen")?);
-    }
+    let counts: HashMap<DateTime<Utc>, i64> = stats::hourly(scope, issue_id, start, to)
+        .await?
+        .into_iter()
+        .collect();
     Ok((0..hours)
         .map(|h| {
             let hour = start + chrono::Duration::hours(h);

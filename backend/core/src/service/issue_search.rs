@@ -3,16 +3,13 @@
 //! value and the id, so a page costs one indexed range scan however deep it is).
 
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr, Query};
-use sea_orm::{
-    ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
-};
 
 use crate::ids::ProjectId;
-use crate::repo::entity::{issue, project};
+use crate::repo::issues::{self, IssueOrder, Position};
+use crate::repo::projects;
 use crate::scope::{AccountScope, Role};
 use crate::service::issue::Issue;
-use crate::service::search::{Field, Search, Term};
+use crate::service::search::Search;
 use crate::{Error, Result};
 
 /// Orders of issue lists (all descending, newest or biggest first).
@@ -38,21 +35,14 @@ impl IssueSort {
         }
     }
 
-    fn column(self) -> issue::Column {
+    fn order(self) -> IssueOrder {
         match self {
-            IssueSort::LastSeen => issue::Column::LastSeen,
-            IssueSort::FirstSeen => issue::Column::FirstSeen,
-            IssueSort::Events => issue::Column::TimesSeen,
-            IssueSort::Users => issue::Column::UsersSeen,
+            IssueSort::LastSeen => IssueOrder::LastSeen,
+            IssueSort::FirstSeen => IssueOrder::FirstSeen,
+            IssueSort::Events => IssueOrder::Events,
+            IssueSort::Users => IssueOrder::Users,
         }
     }
-}
-
-/// The position after a row, in one sort order.
-#[derive(Clone, Debug, PartialEq)]
-enum Position {
-    Time(DateTime<Utc>, i64),
-    Count(i64, i64),
 }
 
 /// The cursor of `issue` in `sort`: `<sort>~<value>~<id>`.
@@ -89,119 +79,6 @@ fn parse_cursor(raw: &str, sort: IssueSort) -> Result<Position> {
     })
 }
 
-fn escape_like(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + 2);
-    out.push('%');
-    for c in text.to_lowercase().chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out.push('%');
-    out
-}
-
-/// The SQL condition of a search (account and project filters come separately).
-fn condition(search: &Search) -> Condition {
-    let mut all = Condition::all();
-    let mut statuses = Vec::new();
-    let mut not_statuses = Vec::new();
-    for term in &search.terms {
-        match term {
-            Term::Filter {
-                field: Field::Is,
-                value,
-                negated,
-            } => {
-                if *negated {
-                    not_statuses.push(value.clone());
-                } else {
-                    statuses.push(value.clone());
-                }
-            }
-            Term::Filter {
-                field: Field::Level,
-                value,
-                negated,
-            } => {
-                all = all.add(if *negated {
-                    issue::Column::Level.ne(value.clone())
-                } else {
-                    issue::Column::Level.eq(value.clone())
-                });
-            }
-            Term::Filter {
-                field: Field::Tag(key),
-                value,
-                negated,
-            } => {
-                let exists = tag_value_exists(
-                    Condition::all()
-                        .add(Expr::col(("issue_tag_values", "key")).eq(key.clone()))
-                        .add(Expr::col(("issue_tag_values", "value")).eq(value.clone())),
-                );
-                all = all.add(if *negated { exists.not() } else { exists });
-            }
-            Term::Filter {
-                field: Field::User(user_field),
-                value,
-                negated,
-            } => {
-                // The field's own tag, or the `user` identity of events stored before the
-                // `user.*` tags existed (emails there kept the SDK's case).
-                let identities: Vec<String> = [value.clone(), value.to_lowercase()]
-                    .into_iter()
-                    .map(|v| format!("{}:{v}", user_field.identity_prefix()))
-                    .collect();
-                let exists = tag_value_exists(
-                    Condition::any()
-                        .add(
-                            Condition::all()
-                                .add(
-                                    Expr::col(("issue_tag_values", "key")).eq(user_field.tag_key()),
-                                )
-                                .add(Expr::col(("issue_tag_values", "value")).eq(value.clone())),
-                        )
-                        .add(
-                            Condition::all()
-                                .add(Expr::col(("issue_tag_values", "key")).eq("user"))
-                                .add(Expr::col(("issue_tag_values", "value")).is_in(identities)),
-                        ),
-                );
-                all = all.add(if *negated { exists.not() } else { exists });
-            }
-            Term::Text { text, negated } => {
-                let pattern = escape_like(text);
-                let matches = Condition::any()
-                    .add(
-                        Expr::expr(Func::lower(Expr::col((
-                            issue::Entity,
-                            issue::Column::Title,
-                        ))))
-                        .like(LikeExpr::new(pattern.clone()).escape('\\')),
-                    )
-                    .add(
-                        // COALESCE: a missing culprit must not turn `!word` into NULL.
-                        Expr::expr(Func::lower(Func::coalesce([
-                            Expr::col((issue::Entity, issue::Column::Culprit)),
-                            Expr::val(""),
-                        ])))
-                        .like(LikeExpr::new(pattern).escape('\\')),
-                    );
-                all = all.add(if *negated { matches.not() } else { matches });
-            }
-        }
-    }
-    if !statuses.is_empty() {
-        all = all.add(issue::Column::Status.is_in(statuses));
-    }
-    if !not_statuses.is_empty() {
-        all = all.add(issue::Column::Status.is_not_in(not_statuses));
-    }
-    all
-}
-
 /// One page of a list.
 #[derive(Clone, Debug)]
 pub struct IssuePage {
@@ -227,58 +104,22 @@ pub async fn search_issues(
     first: u64,
 ) -> Result<IssuePage> {
     scope.require(Role::Viewer)?;
-    let conn = scope.db().conn();
-    let live_projects: Vec<i64> = {
-        let mut query = project::Entity::find()
-            .filter(project::Column::AccountId.eq(scope.account_id().0))
-            .filter(project::Column::DeletedAt.is_null())
-            .select_only()
-            .column(project::Column::Id);
-        if let Some(p) = project_id {
-            query = query.filter(project::Column::Id.eq(p.0));
-        }
-        query.into_tuple().all(conn).await?
-    };
+    let live_projects = projects::live_ids(scope, project_id).await?;
     if project_id.is_some() && live_projects.is_empty() {
         return Err(Error::NotFound);
     }
-    let base = issue::Entity::find()
-        .filter(issue::Column::AccountId.eq(scope.account_id().0))
-        .filter(issue::Column::ProjectId.is_in(live_projects))
-        .filter(condition(search));
-    // COUNT(*) over a capped subquery: the database counts, nothing is transferred.
-    let total = base
-        .clone()
-        .select_only()
-        .column(issue::Column::Id)
-        .limit(COUNT_CAP)
-        .count(conn)
-        .await? as i64;
-    let mut query = base;
-    if let Some(after) = after {
-        let column = sort.column();
-        let position = parse_cursor(after, sort)?;
-        let before = match position {
-            Position::Time(at, id) => Condition::any().add(column.lt(at)).add(
-                Condition::all()
-                    .add(column.eq(at))
-                    .add(issue::Column::Id.lt(id)),
-            ),
-            Position::Count(n, id) => Condition::any().add(column.lt(n)).add(
-                Condition::all()
-                    .add(column.eq(n))
-                    .add(issue::Column::Id.lt(id)),
-            ),
-        };
-        query = query.filter(before);
-    }
+    let after = after.map(|after| parse_cursor(after, sort)).transpose()?;
     let limit = first.clamp(1, 100);
-    let rows = query
-        .order_by_desc(sort.column())
-        .order_by_desc(issue::Column::Id)
-        .limit(limit + 1)
-        .all(conn)
-        .await?;
+    let (rows, total) = issues::search(
+        scope,
+        &live_projects,
+        search,
+        sort.order(),
+        after,
+        limit + 1,
+        COUNT_CAP,
+    )
+    .await?;
     let has_next = rows.len() as u64 > limit;
     Ok(IssuePage {
         issues: rows
@@ -291,30 +132,9 @@ pub async fn search_issues(
     })
 }
 
-/// `EXISTS` a tag value of the issue row being filtered that meets `condition`.
-fn tag_value_exists(condition: Condition) -> sea_orm::sea_query::SimpleExpr {
-    Expr::exists(
-        Query::select()
-            .expr(Expr::val(1))
-            .from("issue_tag_values")
-            .and_where(
-                Expr::col(("issue_tag_values", "issue_id"))
-                    .equals((issue::Entity, issue::Column::Id)),
-            )
-            .cond_where(condition)
-            .to_owned(),
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn like_patterns_escape_wildcards() {
-        assert_eq!(escape_like("100%_done\\"), "%100\\%\\_done\\\\%");
-        assert_eq!(escape_like("KeyError"), "%keyerror%");
-    }
 
     #[test]
     fn cursors_belong_to_their_sort() {

@@ -11,6 +11,7 @@ pub mod event;
 pub mod ingest;
 pub mod issue;
 pub mod issue_search;
+pub mod issue_state;
 pub mod locate;
 pub mod member;
 pub mod project;

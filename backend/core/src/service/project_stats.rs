@@ -3,10 +3,10 @@
 //! bytes inline when small, or read in slices for a download of any size) and user feedback.
 
 use chrono::{DateTime, Utc};
-use sea_orm::ConnectionTrait;
-use sea_orm::sea_query::{Expr, ExprTrait, Func, Order, Query};
 
 use crate::ids::ProjectId;
+use crate::repo::events::{self, AttachmentRow};
+use crate::repo::stats;
 use crate::scope::{AccountScope, Role};
 use crate::{Error, Result};
 
@@ -35,38 +35,19 @@ pub async fn seen_values(
 ) -> Result<Vec<SeenValue>> {
     scope.require(Role::Viewer)?;
     crate::service::project::load_project(scope, project).await?;
-    let rows = scope
-        .db()
-        .conn()
-        .query_all(
-            &Query::select()
-                .column("value")
-                .expr_as(Expr::cust("CAST(SUM(times_seen) AS BIGINT)"), "events")
-                .expr_as(Expr::col("issue_id").count(), "issues")
-                .expr_as(Expr::col("first_seen").min(), "first_seen")
-                .expr_as(Expr::col("last_seen").max(), "last_seen")
-                .from("issue_tag_values")
-                .and_where(Expr::col("account_id").eq(scope.account_id().0))
-                .and_where(Expr::col("project_id").eq(project.0))
-                .and_where(Expr::col("key").eq(key))
-                .group_by_col("value")
-                .order_by_expr(Expr::col("last_seen").max(), Order::Desc)
-                .limit(limit.clamp(1, 1000))
-                .to_owned(),
-        )
-        .await?;
-    rows.iter()
-        .map(|r| {
-            let events: i64 = r.try_get("", "events")?;
-            Ok(SeenValue {
-                value: r.try_get("", "value")?,
-                events,
-                issues: r.try_get("", "issues")?,
-                first_seen: r.try_get("", "first_seen")?,
-                last_seen: r.try_get("", "last_seen")?,
+    Ok(
+        stats::seen_values(scope, project, key, limit.clamp(1, 1000))
+            .await?
+            .into_iter()
+            .map(|r| SeenValue {
+                value: r.value,
+                events: r.events,
+                issues: r.issues,
+                first_seen: r.first_seen,
+                last_seen: r.last_seen,
             })
-        })
-        .collect()
+            .collect(),
+    )
 }
 
 /// Tag keys seen in a project's issues (`None`: every project of the account) with their
@@ -78,23 +59,11 @@ pub async fn tag_facets(
     limit: usize,
 ) -> Result<Vec<crate::service::issue::TagFacet>> {
     scope.require(Role::Viewer)?;
-    let mut query = Query::select()
-        .columns(["key", "value"])
-        .expr_as(Expr::cust("CAST(SUM(times_seen) AS BIGINT)"), "events")
-        .from("issue_tag_values")
-        .and_where(Expr::col("account_id").eq(scope.account_id().0))
-        .group_by_col("key")
-        .group_by_col("value")
-        .order_by("key", Order::Asc)
-        .order_by_expr(Expr::cust("events"), Order::Desc)
-        .order_by("value", Order::Asc)
-        .to_owned();
     if let Some(project) = project {
         crate::service::project::load_project(scope, project).await?;
-        query.and_where(Expr::col("project_id").eq(project.0));
     }
-    let rows = scope.db().conn().query_all(&query).await?;
-    crate::service::issue::fold_facets(&rows, "events", limit)
+    let rows = stats::project_tag_values(scope, project).await?;
+    Ok(crate::service::issue::fold_facets(rows, limit))
 }
 
 /// One outcome row: what happened to how many items of a category in an hour.
@@ -127,35 +96,20 @@ pub async fn outcomes(
             "must be before to, at most 90 days apart",
         ));
     }
-    let rows = scope
-        .db()
-        .conn()
-        .query_all(
-            &Query::select()
-                .columns(["hour", "category", "outcome", "reason", "quantity"])
-                .from("outcomes")
-                .and_where(Expr::col("account_id").eq(scope.account_id().0))
-                .and_where(Expr::col("project_id").eq(project.0))
-                .and_where(Expr::col("hour").gte(crate::outcome::hour_of(from)))
-                .and_where(Expr::col("hour").lt(to))
-                .order_by("hour", Order::Asc)
-                .order_by("category", Order::Asc)
-                .order_by("outcome", Order::Asc)
-                .order_by("reason", Order::Asc)
-                .to_owned(),
-        )
-        .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(OutcomeRow {
-                hour: r.try_get("", "hour")?,
-                category: r.try_get("", "category")?,
-                outcome: r.try_get("", "outcome")?,
-                reason: r.try_get("", "reason")?,
-                quantity: r.try_get("", "quantity")?,
+    let from = crate::outcome::hour_of(from);
+    Ok(
+        stats::outcomes(scope, scope.db().conn(), Some(project), from, to)
+            .await?
+            .into_iter()
+            .map(|r| OutcomeRow {
+                hour: r.hour,
+                category: r.category,
+                outcome: r.outcome,
+                reason: r.reason,
+                quantity: r.quantity,
             })
-        })
-        .collect()
+            .collect(),
+    )
 }
 
 /// An attachment of an event (metadata; the bytes stay in the database).
@@ -173,24 +127,15 @@ pub struct AttachmentInfo {
     pub size: i64,
 }
 
-impl AttachmentInfo {
-    /// The metadata of the scope's attachments (filters to add).
-    fn select(scope: &AccountScope) -> sea_orm::sea_query::SelectStatement {
-        Query::select()
-            .columns(["id", "filename", "content_type", "attachment_type", "size"])
-            .from("attachments")
-            .and_where(Expr::col("account_id").eq(scope.account_id().0))
-            .to_owned()
-    }
-
-    fn from_row(row: &sea_orm::QueryResult) -> Result<Self> {
-        Ok(Self {
-            id: row.try_get("", "id")?,
-            filename: row.try_get("", "filename")?,
-            content_type: row.try_get("", "content_type")?,
-            attachment_type: row.try_get("", "attachment_type")?,
-            size: row.try_get("", "size")?,
-        })
+impl From<AttachmentRow> for AttachmentInfo {
+    fn from(row: AttachmentRow) -> Self {
+        Self {
+            id: row.id,
+            filename: row.filename,
+            content_type: row.content_type,
+            attachment_type: row.attachment_type,
+            size: row.size,
+        }
     }
 }
 
@@ -207,49 +152,22 @@ pub async fn attachment_data(
     attachment: i64,
 ) -> Result<Option<Vec<u8>>> {
     scope.require(Role::Viewer)?;
-    let conn = scope.db().conn();
-    let select = |column: &'static str| {
-        Query::select()
-            .column(column)
-            .from("attachments")
-            .and_where(Expr::col("account_id").eq(scope.account_id().0))
-            .and_where(Expr::col("project_id").eq(project))
-            .and_where(Expr::col("event_id").eq(event_id))
-            .and_where(Expr::col("id").eq(attachment))
-            .to_owned()
-    };
+    let project = ProjectId(project);
     // The size first: a large blob is never read only to be dropped.
-    let size: i64 = conn
-        .query_one(&select("size"))
-        .await?
-        .ok_or(Error::NotFound)?
-        .try_get_by_index(0)?;
+    let size = events::attachment_size(scope, project, event_id, attachment).await?;
     if size > MAX_INLINE_ATTACHMENT_BYTES {
         return Ok(None);
     }
-    let data: Vec<u8> = conn
-        .query_one(&select("data"))
-        .await?
-        .ok_or(Error::NotFound)?
-        .try_get_by_index(0)?;
-    Ok(Some(data))
+    Ok(Some(
+        events::attachment_bytes(scope, project, event_id, attachment).await?,
+    ))
 }
 
 /// One attachment of the scope's account by id (any project, with or without its event),
 /// for a download; `NotFound` for another account's.
 pub async fn attachment_info(scope: &AccountScope, attachment: i64) -> Result<AttachmentInfo> {
     scope.require(Role::Viewer)?;
-    let row = scope
-        .db()
-        .conn()
-        .query_one(
-            &AttachmentInfo::select(scope)
-                .and_where(Expr::col("id").eq(attachment))
-                .to_owned(),
-        )
-        .await?
-        .ok_or(Error::NotFound)?;
-    AttachmentInfo::from_row(&row)
+    Ok(events::attachment(scope, attachment).await?.into())
 }
 
 /// The bytes `[offset, offset + len)` of an attachment (fewer at its end): a download reads a
@@ -268,27 +186,7 @@ pub async fn attachment_slice(
     scope.require(Role::Viewer)?;
     // PostgreSQL's substr takes `integer`s (attachments stay far below 2 GiB).
     let int = |n: i64| i32::try_from(n).map_err(|_| Error::validation("offset", "beyond 2 GiB"));
-    let row = scope
-        .db()
-        .conn()
-        .query_one(
-            &Query::select()
-                .expr_as(
-                    Func::cust("substr").args([
-                        Expr::col("data"),
-                        Expr::val(int(offset + 1)?),
-                        Expr::val(int(Ord::max(len, 0))?),
-                    ]),
-                    "slice",
-                )
-                .from("attachments")
-                .and_where(Expr::col("account_id").eq(scope.account_id().0))
-                .and_where(Expr::col("id").eq(attachment))
-                .to_owned(),
-        )
-        .await?
-        .ok_or(Error::NotFound)?;
-    Ok(row.try_get("", "slice")?)
+    events::attachment_substr(scope, attachment, int(offset + 1)?, int(Ord::max(len, 0))?).await
 }
 
 /// How many bytes a download reads at a time for a file of `size` bytes: 1 MiB, or a 16th of
@@ -319,20 +217,13 @@ pub async fn event_attachments(
     event_id: &str,
 ) -> Result<Vec<AttachmentInfo>> {
     scope.require(Role::Viewer)?;
-    scope
-        .db()
-        .conn()
-        .query_all(
-            &AttachmentInfo::select(scope)
-                .and_where(Expr::col("project_id").eq(project))
-                .and_where(Expr::col("event_id").eq(event_id))
-                .order_by("id", Order::Asc)
-                .to_owned(),
-        )
-        .await?
-        .iter()
-        .map(AttachmentInfo::from_row)
-        .collect()
+    Ok(
+        events::event_attachments(scope, ProjectId(project), event_id)
+            .await?
+            .into_iter()
+            .map(AttachmentInfo::from)
+            .collect(),
+    )
 }
 
 /// The user feedback about an event.
@@ -342,28 +233,14 @@ pub async fn event_feedback(
     event_id: &str,
 ) -> Result<Vec<Feedback>> {
     scope.require(Role::Viewer)?;
-    scope
-        .db()
-        .conn()
-        .query_all(
-            &Query::select()
-                .columns(["name", "email", "comments", "created_at"])
-                .from("user_reports")
-                .and_where(Expr::col("account_id").eq(scope.account_id().0))
-                .and_where(Expr::col("project_id").eq(project))
-                .and_where(Expr::col("event_id").eq(event_id))
-                .order_by("id", Order::Asc)
-                .to_owned(),
-        )
+    Ok(events::event_reports(scope, ProjectId(project), event_id)
         .await?
-        .iter()
-        .map(|r| {
-            Ok(Feedback {
-                name: r.try_get("", "name")?,
-                email: r.try_get("", "email")?,
-                comments: r.try_get("", "comments")?,
-                created_at: r.try_get("", "created_at")?,
-            })
+        .into_iter()
+        .map(|r| Feedback {
+            name: r.name,
+            email: r.email,
+            comments: r.comments,
+            created_at: r.created_at,
         })
-        .collect()
+        .collect())
 }

@@ -4,13 +4,15 @@
 //! are never blocked for long), then deletes the row, whose foreign keys cascade to the rest.
 //! It sweeps every marked row, so it is idempotent and also runs hourly as a safety net.
 
-use sea_orm::sea_query::{Expr, ExprTrait, Query};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
+use sea_orm::{ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QuerySelect};
 use serde::{Deserialize, Serialize};
 
 use crate::db::Db;
+use crate::ids::{AccountId, IssueId, ProjectId};
 use crate::jobs::Job;
-use crate::repo::entity::{account, project};
+use crate::repo::entity::account;
+use crate::repo::{events, projects};
+use crate::scope::AccountScope;
 
 /// Events deleted per transaction.
 const BATCH: u64 = 2_000;
@@ -33,19 +35,10 @@ impl Job for PurgeDeleted {
             .into_tuple()
             .all(db.conn())
             .await?;
-        let projects: Vec<i64> = project::Entity::find()
-            .filter(
-                sea_orm::Condition::any()
-                    .add(project::Column::DeletedAt.is_not_null())
-                    .add(project::Column::AccountId.is_in(deleted_accounts.clone())),
-            )
-            .select_only()
-            .column(project::Column::Id)
-            .into_tuple()
-            .all(db.conn())
-            .await?;
-        for id in projects {
-            purge_project(db, id).await?;
+        let accounts: Vec<AccountId> = deleted_accounts.iter().copied().map(AccountId).collect();
+        for (account, project) in projects::marked_for_purge(db.conn(), &accounts).await? {
+            let scope = AccountScope::system(db, account, "purge deleted project");
+            purge_project(&scope, project).await?;
         }
         for id in deleted_accounts {
             account::Entity::delete_by_id(id).exec(db.conn()).await?;
@@ -56,61 +49,43 @@ impl Job for PurgeDeleted {
 }
 
 /// Deletes a project's events in batches, then the project (cascading to the rest).
-async fn purge_project(db: &Db, project_id: i64) -> anyhow::Result<()> {
-    delete_events_in_batches(db, project_id, None).await?;
-    project::Entity::delete_by_id(project_id)
-        .exec(db.conn())
-        .await?;
-    tracing::info!(project.id = project_id, "deleted project's data removed");
+async fn purge_project(scope: &AccountScope, project: ProjectId) -> anyhow::Result<()> {
+    delete_events_in_batches(scope, project, None).await?;
+    projects::delete_project(scope, scope.db().conn(), project).await?;
+    tracing::info!(project.id = project.0, "deleted project's data removed");
     Ok(())
 }
 
 /// Deletes the events of a project (or of one of its issues) with their attachments, `BATCH`
 /// events per transaction, so ingest and the digest never wait long for the write lock.
 pub(crate) async fn delete_events_in_batches(
-    db: &Db,
-    project_id: i64,
-    issue_id: Option<i64>,
+    scope: &AccountScope,
+    project: ProjectId,
+    issue: Option<IssueId>,
 ) -> anyhow::Result<()> {
     loop {
-        let txn = db.begin_write().await?;
-        let mut batch = Query::select()
-            .columns(["id", "event_id", "account_id"])
-            .from("events")
-            .and_where(Expr::col("project_id").eq(project_id))
-            .limit(BATCH)
-            .to_owned();
-        if let Some(issue_id) = issue_id {
-            batch.and_where(Expr::col("issue_id").eq(issue_id));
-        }
-        let rows = txn.query_all(&batch).await?;
-        let mut ids = Vec::with_capacity(rows.len());
-        let mut event_ids = Vec::with_capacity(rows.len());
-        let mut account = None;
-        for r in &rows {
-            ids.push(r.try_get::<i64>("", "id")?);
-            event_ids.push(r.try_get::<String>("", "event_id")?);
-            account = Some(crate::ids::AccountId(r.try_get::<i64>("", "account_id")?));
-        }
-        if let Some(account) = account {
-            crate::repo::retention::delete_attachments(
-                &txn,
-                crate::repo::Tenant::ingested(account),
-                crate::ids::ProjectId(project_id),
-                &event_ids,
-            )
-            .await?;
-            txn.execute(
-                &Query::delete()
-                    .from_table("events")
-                    .and_where(Expr::col("id").is_in(ids))
-                    .to_owned(),
-            )
-            .await?;
-        }
+        let txn = scope.db().begin_write().await?;
+        let more = delete_events_batch(scope, &txn, project, issue).await?;
         txn.commit().await?;
-        if (rows.len() as u64) < BATCH {
+        if !more {
             return Ok(());
         }
     }
+}
+
+/// Deletes up to `BATCH` events of a project (or of one of its issues) with their attachments
+/// in the caller's transaction; true when there may be more.
+pub(crate) async fn delete_events_batch(
+    scope: &AccountScope,
+    txn: &DatabaseTransaction,
+    project: ProjectId,
+    issue: Option<IssueId>,
+) -> anyhow::Result<bool> {
+    let rows = events::batch_of(scope, txn, project, issue, BATCH).await?;
+    if !rows.is_empty() {
+        let (ids, event_ids): (Vec<_>, Vec<_>) = rows.iter().cloned().unzip();
+        crate::repo::retention::delete_attachments(txn, scope.into(), project, &event_ids).await?;
+        events::delete_rows(scope, txn, &ids).await?;
+    }
+    Ok(rows.len() as u64 >= BATCH)
 }

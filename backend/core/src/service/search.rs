@@ -7,6 +7,7 @@
 //! `user.ip:`, and any other key is a tag (`browser:Firefox`). Parsing is pure; `service::issue`
 //! turns the result into SQL.
 
+use crate::service::issue_state::IssueStatus;
 use crate::{Error, Result};
 
 /// What a `key:value` term filters on.
@@ -106,7 +107,11 @@ pub const MAX_QUERY_LEN: usize = 1024;
 pub const MAX_TERMS: usize = 20;
 
 /// The statuses `is:` accepts.
-pub const STATUSES: [&str; 3] = ["unresolved", "resolved", "ignored"];
+pub const STATUSES: [&str; 3] = [
+    IssueStatus::Unresolved.as_str(),
+    IssueStatus::Resolved.as_str(),
+    IssueStatus::Ignored.as_str(),
+];
 
 fn invalid(message: impl Into<String>) -> Error {
     Error::validation("query", message)

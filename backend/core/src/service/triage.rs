@@ -1,19 +1,21 @@
-//! Issue triage: assign to a member, per-user bookmarks, and deletion (the issue, its events
-//! and their attachments; a later event with the same fingerprint opens a new issue).
+//! Issue triage: assign to a member, per-user bookmarks, deletion (the issue, its events and
+//! their attachments; a later event with the same fingerprint opens a new issue), and bulk
+//! actions on many issues in one transaction.
 
 use std::collections::HashSet;
 
-use chrono::Utc;
-use sea_orm::sea_query::{Expr, ExprTrait, Query};
-use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
-};
+use sea_orm::{ConnectionTrait, EntityTrait};
 use serde_json::json;
 
-use crate::ids::{IssueId, UserId};
-use crate::repo::entity::{issue, membership, user};
+use crate::ids::{IssueId, ProjectId, UserId};
+use crate::notify::Change;
+use crate::repo::entity::{issue, user};
+use crate::repo::{issues, members};
 use crate::scope::{AccountScope, Role};
-use crate::service::issue::{Issue, actor_name, load, record_activity};
+use crate::service::issue::{
+    IgnoreCondition, Issue, StatusChange, actor_name, change_status_in, load, notify_changed,
+    record_activity,
+};
 use crate::{Error, Result};
 
 /// Assigns an issue to a member of its account (`None` unassigns). Members and up.
@@ -22,18 +24,11 @@ pub async fn assign(
     issue_id: IssueId,
     assignee: Option<UserId>,
 ) -> Result<Issue> {
-    let issue_id = issue_id.0;
     scope.require(Role::Member)?;
     let row = load(scope, issue_id).await?;
     let email = match assignee {
         Some(user_id) => {
-            let is_member = membership::Entity::find()
-                .filter(membership::Column::AccountId.eq(scope.account_id().0))
-                .filter(membership::Column::UserId.eq(user_id.0))
-                .one(scope.db().conn())
-                .await?
-                .is_some();
-            if !is_member {
+            if !members::is_member(scope, user_id).await? {
                 return Err(Error::validation(
                     "assignee",
                     "is not a member of this account",
@@ -47,15 +42,14 @@ pub async fn assign(
         None => None,
     };
     let txn = scope.db().begin_write().await?;
-    let mut model: issue::ActiveModel = row.clone().into();
-    model.assignee_user_id = Set(assignee.map(|u| u.0));
-    let updated = model.update(&txn).await?;
+    let updated = issues::set_assignee(scope, &txn, issue_id, assignee).await?;
     let kind = if assignee.is_some() {
         "assigned"
     } else {
         "unassigned"
     };
     record_activity(
+        scope,
         &txn,
         &row,
         kind,
@@ -69,38 +63,24 @@ pub async fn assign(
 
 /// Bookmarks (or un-bookmarks) an issue for the acting user. Idempotent.
 pub async fn set_bookmark(scope: &AccountScope, issue_id: IssueId, bookmarked: bool) -> Result<()> {
-    let issue_id = issue_id.0;
+    set_bookmark_in(scope, scope.db().conn(), issue_id, bookmarked).await
+}
+
+/// [`set_bookmark`] on the caller's connection or transaction.
+async fn set_bookmark_in(
+    scope: &AccountScope,
+    conn: &impl ConnectionTrait,
+    issue_id: IssueId,
+    bookmarked: bool,
+) -> Result<()> {
     scope.require(Role::Viewer)?;
     let user = scope.user_id().ok_or(Error::Forbidden)?;
-    load(scope, issue_id).await?;
-    let conn = scope.db().conn();
+    issues::get(scope, conn, issue_id).await?;
     if bookmarked {
-        let insert = Query::insert()
-            .into_table("issue_bookmarks")
-            .columns(["account_id", "issue_id", "user_id", "created_at"])
-            .values_panic([
-                scope.account_id().0.into(),
-                issue_id.into(),
-                user.0.into(),
-                Utc::now().into(),
-            ])
-            .on_conflict(
-                sea_orm::sea_query::OnConflict::columns(["issue_id", "user_id"])
-                    .do_nothing()
-                    .to_owned(),
-            )
-            .to_owned();
-        conn.execute(&insert).await?;
+        issues::add_bookmark(scope, conn, issue_id, user).await
     } else {
-        let delete = Query::delete()
-            .from_table("issue_bookmarks")
-            .and_where(Expr::col("account_id").eq(scope.account_id().0))
-            .and_where(Expr::col("issue_id").eq(issue_id))
-            .and_where(Expr::col("user_id").eq(user.0))
-            .to_owned();
-        conn.execute(&delete).await?;
+        issues::remove_bookmark(scope, conn, issue_id, user).await
     }
-    Ok(())
 }
 
 /// Which of `issue_ids` the acting user bookmarked (one query for a page).
@@ -111,38 +91,105 @@ pub async fn bookmarked(scope: &AccountScope, issue_ids: &[i64]) -> Result<HashS
     if issue_ids.is_empty() {
         return Ok(HashSet::new());
     }
-    let rows = scope
-        .db()
-        .conn()
-        .query_all(
-            &Query::select()
-                .column("issue_id")
-                .from("issue_bookmarks")
-                .and_where(Expr::col("account_id").eq(scope.account_id().0))
-                .and_where(Expr::col("user_id").eq(user.0))
-                .and_where(Expr::col("issue_id").is_in(issue_ids.to_vec()))
-                .to_owned(),
-        )
-        .await?;
-    rows.iter()
-        .map(|r| r.try_get::<i64>("", "issue_id").map_err(Error::from))
-        .collect()
+    let ids: Vec<IssueId> = issue_ids.iter().copied().map(IssueId).collect();
+    Ok(issues::bookmarked(scope, user, &ids)
+        .await?
+        .into_iter()
+        .map(|id| id.0)
+        .collect())
 }
 
 /// Deletes an issue with its events and their attachments (members and up). Its fingerprints
 /// go too, so a later event opens a new issue.
 pub async fn delete_issue(scope: &AccountScope, issue_id: IssueId) -> Result<()> {
-    let issue_id = issue_id.0;
     scope.require(Role::Member)?;
     let row = load(scope, issue_id).await?;
-    let conn = scope.db().conn();
-    crate::service::purge::delete_events_in_batches(scope.db(), row.project_id, Some(issue_id))
-        .await?;
+    crate::service::purge::delete_events_in_batches(
+        scope,
+        ProjectId(row.project_id),
+        Some(issue_id),
+    )
+    .await?;
     // The issue row; fingerprints, tag values, hourly stats, activity and bookmarks cascade.
-    issue::Entity::delete_by_id(row.id)
-        .filter(issue::Column::AccountId.eq(scope.account_id().0))
-        .exec(conn)
-        .await?;
-    tracing::info!(issue.id = issue_id, actor = %actor_name(scope), "issue deleted");
+    issues::delete_issues(scope, scope.db().conn(), &[issue_id]).await?;
+    tracing::info!(issue.id = issue_id.0, actor = %actor_name(scope), "issue deleted");
     Ok(())
+}
+
+/// [`delete_issue`] inside the caller's transaction (events and all).
+async fn delete_issue_in(
+    scope: &AccountScope,
+    txn: &sea_orm::DatabaseTransaction,
+    issue_id: IssueId,
+) -> Result<()> {
+    scope.require(Role::Member)?;
+    let row = issues::get(scope, txn, issue_id).await?;
+    while crate::service::purge::delete_events_batch(
+        scope,
+        txn,
+        ProjectId(row.project_id),
+        Some(issue_id),
+    )
+    .await?
+    {}
+    issues::delete_issues(scope, txn, &[issue_id]).await?;
+    tracing::info!(issue.id = issue_id.0, actor = %actor_name(scope), "issue deleted");
+    Ok(())
+}
+
+/// One action applied to many issues.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BulkAction {
+    /// Resolve now.
+    Resolve,
+    /// Resolve in the next release.
+    ResolveInNextRelease,
+    /// Ignore forever.
+    Ignore,
+    /// Back to unresolved.
+    Reopen,
+    /// Bookmark for the acting user.
+    Bookmark,
+    /// Remove the acting user's bookmark.
+    Unbookmark,
+    /// Delete with events.
+    Delete,
+}
+
+/// Applies `action` to every issue of `targets` (each with the scope of its account, as a
+/// member may name issues of several accounts) in one transaction: the first that fails (not
+/// found, forbidden) changes nothing. Returns the issues done, in order.
+pub async fn bulk_update_issues(
+    targets: &[(AccountScope, IssueId)],
+    action: BulkAction,
+) -> Result<Vec<IssueId>> {
+    let Some((first, _)) = targets.first() else {
+        return Ok(Vec::new());
+    };
+    let txn = first.db().begin_write().await?;
+    let mut changed: Vec<(&AccountScope, issue::Model)> = Vec::new();
+    for (scope, issue_id) in targets {
+        let change = match action {
+            BulkAction::Resolve => Some(StatusChange::Resolve),
+            BulkAction::ResolveInNextRelease => Some(StatusChange::ResolveInNextRelease),
+            BulkAction::Ignore => Some(StatusChange::Ignore(IgnoreCondition::Forever)),
+            BulkAction::Reopen => Some(StatusChange::Reopen),
+            BulkAction::Bookmark | BulkAction::Unbookmark | BulkAction::Delete => None,
+        };
+        match (action, change) {
+            (_, Some(change)) => {
+                let updated = change_status_in(scope, &txn, *issue_id, &change).await?;
+                changed.push((scope, updated));
+            }
+            (BulkAction::Delete, None) => delete_issue_in(scope, &txn, *issue_id).await?,
+            (_, None) => {
+                set_bookmark_in(scope, &txn, *issue_id, action == BulkAction::Bookmark).await?;
+            }
+        }
+    }
+    txn.commit().await?;
+    for (scope, updated) in &changed {
+        notify_changed(scope, updated, Change::IssueUpdated).await;
+    }
+    Ok(targets.iter().map(|(_, id)| *id).collect())
 }

@@ -1,7 +1,8 @@
 //! ErrorWatch's domain crate: configuration, telemetry, the database connection, tenant-scoped
 //! data access, services, the job layer and metrics. It knows nothing about HTTP.
 //!
-//! Invariant: sea-orm entities are `pub(crate)`; code outside this crate reaches tenant data only
+//! Invariant: every query on a tenant table lives in `repo/` and starts from the tenant it may
+//! touch; sea-orm entities are `pub(crate)`; code outside this crate reaches tenant data only
 //! through services that take an [`scope::AccountScope`] first.
 
 pub mod alert;
@@ -29,7 +30,6 @@ pub mod service;
 pub mod spool;
 pub mod telemetry;
 
-#[allow(dead_code)] // until the families move in (issue 24, in progress)
 pub(crate) mod repo;
 
 pub use error::{Error, Result};

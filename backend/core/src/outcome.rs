@@ -18,8 +18,37 @@ use crate::repo;
 use crate::repo::Tenant;
 use crate::repo::outcomes::OutcomeCount;
 
+/// What became of ingested items; stored in `outcomes.outcome` as [`Outcome::as_str`] (Relay's
+/// names).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Outcome {
+    /// Stored (or counted and read through).
+    Accepted,
+    /// Refused by a rate limit, a quota or backpressure.
+    RateLimited,
+    /// Malformed.
+    Invalid,
+    /// Over a size or storage bound.
+    TooLarge,
+    /// Dropped by the SDK itself, as its client report says.
+    ClientDiscard,
+}
+
+impl Outcome {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Accepted => "accepted",
+            Outcome::RateLimited => "rate_limited",
+            Outcome::Invalid => "invalid",
+            Outcome::TooLarge => "too_large",
+            Outcome::ClientDiscard => "client_discard",
+        }
+    }
+}
+
 /// (account id, project id, hour, category, outcome, reason).
-pub(crate) type OutcomeKey = (i64, i64, DateTime<Utc>, &'static str, &'static str, String);
+pub(crate) type OutcomeKey = (i64, i64, DateTime<Utc>, &'static str, Outcome, String);
 
 /// Buffered outcome counts; cheap to clone.
 #[derive(Clone, Debug, Default)]
@@ -33,14 +62,14 @@ pub fn hour_of(time: DateTime<Utc>) -> DateTime<Utc> {
 }
 
 impl OutcomeBuffer {
-    /// Adds `quantity` items of `category` with `outcome` (`accepted`, `invalid`, `too_large`,
-    /// `rate_limited`, …) and `reason` for the project, in the current hour.
+    /// Adds `quantity` items of `category` with `outcome` and `reason` for the project, in the
+    /// current hour.
     pub fn record(
         &self,
         account_id: AccountId,
         project_id: ProjectId,
         category: DataCategory,
-        outcome: &'static str,
+        outcome: Outcome,
         reason: &str,
         quantity: i64,
     ) {
@@ -116,7 +145,7 @@ pub(crate) async fn write_outcome(
         project_id: ProjectId(*project_id),
         hour: *hour,
         category,
-        outcome,
+        outcome: outcome.as_str(),
         reason,
         quantity,
     };

@@ -76,6 +76,11 @@ impl Job for SweepNotifications {
                     },
                 )
                 .await?;
+            tracing::debug!(
+                account.id = %row.account_id,
+                notification.id = id,
+                "re-queued a stalled notification"
+            );
         }
         if !rows.is_empty() {
             warn!(

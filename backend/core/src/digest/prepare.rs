@@ -22,7 +22,7 @@ use crate::grouping::{GroupingConfig, group_event_with, transition_hashes};
 use crate::ingest::category::DataCategory;
 use crate::ingest::envelope::{Item, ItemType, Limits, parse_envelope_bytes};
 use crate::notify::{Change, Notice};
-use crate::outcome::hour_of;
+use crate::outcome::{Outcome, hour_of};
 use crate::repo::entity::ingest_spool;
 
 /// zstd level of stored payloads (see [`super::compress_payload`]). On the SDK corpus level 1
@@ -173,9 +173,13 @@ fn prepare_rows(
             Ok(envelope) => envelope,
             Err(e) => {
                 warn!(spool.id = row.id, error = %e, "spooled envelope does not parse; dropped");
-                batch
-                    .outcomes
-                    .add(&row, DataCategory::Error, "invalid", "invalid_envelope", 1);
+                batch.outcomes.add(
+                    &row,
+                    DataCategory::Error,
+                    Outcome::Invalid,
+                    "invalid_envelope",
+                    1,
+                );
                 continue;
             }
         };
@@ -207,7 +211,11 @@ fn prepare_rows(
                         &mut batch.groups,
                     ) {
                         Ok(event) => batch.events.push(event),
-                        Err(reason) => batch.outcomes.add(&row, category, "invalid", reason, 1),
+                        Err(reason) => {
+                            batch
+                                .outcomes
+                                .add(&row, category, Outcome::Invalid, reason, 1)
+                        }
                     }
                 }
                 ItemType::ClientReport => {
@@ -225,7 +233,9 @@ fn prepare_rows(
                 }),
                 // Read through and counted; not stored yet (transactions, spans, profiles,
                 // replays, logs, metrics, and types we do not know).
-                _ => batch.outcomes.add(&row, category, "accepted", "", quantity),
+                _ => batch
+                    .outcomes
+                    .add(&row, category, Outcome::Accepted, "", quantity),
             }
         }
     }
@@ -469,7 +479,7 @@ impl Outcomes {
         &mut self,
         row: &ingest_spool::Model,
         category: DataCategory,
-        outcome: &'static str,
+        outcome: Outcome,
         reason: &str,
         quantity: i64,
     ) {
@@ -491,7 +501,7 @@ impl Outcomes {
         project_id: i64,
         received_at: DateTime<Utc>,
         category: DataCategory,
-        outcome: &'static str,
+        outcome: Outcome,
         reason: &str,
         quantity: i64,
     ) {
@@ -529,7 +539,7 @@ pub(crate) fn record_client_report(
         outcomes.add(
             row,
             DataCategory::Internal,
-            "invalid",
+            Outcome::Invalid,
             "invalid_client_report",
             1,
         );
@@ -557,7 +567,7 @@ pub(crate) fn record_client_report(
             .unwrap_or(0)
             .clamp(0, 1_000_000_000);
         if quantity > 0 {
-            outcomes.add(row, category, "client_discard", &reason, quantity);
+            outcomes.add(row, category, Outcome::ClientDiscard, &reason, quantity);
         }
     }
 }

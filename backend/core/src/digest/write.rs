@@ -20,6 +20,7 @@ use super::prepare::{
 use crate::ids::{AccountId, IssueId, ProjectId};
 use crate::ingest::envelope::ItemType;
 use crate::notify::{Change, Notice};
+use crate::outcome::Outcome;
 use crate::repo::Tenant;
 use crate::repo::digest as rows;
 
@@ -83,7 +84,7 @@ pub(crate) async fn write_batch(
             event.project_id,
             event.received_at,
             event.category,
-            "accepted",
+            Outcome::Accepted,
             "",
             1,
         );
@@ -167,9 +168,9 @@ async fn store_item(
     };
     let category = item.ty.data_category(item.attachment_type());
     match fate {
-        ItemFate::Accepted => outcomes.add(row, category, "accepted", "", 1),
-        ItemFate::Invalid(reason) => outcomes.add(row, category, "invalid", reason, 1),
-        ItemFate::TooLarge(reason) => outcomes.add(row, category, "too_large", reason, 1),
+        ItemFate::Accepted => outcomes.add(row, category, Outcome::Accepted, "", 1),
+        ItemFate::Invalid(reason) => outcomes.add(row, category, Outcome::Invalid, reason, 1),
+        ItemFate::TooLarge(reason) => outcomes.add(row, category, Outcome::TooLarge, reason, 1),
     }
     Ok(())
 }

@@ -26,11 +26,9 @@ use crate::billing::usage::quota_wants;
 use crate::ids::{AccountId, ProjectId, ProjectKeyId};
 use crate::ingest::category::DataCategory;
 use crate::ingest::key_limit::{IngestLimits, Limited, Rate};
-use crate::outcome::OutcomeBuffer;
+use crate::outcome::{Outcome, OutcomeBuffer};
 use crate::spool::{Spool, SpoolBody, SpoolEntry, SpoolError};
 
-/// Outcome of every refusal by a limit, a quota or backpressure.
-pub const RATE_LIMITED: &str = "rate_limited";
 /// Reason of a refusal by the account's quota.
 pub const USAGE_EXCEEDED: &str = "usage_exceeded";
 /// Reason of a refusal because the spool is behind.
@@ -121,10 +119,10 @@ pub enum Malformed {
 
 impl Malformed {
     /// The outcome recorded.
-    pub fn outcome(self) -> &'static str {
+    pub fn outcome(self) -> Outcome {
         match self {
-            Malformed::TooLarge => "too_large",
-            Malformed::Invalid => "invalid",
+            Malformed::TooLarge => Outcome::TooLarge,
+            Malformed::Invalid => Outcome::Invalid,
         }
     }
 }
@@ -157,7 +155,7 @@ impl Admission<'_> {
                 sender.account_id,
                 sender.project_id,
                 DataCategory::Error,
-                RATE_LIMITED,
+                Outcome::RateLimited,
                 BACKPRESSURE,
                 1,
             );
@@ -196,7 +194,7 @@ impl Admission<'_> {
                     sender.account_id,
                     sender.project_id,
                     *category,
-                    RATE_LIMITED,
+                    Outcome::RateLimited,
                     reason,
                     *quantity,
                 );
@@ -495,8 +493,8 @@ mod tests {
 
     #[test]
     fn malformed_bodies_count_as_too_large_or_invalid() {
-        assert_eq!(Malformed::TooLarge.outcome(), "too_large");
-        assert_eq!(Malformed::Invalid.outcome(), "invalid");
+        assert_eq!(Malformed::TooLarge.outcome().as_str(), "too_large");
+        assert_eq!(Malformed::Invalid.outcome().as_str(), "invalid");
     }
 
     /// The real pieces on a migrated SQLite database: one plan (`tiny`: `errors` a period,

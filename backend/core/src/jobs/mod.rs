@@ -1,6 +1,8 @@
-//! The job layer: a job type is defined once (a struct implementing [`Job`]) and runs on either
-//! database through apalis. This module owns everything apalis-specific: the wire envelope,
-//! queue names, worker registration, retries with backoff, and queue statistics.
+//! The job layer: a job type is defined once (a struct implementing [`Job`], next to its
+//! domain, naming the context it runs with) and runs on either database through apalis. This
+//! module owns everything apalis-specific: the wire envelope, queue names, worker registration
+//! ([`register`]), retries with backoff, and queue statistics. It names no job: the registry
+//! that lists them with their contexts is the server's `worker.rs`.
 //!
 //! Retries are durable: a failed run is re-enqueued as a new task scheduled after
 //! [`Job::backoff`], so a restart in between loses nothing. Each apalis task is attempted once;

@@ -100,16 +100,6 @@ impl TenantProject {
     pub(crate) fn new(tenant: Tenant, project: ProjectId) -> Self {
         Self { tenant, project }
     }
-
-    /// The account.
-    pub(crate) fn tenant(self) -> Tenant {
-        self.tenant
-    }
-
-    /// The project.
-    pub(crate) fn project(self) -> ProjectId {
-        self.project
-    }
 }
 
 /// `SELECT … FROM table WHERE table.project_id = project`: the hot path's lookups by a project's

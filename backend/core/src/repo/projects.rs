@@ -58,15 +58,15 @@ impl ProjectTable for ProjectKeys {
 
 /// The account owning row `id` of the tenant table `T` (`None`: no such row). Unscoped by
 /// necessity: the answer only ever feeds a membership check (`service::locate`).
-pub(crate) async fn owner<T: TenantTable>(
+pub(crate) async fn owner_unscoped<T: TenantTable>(
     conn: &impl ConnectionTrait,
     id: i64,
 ) -> Result<Option<AccountId>> {
     account_of_row(conn, &owner_query::<T>(id)).await
 }
 
-/// [`owner`] of a project that is not deleted.
-pub(crate) async fn owner_of_live(
+/// [`owner_unscoped`] of a project that is not deleted.
+pub(crate) async fn owner_of_live_unscoped(
     conn: &impl ConnectionTrait,
     project: ProjectId,
 ) -> Result<Option<AccountId>> {

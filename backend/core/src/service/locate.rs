@@ -44,17 +44,17 @@ pub enum Owned {
 pub async fn account_of(db: &Db, row: Owned) -> Result<AccountId> {
     let conn = db.conn();
     let found = match row {
-        Owned::Project(id) => projects::owner_of_live(conn, ProjectId(id)).await?,
-        Owned::ProjectKey(id) => projects::owner::<ProjectKeys>(conn, id).await?,
-        Owned::Membership(id) => projects::owner::<Memberships>(conn, id).await?,
-        Owned::Invite(id) => projects::owner::<Invites>(conn, id).await?,
-        Owned::ApiToken(id) => projects::owner::<ApiTokens>(conn, id).await?,
-        Owned::Issue(id) => projects::owner::<Issues>(conn, id).await?,
-        Owned::Event(id) => projects::owner::<Events>(conn, id).await?,
-        Owned::Attachment(id) => projects::owner::<Attachments>(conn, id).await?,
-        Owned::AlertRule(id) => projects::owner::<AlertRules>(conn, id).await?,
-        Owned::AlertTarget(id) => projects::owner::<AlertTargets>(conn, id).await?,
-        Owned::Notification(id) => projects::owner::<Notifications>(conn, id).await?,
+        Owned::Project(id) => projects::owner_of_live_unscoped(conn, ProjectId(id)).await?,
+        Owned::ProjectKey(id) => projects::owner_unscoped::<ProjectKeys>(conn, id).await?,
+        Owned::Membership(id) => projects::owner_unscoped::<Memberships>(conn, id).await?,
+        Owned::Invite(id) => projects::owner_unscoped::<Invites>(conn, id).await?,
+        Owned::ApiToken(id) => projects::owner_unscoped::<ApiTokens>(conn, id).await?,
+        Owned::Issue(id) => projects::owner_unscoped::<Issues>(conn, id).await?,
+        Owned::Event(id) => projects::owner_unscoped::<Events>(conn, id).await?,
+        Owned::Attachment(id) => projects::owner_unscoped::<Attachments>(conn, id).await?,
+        Owned::AlertRule(id) => projects::owner_unscoped::<AlertRules>(conn, id).await?,
+        Owned::AlertTarget(id) => projects::owner_unscoped::<AlertTargets>(conn, id).await?,
+        Owned::Notification(id) => projects::owner_unscoped::<Notifications>(conn, id).await?,
     };
     found.ok_or(Error::NotFound)
 }

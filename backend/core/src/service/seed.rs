@@ -33,7 +33,7 @@ pub async fn seed_project_unscoped(
     issues: u64,
     events: u64,
 ) -> Result<Seeded> {
-    let account = projects::owner::<projects::Projects>(db.conn(), project.0)
+    let account = projects::owner_unscoped::<projects::Projects>(db.conn(), project.0)
         .await?
         .ok_or(Error::NotFound)?;
     if issues == 0 || issues > 1_000_000 || events > 100_000_000 {

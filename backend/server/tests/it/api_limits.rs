@@ -84,14 +84,21 @@ db_test!(
             assert_eq!(response.status().as_u16(), 200);
         }
         app.run_pending_jobs().await;
+        // Counted on a server without workers: on PostgreSQL the first app's idle digest polls
+        // the spool every 500 ms (5 statements), and on a loaded machine all three runs of
+        // the 100-issue page once overlapped a poll.
+        let reader = app
+            .spawn_sharing_without_workers(&[("ERRORWATCH_QUOTA_REFRESH_MS", "60000")])
+            .await;
+        let ada = ada.at(&reader);
         let mut costs = Vec::new();
         for first in [10, 100] {
             // The least of three runs: background tasks may add a statement now and then.
             let mut least = u64::MAX;
             for _ in 0..3 {
-                let before = app.db.statements();
+                let before = reader.db.statements();
                 let data = ada.ok(PAGE, json!({"p": project, "f": first})).await;
-                let after = app.db.statements();
+                let after = reader.db.statements();
                 let edges = data["project"]["issues"]["edges"].as_array().expect("edges");
                 assert_eq!(edges.len(), first as usize);
                 assert!(edges.iter().all(|e| e["node"]["latestEvent"]["eventId"].is_string()));

@@ -66,6 +66,15 @@ impl Gql {
         }
     }
 
+    /// This browser (same cookies and token) talking to another server of the same database,
+    /// as a load balancer would send it.
+    pub fn at(&self, app: &TestApp) -> Self {
+        Self {
+            endpoint: app.url("/graphql"),
+            ..self.clone_browser()
+        }
+    }
+
     /// The jar as a `Cookie` header value.
     fn cookie_header(&self) -> String {
         let jar = self.jar.lock().expect("jar");

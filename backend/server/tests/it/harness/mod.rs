@@ -114,6 +114,19 @@ impl TestApp {
         .await
     }
 
+    /// A second server on this app's database without workers (no digest, no jobs): what it
+    /// runs is only what its requests run.
+    pub async fn spawn_sharing_without_workers(&self, extra: &[(&str, &str)]) -> Self {
+        Self::start(
+            None,
+            self.database_url.clone(),
+            self.smtp.clone(),
+            extra,
+            false,
+        )
+        .await
+    }
+
     async fn start(
         database: Option<TestDatabase>,
         database_url: String,

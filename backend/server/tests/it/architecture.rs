@@ -9,6 +9,9 @@
 //!   that are a tenant table's name (`.from("events")`) or SQL text naming one
 //!   (`"… FROM events …"`). Tenant tables are read from the migrated schema: every table with
 //!   an `account_id` column.
+//! - **Hand-written account filters outside `repo/`**: occurrences of `Column::AccountId.eq(`,
+//!   `Column::AccountId.is_in(` and `col("account_id")` in core's non-test code outside `repo/`:
+//!   a tenant filter written by hand in a service instead of `repo::select`'s.
 //! - **Bare ids**: parameters `…id: i64` of `pub fn` / `pub async fn` (not `pub(crate)`).
 //! - **Import circles**: files of core that reach each other through `crate::…` paths; the
 //!   largest strongly connected set of files.
@@ -21,6 +24,8 @@ use crate::harness::{Backend, TestApp};
 /// String literals naming a tenant table outside `repo/` (175 on 2026-12-07; 166 once the
 /// entities moved under `repo/entity/`; 0 once every family's queries moved to `repo/`).
 const TENANT_SQL_OUTSIDE_REPO: usize = 0;
+/// Hand-written `account_id` filters outside `repo/` (23 on 2026-12-07).
+const HAND_WRITTEN_ACCOUNT_FILTERS_OUTSIDE_REPO: usize = 23;
 /// Public functions' bare `i64` id parameters (22 on 2026-12-07, 0 since the typed ids).
 const BARE_ID_PARAMETERS: usize = 0;
 /// Files in the largest import circle (12 on 2026-12-07; 2 since the job registry moved to the
@@ -60,6 +65,12 @@ async fn core_shape_ratchets_only_go_down() {
         .map(|(path, text)| (path.as_str(), tenant_sql_literals(text, &tables)))
         .filter(|(_, n)| *n > 0)
         .collect();
+    let account_filters: BTreeMap<&str, usize> = sources
+        .iter()
+        .filter(|(path, _)| !path.starts_with("repo/"))
+        .map(|(path, text)| (path.as_str(), hand_written_account_filters(text)))
+        .filter(|(_, n)| *n > 0)
+        .collect();
     let bare_ids: BTreeMap<&str, usize> = sources
         .iter()
         .map(|(path, text)| (path.as_str(), bare_id_parameters(text)))
@@ -87,6 +98,12 @@ async fn core_shape_ratchets_only_go_down() {
         tenant_sql.values().sum(),
         TENANT_SQL_OUTSIDE_REPO,
         format!("per file: {tenant_sql:?}"),
+    ));
+    report.extend(check(
+        "hand-written account filters outside repo/",
+        account_filters.values().sum(),
+        HAND_WRITTEN_ACCOUNT_FILTERS_OUTSIDE_REPO,
+        format!("per file: {account_filters:?}"),
     ));
     report.extend(check(
         "bare i64 id parameters of public core functions",
@@ -254,6 +271,20 @@ fn field_names_marked(text: &str) -> String {
     out
 }
 
+/// Tenant filters written by hand: `Column::AccountId.eq(`, `Column::AccountId.is_in(` and
+/// `col("account_id")` outside the file's tests.
+fn hand_written_account_filters(text: &str) -> usize {
+    let code = without_tests(text);
+    [
+        "Column::AccountId.eq(",
+        "Column::AccountId.is_in(",
+        r#"col("account_id")"#,
+    ]
+    .iter()
+    .map(|pattern| code.matches(pattern).count())
+    .sum()
+}
+
 /// Parameters named `id` or `…_id` of type `i64` in `pub fn` / `pub async fn` signatures.
 fn bare_id_parameters(text: &str) -> usize {
     let code = without_tests(text);
@@ -410,11 +441,15 @@ fn the_measures_see_what_they_count() {
         pub async fn get(scope: &AccountScope, issue_id: i64, n: i64) {}
         pub fn one(id: i64, other: IssueId) {}
         pub(crate) fn hidden(issue_id: i64) {}
+        fn f() { q.filter(issue::Column::AccountId.eq(a)).filter(x::Column::AccountId.is_in(b));
+            Expr::col("account_id"); Expr::col("project_id"); }
         #[cfg(test)]
-        mod tests { fn t() { x.from("events"); } pub fn t2(id: i64) {} }
+        mod tests { fn t() { x.from("events"); x.filter(Column::AccountId.eq(1)); }
+            pub fn t2(id: i64) {} }
     "##;
     assert_eq!(tenant_sql_literals(code, &tables), 4);
     assert_eq!(bare_id_parameters(code), 2);
+    assert_eq!(hand_written_account_filters(code), 3);
     let sources: BTreeMap<String, String> = [
         ("a.rs", "use crate::b::X;"),
         ("b.rs", "fn f() { crate::c::g() }"),

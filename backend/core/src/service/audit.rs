@@ -3,13 +3,10 @@
 //! change it records where the change is transactional.
 
 use chrono::{DateTime, Utc};
-use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect,
-};
+use sea_orm::ConnectionTrait;
 
 use crate::Result;
-use crate::repo::entity::audit_entry;
+use crate::repo;
 use crate::scope::{AccountScope, Actor, Role};
 use crate::service::Page;
 
@@ -41,41 +38,34 @@ pub(crate) async fn record<C: ConnectionTrait>(
     details: serde_json::Value,
 ) -> Result<()> {
     let (actor, user, token) = match scope.actor() {
-        Actor::User(user) => (format!("user:{user}"), Some(user.0), None),
+        Actor::User(user) => (format!("user:{user}"), Some(*user), None),
         Actor::Token(token, user) => (
             format!("token:{token}:user:{user}"),
-            Some(user.0),
-            Some(token.0),
+            Some(*user),
+            Some(*token),
         ),
         Actor::System(reason) => (format!("system:{reason}"), None, None),
     };
-    audit_entry::ActiveModel {
-        account_id: Set(scope.account_id().0),
-        actor_user_id: Set(user),
-        actor_token_id: Set(token),
-        actor: Set(actor),
-        action: Set(action.to_owned()),
-        target: Set(target.chars().take(200).collect()),
-        details: Set(details.to_string()),
-        created_at: Set(Utc::now()),
-        ..Default::default()
-    }
-    .insert(conn)
-    .await?;
-    Ok(())
+    repo::audit::insert(
+        scope,
+        conn,
+        repo::audit::NewEntry {
+            actor_user_id: user,
+            actor_token_id: token,
+            actor,
+            action: action.to_owned(),
+            target: target.chars().take(200).collect(),
+            details: details.to_string(),
+            created_at: Utc::now(),
+        },
+    )
+    .await
 }
 
 /// The account's audit log, newest first. Requires `Admin`.
 pub async fn list(scope: &AccountScope, page: Page) -> Result<(Vec<AuditEntry>, bool)> {
     scope.require(Role::Admin)?;
-    let mut query = audit_entry::Entity::find()
-        .filter(audit_entry::Column::AccountId.eq(scope.account_id().0))
-        .order_by_desc(audit_entry::Column::Id)
-        .limit(page.limit() + 1);
-    if let Some(after) = page.after {
-        query = query.filter(audit_entry::Column::Id.lt(after));
-    }
-    let rows = query.all(scope.db().conn()).await?;
+    let rows = repo::audit::list(scope, page.after, page.limit() + 1).await?;
     Ok(page.split(
         rows.into_iter()
             .map(|r| AuditEntry {

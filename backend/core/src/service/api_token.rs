@@ -4,14 +4,11 @@
 //! dies with its creator's membership.
 
 use chrono::{DateTime, Utc};
-use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect,
-};
 use serde_json::json;
 
 use crate::auth::token::{self, TokenKind};
 use crate::ids::{ApiTokenId, UserId};
+use crate::repo;
 use crate::repo::entity::api_token;
 use crate::scope::{AccountScope, Actor, Role, TokenScope};
 use crate::service::account::validate_name;
@@ -69,19 +66,18 @@ pub async fn create(
     let name = validate_name("name", name)?;
     let (plain, hash) = token::generate(TokenKind::Api);
     let txn = scope.db().begin_write().await?;
-    let row = api_token::ActiveModel {
-        account_id: Set(scope.account_id().0),
-        user_id: Set(user.0),
-        name: Set(name.clone()),
-        scope: Set(token_scope.as_str().to_owned()),
-        prefix: Set(plain.chars().take(8).collect()),
-        token_hash: Set(hash),
-        created_at: Set(Utc::now()),
-        last_used_at: Set(None),
-        revoked_at: Set(None),
-        ..Default::default()
-    }
-    .insert(&txn)
+    let row = repo::tokens::insert(
+        scope,
+        &txn,
+        repo::tokens::NewToken {
+            user,
+            name: name.clone(),
+            scope: token_scope.as_str(),
+            prefix: plain.chars().take(8).collect(),
+            token_hash: hash,
+            created_at: Utc::now(),
+        },
+    )
     .await?;
     audit::record(
         &txn,
@@ -98,18 +94,13 @@ pub async fn create(
 /// Tokens of the account: admins see all, others their own. Newest first.
 pub async fn list(scope: &AccountScope, page: Page) -> Result<(Vec<ApiToken>, bool)> {
     scope.require(Role::Viewer)?;
-    let mut query = api_token::Entity::find()
-        .filter(api_token::Column::AccountId.eq(scope.account_id().0))
-        .order_by_desc(api_token::Column::Id)
-        .limit(page.limit() + 1);
-    if scope.role() < Role::Admin {
-        let user = scope.user_id().ok_or(Error::Forbidden)?;
-        query = query.filter(api_token::Column::UserId.eq(user.0));
-    }
-    if let Some(after) = page.after {
-        query = query.filter(api_token::Column::Id.lt(after));
-    }
-    let rows = query.all(scope.db().conn()).await?;
+    let user = if scope.role() < Role::Admin {
+        Some(scope.user_id().ok_or(Error::Forbidden)?)
+    } else {
+        None
+    };
+    let rows =
+        repo::tokens::list(scope, user, page.after.map(ApiTokenId), page.limit() + 1).await?;
     let (rows, more) = page.split(rows);
     Ok((rows.into_iter().map(to_token).collect::<Result<_>>()?, more))
 }
@@ -118,11 +109,7 @@ pub async fn list(scope: &AccountScope, page: Page) -> Result<(Vec<ApiToken>, bo
 /// Another token of the creator does not count as the creator: a read token must not revoke
 /// its creator's admin token.
 pub async fn revoke(scope: &AccountScope, id: ApiTokenId) -> Result<ApiToken> {
-    let row = api_token::Entity::find_by_id(id.0)
-        .filter(api_token::Column::AccountId.eq(scope.account_id().0))
-        .one(scope.db().conn())
-        .await?
-        .ok_or(Error::NotFound)?;
+    let row = repo::tokens::get(scope, scope.db().conn(), id).await?;
     let own = match scope.actor() {
         Actor::User(user) => *user == UserId(row.user_id),
         Actor::Token(token, _) => *token == id,
@@ -132,9 +119,9 @@ pub async fn revoke(scope: &AccountScope, id: ApiTokenId) -> Result<ApiToken> {
         scope.require(Role::Admin)?;
     }
     let txn = scope.db().begin_write().await?;
-    let mut model: api_token::ActiveModel = row.clone().into();
-    model.revoked_at = Set(Some(row.revoked_at.unwrap_or_else(Utc::now)));
-    let updated = model.update(&txn).await?;
+    let updated =
+        repo::tokens::set_revoked_at(scope, &txn, id, row.revoked_at.unwrap_or_else(Utc::now))
+            .await?;
     audit::record(
         &txn,
         scope,

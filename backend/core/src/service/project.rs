@@ -1,18 +1,15 @@
 //! Projects and their DSN keys: create, rename, delete (data removed by a job), several keys
 //! per project (create, rotate, disable, per-key rate limit), DSNs with setup snippets.
 
-use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder,
-};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde::Serialize;
-
-use sea_orm::sea_query::Expr;
 use serde_json::json;
 
 use crate::db::Db;
 use crate::dsn::{build_dsn, generate_public_key};
 use crate::ids::{AccountId, ProjectId, ProjectKeyId};
 use crate::jobs::JobQueue;
+use crate::repo;
 use crate::repo::entity::{account, project, project_key};
 use crate::scope::{AccountScope, Role};
 use crate::service::account::{slugify, validate_name};
@@ -122,34 +119,15 @@ pub async fn create_project_for_platform(
         .ok_or(Error::NotFound)?;
     let txn = scope.db().begin_write().await?;
     let now = chrono::Utc::now();
-    let row = project::ActiveModel {
-        account_id: Set(scope.account_id().0),
-        slug: Set(slug),
-        name: Set(name),
-        platform: Set(platform),
-        fingerprint_rules: Set(String::new()),
-        created_at: Set(now),
-        ..Default::default()
-    }
-    .insert(&txn)
-    .await
-    .map_err(|e| match e.sql_err() {
-        Some(sea_orm::SqlErr::UniqueConstraintViolation(_)) => {
-            Error::Conflict("a project with this name already exists in the account")
-        }
-        _ => Error::from(e),
-    })?;
-    let key = project_key::ActiveModel {
-        account_id: Set(scope.account_id().0),
-        project_id: Set(row.id),
-        public_key: Set(generate_public_key()),
-        label: Set("Default".to_owned()),
-        is_active: Set(true),
-        rate_limit_per_minute: Set(None),
-        created_at: Set(now),
-        ..Default::default()
-    }
-    .insert(&txn)
+    let row = repo::projects::insert(scope, &txn, slug, name, platform, now).await?;
+    let key = repo::projects::insert_key(
+        scope,
+        &txn,
+        ProjectId(row.id),
+        generate_public_key(),
+        "Default".to_owned(),
+        now,
+    )
     .await?;
     audit::record(
         &txn,
@@ -175,7 +153,7 @@ pub async fn create_project_for_platform(
 /// The account's projects with their active keys.
 pub async fn list_projects(scope: &AccountScope, public_url: &url::Url) -> Result<Vec<Project>> {
     scope.require(Role::Viewer)?;
-    load_projects(scope.db(), Some(scope.account_id()), public_url).await
+    load_projects(scope.db(), Some(scope), public_url).await
 }
 
 /// Every project of every account: for the `errorwatch project list` admin command only.
@@ -186,24 +164,27 @@ pub async fn list_projects_all_accounts_unscoped(
     load_projects(db, None, public_url).await
 }
 
+/// The live projects of the scope's account, or (`None`) of every account, with their keys.
 async fn load_projects(
     db: &Db,
-    account: Option<AccountId>,
+    scope: Option<&AccountScope>,
     public_url: &url::Url,
 ) -> Result<Vec<Project>> {
     let conn = db.conn();
-    let mut query = project::Entity::find()
-        .filter(project::Column::DeletedAt.is_null())
-        .order_by_asc(project::Column::Id);
-    let mut keys_query = project_key::Entity::find().order_by_asc(project_key::Column::Id);
+    let (projects, keys) = match scope {
+        Some(scope) => (
+            repo::projects::list_live(scope).await?,
+            repo::projects::list_keys(scope).await?,
+        ),
+        None => (
+            repo::projects::list_live_all_accounts(conn).await?,
+            repo::projects::list_keys_all_accounts(conn).await?,
+        ),
+    };
     let mut accounts_query = account::Entity::find().filter(account::Column::DeletedAt.is_null());
-    if let Some(account_id) = account {
-        query = query.filter(project::Column::AccountId.eq(account_id.0));
-        keys_query = keys_query.filter(project_key::Column::AccountId.eq(account_id.0));
-        accounts_query = accounts_query.filter(account::Column::Id.eq(account_id.0));
+    if let Some(scope) = scope {
+        accounts_query = accounts_query.filter(account::Column::Id.eq(scope.account_id().0));
     }
-    let projects = query.all(conn).await?;
-    let keys = keys_query.all(conn).await?;
     let accounts = accounts_query.all(conn).await?;
     Ok(projects
         .into_iter()
@@ -241,11 +222,9 @@ pub async fn set_fingerprint_rules(
     }
     crate::grouping::FingerprintRules::parse(rules)
         .map_err(|e| Error::validation("rules", e.to_string()))?;
-    let row = load_project(scope, project_id).await?;
+    load_project(scope, project_id).await?;
     let txn = scope.db().begin_write().await?;
-    let mut model: project::ActiveModel = row.into();
-    model.fingerprint_rules = Set(rules.to_owned());
-    model.update(&txn).await?;
+    repo::projects::set_fingerprint_rules(scope, &txn, project_id, rules.to_owned()).await?;
     audit::record(
         &txn,
         scope,
@@ -269,12 +248,7 @@ pub(crate) async fn load_project(
     scope: &AccountScope,
     project_id: ProjectId,
 ) -> Result<project::Model> {
-    project::Entity::find_by_id(project_id.0)
-        .filter(project::Column::AccountId.eq(scope.account_id().0))
-        .filter(project::Column::DeletedAt.is_null())
-        .one(scope.db().conn())
-        .await?
-        .ok_or(Error::NotFound)
+    repo::projects::get_live(scope, project_id).await
 }
 
 /// One project with its keys.
@@ -285,7 +259,7 @@ pub async fn get_project(
 ) -> Result<Project> {
     scope.require(Role::Viewer)?;
     load_project(scope, project_id).await?;
-    load_projects(scope.db(), Some(scope.account_id()), public_url)
+    load_projects(scope.db(), Some(scope), public_url)
         .await?
         .into_iter()
         .find(|p| p.id == project_id)
@@ -303,10 +277,8 @@ pub async fn rename_project(
     let name = validate_name("name", name)?;
     let row = load_project(scope, project_id).await?;
     let txn = scope.db().begin_write().await?;
-    let old = row.name.clone();
-    let mut model: project::ActiveModel = row.into();
-    model.name = Set(name.clone());
-    model.update(&txn).await?;
+    let old = row.name;
+    repo::projects::set_name(scope, &txn, project_id, name.clone()).await?;
     audit::record(
         &txn,
         scope,
@@ -330,16 +302,7 @@ pub async fn delete_project(
     let row = load_project(scope, project_id).await?;
     let txn = scope.db().begin_write().await?;
     let now = chrono::Utc::now();
-    project::Entity::update_many()
-        .col_expr(project::Column::DeletedAt, Expr::value(now))
-        .filter(project::Column::Id.eq(row.id))
-        .exec(&txn)
-        .await?;
-    project_key::Entity::update_many()
-        .col_expr(project_key::Column::IsActive, Expr::value(false))
-        .filter(project_key::Column::ProjectId.eq(row.id))
-        .exec(&txn)
-        .await?;
+    repo::projects::mark_deleted(scope, &txn, project_id, now).await?;
     audit::record(
         &txn,
         scope,
@@ -359,11 +322,7 @@ pub async fn delete_project(
 
 /// A key of a live project of the scope's account.
 async fn load_key(scope: &AccountScope, key_id: ProjectKeyId) -> Result<project_key::Model> {
-    let key = project_key::Entity::find_by_id(key_id.0)
-        .filter(project_key::Column::AccountId.eq(scope.account_id().0))
-        .one(scope.db().conn())
-        .await?
-        .ok_or(Error::NotFound)?;
+    let key = repo::projects::get_key(scope, scope.db().conn(), key_id).await?;
     load_project(scope, ProjectId(key.project_id)).await?;
     Ok(key)
 }
@@ -379,17 +338,14 @@ pub async fn create_key(
     let label = validate_name("label", label)?;
     load_project(scope, project_id).await?;
     let txn = scope.db().begin_write().await?;
-    let key = project_key::ActiveModel {
-        account_id: Set(scope.account_id().0),
-        project_id: Set(project_id.0),
-        public_key: Set(generate_public_key()),
-        label: Set(label.clone()),
-        is_active: Set(true),
-        rate_limit_per_minute: Set(None),
-        created_at: Set(chrono::Utc::now()),
-        ..Default::default()
-    }
-    .insert(&txn)
+    let key = repo::projects::insert_key(
+        scope,
+        &txn,
+        project_id,
+        generate_public_key(),
+        label.clone(),
+        chrono::Utc::now(),
+    )
     .await?;
     audit::record(
         &txn,
@@ -426,17 +382,17 @@ pub async fn update_key(
 ) -> Result<ProjectKey> {
     scope.require(Role::Admin)?;
     let row = load_key(scope, key_id).await?;
-    let mut model: project_key::ActiveModel = row.clone().into();
+    let mut model = repo::projects::KeyUpdate::default();
     let mut details = serde_json::Map::new();
     let mut action = "key.update";
     if let Some(label) = &change.label {
         let label = validate_name("label", label)?;
         details.insert("label".into(), json!(label));
-        model.label = Set(label);
+        model.label = Some(label);
     }
     if let Some(active) = change.is_active {
         details.insert("is_active".into(), json!(active));
-        model.is_active = Set(active);
+        model.is_active = Some(active);
         action = if active { "key.enable" } else { "key.disable" };
     }
     if let Some(limit) = change.rate_limit_per_minute {
@@ -449,10 +405,10 @@ pub async fn update_key(
             ));
         }
         details.insert("rate_limit_per_minute".into(), json!(limit));
-        model.rate_limit_per_minute = Set(limit);
+        model.rate_limit_per_minute = Some(limit);
     }
     if change.rotate {
-        model.public_key = Set(generate_public_key());
+        model.public_key = Some(generate_public_key());
         details.insert(
             "old_public_key_prefix".into(),
             json!(&row.public_key[..8.min(row.public_key.len())]),
@@ -460,7 +416,7 @@ pub async fn update_key(
         action = "key.rotate";
     }
     let txn = scope.db().begin_write().await?;
-    let updated = model.update(&txn).await?;
+    let updated = repo::projects::update_key(scope, &txn, key_id, model).await?;
     audit::record(
         &txn,
         scope,

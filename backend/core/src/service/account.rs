@@ -16,6 +16,7 @@ use crate::jobs::JobQueue;
 use crate::repo::entity::{account, membership, project_key};
 use crate::scope::{AccountScope, Principal, Role};
 use crate::service::audit;
+use crate::service::auth::Auth;
 use crate::service::purge::PurgeDeleted;
 use crate::{Error, Result};
 
@@ -138,14 +139,15 @@ pub async fn find_account_by_slug_unscoped(db: &Db, slug: &str) -> Result<Accoun
 }
 
 /// Creates an account for the signed-in user, who becomes its owner (API tokens cannot).
-pub async fn create_account_for(db: &Db, principal: &Principal, name: &str) -> Result<Account> {
+pub async fn create_account_for(auth: &Auth, principal: &Principal, name: &str) -> Result<Account> {
     principal.require_session()?;
-    create_account(db, name, principal.user_id()).await
+    create_account(auth.db(), name, principal.user_id()).await
 }
 
 /// The accounts the principal can act in, with their role, oldest membership first. A token
 /// sees only its own account.
-pub async fn list_accounts(db: &Db, principal: &Principal) -> Result<Vec<(Account, Role)>> {
+pub async fn list_accounts(auth: &Auth, principal: &Principal) -> Result<Vec<(Account, Role)>> {
+    let db = auth.db();
     let mut query = membership::Entity::find()
         .filter(membership::Column::UserId.eq(principal.user_id().0))
         .order_by_asc(membership::Column::Id);

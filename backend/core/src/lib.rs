@@ -4,6 +4,7 @@
 //! Invariant: sea-orm entities are `pub(crate)`; code outside this crate reaches tenant data only
 //! through services that take an [`scope::AccountScope`] first.
 
+pub mod admin;
 pub mod alert;
 pub mod auth;
 pub mod billing;

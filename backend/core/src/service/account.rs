@@ -76,7 +76,7 @@ pub(crate) fn validate_name(field: &'static str, name: &str) -> Result<String> {
 
 /// Creates an account owned by `owner`. The slug derives from the name; a taken slug gets a
 /// numeric suffix (`acme`, `acme-2`, ...).
-pub async fn create_account(db: &Db, name: &str, owner: UserId) -> Result<Account> {
+pub(crate) async fn create_account(db: &Db, name: &str, owner: UserId) -> Result<Account> {
     let name = validate_name("name", name)?;
     let base = match slugify(&name) {
         s if s.is_empty() => "account".to_owned(),
@@ -128,8 +128,9 @@ pub async fn create_account(db: &Db, name: &str, owner: UserId) -> Result<Accoun
     ))
 }
 
-/// Finds an account by slug. Admin commands only: members reach accounts through a scope.
-pub async fn find_account_by_slug_unscoped(db: &Db, slug: &str) -> Result<Account> {
+/// Finds an account by slug. Admin commands only (through `admin`): members reach accounts
+/// through a scope.
+pub(crate) async fn find_account_by_slug_unscoped(db: &Db, slug: &str) -> Result<Account> {
     let row = account::Entity::find()
         .filter(account::Column::Slug.eq(slug.trim()))
         .one(db.conn())

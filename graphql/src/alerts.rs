@@ -7,7 +7,6 @@ use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use errorwatch_core::alert::trigger::Filters;
 use errorwatch_core::ids::{AccountId, AlertRuleId, AlertTargetId, NotificationId, ProjectId};
-use errorwatch_core::scope::AccountScope;
 use errorwatch_core::service::{alert, locate};
 
 use crate::context::ContextExt;
@@ -374,13 +373,6 @@ impl Notification {
     }
 }
 
-async fn scope_of(ctx: &Context<'_>, owned: locate::Owned) -> GqlResult<AccountScope> {
-    let account = locate::account_of(ctx.request().auth.db(), owned)
-        .await
-        .gql()?;
-    ctx.scope(account).await
-}
-
 /// Alert queries.
 #[derive(Default)]
 pub struct AlertQuery;
@@ -390,7 +382,7 @@ impl AlertQuery {
     /// A project's alert rules (members).
     async fn alert_rules(&self, ctx: &Context<'_>, project_id: ID) -> GqlResult<Vec<AlertRule>> {
         let project = ProjectId(from_id(Kind::Project, &project_id)?);
-        let scope = scope_of(ctx, locate::Owned::Project(project.0)).await?;
+        let scope = ctx.scope_of(locate::Owned::Project(project.0)).await?;
         Ok(alert::list_rules(&scope, project)
             .await
             .gql()?
@@ -453,7 +445,7 @@ impl AlertMutation {
         input: AlertRuleInput,
     ) -> GqlResult<AlertRule> {
         let project = ProjectId(from_id(Kind::Project, &project_id)?);
-        let scope = scope_of(ctx, locate::Owned::Project(project.0)).await?;
+        let scope = ctx.scope_of(locate::Owned::Project(project.0)).await?;
         let rule = alert::create_rule(&scope, input.into_core(project)?)
             .await
             .gql()?;
@@ -468,7 +460,7 @@ impl AlertMutation {
         input: AlertRuleInput,
     ) -> GqlResult<AlertRule> {
         let rule_id = AlertRuleId(from_id(Kind::AlertRule, &id)?);
-        let scope = scope_of(ctx, locate::Owned::AlertRule(rule_id.0)).await?;
+        let scope = ctx.scope_of(locate::Owned::AlertRule(rule_id.0)).await?;
         let current = alert::get_rule(&scope, rule_id).await.gql()?;
         let rule = alert::update_rule(&scope, rule_id, input.into_core(current.input.project_id)?)
             .await
@@ -479,7 +471,7 @@ impl AlertMutation {
     /// Deletes a rule (its delivery log stays).
     async fn delete_alert_rule(&self, ctx: &Context<'_>, id: ID) -> GqlResult<ID> {
         let rule_id = AlertRuleId(from_id(Kind::AlertRule, &id)?);
-        let scope = scope_of(ctx, locate::Owned::AlertRule(rule_id.0)).await?;
+        let scope = ctx.scope_of(locate::Owned::AlertRule(rule_id.0)).await?;
         alert::delete_rule(&scope, rule_id).await.gql()?;
         Ok(id)
     }
@@ -524,7 +516,9 @@ impl AlertMutation {
         input: AlertTargetUpdateInput,
     ) -> GqlResult<AlertTarget> {
         let target_id = AlertTargetId(from_id(Kind::AlertTarget, &id)?);
-        let scope = scope_of(ctx, locate::Owned::AlertTarget(target_id.0)).await?;
+        let scope = ctx
+            .scope_of(locate::Owned::AlertTarget(target_id.0))
+            .await?;
         let target = alert::update_target(
             &scope,
             target_id,
@@ -543,7 +537,9 @@ impl AlertMutation {
     /// Deletes a target with its delivery log.
     async fn delete_alert_target(&self, ctx: &Context<'_>, id: ID) -> GqlResult<ID> {
         let target_id = AlertTargetId(from_id(Kind::AlertTarget, &id)?);
-        let scope = scope_of(ctx, locate::Owned::AlertTarget(target_id.0)).await?;
+        let scope = ctx
+            .scope_of(locate::Owned::AlertTarget(target_id.0))
+            .await?;
         alert::delete_target(&scope, target_id).await.gql()?;
         Ok(id)
     }
@@ -551,7 +547,9 @@ impl AlertMutation {
     /// Queues a dead letter again with five fresh attempts.
     async fn retry_notification(&self, ctx: &Context<'_>, id: ID) -> GqlResult<Notification> {
         let notification = NotificationId(from_id(Kind::Notification, &id)?);
-        let scope = scope_of(ctx, locate::Owned::Notification(notification.0)).await?;
+        let scope = ctx
+            .scope_of(locate::Owned::Notification(notification.0))
+            .await?;
         let delivery = alert::retry_delivery(&scope, &ctx.request().queue, notification)
             .await
             .gql()?;
@@ -565,7 +563,7 @@ impl AlertMutation {
         target_id: ID,
     ) -> GqlResult<Notification> {
         let target = AlertTargetId(from_id(Kind::AlertTarget, &target_id)?);
-        let scope = scope_of(ctx, locate::Owned::AlertTarget(target.0)).await?;
+        let scope = ctx.scope_of(locate::Owned::AlertTarget(target.0)).await?;
         let delivery = alert::send_test_notification(&scope, &ctx.request().queue, target)
             .await
             .gql()?;

@@ -227,7 +227,7 @@ pub(crate) async fn account_billing(
 
 /// The plans on offer.
 pub(crate) async fn public_plans(ctx: &Context<'_>) -> GqlResult<Vec<Plan>> {
-    Ok(service::billing::public_plans(ctx.request().auth.db())
+    Ok(service::billing::public_plans(&ctx.request().auth)
         .await
         .gql()?
         .into_iter()

@@ -7,6 +7,7 @@ use errorwatch_core::ids::AccountId;
 use errorwatch_core::jobs::JobQueue;
 use errorwatch_core::scope::{AccountScope, Principal};
 use errorwatch_core::service::auth::{Auth, Client, SessionTokens};
+use errorwatch_core::service::locate::Owned;
 
 use crate::error::{GqlResult, OrGql, coded};
 
@@ -122,6 +123,9 @@ pub trait ContextExt {
     fn principal(&self) -> GqlResult<&Principal>;
     /// The scope for an account the principal can act in; NOT_FOUND otherwise.
     fn scope(&self, account: AccountId) -> impl Future<Output = GqlResult<AccountScope>> + Send;
+    /// The scope for the account owning a row the principal names by id; NOT_FOUND when the row
+    /// is missing or in an account the principal cannot reach.
+    fn scope_of(&self, row: Owned) -> impl Future<Output = GqlResult<AccountScope>> + Send;
     /// Sets the session cookies on the response.
     fn set_session_cookies(&self, tokens: &SessionTokens);
     /// Deletes the session cookies.
@@ -144,9 +148,12 @@ impl ContextExt for Context<'_> {
 
     async fn scope(&self, account: AccountId) -> GqlResult<AccountScope> {
         let principal = self.principal()?;
-        AccountScope::for_principal(self.request().auth.db(), principal, account)
-            .await
-            .gql()
+        self.request().auth.scope(principal, account).await.gql()
+    }
+
+    async fn scope_of(&self, row: Owned) -> GqlResult<AccountScope> {
+        let principal = self.principal()?;
+        self.request().auth.scope_of(principal, row).await.gql()
     }
 
     fn set_session_cookies(&self, tokens: &SessionTokens) {

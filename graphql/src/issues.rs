@@ -788,10 +788,7 @@ impl Loader<(AccountId, i64)> for LatestEventLoader {
 
 async fn issue_scope(ctx: &Context<'_>, id: &ID) -> GqlResult<(AccountScope, i64)> {
     let issue = from_id(Kind::Issue, id)?;
-    let account = locate::account_of(ctx.request().auth.db(), locate::Owned::Issue(issue))
-        .await
-        .gql()?;
-    Ok((ctx.scope(account).await?, issue))
+    Ok((ctx.scope_of(locate::Owned::Issue(issue)).await?, issue))
 }
 
 /// Issue and event queries.
@@ -812,10 +809,7 @@ impl IssueQuery {
     /// An event (and through it, its issue) by the SDK's event id.
     async fn event(&self, ctx: &Context<'_>, project_id: ID, event_id: String) -> GqlResult<Event> {
         let project = from_id(Kind::Project, &project_id)?;
-        let account = locate::account_of(ctx.request().auth.db(), locate::Owned::Project(project))
-            .await
-            .gql()?;
-        let scope = ctx.scope(account).await?;
+        let scope = ctx.scope_of(locate::Owned::Project(project)).await?;
         let (summary, payload) = events::find_event(&scope, ProjectId(project), &event_id)
             .await
             .gql()?;
@@ -979,11 +973,7 @@ impl IssueMutation {
             }
             (None, Some(project)) => {
                 let number = from_id(Kind::Project, &project)?;
-                let account =
-                    locate::account_of(ctx.request().auth.db(), locate::Owned::Project(number))
-                        .await
-                        .gql()?;
-                let scope = ctx.scope(account).await?;
+                let scope = ctx.scope_of(locate::Owned::Project(number)).await?;
                 let parsed = search::parse(query.as_deref().unwrap_or("is:unresolved")).gql()?;
                 let mut out = Vec::new();
                 let mut after: Option<String> = None;

@@ -51,7 +51,9 @@ impl LoaderScopes {
             let scope = match cached {
                 Some(scope) => scope,
                 None => {
-                    let scope = AccountScope::for_principal(self.auth.db(), principal, account)
+                    let scope = self
+                        .auth
+                        .scope(principal, account)
                         .await
                         .gql()
                         .map_err(Arc::new)?;

@@ -62,16 +62,6 @@ pub struct SignUpPayload {
 #[derive(Default)]
 pub struct AccountMutation;
 
-async fn scope_of(
-    ctx: &Context<'_>,
-    owned: locate::Owned,
-) -> GqlResult<errorwatch_core::scope::AccountScope> {
-    let account = locate::account_of(ctx.request().auth.db(), owned)
-        .await
-        .gql()?;
-    ctx.scope(account).await
-}
-
 /// The project's platform, so a key's snippets list it first (as `Project.keys` does).
 async fn project_platform(
     scope: &errorwatch_core::scope::AccountScope,
@@ -272,10 +262,9 @@ impl AccountMutation {
     /// Creates an account owned by the signed-in user.
     async fn create_account(&self, ctx: &Context<'_>, name: String) -> GqlResult<Account> {
         let principal = ctx.principal()?;
-        let account =
-            service::account::create_account_for(ctx.request().auth.db(), principal, &name)
-                .await
-                .gql()?;
+        let account = service::account::create_account_for(&ctx.request().auth, principal, &name)
+            .await
+            .gql()?;
         let scope = ctx.scope(account.id).await?;
         Ok(Account { scope, account })
     }
@@ -319,7 +308,7 @@ impl AccountMutation {
     /// Revokes a pending invite (admins).
     async fn revoke_invite(&self, ctx: &Context<'_>, id: ID) -> GqlResult<Invite> {
         let invite = InviteId(from_id(Kind::Invite, &id)?);
-        let scope = scope_of(ctx, locate::Owned::Invite(invite.0)).await?;
+        let scope = ctx.scope_of(locate::Owned::Invite(invite.0)).await?;
         Ok(Invite(
             service::member::revoke_invite(&scope, invite).await.gql()?,
         ))
@@ -343,7 +332,9 @@ impl AccountMutation {
     /// Changes a member's role (admins; owners for the owner role; never the last owner).
     async fn change_member_role(&self, ctx: &Context<'_>, id: ID, role: Role) -> GqlResult<Member> {
         let membership = MembershipId(from_id(Kind::Membership, &id)?);
-        let scope = scope_of(ctx, locate::Owned::Membership(membership.0)).await?;
+        let scope = ctx
+            .scope_of(locate::Owned::Membership(membership.0))
+            .await?;
         Ok(Member(
             service::member::change_role(&scope, membership, role.into())
                 .await
@@ -354,7 +345,9 @@ impl AccountMutation {
     /// Removes a member (admins; owners to remove an owner; never the last owner).
     async fn remove_member(&self, ctx: &Context<'_>, id: ID) -> GqlResult<ID> {
         let membership = MembershipId(from_id(Kind::Membership, &id)?);
-        let scope = scope_of(ctx, locate::Owned::Membership(membership.0)).await?;
+        let scope = ctx
+            .scope_of(locate::Owned::Membership(membership.0))
+            .await?;
         service::member::remove_member(&scope, membership)
             .await
             .gql()?;
@@ -392,7 +385,7 @@ impl AccountMutation {
     /// Revokes an API token (its creator signed in, the token itself, or an admin).
     async fn revoke_api_token(&self, ctx: &Context<'_>, id: ID) -> GqlResult<ApiToken> {
         let token = ApiTokenId(from_id(Kind::ApiToken, &id)?);
-        let scope = scope_of(ctx, locate::Owned::ApiToken(token.0)).await?;
+        let scope = ctx.scope_of(locate::Owned::ApiToken(token.0)).await?;
         let account = scope.account_id();
         Ok(ApiToken {
             account,
@@ -428,7 +421,7 @@ impl AccountMutation {
     /// Renames a project (admins).
     async fn rename_project(&self, ctx: &Context<'_>, id: ID, name: String) -> GqlResult<Project> {
         let project_id = ProjectId(from_id(Kind::Project, &id)?);
-        let scope = scope_of(ctx, locate::Owned::Project(project_id.0)).await?;
+        let scope = ctx.scope_of(locate::Owned::Project(project_id.0)).await?;
         let project =
             service::project::rename_project(&scope, &ctx.request().public_url, project_id, &name)
                 .await
@@ -439,7 +432,7 @@ impl AccountMutation {
     /// Deletes a project (admins): its keys stop working at once, a job removes its data.
     async fn delete_project(&self, ctx: &Context<'_>, id: ID) -> GqlResult<ID> {
         let project_id = ProjectId(from_id(Kind::Project, &id)?);
-        let scope = scope_of(ctx, locate::Owned::Project(project_id.0)).await?;
+        let scope = ctx.scope_of(locate::Owned::Project(project_id.0)).await?;
         service::project::delete_project(&scope, &ctx.request().queue, project_id)
             .await
             .gql()?;
@@ -454,7 +447,7 @@ impl AccountMutation {
         rules: String,
     ) -> GqlResult<Project> {
         let project = ProjectId(from_id(Kind::Project, &project_id)?);
-        let scope = scope_of(ctx, locate::Owned::Project(project.0)).await?;
+        let scope = ctx.scope_of(locate::Owned::Project(project.0)).await?;
         service::project::set_fingerprint_rules(&scope, project, &rules)
             .await
             .gql()?;
@@ -472,7 +465,7 @@ impl AccountMutation {
         label: String,
     ) -> GqlResult<ProjectKey> {
         let project = ProjectId(from_id(Kind::Project, &project_id)?);
-        let scope = scope_of(ctx, locate::Owned::Project(project.0)).await?;
+        let scope = ctx.scope_of(locate::Owned::Project(project.0)).await?;
         let url = &ctx.request().public_url;
         let key = service::project::create_key(&scope, url, project, &label)
             .await
@@ -495,7 +488,7 @@ impl AccountMutation {
         rotate: Option<bool>,
     ) -> GqlResult<ProjectKey> {
         let key = ProjectKeyId(from_id(Kind::ProjectKey, &id)?);
-        let scope = scope_of(ctx, locate::Owned::ProjectKey(key.0)).await?;
+        let scope = ctx.scope_of(locate::Owned::ProjectKey(key.0)).await?;
         let change = KeyChange {
             label,
             is_active,

@@ -41,10 +41,7 @@ impl AccountQuery {
     async fn project(&self, ctx: &Context<'_>, id: ID) -> GqlResult<Project> {
         let project_id = ProjectId(from_id(Kind::Project, &id)?);
         let request = ctx.request();
-        let account = locate::account_of(request.auth.db(), locate::Owned::Project(project_id.0))
-            .await
-            .gql()?;
-        let scope = ctx.scope(account).await?;
+        let scope = ctx.scope_of(locate::Owned::Project(project_id.0)).await?;
         let project = service::project::get_project(&scope, &request.public_url, project_id)
             .await
             .gql()?;

@@ -43,7 +43,6 @@ async fn target(
     project_id: Option<ID>,
     issue_id: Option<ID>,
 ) -> GqlResult<(AccountScope, Target)> {
-    let db = ctx.request().auth.db().clone();
     match (account_id, project_id, issue_id) {
         (Some(a), None, None) => Ok((
             ctx.scope(AccountId(from_id(Kind::Account, &a)?)).await?,
@@ -51,10 +50,7 @@ async fn target(
         )),
         (None, Some(p), None) => {
             let project = from_id(Kind::Project, &p)?;
-            let account = locate::account_of(&db, locate::Owned::Project(project))
-                .await
-                .gql()?;
-            let scope = ctx.scope(account).await?;
+            let scope = ctx.scope_of(locate::Owned::Project(project)).await?;
             // A live project of the account (deleted ones are NOT_FOUND).
             errorwatch_core::service::project::get_project(
                 &scope,
@@ -67,10 +63,10 @@ async fn target(
         }
         (None, None, Some(i)) => {
             let issue = from_id(Kind::Issue, &i)?;
-            let account = locate::account_of(&db, locate::Owned::Issue(issue))
-                .await
-                .gql()?;
-            Ok((ctx.scope(account).await?, Target::Issue(issue)))
+            Ok((
+                ctx.scope_of(locate::Owned::Issue(issue)).await?,
+                Target::Issue(issue),
+            ))
         }
         _ => Err(coded(
             "VALIDATION",

@@ -178,7 +178,7 @@ impl Viewer {
     /// Accounts the viewer can act in (with an API token: only the token's account).
     async fn accounts(&self, ctx: &Context<'_>) -> GqlResult<Vec<Account>> {
         let request = ctx.request();
-        let rows = service::account::list_accounts(request.auth.db(), &self.0)
+        let rows = service::account::list_accounts(&request.auth, &self.0)
             .await
             .gql()?;
         let mut out = Vec::with_capacity(rows.len());

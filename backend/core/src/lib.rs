@@ -5,6 +5,7 @@
 //! touch; sea-orm entities are `pub(crate)`; code outside this crate reaches tenant data only
 //! through services that take an [`scope::AccountScope`] first.
 
+pub mod admin;
 pub mod alert;
 pub mod auth;
 pub mod billing;

@@ -2,9 +2,10 @@
 //! Every service that touches tenant data takes one first and filters on its account id.
 //!
 //! Invariant: a scope is built only by [`AccountScope::for_principal`] (a verified session or
-//! API token, plus the membership checked in the database), [`AccountScope::for_member`] (admin
-//! commands and tests that name a user) or by the deliberately loud [`AccountScope::system`]
-//! (jobs). A [`Principal`] is only built by `service::auth` after verifying a credential.
+//! API token, plus the membership checked in the database), `AccountScope::for_member` (crate
+//! only; outside, `admin::scope_for_member` for admin commands and tests that name a user) or
+//! by the deliberately loud [`AccountScope::system`] (jobs). A [`Principal`] is only built by
+//! `service::auth` after verifying a credential.
 
 use std::fmt;
 
@@ -176,8 +177,13 @@ impl fmt::Debug for AccountScope {
 
 impl AccountScope {
     /// Scope for a user who is a member of `account_id`; `NotFound` when they are not (so the
-    /// account's existence does not leak).
-    pub async fn for_member(db: &Db, user_id: UserId, account_id: AccountId) -> Result<Self> {
+    /// account's existence does not leak). The user's credential is not checked: outside this
+    /// crate only `admin::scope_for_member` reaches it.
+    pub(crate) async fn for_member(
+        db: &Db,
+        user_id: UserId,
+        account_id: AccountId,
+    ) -> Result<Self> {
         let role = membership_role(db, user_id, account_id).await?;
         Ok(Self {
             db: db.clone(),

@@ -6,13 +6,14 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
+use errorwatch_core::admin;
 use errorwatch_core::config::Config;
 use errorwatch_core::jobs::JobQueue;
 use errorwatch_core::jobs::selftest::{self, SelfTest};
 use errorwatch_core::metrics::Metrics;
 use errorwatch_core::scope::AccountScope;
 use errorwatch_core::secret::SecretString;
-use errorwatch_core::service::{account, project, user};
+use errorwatch_core::service::project;
 use errorwatch_core::{Error, telemetry};
 use serde_json::json;
 
@@ -251,13 +252,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 .ok_or_else(|| anyhow::anyhow!("--scope must be read, write or admin"))?;
             let db = app::prepare_database(&config).await?;
             let result = async {
-                let found = account::find_account_by_slug_unscoped(&db, &account)
+                let found = admin::find_account_by_slug_unscoped(&db, &account)
                     .await
                     .map_err(|e| explain(e, &format!("account {account:?}")))?;
-                let member = user::find_user_by_email(&db, &email)
+                let member = admin::find_user_by_email_unscoped(&db, &email)
                     .await
                     .map_err(|e| explain(e, &format!("user {email:?}")))?;
-                let scope = AccountScope::for_member(&db, member.id, found.id)
+                let scope = admin::scope_for_member(&db, member.id, found.id)
                     .await
                     .map_err(|e| explain(e, &format!("membership of {email:?} in {account:?}")))?;
                 errorwatch_core::service::api_token::create(&scope, &name, token_scope)
@@ -289,7 +290,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         } => {
             let db = app::prepare_database(&config).await?;
             let started = std::time::Instant::now();
-            let seeded = errorwatch_core::service::seed::seed_project_unscoped(
+            let seeded = admin::seed_project_unscoped(
                 &db,
                 errorwatch_core::ids::ProjectId(project),
                 issues,
@@ -348,7 +349,7 @@ async fn run_user(config: Config, command: UserCommand) -> anyhow::Result<()> {
         );
     }
     let db = app::prepare_database(&config).await?;
-    let created = user::create_user(&db, &email, SecretString::new(password), superuser)
+    let created = admin::create_user_unscoped(&db, &email, SecretString::new(password), superuser)
         .await
         .map_err(|e| explain(e, "user"));
     db.close().await;
@@ -381,13 +382,15 @@ async fn run_account(config: Config, command: AccountCommand) -> anyhow::Result<
     } = command;
     let db = app::prepare_database(&config).await?;
     let result = async {
-        let owner = user::find_user_by_email(&db, &owner).await.map_err(|e| {
-            explain(
-                e,
-                &format!("user {owner:?} (create it with `errorwatch user create`)"),
-            )
-        })?;
-        account::create_account(&db, &name, owner.id)
+        let owner = admin::find_user_by_email_unscoped(&db, &owner)
+            .await
+            .map_err(|e| {
+                explain(
+                    e,
+                    &format!("user {owner:?} (create it with `errorwatch user create`)"),
+                )
+            })?;
+        admin::create_account_for_user(&db, &name, owner.id)
             .await
             .map_err(|e| explain(e, "account"))
     }
@@ -411,7 +414,7 @@ async fn run_project(config: Config, command: ProjectCommand) -> anyhow::Result<
     let result = async {
         match command {
             ProjectCommand::Create { account, name, output } => {
-                let found = account::find_account_by_slug_unscoped(&db, &account)
+                let found = admin::find_account_by_slug_unscoped(&db, &account)
                     .await
                     .map_err(|e| explain(e, &format!("account {account:?}")))?;
                 let scope = AccountScope::system(&db, found.id, "admin command: project create");
@@ -433,13 +436,13 @@ async fn run_project(config: Config, command: ProjectCommand) -> anyhow::Result<
             ProjectCommand::List { account, output } => {
                 let projects = match account {
                     Some(slug) => {
-                        let found = account::find_account_by_slug_unscoped(&db, &slug)
+                        let found = admin::find_account_by_slug_unscoped(&db, &slug)
                             .await
                             .map_err(|e| explain(e, &format!("account {slug:?}")))?;
                         let scope = AccountScope::system(&db, found.id, "admin command: project list");
                         project::list_projects(&scope, &public_url).await
                     }
-                    None => project::list_projects_all_accounts_unscoped(&db, &public_url).await,
+                    None => admin::list_projects_all_accounts_unscoped(&db, &public_url).await,
                 }
                 .map_err(|e| explain(e, "projects"))?;
                 if output.json {

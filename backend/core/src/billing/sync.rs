@@ -176,14 +176,14 @@ pub enum SyncOutcome {
 }
 
 /// The stored row of an account.
-pub async fn stored(db: &Db, account_id: AccountId) -> anyhow::Result<Option<Stored>> {
+pub(crate) async fn stored(db: &Db, account_id: AccountId) -> anyhow::Result<Option<Stored>> {
     Ok(repo::subscription(db.conn(), tenant(db, account_id))
         .await?
         .map(Stored::from))
 }
 
 /// The account linked to a Stripe customer.
-pub async fn linked_account(db: &Db, customer: &str) -> anyhow::Result<Option<AccountId>> {
+pub(crate) async fn linked_account(db: &Db, customer: &str) -> anyhow::Result<Option<AccountId>> {
     Ok(repo::customer_account_all_accounts(db.conn(), customer).await?)
 }
 
@@ -205,7 +205,7 @@ pub(crate) async fn account_is_live(db: &Db, account_id: AccountId) -> anyhow::R
 
 /// The account a customer belongs to: the stored link, else the `account_id` ErrorWatch put in
 /// the customer's metadata when it created it (asked from Stripe; a live account only).
-pub async fn account_for_customer(
+pub(crate) async fn account_for_customer(
     db: &Db,
     stripe: &Stripe,
     customer: &str,
@@ -226,7 +226,7 @@ fn now_ms() -> i64 {
 
 /// Reads `customer`'s subscriptions from Stripe and stores the state of `account_id`; with
 /// `event_id`, marks that webhook event processed in the same transaction.
-pub async fn sync_account(
+pub(crate) async fn sync_account(
     db: &Db,
     stripe: &Stripe,
     account_id: AccountId,
@@ -371,7 +371,7 @@ fn mark_statement(event_id: &str, error: Option<&str>) -> sea_orm::sea_query::Up
 }
 
 /// Marks a webhook event processed (with why it changed nothing, if it did not).
-pub async fn mark_event(
+pub(crate) async fn mark_event(
     db: &Db,
     event_id: Option<&str>,
     error: Option<&str>,
@@ -385,7 +385,7 @@ pub async fn mark_event(
 /// Moves every account whose subscription has been past due for longer than `grace` to the
 /// default plan, without asking Stripe (so it happens even while Stripe is unreachable).
 /// Returns how many accounts moved.
-pub async fn downgrade_lapsed(
+pub(crate) async fn downgrade_lapsed(
     db: &Db,
     default_plan: &str,
     grace: Duration,
@@ -416,7 +416,7 @@ pub async fn downgrade_lapsed(
 }
 
 /// Every account linked to a Stripe customer, with its customer.
-pub async fn linked_customers(db: &Db) -> anyhow::Result<Vec<(AccountId, String)>> {
+pub(crate) async fn linked_customers(db: &Db) -> anyhow::Result<Vec<(AccountId, String)>> {
     Ok(repo::linked_customers_all_accounts(db.conn()).await?)
 }
 

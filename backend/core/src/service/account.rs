@@ -16,6 +16,7 @@ use crate::jobs::JobQueue;
 use crate::repo::entity::{account, membership, project_key};
 use crate::scope::{AccountScope, Principal, Role};
 use crate::service::audit;
+use crate::service::auth::Auth;
 use crate::service::purge::PurgeDeleted;
 use crate::{Error, Result};
 
@@ -75,7 +76,7 @@ pub(crate) fn validate_name(field: &'static str, name: &str) -> Result<String> {
 
 /// Creates an account owned by `owner`. The slug derives from the name; a taken slug gets a
 /// numeric suffix (`acme`, `acme-2`, ...).
-pub async fn create_account(db: &Db, name: &str, owner: UserId) -> Result<Account> {
+pub(crate) async fn create_account(db: &Db, name: &str, owner: UserId) -> Result<Account> {
     let name = validate_name("name", name)?;
     let base = match slugify(&name) {
         s if s.is_empty() => "account".to_owned(),
@@ -127,8 +128,9 @@ pub async fn create_account(db: &Db, name: &str, owner: UserId) -> Result<Accoun
     ))
 }
 
-/// Finds an account by slug. Admin commands only: members reach accounts through a scope.
-pub async fn find_account_by_slug_unscoped(db: &Db, slug: &str) -> Result<Account> {
+/// Finds an account by slug. Admin commands only (through `admin`): members reach accounts
+/// through a scope.
+pub(crate) async fn find_account_by_slug_unscoped(db: &Db, slug: &str) -> Result<Account> {
     let row = account::Entity::find()
         .filter(account::Column::Slug.eq(slug.trim()))
         .one(db.conn())
@@ -138,14 +140,15 @@ pub async fn find_account_by_slug_unscoped(db: &Db, slug: &str) -> Result<Accoun
 }
 
 /// Creates an account for the signed-in user, who becomes its owner (API tokens cannot).
-pub async fn create_account_for(db: &Db, principal: &Principal, name: &str) -> Result<Account> {
+pub async fn create_account_for(auth: &Auth, principal: &Principal, name: &str) -> Result<Account> {
     principal.require_session()?;
-    create_account(db, name, principal.user_id()).await
+    create_account(auth.db(), name, principal.user_id()).await
 }
 
 /// The accounts the principal can act in, with their role, oldest membership first. A token
 /// sees only its own account.
-pub async fn list_accounts(db: &Db, principal: &Principal) -> Result<Vec<(Account, Role)>> {
+pub async fn list_accounts(auth: &Auth, principal: &Principal) -> Result<Vec<(Account, Role)>> {
+    let db = auth.db();
     let mut query = membership::Entity::find()
         .filter(membership::Column::UserId.eq(principal.user_id().0))
         .order_by_asc(membership::Column::Id);

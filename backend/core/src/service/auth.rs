@@ -32,8 +32,9 @@ use crate::password::{hash_password, verify_password};
 use crate::repo::entity::{
     account, api_token, email_token, invite, membership, server_setting, session, user,
 };
-use crate::scope::{Principal, TokenScope, Via};
+use crate::scope::{AccountScope, Principal, TokenScope, Via};
 use crate::secret::SecretString;
+use crate::service::locate::{self, Owned};
 use crate::service::user::{User, normalize_email};
 use crate::{Error, Result};
 
@@ -206,9 +207,21 @@ impl Auth {
         self
     }
 
-    /// The database.
-    pub fn db(&self) -> &Db {
+    /// The database (services in this crate only: callers outside act through a scope).
+    pub(crate) fn db(&self) -> &Db {
         &self.db
+    }
+
+    /// The principal's scope in `account` (see [`AccountScope::for_principal`]); `NotFound`
+    /// when it has no access.
+    pub async fn scope(&self, principal: &Principal, account: AccountId) -> Result<AccountScope> {
+        AccountScope::for_principal(&self.db, principal, account).await
+    }
+
+    /// The principal's scope in the account owning `row` (see [`locate::scope_of`]); `NotFound`
+    /// when the row is missing or in an account the principal cannot reach.
+    pub async fn scope_of(&self, principal: &Principal, row: Owned) -> Result<AccountScope> {
+        locate::scope_of(&self.db, principal, row).await
     }
 
     /// The plan of accounts without a subscription.

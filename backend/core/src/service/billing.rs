@@ -9,14 +9,14 @@ use chrono::{DateTime, NaiveDate, Utc};
 use crate::billing::plan::{Plan, PlanSpec, QUOTA_CATEGORIES, load_plans, quota_category};
 use crate::billing::quota::{account_plan, status_keeps_plan, stored_usage};
 use crate::billing::sync;
-use crate::db::Db;
 use crate::ingest::category::DataCategory;
 use crate::scope::{AccountScope, Role};
+use crate::service::auth::Auth;
 use crate::{Error, Result};
 
 /// Plans offered at sign-up and on the billing page, in configured order.
-pub async fn public_plans(db: &Db) -> Result<Vec<PlanSpec>> {
-    Ok(load_plans(db)
+pub async fn public_plans(auth: &Auth) -> Result<Vec<PlanSpec>> {
+    Ok(load_plans(auth.db())
         .await
         .map_err(Error::Internal)?
         .into_iter()

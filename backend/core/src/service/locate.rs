@@ -1,7 +1,7 @@
 //! Which account a row belongs to, for ids that arrive without their account (a project, a key,
-//! a membership, an invite, a token). Unscoped by necessity; the answer only ever feeds
-//! `AccountScope::for_principal`, which then checks membership, so another tenant's id and a
-//! missing one both end as `NotFound`.
+//! a membership, an invite, a token). Unscoped by necessity, so the lookup stays in the crate;
+//! outside, [`scope_of`] feeds its answer straight to `AccountScope::for_principal`, which then
+//! checks membership, so another tenant's id and a missing one both end as `NotFound`.
 
 use crate::db::Db;
 use crate::ids::{AccountId, ProjectId};
@@ -11,6 +11,7 @@ use crate::repo::issues::Issues;
 use crate::repo::members::{Invites, Memberships};
 use crate::repo::projects::{self, ProjectKeys};
 use crate::repo::tokens::ApiTokens;
+use crate::scope::{AccountScope, Principal};
 use crate::{Error, Result};
 
 /// A row whose account is wanted.
@@ -41,7 +42,7 @@ pub enum Owned {
 }
 
 /// The account owning the row; `NotFound` when there is none.
-pub async fn account_of(db: &Db, row: Owned) -> Result<AccountId> {
+pub(crate) async fn account_of(db: &Db, row: Owned) -> Result<AccountId> {
     let conn = db.conn();
     let found = match row {
         Owned::Project(id) => projects::owner_of_live_unscoped(conn, ProjectId(id)).await?,
@@ -57,4 +58,11 @@ pub async fn account_of(db: &Db, row: Owned) -> Result<AccountId> {
         Owned::Notification(id) => projects::owner_unscoped::<Notifications>(conn, id).await?,
     };
     found.ok_or(Error::NotFound)
+}
+
+/// The principal's scope in the account owning the row; `NotFound` when there is no such row
+/// or the principal has no access to its account (the two are indistinguishable).
+pub async fn scope_of(db: &Db, principal: &Principal, row: Owned) -> Result<AccountScope> {
+    let account = account_of(db, row).await?;
+    AccountScope::for_principal(db, principal, account).await
 }

@@ -156,8 +156,9 @@ pub async fn list_projects(scope: &AccountScope, public_url: &url::Url) -> Resul
     load_projects(scope.db(), Some(scope), public_url).await
 }
 
-/// Every project of every account: for the `errorwatch project list` admin command only.
-pub async fn list_projects_all_accounts_unscoped(
+/// Every project of every account: for the `errorwatch project list` admin command only
+/// (through `admin`).
+pub(crate) async fn list_projects_all_accounts_unscoped(
     db: &Db,
     public_url: &url::Url,
 ) -> Result<Vec<Project>> {

@@ -26,8 +26,8 @@ pub struct Seeded {
 }
 
 /// Seeds `issues` issues and `events` events (spread over the issues, over the last 14 days)
-/// into a project, unscoped: for the bench and operators only.
-pub async fn seed_project_unscoped(
+/// into a project, unscoped: for the bench and operators only (through `admin`).
+pub(crate) async fn seed_project_unscoped(
     db: &Db,
     project: ProjectId,
     issues: u64,

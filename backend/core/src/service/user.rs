@@ -46,7 +46,7 @@ pub fn normalize_email(raw: &str) -> Result<String> {
 }
 
 /// Creates a user with a verified email (the admin vouches for it).
-pub async fn create_user(
+pub(crate) async fn create_user(
     db: &Db,
     email: &str,
     password: SecretString,
@@ -78,7 +78,7 @@ pub async fn create_user(
 }
 
 /// Finds a user by email (normalised first).
-pub async fn find_user_by_email(db: &Db, email: &str) -> Result<User> {
+pub(crate) async fn find_user_by_email(db: &Db, email: &str) -> Result<User> {
     let email = normalize_email(email)?;
     let row = user::Entity::find()
         .filter(user::Column::Email.eq(email))

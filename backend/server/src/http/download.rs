@@ -141,10 +141,7 @@ async fn resolve(
     };
     let number = from_id(kind, &async_graphql::ID(id.to_owned()))
         .map_err(|e| error_response(StatusCode::BAD_REQUEST, "VALIDATION", &e.message))?;
-    let account = locate::account_of(&state.db, owned(number))
-        .await
-        .map_err(domain_error)?;
-    let scope = AccountScope::for_principal(&state.db, &principal, account)
+    let scope = locate::scope_of(&state.db, &principal, owned(number))
         .await
         .map_err(domain_error)?;
     Ok((scope, number, set_cookies))

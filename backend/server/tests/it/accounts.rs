@@ -2,8 +2,8 @@
 //! `/graphql` like the dashboard or an integration, with invite emails read from the SMTP sink
 //! and DSN keys checked by sending events to the ingest endpoint.
 
+use errorwatch_core::admin;
 use errorwatch_core::secret::SecretString;
-use errorwatch_core::service::user;
 use serde_json::{Value, json};
 
 use crate::harness::gql::{Gql, sign_up, user_with_account};
@@ -405,7 +405,7 @@ db_test!(
     async fn signing_up_with_an_invite_signs_in_as_a_member(backend) {
         for policy in ["open", "first-user", "invite"] {
             let app = TestApp::spawn_with(backend, &[("ERRORWATCH_SIGNUP", policy)]).await;
-            user::create_user(&app.db, "ada@example.com", SecretString::new(PASSWORD), false)
+            admin::create_user_unscoped(&app.db, "ada@example.com", SecretString::new(PASSWORD), false)
                 .await
                 .expect("user");
             let ada = Gql::browser(&app);

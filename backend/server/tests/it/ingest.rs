@@ -4,9 +4,10 @@
 
 use std::io::Write;
 
+use errorwatch_core::admin;
 use errorwatch_core::scope::AccountScope;
 use errorwatch_core::secret::SecretString;
-use errorwatch_core::service::{account, project, user};
+use errorwatch_core::service::project;
 use serde_json::Value;
 
 use crate::harness::{TestApp, db_test};
@@ -23,13 +24,14 @@ pub struct Target {
 
 pub async fn create_project(app: &TestApp, account_name: &str) -> Target {
     let email = format!("owner-{}@example.com", uuid::Uuid::new_v4().simple());
-    let owner = user::create_user(&app.db, &email, SecretString::new("password-123"), false)
-        .await
-        .expect("user");
-    let acct = account::create_account(&app.db, account_name, owner.id)
+    let owner =
+        admin::create_user_unscoped(&app.db, &email, SecretString::new("password-123"), false)
+            .await
+            .expect("user");
+    let acct = admin::create_account_for_user(&app.db, account_name, owner.id)
         .await
         .expect("account");
-    let scope = AccountScope::for_member(&app.db, owner.id, acct.id)
+    let scope = admin::scope_for_member(&app.db, owner.id, acct.id)
         .await
         .expect("scope");
     let created = project::create_project(&scope, &app.config.http.public_url, "Web")
@@ -45,13 +47,14 @@ pub async fn create_project(app: &TestApp, account_name: &str) -> Target {
 /// The owner's scope in a fresh, unrelated account (for cross-tenant checks).
 pub async fn other_account_scope(app: &TestApp) -> AccountScope {
     let email = format!("other-{}@example.com", uuid::Uuid::new_v4().simple());
-    let other = user::create_user(&app.db, &email, SecretString::new("password-123"), false)
-        .await
-        .expect("user");
-    let globex = account::create_account(&app.db, "Globex", other.id)
+    let other =
+        admin::create_user_unscoped(&app.db, &email, SecretString::new("password-123"), false)
+            .await
+            .expect("user");
+    let globex = admin::create_account_for_user(&app.db, "Globex", other.id)
         .await
         .expect("account");
-    AccountScope::for_member(&app.db, other.id, globex.id)
+    admin::scope_for_member(&app.db, other.id, globex.id)
         .await
         .expect("scope")
 }

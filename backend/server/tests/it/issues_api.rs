@@ -558,7 +558,7 @@ db_test!(
     async fn the_seed_command_fills_a_project_that_lists_like_a_real_one(backend) {
         let app = TestApp::spawn(backend).await;
         let shop = shop(&app).await;
-        let seeded = errorwatch_core::service::seed::seed_project_unscoped(
+        let seeded = errorwatch_core::admin::seed_project_unscoped(
             &app.db,
             errorwatch_core::ids::ProjectId(shop.number),
             1_200,

@@ -45,8 +45,6 @@ pub const MAX_BATCH: usize = 512;
 pub const QUEUE_CAPACITY: usize = 8192;
 /// Bytes of envelopes waiting in memory for the writer before ingest answers 503.
 pub const MAX_QUEUED_BYTES: usize = 32 << 20;
-/// Spooled envelopes not yet digested before ingest answers 503 (`ERRORWATCH_SPOOL_MAX_BACKLOG`).
-pub const DEFAULT_MAX_BACKLOG: u64 = crate::config::DEFAULT_SPOOL_MAX_BACKLOG;
 /// Free pages in the spool file (16 KiB each) above which they go back to the file system.
 const FREE_PAGES_TO_VACUUM: i64 = 1024;
 /// How often the spool file's WAL is checkpointed (SQLite).

@@ -58,7 +58,9 @@ pub(crate) async fn write_batch(
         .map(|e| resolved[&(e.project_id, e.hash.clone())].issue_id)
         .collect();
 
-    let new_users = count_new_users(txn, &events, &issue_ids).await?;
+    // The batch's accounts, for the lookups that span the batch.
+    let tenants = tenants_of(&events);
+    let new_users = count_new_users(txn, &tenants, &events, &issue_ids).await?;
     update_issues(txn, &events, &issue_ids, &resolved, &new_users).await?;
     rows::insert_events(txn, &events, &issue_ids).await?;
     let hourly: Vec<_> = hourly_counts(&events, &issue_ids).into_iter().collect();
@@ -66,7 +68,7 @@ pub(crate) async fn write_batch(
     // Coalesced, so no statement touches a row twice (PostgreSQL refuses that).
     let tags: Vec<_> = tag_counts(&events, &issue_ids).into_iter().collect();
     rows::upsert_tag_values(txn, &tags).await?;
-    let state_changes = apply_states(txn, &events, &issue_ids).await?;
+    let state_changes = apply_states(txn, &tenants, &events, &issue_ids).await?;
     let alerts = crate::alert::trigger::watched(
         txn,
         alert_candidates(&events, &issue_ids, &resolved, &state_changes),
@@ -273,6 +275,7 @@ async fn resolve_issues(
 /// Distinct users of the batch that each issue had not seen before: one lookup per chunk.
 async fn count_new_users(
     txn: &DatabaseTransaction,
+    tenants: &[Tenant],
     events: &[PreparedEvent],
     issue_ids: &[i64],
 ) -> anyhow::Result<HashMap<i64, i64>> {
@@ -294,7 +297,7 @@ async fn count_new_users(
         .collect();
     // Both lists are bounded by the batch; the lookup may return pairs of other users of these
     // issues, which the set difference below ignores.
-    let known = rows::known_users(txn, &tenants_of(events), &issues, &values).await?;
+    let known = rows::known_users(txn, tenants, &issues, &values).await?;
     Ok(new_users_per_issue(&batch_users, &known))
 }
 
@@ -338,6 +341,7 @@ async fn update_issues(
 /// events, in batch order.
 async fn apply_states(
     txn: &DatabaseTransaction,
+    tenants: &[Tenant],
     events: &[PreparedEvent],
     issue_ids: &[i64],
 ) -> anyhow::Result<HashMap<i64, &'static str>> {
@@ -347,7 +351,7 @@ async fn apply_states(
         by_issue.entry(issue_id).or_default().push(event);
     }
     let touched: Vec<i64> = by_issue.keys().copied().collect();
-    for current in rows::settled_issues(txn, &tenants_of(events), &touched).await? {
+    for current in rows::settled_issues(txn, tenants, &touched).await? {
         let issue_events = by_issue[&current.id]
             .iter()
             .map(|e| (e.release.as_deref(), e.timestamp));

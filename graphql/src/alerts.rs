@@ -382,7 +382,7 @@ impl AlertQuery {
     /// A project's alert rules (members).
     async fn alert_rules(&self, ctx: &Context<'_>, project_id: ID) -> GqlResult<Vec<AlertRule>> {
         let project = ProjectId(from_id(Kind::Project, &project_id)?);
-        let scope = ctx.scope_of(locate::Owned::Project(project.0)).await?;
+        let scope = ctx.scope_of(locate::Owned::Project(project)).await?;
         Ok(alert::list_rules(&scope, project)
             .await
             .gql()?
@@ -445,7 +445,7 @@ impl AlertMutation {
         input: AlertRuleInput,
     ) -> GqlResult<AlertRule> {
         let project = ProjectId(from_id(Kind::Project, &project_id)?);
-        let scope = ctx.scope_of(locate::Owned::Project(project.0)).await?;
+        let scope = ctx.scope_of(locate::Owned::Project(project)).await?;
         let rule = alert::create_rule(&scope, input.into_core(project)?)
             .await
             .gql()?;
@@ -460,7 +460,7 @@ impl AlertMutation {
         input: AlertRuleInput,
     ) -> GqlResult<AlertRule> {
         let rule_id = AlertRuleId(from_id(Kind::AlertRule, &id)?);
-        let scope = ctx.scope_of(locate::Owned::AlertRule(rule_id.0)).await?;
+        let scope = ctx.scope_of(locate::Owned::AlertRule(rule_id)).await?;
         let current = alert::get_rule(&scope, rule_id).await.gql()?;
         let rule = alert::update_rule(&scope, rule_id, input.into_core(current.input.project_id)?)
             .await
@@ -471,7 +471,7 @@ impl AlertMutation {
     /// Deletes a rule (its delivery log stays).
     async fn delete_alert_rule(&self, ctx: &Context<'_>, id: ID) -> GqlResult<ID> {
         let rule_id = AlertRuleId(from_id(Kind::AlertRule, &id)?);
-        let scope = ctx.scope_of(locate::Owned::AlertRule(rule_id.0)).await?;
+        let scope = ctx.scope_of(locate::Owned::AlertRule(rule_id)).await?;
         alert::delete_rule(&scope, rule_id).await.gql()?;
         Ok(id)
     }
@@ -516,9 +516,7 @@ impl AlertMutation {
         input: AlertTargetUpdateInput,
     ) -> GqlResult<AlertTarget> {
         let target_id = AlertTargetId(from_id(Kind::AlertTarget, &id)?);
-        let scope = ctx
-            .scope_of(locate::Owned::AlertTarget(target_id.0))
-            .await?;
+        let scope = ctx.scope_of(locate::Owned::AlertTarget(target_id)).await?;
         let target = alert::update_target(
             &scope,
             target_id,
@@ -537,9 +535,7 @@ impl AlertMutation {
     /// Deletes a target with its delivery log.
     async fn delete_alert_target(&self, ctx: &Context<'_>, id: ID) -> GqlResult<ID> {
         let target_id = AlertTargetId(from_id(Kind::AlertTarget, &id)?);
-        let scope = ctx
-            .scope_of(locate::Owned::AlertTarget(target_id.0))
-            .await?;
+        let scope = ctx.scope_of(locate::Owned::AlertTarget(target_id)).await?;
         alert::delete_target(&scope, target_id).await.gql()?;
         Ok(id)
     }
@@ -548,7 +544,7 @@ impl AlertMutation {
     async fn retry_notification(&self, ctx: &Context<'_>, id: ID) -> GqlResult<Notification> {
         let notification = NotificationId(from_id(Kind::Notification, &id)?);
         let scope = ctx
-            .scope_of(locate::Owned::Notification(notification.0))
+            .scope_of(locate::Owned::Notification(notification))
             .await?;
         let delivery = alert::retry_delivery(&scope, &ctx.request().queue, notification)
             .await
@@ -563,7 +559,7 @@ impl AlertMutation {
         target_id: ID,
     ) -> GqlResult<Notification> {
         let target = AlertTargetId(from_id(Kind::AlertTarget, &target_id)?);
-        let scope = ctx.scope_of(locate::Owned::AlertTarget(target.0)).await?;
+        let scope = ctx.scope_of(locate::Owned::AlertTarget(target)).await?;
         let delivery = alert::send_test_notification(&scope, &ctx.request().queue, target)
             .await
             .gql()?;

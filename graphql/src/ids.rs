@@ -62,9 +62,9 @@ impl Kind {
     }
 }
 
-/// The global id of row `n` of `kind`.
-pub fn to_id(kind: Kind, n: i64) -> ID {
-    ID(format!("{}_{n}", kind.prefix()))
+/// The global id of row `n` of `kind` (a typed id or a row number).
+pub fn to_id(kind: Kind, n: impl Into<i64>) -> ID {
+    ID(format!("{}_{}", kind.prefix(), n.into()))
 }
 
 /// The row number in a global id of `kind`; VALIDATION when malformed or of another kind.

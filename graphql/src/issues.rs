@@ -9,7 +9,7 @@ use async_graphql::connection::{Connection, Edge};
 use async_graphql::dataloader::{DataLoader, Loader};
 use async_graphql::{ComplexObject, Context, Enum, ID, Json, Object, SimpleObject};
 use chrono::{DateTime, Duration, Utc};
-use errorwatch_core::ids::{AccountId, EventRowId, IssueId, ProjectId};
+use errorwatch_core::ids::{AccountId, IssueId, ProjectId};
 use errorwatch_core::scope::AccountScope;
 use errorwatch_core::service::event::{self as events, EventSummary};
 use errorwatch_core::service::issue::{self as issues, IgnoreCondition, StatusChange};
@@ -344,15 +344,15 @@ impl Issue {
     }
     /// State.
     async fn status(&self) -> IssueStatus {
-        match CoreStatus::parse(&self.issue.status) {
-            Some(CoreStatus::Resolved) => IssueStatus::Resolved,
-            Some(CoreStatus::Ignored) => IssueStatus::Ignored,
-            Some(CoreStatus::Unresolved) | None => IssueStatus::Unresolved,
+        match self.issue.status {
+            CoreStatus::Resolved => IssueStatus::Resolved,
+            CoreStatus::Ignored => IssueStatus::Ignored,
+            CoreStatus::Unresolved => IssueStatus::Unresolved,
         }
     }
     /// Why it is unresolved (`new`, `regressed`, `escalating`, `ongoing`), when it says.
     async fn substatus(&self) -> Option<&str> {
-        self.issue.substatus.as_deref()
+        self.issue.substatus.map(|s| s.as_str())
     }
     /// While ignored until a time (`ignoreIssue(until:)`): that time.
     async fn ignored_until(&self) -> Option<DateTime<Utc>> {
@@ -374,7 +374,7 @@ impl Issue {
     }
     /// How it was resolved: `now`, `in_release`, `in_next_release`.
     async fn resolution(&self) -> Option<&str> {
-        self.issue.resolution_kind.as_deref()
+        self.issue.resolution_kind.map(|k| k.as_str())
     }
     /// The release of the resolution.
     async fn resolved_in_release(&self) -> Option<&str> {
@@ -411,7 +411,7 @@ impl Issue {
         };
         let loader = ctx.data::<DataLoader<crate::types::MemberEmailLoader>>()?;
         let email = loader
-            .load_one((self.scope.account_id(), errorwatch_core::ids::UserId(user)))
+            .load_one((self.scope.account_id(), user))
             .await
             .map_err(|e| (*e).clone())?;
         // A former member shows without an address.
@@ -432,7 +432,7 @@ impl Issue {
         let project = service::project::get_project(
             &self.scope,
             &ctx.request().public_url,
-            ProjectId(self.issue.project_id),
+            self.issue.project_id,
         )
         .await
         .gql()?;
@@ -446,16 +446,16 @@ impl Issue {
         Ok(GroupingExplanation {
             version: self.issue.grouping_version,
             components: Json(self.issue.grouping_components.clone()),
-            fingerprints: issues::list_fingerprints(&self.scope, IssueId(self.issue.id))
+            fingerprints: issues::list_fingerprints(&self.scope, self.issue.id)
                 .await
                 .gql()?,
             scope: self.scope.clone(),
-            issue_id: self.issue.id,
+            issue_id: self.issue.id.into(),
         })
     }
     /// State changes, merges and regressions, oldest first.
     async fn activity(&self) -> GqlResult<Vec<IssueActivity>> {
-        Ok(issues::list_activity(&self.scope, IssueId(self.issue.id))
+        Ok(issues::list_activity(&self.scope, self.issue.id)
             .await
             .gql()?
             .into_iter()
@@ -470,7 +470,7 @@ impl Issue {
     /// Every tag key with its most frequent values (`limit` per key, 1..=100).
     async fn tag_facets(&self, #[graphql(default = 10)] limit: i32) -> GqlResult<Vec<TagFacet>> {
         Ok(
-            issues::tag_facets(&self.scope, IssueId(self.issue.id), facet_limit(limit)?)
+            issues::tag_facets(&self.scope, self.issue.id, facet_limit(limit)?)
                 .await
                 .gql()?
                 .into_iter()
@@ -500,7 +500,7 @@ impl Issue {
                 "from must be before to, at most 90 days apart",
             ));
         }
-        let hourly = issues::hourly_counts(&self.scope, IssueId(self.issue.id), from, to)
+        let hourly = issues::hourly_counts(&self.scope, self.issue.id, from, to)
             .await
             .gql()?;
         Ok(match interval {
@@ -532,14 +532,14 @@ impl Issue {
         after: Option<String>,
     ) -> GqlResult<Connection<String, Event>> {
         let page = page(first, after)?;
-        let (rows, more) = events::list_events(&self.scope, IssueId(self.issue.id), page)
+        let (rows, more) = events::list_events(&self.scope, self.issue.id, page)
             .await
             .gql()?;
         Ok(connection(
             rows.into_iter()
                 .map(|summary| {
                     (
-                        summary.id,
+                        summary.id.0,
                         Event {
                             scope: self.scope.clone(),
                             summary,
@@ -555,7 +555,7 @@ impl Issue {
     /// The oldest event still stored (events past the retention are evicted, but each issue
     /// keeps its first and latest).
     async fn oldest_event(&self) -> GqlResult<Option<Event>> {
-        let summary = events::oldest_event(&self.scope, IssueId(self.issue.id))
+        let summary = events::oldest_event(&self.scope, self.issue.id)
             .await
             .gql()?;
         Ok(summary.map(|summary| Event {
@@ -649,7 +649,7 @@ impl Event {
     /// The issue it belongs to.
     async fn issue(&self) -> GqlResult<Issue> {
         Ok(Issue {
-            issue: issues::get_issue(&self.scope, IssueId(self.summary.issue_id))
+            issue: issues::get_issue(&self.scope, self.summary.issue_id)
                 .await
                 .gql()?,
             scope: self.scope.clone(),
@@ -726,9 +726,9 @@ impl Event {
                 attachment_type: a.attachment_type,
                 size: a.size,
                 scope: self.scope.clone(),
-                project_id: self.summary.project_id,
+                project_id: self.summary.project_id.into(),
                 event_id: self.summary.event_id.clone(),
-                row_id: a.id,
+                row_id: a.id.into(),
             })
             .collect())
     }
@@ -764,14 +764,14 @@ pub type LatestLoader = DataLoader<LatestEventLoader, async_graphql::dataloader:
 /// Per-request loader of each issue's newest event, keyed by (account, issue).
 pub struct LatestEventLoader(pub Arc<crate::loaders::LoaderScopes>);
 
-impl Loader<(AccountId, i64)> for LatestEventLoader {
+impl Loader<(AccountId, IssueId)> for LatestEventLoader {
     type Value = EventSummary;
     type Error = Arc<async_graphql::Error>;
 
     async fn load(
         &self,
-        keys: &[(AccountId, i64)],
-    ) -> Result<HashMap<(AccountId, i64), EventSummary>, Self::Error> {
+        keys: &[(AccountId, IssueId)],
+    ) -> Result<HashMap<(AccountId, IssueId), EventSummary>, Self::Error> {
         let mut out = HashMap::new();
         for (scope, ids) in self.0.by_account(keys).await? {
             for event in events::latest_events(&scope, &ids)
@@ -786,8 +786,8 @@ impl Loader<(AccountId, i64)> for LatestEventLoader {
     }
 }
 
-async fn issue_scope(ctx: &Context<'_>, id: &ID) -> GqlResult<(AccountScope, i64)> {
-    let issue = from_id(Kind::Issue, id)?;
+async fn issue_scope(ctx: &Context<'_>, id: &ID) -> GqlResult<(AccountScope, IssueId)> {
+    let issue = IssueId(from_id(Kind::Issue, id)?);
     Ok((ctx.scope_of(locate::Owned::Issue(issue)).await?, issue))
 }
 
@@ -801,18 +801,16 @@ impl IssueQuery {
     async fn issue(&self, ctx: &Context<'_>, id: ID) -> GqlResult<Issue> {
         let (scope, issue) = issue_scope(ctx, &id).await?;
         Ok(Issue {
-            issue: issues::get_issue(&scope, IssueId(issue)).await.gql()?,
+            issue: issues::get_issue(&scope, issue).await.gql()?,
             scope,
         })
     }
 
     /// An event (and through it, its issue) by the SDK's event id.
     async fn event(&self, ctx: &Context<'_>, project_id: ID, event_id: String) -> GqlResult<Event> {
-        let project = from_id(Kind::Project, &project_id)?;
+        let project = ProjectId(from_id(Kind::Project, &project_id)?);
         let scope = ctx.scope_of(locate::Owned::Project(project)).await?;
-        let (summary, payload) = events::find_event(&scope, ProjectId(project), &event_id)
-            .await
-            .gql()?;
+        let (summary, payload) = events::find_event(&scope, project, &event_id).await.gql()?;
         Ok(Event {
             scope,
             summary,
@@ -827,9 +825,7 @@ pub struct IssueMutation;
 
 async fn change(ctx: &Context<'_>, id: &ID, change: StatusChange) -> GqlResult<Issue> {
     let (scope, issue) = issue_scope(ctx, id).await?;
-    let issue = issues::change_status(&scope, IssueId(issue), change)
-        .await
-        .gql()?;
+    let issue = issues::change_status(&scope, issue, change).await.gql()?;
     Ok(Issue { scope, issue })
 }
 
@@ -901,11 +897,9 @@ impl IssueMutation {
             if source_scope.account_id() != scope.account_id() {
                 return Err(coded("NOT_FOUND", "not found"));
             }
-            sources.push(IssueId(source));
+            sources.push(source);
         }
-        let issue = issues::merge_issues(&scope, IssueId(target), &sources)
-            .await
-            .gql()?;
+        let issue = issues::merge_issues(&scope, target, &sources).await.gql()?;
         Ok(Issue { scope, issue })
     }
 
@@ -921,7 +915,7 @@ impl IssueMutation {
             Some(u) => Some(errorwatch_core::ids::UserId(from_id(Kind::User, &u)?)),
             None => None,
         };
-        let issue = triage::assign(&scope, IssueId(issue), user).await.gql()?;
+        let issue = triage::assign(&scope, issue, user).await.gql()?;
         Ok(Issue { scope, issue })
     }
 
@@ -933,11 +927,11 @@ impl IssueMutation {
         bookmarked: bool,
     ) -> GqlResult<Issue> {
         let (scope, issue) = issue_scope(ctx, &id).await?;
-        triage::set_bookmark(&scope, IssueId(issue), bookmarked)
+        triage::set_bookmark(&scope, issue, bookmarked)
             .await
             .gql()?;
         Ok(Issue {
-            issue: issues::get_issue(&scope, IssueId(issue)).await.gql()?,
+            issue: issues::get_issue(&scope, issue).await.gql()?,
             scope,
         })
     }
@@ -945,7 +939,7 @@ impl IssueMutation {
     /// Deletes an issue with its events (a later event of its fingerprint opens a new issue).
     async fn delete_issue(&self, ctx: &Context<'_>, id: ID) -> GqlResult<ID> {
         let (scope, issue) = issue_scope(ctx, &id).await?;
-        triage::delete_issue(&scope, IssueId(issue)).await.gql()?;
+        triage::delete_issue(&scope, issue).await.gql()?;
         Ok(id)
     }
 
@@ -960,7 +954,7 @@ impl IssueMutation {
         project_id: Option<ID>,
         query: Option<String>,
     ) -> GqlResult<BulkIssuePayload> {
-        let targets: Vec<(AccountScope, i64)> = match (ids, project_id) {
+        let targets: Vec<(AccountScope, IssueId)> = match (ids, project_id) {
             (Some(ids), None) => {
                 if ids.len() > BULK_MAX {
                     return Err(coded("VALIDATION", format!("at most {BULK_MAX} ids")));
@@ -973,7 +967,9 @@ impl IssueMutation {
             }
             (None, Some(project)) => {
                 let number = from_id(Kind::Project, &project)?;
-                let scope = ctx.scope_of(locate::Owned::Project(number)).await?;
+                let scope = ctx
+                    .scope_of(locate::Owned::Project(ProjectId(number)))
+                    .await?;
                 let parsed = search::parse(query.as_deref().unwrap_or("is:unresolved")).gql()?;
                 let mut out = Vec::new();
                 let mut after: Option<String> = None;
@@ -1016,10 +1012,6 @@ impl IssueMutation {
             BulkIssueAction::Unbookmark => triage::BulkAction::Unbookmark,
             BulkIssueAction::Delete => triage::BulkAction::Delete,
         };
-        let targets: Vec<(AccountScope, IssueId)> = targets
-            .into_iter()
-            .map(|(scope, issue)| (scope, IssueId(issue)))
-            .collect();
         let done: Vec<ID> = triage::bulk_update_issues(&targets, action)
             .await
             .gql()?
@@ -1041,7 +1033,7 @@ impl IssueMutation {
         fingerprint: String,
     ) -> GqlResult<Issue> {
         let (scope, issue) = issue_scope(ctx, &issue_id).await?;
-        let issue = issues::unmerge_fingerprint(&scope, IssueId(issue), &fingerprint)
+        let issue = issues::unmerge_fingerprint(&scope, issue, &fingerprint)
             .await
             .gql()?;
         Ok(Issue { scope, issue })
@@ -1052,7 +1044,7 @@ impl Event {
     async fn load_payload(&self) -> GqlResult<&serde_json::Value> {
         self.payload
             .get_or_try_init(|| async {
-                let (_, payload) = events::get_event(&self.scope, EventRowId(self.summary.id))
+                let (_, payload) = events::get_event(&self.scope, self.summary.id)
                     .await
                     .gql()?;
                 Ok::<_, async_graphql::Error>(payload)
@@ -1247,9 +1239,9 @@ impl Attachment {
         use base64::Engine as _;
         let data = project_stats::attachment_data(
             &self.scope,
-            self.project_id,
+            errorwatch_core::ids::ProjectId(self.project_id),
             &self.event_id,
-            self.row_id,
+            errorwatch_core::ids::AttachmentId(self.row_id),
         )
         .await
         .gql()?;

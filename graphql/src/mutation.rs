@@ -308,7 +308,7 @@ impl AccountMutation {
     /// Revokes a pending invite (admins).
     async fn revoke_invite(&self, ctx: &Context<'_>, id: ID) -> GqlResult<Invite> {
         let invite = InviteId(from_id(Kind::Invite, &id)?);
-        let scope = ctx.scope_of(locate::Owned::Invite(invite.0)).await?;
+        let scope = ctx.scope_of(locate::Owned::Invite(invite)).await?;
         Ok(Invite(
             service::member::revoke_invite(&scope, invite).await.gql()?,
         ))
@@ -332,9 +332,7 @@ impl AccountMutation {
     /// Changes a member's role (admins; owners for the owner role; never the last owner).
     async fn change_member_role(&self, ctx: &Context<'_>, id: ID, role: Role) -> GqlResult<Member> {
         let membership = MembershipId(from_id(Kind::Membership, &id)?);
-        let scope = ctx
-            .scope_of(locate::Owned::Membership(membership.0))
-            .await?;
+        let scope = ctx.scope_of(locate::Owned::Membership(membership)).await?;
         Ok(Member(
             service::member::change_role(&scope, membership, role.into())
                 .await
@@ -345,9 +343,7 @@ impl AccountMutation {
     /// Removes a member (admins; owners to remove an owner; never the last owner).
     async fn remove_member(&self, ctx: &Context<'_>, id: ID) -> GqlResult<ID> {
         let membership = MembershipId(from_id(Kind::Membership, &id)?);
-        let scope = ctx
-            .scope_of(locate::Owned::Membership(membership.0))
-            .await?;
+        let scope = ctx.scope_of(locate::Owned::Membership(membership)).await?;
         service::member::remove_member(&scope, membership)
             .await
             .gql()?;
@@ -385,7 +381,7 @@ impl AccountMutation {
     /// Revokes an API token (its creator signed in, the token itself, or an admin).
     async fn revoke_api_token(&self, ctx: &Context<'_>, id: ID) -> GqlResult<ApiToken> {
         let token = ApiTokenId(from_id(Kind::ApiToken, &id)?);
-        let scope = ctx.scope_of(locate::Owned::ApiToken(token.0)).await?;
+        let scope = ctx.scope_of(locate::Owned::ApiToken(token)).await?;
         let account = scope.account_id();
         Ok(ApiToken {
             account,
@@ -421,7 +417,7 @@ impl AccountMutation {
     /// Renames a project (admins).
     async fn rename_project(&self, ctx: &Context<'_>, id: ID, name: String) -> GqlResult<Project> {
         let project_id = ProjectId(from_id(Kind::Project, &id)?);
-        let scope = ctx.scope_of(locate::Owned::Project(project_id.0)).await?;
+        let scope = ctx.scope_of(locate::Owned::Project(project_id)).await?;
         let project =
             service::project::rename_project(&scope, &ctx.request().public_url, project_id, &name)
                 .await
@@ -432,7 +428,7 @@ impl AccountMutation {
     /// Deletes a project (admins): its keys stop working at once, a job removes its data.
     async fn delete_project(&self, ctx: &Context<'_>, id: ID) -> GqlResult<ID> {
         let project_id = ProjectId(from_id(Kind::Project, &id)?);
-        let scope = ctx.scope_of(locate::Owned::Project(project_id.0)).await?;
+        let scope = ctx.scope_of(locate::Owned::Project(project_id)).await?;
         service::project::delete_project(&scope, &ctx.request().queue, project_id)
             .await
             .gql()?;
@@ -447,7 +443,7 @@ impl AccountMutation {
         rules: String,
     ) -> GqlResult<Project> {
         let project = ProjectId(from_id(Kind::Project, &project_id)?);
-        let scope = ctx.scope_of(locate::Owned::Project(project.0)).await?;
+        let scope = ctx.scope_of(locate::Owned::Project(project)).await?;
         service::project::set_fingerprint_rules(&scope, project, &rules)
             .await
             .gql()?;
@@ -465,7 +461,7 @@ impl AccountMutation {
         label: String,
     ) -> GqlResult<ProjectKey> {
         let project = ProjectId(from_id(Kind::Project, &project_id)?);
-        let scope = ctx.scope_of(locate::Owned::Project(project.0)).await?;
+        let scope = ctx.scope_of(locate::Owned::Project(project)).await?;
         let url = &ctx.request().public_url;
         let key = service::project::create_key(&scope, url, project, &label)
             .await
@@ -488,7 +484,7 @@ impl AccountMutation {
         rotate: Option<bool>,
     ) -> GqlResult<ProjectKey> {
         let key = ProjectKeyId(from_id(Kind::ProjectKey, &id)?);
-        let scope = ctx.scope_of(locate::Owned::ProjectKey(key.0)).await?;
+        let scope = ctx.scope_of(locate::Owned::ProjectKey(key)).await?;
         let change = KeyChange {
             label,
             is_active,

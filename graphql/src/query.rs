@@ -41,7 +41,7 @@ impl AccountQuery {
     async fn project(&self, ctx: &Context<'_>, id: ID) -> GqlResult<Project> {
         let project_id = ProjectId(from_id(Kind::Project, &id)?);
         let request = ctx.request();
-        let scope = ctx.scope_of(locate::Owned::Project(project_id.0)).await?;
+        let scope = ctx.scope_of(locate::Owned::Project(project_id)).await?;
         let project = service::project::get_project(&scope, &request.public_url, project_id)
             .await
             .gql()?;

@@ -30,8 +30,8 @@ impl Target {
     fn matches(self, notice: &Notice) -> bool {
         match self {
             Target::Account => true,
-            Target::Project(p) => notice.project_id == p,
-            Target::Issue(i) => notice.issue_id == i,
+            Target::Project(p) => notice.project_id == errorwatch_core::ids::ProjectId(p),
+            Target::Issue(i) => notice.issue_id == errorwatch_core::ids::IssueId(i),
         }
     }
 }
@@ -50,7 +50,9 @@ async fn target(
         )),
         (None, Some(p), None) => {
             let project = from_id(Kind::Project, &p)?;
-            let scope = ctx.scope_of(locate::Owned::Project(project)).await?;
+            let scope = ctx
+                .scope_of(locate::Owned::Project(ProjectId(project)))
+                .await?;
             // A live project of the account (deleted ones are NOT_FOUND).
             errorwatch_core::service::project::get_project(
                 &scope,
@@ -64,7 +66,7 @@ async fn target(
         (None, None, Some(i)) => {
             let issue = from_id(Kind::Issue, &i)?;
             Ok((
-                ctx.scope_of(locate::Owned::Issue(issue)).await?,
+                ctx.scope_of(locate::Owned::Issue(IssueId(issue))).await?,
                 Target::Issue(issue),
             ))
         }
@@ -85,7 +87,7 @@ fn issues_stream(
         .filter_map(move |n| {
             let scope = scope.clone();
             async move {
-                let issue = issues::get_issue(&scope, IssueId(n.issue_id)).await.ok()?;
+                let issue = issues::get_issue(&scope, n.issue_id).await.ok()?;
                 Some(Issue { scope, issue })
             }
         })
@@ -138,7 +140,7 @@ impl Subscription {
                 let scope = scope.clone();
                 async move {
                     let (summary, payload) =
-                        events::find_event(&scope, ProjectId(n.project_id), n.event_id.as_deref()?)
+                        events::find_event(&scope, n.project_id, n.event_id.as_deref()?)
                             .await
                             .ok()?;
                     Some(Event {

@@ -808,9 +808,8 @@ impl Loader<(AccountId, UserId)> for MemberEmailLoader {
         &self,
         keys: &[(AccountId, UserId)],
     ) -> Result<HashMap<(AccountId, UserId), String>, Self::Error> {
-        let users: Vec<(AccountId, i64)> = keys.iter().map(|(a, u)| (*a, u.0)).collect();
         let mut out = HashMap::new();
-        for (scope, users) in self.0.by_account(&users).await? {
+        for (scope, users) in self.0.by_account(keys).await? {
             let account = scope.account_id();
             let emails = service::member::member_emails(&scope, &users)
                 .await
@@ -819,7 +818,7 @@ impl Loader<(AccountId, UserId)> for MemberEmailLoader {
             out.extend(
                 emails
                     .into_iter()
-                    .map(|(user, email)| ((account, UserId(user)), email)),
+                    .map(|(user, email)| ((account, user), email)),
             );
         }
         Ok(out)

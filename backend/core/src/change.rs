@@ -3,6 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::ids::{AccountId, IssueId, ProjectId};
+
 /// Notices a lagging subscriber may fall behind before it skips some.
 pub const BUS_CAPACITY: usize = 4096;
 
@@ -24,11 +26,11 @@ pub struct Notice {
     /// What changed.
     pub change: Change,
     /// Account.
-    pub account_id: i64,
+    pub account_id: AccountId,
     /// Project.
-    pub project_id: i64,
+    pub project_id: ProjectId,
     /// Issue.
-    pub issue_id: i64,
+    pub issue_id: IssueId,
     /// The SDK's event id, for `EventCreated`.
     pub event_id: Option<String>,
 }

@@ -11,6 +11,12 @@ macro_rules! id_type {
         #[serde(transparent)]
         pub struct $name(pub i64);
 
+        impl From<$name> for i64 {
+            fn from(id: $name) -> i64 {
+                id.0
+            }
+        }
+
         impl fmt::Display for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 self.0.fmt(f)
@@ -58,6 +64,10 @@ id_type!(
 id_type!(
     /// A stored event's row (the `events.id` column; the SDK's 32-hex `event_id` is a string).
     EventRowId
+);
+id_type!(
+    /// A stored attachment's row (the `attachments.id` column).
+    AttachmentId
 );
 id_type!(
     /// An alert rule.

@@ -99,7 +99,9 @@ pub fn watch(
     futures::stream::unfold(receiver, move |mut receiver| async move {
         loop {
             match receiver.recv().await {
-                Ok(notice) if notice.account_id == account => return Some((notice, receiver)),
+                Ok(notice) if notice.account_id == crate::ids::AccountId(account) => {
+                    return Some((notice, receiver));
+                }
                 Ok(_) | Err(RecvError::Lagged(_)) => continue,
                 Err(RecvError::Closed) => return None,
             }

@@ -14,6 +14,7 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use crate::db::Db;
 use crate::ids::{AccountId, ApiTokenId, SessionId, UserId};
 use crate::repo::entity::{account, membership};
+use crate::repo::{self, Tenant};
 use crate::{Error, Result};
 
 /// Roles, ordered: `Viewer < Member < Admin < Owner`.
@@ -273,8 +274,7 @@ impl AccountScope {
 
 /// The member's role in a live (not deleted) account; `NotFound` otherwise.
 async fn membership_role(db: &Db, user_id: UserId, account_id: AccountId) -> Result<Role> {
-    let row = membership::Entity::find()
-        .filter(membership::Column::AccountId.eq(account_id.0))
+    let row = repo::find::<membership::Entity>(Tenant::checking(account_id))
         .filter(membership::Column::UserId.eq(user_id.0))
         .one(db.conn())
         .await?

@@ -18,7 +18,7 @@ use serde_json::json;
 use tracing::{info, warn};
 
 use super::AlertContext;
-use crate::ids::{AccountId, AlertTargetId, EventRowId, IssueId, NotificationId, ProjectId};
+use crate::ids::{AccountId, AlertTargetId, IssueId, NotificationId, ProjectId};
 use crate::jobs::Job;
 use crate::mail::Email;
 use crate::repo::Tenant;
@@ -28,7 +28,7 @@ use crate::repo::alerts::{self as repo, AttemptEnd};
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct DeliverNotification {
     /// Row of `notifications`.
-    pub notification_id: i64,
+    pub notification_id: NotificationId,
 }
 
 impl Job for DeliverNotification {
@@ -38,7 +38,7 @@ impl Job for DeliverNotification {
     type Context = AlertContext;
 
     async fn run(&self, ctx: &AlertContext, _attempt: u32) -> anyhow::Result<()> {
-        deliver(ctx, NotificationId(self.notification_id)).await
+        deliver(ctx, self.notification_id).await
     }
 }
 
@@ -68,7 +68,7 @@ impl Job for SweepNotifications {
             ctx.queue
                 .enqueue_with(
                     &DeliverNotification {
-                        notification_id: id,
+                        notification_id: NotificationId(id),
                     },
                     crate::jobs::EnqueueOptions {
                         delay: None,
@@ -421,12 +421,12 @@ async fn top_frame(ctx: &AlertContext, account_id: AccountId, issue_id: i64) -> 
         account_id,
         "alert delivery reads the latest event's stack trace",
     );
-    let latest = crate::service::event::latest_events(&scope, &[issue_id])
+    let latest = crate::service::event::latest_events(&scope, &[IssueId(issue_id)])
         .await
         .ok()?
         .into_iter()
         .next()?;
-    let (_, payload) = crate::service::event::get_event(&scope, EventRowId(latest.id))
+    let (_, payload) = crate::service::event::get_event(&scope, latest.id)
         .await
         .ok()?;
     describe_top_frame(&payload)

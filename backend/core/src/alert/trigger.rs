@@ -27,11 +27,11 @@ use crate::repo::alerts::{self as repo, IssueTransition, NewNotification, Notifi
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Candidate {
     /// Tenant.
-    pub account_id: i64,
+    pub account_id: AccountId,
     /// Project of the issue.
-    pub project_id: i64,
+    pub project_id: ProjectId,
     /// The issue.
-    pub issue_id: i64,
+    pub issue_id: IssueId,
     /// The batch created the issue.
     pub created: bool,
     /// `regression` or `unignored` when the batch changed the issue's state.
@@ -88,12 +88,12 @@ pub(crate) async fn watched(
     if candidates.is_empty() {
         return Ok(candidates);
     }
-    let projects: BTreeSet<i64> = candidates.iter().map(|c| c.project_id).collect();
-    let with_rules: BTreeSet<(i64, i64)> =
-        repo::watched_projects_all_accounts(conn, projects.into_iter().map(ProjectId))
+    let projects: BTreeSet<ProjectId> = candidates.iter().map(|c| c.project_id).collect();
+    let with_rules: BTreeSet<(AccountId, ProjectId)> =
+        repo::watched_projects_all_accounts(conn, projects)
             .await?
             .into_iter()
-            .map(|w| (w.account_id.0, w.project_id.0))
+            .map(|w| (w.account_id, w.project_id))
             .collect();
     Ok(candidates
         .into_iter()
@@ -140,7 +140,7 @@ impl Job for EvaluateAlerts {
 struct Rule {
     account_id: AccountId,
     id: AlertRuleId,
-    project_id: i64,
+    project_id: ProjectId,
     trigger: String,
     frequency_count: i64,
     frequency_minutes: i64,
@@ -151,14 +151,14 @@ struct Rule {
 async fn evaluate(ctx: &AlertContext, candidates: &[Candidate]) -> anyhow::Result<()> {
     let conn = ctx.db.conn();
     let now = Utc::now();
-    let projects: BTreeSet<i64> = candidates.iter().map(|c| c.project_id).collect();
-    let rows = repo::enabled_rules_all_accounts(conn, projects.into_iter().map(ProjectId)).await?;
+    let projects: BTreeSet<ProjectId> = candidates.iter().map(|c| c.project_id).collect();
+    let rows = repo::enabled_rules_all_accounts(conn, projects).await?;
     let mut rules = Vec::with_capacity(rows.len());
     for row in rows {
         rules.push(Rule {
             account_id: row.account_id,
             id: row.id,
-            project_id: row.project_id.0,
+            project_id: row.project_id,
             trigger: row.trigger,
             frequency_count: row.frequency_count.unwrap_or(0).into(),
             frequency_minutes: row.frequency_minutes.unwrap_or(1).into(),
@@ -172,7 +172,7 @@ async fn evaluate(ctx: &AlertContext, candidates: &[Candidate]) -> anyhow::Resul
     let targets = rule_targets(conn, rules.iter().map(|r| r.id)).await?;
     for candidate in candidates {
         for rule in rules.iter().filter(|r| {
-            r.project_id == candidate.project_id && r.account_id.0 == candidate.account_id
+            r.project_id == candidate.project_id && r.account_id == candidate.account_id
         }) {
             if !rule.filters.matches(candidate) {
                 continue;
@@ -208,7 +208,7 @@ async fn window_for(
     now: DateTime<Utc>,
 ) -> anyhow::Result<Option<String>> {
     let tenant = tenant_of(candidate);
-    let issue = IssueId(candidate.issue_id);
+    let issue = candidate.issue_id;
     Ok(match rule.trigger.as_str() {
         "new_issue" => candidate.created.then(|| "new".to_owned()),
         "regression" if candidate.state_change.as_deref() == Some("regression") => {
@@ -238,7 +238,7 @@ async fn window_for(
 
 /// The candidate's account: the one whose DSN key accepted the events the digest stored.
 fn tenant_of(candidate: &Candidate) -> Tenant {
-    Tenant::ingested(AccountId(candidate.account_id))
+    Tenant::ingested(candidate.account_id)
 }
 
 /// Records one notification per target of a firing rule and queues the new deliveries.
@@ -252,7 +252,7 @@ async fn fire(
 ) -> anyhow::Result<()> {
     let conn = ctx.db.conn();
     let tenant = tenant_of(candidate);
-    let issue = IssueId(candidate.issue_id);
+    let issue = candidate.issue_id;
     let prefix = format!("r{}:i{}:{window}:", rule.id, candidate.issue_id);
     // The action interval: another window of this rule already notified about this issue.
     let since = now - chrono::Duration::minutes(rule.interval_minutes);
@@ -265,9 +265,9 @@ async fn fire(
             .await?;
     if sent_this_hour >= ctx.alerts.max_per_hour as usize {
         warn!(
-            account.id = candidate.account_id,
+            account.id = candidate.account_id.0,
             rule.id = rule.id.0,
-            issue.id = candidate.issue_id,
+            issue.id = candidate.issue_id.0,
             "alert dropped: account {} reached its {} notifications per hour",
             candidate.account_id,
             ctx.alerts.max_per_hour
@@ -277,7 +277,7 @@ async fn fire(
     for &target_id in targets {
         let key = format!("{prefix}t{target_id}");
         let new = NewNotification {
-            project_id: Some(ProjectId(candidate.project_id)),
+            project_id: Some(candidate.project_id),
             rule_id: Some(rule.id),
             target_id,
             issue_id: Some(issue),
@@ -286,9 +286,9 @@ async fn fire(
         };
         if let Some(id) = repo::insert_notification(conn, tenant, &new, now).await? {
             info!(
-                account.id = candidate.account_id,
+                account.id = candidate.account_id.0,
                 rule.id = rule.id.0,
-                issue.id = candidate.issue_id,
+                issue.id = candidate.issue_id.0,
                 notification.id = id.0,
                 "alert rule {} fired for issue {}",
                 rule.id,
@@ -336,7 +336,9 @@ pub(crate) async fn queue_delivery(
     let notification_id = notification.0;
     queue
         .enqueue_with(
-            &super::deliver::DeliverNotification { notification_id },
+            &super::deliver::DeliverNotification {
+                notification_id: NotificationId(notification_id),
+            },
             EnqueueOptions {
                 delay,
                 idempotency_key: Some(format!(
@@ -354,9 +356,9 @@ mod tests {
 
     fn candidate() -> Candidate {
         Candidate {
-            account_id: 1,
-            project_id: 2,
-            issue_id: 3,
+            account_id: AccountId(1),
+            project_id: ProjectId(2),
+            issue_id: IssueId(3),
             created: true,
             state_change: None,
             events: 1,

@@ -5,7 +5,7 @@
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 
-use crate::ids::UserId;
+use crate::ids::{SessionId, UserId};
 
 /// How long an access token lives; the refresh token renews it.
 pub const ACCESS_TTL_SECS: i64 = 15 * 60;
@@ -56,18 +56,18 @@ impl SessionKeys {
 
     /// The CSRF token of a session: an HMAC of its id, so it cannot be forged without the
     /// server's secret and is worthless for any other session.
-    pub fn csrf_token(&self, session: i64) -> String {
+    pub fn csrf_token(&self, session: SessionId) -> String {
         hex::encode(super::hmac::hmac_sha256(
             &self.csrf_key,
-            session.to_string().as_bytes(),
+            session.0.to_string().as_bytes(),
         ))
     }
 
     /// Signs an access token for `user` in `session`, valid for [`ACCESS_TTL_SECS`] from `now`.
-    pub fn issue(&self, user: UserId, session: i64, now: i64) -> crate::Result<String> {
+    pub fn issue(&self, user: UserId, session: SessionId, now: i64) -> crate::Result<String> {
         let claims = Claims {
             sub: user.0.to_string(),
-            sid: session,
+            sid: session.0,
             iat: now,
             exp: now + ACCESS_TTL_SECS,
         };
@@ -98,14 +98,20 @@ mod tests {
     fn tokens_verify_until_they_expire_and_only_with_our_key() {
         let keys = SessionKeys::from_secret(&[7u8; 32]);
         let now = chrono::Utc::now().timestamp();
-        let token = keys.issue(UserId(3), 9, now).expect("sign");
+        let token = keys.issue(UserId(3), SessionId(9), now).expect("sign");
         let claims = keys.verify(&token).expect("valid");
         assert_eq!((claims.user_id(), claims.sid), (Some(UserId(3)), 9));
-        assert_ne!(keys.csrf_token(9), keys.csrf_token(10));
-        assert_ne!(keys.csrf_token(9), other_keys().csrf_token(9));
+        assert_ne!(
+            keys.csrf_token(SessionId(9)),
+            keys.csrf_token(SessionId(10))
+        );
+        assert_ne!(
+            keys.csrf_token(SessionId(9)),
+            other_keys().csrf_token(SessionId(9))
+        );
 
         let expired = keys
-            .issue(UserId(3), 9, now - ACCESS_TTL_SECS - 60)
+            .issue(UserId(3), SessionId(9), now - ACCESS_TTL_SECS - 60)
             .expect("sign");
         assert_eq!(keys.verify(&expired), None);
 

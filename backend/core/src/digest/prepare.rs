@@ -576,7 +576,7 @@ pub(crate) fn record_client_report(
 /// first notice, and every `EventCreated`.
 pub(crate) fn coalesce(notices: Vec<Notice>) -> Vec<Notice> {
     let mut out: Vec<Notice> = Vec::with_capacity(notices.len());
-    let mut issue_notice: HashMap<i64, usize> = HashMap::new();
+    let mut issue_notice: HashMap<crate::ids::IssueId, usize> = HashMap::new();
     for notice in notices {
         if notice.change == Change::EventCreated {
             out.push(notice);
@@ -816,27 +816,27 @@ mod tests {
     fn notices_coalesce_to_one_per_issue_with_created_winning() {
         let notice = |change, issue_id, event_id: Option<&str>| Notice {
             change,
-            account_id: 1,
-            project_id: 10,
+            account_id: crate::ids::AccountId(1),
+            project_id: crate::ids::ProjectId(10),
             issue_id,
             event_id: event_id.map(str::to_owned),
         };
         let coalesced = coalesce(vec![
-            notice(Change::IssueUpdated, 7, None),
-            notice(Change::EventCreated, 7, Some("a")),
-            notice(Change::IssueUpdated, 8, None),
-            notice(Change::EventCreated, 8, Some("b")),
-            notice(Change::IssueCreated, 7, None),
-            notice(Change::EventCreated, 7, Some("c")),
+            notice(Change::IssueUpdated, crate::ids::IssueId(7), None),
+            notice(Change::EventCreated, crate::ids::IssueId(7), Some("a")),
+            notice(Change::IssueUpdated, crate::ids::IssueId(8), None),
+            notice(Change::EventCreated, crate::ids::IssueId(8), Some("b")),
+            notice(Change::IssueCreated, crate::ids::IssueId(7), None),
+            notice(Change::EventCreated, crate::ids::IssueId(7), Some("c")),
         ]);
         assert_eq!(
             coalesced,
             [
-                notice(Change::IssueCreated, 7, None),
-                notice(Change::EventCreated, 7, Some("a")),
-                notice(Change::IssueUpdated, 8, None),
-                notice(Change::EventCreated, 8, Some("b")),
-                notice(Change::EventCreated, 7, Some("c")),
+                notice(Change::IssueCreated, crate::ids::IssueId(7), None),
+                notice(Change::EventCreated, crate::ids::IssueId(7), Some("a")),
+                notice(Change::IssueUpdated, crate::ids::IssueId(8), None),
+                notice(Change::EventCreated, crate::ids::IssueId(8), Some("b")),
+                notice(Change::EventCreated, crate::ids::IssueId(7), Some("c")),
             ]
         );
     }

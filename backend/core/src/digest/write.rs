@@ -93,9 +93,9 @@ pub(crate) async fn write_batch(
         let created = resolved[&(event.project_id, event.hash.clone())].created;
         let notice = |change, event_id| Notice {
             change,
-            account_id: event.account_id,
-            project_id: event.project_id,
-            issue_id,
+            account_id: AccountId(event.account_id),
+            project_id: ProjectId(event.project_id),
+            issue_id: IssueId(issue_id),
             event_id,
         };
         notices.push(notice(
@@ -130,9 +130,9 @@ fn alert_candidates(
             by_issue
                 .entry(issue_id)
                 .or_insert_with(|| crate::alert::trigger::Candidate {
-                    account_id: event.account_id,
-                    project_id: event.project_id,
-                    issue_id,
+                    account_id: AccountId(event.account_id),
+                    project_id: ProjectId(event.project_id),
+                    issue_id: IssueId(issue_id),
                     created,
                     state_change: state_changes.get(&issue_id).map(|s| (*s).to_owned()),
                     events: 0,

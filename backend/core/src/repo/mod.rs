@@ -37,6 +37,8 @@ use sea_orm::sea_query::{
     DeleteStatement, Expr, ExprTrait, Iden, IntoIden, Query, SelectStatement, UpdateStatement,
 };
 
+use sea_orm::{ColumnTrait, DeleteMany, EntityTrait, QueryFilter, Select, UpdateMany};
+
 use crate::ids::{AccountId, ProjectId};
 use crate::scope::AccountScope;
 
@@ -57,6 +59,12 @@ impl Tenant {
     /// spooling, and the spool row carries it to the digest (which works on many accounts in
     /// one batch, each row with its own).
     pub(crate) fn ingested(account: AccountId) -> Self {
+        Self(account)
+    }
+
+    /// The account a caller names before its membership is checked: only the lookups that
+    /// decide whether an [`AccountScope`] may be built (membership, token owner) start here.
+    pub(crate) fn checking(account: AccountId) -> Self {
         Self(account)
     }
 
@@ -140,6 +148,52 @@ pub(crate) fn delete<T: TenantTable>(tenant: impl Into<Tenant>) -> DeleteStateme
         .from_table(T::TABLE)
         .and_where(Expr::col(T::ACCOUNT_ID).eq(tenant.0.0))
         .to_owned()
+}
+
+/// A sea-orm entity of a tenant table: the same starting points for code that reads and
+/// writes through entities (svix's `secure_find`).
+pub(crate) trait TenantEntity: EntityTrait {
+    /// Its `account_id` column.
+    const ACCOUNT_ID: Self::Column;
+}
+
+/// `Entity::find()` narrowed to the tenant's rows.
+pub(crate) fn find<E: TenantEntity>(tenant: impl Into<Tenant>) -> Select<E> {
+    E::find().filter(E::ACCOUNT_ID.eq(tenant.into().0.0))
+}
+
+/// `Entity::update_many()` narrowed to the tenant's rows.
+pub(crate) fn update_many<E: TenantEntity>(tenant: impl Into<Tenant>) -> UpdateMany<E> {
+    E::update_many().filter(E::ACCOUNT_ID.eq(tenant.into().0.0))
+}
+
+/// `Entity::delete_many()` narrowed to the tenant's rows.
+pub(crate) fn delete_many<E: TenantEntity>(tenant: impl Into<Tenant>) -> DeleteMany<E> {
+    E::delete_many().filter(E::ACCOUNT_ID.eq(tenant.into().0.0))
+}
+
+impl TenantEntity for entity::membership::Entity {
+    const ACCOUNT_ID: Self::Column = entity::membership::Column::AccountId;
+}
+
+impl TenantEntity for entity::invite::Entity {
+    const ACCOUNT_ID: Self::Column = entity::invite::Column::AccountId;
+}
+
+impl TenantEntity for entity::project_key::Entity {
+    const ACCOUNT_ID: Self::Column = entity::project_key::Column::AccountId;
+}
+
+impl TenantEntity for entity::api_token::Entity {
+    const ACCOUNT_ID: Self::Column = entity::api_token::Column::AccountId;
+}
+
+impl TenantEntity for entity::project::Entity {
+    const ACCOUNT_ID: Self::Column = entity::project::Column::AccountId;
+}
+
+impl TenantEntity for entity::issue::Entity {
+    const ACCOUNT_ID: Self::Column = entity::issue::Column::AccountId;
 }
 
 #[cfg(test)]

@@ -14,6 +14,7 @@ use serde_json::json;
 use crate::ids::{AccountId, UserId};
 use crate::jobs::JobQueue;
 use crate::repo::entity::{account, membership, project_key};
+use crate::repo::{self, Tenant};
 use crate::scope::{AccountScope, Principal, Role};
 use crate::service::audit;
 use crate::service::auth::Auth;
@@ -149,12 +150,13 @@ pub async fn create_account_for(auth: &Auth, principal: &Principal, name: &str) 
 /// sees only its own account.
 pub async fn list_accounts(auth: &Auth, principal: &Principal) -> Result<Vec<(Account, Role)>> {
     let db = auth.db();
-    let mut query = membership::Entity::find()
-        .filter(membership::Column::UserId.eq(principal.user_id().0))
-        .order_by_asc(membership::Column::Id);
-    if let Some((_, account, _)) = principal.api_token() {
-        query = query.filter(membership::Column::AccountId.eq(account.0));
+    // A token acts in its own account only; a session sees every account of its user.
+    let query = match principal.api_token() {
+        Some((_, account, _)) => repo::find::<membership::Entity>(Tenant::checking(account)),
+        None => membership::Entity::find(),
     }
+    .filter(membership::Column::UserId.eq(principal.user_id().0))
+    .order_by_asc(membership::Column::Id);
     let memberships = query.all(db.conn()).await?;
     let ids: Vec<i64> = memberships.iter().map(|m| m.account_id).collect();
     let accounts = account::Entity::find()
@@ -235,9 +237,8 @@ pub async fn delete_account(scope: &AccountScope, queue: &JobQueue, confirm: &st
         .filter(account::Column::Id.eq(row.id))
         .exec(&txn)
         .await?;
-    project_key::Entity::update_many()
+    repo::update_many::<project_key::Entity>(scope)
         .col_expr(project_key::Column::IsActive, Expr::value(false))
-        .filter(project_key::Column::AccountId.eq(row.id))
         .exec(&txn)
         .await?;
     audit::record(

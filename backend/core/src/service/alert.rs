@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::ConnectionTrait;
 
 use crate::alert::trigger::{Filters, queue_delivery};
-use crate::ids::{AlertRuleId, AlertTargetId, NotificationId, ProjectId};
+use crate::ids::{AlertRuleId, AlertTargetId, IssueId, NotificationId, ProjectId};
 use crate::jobs::JobQueue;
 use crate::repo::alerts::{
     self as repo, DeliveryRecord, NewNotification, NewTarget, NotificationStatus, RuleFields,
@@ -93,7 +93,7 @@ pub struct Delivery {
     /// Where it goes.
     pub target_id: AlertTargetId,
     /// About which issue.
-    pub issue_id: Option<i64>,
+    pub issue_id: Option<IssueId>,
     /// The trigger (`test` for test notifications).
     pub trigger: String,
     /// `pending`, `sending`, `sent` or `dead` (a dead letter).
@@ -478,7 +478,7 @@ fn to_delivery(row: DeliveryRecord) -> Delivery {
         id: NotificationId(row.id),
         rule_id: row.rule_id.map(AlertRuleId),
         target_id: AlertTargetId(row.target_id),
-        issue_id: row.issue_id,
+        issue_id: row.issue_id.map(IssueId),
         trigger: row.trigger_kind,
         status: row.status,
         attempts: row.attempts,

@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::ConnectionTrait;
 
 use crate::Result;
+use crate::ids::UserId;
 use crate::repo;
 use crate::scope::{AccountScope, Actor, Role};
 use crate::service::Page;
@@ -18,7 +19,7 @@ pub struct AuditEntry {
     /// `user:<id>`, `token:<id>:user:<id>` or `system:<reason>`.
     pub actor: String,
     /// The acting user, if a person acted.
-    pub actor_user_id: Option<i64>,
+    pub actor_user_id: Option<UserId>,
     /// What happened (`member.invite`, `key.rotate`, …).
     pub action: String,
     /// What it happened to (`project:12`, `user:ada@example.com`, …).
@@ -71,7 +72,7 @@ pub async fn list(scope: &AccountScope, page: Page) -> Result<(Vec<AuditEntry>, 
             .map(|r| AuditEntry {
                 id: r.id,
                 actor: r.actor,
-                actor_user_id: r.actor_user_id,
+                actor_user_id: r.actor_user_id.map(UserId),
                 action: r.action,
                 target: r.target,
                 details: serde_json::from_str(&r.details).unwrap_or(serde_json::Value::Null),

@@ -32,6 +32,7 @@ use crate::password::{hash_password, verify_password};
 use crate::repo::entity::{
     account, api_token, email_token, invite, membership, server_setting, session, user,
 };
+use crate::repo::{self, Tenant};
 use crate::scope::{AccountScope, Principal, TokenScope, Via};
 use crate::secret::SecretString;
 use crate::service::locate::{self, Owned};
@@ -629,11 +630,11 @@ impl Auth {
         now: DateTime<Utc>,
     ) -> Result<SessionTokens> {
         Ok(SessionTokens {
-            access: self.keys.issue(user, session, now.timestamp())?,
+            access: self.keys.issue(user, SessionId(session), now.timestamp())?,
             access_ttl_secs: ACCESS_TTL_SECS,
             refresh,
             refresh_ttl_secs: REFRESH_TTL_DAYS * 86_400,
-            csrf: self.keys.csrf_token(session),
+            csrf: self.keys.csrf_token(SessionId(session)),
         })
     }
 
@@ -641,7 +642,7 @@ impl Auth {
     pub fn csrf_matches(&self, principal: &Principal, presented: &str) -> bool {
         match principal.session_id() {
             Some(session) => crate::auth::hmac::constant_time_eq(
-                self.keys.csrf_token(session.0).as_bytes(),
+                self.keys.csrf_token(session).as_bytes(),
                 presented.trim().as_bytes(),
             ),
             None => true,
@@ -836,8 +837,7 @@ impl Auth {
             .await?
             .ok_or(invalid)?;
         // The creator must still be a member of a live account, else the token is dead.
-        let member = membership::Entity::find()
-            .filter(membership::Column::AccountId.eq(row.account_id))
+        let member = repo::find::<membership::Entity>(Tenant::checking(AccountId(row.account_id)))
             .filter(membership::Column::UserId.eq(row.user_id))
             .one(self.db.conn())
             .await?

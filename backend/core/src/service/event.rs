@@ -16,13 +16,13 @@ use crate::{Error, Result};
 #[derive(Clone, Debug)]
 pub struct EventSummary {
     /// Row id (the cursor).
-    pub id: i64,
+    pub id: EventRowId,
     /// The SDK's event id (32 hex).
     pub event_id: String,
     /// Its project.
-    pub project_id: i64,
+    pub project_id: ProjectId,
     /// Its issue.
-    pub issue_id: i64,
+    pub issue_id: IssueId,
     /// When it happened (normalized).
     pub timestamp: DateTime<Utc>,
     /// When it arrived.
@@ -44,10 +44,10 @@ pub struct EventSummary {
 impl From<EventRow> for EventSummary {
     fn from(row: EventRow) -> Self {
         Self {
-            id: row.id,
+            id: EventRowId(row.id),
             event_id: row.event_id,
-            project_id: row.project_id,
-            issue_id: row.issue_id,
+            project_id: ProjectId(row.project_id),
+            issue_id: IssueId(row.issue_id),
             timestamp: row.timestamp,
             received_at: row.received_at,
             level: row.level,
@@ -80,13 +80,15 @@ pub async fn list_events(
 
 /// The newest event of each of `issue_ids` (issues of other accounts are simply absent): one
 /// query for a whole page of issues.
-pub async fn latest_events(scope: &AccountScope, issue_ids: &[i64]) -> Result<Vec<EventSummary>> {
+pub async fn latest_events(
+    scope: &AccountScope,
+    issue_ids: &[IssueId],
+) -> Result<Vec<EventSummary>> {
     scope.require(Role::Viewer)?;
     if issue_ids.is_empty() {
         return Ok(Vec::new());
     }
-    let issues: Vec<IssueId> = issue_ids.iter().copied().map(IssueId).collect();
-    Ok(summaries(events::latest_of_issues(scope, &issues).await?))
+    Ok(summaries(events::latest_of_issues(scope, issue_ids).await?))
 }
 
 /// The oldest event still stored of an issue (`None` when every event was evicted or the issue
@@ -116,7 +118,7 @@ pub async fn neighbour_event_id(
 ) -> Result<Option<String>> {
     scope.require(Role::Viewer)?;
     let newer = step == Step::Newer;
-    events::neighbour(scope, IssueId(event.issue_id), EventRowId(event.id), newer).await
+    events::neighbour(scope, event.issue_id, event.id, newer).await
 }
 
 /// One event with its payload, by row id.

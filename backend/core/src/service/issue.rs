@@ -11,34 +11,36 @@ use sea_orm::ConnectionTrait;
 use serde::Serialize;
 use serde_json::json;
 
-use crate::ids::{AccountId, IssueId, ProjectId};
+use crate::ids::{AccountId, IssueId, ProjectId, UserId};
 use crate::notify::{Change, Notice};
 use crate::repo::entity::issue;
 use crate::repo::{Tenant, events, issues, stats};
 use crate::scope::{AccountScope, Actor, Role};
 use crate::service::issue_state as state;
-pub use crate::service::issue_state::{IgnoreCondition, StatusChange};
+pub use crate::service::issue_state::{
+    IgnoreCondition, IssueStatus, ResolutionKind, StatusChange, Substatus,
+};
 use crate::{Error, Result};
 
 /// An issue as shown to members.
 #[derive(Clone, Debug, Serialize)]
 pub struct Issue {
     /// Id.
-    pub id: i64,
+    pub id: IssueId,
     /// Project.
-    pub project_id: i64,
+    pub project_id: ProjectId,
     /// Title (`Type: value` or the message).
     pub title: String,
     /// Where it happens.
     pub culprit: Option<String>,
     /// Level of the latest event.
     pub level: String,
-    /// `unresolved`, `resolved` or `ignored`.
-    pub status: String,
-    /// Why it is unresolved (`regressed`, `escalating`), if it says.
-    pub substatus: Option<String>,
-    /// How it was resolved: `now`, `in_release`, `in_next_release`.
-    pub resolution_kind: Option<String>,
+    /// Unresolved, resolved or ignored.
+    pub status: IssueStatus,
+    /// Why it is unresolved (regressed, escalating, …), if it says.
+    pub substatus: Option<Substatus>,
+    /// How it was resolved (now, in a release, in the next release).
+    pub resolution_kind: Option<ResolutionKind>,
     /// The release of the resolution.
     pub resolution_release: Option<String>,
     /// Events counted.
@@ -58,7 +60,7 @@ pub struct Issue {
     /// Why its events are one issue.
     pub grouping_components: serde_json::Value,
     /// The member it is assigned to.
-    pub assignee_user_id: Option<i64>,
+    pub assignee_user_id: Option<UserId>,
     /// While ignored until a time: that time.
     pub ignore_until: Option<DateTime<Utc>>,
     /// While ignored until more events: the event count (`times_seen`) that wakes it up.
@@ -67,17 +69,34 @@ pub struct Issue {
     pub ignore_until_users_seen: Option<i64>,
 }
 
-impl From<issue::Model> for Issue {
-    fn from(m: issue::Model) -> Self {
-        Self {
-            id: m.id,
-            project_id: m.project_id,
+impl TryFrom<issue::Model> for Issue {
+    type Error = Error;
+
+    /// A stored state string no enum names is an internal error (only the enums write them).
+    fn try_from(m: issue::Model) -> Result<Self> {
+        let unknown = |column: &str, raw: &str| -> Error {
+            anyhow::anyhow!("issue {}: unknown {column} {raw:?} in the database", m.id).into()
+        };
+        let status = IssueStatus::parse(&m.status).ok_or_else(|| unknown("status", &m.status))?;
+        let substatus = match m.substatus.as_deref() {
+            None => None,
+            Some(raw) => Some(Substatus::parse(raw).ok_or_else(|| unknown("substatus", raw))?),
+        };
+        let resolution_kind = match m.resolution_kind.as_deref() {
+            None => None,
+            Some(raw) => {
+                Some(ResolutionKind::parse(raw).ok_or_else(|| unknown("resolution_kind", raw))?)
+            }
+        };
+        Ok(Self {
+            id: IssueId(m.id),
+            project_id: ProjectId(m.project_id),
             title: m.title,
             culprit: m.culprit,
             level: m.level,
-            status: m.status,
-            substatus: m.substatus,
-            resolution_kind: m.resolution_kind,
+            status,
+            substatus,
+            resolution_kind,
             resolution_release: m.resolution_release,
             times_seen: m.times_seen,
             users_seen: m.users_seen,
@@ -88,11 +107,11 @@ impl From<issue::Model> for Issue {
             grouping_version: m.grouping_version,
             grouping_components: serde_json::from_str(&m.grouping_components)
                 .unwrap_or(serde_json::Value::Null),
-            assignee_user_id: m.assignee_user_id,
+            assignee_user_id: m.assignee_user_id.map(UserId),
             ignore_until: m.ignore_until,
             ignore_until_times_seen: m.ignore_until_times_seen,
             ignore_until_users_seen: m.ignore_until_users_seen,
-        }
+        })
     }
 }
 
@@ -126,17 +145,17 @@ pub(crate) async fn load(scope: &AccountScope, issue: IssueId) -> Result<issue::
 /// One issue of the scope's account; `NotFound` for other accounts' issues.
 pub async fn get_issue(scope: &AccountScope, issue_id: IssueId) -> Result<Issue> {
     scope.require(Role::Viewer)?;
-    Ok(load(scope, issue_id).await?.into())
+    load(scope, issue_id).await?.try_into()
 }
 
 /// The issues of a project, most recently seen first.
 pub async fn list_issues(scope: &AccountScope, project_id: ProjectId) -> Result<Vec<Issue>> {
     scope.require(Role::Viewer)?;
-    Ok(issues::list_by_project(scope, project_id)
+    issues::list_by_project(scope, project_id)
         .await?
         .into_iter()
-        .map(Issue::from)
-        .collect())
+        .map(Issue::try_from)
+        .collect()
 }
 
 /// The issue's activity, oldest first.
@@ -180,7 +199,7 @@ pub async fn change_status(
     let updated = write_transition(scope, &txn, &current, transition).await?;
     txn.commit().await?;
     notify_changed(scope, &updated, Change::IssueUpdated).await;
-    Ok(updated.into())
+    updated.try_into()
 }
 
 /// [`change_status`] inside the caller's transaction (the role check, the read and the write
@@ -223,9 +242,9 @@ pub(crate) async fn notify_changed(scope: &AccountScope, issue: &issue::Model, c
         scope.db(),
         &[Notice {
             change,
-            account_id: issue.account_id,
-            project_id: issue.project_id,
-            issue_id: issue.id,
+            account_id: AccountId(issue.account_id),
+            project_id: ProjectId(issue.project_id),
+            issue_id: IssueId(issue.id),
             event_id: None,
         }],
     )
@@ -349,7 +368,7 @@ pub async fn merge_issues(
     .await?;
     txn.commit().await?;
     notify_changed(scope, &updated, Change::IssueUpdated).await;
-    Ok(updated.into())
+    updated.try_into()
 }
 
 /// The fingerprints (hashes) grouped into an issue, oldest first.
@@ -560,7 +579,7 @@ pub async fn unmerge_fingerprint(
     txn.commit().await?;
     notify_changed(scope, &created, Change::IssueCreated).await;
     notify_changed(scope, &original, Change::IssueUpdated).await;
-    Ok(created.into())
+    created.try_into()
 }
 
 /// Top values of one tag key on an issue (or across a project's issues).

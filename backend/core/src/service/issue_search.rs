@@ -125,8 +125,8 @@ pub async fn search_issues(
         issues: rows
             .into_iter()
             .take(limit as usize)
-            .map(Issue::from)
-            .collect(),
+            .map(Issue::try_from)
+            .collect::<Result<_>>()?,
         has_next,
         total,
     })

@@ -8,13 +8,15 @@
 //! round-trip the strings stored in `issues`.
 
 use chrono::{DateTime, Utc};
+use serde::Serialize;
 use serde_json::json;
 
 use crate::repo::entity::issue;
 use crate::{Error, Result};
 
 /// `issues.status`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum IssueStatus {
     /// Open.
     Unresolved,
@@ -44,7 +46,8 @@ impl IssueStatus {
 }
 
 /// `issues.substatus`: why an unresolved issue is unresolved.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Substatus {
     /// Seen for the first time.
     New,
@@ -77,7 +80,8 @@ impl Substatus {
 }
 
 /// `issues.resolution_kind`: how a resolved issue was resolved.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum ResolutionKind {
     /// Any later event is a regression.
     Now,

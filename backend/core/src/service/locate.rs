@@ -4,7 +4,10 @@
 //! checks membership, so another tenant's id and a missing one both end as `NotFound`.
 
 use crate::db::Db;
-use crate::ids::{AccountId, ProjectId};
+use crate::ids::{
+    AccountId, AlertRuleId, AlertTargetId, ApiTokenId, AttachmentId, EventRowId, InviteId, IssueId,
+    MembershipId, NotificationId, ProjectId, ProjectKeyId,
+};
 use crate::repo::alerts::{AlertRules, AlertTargets, Notifications};
 use crate::repo::events::{Attachments, Events};
 use crate::repo::issues::Issues;
@@ -18,44 +21,44 @@ use crate::{Error, Result};
 #[derive(Clone, Copy, Debug)]
 pub enum Owned {
     /// `projects.id` (live projects only).
-    Project(i64),
+    Project(ProjectId),
     /// `project_keys.id`.
-    ProjectKey(i64),
+    ProjectKey(ProjectKeyId),
     /// `memberships.id`.
-    Membership(i64),
+    Membership(MembershipId),
     /// `invites.id`.
-    Invite(i64),
+    Invite(InviteId),
     /// `api_tokens.id`.
-    ApiToken(i64),
+    ApiToken(ApiTokenId),
     /// `issues.id`.
-    Issue(i64),
+    Issue(IssueId),
     /// `events.id`.
-    Event(i64),
+    Event(EventRowId),
     /// `attachments.id`.
-    Attachment(i64),
+    Attachment(AttachmentId),
     /// `alert_rules.id`.
-    AlertRule(i64),
+    AlertRule(AlertRuleId),
     /// `alert_targets.id`.
-    AlertTarget(i64),
+    AlertTarget(AlertTargetId),
     /// `notifications.id`.
-    Notification(i64),
+    Notification(NotificationId),
 }
 
 /// The account owning the row; `NotFound` when there is none.
 pub(crate) async fn account_of(db: &Db, row: Owned) -> Result<AccountId> {
     let conn = db.conn();
     let found = match row {
-        Owned::Project(id) => projects::owner_of_live_unscoped(conn, ProjectId(id)).await?,
-        Owned::ProjectKey(id) => projects::owner_unscoped::<ProjectKeys>(conn, id).await?,
-        Owned::Membership(id) => projects::owner_unscoped::<Memberships>(conn, id).await?,
-        Owned::Invite(id) => projects::owner_unscoped::<Invites>(conn, id).await?,
-        Owned::ApiToken(id) => projects::owner_unscoped::<ApiTokens>(conn, id).await?,
-        Owned::Issue(id) => projects::owner_unscoped::<Issues>(conn, id).await?,
-        Owned::Event(id) => projects::owner_unscoped::<Events>(conn, id).await?,
-        Owned::Attachment(id) => projects::owner_unscoped::<Attachments>(conn, id).await?,
-        Owned::AlertRule(id) => projects::owner_unscoped::<AlertRules>(conn, id).await?,
-        Owned::AlertTarget(id) => projects::owner_unscoped::<AlertTargets>(conn, id).await?,
-        Owned::Notification(id) => projects::owner_unscoped::<Notifications>(conn, id).await?,
+        Owned::Project(id) => projects::owner_of_live_unscoped(conn, id).await?,
+        Owned::ProjectKey(id) => projects::owner_unscoped::<ProjectKeys>(conn, id.0).await?,
+        Owned::Membership(id) => projects::owner_unscoped::<Memberships>(conn, id.0).await?,
+        Owned::Invite(id) => projects::owner_unscoped::<Invites>(conn, id.0).await?,
+        Owned::ApiToken(id) => projects::owner_unscoped::<ApiTokens>(conn, id.0).await?,
+        Owned::Issue(id) => projects::owner_unscoped::<Issues>(conn, id.0).await?,
+        Owned::Event(id) => projects::owner_unscoped::<Events>(conn, id.0).await?,
+        Owned::Attachment(id) => projects::owner_unscoped::<Attachments>(conn, id.0).await?,
+        Owned::AlertRule(id) => projects::owner_unscoped::<AlertRules>(conn, id.0).await?,
+        Owned::AlertTarget(id) => projects::owner_unscoped::<AlertTargets>(conn, id.0).await?,
+        Owned::Notification(id) => projects::owner_unscoped::<Notifications>(conn, id.0).await?,
     };
     found.ok_or(Error::NotFound)
 }

@@ -17,6 +17,7 @@ use crate::auth::token::{self, TokenKind};
 use crate::db::Db;
 use crate::ids::{AccountId, InviteId, MembershipId, UserId};
 use crate::repo::entity::{account, invite, membership, user};
+use crate::repo::{self, Tenant};
 use crate::scope::{AccountScope, Actor, Principal, Role};
 use crate::service::auth::{Auth, Client, live_invite};
 use crate::service::user::normalize_email;
@@ -85,8 +86,7 @@ fn to_invite(row: invite::Model) -> Result<Invite> {
 /// The account's members, oldest first.
 pub async fn list_members(scope: &AccountScope, page: Page) -> Result<(Vec<Member>, bool)> {
     scope.require(Role::Viewer)?;
-    let mut query = membership::Entity::find()
-        .filter(membership::Column::AccountId.eq(scope.account_id().0))
+    let mut query = repo::find::<membership::Entity>(scope)
         .order_by_asc(membership::Column::Id)
         .limit(page.limit() + 1);
     if let Some(after) = page.after {
@@ -122,11 +122,10 @@ pub async fn list_members(scope: &AccountScope, page: Page) -> Result<(Vec<Membe
 /// GraphQL loader batches through this; other users are simply absent).
 pub async fn member_emails(
     scope: &AccountScope,
-    user_ids: &[i64],
-) -> Result<std::collections::HashMap<i64, String>> {
-    let members: Vec<i64> = membership::Entity::find()
-        .filter(membership::Column::AccountId.eq(scope.account_id().0))
-        .filter(membership::Column::UserId.is_in(user_ids.to_vec()))
+    user_ids: &[UserId],
+) -> Result<std::collections::HashMap<UserId, String>> {
+    let members: Vec<i64> = repo::find::<membership::Entity>(scope)
+        .filter(membership::Column::UserId.is_in(user_ids.iter().map(|u| u.0)))
         .all(scope.db().conn())
         .await?
         .into_iter()
@@ -137,21 +136,20 @@ pub async fn member_emails(
         .all(scope.db().conn())
         .await?
         .into_iter()
-        .map(|u| (u.id, u.email))
+        .map(|u| (UserId(u.id), u.email))
         .collect())
 }
 
 async fn load_membership(scope: &AccountScope, id: MembershipId) -> Result<membership::Model> {
-    membership::Entity::find_by_id(id.0)
-        .filter(membership::Column::AccountId.eq(scope.account_id().0))
+    repo::find::<membership::Entity>(scope)
+        .filter(membership::Column::Id.eq(id.0))
         .one(scope.db().conn())
         .await?
         .ok_or(Error::NotFound)
 }
 
-async fn owner_count<C: ConnectionTrait>(conn: &C, account: AccountId) -> Result<u64> {
-    Ok(membership::Entity::find()
-        .filter(membership::Column::AccountId.eq(account.0))
+async fn owner_count<C: ConnectionTrait>(conn: &C, tenant: Tenant) -> Result<u64> {
+    Ok(repo::find::<membership::Entity>(tenant)
         .filter(membership::Column::Role.eq(Role::Owner.as_str()))
         .count(conn)
         .await?)
@@ -178,10 +176,7 @@ pub async fn change_role(scope: &AccountScope, id: MembershipId, role: Role) -> 
     // behind our lock while we would wait for one of them.
     let email = email_of(scope.db(), row.user_id).await?;
     let txn = scope.db().begin_write().await?;
-    if old == Role::Owner
-        && role != Role::Owner
-        && owner_count(&txn, scope.account_id()).await? <= 1
-    {
+    if old == Role::Owner && role != Role::Owner && owner_count(&txn, scope.into()).await? <= 1 {
         return Err(Error::validation(
             "role",
             "the last owner cannot be demoted; make someone else owner first",
@@ -223,8 +218,7 @@ pub async fn leave(scope: &AccountScope) -> Result<()> {
         Actor::User(user) => *user,
         _ => return Err(Error::Forbidden),
     };
-    let row = membership::Entity::find()
-        .filter(membership::Column::AccountId.eq(scope.account_id().0))
+    let row = repo::find::<membership::Entity>(scope)
         .filter(membership::Column::UserId.eq(user.0))
         .one(scope.db().conn())
         .await?
@@ -239,13 +233,16 @@ async fn remove(scope: &AccountScope, row: membership::Model, action: &str) -> R
     }
     let email = email_of(scope.db(), row.user_id).await?;
     let txn = scope.db().begin_write().await?;
-    if role == Role::Owner && owner_count(&txn, scope.account_id()).await? <= 1 {
+    if role == Role::Owner && owner_count(&txn, scope.into()).await? <= 1 {
         return Err(Error::validation(
             "membership",
             "the last owner cannot leave or be removed; make someone else owner first, or delete the account",
         ));
     }
-    membership::Entity::delete_by_id(row.id).exec(&txn).await?;
+    repo::delete_many::<membership::Entity>(scope)
+        .filter(membership::Column::Id.eq(row.id))
+        .exec(&txn)
+        .await?;
     audit::record(
         &txn,
         scope,
@@ -272,8 +269,7 @@ pub async fn invite(scope: &AccountScope, auth: &Auth, email: &str, role: Role) 
         .one(db.conn())
         .await?;
     let already = match existing_user {
-        Some(u) => membership::Entity::find()
-            .filter(membership::Column::AccountId.eq(scope.account_id().0))
+        Some(u) => repo::find::<membership::Entity>(scope)
             .filter(membership::Column::UserId.eq(u.id))
             .one(db.conn())
             .await?
@@ -291,28 +287,20 @@ pub async fn invite(scope: &AccountScope, auth: &Auth, email: &str, role: Role) 
         .await?
         .ok_or(Error::NotFound)?;
     // Members plus open invites (to other addresses: this one's earlier invite is replaced).
-    let open_invites = invite::Entity::find()
-        .filter(invite::Column::AccountId.eq(scope.account_id().0))
+    let open_invites = repo::find::<invite::Entity>(scope)
         .filter(invite::Column::Email.ne(&email))
         .filter(invite::Column::AcceptedAt.is_null())
         .filter(invite::Column::RevokedAt.is_null())
         .filter(invite::Column::ExpiresAt.gt(Utc::now()))
         .count(db.conn())
         .await?;
-    let limit = member_limit(db, auth.default_plan(), scope.account_id().0).await?;
-    ensure_member_room(
-        db.conn(),
-        scope.account_id().0,
-        limit.as_ref(),
-        open_invites,
-    )
-    .await?;
+    let limit = member_limit(db, auth.default_plan(), scope.account_id()).await?;
+    ensure_member_room(db.conn(), scope.into(), limit.as_ref(), open_invites).await?;
     let (plain, hash) = token::generate(TokenKind::Invite);
     let now = Utc::now();
     let txn = db.begin_write().await?;
-    invite::Entity::update_many()
+    repo::update_many::<invite::Entity>(scope)
         .col_expr(invite::Column::RevokedAt, Expr::value(now))
-        .filter(invite::Column::AccountId.eq(scope.account_id().0))
         .filter(invite::Column::Email.eq(&email))
         .filter(invite::Column::AcceptedAt.is_null())
         .filter(invite::Column::RevokedAt.is_null())
@@ -359,8 +347,7 @@ pub async fn invite(scope: &AccountScope, auth: &Auth, email: &str, role: Role) 
 /// The account's invites, newest first. Requires `Admin`.
 pub async fn list_invites(scope: &AccountScope, page: Page) -> Result<(Vec<Invite>, bool)> {
     scope.require(Role::Admin)?;
-    let mut query = invite::Entity::find()
-        .filter(invite::Column::AccountId.eq(scope.account_id().0))
+    let mut query = repo::find::<invite::Entity>(scope)
         .order_by_desc(invite::Column::Id)
         .limit(page.limit() + 1);
     if let Some(after) = page.after {
@@ -377,8 +364,8 @@ pub async fn list_invites(scope: &AccountScope, page: Page) -> Result<(Vec<Invit
 /// Revokes a pending invite. Requires `Admin`.
 pub async fn revoke_invite(scope: &AccountScope, id: InviteId) -> Result<Invite> {
     scope.require(Role::Admin)?;
-    let row = invite::Entity::find_by_id(id.0)
-        .filter(invite::Column::AccountId.eq(scope.account_id().0))
+    let row = repo::find::<invite::Entity>(scope)
+        .filter(invite::Column::Id.eq(id.0))
         .one(scope.db().conn())
         .await?
         .ok_or(Error::NotFound)?;
@@ -442,10 +429,12 @@ pub(crate) async fn accept_invite_row(
 ) -> Result<()> {
     // Read before the write transaction: on SQLite a read on another pooled connection while
     // this one holds the write lock can starve the pool.
-    let limit = member_limit(db, default_plan, invite.account_id).await?;
+    let account = AccountId(invite.account_id);
+    let scope = AccountScope::system(db, account, "invite accepted");
+    let limit = member_limit(db, default_plan, account).await?;
     let txn = db.begin_write().await?;
     let now = Utc::now();
-    let claimed = invite::Entity::update_many()
+    let claimed = repo::update_many::<invite::Entity>(&scope)
         .col_expr(invite::Column::AcceptedAt, Expr::value(now))
         .filter(invite::Column::Id.eq(invite.id))
         .filter(invite::Column::AcceptedAt.is_null())
@@ -458,13 +447,12 @@ pub(crate) async fn accept_invite_row(
             "this invite is invalid, already used, revoked or expired",
         ));
     }
-    let existing = membership::Entity::find()
-        .filter(membership::Column::AccountId.eq(invite.account_id))
+    let existing = repo::find::<membership::Entity>(&scope)
         .filter(membership::Column::UserId.eq(user.0))
         .one(&txn)
         .await?;
     if existing.is_none() {
-        ensure_member_room(&txn, invite.account_id, limit.as_ref(), 0).await?;
+        ensure_member_room(&txn, (&scope).into(), limit.as_ref(), 0).await?;
         membership::ActiveModel {
             account_id: Set(invite.account_id),
             user_id: Set(user.0),
@@ -475,7 +463,6 @@ pub(crate) async fn accept_invite_row(
         .insert(&txn)
         .await?;
     }
-    let scope = AccountScope::system(db, AccountId(invite.account_id), "invite accepted");
     audit::record(
         &txn,
         &scope,
@@ -492,20 +479,15 @@ pub(crate) async fn accept_invite_row(
 async fn member_limit(
     db: &Db,
     default_plan: &str,
-    account_id: i64,
+    account: AccountId,
 ) -> Result<Option<(u64, String)>> {
     let plans = crate::billing::plan::load_plans(db)
         .await
         .map_err(Error::Internal)?;
-    let current = crate::billing::quota::account_plan(
-        db,
-        &plans,
-        default_plan,
-        AccountId(account_id),
-        Utc::now(),
-    )
-    .await
-    .map_err(Error::Internal)?;
+    let current =
+        crate::billing::quota::account_plan(db, &plans, default_plan, account, Utc::now())
+            .await
+            .map_err(Error::Internal)?;
     Ok(current
         .plan
         .spec
@@ -517,7 +499,7 @@ async fn member_limit(
 /// account's members and `pending` open invites.
 async fn ensure_member_room(
     conn: &impl sea_orm::ConnectionTrait,
-    account_id: i64,
+    tenant: Tenant,
     limit: Option<&(u64, String)>,
     pending: u64,
 ) -> Result<()> {
@@ -525,10 +507,7 @@ async fn ensure_member_room(
         return Ok(());
     };
     let max = *max;
-    let members = membership::Entity::find()
-        .filter(membership::Column::AccountId.eq(account_id))
-        .count(conn)
-        .await?;
+    let members = repo::find::<membership::Entity>(tenant).count(conn).await?;
     if members + pending >= max {
         return Err(Error::PlanLimit(format!(
             "the {plan} plan allows {max} members (invites included); upgrade the plan or remove a member first"

@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::ids::ProjectId;
+use crate::ids::{AttachmentId, ProjectId};
 use crate::repo::events::{self, AttachmentRow};
 use crate::repo::stats;
 use crate::scope::{AccountScope, Role};
@@ -116,7 +116,7 @@ pub async fn outcomes(
 #[derive(Clone, Debug)]
 pub struct AttachmentInfo {
     /// Id.
-    pub id: i64,
+    pub id: AttachmentId,
     /// File name.
     pub filename: String,
     /// MIME type.
@@ -130,7 +130,7 @@ pub struct AttachmentInfo {
 impl From<AttachmentRow> for AttachmentInfo {
     fn from(row: AttachmentRow) -> Self {
         Self {
-            id: row.id,
+            id: AttachmentId(row.id),
             filename: row.filename,
             content_type: row.content_type,
             attachment_type: row.attachment_type,
@@ -147,12 +147,12 @@ pub const MAX_INLINE_ATTACHMENT_BYTES: i64 = 1024 * 1024;
 /// of another event, is `NotFound`.
 pub async fn attachment_data(
     scope: &AccountScope,
-    project: i64,
+    project: ProjectId,
     event_id: &str,
-    attachment: i64,
+    attachment: AttachmentId,
 ) -> Result<Option<Vec<u8>>> {
     scope.require(Role::Viewer)?;
-    let project = ProjectId(project);
+    let attachment = attachment.0;
     // The size first: a large blob is never read only to be dropped.
     let size = events::attachment_size(scope, project, event_id, attachment).await?;
     if size > MAX_INLINE_ATTACHMENT_BYTES {
@@ -165,9 +165,12 @@ pub async fn attachment_data(
 
 /// One attachment of the scope's account by id (any project, with or without its event),
 /// for a download; `NotFound` for another account's.
-pub async fn attachment_info(scope: &AccountScope, attachment: i64) -> Result<AttachmentInfo> {
+pub async fn attachment_info(
+    scope: &AccountScope,
+    attachment: AttachmentId,
+) -> Result<AttachmentInfo> {
     scope.require(Role::Viewer)?;
-    Ok(events::attachment(scope, attachment).await?.into())
+    Ok(events::attachment(scope, attachment.0).await?.into())
 }
 
 /// The bytes `[offset, offset + len)` of an attachment (fewer at its end): a download reads a
@@ -179,14 +182,20 @@ pub async fn attachment_info(scope: &AccountScope, attachment: i64) -> Result<At
 /// to the file ([`download_slice_len`]).
 pub async fn attachment_slice(
     scope: &AccountScope,
-    attachment: i64,
+    attachment: AttachmentId,
     offset: i64,
     len: i64,
 ) -> Result<Vec<u8>> {
     scope.require(Role::Viewer)?;
     // PostgreSQL's substr takes `integer`s (attachments stay far below 2 GiB).
     let int = |n: i64| i32::try_from(n).map_err(|_| Error::validation("offset", "beyond 2 GiB"));
-    events::attachment_substr(scope, attachment, int(offset + 1)?, int(Ord::max(len, 0))?).await
+    events::attachment_substr(
+        scope,
+        attachment.0,
+        int(offset + 1)?,
+        int(Ord::max(len, 0))?,
+    )
+    .await
 }
 
 /// How many bytes a download reads at a time for a file of `size` bytes: 1 MiB, or a 16th of
@@ -213,27 +222,25 @@ pub struct Feedback {
 /// The attachments of an event.
 pub async fn event_attachments(
     scope: &AccountScope,
-    project: i64,
+    project: ProjectId,
     event_id: &str,
 ) -> Result<Vec<AttachmentInfo>> {
     scope.require(Role::Viewer)?;
-    Ok(
-        events::event_attachments(scope, ProjectId(project), event_id)
-            .await?
-            .into_iter()
-            .map(AttachmentInfo::from)
-            .collect(),
-    )
+    Ok(events::event_attachments(scope, project, event_id)
+        .await?
+        .into_iter()
+        .map(AttachmentInfo::from)
+        .collect())
 }
 
 /// The user feedback about an event.
 pub async fn event_feedback(
     scope: &AccountScope,
-    project: i64,
+    project: ProjectId,
     event_id: &str,
 ) -> Result<Vec<Feedback>> {
     scope.require(Role::Viewer)?;
-    Ok(events::event_reports(scope, ProjectId(project), event_id)
+    Ok(events::event_reports(scope, project, event_id)
         .await?
         .into_iter()
         .map(|r| Feedback {

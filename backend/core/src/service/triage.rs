@@ -58,7 +58,7 @@ pub async fn assign(
     )
     .await?;
     txn.commit().await?;
-    Ok(updated.into())
+    updated.try_into()
 }
 
 /// Bookmarks (or un-bookmarks) an issue for the acting user. Idempotent.
@@ -84,18 +84,16 @@ async fn set_bookmark_in(
 }
 
 /// Which of `issue_ids` the acting user bookmarked (one query for a page).
-pub async fn bookmarked(scope: &AccountScope, issue_ids: &[i64]) -> Result<HashSet<i64>> {
+pub async fn bookmarked(scope: &AccountScope, issue_ids: &[IssueId]) -> Result<HashSet<IssueId>> {
     let Some(user) = scope.user_id() else {
         return Ok(HashSet::new());
     };
     if issue_ids.is_empty() {
         return Ok(HashSet::new());
     }
-    let ids: Vec<IssueId> = issue_ids.iter().copied().map(IssueId).collect();
-    Ok(issues::bookmarked(scope, user, &ids)
+    Ok(issues::bookmarked(scope, user, issue_ids)
         .await?
         .into_iter()
-        .map(|id| id.0)
         .collect())
 }
 

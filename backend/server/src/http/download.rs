@@ -23,7 +23,7 @@ use errorwatch_graphql::ids::{Kind, from_id};
 
 use super::AppState;
 use super::graphql::{Caller, Csrf, authenticate, error_response, rate_limit};
-use errorwatch_core::ids::EventRowId;
+use errorwatch_core::ids::{AttachmentId, EventRowId};
 
 /// `GET /graphql/download/attachments/{id}`: the attachment's bytes with its content type.
 pub async fn attachment(
@@ -32,23 +32,22 @@ pub async fn attachment(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Response {
-    let (scope, number, set_cookies) = match resolve(
-        &state,
-        peer,
-        &headers,
-        &id,
-        Kind::Attachment,
-        Owned::Attachment,
-    )
-    .await
-    {
-        Ok(found) => found,
-        Err(response) => return response,
-    };
-    let info = match project_stats::attachment_info(&scope, number).await {
-        Ok(info) => info,
-        Err(e) => return domain_error(e),
-    };
+    let (scope, number, set_cookies) =
+        match resolve(&state, peer, &headers, &id, Kind::Attachment, |n| {
+            Owned::Attachment(AttachmentId(n))
+        })
+        .await
+        {
+            Ok(found) => found,
+            Err(response) => return response,
+        };
+    let info =
+        match project_stats::attachment_info(&scope, errorwatch_core::ids::AttachmentId(number))
+            .await
+        {
+            Ok(info) => info,
+            Err(e) => return domain_error(e),
+        };
     let size = info.size;
     let slice_len = project_stats::download_slice_len(size);
     let body = futures::stream::try_unfold(0_i64, move |offset| {
@@ -57,12 +56,17 @@ pub async fn attachment(
             if offset >= size {
                 return Ok(None);
             }
-            let bytes = project_stats::attachment_slice(&scope, number, offset, slice_len)
-                .await
-                .map_err(|e| {
-                    tracing::warn!(attachment.id = number, error = %e, "attachment download cut short");
-                    std::io::Error::other(e.to_string())
-                })?;
+            let bytes = project_stats::attachment_slice(
+                &scope,
+                errorwatch_core::ids::AttachmentId(number),
+                offset,
+                slice_len,
+            )
+            .await
+            .map_err(|e| {
+                tracing::warn!(attachment.id = number, error = %e, "attachment download cut short");
+                std::io::Error::other(e.to_string())
+            })?;
             if bytes.is_empty() {
                 // Shorter than its recorded size: end the response as failed, not as complete.
                 return Err(std::io::Error::other("attachment shorter than its size"));
@@ -93,7 +97,11 @@ pub async fn event(
     Path(id): Path<String>,
 ) -> Response {
     let (scope, number, set_cookies) =
-        match resolve(&state, peer, &headers, &id, Kind::Event, Owned::Event).await {
+        match resolve(&state, peer, &headers, &id, Kind::Event, |n| {
+            Owned::Event(EventRowId(n))
+        })
+        .await
+        {
             Ok(found) => found,
             Err(response) => return response,
         };

@@ -8,7 +8,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use errorwatch_core::Error;
-use errorwatch_core::ids::{AlertRuleId, AlertTargetId, IssueId, ProjectId};
+use errorwatch_core::ids::{AlertRuleId, AlertTargetId, ProjectId};
 use errorwatch_core::scope::AccountScope;
 use errorwatch_core::service::alert::{self, RuleInput, TargetInput};
 use errorwatch_core::service::issue::{self, StatusChange};
@@ -241,7 +241,7 @@ db_test!(
 
         // A regression fires once.
         let issue_id = sent[0].issue_id.expect("an issue");
-        issue::change_status(&s.scope, IssueId(issue_id), StatusChange::Resolve)
+        issue::change_status(&s.scope, issue_id, StatusChange::Resolve)
             .await
             .expect("resolve");
         s.send("KeyError").await;
@@ -283,7 +283,7 @@ db_test!(
         s.app
             .queue
             .enqueue(&errorwatch_core::alert::deliver::DeliverNotification {
-                notification_id: sent[0].id.0,
+                notification_id: sent[0].id,
             })
             .await
             .expect("enqueue");
@@ -592,7 +592,7 @@ db_test!(
         let issues = issue::list_issues(&s.scope, ProjectId(s.project_id)).await.expect("issues");
         issue::change_status(
             &s.scope,
-            IssueId(issues[0].id),
+            issues[0].id,
             StatusChange::Ignore(IgnoreCondition::MoreEvents(2)),
         )
         .await

@@ -150,19 +150,19 @@ db_test!(
         assert_eq!(issue.last_seen, hour + TimeDelta::minutes(117));
         assert_eq!(issue.first_release.as_deref(), Some("shop@1"));
         assert_eq!(issue.last_release.as_deref(), Some("shop@1"), "the last release in batch order");
-        let hourly = issue::hourly_counts(&target.scope, IssueId(issue.id), hour, hour + TimeDelta::hours(2))
+        let hourly = issue::hourly_counts(&target.scope, issue.id, hour, hour + TimeDelta::hours(2))
             .await
             .expect("hourly");
         assert_eq!(hourly, [(hour, 22), (hour + TimeDelta::hours(1), 20)]);
         assert_eq!(
-            tag_values(&target.scope, issue.id, "browser").await,
+            tag_values(&target.scope, issue.id.into(), "browser").await,
             [("firefox".to_owned(), 22), ("chrome".to_owned(), 20)]
         );
         assert_eq!(
-            tag_values(&target.scope, issue.id, "release").await,
+            tag_values(&target.scope, issue.id.into(), "release").await,
             [("shop@1".to_owned(), 39), ("shop@2".to_owned(), 1)]
         );
-        let users = tag_values(&target.scope, issue.id, "user").await;
+        let users = tag_values(&target.scope, issue.id.into(), "user").await;
         let user_events: i64 = users.iter().map(|(_, n)| n).sum();
         assert_eq!(users.len(), 6, "{users:?}");
         assert_eq!(user_events, 2 + 40 - 6, "events with a user: 6 of the burst's 40 have none");
@@ -205,7 +205,7 @@ db_test!(
         let issue = only_issue(&target.scope, target.project_id).await;
         assert_eq!(issue.times_seen, 3);
         assert_eq!(issue.users_seen, 2, "ada and bob; the repeat's user is not counted");
-        let users = tag_values(&target.scope, issue.id, "user").await;
+        let users = tag_values(&target.scope, issue.id.into(), "user").await;
         assert!(users.iter().all(|(user, _)| !user.contains("mallory")), "{users:?}");
         assert_eq!(users.iter().map(|(_, n)| n).sum::<i64>(), 3);
         assert_eq!(
@@ -230,18 +230,18 @@ db_test!(
         let id = only_issue(scope, target.project_id).await.id;
 
         // Resolved now: three later events in one batch regress it once.
-        issue::change_status(scope, IssueId(id), StatusChange::Resolve).await.expect("resolve");
+        issue::change_status(scope, id, StatusChange::Resolve).await.expect("resolve");
         for _ in 0..3 {
             send(&app, &target, &Event::of("KeyError")).await;
         }
         app.digest_spooled().await;
-        let issue = issue::get_issue(scope, IssueId(id)).await.expect("issue");
-        assert_eq!((issue.status.as_str(), issue.substatus.as_deref()), ("unresolved", Some("regressed")));
+        let issue = issue::get_issue(scope, id).await.expect("issue");
+        assert_eq!((issue.status.as_str(), issue.substatus.map(|s| s.as_str())), ("unresolved", Some("regressed")));
         assert_eq!(issue.times_seen, 4);
 
         // Resolved in shop@1.2: a batch of older releases leaves it resolved; a batch whose
         // second event is newer regresses it once, naming that event's release.
-        issue::change_status(scope, IssueId(id), StatusChange::ResolveInRelease("shop@1.2".to_owned()))
+        issue::change_status(scope, id, StatusChange::ResolveInRelease("shop@1.2".to_owned()))
             .await
             .expect("resolve in release");
         for release in ["shop@1.1", "shop@1.0"] {
@@ -250,17 +250,17 @@ db_test!(
             send(&app, &target, &event).await;
         }
         app.digest_spooled().await;
-        assert_eq!(issue::get_issue(scope, IssueId(id)).await.expect("issue").status, "resolved");
+        assert_eq!(issue::get_issue(scope, id).await.expect("issue").status.as_str(), "resolved");
         for release in ["shop@1.1", "shop@1.3", "shop@1.4"] {
             let mut event = Event::of("KeyError");
             event.release = Some(release);
             send(&app, &target, &event).await;
         }
         app.digest_spooled().await;
-        let issue = issue::get_issue(scope, IssueId(id)).await.expect("issue");
-        assert_eq!((issue.status.as_str(), issue.substatus.as_deref()), ("unresolved", Some("regressed")));
+        let issue = issue::get_issue(scope, id).await.expect("issue");
+        assert_eq!((issue.status.as_str(), issue.substatus.map(|s| s.as_str())), ("unresolved", Some("regressed")));
         assert_eq!(issue.times_seen, 9);
-        let activity = issue::list_activity(scope, IssueId(id)).await.expect("activity");
+        let activity = issue::list_activity(scope, id).await.expect("activity");
         let kinds: Vec<&str> = activity.iter().map(|a| a.kind.as_str()).collect();
         assert_eq!(kinds, ["resolved", "regression", "resolved", "regression"]);
         assert_eq!(activity[3].data["release"], "shop@1.3");

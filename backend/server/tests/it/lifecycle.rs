@@ -37,7 +37,7 @@ impl Setup {
             .await
             .expect("list");
         assert_eq!(issues.len(), 1, "one bug, one issue");
-        issues[0].id
+        issues[0].id.into()
     }
 
     /// Sends one exception event of type `ty` and digests it.
@@ -64,7 +64,10 @@ impl Setup {
         let issue = issue::get_issue(&self.scope, IssueId(id))
             .await
             .expect("issue");
-        (issue.status, issue.substatus)
+        (
+            issue.status.as_str().to_owned(),
+            issue.substatus.map(|s| s.as_str().to_owned()),
+        )
     }
 
     async fn activity(&self, id: i64) -> Vec<String> {
@@ -86,7 +89,7 @@ db_test!(
         let s = setup(backend).await;
         let id = s.send("shop@1.0", "u1").await;
         let resolved = issue::change_status(&s.scope, IssueId(id), StatusChange::Resolve).await.expect("resolve");
-        assert_eq!(resolved.status, "resolved");
+        assert_eq!(resolved.status.as_str(), "resolved");
         s.send("shop@1.0", "u1").await;
         assert_eq!(s.state(id).await, state("unresolved", Some("regressed")));
         assert_eq!(s.activity(id).await, ["resolved", "regression"]);
@@ -156,7 +159,7 @@ db_test!(
         s.send("shop@1.0", "u1").await;
         assert_eq!(s.state(id).await, state("ignored", None), "still before the time");
         let reopened = issue::change_status(&s.scope, IssueId(id), StatusChange::Reopen).await.expect("reopen");
-        assert_eq!(reopened.status, "unresolved");
+        assert_eq!(reopened.status.as_str(), "unresolved");
         assert_eq!(
             s.activity(id).await,
             ["ignored", "unignored", "ignored", "unignored", "ignored", "ignored", "reopened"]
@@ -192,20 +195,20 @@ db_test!(
         let index_error = issues.iter().find(|i| i.title.starts_with("IndexError")).expect("IndexError issue").id;
 
         let other_scope = other_account_scope(&s.app).await;
-        assert!(matches!(issue::merge_issues(&other_scope, IssueId(key_error), &[IssueId(index_error)]).await, Err(Error::NotFound)));
-        assert!(matches!(issue::merge_issues(&s.scope, IssueId(key_error), &[IssueId(key_error)]).await, Err(Error::Validation { .. })));
+        assert!(matches!(issue::merge_issues(&other_scope, key_error, &[index_error]).await, Err(Error::NotFound)));
+        assert!(matches!(issue::merge_issues(&s.scope, key_error, &[key_error]).await, Err(Error::Validation { .. })));
 
-        let merged = issue::merge_issues(&s.scope, IssueId(key_error), &[IssueId(index_error)]).await.expect("merge");
+        let merged = issue::merge_issues(&s.scope, key_error, &[index_error]).await.expect("merge");
         assert_eq!(merged.times_seen, 5);
         assert_eq!(merged.users_seen, 3);
         assert_eq!(merged.first_release.as_deref(), Some("shop@1.0"));
         assert_eq!(merged.last_release.as_deref(), Some("shop@1.1"));
-        assert!(matches!(issue::get_issue(&s.scope, IssueId(index_error)).await, Err(Error::NotFound)), "the source is gone");
-        assert_eq!(issue::list_fingerprints(&s.scope, IssueId(key_error)).await.expect("fingerprints").len(), 2);
+        assert!(matches!(issue::get_issue(&s.scope, index_error).await, Err(Error::NotFound)), "the source is gone");
+        assert_eq!(issue::list_fingerprints(&s.scope, key_error).await.expect("fingerprints").len(), 2);
         assert_eq!(s.app.scalar("SELECT COUNT(*) FROM events").await, 5);
         assert_eq!(s.app.scalar("SELECT COUNT(DISTINCT issue_id) FROM events").await, 1);
         assert_eq!(s.app.scalar("SELECT CAST(SUM(times_seen) AS BIGINT) FROM issue_stats_hourly").await, 5);
-        assert_eq!(s.activity(key_error).await, ["merged"]);
+        assert_eq!(s.activity(key_error.into()).await, ["merged"]);
 
         // A new event of the merged-in fingerprint lands in the target.
         s.send_typed("IndexError", "shop@1.2", "u4").await;
@@ -377,34 +380,34 @@ db_test!(
         let issues = issue::list_issues(&s.scope, ProjectId(s.project_id)).await.expect("list");
         let key_error = issues.iter().find(|i| i.title.starts_with("KeyError")).expect("issue").id;
         let index_error = issues.iter().find(|i| i.title.starts_with("IndexError")).expect("issue").id;
-        let index_hash = issue::list_fingerprints(&s.scope, IssueId(index_error)).await.expect("fingerprints").remove(0);
+        let index_hash = issue::list_fingerprints(&s.scope, index_error).await.expect("fingerprints").remove(0);
         assert!(matches!(
-            issue::unmerge_fingerprint(&s.scope, IssueId(index_error), &index_hash).await,
+            issue::unmerge_fingerprint(&s.scope, index_error, &index_hash).await,
             Err(Error::Validation { .. })
         ), "a single fingerprint cannot be split off");
 
-        issue::merge_issues(&s.scope, IssueId(key_error), &[IssueId(index_error)]).await.expect("merge");
-        let details = issue::list_fingerprint_details(&s.scope, IssueId(key_error)).await.expect("details");
+        issue::merge_issues(&s.scope, key_error, &[index_error]).await.expect("merge");
+        let details = issue::list_fingerprint_details(&s.scope, key_error).await.expect("details");
         let described: Vec<(Option<&str>, i64)> = details.iter().map(|d| (d.title.as_deref(), d.event_count)).collect();
         assert_eq!(described, [(Some("KeyError: 'discount'"), 3), (Some("IndexError: 'discount'"), 2)]);
         assert!(details.iter().all(|d| d.first_event.is_some()));
         let other_scope = other_account_scope(&s.app).await;
-        assert!(matches!(issue::list_fingerprint_details(&other_scope, IssueId(key_error)).await, Err(Error::NotFound)));
-        let split = issue::unmerge_fingerprint(&s.scope, IssueId(key_error), &index_hash).await.expect("unmerge");
+        assert!(matches!(issue::list_fingerprint_details(&other_scope, key_error).await, Err(Error::NotFound)));
+        let split = issue::unmerge_fingerprint(&s.scope, key_error, &index_hash).await.expect("unmerge");
         assert!(split.title.starts_with("IndexError"), "{}", split.title);
         assert_eq!((split.times_seen, split.users_seen), (2, 2));
         assert_eq!(split.first_release.as_deref(), Some("shop@1.1"));
-        let original = issue::get_issue(&s.scope, IssueId(key_error)).await.expect("issue");
+        let original = issue::get_issue(&s.scope, key_error).await.expect("issue");
         assert_eq!((original.times_seen, original.users_seen), (3, 2));
-        assert_eq!(issue::list_fingerprints(&s.scope, IssueId(key_error)).await.expect("fingerprints").len(), 1);
+        assert_eq!(issue::list_fingerprints(&s.scope, key_error).await.expect("fingerprints").len(), 1);
         assert_eq!(s.app.scalar("SELECT COUNT(*) FROM events WHERE issue_id = (SELECT MAX(id) FROM issues)").await, 2);
         assert_eq!(s.app.scalar("SELECT CAST(SUM(times_seen) AS BIGINT) FROM issue_stats_hourly").await, 5);
-        assert_eq!(s.activity(key_error).await, ["merged", "unmerged"]);
+        assert_eq!(s.activity(key_error.into()).await, ["merged", "unmerged"]);
 
         // Later events of the split fingerprint follow it.
         s.send_typed("IndexError", "shop@1.2", "u9").await;
-        assert_eq!(issue::get_issue(&s.scope, IssueId(split.id)).await.expect("issue").times_seen, 3);
-        assert_eq!(issue::get_issue(&s.scope, IssueId(key_error)).await.expect("issue").times_seen, 3);
+        assert_eq!(issue::get_issue(&s.scope, split.id).await.expect("issue").times_seen, 3);
+        assert_eq!(issue::get_issue(&s.scope, key_error).await.expect("issue").times_seen, 3);
     }
 );
 
@@ -442,20 +445,20 @@ db_test!(
             s.send_typed("KeyError", release, user).await;
         }
         let id = issue::list_issues(&s.scope, ProjectId(s.project_id)).await.expect("list")[0].id;
-        let facets = issue::tag_facets(&s.scope, IssueId(id), 1).await.expect("facets");
+        let facets = issue::tag_facets(&s.scope, id, 1).await.expect("facets");
         let release = facets.iter().find(|f| f.key == "release").expect("release facet");
         assert_eq!(release.distinct_values, 2);
         assert_eq!(release.top, [("shop@1.0".to_owned(), 2)]);
         let environment = facets.iter().find(|f| f.key == "environment").expect("environments seen");
         assert_eq!(environment.top, [("production".to_owned(), 3)]);
         let now = chrono::Utc::now();
-        let hours = issue::hourly_counts(&s.scope, IssueId(id), now - chrono::Duration::hours(23), now + chrono::Duration::hours(1))
+        let hours = issue::hourly_counts(&s.scope, id, now - chrono::Duration::hours(23), now + chrono::Duration::hours(1))
             .await
             .expect("hours");
         assert_eq!(hours.len(), 24);
         assert_eq!(hours.iter().map(|(_, n)| n).sum::<i64>(), 3);
         let other_scope = other_account_scope(&s.app).await;
-        assert!(matches!(issue::tag_facets(&other_scope, IssueId(id), 5).await, Err(Error::NotFound)));
-        assert!(matches!(issue::hourly_counts(&other_scope, IssueId(id), now, now).await, Err(Error::NotFound)));
+        assert!(matches!(issue::tag_facets(&other_scope, id, 5).await, Err(Error::NotFound)));
+        assert!(matches!(issue::hourly_counts(&other_scope, id, now, now).await, Err(Error::NotFound)));
     }
 );

@@ -9,7 +9,9 @@
 //! - [`hashes`]: content hashes in bundle file names, removed for grouping.
 //! - [`cache`]: a byte-bounded LRU of parsed maps.
 
+pub mod candidates;
 pub mod map;
+pub mod stacktrace;
 
 #[cfg(test)]
 mod testdata;

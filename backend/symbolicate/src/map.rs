@@ -309,7 +309,7 @@ impl ParsedMap {
         match self.map.get_source_view(token.get_src_id()) {
             Some(view) => {
                 let line = |i: u32| view.get_line(i).map(clip_line);
-                frame.context_line = line(src_line);
+                frame.context_line = view.get_line(src_line).map(clip_line);
                 if frame.context_line.is_some() {
                     let first = src_line.saturating_sub(CONTEXT_LINES);
                     frame.pre_context = (first..src_line).filter_map(line).collect();

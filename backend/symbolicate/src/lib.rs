@@ -9,6 +9,8 @@
 //! - [`hashes`]: content hashes in bundle file names, removed for grouping.
 //! - [`cache`]: a byte-bounded LRU of parsed maps.
 
+pub mod bundle;
+pub mod cache;
 pub mod candidates;
 pub mod map;
 pub mod stacktrace;

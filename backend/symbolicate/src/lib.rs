@@ -12,6 +12,7 @@
 pub mod bundle;
 pub mod cache;
 pub mod candidates;
+pub mod hashes;
 pub mod map;
 pub mod stacktrace;
 

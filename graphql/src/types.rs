@@ -62,6 +62,9 @@ pub enum TokenScope {
     Write,
     /// Also manage projects, keys and members (acts as an admin).
     Admin,
+    /// For CI (sentry-cli, the bundler plugins): create releases and deploys and upload
+    /// source maps; otherwise read only.
+    Releases,
 }
 
 impl From<CoreTokenScope> for TokenScope {
@@ -70,6 +73,7 @@ impl From<CoreTokenScope> for TokenScope {
             CoreTokenScope::Read => TokenScope::Read,
             CoreTokenScope::Write => TokenScope::Write,
             CoreTokenScope::Admin => TokenScope::Admin,
+            CoreTokenScope::Releases => TokenScope::Releases,
         }
     }
 }
@@ -80,6 +84,7 @@ impl From<TokenScope> for CoreTokenScope {
             TokenScope::Read => CoreTokenScope::Read,
             TokenScope::Write => CoreTokenScope::Write,
             TokenScope::Admin => CoreTokenScope::Admin,
+            TokenScope::Releases => CoreTokenScope::Releases,
         }
     }
 }

@@ -21,6 +21,7 @@ mod m20261124_000012_add_events_issue_id_id_index;
 mod m20261124_000013_create_spool_cursors;
 mod m20261124_000014_create_billing_tables;
 mod m20261124_000015_create_alert_tables;
+mod m20261207_000016_create_release_tables;
 
 /// The ordered list of migrations.
 pub struct Migrator;
@@ -44,6 +45,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000013_create_spool_cursors::Migration),
             Box::new(m20261124_000014_create_billing_tables::Migration),
             Box::new(m20261124_000015_create_alert_tables::Migration),
+            Box::new(m20261207_000016_create_release_tables::Migration),
         ]
     }
 }

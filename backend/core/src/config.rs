@@ -43,6 +43,15 @@ pub struct Config {
     pub billing: BillingConfig,
     /// Alert delivery.
     pub alerts: AlertsConfig,
+    /// Uploaded source maps and release files.
+    pub artifacts: ArtifactsConfig,
+}
+
+/// Uploaded source maps and release files (see `service::artifacts`).
+#[derive(Debug, Clone)]
+pub struct ArtifactsConfig {
+    /// Bytes of uploaded files one project may hold (`ERRORWATCH_MAX_ARTIFACT_MB`, 2048).
+    pub max_project_bytes: i64,
 }
 
 /// Alert delivery (see [`crate::alert`]).
@@ -457,7 +466,18 @@ impl Config {
             500,
             1..=1_000_000,
         )? as u32;
+        let max_artifact_mb = parse_number(
+            "ERRORWATCH_MAX_ARTIFACT_MB",
+            lookup("ERRORWATCH_MAX_ARTIFACT_MB"),
+            2048,
+            1..=10_000_000,
+        )?;
         Ok(Config {
+            artifacts: ArtifactsConfig {
+                max_project_bytes: i64::try_from(max_artifact_mb).unwrap_or(i64::MAX / 2)
+                    * 1024
+                    * 1024,
+            },
             alerts: AlertsConfig {
                 allow_private_targets,
                 timeout: Duration::from_secs(alert_timeout_secs),

@@ -70,6 +70,18 @@ id_type!(
     AttachmentId
 );
 id_type!(
+    /// A release of a project (one row per project and version).
+    ReleaseId
+);
+id_type!(
+    /// A deploy of a release to an environment.
+    DeployId
+);
+id_type!(
+    /// An uploaded file (of an artifact bundle, or a legacy release file).
+    ArtifactFileId
+);
+id_type!(
     /// An alert rule.
     AlertRuleId
 );

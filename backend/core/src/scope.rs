@@ -62,6 +62,9 @@ pub enum TokenScope {
     Write,
     /// Manage projects, keys and members (acts as `Admin`).
     Admin,
+    /// For CI: create releases and deploys and upload source maps (sentry-cli), and read
+    /// (acts as `Viewer` otherwise).
+    Releases,
 }
 
 impl TokenScope {
@@ -71,6 +74,7 @@ impl TokenScope {
             TokenScope::Read => "read",
             TokenScope::Write => "write",
             TokenScope::Admin => "admin",
+            TokenScope::Releases => "project:releases",
         }
     }
 
@@ -80,6 +84,7 @@ impl TokenScope {
             "read" => Some(TokenScope::Read),
             "write" => Some(TokenScope::Write),
             "admin" => Some(TokenScope::Admin),
+            "project:releases" => Some(TokenScope::Releases),
             _ => None,
         }
     }
@@ -90,6 +95,7 @@ impl TokenScope {
             TokenScope::Read => Role::Viewer,
             TokenScope::Write => Role::Member,
             TokenScope::Admin => Role::Admin,
+            TokenScope::Releases => Role::Viewer,
         }
     }
 }
@@ -164,6 +170,9 @@ pub struct AccountScope {
     account_id: AccountId,
     actor: Actor,
     role: Role,
+    /// May create releases and deploys and upload files for them: members and up, and tokens
+    /// of the `releases` scope whose creator is a member.
+    releases: bool,
 }
 
 impl fmt::Debug for AccountScope {
@@ -191,6 +200,7 @@ impl AccountScope {
             account_id,
             actor: Actor::User(user_id),
             role,
+            releases: role >= Role::Member,
         })
     }
 
@@ -213,11 +223,14 @@ impl AccountScope {
                     return Err(Error::NotFound);
                 }
                 let role = membership_role(db, principal.user, account_id).await?;
+                let acting = role.min(scope.max_role());
                 Ok(Self {
                     db: db.clone(),
                     account_id,
                     actor: Actor::Token(token, principal.user),
-                    role: role.min(scope.max_role()),
+                    role: acting,
+                    releases: acting >= Role::Member
+                        || (scope == TokenScope::Releases && role >= Role::Member),
                 })
             }
         }
@@ -232,6 +245,7 @@ impl AccountScope {
             account_id,
             actor: Actor::System(reason),
             role: Role::Owner,
+            releases: true,
         }
     }
 
@@ -258,6 +272,15 @@ impl AccountScope {
         }
     }
 
+    /// Fails with `Forbidden` unless the caller may create releases and upload their files.
+    pub fn require_releases(&self) -> Result<()> {
+        if self.releases {
+            Ok(())
+        } else {
+            Err(Error::Forbidden)
+        }
+    }
+
     /// Fails with `Forbidden` unless the caller has at least `role`.
     pub fn require(&self, role: Role) -> Result<()> {
         if self.role >= role {
@@ -269,6 +292,12 @@ impl AccountScope {
 
     pub(crate) fn db(&self) -> &Db {
         &self.db
+    }
+}
+
+impl From<&AccountScope> for Tenant {
+    fn from(scope: &AccountScope) -> Self {
+        Tenant::checking(scope.account_id())
     }
 }
 

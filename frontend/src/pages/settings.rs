@@ -497,6 +497,7 @@ fn Tokens(account_id: String, submit: Submit) -> impl IntoView {
                         <option value="READ">"read"</option>
                         <option value="WRITE">"write"</option>
                         <option value="ADMIN">"admin"</option>
+                        <option value="RELEASES">"releases (sentry-cli in CI)"</option>
                     </select>
                 </label>
                 <button type="submit" class="primary">"Create token"</button>

@@ -88,8 +88,36 @@ impl Job for EvictEvents {
             attachments.removed = attachments_removed,
             "evicted {events_removed} events and {attachments_removed} attachments"
         );
+        expire_uploads(db, now).await?;
         Ok(())
     }
+}
+
+/// Chunks not assembled within a day go.
+pub const CHUNK_RETENTION: chrono::Duration = chrono::Duration::hours(24);
+/// Artifact bundles no event used for 90 days go (Sentry's rule), with blobs no file refers to.
+pub const BUNDLE_RETENTION: chrono::Duration = chrono::Duration::days(90);
+
+/// Retention of uploads: stale chunks, unused bundles and the blobs they leave unreferenced.
+async fn expire_uploads(db: &Db, now: chrono::DateTime<Utc>) -> anyhow::Result<()> {
+    use crate::repo::artifacts;
+    let conn = db.conn();
+    let chunks = artifacts::delete_chunks_before_all_accounts(conn, now - CHUNK_RETENTION).await?;
+    let mut bundles = 0;
+    let before = now - BUNDLE_RETENTION;
+    for account in artifacts::accounts_with_unused_bundles_all_accounts(conn, before).await? {
+        let tenant = Tenant::ingested(AccountId(account));
+        let txn = conn.begin().await?;
+        bundles += artifacts::delete_unused_bundles(&txn, tenant, before).await?;
+        artifacts::delete_orphan_blobs(&txn, tenant).await?;
+        txn.commit().await?;
+    }
+    info!(
+        chunks.removed = chunks,
+        bundles.removed = bundles,
+        "expired {chunks} upload chunks and {bundles} unused artifact bundles"
+    );
+    Ok(())
 }
 
 /// Enqueues one eviction per hour (idempotency key per hour, so several nodes agree).

@@ -5,7 +5,7 @@
 //!   column is a compile error), its row structs and column lists once, and the queries.
 //! - A query starts from [`select`], [`update`] or [`delete`], which take a [`Tenant`] and add
 //!   the `account_id` filter themselves; inserts write the tenant's id from the same value. A
-//!   [`Tenant`] comes from an [`AccountScope`] (a caller whose membership was checked) or, on the
+//!   [`Tenant`] comes from an `AccountScope` (a caller whose membership was checked) or, on the
 //!   ingest path, from the account a DSN key resolved when the envelope was accepted
 //!   ([`Tenant::ingested`]); both are explicit at the call site.
 //! - Services keep the role checks and the business rules and call these functions; the
@@ -15,6 +15,7 @@
 //! Invariant: nothing here is public outside the crate.
 
 pub(crate) mod alerts;
+pub(crate) mod artifacts;
 pub(crate) mod attachments;
 pub(crate) mod audit;
 pub(crate) mod billing;
@@ -27,6 +28,7 @@ pub(crate) mod issues;
 pub(crate) mod members;
 pub(crate) mod outcomes;
 pub(crate) mod projects;
+pub(crate) mod releases;
 pub(crate) mod retention;
 pub(crate) mod sessions;
 pub(crate) mod spool;
@@ -40,7 +42,6 @@ use sea_orm::sea_query::{
 use sea_orm::{ColumnTrait, DeleteMany, EntityTrait, QueryFilter, Select, UpdateMany};
 
 use crate::ids::{AccountId, ProjectId};
-use crate::scope::AccountScope;
 
 /// A tenant table's identifiers: the table itself and its `account_id` column.
 pub(crate) trait TenantTable: Iden + IntoIden + Copy + Send + Sync + 'static {
@@ -63,7 +64,7 @@ impl Tenant {
     }
 
     /// The account a caller names before its membership is checked: only the lookups that
-    /// decide whether an [`AccountScope`] may be built (membership, token owner) start here.
+    /// decide whether an `AccountScope` may be built (membership, token owner) start here.
     pub(crate) fn checking(account: AccountId) -> Self {
         Self(account)
     }
@@ -71,12 +72,6 @@ impl Tenant {
     /// The account.
     pub(crate) fn account_id(self) -> AccountId {
         self.0
-    }
-}
-
-impl From<&AccountScope> for Tenant {
-    fn from(scope: &AccountScope) -> Self {
-        Self(scope.account_id())
     }
 }
 

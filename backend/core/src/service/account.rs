@@ -140,6 +140,14 @@ pub(crate) async fn find_account_by_slug_unscoped(db: &Db, slug: &str) -> Result
     Ok(to_account(row))
 }
 
+/// The principal's scope in the live account with this slug (the Sentry web API's
+/// organization); `NotFound` when there is none or the principal cannot reach it (the two are
+/// indistinguishable).
+pub async fn scope_by_slug(auth: &Auth, principal: &Principal, slug: &str) -> Result<AccountScope> {
+    let account = find_account_by_slug_unscoped(auth.db(), slug).await?;
+    AccountScope::for_principal(auth.db(), principal, account.id).await
+}
+
 /// Creates an account for the signed-in user, who becomes its owner (API tokens cannot).
 pub async fn create_account_for(auth: &Auth, principal: &Principal, name: &str) -> Result<Account> {
     principal.require_session()?;

@@ -4,6 +4,7 @@
 pub mod account;
 pub mod alert;
 pub mod api_token;
+pub mod artifacts;
 pub mod audit;
 pub mod auth;
 pub mod billing;
@@ -17,6 +18,7 @@ pub mod member;
 pub mod project;
 pub mod project_stats;
 pub mod purge;
+pub mod releases;
 pub mod search;
 pub mod seed;
 pub mod subscription;

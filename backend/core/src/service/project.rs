@@ -252,6 +252,18 @@ pub(crate) async fn load_project(
     repo::projects::get_live(scope, project_id).await
 }
 
+/// The live project of the account with this slug (the Sentry web API names projects by
+/// slug); `NotFound` when there is none.
+pub async fn project_by_slug(scope: &AccountScope, slug: &str) -> Result<ProjectId> {
+    scope.require(Role::Viewer)?;
+    repo::projects::list_live(scope)
+        .await?
+        .into_iter()
+        .find(|p| p.slug == slug)
+        .map(|p| ProjectId(p.id))
+        .ok_or(Error::NotFound)
+}
+
 /// One project with its keys.
 pub async fn get_project(
     scope: &AccountScope,

@@ -9,6 +9,7 @@ pub mod health;
 pub mod ingest;
 pub mod ingest_other;
 pub mod metrics;
+pub mod sentry_api;
 pub mod static_files;
 pub mod stripe;
 
@@ -191,6 +192,7 @@ fn ingest_cors() -> tower_http::cors::CorsLayer {
 /// The application's routes, mounted under the public URL's base path when it has one.
 pub fn router(state: AppState) -> Router {
     let base_path = state.config.http.base_path().to_owned();
+    let state_for_root = state.clone();
     let ingest_routes = Router::new()
         .route("/api/{project}/envelope/", post(ingest::envelope))
         .route("/api/{project}/envelope", post(ingest::envelope))
@@ -217,6 +219,7 @@ pub fn router(state: AppState) -> Router {
         .layer(ingest_cors());
     let app = Router::new()
         .merge(ingest_routes)
+        .nest("/api/0", sentry_api::routes())
         .route("/health/live", get(health::live))
         .route("/health/ready", get(health::ready))
         .route("/metrics", get(metrics::metrics))
@@ -242,7 +245,14 @@ pub fn router(state: AppState) -> Router {
                 .post(graphql::post)
                 .layer(axum::extract::DefaultBodyLimit::max(1024 * 1024)),
         )
-        .fallback_service(static_files::service(&state.config.http.frontend_dir))
+        // Any other path under /api/ is an API 404, never the dashboard's HTML.
+        .fallback_service(
+            ServiceBuilder::new()
+                .layer(axum::middleware::from_fn(
+                    sentry_api::api_paths_are_not_pages,
+                ))
+                .service(static_files::service(&state.config.http.frontend_dir)),
+        )
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             metrics::track,
@@ -251,9 +261,11 @@ pub fn router(state: AppState) -> Router {
     let app = if base_path.is_empty() {
         app
     } else {
-        // Health checks stay reachable at the root for load balancers.
+        // Health checks stay reachable at the root for load balancers, and sentry-cli only
+        // talks to `/api/0/` at the host's root (it refuses a base URL with a path).
         Router::new()
             .route("/health/live", get(health::live))
+            .nest("/api/0", sentry_api::routes().with_state(state_for_root))
             .nest(&base_path, app)
     };
     app.layer(

@@ -1,0 +1,379 @@
+//! Releases and deploys as the Sentry web API (sentry-cli, the bundler plugins) and the
+//! dashboard see them.
+//!
+//! A release is a version of an account's code shipped in one or more projects: stored as one
+//! row per project and version (`repo::releases`), so per-project counters stay simple; the
+//! API's organization-level view merges the rows of one version. Creating is an idempotent
+//! upsert (sentry-cli calls `releases new` on every build). Rules: a version is 1–250
+//! characters, not `.`/`..`/`latest`, without `/`, newlines or tabs (Sentry's rules; sentry-cli
+//! cannot address such a release anyway); the literal `undefined` a bundler plugin sends when it
+//! found no release is refused as no release at all.
+
+use chrono::{DateTime, Utc};
+
+use crate::ids::{DeployId, ProjectId, ReleaseId};
+use crate::repo::releases::{self as repo, DeployRow, NewDeploy, ReleaseChanges, ReleaseRow};
+use crate::scope::AccountScope;
+use crate::{Error, Result};
+
+/// One release of one project.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Release {
+    /// Row id.
+    pub id: ReleaseId,
+    /// Its project.
+    pub project_id: ProjectId,
+    /// The version string.
+    pub version: String,
+    /// A link (to the source, the changelog …), if given.
+    pub url: Option<String>,
+    /// Created (by the API or by the first event naming it).
+    pub date_created: DateTime<Utc>,
+    /// When work on it started, if given.
+    pub date_started: Option<DateTime<Utc>>,
+    /// When it was released (`releases finalize`).
+    pub date_released: Option<DateTime<Utc>>,
+    /// First event of this release.
+    pub first_event: Option<DateTime<Utc>>,
+    /// Latest event of this release.
+    pub last_event: Option<DateTime<Utc>>,
+    /// Events counted.
+    pub event_count: i64,
+    /// Issues first seen in this release.
+    pub new_issues: i64,
+}
+
+impl From<ReleaseRow> for Release {
+    fn from(r: ReleaseRow) -> Self {
+        Self {
+            id: ReleaseId(r.id),
+            project_id: ProjectId(r.project_id),
+            version: r.version,
+            url: r.url,
+            date_created: r.date_created,
+            date_started: r.date_started,
+            date_released: r.date_released,
+            first_event: r.first_event,
+            last_event: r.last_event,
+            event_count: r.event_count,
+            new_issues: r.new_issues,
+        }
+    }
+}
+
+/// A deploy of a release to an environment.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Deploy {
+    /// Row id.
+    pub id: DeployId,
+    /// The release row deployed.
+    pub release_id: ReleaseId,
+    /// Environment (`production`, `staging` …).
+    pub environment: String,
+    /// A name, if given.
+    pub name: Option<String>,
+    /// A link, if given.
+    pub url: Option<String>,
+    /// Started, if given.
+    pub date_started: Option<DateTime<Utc>>,
+    /// Finished.
+    pub date_finished: DateTime<Utc>,
+}
+
+impl From<DeployRow> for Deploy {
+    fn from(d: DeployRow) -> Self {
+        Self {
+            id: DeployId(d.id),
+            release_id: ReleaseId(d.release_id),
+            environment: d.environment,
+            name: d.name,
+            url: d.url,
+            date_started: d.date_started,
+            date_finished: d.date_finished,
+        }
+    }
+}
+
+/// The most versions one listing returns.
+pub const MAX_LIST: u64 = 100;
+
+/// Checks a version string; the validation error names the field `version`.
+pub fn validate_version(version: &str) -> Result<()> {
+    let bad = |why: &str| Err(Error::validation("version", why.to_owned()));
+    if version.trim().is_empty() {
+        return bad("must not be empty");
+    }
+    if version.chars().count() > 250 {
+        return bad("must be at most 250 characters");
+    }
+    if matches!(version, "." | ".." | "latest" | "undefined") {
+        return bad("is reserved (`.`, `..`, `latest` and `undefined` are not release names)");
+    }
+    if version.contains(['/', '\n', '\r', '\t']) {
+        return bad("must not contain `/`, newlines or tabs");
+    }
+    if version.trim() != version {
+        return bad("must not start or end with whitespace");
+    }
+    Ok(())
+}
+
+/// What the API sets on a release.
+#[derive(Clone, Debug, Default)]
+pub struct ReleaseFields {
+    /// A link.
+    pub url: Option<String>,
+    /// Started.
+    pub date_started: Option<DateTime<Utc>>,
+    /// Released.
+    pub date_released: Option<DateTime<Utc>>,
+}
+
+impl ReleaseFields {
+    fn changes(&self) -> Result<ReleaseChanges> {
+        if let Some(url) = &self.url
+            && url.chars().count() > 2000
+        {
+            return Err(Error::validation("url", "must be at most 2000 characters"));
+        }
+        Ok(ReleaseChanges {
+            url: self.url.clone(),
+            date_started: self.date_started,
+            date_released: self.date_released,
+        })
+    }
+}
+
+/// Creates `version` in `projects` (or keeps it where it exists) and applies `fields`: the
+/// upsert behind `releases new`. Requires the right to upload releases.
+pub async fn upsert(
+    scope: &AccountScope,
+    projects: &[ProjectId],
+    version: &str,
+    fields: &ReleaseFields,
+) -> Result<Vec<Release>> {
+    scope.require_releases()?;
+    validate_version(version)?;
+    if projects.is_empty() {
+        return Err(Error::validation("projects", "name at least one project"));
+    }
+    let changes = fields.changes()?;
+    let now = Utc::now();
+    let txn = scope.db().begin_write().await?;
+    for project in projects {
+        repo::ensure(&txn, scope, *project, version, now).await?;
+    }
+    repo::change(&txn, scope, projects, version, &changes).await?;
+    txn.commit().await?;
+    get(scope, Some(projects), version).await
+}
+
+/// Applies `fields` to `version` in `projects` (`None`: wherever it exists); `NotFound` when
+/// it exists nowhere. Requires the right to upload releases.
+pub async fn update(
+    scope: &AccountScope,
+    projects: Option<&[ProjectId]>,
+    version: &str,
+    fields: &ReleaseFields,
+) -> Result<Vec<Release>> {
+    scope.require_releases()?;
+    let existing = get(scope, projects, version).await?;
+    let rows: Vec<ProjectId> = existing.iter().map(|r| r.project_id).collect();
+    let changes = fields.changes()?;
+    let txn = scope.db().begin_write().await?;
+    repo::change(&txn, scope, &rows, version, &changes).await?;
+    txn.commit().await?;
+    get(scope, Some(&rows), version).await
+}
+
+/// The rows of `version` in `projects` (`None`: every project); `NotFound` when there are
+/// none.
+pub async fn get(
+    scope: &AccountScope,
+    projects: Option<&[ProjectId]>,
+    version: &str,
+) -> Result<Vec<Release>> {
+    scope.require(crate::scope::Role::Viewer)?;
+    let rows = repo::list(
+        scope.db().conn(),
+        scope,
+        &repo::ReleaseFilter {
+            projects,
+            version: Some(version),
+            query: None,
+            before: None,
+            limit: 1000,
+        },
+    )
+    .await?;
+    if rows.is_empty() {
+        return Err(Error::NotFound);
+    }
+    Ok(rows.into_iter().map(Release::from).collect())
+}
+
+/// Release rows, newest first, in `projects` (`None`: every project), versions containing
+/// `query` when given; a page of at most `limit` rows (up to [`MAX_LIST`]) before the row
+/// `before`, and whether more follow.
+pub async fn list(
+    scope: &AccountScope,
+    projects: Option<&[ProjectId]>,
+    query: Option<&str>,
+    before: Option<ReleaseId>,
+    limit: u64,
+) -> Result<(Vec<Release>, bool)> {
+    scope.require(crate::scope::Role::Viewer)?;
+    let limit = limit.clamp(1, MAX_LIST);
+    let mut rows = repo::list(
+        scope.db().conn(),
+        scope,
+        &repo::ReleaseFilter {
+            projects,
+            version: None,
+            query: query.filter(|q| !q.is_empty()),
+            before,
+            limit: limit + 1,
+        },
+    )
+    .await?;
+    let more = rows.len() as u64 > limit;
+    rows.truncate(limit as usize);
+    Ok((rows.into_iter().map(Release::from).collect(), more))
+}
+
+/// Deletes `version` from `projects` (`None`: everywhere), with its deploys; `NotFound` when it
+/// exists nowhere. Requires the right to upload releases.
+pub async fn delete(
+    scope: &AccountScope,
+    projects: Option<&[ProjectId]>,
+    version: &str,
+) -> Result<()> {
+    scope.require_releases()?;
+    let existing = get(scope, projects, version).await?;
+    let rows: Vec<ProjectId> = existing.iter().map(|r| r.project_id).collect();
+    let txn = scope.db().begin_write().await?;
+    repo::delete_version(&txn, scope, &rows, version).await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+/// What `deploys new` sends.
+#[derive(Clone, Debug)]
+pub struct DeployFields {
+    /// Required.
+    pub environment: String,
+    /// Optional name.
+    pub name: Option<String>,
+    /// Optional link.
+    pub url: Option<String>,
+    /// Optional start.
+    pub date_started: Option<DateTime<Utc>>,
+    /// Finish (now when absent).
+    pub date_finished: Option<DateTime<Utc>>,
+}
+
+/// Records a deploy of `version` (in `projects`, `None`: wherever it exists); returns the
+/// deploy of the first project. `NotFound` when the release does not exist. Requires the right
+/// to upload releases.
+pub async fn create_deploy(
+    scope: &AccountScope,
+    projects: Option<&[ProjectId]>,
+    version: &str,
+    fields: &DeployFields,
+) -> Result<Deploy> {
+    scope.require_releases()?;
+    let environment = fields.environment.trim();
+    if environment.is_empty() || environment.chars().count() > 64 || environment.contains('/') {
+        return Err(Error::validation(
+            "environment",
+            "must be 1–64 characters without `/`",
+        ));
+    }
+    if let Some(name) = &fields.name
+        && name.chars().count() > 200
+    {
+        return Err(Error::validation("name", "must be at most 200 characters"));
+    }
+    let releases = get(scope, projects, version).await?;
+    let deploy = NewDeploy {
+        environment: environment.to_owned(),
+        name: fields.name.clone().filter(|n| !n.is_empty()),
+        url: fields.url.clone().filter(|u| !u.is_empty()),
+        date_started: fields.date_started,
+        date_finished: fields.date_finished.unwrap_or_else(Utc::now),
+    };
+    let txn = scope.db().begin_write().await?;
+    let mut first = None;
+    for release in &releases {
+        let id = repo::insert_deploy(&txn, scope, release.id, &deploy).await?;
+        first.get_or_insert((id, release.id));
+    }
+    txn.commit().await?;
+    let (id, release_id) = first.ok_or(Error::NotFound)?;
+    Ok(Deploy {
+        id,
+        release_id,
+        environment: deploy.environment,
+        name: deploy.name,
+        url: deploy.url,
+        date_started: deploy.date_started,
+        date_finished: deploy.date_finished,
+    })
+}
+
+/// The deploys of `version` (in `projects`, `None`: everywhere), newest first; one per
+/// deploy even when the release spans projects.
+pub async fn list_deploys(
+    scope: &AccountScope,
+    projects: Option<&[ProjectId]>,
+    version: &str,
+) -> Result<Vec<Deploy>> {
+    let releases = get(scope, projects, version).await?;
+    let ids: Vec<ReleaseId> = releases.iter().map(|r| r.id).collect();
+    let mut out: Vec<Deploy> = Vec::new();
+    for row in repo::deploys_of(scope.db().conn(), scope, &ids).await? {
+        let deploy = Deploy::from(row);
+        let same = out.iter().any(|d| {
+            d.environment == deploy.environment
+                && d.name == deploy.name
+                && d.date_finished == deploy.date_finished
+        });
+        if !same {
+            out.push(deploy);
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_follow_sentrys_rules() {
+        for good in [
+            "1.0.0",
+            "shop@1.2.3+build.5",
+            "2026.12.07",
+            "a1b2c3d",
+            "my app 1",
+        ] {
+            assert!(validate_version(good).is_ok(), "{good}");
+        }
+        for bad in [
+            "",
+            " ",
+            ".",
+            "..",
+            "latest",
+            "undefined",
+            "a/b",
+            "a\nb",
+            "a\tb",
+            " 1.0",
+            &"x".repeat(251),
+        ] {
+            assert!(validate_version(bad).is_err(), "{bad:?}");
+        }
+    }
+}

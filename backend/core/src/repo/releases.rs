@@ -57,7 +57,7 @@ impl TenantTable for Deploys {
     const ACCOUNT_ID: Self = Self::AccountId;
 }
 
-const RELEASE_COLUMNS: [Releases; 12] = [
+const RELEASE_COLUMNS: [Releases; 11] = [
     Releases::Id,
     Releases::ProjectId,
     Releases::Version,
@@ -69,7 +69,6 @@ const RELEASE_COLUMNS: [Releases; 12] = [
     Releases::LastEvent,
     Releases::EventCount,
     Releases::NewIssues,
-    Releases::AccountId,
 ];
 
 /// A stored release row.
@@ -166,8 +165,8 @@ pub(crate) async fn change(
 pub(crate) struct ReleaseFilter<'a> {
     /// Only these projects (`None`: every project of the tenant).
     pub(crate) projects: Option<&'a [ProjectId]>,
-    /// Only this version.
-    pub(crate) version: Option<&'a str>,
+    /// Only these versions.
+    pub(crate) versions: Option<&'a [String]>,
     /// Versions containing this text.
     pub(crate) query: Option<&'a str>,
     /// Rows with an id below this one (newest first paging).
@@ -187,8 +186,8 @@ pub(crate) async fn list(
     if let Some(projects) = filter.projects {
         statement.and_where(Expr::col(Releases::ProjectId).is_in(projects.iter().map(|p| p.0)));
     }
-    if let Some(version) = filter.version {
-        statement.and_where(Expr::col(Releases::Version).eq(version));
+    if let Some(versions) = filter.versions {
+        statement.and_where(Expr::col(Releases::Version).is_in(versions.iter().cloned()));
     }
     if let Some(query) = filter.query {
         let escaped = query

@@ -11,8 +11,6 @@
 //! - File contents are stored once per account (`artifact_blobs`, keyed by SHA-1); a project may
 //!   hold at most `max_project_bytes` of files.
 
-use std::io::Read;
-
 use chrono::Utc;
 use errorwatch_symbolicate::bundle::{ArtifactBundle, BundleLimits, FileKind};
 use sha1::{Digest, Sha1};
@@ -106,15 +104,11 @@ pub async fn store_chunks(scope: &AccountScope, parts: Vec<ChunkPart>) -> Result
 }
 
 fn gunzip_capped(data: &[u8], cap: usize) -> Result<Vec<u8>> {
-    let mut out = Vec::new();
-    flate2::read::GzDecoder::new(data)
-        .take(cap as u64 + 1)
-        .read_to_end(&mut out)
-        .map_err(|e| Error::validation("file", format!("chunk is not valid gzip: {e}")))?;
-    if out.len() > cap {
-        return Err(Error::validation("file", "Chunk size too large"));
-    }
-    Ok(out)
+    use crate::ingest::decompress::{ContentEncoding, DecompressError, decompress};
+    decompress(ContentEncoding::Gzip, data, cap).map_err(|e| match e {
+        DecompressError::TooLarge { .. } => Error::validation("file", "Chunk size too large"),
+        other => Error::validation("file", format!("chunk is not valid gzip: {other}")),
+    })
 }
 
 /// An assembly's state, in sentry-cli's words.

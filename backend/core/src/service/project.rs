@@ -252,16 +252,42 @@ pub(crate) async fn load_project(
     repo::projects::get_live(scope, project_id).await
 }
 
-/// The live project of the account with this slug (the Sentry web API names projects by
-/// slug); `NotFound` when there is none.
-pub async fn project_by_slug(scope: &AccountScope, slug: &str) -> Result<ProjectId> {
+/// A live project's names, for APIs that name projects by slug (the Sentry web API).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProjectRef {
+    /// Id.
+    pub id: ProjectId,
+    /// Unique within the account.
+    pub slug: String,
+    /// Display name.
+    pub name: String,
+    /// Platform chosen at creation, if any.
+    pub platform: Option<String>,
+}
+
+impl ProjectRef {
+    /// The project of `refs` with this slug; `NotFound` when there is none.
+    pub fn by_slug(refs: &[ProjectRef], slug: &str) -> Result<ProjectId> {
+        refs.iter()
+            .find(|p| p.slug == slug)
+            .map(|p| p.id)
+            .ok_or(Error::NotFound)
+    }
+}
+
+/// The account's live projects by slug and name, oldest first (one query, no keys).
+pub async fn project_refs(scope: &AccountScope) -> Result<Vec<ProjectRef>> {
     scope.require(Role::Viewer)?;
-    repo::projects::list_live(scope)
+    Ok(repo::projects::list_live(scope)
         .await?
         .into_iter()
-        .find(|p| p.slug == slug)
-        .map(|p| ProjectId(p.id))
-        .ok_or(Error::NotFound)
+        .map(|p| ProjectRef {
+            id: ProjectId(p.id),
+            slug: p.slug,
+            name: p.name,
+            platform: p.platform,
+        })
+        .collect())
 }
 
 /// One project with its keys.

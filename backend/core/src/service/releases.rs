@@ -194,51 +194,76 @@ pub async fn get(
     version: &str,
 ) -> Result<Vec<Release>> {
     scope.require(crate::scope::Role::Viewer)?;
+    let rows = rows_of(scope, projects, &[version.to_owned()]).await?;
+    if rows.is_empty() {
+        return Err(Error::NotFound);
+    }
+    Ok(rows)
+}
+
+/// Every row of `versions` in `projects` (`None`: every project), newest first.
+async fn rows_of(
+    scope: &AccountScope,
+    projects: Option<&[ProjectId]>,
+    versions: &[String],
+) -> Result<Vec<Release>> {
     let rows = repo::list(
         scope.db().conn(),
         scope,
         &repo::ReleaseFilter {
             projects,
-            version: Some(version),
+            versions: Some(versions),
             query: None,
             before: None,
-            limit: 1000,
+            limit: 1000 * versions.len() as u64,
         },
     )
     .await?;
-    if rows.is_empty() {
-        return Err(Error::NotFound);
-    }
     Ok(rows.into_iter().map(Release::from).collect())
 }
 
-/// Release rows, newest first, in `projects` (`None`: every project), versions containing
-/// `query` when given; a page of at most `limit` rows (up to [`MAX_LIST`]) before the row
-/// `before`, and whether more follow.
+/// A page of versions, newest first: in `projects` (`None`: every project), containing
+/// `query` when given, from release rows before the row `before`. Each version comes with all
+/// its rows in those projects (not only the page's); at most `limit` rows (up to
+/// [`MAX_LIST`]) start the page. Returns the versions, and the cursor of the next page when
+/// more follow.
 pub async fn list(
     scope: &AccountScope,
     projects: Option<&[ProjectId]>,
     query: Option<&str>,
     before: Option<ReleaseId>,
     limit: u64,
-) -> Result<(Vec<Release>, bool)> {
+) -> Result<(Vec<Vec<Release>>, Option<ReleaseId>)> {
     scope.require(crate::scope::Role::Viewer)?;
     let limit = limit.clamp(1, MAX_LIST);
-    let mut rows = repo::list(
+    let mut page = repo::list(
         scope.db().conn(),
         scope,
         &repo::ReleaseFilter {
             projects,
-            version: None,
+            versions: None,
             query: query.filter(|q| !q.is_empty()),
             before,
             limit: limit + 1,
         },
     )
     .await?;
-    let more = rows.len() as u64 > limit;
-    rows.truncate(limit as usize);
-    Ok((rows.into_iter().map(Release::from).collect(), more))
+    let more = page.len() as u64 > limit;
+    page.truncate(limit as usize);
+    let next = more.then(|| page.last().map(|r| ReleaseId(r.id))).flatten();
+    let mut versions: Vec<String> = Vec::new();
+    for row in page {
+        if !versions.contains(&row.version) {
+            versions.push(row.version);
+        }
+    }
+    let mut groups: Vec<Vec<Release>> = versions.iter().map(|_| Vec::new()).collect();
+    for row in rows_of(scope, projects, &versions).await? {
+        if let Some(at) = versions.iter().position(|v| *v == row.version) {
+            groups[at].push(row);
+        }
+    }
+    Ok((groups, next))
 }
 
 /// Deletes `version` from `projects` (`None`: everywhere), with its deploys; `NotFound` when it
@@ -328,21 +353,44 @@ pub async fn list_deploys(
     projects: Option<&[ProjectId]>,
     version: &str,
 ) -> Result<Vec<Deploy>> {
-    let releases = get(scope, projects, version).await?;
-    let ids: Vec<ReleaseId> = releases.iter().map(|r| r.id).collect();
-    let mut out: Vec<Deploy> = Vec::new();
-    for row in repo::deploys_of(scope.db().conn(), scope, &ids).await? {
-        let deploy = Deploy::from(row);
-        let same = out.iter().any(|d| {
-            d.environment == deploy.environment
-                && d.name == deploy.name
-                && d.date_finished == deploy.date_finished
-        });
-        if !same {
-            out.push(deploy);
-        }
-    }
-    Ok(out)
+    let rows = get(scope, projects, version).await?;
+    Ok(deploys_of(scope, &[rows]).await?.pop().unwrap_or_default())
+}
+
+/// The deploys of each group of release rows (one version's rows each), newest first; one per
+/// deploy even when the release spans projects. One query for all groups.
+pub async fn deploys_of(scope: &AccountScope, groups: &[Vec<Release>]) -> Result<Vec<Vec<Deploy>>> {
+    scope.require(crate::scope::Role::Viewer)?;
+    let ids: Vec<ReleaseId> = groups.iter().flatten().map(|r| r.id).collect();
+    let stored: Vec<Deploy> = if ids.is_empty() {
+        Vec::new()
+    } else {
+        repo::deploys_of(scope.db().conn(), scope, &ids)
+            .await?
+            .into_iter()
+            .map(Deploy::from)
+            .collect()
+    };
+    Ok(groups
+        .iter()
+        .map(|group| {
+            let mut out: Vec<Deploy> = Vec::new();
+            for deploy in stored
+                .iter()
+                .filter(|d| group.iter().any(|r| r.id == d.release_id))
+            {
+                let same = out.iter().any(|d| {
+                    d.environment == deploy.environment
+                        && d.name == deploy.name
+                        && d.date_finished == deploy.date_finished
+                });
+                if !same {
+                    out.push(deploy.clone());
+                }
+            }
+            out
+        })
+        .collect())
 }
 
 #[cfg(test)]

@@ -98,6 +98,18 @@ pub enum Csrf {
     NotRequired,
 }
 
+/// The token of an `Authorization: Bearer …` header, if the request has one.
+pub fn bearer_token(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .map(str::trim)
+}
+
 /// Authenticates a request: `Authorization: Bearer ewt_…` (a bad token is 401, never silently
 /// anonymous), else the session cookies (rotated when the access token expired), else
 /// anonymous. `Err` is the response to send instead.
@@ -108,14 +120,7 @@ pub async fn authenticate(
 ) -> Result<Caller, Response> {
     let cookies = cookie_settings(state);
     let mut set_cookies: Vec<String> = Vec::new();
-    let bearer = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            v.strip_prefix("Bearer ")
-                .or_else(|| v.strip_prefix("bearer "))
-        })
-        .map(str::trim);
+    let bearer = bearer_token(headers);
     let internal = |e: errorwatch_core::Error, what: &str| {
         tracing::error!(error = %e, "authenticating {what}");
         error_response(

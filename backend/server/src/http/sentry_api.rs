@@ -21,7 +21,7 @@ use errorwatch_core::ids::{ProjectId, ReleaseId};
 use errorwatch_core::scope::{AccountScope, Principal};
 
 use errorwatch_core::service::artifacts::{self, AssembleRequest, AssembleState, ChunkPart};
-use errorwatch_core::service::project;
+use errorwatch_core::service::project::{self, ProjectRef};
 use errorwatch_core::service::releases::{self, DeployFields, Release, ReleaseFields};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -170,15 +170,7 @@ fn bad_request(message: impl AsRef<str>) -> ApiError {
 
 /// The token's principal; 401 without one.
 async fn principal(state: &AppState, headers: &HeaderMap) -> Result<Principal, ApiError> {
-    let bearer = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            v.strip_prefix("Bearer ")
-                .or_else(|| v.strip_prefix("bearer "))
-        })
-        .map(str::trim);
-    let Some(bearer) = bearer else {
+    let Some(bearer) = super::graphql::bearer_token(headers) else {
         return Err(ApiError::new(detail(
             StatusCode::UNAUTHORIZED,
             "Authentication credentials were not provided (send Authorization: Bearer <ErrorWatch API token>).",
@@ -205,15 +197,23 @@ async fn project_scope(
     slug: &str,
 ) -> Result<(AccountScope, ProjectId), ApiError> {
     let scope = org_scope(state, headers, org).await?;
-    let project = project::project_by_slug(&scope, slug).await?;
+    let project = ProjectRef::by_slug(&project::project_refs(&scope).await?, slug)?;
     Ok((scope, project))
 }
 
-/// Project slugs (or numeric ids) of a request body; 400 naming the unknown ones.
-async fn resolve_projects(
+/// The projects a request body names (`projects`: slugs, or numeric ids as Sentry accepts);
+/// `None` when it names none; 400 naming the unknown ones.
+async fn body_projects(
     scope: &AccountScope,
-    names: &[Value],
-) -> Result<Vec<ProjectId>, ApiError> {
+    body: &Value,
+) -> Result<Option<Vec<ProjectId>>, ApiError> {
+    let names = match body.get("projects") {
+        None | Some(Value::Null) => return Ok(None),
+        Some(Value::Array(items)) if items.is_empty() => return Ok(None),
+        Some(Value::Array(items)) => items,
+        Some(_) => return Err(bad_request("projects: must be a list of slugs")),
+    };
+    let refs = project::project_refs(scope).await?;
     let mut out = Vec::new();
     let mut unknown = Vec::new();
     for name in names {
@@ -222,14 +222,13 @@ async fn resolve_projects(
             Value::Number(n) => n.to_string(),
             _ => return Err(bad_request("projects: must be slugs")),
         };
-        match project::project_by_slug(scope, &slug).await {
+        match ProjectRef::by_slug(&refs, &slug) {
             Ok(id) => {
                 if !out.contains(&id) {
                     out.push(id);
                 }
             }
-            Err(errorwatch_core::Error::NotFound) => unknown.push(slug),
-            Err(e) => return Err(e.into()),
+            Err(_) => unknown.push(slug),
         }
     }
     if !unknown.is_empty() {
@@ -244,7 +243,14 @@ async fn resolve_projects(
                 .into_response(),
         ));
     }
-    Ok(out)
+    Ok(Some(out))
+}
+
+/// [`body_projects`] where the body must name at least one.
+async fn required_projects(scope: &AccountScope, body: &Value) -> Result<Vec<ProjectId>, ApiError> {
+    body_projects(scope, body)
+        .await?
+        .ok_or_else(|| bad_request("projects: required (at least one project slug)"))
 }
 
 fn parse_json(body: &Bytes) -> Result<Value, ApiError> {
@@ -284,24 +290,12 @@ fn release_fields(body: &Value) -> Result<ReleaseFields, ApiError> {
     })
 }
 
-/// Sentry's ReleaseInfo for the rows of one version.
-async fn release_json(
-    scope: &AccountScope,
-    state: &AppState,
-    rows: &[Release],
-) -> Result<Value, ApiError> {
-    let projects = project::list_projects(scope, &state.config.http.public_url).await?;
-    let first = rows.first().ok_or(errorwatch_core::Error::NotFound)?;
+/// Sentry's ReleaseInfo for one version: its rows (at least one) and their deploys.
+fn release_json(rows: &[Release], deploys: &[releases::Deploy], projects: &[ProjectRef]) -> Value {
+    let first = &rows[0];
     let min_date = |f: fn(&Release) -> Option<DateTime<Utc>>| rows.iter().filter_map(f).min();
     let max_date = |f: fn(&Release) -> Option<DateTime<Utc>>| rows.iter().filter_map(f).max();
-    let deploys = releases::list_deploys(
-        scope,
-        Some(&rows.iter().map(|r| r.project_id).collect::<Vec<_>>()),
-        &first.version,
-    )
-    .await
-    .unwrap_or_default();
-    Ok(json!({
+    json!({
         "id": first.id.0,
         "version": first.version,
         "shortVersion": first.version,
@@ -323,7 +317,15 @@ async fn release_json(
             "id": p.id.0, "slug": p.slug, "name": p.name, "platform": p.platform,
         })).collect::<Vec<_>>(),
         "status": "open",
-    }))
+    })
+}
+
+/// The ReleaseInfo of one version's rows, as the single-release endpoints answer.
+async fn release_info(scope: &AccountScope, rows: Vec<Release>) -> ApiResult {
+    let groups = [rows];
+    let deploys = releases::deploys_of(scope, &groups).await?;
+    let projects = project::project_refs(scope).await?;
+    Ok(axum::Json(release_json(&groups[0], &deploys[0], &projects)).into_response())
 }
 
 fn deploy_json(d: &releases::Deploy) -> Value {
@@ -337,18 +339,6 @@ fn deploy_json(d: &releases::Deploy) -> Value {
     })
 }
 
-/// Release rows grouped by version, in the order of the first row of each.
-fn by_version(rows: Vec<Release>) -> Vec<Vec<Release>> {
-    let mut out: Vec<Vec<Release>> = Vec::new();
-    for row in rows {
-        match out.iter_mut().find(|g| g[0].version == row.version) {
-            Some(group) => group.push(row),
-            None => out.push(vec![row]),
-        }
-    }
-    out
-}
-
 #[derive(Deserialize)]
 struct ListQuery {
     query: Option<String>,
@@ -357,7 +347,6 @@ struct ListQuery {
 }
 
 async fn list_releases_json(
-    state: &AppState,
     scope: &AccountScope,
     projects: Option<&[ProjectId]>,
     q: &ListQuery,
@@ -372,7 +361,7 @@ async fn list_releases_json(
                 .map_err(|_| bad_request("cursor: invalid"))?,
         )),
     };
-    let (rows, more) = releases::list(
+    let (groups, next) = releases::list(
         scope,
         projects,
         q.query.as_deref(),
@@ -380,16 +369,16 @@ async fn list_releases_json(
         q.per_page.unwrap_or(100),
     )
     .await?;
-    let next = rows.last().map(|r| r.id.0);
-    let mut out = Vec::new();
-    for group in by_version(rows) {
-        // Every row of this version, not only those on this page.
-        let all = releases::get(scope, projects, &group[0].version).await?;
-        out.push(release_json(scope, state, &all).await?);
-    }
+    let deploys = releases::deploys_of(scope, &groups).await?;
+    let refs = project::project_refs(scope).await?;
+    let out: Vec<Value> = groups
+        .iter()
+        .zip(&deploys)
+        .map(|(rows, deploys)| release_json(rows, deploys, &refs))
+        .collect();
     let mut response = axum::Json(Value::Array(out)).into_response();
-    let link = match (more, next) {
-        (true, Some(next)) => format!(
+    let link = match next {
+        Some(ReleaseId(next)) => format!(
             "<?cursor=>; rel=\"previous\"; results=\"false\"; cursor=\"\", <?cursor={next}:0:0>; rel=\"next\"; results=\"true\"; cursor=\"{next}:0:0\""
         ),
         _ => "<?cursor=>; rel=\"previous\"; results=\"false\"; cursor=\"\", <?cursor=>; rel=\"next\"; results=\"false\"; cursor=\"\"".to_owned(),
@@ -408,12 +397,7 @@ async fn api_root(State(state): State<AppState>, headers: HeaderMap) -> ApiResul
     Ok(axum::Json(json!({"version": "0", "auth": auth, "user": null})).into_response())
 }
 
-async fn create_release(
-    state: &AppState,
-    scope: &AccountScope,
-    projects: Vec<ProjectId>,
-    body: &Value,
-) -> ApiResult {
+async fn create_release(scope: &AccountScope, projects: Vec<ProjectId>, body: &Value) -> ApiResult {
     let version = opt_string(body, "version")?.ok_or_else(|| bad_request("version: required"))?;
     let fields = release_fields(body)?;
     let existed = releases::get(scope, Some(&projects), &version)
@@ -425,7 +409,8 @@ async fn create_release(
     } else {
         StatusCode::CREATED
     };
-    Ok((status, axum::Json(release_json(scope, state, &rows).await?)).into_response())
+    let info = release_info(scope, rows).await?;
+    Ok((status, info).into_response())
 }
 
 async fn org_create_release(
@@ -437,16 +422,8 @@ async fn org_create_release(
     let scope = org_scope(&state, &headers, &org).await?;
     scope.require_releases()?;
     let body = parse_json(&body)?;
-    let names = match body.get("projects") {
-        Some(Value::Array(items)) if !items.is_empty() => items.clone(),
-        _ => {
-            return Err(bad_request(
-                "projects: required (at least one project slug)",
-            ));
-        }
-    };
-    let projects = resolve_projects(&scope, &names).await?;
-    create_release(&state, &scope, projects, &body).await
+    let projects = required_projects(&scope, &body).await?;
+    create_release(&scope, projects, &body).await
 }
 
 async fn project_create_release(
@@ -458,7 +435,7 @@ async fn project_create_release(
     let (scope, project) = project_scope(&state, &headers, &org, &slug).await?;
     scope.require_releases()?;
     let body = parse_json(&body)?;
-    create_release(&state, &scope, vec![project], &body).await
+    create_release(&scope, vec![project], &body).await
 }
 
 async fn org_releases(
@@ -468,7 +445,7 @@ async fn org_releases(
     Query(q): Query<ListQuery>,
 ) -> ApiResult {
     let scope = org_scope(&state, &headers, &org).await?;
-    list_releases_json(&state, &scope, None, &q).await
+    list_releases_json(&scope, None, &q).await
 }
 
 async fn project_releases(
@@ -478,7 +455,7 @@ async fn project_releases(
     Query(q): Query<ListQuery>,
 ) -> ApiResult {
     let (scope, project) = project_scope(&state, &headers, &org, &slug).await?;
-    list_releases_json(&state, &scope, Some(&[project]), &q).await
+    list_releases_json(&scope, Some(&[project]), &q).await
 }
 
 async fn org_release(
@@ -487,8 +464,7 @@ async fn org_release(
     Path((org, version)): Path<(String, String)>,
 ) -> ApiResult {
     let scope = org_scope(&state, &headers, &org).await?;
-    let rows = releases::get(&scope, None, &version).await?;
-    Ok(axum::Json(release_json(&scope, &state, &rows).await?).into_response())
+    release_info(&scope, releases::get(&scope, None, &version).await?).await
 }
 
 async fn project_release(
@@ -497,12 +473,14 @@ async fn project_release(
     Path((org, slug, version)): Path<(String, String, String)>,
 ) -> ApiResult {
     let (scope, project) = project_scope(&state, &headers, &org, &slug).await?;
-    let rows = releases::get(&scope, Some(&[project]), &version).await?;
-    Ok(axum::Json(release_json(&scope, &state, &rows).await?).into_response())
+    release_info(
+        &scope,
+        releases::get(&scope, Some(&[project]), &version).await?,
+    )
+    .await
 }
 
 async fn update_release(
-    state: &AppState,
     scope: &AccountScope,
     projects: Option<Vec<ProjectId>>,
     version: &str,
@@ -512,8 +490,11 @@ async fn update_release(
     let fields = release_fields(body)?;
     // `refs` and `commits` (set-commits) are accepted and not stored: ErrorWatch has no
     // repository integration yet.
-    let rows = releases::update(scope, projects.as_deref(), version, &fields).await?;
-    Ok(axum::Json(release_json(scope, state, &rows).await?).into_response())
+    release_info(
+        scope,
+        releases::update(scope, projects.as_deref(), version, &fields).await?,
+    )
+    .await
 }
 
 async fn org_update_release(
@@ -524,13 +505,8 @@ async fn org_update_release(
 ) -> ApiResult {
     let scope = org_scope(&state, &headers, &org).await?;
     let body = parse_json(&body)?;
-    let projects = match body.get("projects") {
-        Some(Value::Array(items)) if !items.is_empty() => {
-            Some(resolve_projects(&scope, items).await?)
-        }
-        _ => None,
-    };
-    update_release(&state, &scope, projects, &version, &body).await
+    let projects = body_projects(&scope, &body).await?;
+    update_release(&scope, projects, &version, &body).await
 }
 
 async fn project_update_release(
@@ -541,7 +517,7 @@ async fn project_update_release(
 ) -> ApiResult {
     let (scope, project) = project_scope(&state, &headers, &org, &slug).await?;
     let body = parse_json(&body)?;
-    update_release(&state, &scope, Some(vec![project]), &version, &body).await
+    update_release(&scope, Some(vec![project]), &version, &body).await
 }
 
 async fn org_delete_release(
@@ -573,12 +549,7 @@ async fn create_deploy(
     let scope = org_scope(&state, &headers, &org).await?;
     scope.require_releases()?;
     let body = parse_json(&body)?;
-    let projects = match body.get("projects") {
-        Some(Value::Array(items)) if !items.is_empty() => {
-            Some(resolve_projects(&scope, items).await?)
-        }
-        _ => None,
-    };
+    let projects = body_projects(&scope, &body).await?;
     let fields = DeployFields {
         environment: opt_string(&body, "environment")?
             .ok_or_else(|| bad_request("environment: required"))?,
@@ -711,11 +682,7 @@ fn checksums(body: &Value) -> Result<(String, Vec<String>), ApiError> {
             .collect::<Result<Vec<_>, _>>()?,
         _ => return Err(bad_request("chunks: required (a list of checksums)")),
     };
-    if !artifacts::is_sha1(&checksum) || !chunks.iter().all(|c| artifacts::is_sha1(c)) {
-        return Err(bad_request(
-            "checksum: checksums must be 40-character hex SHA-1s",
-        ));
-    }
+    // Their form is the service's to check.
     Ok((checksum, chunks))
 }
 
@@ -729,15 +696,7 @@ async fn assemble_bundle(
     scope.require_releases()?;
     let body = parse_json(&body)?;
     let (checksum, chunks) = checksums(&body)?;
-    let names = match body.get("projects") {
-        Some(Value::Array(items)) if !items.is_empty() => items.clone(),
-        _ => {
-            return Err(bad_request(
-                "projects: required (at least one project slug)",
-            ));
-        }
-    };
-    let projects = resolve_projects(&scope, &names).await?;
+    let projects = required_projects(&scope, &body).await?;
     let version = opt_string(&body, "version")?.filter(|v| v != "undefined" && !v.is_empty());
     let dist = opt_string(&body, "dist")?.filter(|d| !d.is_empty());
     let outcome = artifacts::assemble_bundle(

@@ -7,7 +7,7 @@ use sea_orm::sea_query::{Expr, ExprTrait, Func, Order, Query, SelectStatement};
 use sea_orm::{ConnectionTrait, DeriveIden, QueryResult};
 
 use super::issues::Issues;
-use super::{ProjectTable, Tenant, TenantTable, delete, select, update};
+use super::{ProjectTable, Tenant, TenantTable, delete, select};
 use crate::ids::{EventRowId, IssueId, ProjectId};
 use crate::scope::AccountScope;
 use crate::{Error, Result};
@@ -38,6 +38,11 @@ pub(crate) enum Events {
 impl TenantTable for Events {
     const TABLE: Self = Self::Table;
     const ACCOUNT_ID: Self = Self::AccountId;
+}
+
+impl super::IssueTable for Events {
+    const ISSUE_ID: Self = Self::IssueId;
+    const HASH: Self = Self::GroupingHash;
 }
 
 impl ProjectTable for Events {
@@ -405,38 +410,6 @@ pub(crate) async fn grouped_events(
             })
         })
         .collect()
-}
-
-/// Moves every event of `from` issues to `to`.
-pub(crate) async fn move_to_issue(
-    tenant: impl Into<Tenant>,
-    conn: &impl ConnectionTrait,
-    from: &[IssueId],
-    to: IssueId,
-) -> Result<()> {
-    let statement = update::<Events>(tenant)
-        .value(Events::IssueId, to.0)
-        .and_where(Expr::col(Events::IssueId).is_in(from.iter().map(|id| id.0)))
-        .to_owned();
-    conn.execute(&statement).await?;
-    Ok(())
-}
-
-/// Moves the events of issue `from` grouped by fingerprint `hash` to issue `to`.
-pub(crate) async fn move_grouped(
-    tenant: impl Into<Tenant>,
-    conn: &impl ConnectionTrait,
-    from: IssueId,
-    hash: &str,
-    to: IssueId,
-) -> Result<()> {
-    let statement = update::<Events>(tenant)
-        .value(Events::IssueId, to.0)
-        .and_where(Expr::col(Events::IssueId).eq(from.0))
-        .and_where(Expr::col(Events::GroupingHash).eq(hash))
-        .to_owned();
-    conn.execute(&statement).await?;
-    Ok(())
 }
 
 /// Up to `limit` events of a project (or of one of its issues): row ids and SDK event ids.

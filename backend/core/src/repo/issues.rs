@@ -77,6 +77,11 @@ pub(crate) enum IssueFingerprints {
     CreatedAt,
 }
 
+impl super::IssueTable for IssueFingerprints {
+    const ISSUE_ID: Self = Self::IssueId;
+    const HASH: Self = Self::Hash;
+}
+
 impl TenantTable for IssueFingerprints {
     const TABLE: Self = Self::Table;
     const ACCOUNT_ID: Self = Self::AccountId;
@@ -505,38 +510,6 @@ pub(crate) async fn fingerprint_hashes(
         .iter()
         .map(|r| Ok(r.try_get::<String>("", "hash")?))
         .collect()
-}
-
-/// Moves every fingerprint of `from` issues to `to`.
-pub(crate) async fn move_fingerprints(
-    tenant: impl Into<Tenant>,
-    conn: &impl ConnectionTrait,
-    from: &[IssueId],
-    to: IssueId,
-) -> Result<()> {
-    let statement = update::<IssueFingerprints>(tenant)
-        .value(IssueFingerprints::IssueId, to.0)
-        .and_where(Expr::col(IssueFingerprints::IssueId).is_in(from.iter().map(|id| id.0)))
-        .to_owned();
-    conn.execute(&statement).await?;
-    Ok(())
-}
-
-/// Moves the fingerprint `hash` of issue `from` to issue `to`.
-pub(crate) async fn move_fingerprint(
-    tenant: impl Into<Tenant>,
-    conn: &impl ConnectionTrait,
-    from: IssueId,
-    hash: &str,
-    to: IssueId,
-) -> Result<()> {
-    let statement = update::<IssueFingerprints>(tenant)
-        .value(IssueFingerprints::IssueId, to.0)
-        .and_where(Expr::col(IssueFingerprints::IssueId).eq(from.0))
-        .and_where(Expr::col(IssueFingerprints::Hash).eq(hash))
-        .to_owned();
-    conn.execute(&statement).await?;
-    Ok(())
 }
 
 // ---- bookmarks ----------------------------------------------------------------------------

@@ -41,7 +41,7 @@ use sea_orm::sea_query::{
 
 use sea_orm::{ColumnTrait, DeleteMany, EntityTrait, QueryFilter, Select, UpdateMany};
 
-use crate::ids::{AccountId, ProjectId};
+use crate::ids::{AccountId, IssueId, ProjectId};
 
 /// A tenant table's identifiers: the table itself and its `account_id` column.
 pub(crate) trait TenantTable: Iden + IntoIden + Copy + Send + Sync + 'static {
@@ -114,6 +114,35 @@ pub(crate) fn select_in_project<T: ProjectTable>(project: TenantProject) -> Sele
         .from(T::TABLE)
         .and_where(Expr::col((T::TABLE, T::PROJECT_ID)).eq(project.project.0))
         .to_owned()
+}
+
+/// A tenant table whose rows belong to an issue and carry the hash of the fingerprint that
+/// grouped them (events, issue fingerprints): merging and unmerging move such rows.
+pub(crate) trait IssueTable: TenantTable {
+    /// Its `issue_id` column.
+    const ISSUE_ID: Self;
+    /// Its fingerprint hash column.
+    const HASH: Self;
+}
+
+/// Moves the tenant's rows of the `from` issues (only those of fingerprint `hash` when given)
+/// to issue `to`.
+pub(crate) async fn move_to_issue<T: IssueTable>(
+    tenant: impl Into<Tenant>,
+    conn: &impl sea_orm::ConnectionTrait,
+    from: &[IssueId],
+    hash: Option<&str>,
+    to: IssueId,
+) -> crate::Result<()> {
+    let mut statement = update::<T>(tenant);
+    statement
+        .value(T::ISSUE_ID, to.0)
+        .and_where(Expr::col(T::ISSUE_ID).is_in(from.iter().map(|id| id.0)));
+    if let Some(hash) = hash {
+        statement.and_where(Expr::col(T::HASH).eq(hash));
+    }
+    conn.execute(&statement).await?;
+    Ok(())
 }
 
 /// `SELECT … FROM table WHERE table.account_id IN (tenants)`: a read across the accounts of one

@@ -14,7 +14,9 @@ use serde_json::json;
 use crate::ids::{AccountId, IssueId, ProjectId, UserId};
 use crate::notify::{Change, Notice};
 use crate::repo::entity::issue;
-use crate::repo::{Tenant, events, issues, stats};
+use crate::repo::events::Events;
+use crate::repo::issues::IssueFingerprints;
+use crate::repo::{self, Tenant, events, issues, stats};
 use crate::scope::{AccountScope, Actor, Role};
 use crate::service::issue_state as state;
 pub use crate::service::issue_state::{
@@ -309,8 +311,8 @@ pub async fn merge_issues(
     let ids: Vec<IssueId> = sources.iter().map(|s| IssueId(s.id)).collect();
     let project = ProjectId(target.project_id);
     let txn = scope.db().begin_write().await?;
-    issues::move_fingerprints(scope, &txn, &ids, target_id).await?;
-    events::move_to_issue(scope, &txn, &ids, target_id).await?;
+    repo::move_to_issue::<IssueFingerprints>(scope, &txn, &ids, None, target_id).await?;
+    repo::move_to_issue::<Events>(scope, &txn, &ids, None, target_id).await?;
     // Hourly counts and tag values add up into the target's rows.
     stats::add_hours_of(scope, &txn, project, target_id, &ids).await?;
     stats::add_tag_values_of(scope, &txn, project, target_id, &ids).await?;
@@ -536,8 +538,9 @@ pub async fn unmerge_fingerprint(
     )
     .await?;
     let created_id = IssueId(created.id);
-    issues::move_fingerprint(scope, &txn, issue_id, hash, created_id).await?;
-    events::move_grouped(scope, &txn, issue_id, hash, created_id).await?;
+    let from = [issue_id];
+    repo::move_to_issue::<IssueFingerprints>(scope, &txn, &from, Some(hash), created_id).await?;
+    repo::move_to_issue::<Events>(scope, &txn, &from, Some(hash), created_id).await?;
     for (hour, count) in &hours {
         stats::move_hour(scope, &txn, project, issue_id, created_id, *hour, *count).await?;
     }

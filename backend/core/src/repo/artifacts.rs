@@ -376,15 +376,18 @@ pub(crate) async fn insert_files(
     Ok(())
 }
 
-/// The tenant's bundles assembled from a file of this checksum (a poll of a finished assembly).
-pub(crate) async fn bundles_with_checksum(
+/// How many of `projects` hold a bundle assembled from a file of this checksum (a poll of a
+/// finished assembly).
+pub(crate) async fn projects_with_bundle(
     conn: &impl ConnectionTrait,
     tenant: impl Into<Tenant>,
     checksum: &str,
+    projects: &[ProjectId],
 ) -> Result<u64, DbErr> {
     let statement = select::<ArtifactBundles>(tenant)
-        .expr(Func::count(Expr::col(ArtifactBundles::Id)))
+        .expr(Func::count_distinct(Expr::col(ArtifactBundles::ProjectId)))
         .and_where(Expr::col(ArtifactBundles::Checksum).eq(checksum))
+        .and_where(Expr::col(ArtifactBundles::ProjectId).is_in(projects.iter().map(|p| p.0)))
         .to_owned();
     let row = conn.query_one(&statement).await?;
     let count = row

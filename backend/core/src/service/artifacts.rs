@@ -169,10 +169,9 @@ pub async fn assemble_bundle(
         .collect();
     let present = repo::present_chunks(conn, scope, &chunks).await?;
     let missing: Vec<String> = dedup(chunks.iter().filter(|c| !present.contains(c)).cloned());
-    if repo::bundles_with_checksum(conn, scope, &checksum).await? > 0
-        && missing.len() == chunks.len()
-    {
-        // Assembled earlier (its chunks may be gone): a poll.
+    let holding = repo::projects_with_bundle(conn, scope, &checksum, &request.projects).await?;
+    if holding == request.projects.len() as u64 && missing.len() == chunks.len() {
+        // Assembled earlier for every project asked (its chunks may be gone): a poll.
         return Ok(AssembleState::Ok);
     }
     if !missing.is_empty() {
@@ -403,10 +402,13 @@ pub async fn upload_release_file(
             "the project holds {held} bytes of uploaded files; this file would pass its limit of {max_project_bytes} bytes"
         )));
     }
+    // A map by name, or by content: a JSON object with `"mappings"` near its start.
     let is_map = name.ends_with(".map")
         || contents.starts_with(b"{")
-            && std::str::from_utf8(&contents[..contents.len().min(200)])
-                .is_ok_and(|s| s.contains("\"mappings\"") || s.contains("\"version\""));
+            && contents
+                .windows(b"\"mappings\"".len())
+                .take(4096)
+                .any(|w| w == b"\"mappings\"");
     let text = std::str::from_utf8(&contents).ok();
     let sourcemap_ref = headers
         .iter()

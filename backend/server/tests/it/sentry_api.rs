@@ -224,6 +224,30 @@ db_test!(
         assert_eq!(app.scalar("SELECT COUNT(*) FROM artifact_files").await, 4);
         assert_eq!(app.scalar("SELECT COUNT(*) FROM artifact_blobs").await, 2, "contents stored once");
 
+        // Once the chunks are gone (retention), a project that never got the bundle is not
+        // told `ok`: it must upload again.
+        app.execute("DELETE FROM upload_chunks").await;
+        let (_, answer) = call(&app, Method::POST, t, assemble, Some(request.clone())).await;
+        assert_eq!(answer["state"], "ok", "shop has it: a poll");
+        let mut both = request.clone();
+        both["projects"] = json!(["shop", "blog"]);
+        let (_, answer) = call(&app, Method::POST, t, assemble, Some(both)).await;
+        assert_eq!(answer["state"], "ok", "both have it: a poll");
+        acme.browser
+            .ok(
+                "mutation($a: ID!, $n: String!) { createProject(accountId: $a, name: $n) { id } }",
+                json!({"a": acme.account, "n": "Docs"}),
+            )
+            .await;
+        let mut docs = request.clone();
+        docs["projects"] = json!(["docs"]);
+        let (_, answer) = call(&app, Method::POST, t, assemble, Some(docs)).await;
+        assert_eq!(answer["state"], "not_found", "docs never got it: {answer}");
+        assert_eq!(answer["missingChunks"], json!(chunks));
+        for (field, data) in [("file", first.to_vec()), ("file", second.to_vec())] {
+            assert_eq!(post_chunks(&app, t, "acme", &[(field, data)]).await, StatusCode::OK);
+        }
+
         // A corrupt bundle: an error with a detail; nothing stored.
         let corrupt = b"SYSB\x02\x00\x00\x00 this is not a zip".to_vec();
         assert_eq!(post_chunks(&app, t, "acme", &[("file", corrupt.clone())]).await, StatusCode::OK);

@@ -248,6 +248,19 @@ impl TestApp {
         .unwrap_or_else(|e| panic!("{sql}: {e}"))
     }
 
+    /// Runs a statement on the app's database (to age or remove rows the way time would).
+    pub async fn execute(&self, sql: &'static str) {
+        match self.db.pool() {
+            errorwatch_core::db::Pool::Sqlite(pool) => {
+                sqlx::query(sql).execute(pool).await.map(drop)
+            }
+            errorwatch_core::db::Pool::Postgres(pool) => {
+                sqlx::query(sql).execute(pool).await.map(drop)
+            }
+        }
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+    }
+
     /// Digests every spooled envelope as one batch, the way a `DigestSpool` job does; returns
     /// the events stored. (With workers running, their own jobs may have taken rows already.)
     pub async fn digest_spooled(&self) -> usize {

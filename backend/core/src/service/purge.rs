@@ -52,6 +52,9 @@ impl Job for PurgeDeleted {
 async fn purge_project(scope: &AccountScope, project: ProjectId) -> anyhow::Result<()> {
     delete_events_in_batches(scope, project, None).await?;
     projects::delete_project(scope, scope.db().conn(), project).await?;
+    // Uploaded files cascade with the project; their contents are the account's, shared by
+    // checksum, and go once no file refers to them.
+    crate::repo::artifacts::delete_orphan_blobs(scope.db().conn(), scope).await?;
     tracing::info!(project.id = project.0, "deleted project's data removed");
     Ok(())
 }

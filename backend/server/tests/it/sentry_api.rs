@@ -313,6 +313,7 @@ db_test!(
         app.run_pending_jobs().await;
         assert_eq!(app.scalar("SELECT COUNT(*) FROM releases").await, 0);
         assert_eq!(app.scalar("SELECT COUNT(*) FROM artifact_files").await, 0);
+        assert_eq!(app.scalar("SELECT COUNT(*) FROM artifact_blobs").await, 0, "nothing refers to the contents any more");
         app.stop().await.expect("stop");
     }
 );

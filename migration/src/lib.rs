@@ -22,6 +22,7 @@ mod m20261124_000013_create_spool_cursors;
 mod m20261124_000014_create_billing_tables;
 mod m20261124_000015_create_alert_tables;
 mod m20261207_000016_create_release_tables;
+mod m20261208_000017_create_release_stats;
 
 /// The ordered list of migrations.
 pub struct Migrator;
@@ -46,6 +47,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000014_create_billing_tables::Migration),
             Box::new(m20261124_000015_create_alert_tables::Migration),
             Box::new(m20261207_000016_create_release_tables::Migration),
+            Box::new(m20261208_000017_create_release_stats::Migration),
         ]
     }
 }

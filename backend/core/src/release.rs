@@ -1,9 +1,45 @@
 //! Release ordering for release-aware resolution ("resolved in 1.2": an event from 1.1 is not a
 //! regression). Releases are free text (`shop@1.2.3+build`, `2026.11.23`, a git sha); versions
 //! after the last `@` are compared numerically component by component when both parse, and
-//! otherwise releases are only equal or not (unknown order counts as newer).
+//! otherwise releases are only equal or not (unknown order counts as newer). [`ReleaseOrder`]
+//! adds the order of the project's release rows (by creation) for releases that are not
+//! numeric versions (git shas, dates in other shapes).
 
 use std::cmp::Ordering;
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+
+/// The order of a project's releases: numeric versions by [`compare_releases`], others by
+/// when their release row was created (the row id breaking ties); a release without a row and
+/// not comparable as a version has no known order.
+#[derive(Clone, Debug, Default)]
+pub struct ReleaseOrder {
+    created: HashMap<String, (DateTime<Utc>, i64)>,
+}
+
+impl ReleaseOrder {
+    /// The order of the given release rows: `(version, date_created, id)`.
+    pub fn new(rows: impl IntoIterator<Item = (String, DateTime<Utc>, i64)>) -> Self {
+        Self {
+            created: rows
+                .into_iter()
+                .map(|(version, at, id)| (version, (at, id)))
+                .collect(),
+        }
+    }
+
+    /// True when `a` is known to come before `b`.
+    pub fn is_older(&self, a: &str, b: &str) -> bool {
+        if let Some(order) = compare_releases(a, b) {
+            return order == Ordering::Less;
+        }
+        match (self.created.get(a), self.created.get(b)) {
+            (Some(x), Some(y)) => x < y,
+            _ => false,
+        }
+    }
+}
 
 fn version_part(release: &str) -> &str {
     release.rsplit('@').next().unwrap_or(release)
@@ -48,6 +84,36 @@ pub fn is_older(event_release: &str, resolved_in: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn release_rows_order_what_versions_cannot() {
+        let at = |h| {
+            DateTime::parse_from_rfc3339(&format!("2026-12-08T{h:02}:00:00Z"))
+                .expect("time")
+                .with_timezone(&Utc)
+        };
+        let order = ReleaseOrder::new([
+            ("a1b2c3".to_owned(), at(9), 1),
+            ("d4e5f6".to_owned(), at(10), 2),
+            ("same-time".to_owned(), at(10), 3),
+            ("2.0".to_owned(), at(11), 4),
+            ("1.5".to_owned(), at(12), 5),
+        ]);
+        assert!(order.is_older("a1b2c3", "d4e5f6"));
+        assert!(!order.is_older("d4e5f6", "a1b2c3"));
+        assert!(
+            order.is_older("d4e5f6", "same-time"),
+            "the row id breaks a tie"
+        );
+        assert!(
+            !order.is_older("a1b2c3", "unknown"),
+            "no row: unknown order"
+        );
+        assert!(
+            order.is_older("1.5", "2.0"),
+            "versions compare as versions, whatever their rows' order"
+        );
+    }
 
     #[test]
     fn orders() {

@@ -17,6 +17,7 @@ pub mod items;
 pub mod normalize;
 mod passthrough;
 pub(crate) mod prepare;
+pub(crate) mod releases;
 pub mod retention;
 pub mod runner;
 pub(crate) mod write;

@@ -89,6 +89,14 @@ impl Job for EvictEvents {
             "evicted {events_removed} events and {attachments_removed} attachments"
         );
         expire_uploads(db, now).await?;
+        // Releases outlive their events by the bundles' 90 days (a release page of an old
+        // version stays while its source maps could still serve it).
+        let idle = now - chrono::Duration::days(i64::from(self.max_age_days)) - BUNDLE_RETENTION;
+        let releases = crate::repo::releases::delete_idle_all_accounts(conn, idle).await?;
+        info!(
+            releases.removed = releases,
+            "expired {releases} idle releases"
+        );
         Ok(())
     }
 }

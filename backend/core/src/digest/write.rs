@@ -69,6 +69,22 @@ pub(crate) async fn write_batch(
     let tags: Vec<_> = tag_counts(&events, &issue_ids).into_iter().collect();
     rows::upsert_tag_values(txn, &tags).await?;
     let state_changes = apply_states(txn, &tenants, &events, &issue_ids).await?;
+    let regressed: HashMap<i64, Option<String>> = state_changes
+        .iter()
+        .filter(|(_, (kind, _))| *kind == "regression")
+        .map(|(issue, (_, release))| (*issue, release.clone()))
+        .collect();
+    let releases = super::releases::release_counts(
+        &events,
+        &issue_ids,
+        &|event| resolved[&(event.project_id, event.hash.clone())].created,
+        &regressed,
+    );
+    crate::repo::releases::add_batch(txn, &releases, chrono::Utc::now()).await?;
+    let state_changes: HashMap<i64, &'static str> = state_changes
+        .into_iter()
+        .map(|(issue, (kind, _))| (issue, kind))
+        .collect();
     let alerts = crate::alert::trigger::watched(
         txn,
         alert_candidates(&events, &issue_ids, &resolved, &state_changes),
@@ -338,13 +354,14 @@ async fn update_issues(
 }
 
 /// Regressions and ignore expiry: only resolved or ignored issues (one lookup) look at their
-/// events, in batch order.
+/// events, in batch order. Returns each changed issue's activity kind and the release its
+/// change names (a regression's).
 async fn apply_states(
     txn: &DatabaseTransaction,
     tenants: &[Tenant],
     events: &[PreparedEvent],
     issue_ids: &[i64],
-) -> anyhow::Result<HashMap<i64, &'static str>> {
+) -> anyhow::Result<HashMap<i64, (&'static str, Option<String>)>> {
     let mut changes = HashMap::new();
     let mut by_issue: BTreeMap<i64, Vec<&PreparedEvent>> = BTreeMap::new();
     for (event, &issue_id) in events.iter().zip(issue_ids) {

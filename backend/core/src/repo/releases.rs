@@ -26,6 +26,7 @@ pub(crate) enum Releases {
     LastEvent,
     EventCount,
     NewIssues,
+    Regressions,
 }
 
 impl TenantTable for Releases {
@@ -57,7 +58,60 @@ impl TenantTable for Deploys {
     const ACCOUNT_ID: Self = Self::AccountId;
 }
 
-const RELEASE_COLUMNS: [Releases; 11] = [
+/// The `release_environments` table and its columns.
+#[derive(Clone, Copy, Debug, DeriveIden)]
+#[allow(dead_code)]
+pub(crate) enum ReleaseEnvironments {
+    Table,
+    Id,
+    AccountId,
+    ProjectId,
+    ReleaseId,
+    Environment,
+    FirstEvent,
+    LastEvent,
+    EventCount,
+    NewIssues,
+}
+
+impl TenantTable for ReleaseEnvironments {
+    const TABLE: Self = Self::Table;
+    const ACCOUNT_ID: Self = Self::AccountId;
+}
+
+impl ProjectTable for ReleaseEnvironments {
+    const PROJECT_ID: Self = Self::ProjectId;
+}
+
+/// The `release_issues` table and its columns.
+#[derive(Clone, Copy, Debug, DeriveIden)]
+#[allow(dead_code)]
+pub(crate) enum ReleaseIssues {
+    Table,
+    Id,
+    AccountId,
+    ProjectId,
+    ReleaseId,
+    IssueId,
+    Kind,
+    CreatedAt,
+}
+
+impl TenantTable for ReleaseIssues {
+    const TABLE: Self = Self::Table;
+    const ACCOUNT_ID: Self = Self::AccountId;
+}
+
+impl ProjectTable for ReleaseIssues {
+    const PROJECT_ID: Self = Self::ProjectId;
+}
+
+/// `release_issues.kind` of an issue first seen in the release.
+pub(crate) const KIND_NEW: &str = "new";
+/// `release_issues.kind` of an issue that regressed in the release.
+pub(crate) const KIND_REGRESSION: &str = "regression";
+
+const RELEASE_COLUMNS: [Releases; 12] = [
     Releases::Id,
     Releases::ProjectId,
     Releases::Version,
@@ -69,6 +123,7 @@ const RELEASE_COLUMNS: [Releases; 11] = [
     Releases::LastEvent,
     Releases::EventCount,
     Releases::NewIssues,
+    Releases::Regressions,
 ];
 
 /// A stored release row.
@@ -85,6 +140,7 @@ pub(crate) struct ReleaseRow {
     pub(crate) last_event: Option<DateTime<Utc>>,
     pub(crate) event_count: i64,
     pub(crate) new_issues: i64,
+    pub(crate) regressions: i64,
 }
 
 /// What the API may set on a release (absent fields are left as they are).
@@ -310,4 +366,256 @@ pub(crate) async fn deploys_of(
     rows.iter()
         .map(|row| DeployRow::from_query_result(row, ""))
         .collect()
+}
+
+// ---- the digest -------------------------------------------------------------------------------
+
+/// Adds a digest batch's counts to its releases (created on their first event), their
+/// environments and their new and regressed issues. Rows are written in conflict-key order.
+pub(crate) async fn add_batch(
+    conn: &impl ConnectionTrait,
+    releases: &crate::digest::releases::BatchReleases,
+    now: DateTime<Utc>,
+) -> Result<(), DbErr> {
+    if releases.is_empty() {
+        return Ok(());
+    }
+    let mut ids: std::collections::HashMap<(i64, String), i64> =
+        std::collections::HashMap::with_capacity(releases.len());
+    let entries: Vec<_> = releases.iter().collect();
+    // 9 values a row.
+    for chunk in entries.chunks(super::digest::MAX_PARAMS / 9) {
+        let mut insert = Query::insert();
+        insert.into_table(Releases::Table).columns([
+            Releases::AccountId,
+            Releases::ProjectId,
+            Releases::Version,
+            Releases::DateCreated,
+            Releases::FirstEvent,
+            Releases::LastEvent,
+            Releases::EventCount,
+            Releases::NewIssues,
+            Releases::Regressions,
+        ]);
+        for ((project, version), counts) in chunk {
+            insert.values_panic([
+                counts.account.0.into(),
+                project.0.into(),
+                version.clone().into(),
+                now.into(),
+                counts.first_event.into(),
+                counts.last_event.into(),
+                counts.events.into(),
+                i64::try_from(counts.new_issues.len())
+                    .unwrap_or(i64::MAX)
+                    .into(),
+                i64::try_from(counts.regressions.len())
+                    .unwrap_or(i64::MAX)
+                    .into(),
+            ]);
+        }
+        insert
+            .on_conflict(
+                OnConflict::columns([Releases::ProjectId, Releases::Version])
+                    .value(Releases::EventCount, Expr::cust("releases.event_count + excluded.event_count"))
+                    .value(Releases::NewIssues, Expr::cust("releases.new_issues + excluded.new_issues"))
+                    .value(Releases::Regressions, Expr::cust("releases.regressions + excluded.regressions"))
+                    .value(
+                        Releases::FirstEvent,
+                        Expr::cust("CASE WHEN releases.first_event IS NULL OR excluded.first_event < releases.first_event THEN excluded.first_event ELSE releases.first_event END"),
+                    )
+                    .value(
+                        Releases::LastEvent,
+                        Expr::cust("CASE WHEN releases.last_event IS NULL OR excluded.last_event > releases.last_event THEN excluded.last_event ELSE releases.last_event END"),
+                    )
+                    .to_owned(),
+            )
+            .returning(Query::returning().columns([
+                Releases::Id,
+                Releases::ProjectId,
+                Releases::Version,
+            ]));
+        for row in conn.query_all(&insert).await? {
+            ids.insert(
+                (row.try_get("", "project_id")?, row.try_get("", "version")?),
+                row.try_get("", "id")?,
+            );
+        }
+    }
+    let id_of = |project: ProjectId, version: &str| -> Result<i64, DbErr> {
+        ids.get(&(project.0, version.to_owned()))
+            .copied()
+            .ok_or_else(|| DbErr::Custom(format!("release {version} of {project:?} not returned")))
+    };
+
+    let mut environments = Vec::new();
+    let mut issues = Vec::new();
+    for ((project, version), counts) in releases {
+        let release = id_of(*project, version)?;
+        for (environment, env) in &counts.environments {
+            environments.push((release, counts.account, *project, environment, env));
+        }
+        for (kind, list) in [
+            (KIND_NEW, &counts.new_issues),
+            (KIND_REGRESSION, &counts.regressions),
+        ] {
+            for issue in list {
+                issues.push((release, kind, *issue, counts.account, *project));
+            }
+        }
+    }
+    // Sorted by the conflict keys (release, environment) and (release, kind, issue).
+    environments.sort_by(|a, b| (a.0, a.3).cmp(&(b.0, b.3)));
+    issues.sort_by_key(|i| (i.0, i.1, i.2));
+    for chunk in environments.chunks(super::digest::MAX_PARAMS / 8) {
+        let mut insert = Query::insert();
+        insert.into_table(ReleaseEnvironments::Table).columns([
+            ReleaseEnvironments::AccountId,
+            ReleaseEnvironments::ProjectId,
+            ReleaseEnvironments::ReleaseId,
+            ReleaseEnvironments::Environment,
+            ReleaseEnvironments::FirstEvent,
+            ReleaseEnvironments::LastEvent,
+            ReleaseEnvironments::EventCount,
+            ReleaseEnvironments::NewIssues,
+        ]);
+        for (release, account, project, environment, env) in chunk {
+            insert.values_panic([
+                account.0.into(),
+                project.0.into(),
+                (*release).into(),
+                (*environment).clone().into(),
+                env.first_event.into(),
+                env.last_event.into(),
+                env.events.into(),
+                env.new_issues.into(),
+            ]);
+        }
+        insert.on_conflict(
+            OnConflict::columns([ReleaseEnvironments::ReleaseId, ReleaseEnvironments::Environment])
+                .value(ReleaseEnvironments::EventCount, Expr::cust("release_environments.event_count + excluded.event_count"))
+                .value(ReleaseEnvironments::NewIssues, Expr::cust("release_environments.new_issues + excluded.new_issues"))
+                .value(
+                    ReleaseEnvironments::FirstEvent,
+                    Expr::cust("CASE WHEN excluded.first_event < release_environments.first_event THEN excluded.first_event ELSE release_environments.first_event END"),
+                )
+                .value(
+                    ReleaseEnvironments::LastEvent,
+                    Expr::cust("CASE WHEN excluded.last_event > release_environments.last_event THEN excluded.last_event ELSE release_environments.last_event END"),
+                )
+                .to_owned(),
+        );
+        conn.execute(&insert).await?;
+    }
+    for chunk in issues.chunks(super::digest::MAX_PARAMS / 6) {
+        let mut insert = Query::insert();
+        insert.into_table(ReleaseIssues::Table).columns([
+            ReleaseIssues::AccountId,
+            ReleaseIssues::ProjectId,
+            ReleaseIssues::ReleaseId,
+            ReleaseIssues::IssueId,
+            ReleaseIssues::Kind,
+            ReleaseIssues::CreatedAt,
+        ]);
+        for (release, kind, issue, account, project) in chunk {
+            insert.values_panic([
+                account.0.into(),
+                project.0.into(),
+                (*release).into(),
+                issue.0.into(),
+                (*kind).into(),
+                now.into(),
+            ]);
+        }
+        insert.on_conflict(
+            OnConflict::columns([
+                ReleaseIssues::ReleaseId,
+                ReleaseIssues::Kind,
+                ReleaseIssues::IssueId,
+            ])
+            .do_nothing()
+            .to_owned(),
+        );
+        conn.execute(&insert).await?;
+    }
+    Ok(())
+}
+
+/// The version of the project's newest release (by creation; the row id breaks ties).
+pub(crate) async fn latest_version(
+    conn: &impl ConnectionTrait,
+    tenant: impl Into<Tenant>,
+    project: ProjectId,
+) -> Result<Option<String>, DbErr> {
+    let statement = select::<Releases>(tenant)
+        .column(Releases::Version)
+        .and_where(Expr::col(Releases::ProjectId).eq(project.0))
+        .order_by(Releases::DateCreated, Order::Desc)
+        .order_by(Releases::Id, Order::Desc)
+        .limit(1)
+        .to_owned();
+    conn.query_one(&statement)
+        .await?
+        .map(|row| row.try_get::<String>("", "version"))
+        .transpose()
+}
+
+/// The order of the project's releases among `versions` ([`crate::release::ReleaseOrder`]).
+pub(crate) async fn order_of(
+    conn: &impl ConnectionTrait,
+    tenant: impl Into<Tenant>,
+    project: ProjectId,
+    versions: &[String],
+) -> Result<crate::release::ReleaseOrder, DbErr> {
+    if versions.is_empty() {
+        return Ok(crate::release::ReleaseOrder::default());
+    }
+    let statement = select::<Releases>(tenant)
+        .columns([Releases::Version, Releases::DateCreated, Releases::Id])
+        .and_where(Expr::col(Releases::ProjectId).eq(project.0))
+        .and_where(Expr::col(Releases::Version).is_in(versions.iter().cloned()))
+        .to_owned();
+    let rows = conn.query_all(&statement).await?;
+    let mut order = Vec::with_capacity(rows.len());
+    for row in rows {
+        order.push((
+            row.try_get::<String>("", "version")?,
+            row.try_get::<DateTime<Utc>>("", "date_created")?,
+            row.try_get::<i64>("", "id")?,
+        ));
+    }
+    Ok(crate::release::ReleaseOrder::new(order))
+}
+
+/// Deletes every account's releases idle since `before`: no event, no deploy finished and no
+/// release or creation after it (their environments and issue links go with them); returns the
+/// rows deleted.
+pub(crate) async fn delete_idle_all_accounts(
+    conn: &impl ConnectionTrait,
+    before: DateTime<Utc>,
+) -> Result<u64, DbErr> {
+    let recent_deploys = Query::select()
+        .expr(Expr::val(1))
+        .from(Deploys::Table)
+        .and_where(
+            Expr::col((Deploys::Table, Deploys::ReleaseId)).equals((Releases::Table, Releases::Id)),
+        )
+        .and_where(Expr::col((Deploys::Table, Deploys::DateFinished)).gte(before))
+        .to_owned();
+    let statement = Query::delete()
+        .from_table(Releases::Table)
+        .and_where(Expr::col(Releases::DateCreated).lt(before))
+        .and_where(
+            Expr::col(Releases::LastEvent)
+                .is_null()
+                .or(Expr::col(Releases::LastEvent).lt(before)),
+        )
+        .and_where(
+            Expr::col(Releases::DateReleased)
+                .is_null()
+                .or(Expr::col(Releases::DateReleased).lt(before)),
+        )
+        .and_where(Expr::exists(recent_deploys).not())
+        .to_owned();
+    Ok(conn.execute(&statement).await?.rows_affected())
 }

@@ -196,7 +196,8 @@ pub async fn change_status(
 ) -> Result<Issue> {
     scope.require(Role::Member)?;
     let current = load(scope, issue_id).await?;
-    let transition = state::change_status(&current, &change, Utc::now())?;
+    let latest = latest_release(scope, scope.db().conn(), &current, &change).await?;
+    let transition = state::change_status(&current, &change, Utc::now(), latest.as_deref())?;
     let txn = scope.db().begin_write().await?;
     let updated = write_transition(scope, &txn, &current, transition).await?;
     txn.commit().await?;
@@ -214,8 +215,22 @@ pub(crate) async fn change_status_in(
 ) -> Result<issue::Model> {
     scope.require(Role::Member)?;
     let current = issues::get(scope, conn, issue_id).await?;
-    let transition = state::change_status(&current, change, Utc::now())?;
+    let latest = latest_release(scope, conn, &current, change).await?;
+    let transition = state::change_status(&current, change, Utc::now(), latest.as_deref())?;
     write_transition(scope, conn, &current, transition).await
+}
+
+/// The project's newest release when `change` resolves in the next release (else not read).
+async fn latest_release(
+    scope: &AccountScope,
+    conn: &impl ConnectionTrait,
+    current: &issue::Model,
+    change: &StatusChange,
+) -> Result<Option<String>> {
+    if !matches!(change, StatusChange::ResolveInNextRelease) {
+        return Ok(None);
+    }
+    Ok(crate::repo::releases::latest_version(conn, scope, ProjectId(current.project_id)).await?)
 }
 
 /// Writes a member's transition and records it.
@@ -262,12 +277,34 @@ pub(crate) async fn apply_events_to_state<'a>(
     conn: &impl ConnectionTrait,
     current: &issue::Model,
     events: impl IntoIterator<Item = (Option<&'a str>, DateTime<Utc>)>,
-) -> Result<Option<&'static str>> {
-    let Some(transition) = state::apply_events(current, events, Utc::now()) else {
-        return Ok(None);
-    };
+) -> Result<Option<(&'static str, Option<String>)>> {
     // The digest works on many accounts; this issue's is the one its envelope was ingested for.
     let tenant = Tenant::ingested(AccountId(current.account_id));
+    let events: Vec<_> = events.into_iter().collect();
+    // Release rows order releases that are not versions: read them only for an issue
+    // resolved in a release.
+    let order = match (&current.resolution_release, current.status.as_str()) {
+        (Some(resolved_in), "resolved") => {
+            let mut versions: Vec<String> = events
+                .iter()
+                .filter_map(|(release, _)| release.map(str::to_owned))
+                .collect();
+            versions.push(resolved_in.clone());
+            versions.sort();
+            versions.dedup();
+            crate::repo::releases::order_of(conn, tenant, ProjectId(current.project_id), &versions)
+                .await?
+        }
+        _ => crate::release::ReleaseOrder::default(),
+    };
+    let Some(transition) = state::apply_events(current, events, Utc::now(), &order) else {
+        return Ok(None);
+    };
+    let release = transition
+        .data
+        .get("release")
+        .and_then(serde_json::Value::as_str)
+        .map(str::to_owned);
     let updated = issues::set_state(tenant, conn, IssueId(current.id), &transition.state).await?;
     record_activity(
         tenant,
@@ -278,7 +315,7 @@ pub(crate) async fn apply_events_to_state<'a>(
         transition.data,
     )
     .await?;
-    Ok(Some(transition.kind))
+    Ok(Some((transition.kind, release)))
 }
 
 /// Merges `sources` into `target` (same project): their fingerprints, events, hourly counts

@@ -11,6 +11,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::json;
 
+use crate::release::ReleaseOrder;
 use crate::repo::entity::issue;
 use crate::{Error, Result};
 
@@ -197,10 +198,14 @@ pub(crate) struct Transition {
 
 /// What a member's `change` does to `current` at `now`; validation errors for a bad release,
 /// a time not in the future or a count below 1.
+///
+/// `latest_release` is the project's newest release (by creation), which "resolved in the next
+/// release" waits to be followed by; the issue's own last release when the project has none.
 pub(crate) fn change_status(
     current: &issue::Model,
     change: &StatusChange,
     now: DateTime<Utc>,
+    latest_release: Option<&str>,
 ) -> Result<Transition> {
     let mut state = IssueState::of(current);
     state.status_changed_at = Some(now);
@@ -219,10 +224,13 @@ pub(crate) fn change_status(
                     }
                     (ResolutionKind::InRelease, Some(release.to_owned()))
                 }
-                // The next release is any release after the latest one seen so far.
-                StatusChange::ResolveInNextRelease => {
-                    (ResolutionKind::InNextRelease, current.last_release.clone())
-                }
+                // The next release is any release after the latest one so far.
+                StatusChange::ResolveInNextRelease => (
+                    ResolutionKind::InNextRelease,
+                    latest_release
+                        .map(str::to_owned)
+                        .or_else(|| current.last_release.clone()),
+                ),
                 _ => (ResolutionKind::Now, None),
             };
             state.status = Some(IssueStatus::Resolved);
@@ -277,14 +285,16 @@ pub(crate) fn change_status(
 /// counting (its `times_seen` and `users_seen` include the events), `events` are
 /// `(release, time)` in digest order. The first event that changes the state decides (the
 /// issue is unresolved after it, so later ones change nothing). `None`: the state stays.
+/// `order` orders the releases involved (see [`ReleaseOrder`]).
 pub(crate) fn apply_events<'a>(
     current: &issue::Model,
     events: impl IntoIterator<Item = (Option<&'a str>, DateTime<Utc>)>,
     now: DateTime<Utc>,
+    order: &ReleaseOrder,
 ) -> Option<Transition> {
     let (kind, substatus, data) = events
         .into_iter()
-        .find_map(|(release, time)| event_change(current, release, time, now))?;
+        .find_map(|(release, time)| event_change(current, release, time, now, order))?;
     let mut state = IssueState::of(current);
     state.status = Some(IssueStatus::Unresolved);
     state.substatus = Some(substatus);
@@ -308,6 +318,7 @@ fn event_change(
     event_release: Option<&str>,
     event_time: DateTime<Utc>,
     now: DateTime<Utc>,
+    order: &ReleaseOrder,
 ) -> Option<(&'static str, Substatus, serde_json::Value)> {
     match IssueStatus::parse(&current.status)? {
         IssueStatus::Resolved => {
@@ -321,11 +332,11 @@ fn event_change(
             ) {
                 // Resolved in R: events from releases older than R are old news.
                 (Some(ResolutionKind::InRelease), Some(resolved), Some(release)) => {
-                    crate::release::is_older(release, resolved)
+                    order.is_older(release, resolved)
                 }
                 // Resolved in the next release after L: events from L or older are old news.
                 (Some(ResolutionKind::InNextRelease), Some(latest), Some(release)) => {
-                    release == latest || crate::release::is_older(release, latest)
+                    release == latest || order.is_older(release, latest)
                 }
                 (Some(ResolutionKind::InNextRelease), None, _) => false,
                 // An event that happened before the resolution (sent late) is no regression.
@@ -423,6 +434,7 @@ mod tests {
             &issue("unresolved"),
             &StatusChange::ResolveInNextRelease,
             now,
+            None,
         )
         .expect("valid");
         assert_eq!(t.kind, "resolved");
@@ -441,12 +453,12 @@ mod tests {
         let now = Utc::now();
         let current = issue("unresolved");
         let more = |n| StatusChange::Ignore(IgnoreCondition::MoreEvents(n));
-        assert!(change_status(&current, &more(0), now).is_err());
+        assert!(change_status(&current, &more(0), now, None).is_err());
         let past = StatusChange::Ignore(IgnoreCondition::Until(now - Duration::hours(1)));
-        assert!(change_status(&current, &past, now).is_err());
+        assert!(change_status(&current, &past, now, None).is_err());
         let blank = StatusChange::ResolveInRelease("  ".into());
-        assert!(change_status(&current, &blank, now).is_err());
-        let t = change_status(&current, &more(5), now).expect("valid");
+        assert!(change_status(&current, &blank, now, None).is_err());
+        let t = change_status(&current, &more(5), now, None).expect("valid");
         assert_eq!(t.state.status, Some(IssueStatus::Ignored));
         assert_eq!(t.state.ignore_until_times_seen, Some(15));
         assert_eq!(t.data, json!({"more_events": 5}));
@@ -457,7 +469,7 @@ mod tests {
         let mut current = issue("resolved");
         current.resolution_kind = Some("now".into());
         current.resolved_at = Some(Utc::now());
-        let t = change_status(&current, &StatusChange::Reopen, Utc::now()).expect("valid");
+        let t = change_status(&current, &StatusChange::Reopen, Utc::now(), None).expect("valid");
         assert_eq!(t.kind, "reopened");
         assert_eq!(t.state.status, Some(IssueStatus::Unresolved));
         assert_eq!(t.state.substatus, Some(Substatus::Ongoing));
@@ -468,13 +480,22 @@ mod tests {
     #[test]
     fn events_of_older_releases_do_not_regress_an_issue_resolved_in_a_release() {
         let now = Utc::now();
+        let none = ReleaseOrder::default();
         let mut current = issue("resolved");
         current.resolution_kind = Some("in_release".into());
         current.resolution_release = Some("2.0".into());
         current.resolved_at = Some(now - Duration::hours(1));
-        assert_eq!(apply_events(&current, [(Some("1.9"), now)], now), None);
-        let t = apply_events(&current, [(Some("1.9"), now), (Some("2.1"), now)], now)
-            .expect("regression");
+        assert_eq!(
+            apply_events(&current, [(Some("1.9"), now)], now, &none),
+            None
+        );
+        let t = apply_events(
+            &current,
+            [(Some("1.9"), now), (Some("2.1"), now)],
+            now,
+            &none,
+        )
+        .expect("regression");
         assert_eq!(t.kind, "regression");
         assert_eq!(t.state.substatus, Some(Substatus::Regressed));
         assert_eq!(t.state.regressed_at, Some(now));
@@ -483,23 +504,56 @@ mod tests {
     }
 
     #[test]
+    fn resolved_in_the_next_release_regresses_on_a_release_created_after_the_latest() {
+        let now = Utc::now();
+        let mut current = issue("resolved");
+        current.resolution_kind = Some("in_next_release".into());
+        current.resolution_release = Some("b2".into());
+        current.resolved_at = Some(now - Duration::hours(1));
+        let order = ReleaseOrder::new([
+            ("a1".to_owned(), now - Duration::days(2), 1),
+            ("b2".to_owned(), now - Duration::days(1), 2),
+            ("c3".to_owned(), now - Duration::minutes(1), 3),
+        ]);
+        assert_eq!(
+            apply_events(
+                &current,
+                [(Some("a1"), now), (Some("b2"), now)],
+                now,
+                &order
+            ),
+            None,
+            "git-sha releases created before or as the latest are old news"
+        );
+        let t = apply_events(&current, [(Some("c3"), now)], now, &order).expect("regression");
+        assert_eq!(t.data, json!({"release": "c3"}));
+        let t = apply_events(&current, [(Some("never-seen"), now)], now, &order)
+            .expect("a release without a row counts as newer");
+        assert_eq!(t.kind, "regression");
+    }
+
+    #[test]
     fn a_late_event_is_no_regression_and_an_expired_ignore_escalates() {
         let now = Utc::now();
+        let none = ReleaseOrder::default();
         let mut resolved = issue("resolved");
         resolved.resolution_kind = Some("now".into());
         resolved.resolved_at = Some(now);
         assert_eq!(
-            apply_events(&resolved, [(None, now - Duration::minutes(5))], now),
+            apply_events(&resolved, [(None, now - Duration::minutes(5))], now, &none),
             None
         );
         let mut ignored = issue("ignored");
         ignored.ignore_until_times_seen = Some(11);
-        assert_eq!(apply_events(&ignored, [(None, now)], now), None);
+        assert_eq!(apply_events(&ignored, [(None, now)], now, &none), None);
         ignored.ignore_until_times_seen = Some(10);
-        let t = apply_events(&ignored, [(None, now)], now).expect("escalates");
+        let t = apply_events(&ignored, [(None, now)], now, &none).expect("escalates");
         assert_eq!(t.kind, "unignored");
         assert_eq!(t.state.substatus, Some(Substatus::Escalating));
         assert_eq!(t.state.ignore_until_times_seen, None);
-        assert_eq!(apply_events(&issue("unresolved"), [(None, now)], now), None);
+        assert_eq!(
+            apply_events(&issue("unresolved"), [(None, now)], now, &none),
+            None
+        );
     }
 }

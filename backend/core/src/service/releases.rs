@@ -41,6 +41,8 @@ pub struct Release {
     pub event_count: i64,
     /// Issues first seen in this release.
     pub new_issues: i64,
+    /// Issues that regressed in this release.
+    pub regressions: i64,
 }
 
 impl From<ReleaseRow> for Release {
@@ -57,6 +59,7 @@ impl From<ReleaseRow> for Release {
             last_event: r.last_event,
             event_count: r.event_count,
             new_issues: r.new_issues,
+            regressions: r.regressions,
         }
     }
 }

@@ -462,3 +462,56 @@ db_test!(
         assert!(matches!(issue::hourly_counts(&other_scope, id, now, now).await, Err(Error::NotFound)));
     }
 );
+
+db_test!(
+    async fn releases_are_rows_from_events_and_order_resolution_in_the_next_release(backend) {
+        use errorwatch_core::service::releases;
+        let s = setup(backend).await;
+        let project = [ProjectId(s.project_id)];
+        // Git-sha releases: no version order, only the release rows' order.
+        let id = s.send("a1b2c3d", "u1").await;
+        s.send("a1b2c3d", "u2").await;
+        let row = &releases::get(&s.scope, Some(&project), "a1b2c3d").await.expect("created by its first event")[0];
+        assert_eq!((row.event_count, row.new_issues, row.regressions), (2, 1, 0));
+        assert!(row.first_event.is_some() && row.first_event <= row.last_event, "{row:?}");
+
+        // A release created later (by the API) is the project's newest.
+        releases::upsert(&s.scope, &project, "e4f5a6b", &releases::ReleaseFields::default()).await.expect("releases new");
+        let resolved = issue::change_status(&s.scope, IssueId(id), StatusChange::ResolveInNextRelease).await.expect("resolve");
+        assert_eq!(resolved.resolution_release.as_deref(), Some("e4f5a6b"), "the project's newest release, not the issue's last");
+        s.send("a1b2c3d", "u1").await;
+        s.send("e4f5a6b", "u1").await;
+        assert_eq!(s.state(id).await, state("resolved", None), "releases created before or as the newest are old news");
+        s.send("0ff1ce0", "u3").await;
+        assert_eq!(s.state(id).await, state("unresolved", Some("regressed")), "a release created after it regresses");
+
+        let newer = &releases::get(&s.scope, Some(&project), "0ff1ce0").await.expect("row")[0];
+        assert_eq!((newer.event_count, newer.new_issues, newer.regressions), (1, 0, 1));
+        let older = &releases::get(&s.scope, Some(&project), "a1b2c3d").await.expect("row")[0];
+        assert_eq!((older.event_count, older.new_issues, older.regressions), (3, 1, 0));
+        assert_eq!(
+            s.app.scalar("SELECT COUNT(*) FROM release_issues WHERE kind = 'regression'").await,
+            1
+        );
+        assert_eq!(
+            s.app.scalar("SELECT CAST(SUM(event_count) AS BIGINT) FROM release_environments").await,
+            5,
+            "every event with a release counts in its environment"
+        );
+        // An event naming no acceptable release makes no row.
+        s.send("latest", "u1").await;
+        assert!(releases::get(&s.scope, Some(&project), "latest").await.is_err());
+        let other_scope = other_account_scope(&s.app).await;
+        assert!(releases::get(&other_scope, Some(&project), "a1b2c3d").await.is_err());
+
+        // Retention: a release idle for the event retention plus 90 days goes, with its
+        // environments and issue links; the others stay.
+        use errorwatch_core::digest::retention::EvictEvents;
+        s.app.execute("UPDATE releases SET date_created = '2020-01-01 00:00:00+00:00', last_event = '2020-01-02 00:00:00+00:00' WHERE version = 'a1b2c3d'").await;
+        s.app.queue.enqueue(&EvictEvents { max_age_days: 30, max_events_per_project: 1000, default_plan: None }).await.expect("enqueue");
+        s.app.run_pending_jobs().await;
+        assert!(releases::get(&s.scope, Some(&project), "a1b2c3d").await.is_err(), "idle since 2020");
+        assert!(releases::get(&s.scope, Some(&project), "0ff1ce0").await.is_ok());
+        assert_eq!(s.app.scalar("SELECT COUNT(*) FROM release_issues WHERE kind = 'new'").await, 0, "went with its release");
+    }
+);

@@ -23,6 +23,7 @@ mod m20261124_000014_create_billing_tables;
 mod m20261124_000015_create_alert_tables;
 mod m20261207_000016_create_release_tables;
 mod m20261208_000017_create_release_stats;
+mod m20261208_000018_add_artifact_files_project_id_id_index;
 
 /// The ordered list of migrations.
 pub struct Migrator;
@@ -48,6 +49,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000015_create_alert_tables::Migration),
             Box::new(m20261207_000016_create_release_tables::Migration),
             Box::new(m20261208_000017_create_release_stats::Migration),
+            Box::new(m20261208_000018_add_artifact_files_project_id_id_index::Migration),
         ]
     }
 }

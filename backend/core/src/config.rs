@@ -52,6 +52,12 @@ pub struct Config {
 pub struct ArtifactsConfig {
     /// Bytes of uploaded files one project may hold (`ERRORWATCH_MAX_ARTIFACT_MB`, 2048).
     pub max_project_bytes: i64,
+    /// Memory the digest's cache of parsed source maps may hold (`ERRORWATCH_SOURCEMAP_CACHE_MB`,
+    /// 32): one parsed map takes about 4-5 times its file's size.
+    pub map_cache_bytes: usize,
+    /// Largest source map the digest parses (`ERRORWATCH_MAX_SOURCEMAP_MB`, 32); frames of a
+    /// larger one say so instead of being mapped.
+    pub max_map_bytes: u64,
 }
 
 /// Alert delivery (see [`crate::alert`]).
@@ -472,11 +478,27 @@ impl Config {
             2048,
             1..=10_000_000,
         )?;
+        let map_cache_mb = parse_number(
+            "ERRORWATCH_SOURCEMAP_CACHE_MB",
+            lookup("ERRORWATCH_SOURCEMAP_CACHE_MB"),
+            32,
+            1..=100_000,
+        )?;
+        let max_map_mb = parse_number(
+            "ERRORWATCH_MAX_SOURCEMAP_MB",
+            lookup("ERRORWATCH_MAX_SOURCEMAP_MB"),
+            32,
+            1..=4096,
+        )?;
         Ok(Config {
             artifacts: ArtifactsConfig {
                 max_project_bytes: i64::try_from(max_artifact_mb).unwrap_or(i64::MAX / 2)
                     * 1024
                     * 1024,
+                map_cache_bytes: usize::try_from(map_cache_mb).unwrap_or(usize::MAX / 2)
+                    * 1024
+                    * 1024,
+                max_map_bytes: max_map_mb * 1024 * 1024,
             },
             alerts: AlertsConfig {
                 allow_private_targets,

@@ -54,6 +54,27 @@ fn numeric_components(version: &str) -> Option<Vec<u64>> {
     parts.filter(|p| !p.is_empty())
 }
 
+/// Checks a version string; the validation error names the field `version`.
+pub fn validate_version(version: &str) -> crate::Result<()> {
+    let bad = |why: &str| Err(crate::Error::validation("version", why.to_owned()));
+    if version.trim().is_empty() {
+        return bad("must not be empty");
+    }
+    if version.chars().count() > 250 {
+        return bad("must be at most 250 characters");
+    }
+    if matches!(version, "." | ".." | "latest" | "undefined") {
+        return bad("is reserved (`.`, `..`, `latest` and `undefined` are not release names)");
+    }
+    if version.contains(['/', '\n', '\r', '\t']) {
+        return bad("must not contain `/`, newlines or tabs");
+    }
+    if version.trim() != version {
+        return bad("must not start or end with whitespace");
+    }
+    Ok(())
+}
+
 /// Compares two releases of the same project; `None` when the order cannot be known.
 pub fn compare_releases(a: &str, b: &str) -> Option<Ordering> {
     if a == b {

@@ -221,6 +221,9 @@ impl Application {
                 self.spool.clone(),
                 wake.clone(),
                 self.metrics.clone(),
+                std::sync::Arc::new(errorwatch_core::digest::symbolicate::Symbolicator::new(
+                    &self.config.artifacts,
+                )),
                 shutdown.clone(),
             );
             tasks.spawn(async move {

@@ -178,6 +178,20 @@ impl<K: Eq + Hash + Clone> MapCache<K> {
         self.lock().remove(key);
     }
 
+    /// Forgets every key `matches` accepts (a project's uploads changed).
+    pub fn invalidate_where(&self, matches: impl Fn(&K) -> bool) {
+        let mut inner = self.lock();
+        let keys: Vec<K> = inner
+            .entries
+            .keys()
+            .filter(|k| matches(k))
+            .cloned()
+            .collect();
+        for key in keys {
+            inner.remove(&key);
+        }
+    }
+
     /// Forgets everything (the counters stay).
     pub fn clear(&self) {
         let mut inner = self.lock();
@@ -256,6 +270,22 @@ mod tests {
             (3, cost * 3, 1)
         );
         assert_eq!((stats.hits, stats.misses), (4, 1));
+    }
+
+    #[test]
+    fn invalidating_by_predicate_forgets_maps_and_reasons_and_their_bytes() {
+        let cache = MapCache::new(1 << 20);
+        cache.insert((1, "a"), map_of(100));
+        cache.insert_missing((1, "b"), Unmapped::NoMapForUrl("x".into()));
+        cache.insert((2, "a"), map_of(100));
+        let before = cache.stats().bytes;
+        cache.invalidate_where(|(project, _)| *project == 1);
+        assert!(cache.get(&(1, "a")).is_none());
+        assert!(cache.get(&(1, "b")).is_none());
+        assert!(found(cache.get(&(2, "a"))));
+        let stats = cache.stats();
+        assert_eq!(stats.entries, 1);
+        assert!(stats.bytes < before);
     }
 
     #[test]

@@ -18,6 +18,7 @@ pub mod normalize;
 mod passthrough;
 pub(crate) mod prepare;
 pub(crate) mod releases;
+pub mod symbolicate;
 pub mod retention;
 pub mod runner;
 pub(crate) mod write;

@@ -18,9 +18,10 @@ use tracing::warn;
 
 use super::normalize::{NormalizeContext, normalize_event};
 use super::passthrough::{self, SplitError};
+use super::symbolicate::{BatchMaps, symbolicate_event};
 use crate::grouping::{GroupingConfig, group_event_with, transition_hashes};
 use crate::ingest::category::DataCategory;
-use crate::ingest::envelope::{Item, ItemType, Limits, parse_envelope_bytes};
+use crate::ingest::envelope::{Envelope, Item, ItemType, Limits, parse_envelope_bytes};
 use crate::notify::{Change, Notice};
 use crate::outcome::{Outcome, hour_of};
 use crate::repo::entity::ingest_spool;
@@ -103,8 +104,22 @@ pub(crate) fn projects_of(project_ids: impl IntoIterator<Item = i64>) -> Vec<i64
 pub(crate) fn prepare(
     rows: Vec<ingest_spool::Model>,
     rules: &HashMap<i64, GroupingConfig>,
+    maps: &BatchMaps,
 ) -> PreparedBatch {
-    prepare_rows(rows, rules)
+    prepare_rows(rows, rules, maps)
+}
+
+/// What normalization knows about the events of `row`'s `envelope`.
+pub(crate) fn normalize_context(
+    row: &ingest_spool::Model,
+    envelope: &Envelope,
+) -> NormalizeContext {
+    NormalizeContext {
+        envelope_event_id: envelope.event_id().ok().flatten().map(|id| id.to_string()),
+        received_at: row.received_at,
+        sent_at: envelope.sent_at(),
+        client_ip: row.client_ip.clone(),
+    }
 }
 
 /// One batch from batches prepared from consecutive runs of rows, in row order.
@@ -157,6 +172,7 @@ impl PreparedBatch {
 fn prepare_rows(
     rows: Vec<ingest_spool::Model>,
     rules: &HashMap<i64, GroupingConfig>,
+    maps: &BatchMaps,
 ) -> PreparedBatch {
     let no_rules = GroupingConfig::default();
     let mut compressor = super::dictionary::compressor(PAYLOAD_ZSTD_LEVEL).ok();
@@ -183,8 +199,8 @@ fn prepare_rows(
                 continue;
             }
         };
-        let envelope_event_id = envelope.event_id().ok().flatten().map(|id| id.to_string());
-        let sent_at = envelope.sent_at();
+        let context = normalize_context(&row, &envelope);
+        let envelope_event_id = context.envelope_event_id.clone();
         for item in envelope.items {
             let category = item.ty.data_category(item.attachment_type());
             // Items that carry several records (a `span` item with 3 spans, a `log` batch)
@@ -195,18 +211,16 @@ fn prepare_rows(
             match &item.ty {
                 ItemType::Event => {
                     let config = rules.get(&row.project_id).unwrap_or(&no_rules);
-                    let context = NormalizeContext {
-                        envelope_event_id: envelope_event_id.clone(),
-                        received_at: row.received_at,
-                        sent_at,
-                        client_ip: row.client_ip.clone(),
+                    let inputs = EventInputs {
+                        context: &context,
+                        config,
+                        maps,
                     };
                     match prepare_event(
                         &row,
                         category,
                         &item.payload,
-                        &context,
-                        config,
+                        &inputs,
                         compressor.as_mut(),
                         &mut batch.groups,
                     ) {
@@ -242,13 +256,22 @@ fn prepare_rows(
     batch
 }
 
-/// Normalizes, groups and compresses one event item; the error is the invalid outcome's reason.
+/// What an event item is prepared with besides its bytes.
+struct EventInputs<'a> {
+    context: &'a NormalizeContext,
+    /// Its project's grouping rules.
+    config: &'a GroupingConfig,
+    /// The batch's source maps.
+    maps: &'a BatchMaps,
+}
+
+/// Normalizes, symbolicates, groups and compresses one event item; the error is the invalid
+/// outcome's reason.
 fn prepare_event(
     row: &ingest_spool::Model,
     category: DataCategory,
     payload: &[u8],
-    context: &NormalizeContext,
-    config: &GroupingConfig,
+    inputs: &EventInputs<'_>,
     compressor: Option<&mut zstd::bulk::Compressor<'static>>,
     groups: &mut HashMap<(i64, String), GroupInfo>,
 ) -> Result<PreparedEvent, &'static str> {
@@ -258,8 +281,21 @@ fn prepare_event(
         SplitError::NotAnObject => "invalid_event",
     })?;
     let raw = serde_json::Value::Object(split.parsed);
-    let mut event = normalize_event(raw, context).map_err(|_| "invalid_event")?;
-    let grouping = group_event_with(&event.payload, config);
+    let mut event = normalize_event(raw, inputs.context).map_err(|_| "invalid_event")?;
+    // JavaScript frames to their original source, before grouping reads them.
+    let debug_meta = split
+        .kept
+        .iter()
+        .find(|(name, _)| *name == "debug_meta")
+        .map(|(_, raw)| *raw);
+    symbolicate_event(
+        &mut event.payload,
+        debug_meta,
+        row.account_id,
+        row.project_id,
+        inputs.maps,
+    );
+    let grouping = group_event_with(&event.payload, inputs.config);
     if let Some(title) = grouping.title_override {
         event.title = title;
     }
@@ -626,14 +662,19 @@ mod tests {
             })
             .collect();
         let rules = HashMap::new();
-        let one = prepare(rows.clone(), &rules);
+        let one = prepare(rows.clone(), &rules, &BatchMaps::default());
         let parts = parts_for(rows.len(), 2);
         assert_eq!(parts, 2);
         let chunks: Vec<_> = rows
             .chunks(rows.len().div_ceil(parts))
             .map(<[_]>::to_vec)
             .collect();
-        let split = merge(chunks.into_iter().map(|c| prepare(c, &rules)).collect());
+        let split = merge(
+            chunks
+                .into_iter()
+                .map(|c| prepare(c, &rules, &BatchMaps::default()))
+                .collect(),
+        );
         assert_eq!(parts_for(20, 2), 1, "small batches stay whole");
         assert_eq!(parts_for(500, 1), 1);
         let ids = |b: &PreparedBatch| {

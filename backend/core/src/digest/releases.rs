@@ -1,9 +1,9 @@
 //! What a digest batch adds to its releases (pure; [`crate::repo::releases::add_batch`] writes
-//! it): per release, the events, their first and last time, the issues that were new in it and
+//! it, [`BatchReleases`]): per release, the events, their first and last time, the issues that were new in it and
 //! the issues that regressed in it; the same per release and environment.
 //!
 //! A release row is created by the first event that names it (Sentry does the same), unless
-//! the name is not one the API would accept ([`crate::service::releases::validate_version`]):
+//! the name is not one the API would accept ([`crate::release::validate_version`]):
 //! such events keep their `release` tag and count nowhere else.
 //!
 //! An issue is new in the release of its first event (in batch order) that names one, the
@@ -12,38 +12,9 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use chrono::{DateTime, Utc};
-
 use super::prepare::PreparedEvent;
 use crate::ids::{AccountId, IssueId, ProjectId};
-
-/// A release's share of a batch.
-#[derive(Clone, Debug, PartialEq)]
-pub(crate) struct ReleaseCounts {
-    pub(crate) account: AccountId,
-    pub(crate) events: i64,
-    pub(crate) first_event: DateTime<Utc>,
-    pub(crate) last_event: DateTime<Utc>,
-    /// Issues new in this release (also counted per environment below).
-    pub(crate) new_issues: Vec<IssueId>,
-    /// Issues that regressed in this release.
-    pub(crate) regressions: Vec<IssueId>,
-    /// Environment → (events, first, last, new issues).
-    pub(crate) environments: BTreeMap<String, EnvironmentCounts>,
-}
-
-/// A release's share of a batch in one environment.
-#[derive(Clone, Debug, PartialEq)]
-pub(crate) struct EnvironmentCounts {
-    pub(crate) events: i64,
-    pub(crate) first_event: DateTime<Utc>,
-    pub(crate) last_event: DateTime<Utc>,
-    pub(crate) new_issues: i64,
-}
-
-/// `(project, version)` → what the batch adds, sorted by that key (the upserts' conflict key,
-/// so concurrent digesters lock release rows in one order).
-pub(crate) type BatchReleases = BTreeMap<(ProjectId, String), ReleaseCounts>;
+use crate::repo::releases::{BatchReleases, EnvironmentCounts, ReleaseCounts};
 
 /// What `events` (kept, in batch order, with their `issue_ids`) add to their releases;
 /// `created` holds the issues this batch created, `regressed` the issues that regressed with
@@ -115,7 +86,7 @@ pub(crate) fn release_counts(
 
 /// Whether an event's release names a release row (see the module docs).
 fn acceptable(version: &str) -> bool {
-    crate::service::releases::validate_version(version).is_ok()
+    crate::release::validate_version(version).is_ok()
 }
 
 #[cfg(test)]

@@ -22,6 +22,7 @@ use sea_orm::{ConnectionTrait, DatabaseTransaction, Statement};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, error, warn};
 
+use super::symbolicate::{BatchMaps, Symbolicator};
 use super::{prepare, write};
 use crate::db::Db;
 use crate::grouping::{FingerprintRules, GroupingConfig};
@@ -54,6 +55,7 @@ pub async fn run(
     store: SpoolStore,
     wake: DigestWake,
     metrics: Arc<Metrics>,
+    maps: Arc<Symbolicator>,
     stop: CancellationToken,
 ) {
     let mut pause = Duration::from_millis(200);
@@ -61,13 +63,13 @@ pub async fn run(
     let mut ready: Option<Ready> = None;
     while !stop.is_cancelled() {
         let step = match ready.take() {
-            None => fetch(&db, &store, None).await,
+            None => fetch(&db, &store, &maps, None).await,
             Some(current) => {
                 let after = current.continues_after();
                 let started = Instant::now();
                 let ((written, write_took), (next, fetch_took)) = tokio::join!(
                     timed(write(&db, current, &metrics, started)),
-                    timed(fetch(&db, &store, after))
+                    timed(fetch(&db, &store, &maps, after))
                 );
                 // Which side of the step waited for the other.
                 debug!(
@@ -177,9 +179,10 @@ pub async fn digest_next(
     db: &Db,
     store: &SpoolStore,
     metrics: &Metrics,
+    maps: &Symbolicator,
 ) -> anyhow::Result<Digested> {
     let started = Instant::now();
-    match fetch(db, store, None).await? {
+    match fetch(db, store, maps, None).await? {
         Some(ready) => Ok(write(db, ready, metrics, started).await?.digested()),
         None => Ok(Digested::default()),
     }
@@ -241,7 +244,12 @@ impl Written {
 
 /// Reads and prepares the next batch: SQLite's rows after `after` (else after the stored
 /// cursor), PostgreSQL's first unclaimed rows. `None` when there is nothing to digest.
-async fn fetch(db: &Db, store: &SpoolStore, after: Option<i64>) -> anyhow::Result<Option<Ready>> {
+async fn fetch(
+    db: &Db,
+    store: &SpoolStore,
+    maps: &Symbolicator,
+    after: Option<i64>,
+) -> anyhow::Result<Option<Ready>> {
     match store {
         SpoolStore::Sqlite { pool, spool_id, .. } => {
             let from = match after {
@@ -255,7 +263,8 @@ async fn fetch(db: &Db, store: &SpoolStore, after: Option<i64>) -> anyhow::Resul
             };
             let envelopes = rows.len();
             let (rows, rules) = with_existing_projects(db.conn(), rows).await?;
-            let prepared = prepare_off_executor(rows, rules).await?;
+            let maps = maps.maps_for(db.conn(), &rows).await?;
+            let prepared = prepare_off_executor(rows, rules, maps).await?;
             Ok(Some(Ready {
                 claim: Claim::Sqlite {
                     spool_id: spool_id.clone(),
@@ -293,7 +302,8 @@ async fn fetch(db: &Db, store: &SpoolStore, after: Option<i64>) -> anyhow::Resul
             let rows = claimed_rows(&txn, &ids).await?;
             let envelopes = rows.len();
             let (rows, rules) = with_existing_projects(&txn, rows).await?;
-            let prepared = prepare_off_executor(rows, rules).await?;
+            let maps = maps.maps_for(&txn, &rows).await?;
+            let prepared = prepare_off_executor(rows, rules, maps).await?;
             Ok(Some(Ready {
                 claim: Claim::Postgres { txn, ids },
                 last_id,
@@ -400,7 +410,9 @@ async fn with_existing_projects(
 async fn prepare_off_executor(
     rows: Vec<Spooled>,
     rules: HashMap<i64, GroupingConfig>,
+    maps: BatchMaps,
 ) -> anyhow::Result<prepare::PreparedBatch> {
+    let maps = Arc::new(maps);
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let parts = prepare::parts_for(rows.len(), cores);
     let per_part = rows.len().div_ceil(parts.max(1)).max(1);
@@ -410,6 +422,7 @@ async fn prepare_off_executor(
     while rows.peek().is_some() {
         let chunk: Vec<Spooled> = rows.by_ref().take(per_part).collect();
         let rules = rules.clone();
+        let maps = maps.clone();
         tasks.push(super::cpu::run(move || {
             let rows = chunk
                 .into_iter()
@@ -427,7 +440,7 @@ async fn prepare_off_executor(
                         .ok()
                 })
                 .collect();
-            prepare::prepare(rows, &rules)
+            prepare::prepare(rows, &rules, &maps)
         }));
     }
     // Polled together: each part is queued to a digest thread as soon as the join starts.
@@ -506,10 +519,15 @@ async fn advance_cursor(
 }
 
 /// Digests everything spooled so far; returns the events stored.
-pub async fn drain(db: &Db, store: &SpoolStore, metrics: &Metrics) -> anyhow::Result<usize> {
+pub async fn drain(
+    db: &Db,
+    store: &SpoolStore,
+    metrics: &Metrics,
+    maps: &Symbolicator,
+) -> anyhow::Result<usize> {
     let mut events = 0;
     loop {
-        match digest_next(db, store, metrics).await? {
+        match digest_next(db, store, metrics, maps).await? {
             Digested { envelopes: 0, .. } => return Ok(events),
             done => events += done.events,
         }

@@ -538,7 +538,12 @@ fn normalize_module(raw: &str, platform: &str) -> Option<String> {
     Some(module)
 }
 
-fn basename(raw: &str) -> Option<String> {
+/// The file name of a path or URL, lower-cased, with build hashes replaced by `<hash>`. For
+/// JavaScript (bundles), also the shorter and base32/base64 hashes bundlers put in names
+/// (`app-3f9a1c.js`, `index-B2x9_fQz.js`, see
+/// [`errorwatch_symbolicate::hashes::strip_content_hash`]): such a name changes at every build,
+/// so an issue keyed by it split at every deploy before.
+fn basename(raw: &str, platform: &str) -> Option<String> {
     // URLs: drop the query and fragment; an origin alone has no file.
     let path = raw.split(['?', '#']).next().unwrap_or_default();
     let path = match path.split_once("://") {
@@ -549,7 +554,11 @@ fn basename(raw: &str) -> Option<String> {
     if base.is_empty() {
         return None;
     }
-    let base = base.to_lowercase();
+    let base = if platform == "javascript" || platform == "node" {
+        errorwatch_symbolicate::hashes::strip_content_hash(base).to_lowercase()
+    } else {
+        base.to_lowercase()
+    };
     Some(match CLEANUPS.as_ref() {
         Some(c) => c.file_hash.replace(&base, "${1}<hash>$2").into_owned(),
         None => base,
@@ -588,7 +597,7 @@ pub(crate) fn classify_frame(frame: &Value, event_platform: &str) -> FrameClass 
         .or_else(|| {
             raw_file
                 .filter(|f| !is_junk_location(f))
-                .and_then(basename)
+                .and_then(|f| basename(f, platform))
                 .map(Location::Filename)
         });
     if function.is_none() && location.is_none() {
@@ -708,6 +717,38 @@ mod tests {
         assert_eq!(
             key(url, "javascript").and_then(|k| k.location),
             Some(Location::Filename("main.<hash>.js".to_owned()))
+        );
+        for (name, expected) in [
+            ("https://shop.io/assets/app-3f9a1c.js", "app-<hash>.js"),
+            (
+                "https://shop.io/static/js/main.8c2e1f.chunk.js",
+                "main.<hash>.chunk.js",
+            ),
+            (
+                "https://shop.io/assets/index-B2x9_fQz.js",
+                "index-<hash>.js",
+            ),
+            (
+                "https://shop.io/assets/chunk-5JZQY2XK.js",
+                "chunk-<hash>.js",
+            ),
+            (
+                "https://shop.io/vendor/jquery-3.7.1.min.js",
+                "jquery-3.7.1.min.js",
+            ),
+        ] {
+            let frame = json!({"abs_path": name, "filename": name, "function": "boot"});
+            assert_eq!(
+                key(frame, "javascript").and_then(|k| k.location),
+                Some(Location::Filename(expected.to_owned())),
+                "{name}"
+            );
+        }
+        let python = json!({"filename": "migrations/0001_abc123.py", "function": "up"});
+        assert_eq!(
+            key(python, "python").and_then(|k| k.location),
+            Some(Location::Filename("0001_abc123.py".to_owned())),
+            "only bundles' names carry content hashes"
         );
     }
 

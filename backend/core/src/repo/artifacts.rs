@@ -516,3 +516,128 @@ pub(crate) async fn delete_unused_bundles(
         .to_owned();
     Ok(conn.execute(&statement).await?.rows_affected())
 }
+
+// ---- the digest's map lookups -----------------------------------------------------------------
+
+/// An uploaded file as the digest's source-map lookups see it.
+#[derive(Clone, Debug, FromQueryResult)]
+pub(crate) struct LookupFile {
+    /// Its bundle row (`None`: a legacy release file).
+    pub(crate) bundle_id: Option<i64>,
+    pub(crate) kind: String,
+    pub(crate) url: String,
+    pub(crate) sourcemap_ref: Option<String>,
+    pub(crate) blob_checksum: String,
+    pub(crate) size: i64,
+}
+
+const LOOKUP_COLUMNS: [ArtifactFiles; 6] = [
+    ArtifactFiles::BundleId,
+    ArtifactFiles::Kind,
+    ArtifactFiles::Url,
+    ArtifactFiles::SourcemapRef,
+    ArtifactFiles::BlobChecksum,
+    ArtifactFiles::Size,
+];
+
+/// The id of the project's newest uploaded file (`None`: it holds none); it changes with
+/// every upload and with the deletion of the newest file.
+pub(crate) async fn latest_file_id(
+    conn: &impl ConnectionTrait,
+    tenant: impl Into<Tenant>,
+    project: ProjectId,
+) -> Result<Option<i64>, DbErr> {
+    let statement = select::<ArtifactFiles>(tenant)
+        .column(ArtifactFiles::Id)
+        .and_where(Expr::col(ArtifactFiles::ProjectId).eq(project.0))
+        .order_by(ArtifactFiles::Id, Order::Desc)
+        .limit(1)
+        .to_owned();
+    conn.query_one(&statement)
+        .await?
+        .map(|row| row.try_get::<i64>("", "id"))
+        .transpose()
+}
+
+/// The project's files with this debug id (a bundle's minified file and its map share it),
+/// newest first.
+pub(crate) async fn files_with_debug_id(
+    conn: &impl ConnectionTrait,
+    tenant: impl Into<Tenant>,
+    project: ProjectId,
+    debug_id: &str,
+) -> Result<Vec<LookupFile>, DbErr> {
+    let statement = select::<ArtifactFiles>(tenant)
+        .columns(LOOKUP_COLUMNS)
+        .and_where(Expr::col(ArtifactFiles::ProjectId).eq(project.0))
+        .and_where(Expr::col(ArtifactFiles::DebugId).eq(debug_id))
+        .order_by(ArtifactFiles::Id, Order::Desc)
+        .limit(16)
+        .to_owned();
+    LookupFile::find_by_statement(conn.get_database_backend().build(&statement))
+        .all(conn)
+        .await
+}
+
+/// The project's files of `release` and `dist` (no dist: files uploaded without one) at any
+/// of `urls`, newest first.
+pub(crate) async fn release_files_at(
+    conn: &impl ConnectionTrait,
+    tenant: impl Into<Tenant>,
+    project: ProjectId,
+    release: &str,
+    dist: Option<&str>,
+    urls: &[String],
+) -> Result<Vec<LookupFile>, DbErr> {
+    if urls.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut statement = select::<ArtifactFiles>(tenant);
+    statement
+        .columns(LOOKUP_COLUMNS)
+        .and_where(Expr::col(ArtifactFiles::ProjectId).eq(project.0))
+        .and_where(Expr::col(ArtifactFiles::Release).eq(release))
+        .and_where(Expr::col(ArtifactFiles::Url).is_in(urls.iter().cloned()))
+        .order_by(ArtifactFiles::Id, Order::Desc)
+        .limit(64);
+    match dist {
+        Some(dist) => statement.and_where(Expr::col(ArtifactFiles::Dist).eq(dist)),
+        None => statement.and_where(Expr::col(ArtifactFiles::Dist).is_null()),
+    };
+    LookupFile::find_by_statement(conn.get_database_backend().build(&statement))
+        .all(conn)
+        .await
+}
+
+/// The content of the tenant's blob `checksum`.
+pub(crate) async fn blob_data(
+    conn: &impl ConnectionTrait,
+    tenant: impl Into<Tenant>,
+    checksum: &str,
+) -> Result<Option<Vec<u8>>, DbErr> {
+    let statement = select::<ArtifactBlobs>(tenant)
+        .column(ArtifactBlobs::Data)
+        .and_where(Expr::col(ArtifactBlobs::Checksum).eq(checksum))
+        .to_owned();
+    conn.query_one(&statement)
+        .await?
+        .map(|row| row.try_get::<Vec<u8>>("", "data"))
+        .transpose()
+}
+
+/// Marks the tenant's bundle row `bundle` used at `now` (at most once a day, so a busy map
+/// does not write on every load).
+pub(crate) async fn touch_bundle(
+    conn: &impl ConnectionTrait,
+    tenant: impl Into<Tenant>,
+    bundle: i64,
+    now: DateTime<Utc>,
+) -> Result<(), DbErr> {
+    let statement = super::update::<ArtifactBundles>(tenant)
+        .value(ArtifactBundles::LastUsedAt, now)
+        .and_where(Expr::col(ArtifactBundles::Id).eq(bundle))
+        .and_where(Expr::col(ArtifactBundles::LastUsedAt).lt(now - chrono::Duration::days(1)))
+        .to_owned();
+    conn.execute(&statement).await?;
+    Ok(())
+}

@@ -2,12 +2,14 @@
 //!
 //! Identifiers: a misspelled table or column is a compile error.
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Order, Query};
 use sea_orm::{ConnectionTrait, DbErr, DeriveIden, FromQueryResult};
 
 use super::{ProjectTable, Tenant, TenantTable, delete, select, update};
-use crate::ids::{DeployId, ProjectId, ReleaseId};
+use crate::ids::{AccountId, DeployId, IssueId, ProjectId, ReleaseId};
 
 /// The `releases` table and its columns.
 #[derive(Clone, Copy, Debug, DeriveIden)]
@@ -370,11 +372,40 @@ pub(crate) async fn deploys_of(
 
 // ---- the digest -------------------------------------------------------------------------------
 
+/// A release's share of a batch.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct ReleaseCounts {
+    pub(crate) account: AccountId,
+    pub(crate) events: i64,
+    pub(crate) first_event: DateTime<Utc>,
+    pub(crate) last_event: DateTime<Utc>,
+    /// Issues new in this release (also counted per environment below).
+    pub(crate) new_issues: Vec<IssueId>,
+    /// Issues that regressed in this release.
+    pub(crate) regressions: Vec<IssueId>,
+    /// Environment → (events, first, last, new issues).
+    pub(crate) environments: BTreeMap<String, EnvironmentCounts>,
+}
+
+/// A release's share of a batch in one environment.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct EnvironmentCounts {
+    pub(crate) events: i64,
+    pub(crate) first_event: DateTime<Utc>,
+    pub(crate) last_event: DateTime<Utc>,
+    pub(crate) new_issues: i64,
+}
+
+/// `(project, version)` → what the batch adds, sorted by that key (the upserts' conflict key,
+/// so concurrent digesters lock release rows in one order).
+pub(crate) type BatchReleases = BTreeMap<(ProjectId, String), ReleaseCounts>;
+
+
 /// Adds a digest batch's counts to its releases (created on their first event), their
 /// environments and their new and regressed issues. Rows are written in conflict-key order.
 pub(crate) async fn add_batch(
     conn: &impl ConnectionTrait,
-    releases: &crate::digest::releases::BatchReleases,
+    releases: &BatchReleases,
     now: DateTime<Utc>,
 ) -> Result<(), DbErr> {
     if releases.is_empty() {
@@ -618,4 +649,124 @@ pub(crate) async fn delete_idle_all_accounts(
         .and_where(Expr::exists(recent_deploys).not())
         .to_owned();
     Ok(conn.execute(&statement).await?.rows_affected())
+}
+
+// ---- the dashboard ----------------------------------------------------------------------------
+
+/// A stored per-environment row of a release.
+#[derive(Clone, Debug, FromQueryResult)]
+pub(crate) struct ReleaseEnvironmentRow {
+    pub(crate) environment: String,
+    pub(crate) first_event: DateTime<Utc>,
+    pub(crate) last_event: DateTime<Utc>,
+    pub(crate) event_count: i64,
+    pub(crate) new_issues: i64,
+}
+
+/// The tenant's per-environment rows of the release row `release`, busiest first (the name
+/// breaks ties).
+pub(crate) async fn environments_of(
+    conn: &impl ConnectionTrait,
+    tenant: impl Into<Tenant>,
+    release: ReleaseId,
+) -> Result<Vec<ReleaseEnvironmentRow>, DbErr> {
+    let statement = select::<ReleaseEnvironments>(tenant)
+        .columns([
+            ReleaseEnvironments::Environment,
+            ReleaseEnvironments::FirstEvent,
+            ReleaseEnvironments::LastEvent,
+            ReleaseEnvironments::EventCount,
+            ReleaseEnvironments::NewIssues,
+        ])
+        .and_where(Expr::col(ReleaseEnvironments::ReleaseId).eq(release.0))
+        .order_by(ReleaseEnvironments::EventCount, Order::Desc)
+        .order_by(ReleaseEnvironments::Environment, Order::Asc)
+        .to_owned();
+    let rows = conn.query_all(&statement).await?;
+    rows.iter()
+        .map(|row| ReleaseEnvironmentRow::from_query_result(row, ""))
+        .collect()
+}
+
+/// The tenant's issues linked to the release row `release` as `kind` ([`KIND_NEW`],
+/// [`KIND_REGRESSION`]), in the order they were linked; at most `limit`. Both tables are
+/// filtered on the tenant.
+pub(crate) async fn issues_of(
+    conn: &impl ConnectionTrait,
+    tenant: impl Into<Tenant>,
+    release: ReleaseId,
+    kind: &str,
+    limit: u64,
+) -> Result<Vec<super::entity::issue::Model>, DbErr> {
+    use super::issues::Issues;
+    let tenant = tenant.into();
+    let statement = select::<Issues>(tenant)
+        .column((Issues::Table, sea_orm::sea_query::Asterisk))
+        .inner_join(
+            ReleaseIssues::Table,
+            Expr::col((ReleaseIssues::Table, ReleaseIssues::IssueId))
+                .equals((Issues::Table, Issues::Id)),
+        )
+        .and_where(
+            Expr::col((ReleaseIssues::Table, ReleaseIssues::AccountId)).eq(tenant.account_id().0),
+        )
+        .and_where(Expr::col((ReleaseIssues::Table, ReleaseIssues::ReleaseId)).eq(release.0))
+        .and_where(Expr::col((ReleaseIssues::Table, ReleaseIssues::Kind)).eq(kind))
+        .order_by((ReleaseIssues::Table, ReleaseIssues::Id), Order::Asc)
+        .limit(limit)
+        .to_owned();
+    let rows = conn.query_all(&statement).await?;
+    rows.iter()
+        .map(|row| super::entity::issue::Model::from_query_result(row, ""))
+        .collect()
+}
+
+/// The bucket number (Unix seconds divided by `seconds`, the bucket's length) of `events.timestamp`: the
+/// one expression that differs between the engines (SQLite stores RFC 3339 text, PostgreSQL
+/// a `timestamptz`).
+fn bucket_of_timestamp(backend: sea_orm::DbBackend, seconds: i64) -> Expr {
+    match backend {
+        sea_orm::DbBackend::Postgres => Expr::cust(format!(
+            "CAST(FLOOR(EXTRACT(EPOCH FROM \"events\".\"timestamp\") / {seconds}) AS BIGINT)"
+        )),
+        _ => Expr::cust(format!(
+            "CAST(strftime('%s', \"events\".\"timestamp\") AS INTEGER) / {seconds}"
+        )),
+    }
+}
+
+/// Events of `project` with release `version` in `[from, to)`, counted per bucket of
+/// `bucket_seconds` (an hour, a day) in one grouped query: `(bucket number, events)` where the
+/// number is Unix seconds divided by the length; buckets without events are absent. Served by
+/// the `(account_id, project_id, timestamp)` index.
+pub(crate) async fn event_buckets(
+    conn: &impl ConnectionTrait,
+    tenant: impl Into<Tenant>,
+    project: ProjectId,
+    version: &str,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    bucket_seconds: i64,
+) -> Result<Vec<(i64, i64)>, DbErr> {
+    use super::events::Events;
+    let statement = select::<Events>(tenant)
+        .expr_as(
+            bucket_of_timestamp(conn.get_database_backend(), bucket_seconds),
+            sea_orm::sea_query::Alias::new("bucket"),
+        )
+        .expr_as(
+            Expr::cust("CAST(COUNT(*) AS BIGINT)"),
+            sea_orm::sea_query::Alias::new("events"),
+        )
+        .and_where(Expr::col((Events::Table, Events::ProjectId)).eq(project.0))
+        .and_where(Expr::col((Events::Table, Events::Timestamp)).gte(from))
+        .and_where(Expr::col((Events::Table, Events::Timestamp)).lt(to))
+        .and_where(Expr::col((Events::Table, Events::Release)).eq(version))
+        .add_group_by([Expr::cust("bucket")])
+        .to_owned();
+    conn.query_all(&statement)
+        .await?
+        .iter()
+        .map(|row| Ok((row.try_get("", "bucket")?, row.try_get("", "events")?)))
+        .collect()
 }

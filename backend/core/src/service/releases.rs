@@ -9,6 +9,8 @@
 //! cannot address such a release anyway); the literal `undefined` a bundler plugin sends when it
 //! found no release is refused as no release at all.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 
 use crate::ids::{DeployId, ProjectId, ReleaseId};
@@ -100,26 +102,7 @@ impl From<DeployRow> for Deploy {
 /// The most versions one listing returns.
 pub const MAX_LIST: u64 = 100;
 
-/// Checks a version string; the validation error names the field `version`.
-pub fn validate_version(version: &str) -> Result<()> {
-    let bad = |why: &str| Err(Error::validation("version", why.to_owned()));
-    if version.trim().is_empty() {
-        return bad("must not be empty");
-    }
-    if version.chars().count() > 250 {
-        return bad("must be at most 250 characters");
-    }
-    if matches!(version, "." | ".." | "latest" | "undefined") {
-        return bad("is reserved (`.`, `..`, `latest` and `undefined` are not release names)");
-    }
-    if version.contains(['/', '\n', '\r', '\t']) {
-        return bad("must not contain `/`, newlines or tabs");
-    }
-    if version.trim() != version {
-        return bad("must not start or end with whitespace");
-    }
-    Ok(())
-}
+pub use crate::release::validate_version;
 
 /// What the API sets on a release.
 #[derive(Clone, Debug, Default)]
@@ -396,6 +379,206 @@ pub async fn deploys_of(scope: &AccountScope, groups: &[Vec<Release>]) -> Result
         .collect())
 }
 
+// ---- the dashboard ----------------------------------------------------------------------------
+
+/// The release `version` of `project`; `NotFound` when the project has no such release (or is
+/// another account's).
+pub async fn get_in_project(
+    scope: &AccountScope,
+    project: ProjectId,
+    version: &str,
+) -> Result<Release> {
+    get(scope, Some(&[project]), version)
+        .await?
+        .into_iter()
+        .next()
+        .ok_or(Error::NotFound)
+}
+
+/// The deploys of each of the release rows `releases` (of any projects), newest first; rows
+/// without deploys are absent. One query.
+pub async fn deploys_by_release(
+    scope: &AccountScope,
+    releases: &[ReleaseId],
+) -> Result<HashMap<ReleaseId, Vec<Deploy>>> {
+    scope.require(crate::scope::Role::Viewer)?;
+    let mut out: HashMap<ReleaseId, Vec<Deploy>> = HashMap::new();
+    if releases.is_empty() {
+        return Ok(out);
+    }
+    for row in repo::deploys_of(scope.db().conn(), scope, releases).await? {
+        let deploy = Deploy::from(row);
+        out.entry(deploy.release_id).or_default().push(deploy);
+    }
+    Ok(out)
+}
+
+/// One environment a release's events came from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReleaseEnvironment {
+    /// Its name (`production`, `staging` …).
+    pub environment: String,
+    /// First event of the release there.
+    pub first_event: DateTime<Utc>,
+    /// Latest event of the release there.
+    pub last_event: DateTime<Utc>,
+    /// Events counted there.
+    pub event_count: i64,
+    /// Issues first seen there in this release.
+    pub new_issues: i64,
+}
+
+/// The environments of the release row `release`, busiest first.
+pub async fn list_environments(
+    scope: &AccountScope,
+    release: ReleaseId,
+) -> Result<Vec<ReleaseEnvironment>> {
+    scope.require(crate::scope::Role::Viewer)?;
+    Ok(repo::environments_of(scope.db().conn(), scope, release)
+        .await?
+        .into_iter()
+        .map(|e| ReleaseEnvironment {
+            environment: e.environment,
+            first_event: e.first_event,
+            last_event: e.last_event,
+            event_count: e.event_count,
+            new_issues: e.new_issues,
+        })
+        .collect())
+}
+
+/// The buckets of an event series.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SeriesInterval {
+    /// One bucket per hour.
+    Hour,
+    /// One bucket per UTC day.
+    Day,
+}
+
+impl SeriesInterval {
+    fn seconds(self) -> i64 {
+        match self {
+            SeriesInterval::Hour => 3_600,
+            SeriesInterval::Day => 86_400,
+        }
+    }
+
+    /// The start of the bucket holding `time`.
+    fn floor(self, time: DateTime<Utc>) -> DateTime<Utc> {
+        let seconds = self.seconds();
+        DateTime::from_timestamp(time.timestamp().div_euclid(seconds) * seconds, 0).unwrap_or(time)
+    }
+
+    /// The start of the first bucket at or after `time`.
+    fn ceil(self, time: DateTime<Utc>) -> DateTime<Utc> {
+        let floor = self.floor(time);
+        if floor == time {
+            floor
+        } else {
+            floor + chrono::Duration::seconds(self.seconds())
+        }
+    }
+}
+
+/// A release's events over time.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EventSeries {
+    /// The length of the buckets.
+    pub interval: SeriesInterval,
+    /// `(bucket start, events)`, oldest first, empty buckets included.
+    pub buckets: Vec<(DateTime<Utc>, i64)>,
+}
+
+/// The longest span of an event series.
+pub const MAX_SERIES_DAYS: i64 = 90;
+
+/// Spans longer than this are counted by day; shorter ones by hour.
+const HOURLY_UP_TO: chrono::Duration = chrono::Duration::days(2);
+
+/// The window and buckets of a series: `[from, to)` when given, else from the release's first
+/// event (`first`) to the end of the bucket of its latest (`last`), at least the 24 hours up to
+/// it and at most its last [`MAX_SERIES_DAYS`] days. Hourly up to 2 days, daily beyond; the
+/// window is widened to whole buckets. A given window must be ordered and at most
+/// [`MAX_SERIES_DAYS`] long.
+fn series_window(
+    first: DateTime<Utc>,
+    last: DateTime<Utc>,
+    from: Option<DateTime<Utc>>,
+    to: Option<DateTime<Utc>>,
+) -> Result<(DateTime<Utc>, DateTime<Utc>, SeriesInterval)> {
+    let max = chrono::Duration::days(MAX_SERIES_DAYS);
+    let end = to.unwrap_or(last);
+    let mut start = from.unwrap_or(first.min(end));
+    if from.is_some() || to.is_some() {
+        if start >= end || end - start > max {
+            return Err(Error::validation(
+                "from",
+                format!("must be before to, at most {MAX_SERIES_DAYS} days apart"),
+            ));
+        }
+    } else {
+        start = start.max(end - max);
+    }
+    let interval = if end - start > HOURLY_UP_TO {
+        SeriesInterval::Day
+    } else {
+        SeriesInterval::Hour
+    };
+    let mut start = interval.floor(start);
+    let end = if to.is_some() {
+        interval.ceil(end)
+    } else {
+        interval.floor(end) + chrono::Duration::seconds(interval.seconds())
+    };
+    if from.is_none() && to.is_none() {
+        start = start.min(end - chrono::Duration::hours(24));
+    }
+    Ok((start, end, interval))
+}
+
+/// The events of `release` (read under `scope`) per hour, or per day for spans over 2 days, in
+/// `[from, to)` (default: its first to its latest event, see [`series_window`]); one grouped
+/// query on the project's events of that release.
+pub async fn event_series(
+    scope: &AccountScope,
+    release: &Release,
+    from: Option<DateTime<Utc>>,
+    to: Option<DateTime<Utc>>,
+) -> Result<EventSeries> {
+    scope.require(crate::scope::Role::Viewer)?;
+    let first = release.first_event.unwrap_or(release.date_created);
+    let last = release.last_event.unwrap_or_else(Utc::now);
+    let (start, end, interval) = series_window(first, last, from, to)?;
+    let seconds = interval.seconds();
+    let counts: HashMap<i64, i64> = repo::event_buckets(
+        scope.db().conn(),
+        scope,
+        release.project_id,
+        &release.version,
+        start,
+        end,
+        seconds,
+    )
+    .await?
+    .into_iter()
+    .collect();
+    let n = (end - start).num_seconds() / seconds;
+    let buckets = (0..n)
+        .map(|i| {
+            let at = start + chrono::Duration::seconds(i * seconds);
+            (
+                at,
+                counts
+                    .get(&(at.timestamp() / seconds))
+                    .copied()
+                    .unwrap_or(0),
+            )
+        })
+        .collect();
+    Ok(EventSeries { interval, buckets })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -426,5 +609,76 @@ mod tests {
         ] {
             assert!(validate_version(bad).is_err(), "{bad:?}");
         }
+    }
+
+    fn at(text: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(text)
+            .expect("a time")
+            .with_timezone(&Utc)
+    }
+
+    fn check(
+        first: &str,
+        last: &str,
+        window: (Option<&str>, Option<&str>),
+        expect: (&str, &str, SeriesInterval),
+    ) {
+        let (start, end, interval) =
+            series_window(at(first), at(last), window.0.map(at), window.1.map(at))
+                .expect("a window");
+        assert_eq!(
+            (start, end, interval),
+            (at(expect.0), at(expect.1), expect.2)
+        );
+    }
+
+    #[test]
+    fn series_cover_the_release_in_whole_buckets() {
+        use SeriesInterval::{Day, Hour};
+        // One event: the 24 hours up to the end of its hour.
+        check(
+            "2026-12-08T10:20:00Z",
+            "2026-12-08T10:20:00Z",
+            (None, None),
+            ("2026-12-07T11:00:00Z", "2026-12-08T11:00:00Z", Hour),
+        );
+        // Two days of events: still by hour.
+        check(
+            "2026-12-06T09:59:00Z",
+            "2026-12-08T09:00:00Z",
+            (None, None),
+            ("2026-12-06T09:00:00Z", "2026-12-08T10:00:00Z", Hour),
+        );
+        // Longer: by day, whole days.
+        check(
+            "2026-12-01T09:00:00Z",
+            "2026-12-08T09:00:00Z",
+            (None, None),
+            ("2026-12-01T00:00:00Z", "2026-12-09T00:00:00Z", Day),
+        );
+        // Older than 90 days: the last 90.
+        check(
+            "2025-01-01T00:00:00Z",
+            "2026-12-08T12:00:00Z",
+            (None, None),
+            ("2026-09-09T00:00:00Z", "2026-12-09T00:00:00Z", Day),
+        );
+        // A given window is kept (widened to whole buckets).
+        check(
+            "2026-12-01T09:00:00Z",
+            "2026-12-08T09:00:00Z",
+            (Some("2026-12-08T00:30:00Z"), Some("2026-12-08T02:10:00Z")),
+            ("2026-12-08T00:00:00Z", "2026-12-08T03:00:00Z", Hour),
+        );
+    }
+
+    #[test]
+    fn series_refuse_bad_windows() {
+        let now = at("2026-12-08T00:00:00Z");
+        let day = chrono::Duration::days(1);
+        assert!(series_window(now, now, Some(now), Some(now)).is_err());
+        assert!(series_window(now, now, Some(now), Some(now - day)).is_err());
+        assert!(series_window(now, now, Some(now - day * 91), Some(now)).is_err());
+        assert!(series_window(now, now, Some(now - day * 90), Some(now)).is_ok());
     }
 }

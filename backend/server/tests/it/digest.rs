@@ -346,11 +346,12 @@ db_test!(
         // file is read outside this database, then its cursor is read and moved), read rules,
         // look up event ids, fingerprints and users, insert events, upsert hourly stats and tag
         // values, look up settled issues, look up which projects have alert rules, write the
-        // outcome: at most 13. Per known issue one
-        // update. New issues add a transition lookup and a fingerprint insert, then an insert
-        // and a users update per issue. Nothing per event.
-        assert!(statements[0] <= 13 + 2 + 2 * 5, "{statements:?}");
-        assert!(statements[1] <= 13 + 5, "{statements:?}");
+        // outcome, look up the project's newest upload (source maps), upsert the releases and
+        // their environments: at most 16. Per known issue one
+        // update. New issues add a transition lookup, a fingerprint insert and their release
+        // links, then an insert and a users update per issue. Nothing per event.
+        assert!(statements[0] <= 16 + 3 + 2 * 5, "{statements:?}");
+        assert!(statements[1] <= 16 + 5, "{statements:?}");
         let issues = issue::list_issues(&target.scope, ProjectId(target.project_id)).await.expect("list");
         assert_eq!(issues.len(), 5);
         // Each bug sees two users a round, two others the next.
@@ -414,7 +415,8 @@ db_test!(
             send(&app, &target, &event).await;
         }
         let metrics = errorwatch_core::metrics::Metrics::new();
-        let run = || errorwatch_core::digest::runner::drain(&app.db, &app.spool, &metrics);
+        let maps = errorwatch_core::digest::symbolicate::Symbolicator::new(&app.config.artifacts);
+        let run = || errorwatch_core::digest::runner::drain(&app.db, &app.spool, &metrics, &maps);
         let (a, b) = tokio::join!(run(), run());
         let stored = a.expect("first digest") + b.expect("second digest");
         assert_eq!(stored, 60, "each event stored by exactly one of them");
@@ -453,6 +455,7 @@ db_test!(
                     app.spool.clone(),
                     std::sync::Arc::new(tokio::sync::Notify::new()),
                     metrics.clone(),
+                    std::sync::Arc::new(errorwatch_core::digest::symbolicate::Symbolicator::new(&app.config.artifacts)),
                     stop.clone(),
                 ))
             })

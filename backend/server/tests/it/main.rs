@@ -23,4 +23,5 @@ mod sentry_api;
 mod shutdown;
 mod stripe;
 mod subscriptions;
+mod symbolication;
 mod tenancy;

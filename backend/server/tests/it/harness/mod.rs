@@ -265,9 +265,11 @@ impl TestApp {
     /// the events stored. (With workers running, their own jobs may have taken rows already.)
     pub async fn digest_spooled(&self) -> usize {
         let metrics = errorwatch_core::metrics::Metrics::new();
-        let done = errorwatch_core::digest::runner::digest_next(&self.db, &self.spool, &metrics)
-            .await
-            .expect("digest");
+        let maps = errorwatch_core::digest::symbolicate::Symbolicator::new(&self.config.artifacts);
+        let done =
+            errorwatch_core::digest::runner::digest_next(&self.db, &self.spool, &metrics, &maps)
+                .await
+                .expect("digest");
         assert_eq!(
             self.spool.backlog().await.expect("spool readable"),
             0,

@@ -60,6 +60,17 @@ pub async fn list_projects_all_accounts_unscoped(
     project::list_projects_all_accounts_unscoped(db, public_url).await
 }
 
+/// Reprocesses a project's stored events with today's source maps, whichever account owns it
+/// (`errorwatch reprocess`); see [`crate::service::reprocess`].
+pub async fn reprocess_project_unscoped(
+    db: &Db,
+    project: ProjectId,
+    maps: &crate::digest::symbolicate::Symbolicator,
+    progress: &mut (dyn FnMut(usize, usize, &crate::service::reprocess::Reprocessed) + Send),
+) -> Result<crate::service::reprocess::Reprocessed> {
+    crate::service::reprocess::reprocess_project_unscoped(db, project, maps, progress).await
+}
+
 /// Fills a project, whichever account owns it, with generated issues and events (`errorwatch
 /// seed`, benchmarks and tests).
 pub async fn seed_project_unscoped(

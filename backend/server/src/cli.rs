@@ -55,6 +55,15 @@ enum Command {
     /// Manage API tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Symbolicate and group a project's stored events again with the source maps uploaded
+    /// since they arrived (with a progress bar).
+    Reprocess {
+        /// Project id (the number in its DSN).
+        #[arg(long)]
+        project: i64,
+        #[command(flatten)]
+        output: Output,
+    },
     /// Fill a project with synthetic issues and events (for benchmarks; not for production data).
     Seed {
         /// Project id (the number in its DSN).
@@ -283,6 +292,46 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::Reprocess { project, output } => {
+            let db = app::prepare_database(&config).await?;
+            let maps = errorwatch_core::digest::symbolicate::Symbolicator::new(&config.artifacts);
+            let started = std::time::Instant::now();
+            let mut bar = ProgressBar::new();
+            let result = admin::reprocess_project_unscoped(
+                &db,
+                errorwatch_core::ids::ProjectId(project),
+                &maps,
+                &mut |done, total, so_far| {
+                    bar.show(
+                        done,
+                        total,
+                        &format!(
+                            "issues · {} events, {} frames mapped",
+                            so_far.events, so_far.mapped_frames
+                        ),
+                    )
+                },
+            )
+            .await
+            .map_err(|e| explain(e, &format!("project {project}")));
+            bar.finish();
+            db.close().await;
+            let done = result?;
+            if output.json {
+                println!("{}", json!(done));
+            } else {
+                println!(
+                    "reprocessed project {project} in {:.1} s: {} events read, {} changed; {} frames mapped, {} left minified (each says why); the events are in {} issues",
+                    started.elapsed().as_secs_f64(),
+                    done.events,
+                    done.changed,
+                    done.mapped_frames,
+                    done.unmapped_frames,
+                    done.issues.len()
+                );
+            }
+            Ok(())
+        }
         Command::Seed {
             project,
             issues,
@@ -307,6 +356,47 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 started.elapsed().as_secs_f64()
             );
             Ok(())
+        }
+    }
+}
+
+/// A progress bar on stderr: redrawn in place on a terminal, one line per tenth otherwise.
+struct ProgressBar {
+    terminal: bool,
+    last_tenth: usize,
+}
+
+impl ProgressBar {
+    fn new() -> Self {
+        use std::io::IsTerminal;
+        Self {
+            terminal: std::io::stderr().is_terminal(),
+            last_tenth: 0,
+        }
+    }
+
+    fn show(&mut self, done: usize, total: usize, what: &str) {
+        const WIDTH: usize = 30;
+        let filled = (done * WIDTH).checked_div(total).unwrap_or(WIDTH);
+        let line = format!(
+            "[{}{}] {done}/{total} {what}",
+            "#".repeat(filled),
+            ".".repeat(WIDTH - filled)
+        );
+        if self.terminal {
+            eprint!("\r{line}");
+        } else {
+            let tenth = (done * 10).checked_div(total).unwrap_or(10);
+            if tenth > self.last_tenth || done == total {
+                self.last_tenth = tenth;
+                eprintln!("{line}");
+            }
+        }
+    }
+
+    fn finish(&self) {
+        if self.terminal {
+            eprintln!();
         }
     }
 }

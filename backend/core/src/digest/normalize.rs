@@ -199,6 +199,16 @@ fn title_of(event: &Value) -> String {
     }
 }
 
+/// Recomputes the event's `culprit` from its frames as they are now (after symbolication
+/// rewrote them); returns it.
+pub(crate) fn refresh_culprit(payload: &mut Value) -> Option<String> {
+    let culprit = culprit_of(payload);
+    if let (Some(culprit), Value::Object(map)) = (&culprit, &mut *payload) {
+        map.insert("culprit".to_owned(), json!(culprit));
+    }
+    culprit
+}
+
 fn culprit_of(event: &Value) -> Option<String> {
     if let Some(transaction) = event
         .get("transaction")

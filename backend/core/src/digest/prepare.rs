@@ -288,13 +288,16 @@ fn prepare_event(
         .iter()
         .find(|(name, _)| *name == "debug_meta")
         .map(|(_, raw)| *raw);
-    symbolicate_event(
+    let symbolicated = symbolicate_event(
         &mut event.payload,
         debug_meta,
         row.account_id,
         row.project_id,
         inputs.maps,
     );
+    if symbolicated.is_some_and(|summary| summary.mapped > 0) {
+        event.culprit = super::normalize::refresh_culprit(&mut event.payload);
+    }
     let grouping = group_event_with(&event.payload, inputs.config);
     if let Some(title) = grouping.title_override {
         event.title = title;

@@ -91,7 +91,7 @@ fn acceptable(version: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use chrono::TimeZone;
+    use chrono::{TimeZone, Utc};
 
     use super::*;
     use crate::ingest::category::DataCategory;

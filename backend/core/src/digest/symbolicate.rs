@@ -166,6 +166,48 @@ impl Symbolicator {
             })
             .collect();
         let refs = super::cpu::run(move || plan_rows(chosen)).await?;
+        self.resolve(conn, refs, with_files).await
+    }
+
+    /// The maps stored events of one project need (reprocessing): `payloads` as stored, with
+    /// their `debug_meta`.
+    pub(crate) async fn maps_for_stored(
+        &self,
+        conn: &impl ConnectionTrait,
+        account: AccountId,
+        project: ProjectId,
+        payloads: &[Value],
+    ) -> anyhow::Result<BatchMaps> {
+        let tenant = Tenant::ingested(account);
+        // Reprocessing wants today's uploads: no remembered answer.
+        self.cache.invalidate_where(|key| key.project == project.0);
+        if uploads::latest_file_id(conn, tenant, project)
+            .await?
+            .is_none()
+        {
+            return Ok(BatchMaps::default());
+        }
+        let mut refs: Vec<MapRef> = Vec::new();
+        for payload in payloads.iter().filter(|p| is_javascript(p)) {
+            let release = stacktrace::event_release(payload);
+            let dist = stacktrace::event_dist(payload);
+            for key in stacktrace::plan(payload) {
+                let map_ref = MapRef::new(account.0, project.0, release, dist, &key);
+                if !refs.contains(&map_ref) {
+                    refs.push(map_ref);
+                }
+            }
+        }
+        self.resolve(conn, refs, HashSet::from([project.0])).await
+    }
+
+    /// Each of `refs` from the cache, else loaded.
+    async fn resolve(
+        &self,
+        conn: &impl ConnectionTrait,
+        refs: Vec<MapRef>,
+        with_files: HashSet<i64>,
+    ) -> anyhow::Result<BatchMaps> {
         let mut found = HashMap::with_capacity(refs.len());
         for map_ref in refs {
             let lookup = match self.cache.get(&map_ref) {

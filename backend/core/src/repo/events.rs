@@ -698,3 +698,59 @@ pub(crate) async fn event_reports(
         })
         .collect()
 }
+
+/// A stored event as reprocessing reads it.
+#[derive(Clone, Debug)]
+pub(crate) struct StoredEvent {
+    pub(crate) id: EventRowId,
+    pub(crate) grouping_hash: Option<String>,
+    /// Compressed.
+    pub(crate) payload: Vec<u8>,
+}
+
+/// Up to `limit` events of the issue after the row `after`, by row id.
+pub(crate) async fn page_of_issue(
+    tenant: impl Into<Tenant>,
+    conn: &impl ConnectionTrait,
+    issue: IssueId,
+    after: EventRowId,
+    limit: u64,
+) -> Result<Vec<StoredEvent>> {
+    let query = select::<Events>(tenant)
+        .columns([Events::Id, Events::GroupingHash, Events::Payload])
+        .and_where(Expr::col(Events::IssueId).eq(issue.0))
+        .and_where(Expr::col(Events::Id).gt(after.0))
+        .order_by(Events::Id, Order::Asc)
+        .limit(limit)
+        .to_owned();
+    conn.query_all(&query)
+        .await?
+        .iter()
+        .map(|row| {
+            Ok(StoredEvent {
+                id: EventRowId(row.try_get("", "id")?),
+                grouping_hash: row.try_get("", "grouping_hash")?,
+                payload: row.try_get("", "payload")?,
+            })
+        })
+        .collect()
+}
+
+/// Replaces a stored event's payload (compressed, `size` bytes uncompressed) and grouping hash.
+pub(crate) async fn rewrite(
+    tenant: impl Into<Tenant>,
+    conn: &impl ConnectionTrait,
+    event: EventRowId,
+    payload: Vec<u8>,
+    size: i32,
+    hash: &str,
+) -> Result<()> {
+    let statement = super::update::<Events>(tenant)
+        .value(Events::Payload, payload)
+        .value(Events::PayloadSize, size)
+        .value(Events::GroupingHash, hash)
+        .and_where(Expr::col(Events::Id).eq(event.0))
+        .to_owned();
+    conn.execute(&statement).await?;
+    Ok(())
+}

@@ -473,8 +473,6 @@ pub async fn unmerge_fingerprint(
     issue_id: IssueId,
     hash: &str,
 ) -> Result<Issue> {
-    use std::collections::{BTreeMap, HashSet};
-
     scope.require(Role::Member)?;
     let original = load(scope, issue_id).await?;
     let fingerprints = list_fingerprints(scope, issue_id).await?;
@@ -495,56 +493,8 @@ pub async fn unmerge_fingerprint(
             "no stored events were grouped by this fingerprint",
         ));
     }
-    let mut hours: BTreeMap<DateTime<Utc>, i64> = BTreeMap::new();
-    // (count, first seen, last seen) per tag key and value.
-    type Tally = (i64, DateTime<Utc>, DateTime<Utc>);
-    let mut tags: BTreeMap<(String, String), Tally> = BTreeMap::new();
-    let mut users = HashSet::new();
-    let (mut first_release, mut last_release, mut title, mut culprit, mut level) = (
-        None,
-        None,
-        original.title.clone(),
-        None,
-        original.level.clone(),
-    );
-    let mut first_seen = None;
-    let mut last_seen = None;
-    for event in &grouped {
-        let timestamp = event.timestamp;
-        let payload = crate::digest::decompress_payload(&event.payload).map_err(Error::Internal)?;
-        first_seen.get_or_insert(timestamp);
-        last_seen = Some(timestamp);
-        if event.release.is_some() {
-            first_release = first_release.or(event.release.clone());
-            last_release = event.release.clone();
-        }
-        title = event.title.clone().unwrap_or(title);
-        culprit = payload
-            .get("culprit")
-            .and_then(|c| c.as_str())
-            .map(str::to_owned);
-        level = event.level.clone();
-        if let Some(user) = &event.user_key {
-            users.insert(user.clone());
-        }
-        *hours.entry(crate::outcome::hour_of(timestamp)).or_default() += 1;
-        let environment = event
-            .environment
-            .clone()
-            .unwrap_or_else(|| "production".to_owned());
-        for key_value in crate::digest::event_tags(
-            &payload,
-            &event.level,
-            &environment,
-            event.release.as_deref(),
-            event.user_key.as_deref(),
-        ) {
-            let entry = tags.entry(key_value).or_insert((0, timestamp, timestamp));
-            entry.0 += 1;
-            entry.2 = timestamp;
-        }
-    }
-    let moved = grouped.len() as i64;
+    let tally = GroupTally::of(&original, &grouped)?;
+    let moved = tally.moved;
     let now = Utc::now();
     let project = ProjectId(original.project_id);
     let created = issues::insert_unmerged(
@@ -561,33 +511,25 @@ pub async fn unmerge_fingerprint(
             grouping_version: original.grouping_version,
             grouping_components:
                 json!({"kind": "unmerged", "hash": hash, "from_issue": issue_id.0}).to_string(),
-            title,
-            culprit,
-            level,
-            first_seen: first_seen.unwrap_or(now),
-            last_seen: last_seen.unwrap_or(now),
+            title: tally.title.clone(),
+            culprit: tally.culprit.clone(),
+            level: tally.level.clone(),
+            first_seen: tally.first_seen.unwrap_or(now),
+            last_seen: tally.last_seen.unwrap_or(now),
             times_seen: moved,
-            users_seen: users.len() as i64,
-            first_release,
-            last_release,
+            users_seen: tally.users.len() as i64,
+            first_release: tally.first_release.clone(),
+            last_release: tally.last_release.clone(),
             now,
         },
     )
     .await?;
     let created_id = IssueId(created.id);
-    let from = [issue_id];
-    repo::move_to_issue::<IssueFingerprints>(scope, &txn, &from, Some(hash), created_id).await?;
-    repo::move_to_issue::<Events>(scope, &txn, &from, Some(hash), created_id).await?;
-    for (hour, count) in &hours {
-        stats::move_hour(scope, &txn, project, issue_id, created_id, *hour, *count).await?;
-    }
-    for ((key, value), tally) in &tags {
-        stats::move_tag_value(
-            scope, &txn, project, issue_id, created_id, key, value, *tally,
-        )
+    repo::move_to_issue::<IssueFingerprints>(scope, &txn, &[issue_id], Some(hash), created_id)
         .await?;
-    }
-    stats::delete_emptied(scope, &txn, issue_id).await?;
+    tally
+        .move_events(scope, &txn, project, issue_id, hash, created_id)
+        .await?;
     let remaining_users = stats::count_users(scope, &txn, issue_id).await?;
     let shrunk = issues::set_counts(
         scope,
@@ -620,6 +562,109 @@ pub async fn unmerge_fingerprint(
     notify_changed(scope, &created, Change::IssueCreated).await;
     notify_changed(scope, &original, Change::IssueUpdated).await;
     created.try_into()
+}
+
+/// (count, first seen, last seen) of one tag key and value.
+type TagTally = (i64, DateTime<Utc>, DateTime<Utc>);
+
+/// What the stored events of one fingerprint of an issue add up to: an unmerge and a
+/// reprocess move them (with their hourly counts and tag values) to another issue.
+pub(crate) struct GroupTally {
+    pub(crate) moved: i64,
+    hours: std::collections::BTreeMap<DateTime<Utc>, i64>,
+    tags: std::collections::BTreeMap<(String, String), TagTally>,
+    pub(crate) users: std::collections::HashSet<String>,
+    pub(crate) first_release: Option<String>,
+    pub(crate) last_release: Option<String>,
+    pub(crate) title: String,
+    pub(crate) culprit: Option<String>,
+    pub(crate) level: String,
+    pub(crate) first_seen: Option<DateTime<Utc>>,
+    pub(crate) last_seen: Option<DateTime<Utc>>,
+}
+
+impl GroupTally {
+    /// The tally of `grouped` (oldest first), events of `original`.
+    pub(crate) fn of(original: &issue::Model, grouped: &[events::GroupedEvent]) -> Result<Self> {
+        let mut tally = GroupTally {
+            moved: grouped.len() as i64,
+            hours: Default::default(),
+            tags: Default::default(),
+            users: Default::default(),
+            first_release: None,
+            last_release: None,
+            title: original.title.clone(),
+            culprit: None,
+            level: original.level.clone(),
+            first_seen: None,
+            last_seen: None,
+        };
+        for event in grouped {
+            let timestamp = event.timestamp;
+            let payload =
+                crate::digest::decompress_payload(&event.payload).map_err(Error::Internal)?;
+            tally.first_seen.get_or_insert(timestamp);
+            tally.last_seen = Some(timestamp);
+            if event.release.is_some() {
+                tally.first_release = tally.first_release.take().or(event.release.clone());
+                tally.last_release = event.release.clone();
+            }
+            tally.title = event.title.clone().unwrap_or(tally.title);
+            tally.culprit = payload
+                .get("culprit")
+                .and_then(|c| c.as_str())
+                .map(str::to_owned);
+            tally.level = event.level.clone();
+            if let Some(user) = &event.user_key {
+                tally.users.insert(user.clone());
+            }
+            *tally
+                .hours
+                .entry(crate::outcome::hour_of(timestamp))
+                .or_default() += 1;
+            let environment = event
+                .environment
+                .clone()
+                .unwrap_or_else(|| "production".to_owned());
+            for key_value in crate::digest::event_tags(
+                &payload,
+                &event.level,
+                &environment,
+                event.release.as_deref(),
+                event.user_key.as_deref(),
+            ) {
+                let entry = tally
+                    .tags
+                    .entry(key_value)
+                    .or_insert((0, timestamp, timestamp));
+                entry.0 += 1;
+                entry.2 = timestamp;
+            }
+        }
+        Ok(tally)
+    }
+
+    /// Moves the events of `from` grouped by `hash`, their hourly counts and tag values, to
+    /// `to` (the fingerprint itself is the caller's).
+    pub(crate) async fn move_events(
+        &self,
+        scope: &AccountScope,
+        txn: &impl ConnectionTrait,
+        project: ProjectId,
+        from: IssueId,
+        hash: &str,
+        to: IssueId,
+    ) -> Result<()> {
+        repo::move_to_issue::<Events>(scope, txn, &[from], Some(hash), to).await?;
+        for (hour, count) in &self.hours {
+            stats::move_hour(scope, txn, project, from, to, *hour, *count).await?;
+        }
+        for ((key, value), tally) in &self.tags {
+            stats::move_tag_value(scope, txn, project, from, to, key, value, *tally).await?;
+        }
+        stats::delete_emptied(scope, txn, from).await?;
+        Ok(())
+    }
 }
 
 /// Top values of one tag key on an issue (or across a project's issues).

@@ -19,6 +19,7 @@ pub mod project;
 pub mod project_stats;
 pub mod purge;
 pub mod releases;
+pub mod reprocess;
 pub mod search;
 pub mod seed;
 pub mod subscription;

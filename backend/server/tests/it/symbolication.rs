@@ -179,6 +179,7 @@ db_test!(
         assert_eq!(frame["context_line"], "    throw new TypeError(\"not a number: \" + text);");
         assert_eq!(frame["pre_context"].as_array().map(Vec::len), Some(5));
         assert_eq!(frame["data"], json!({"symbolicated": true, "resolved_with": "debug_id"}));
+        assert_eq!(payload["culprit"], "src/util.js in parseAmount", "the culprit is the original frame's");
         let raw = &payload["exception"]["values"][0]["raw_stacktrace"]["frames"];
         assert_eq!(raw, &json!(frames(URL, 2)), "the SDK's frames are kept");
         assert_eq!(payload["debug_meta"], debug_meta["debug_meta"]);
@@ -297,6 +298,85 @@ db_test!(
         let issues = issue::list_issues(&other.scope, project).await.expect("issues");
         assert_eq!(issues.len(), 1);
         assert_eq!(issues[0].times_seen, 2);
+        app.stop().await.expect("stop");
+    }
+);
+
+db_test!(
+    async fn events_that_arrived_before_their_maps_are_reprocessed_into_the_symbolicated_issue(backend) {
+        use errorwatch_core::digest::symbolicate::Symbolicator;
+        use errorwatch_core::service::reprocess;
+        let app = TestApp::spawn(backend).await;
+        let target = create_project(&app, "Acme").await;
+        let project = ProjectId(target.project_id);
+        let debug_meta = json!({"debug_meta": {"images": [{"type": "sourcemap", "code_file": URL, "debug_id": DEBUG_ID}]}});
+        for i in 0..2 {
+            send(&app, &target, js_event(&format!("a100000000000000000000000000000{i}"), frames(URL, 2), debug_meta.clone())).await;
+        }
+        let early = issue::list_issues(&target.scope, project).await.expect("issues");
+        assert_eq!(early.len(), 1);
+        let early = early[0].id;
+
+        upload_debug_id_bundle(&target.scope, project).await;
+        tokio::time::sleep(errorwatch_core::digest::symbolicate::UPLOADS_CHECK_EVERY).await;
+        send(&app, &target, js_event("a1000000000000000000000000000009", frames(URL, 2), debug_meta.clone())).await;
+        let issues = issue::list_issues(&target.scope, project).await.expect("issues");
+        assert_eq!(issues.len(), 2, "original frames group apart from minified ones");
+        let mapped = issues.iter().find(|i| i.id != early).expect("the symbolicated issue").id;
+
+        // Another account cannot reprocess it; a member can.
+        let other = crate::ingest::other_account_scope(&app).await;
+        let maps = Symbolicator::new(&app.config.artifacts);
+        assert!(reprocess::reprocess_issue(&other, early, &maps).await.is_err());
+        let done = reprocess::reprocess_issue(&target.scope, early, &maps).await.expect("reprocess");
+        assert_eq!((done.events, done.changed, done.mapped_frames, done.unmapped_frames), (2, 2, 10, 0), "{done:?}");
+        assert_eq!(done.issues, [mapped], "merged into the issue of the same original frames");
+        let issues = issue::list_issues(&target.scope, project).await.expect("issues");
+        assert_eq!(issues.len(), 1);
+        assert_eq!(issues[0].times_seen, 3);
+        let payload = stored(&target, "a1000000000000000000000000000000").await;
+        assert_eq!(top(&payload)["filename"], "src/util.js", "{payload}");
+        assert_eq!(payload["exception"]["values"][0]["raw_stacktrace"]["frames"], json!(frames(URL, 2)));
+        assert_eq!(payload["culprit"], "src/util.js in parseAmount");
+
+        // Again: nothing changes (idempotent).
+        let again = reprocess::reprocess_issue(&target.scope, mapped, &maps).await.expect("again");
+        assert_eq!((again.events, again.changed), (3, 0), "{again:?}");
+        assert_eq!(issue::list_issues(&target.scope, project).await.expect("issues").len(), 1);
+        // Events sent minified later (the merged fingerprint) still land in the merged issue.
+        send(&app, &target, js_event("a1000000000000000000000000000008", frames("https://cdn.example.com/other.js", 2), json!({}))).await;
+        assert_eq!(issue::list_issues(&target.scope, project).await.expect("issues").len(), 2, "another file is another bug");
+
+        // The admin command, with its progress, over the whole project.
+        let env = [("DATABASE_URL", app.database_url())];
+        let out = crate::cli::errorwatch(&["reprocess", "--project", &target.project_id.to_string(), "--json"], &env, "");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let report: Value = serde_json::from_slice(&out.stdout).expect("json");
+        assert_eq!(report["events"], 4, "{report}");
+        assert_eq!(report["changed"], 0);
+        assert!(String::from_utf8_lossy(&out.stderr).contains("2/2 issues"), "{}", String::from_utf8_lossy(&out.stderr));
+        app.stop().await.expect("stop");
+    }
+);
+
+db_test!(
+    async fn a_reprocessed_issue_keeps_the_events_that_follow_its_maps(backend) {
+        use errorwatch_core::digest::symbolicate::Symbolicator;
+        use errorwatch_core::service::reprocess;
+        let app = TestApp::spawn(backend).await;
+        let target = create_project(&app, "Acme").await;
+        let project = ProjectId(target.project_id);
+        let debug_meta = json!({"debug_meta": {"images": [{"type": "sourcemap", "code_file": URL, "debug_id": DEBUG_ID}]}});
+        send(&app, &target, js_event("a2000000000000000000000000000001", frames(URL, 2), debug_meta.clone())).await;
+        let early = issue::list_issues(&target.scope, project).await.expect("issues")[0].id;
+        upload_debug_id_bundle(&target.scope, project).await;
+        let done = reprocess::reprocess_issue(&target.scope, early, &Symbolicator::new(&app.config.artifacts)).await.expect("reprocess");
+        assert_eq!(done.issues, [early]);
+        assert_eq!(issue::list_fingerprints(&target.scope, early).await.expect("fingerprints").len(), 2, "the minified and the original grouping");
+        tokio::time::sleep(errorwatch_core::digest::symbolicate::UPLOADS_CHECK_EVERY).await;
+        send(&app, &target, js_event("a2000000000000000000000000000002", frames(URL, 2), debug_meta.clone())).await;
+        let issues = issue::list_issues(&target.scope, project).await.expect("issues");
+        assert_eq!((issues.len(), issues[0].id, issues[0].times_seen), (1, early, 2), "the symbolicated event joins it");
         app.stop().await.expect("stop");
     }
 );

@@ -48,6 +48,13 @@ pub struct QueueLabels {
     pub status: String,
 }
 
+/// Labels of the symbolicated-frames counter.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct FrameLabels {
+    /// `mapped` (to the original source) or `unmapped` (left minified with a reason).
+    pub result: String,
+}
+
 /// All metrics of the process.
 pub struct Metrics {
     registry: Registry,
@@ -61,6 +68,10 @@ pub struct Metrics {
     pub job_duration: Family<RouteLabels, Histogram>,
     /// Jobs in the queue by name and status, refreshed on each scrape.
     pub queue_depth: Family<QueueLabels, Gauge>,
+    /// JavaScript frames the digest symbolicated, by result.
+    pub symbolicated_frames: Family<FrameLabels, Counter>,
+    /// Bytes of parsed source maps the digest's cache holds.
+    pub sourcemap_cache_bytes: Gauge,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -87,6 +98,18 @@ impl Metrics {
             latency_histogram as fn() -> Histogram,
         );
         let queue_depth = Family::<QueueLabels, Gauge>::default();
+        let symbolicated_frames = Family::<FrameLabels, Counter>::default();
+        let sourcemap_cache_bytes = Gauge::default();
+        registry.register(
+            "symbolicated_frames",
+            "JavaScript frames symbolicated by the digest, by result",
+            symbolicated_frames.clone(),
+        );
+        registry.register(
+            "sourcemap_cache_bytes",
+            "Bytes of parsed source maps in the digest's cache",
+            sourcemap_cache_bytes.clone(),
+        );
         registry.register(
             "http_requests",
             "HTTP requests handled",
@@ -115,6 +138,8 @@ impl Metrics {
             jobs,
             job_duration,
             queue_depth,
+            symbolicated_frames,
+            sourcemap_cache_bytes,
         })
     }
 
@@ -128,11 +153,50 @@ impl Metrics {
             .inc();
     }
 
+    /// Counts frames the digest symbolicated (`mapped`) or left minified (`unmapped`).
+    pub fn count_frames(&self, mapped: u64, unmapped: u64) {
+        for (result, n) in [("mapped", mapped), ("unmapped", unmapped)] {
+            if n > 0 {
+                self.symbolicated_frames
+                    .get_or_create(&FrameLabels {
+                        result: result.to_owned(),
+                    })
+                    .inc_by(n);
+            }
+        }
+    }
+
     /// The Prometheus text exposition.
     pub fn encode(&self) -> String {
         let mut out = String::new();
         // Writing into a String cannot fail.
         let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn symbolication_counters_and_the_cache_gauge_are_exposed() {
+        let metrics = Metrics::new();
+        metrics.count_frames(5, 0);
+        metrics.count_frames(2, 3);
+        metrics.sourcemap_cache_bytes.set(1234);
+        let text = metrics.encode();
+        assert!(
+            text.contains("errorwatch_symbolicated_frames_total{result=\"mapped\"} 7"),
+            "{text}"
+        );
+        assert!(
+            text.contains("errorwatch_symbolicated_frames_total{result=\"unmapped\"} 3"),
+            "{text}"
+        );
+        assert!(
+            text.contains("errorwatch_sourcemap_cache_bytes 1234"),
+            "{text}"
+        );
     }
 }

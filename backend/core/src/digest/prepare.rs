@@ -41,6 +41,8 @@ pub(crate) struct PreparedBatch {
     pub(crate) items: Vec<PendingItem>,
     /// Outcomes known without the database (invalid events, client reports, counted items).
     pub(crate) outcomes: Outcomes,
+    /// JavaScript frames mapped to their original source, and left minified.
+    pub(crate) frames: (u64, u64),
 }
 
 /// One normalized, grouped event with its stored columns.
@@ -152,6 +154,7 @@ impl PreparedBatch {
             groups: HashMap::new(),
             items: Vec::new(),
             outcomes: Outcomes::default(),
+            frames: (0, 0),
         }
     }
 
@@ -166,6 +169,8 @@ impl PreparedBatch {
         for (key, quantity) in later.outcomes.counts {
             *self.outcomes.counts.entry(key).or_default() += quantity;
         }
+        self.frames.0 += later.frames.0;
+        self.frames.1 += later.frames.1;
     }
 }
 
@@ -181,6 +186,7 @@ fn prepare_rows(
         groups: HashMap::new(),
         items: Vec::new(),
         outcomes: Outcomes::default(),
+        frames: (0, 0),
     };
     for mut row in rows {
         // Zero-copy: item payloads are slices of the row's bytes.
@@ -224,7 +230,11 @@ fn prepare_rows(
                         compressor.as_mut(),
                         &mut batch.groups,
                     ) {
-                        Ok(event) => batch.events.push(event),
+                        Ok((event, frames)) => {
+                            batch.frames.0 += frames.0;
+                            batch.frames.1 += frames.1;
+                            batch.events.push(event);
+                        }
                         Err(reason) => {
                             batch
                                 .outcomes
@@ -265,8 +275,8 @@ struct EventInputs<'a> {
     maps: &'a BatchMaps,
 }
 
-/// Normalizes, symbolicates, groups and compresses one event item; the error is the invalid
-/// outcome's reason.
+/// Normalizes, symbolicates, groups and compresses one event item, with the number of its
+/// frames mapped and left minified; the error is the invalid outcome's reason.
 fn prepare_event(
     row: &ingest_spool::Model,
     category: DataCategory,
@@ -274,7 +284,7 @@ fn prepare_event(
     inputs: &EventInputs<'_>,
     compressor: Option<&mut zstd::bulk::Compressor<'static>>,
     groups: &mut HashMap<(i64, String), GroupInfo>,
-) -> Result<PreparedEvent, &'static str> {
+) -> Result<(PreparedEvent, (u64, u64)), &'static str> {
     // The members nothing here reads stay text (see `passthrough`).
     let split = passthrough::split(payload).map_err(|e| match e {
         SplitError::Json => "invalid_json",
@@ -295,9 +305,13 @@ fn prepare_event(
         row.project_id,
         inputs.maps,
     );
-    if symbolicated.is_some_and(|summary| summary.mapped > 0) {
+    if symbolicated
+        .as_ref()
+        .is_some_and(|summary| summary.mapped > 0)
+    {
         event.culprit = super::normalize::refresh_culprit(&mut event.payload);
     }
+    let frames = symbolicated.map_or((0, 0), |s| (s.mapped as u64, s.unmapped as u64));
     let grouping = group_event_with(&event.payload, inputs.config);
     if let Some(title) = grouping.title_override {
         event.title = title;
@@ -339,25 +353,28 @@ fn prepare_event(
         event.release.as_deref(),
         event.user_key.as_deref(),
     );
-    Ok(PreparedEvent {
-        account_id: row.account_id,
-        project_id: row.project_id,
-        received_at: row.received_at,
-        category,
-        event_id: event.event_id,
-        timestamp: event.timestamp,
-        level: event.level,
-        platform: event.platform,
-        release: event.release,
-        environment: event.environment,
-        title: event.title,
-        culprit: event.culprit,
-        user_key: event.user_key,
-        hash: key.1,
-        payload: compressed,
-        payload_size: i32::try_from(json.len()).unwrap_or(i32::MAX),
-        tags,
-    })
+    Ok((
+        PreparedEvent {
+            account_id: row.account_id,
+            project_id: row.project_id,
+            received_at: row.received_at,
+            category,
+            event_id: event.event_id,
+            timestamp: event.timestamp,
+            level: event.level,
+            platform: event.platform,
+            release: event.release,
+            environment: event.environment,
+            title: event.title,
+            culprit: event.culprit,
+            user_key: event.user_key,
+            hash: key.1,
+            payload: compressed,
+            payload_size: i32::try_from(json.len()).unwrap_or(i32::MAX),
+            tags,
+        },
+        frames,
+    ))
 }
 
 /// `events` without the ones already stored and without repeats inside the batch (the first

@@ -91,6 +91,9 @@ pub async fn run(
                 }
             }
         };
+        metrics
+            .sourcemap_cache_bytes
+            .set(i64::try_from(maps.cache_stats().bytes).unwrap_or(i64::MAX));
         match step {
             Ok(Some(next)) => {
                 pause = Duration::from_millis(200);
@@ -327,6 +330,7 @@ async fn write(
         envelopes,
         prepared,
     } = ready;
+    let frames = prepared.frames;
     let result = match claim {
         Claim::Sqlite { spool_id, from } => {
             let txn = db.begin_write().await?;
@@ -358,6 +362,7 @@ async fn write(
     crate::alert::trigger::submit(db, result.alerts).await;
     debug!(envelopes, events.stored = result.stored, "digested");
     metrics.count_job("digest", "completed");
+    metrics.count_frames(frames.0, frames.1);
     metrics
         .job_duration
         .get_or_create(&crate::metrics::RouteLabels {

@@ -183,6 +183,36 @@ impl Unmapped {
     }
 }
 
+/// The largest generated line and column a map's tokens reach once its sections are placed at
+/// their offsets; `None` when one would not fit in a `u32`.
+fn extent(map: &DecodedMap) -> Option<(u32, u32)> {
+    let of_tokens = |map: &SourceMap| {
+        map.tokens().fold((0, 0), |(line, col), t| {
+            (line.max(t.get_dst_line()), col.max(t.get_dst_col()))
+        })
+    };
+    match map {
+        DecodedMap::Regular(map) => Some(of_tokens(map)),
+        DecodedMap::Hermes(map) => Some(of_tokens(map)),
+        DecodedMap::Index(index) => index_extent(index),
+    }
+}
+
+/// [`extent`] of an indexed map.
+fn index_extent(index: &sourcemap::SourceMapIndex) -> Option<(u32, u32)> {
+    let mut out = (0u32, 0u32);
+    for section in index.sections() {
+        let (off_line, off_col) = section.get_offset();
+        let (line, col) = match section.get_sourcemap() {
+            Some(inner) => extent(inner)?,
+            None => (0, 0),
+        };
+        out.0 = out.0.max(line.checked_add(off_line)?);
+        out.1 = out.1.max(col.checked_add(off_col)?);
+    }
+    Some(out)
+}
+
 impl fmt::Display for Unmapped {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.message())
@@ -208,6 +238,13 @@ impl ParsedMap {
             DecodedMap::Index(index) => {
                 if index.is_for_ram_bundle() {
                     return Err(MapError::RamBundle);
+                }
+                // `flatten` adds section offsets to positions unchecked (a panic with overflow
+                // checks, garbage without): refuse what would not fit.
+                if index_extent(&index).is_none() {
+                    return Err(MapError::Invalid(
+                        "a section's offset puts positions past 2^32".to_owned(),
+                    ));
                 }
                 index
                     .flatten()

@@ -369,3 +369,14 @@ fn unmapped_codes_are_stable_and_messages_name_the_thing() {
             .contains("line 3, column 9")
     );
 }
+
+#[test]
+fn an_indexed_map_whose_offsets_overflow_is_invalid_not_a_panic() {
+    // Found by the `sourcemap_lookup` fuzz target (30-minute run, 2026-12-08): the sourcemap
+    // crate's `flatten` adds a section's column offset to token columns unchecked.
+    let bytes = testdata::bytes("../fuzz/flatten-overflow.map");
+    assert!(matches!(
+        ParsedMap::parse(&bytes),
+        Err(MapError::Invalid(_))
+    ));
+}

@@ -293,7 +293,13 @@ impl Symbolicator {
             }
             Ok::<_, errorwatch_symbolicate::MapError>(parsed)
         })
-        .await?;
+        .await
+        // A map the parser panics on must not stop the digest: it is an invalid map.
+        .unwrap_or_else(|e| {
+            Err(errorwatch_symbolicate::MapError::Invalid(format!(
+                "the map could not be parsed ({e})"
+            )))
+        });
         let tenant = Tenant::ingested(AccountId(map_ref.account));
         if let Some(bundle) = bundle {
             uploads::touch_bundle(conn, tenant, bundle, Utc::now()).await?;

@@ -8,7 +8,13 @@
 #                        sentry-sdk` installs today; the setup snippet is run with it);
 #   * $DIR/node          npm @sentry/node@$SENTRY_NODE (chunked, key in the query string);
 #   * $DIR/browser       npm @sentry/browser@$SENTRY_BROWSER and esbuild@$ESBUILD, which
-#                        bundles e2e/sdk/browser/send_all.mjs for a page Chromium opens.
+#                        bundles e2e/sdk/browser/send_all.mjs for a page Chromium opens
+#                        (and e2e/sdk/cli/ for the sentry-cli test);
+#   * $DIR/sentry-cli    npm @sentry/cli $SENTRY_CLI2 and $SENTRY_CLI3 under the aliases
+#                        sentry-cli-2 and sentry-cli-3 (e2e/tests/sentry_cli.rs). The binary
+#                        comes from npm's platform package (@sentry/cli-linux-x64, an optional
+#                        dependency), never from the CDN the postinstall script would fetch it
+#                        from: SENTRYCLI_SKIP_DOWNLOAD=1.
 # The Rust SDK is a crates.io dependency of the e2e crate (e2e/src/bin/rust_sdk_client.rs): cargo
 # fetches it, nothing to install here.
 #
@@ -19,13 +25,16 @@
 set -euo pipefail
 
 # Pinned versions; both checked to exist on the registries (pip index versions sentry-sdk,
-# npm view @sentry/node version) when this script was written.
+# npm view @sentry/node version, npm view @sentry/cli versions) when this script was written.
+# sentry-cli: the last 2.x and the newest 3.x.
 SENTRY_PY=2.75.0
 SENTRY_PY3=3.0.1
 SENTRY_NODE=11.12.0
 SENTRY_BROWSER=11.19.0
 ESBUILD=0.28.2
 BROTLI=1.2.1
+SENTRY_CLI2=2.58.6
+SENTRY_CLI3=3.8.0
 
 e2e_dir="${ERRORWATCH_E2E_DIR:-$HOME/.cache/errorwatch/e2e}"
 
@@ -145,6 +154,31 @@ else
         "@sentry/browser@$SENTRY_BROWSER" "esbuild@$ESBUILD"
     [[ "$(browser_pkg_version @sentry/browser)" == "$SENTRY_BROWSER" ]] || die "@sentry/browser $SENTRY_BROWSER not found in $browser_dir after npm install"
 fi
+cli_dir="$e2e_dir/sentry-cli"
+# Prints what the binary of alias sentry-cli-$1 answers to --version (`sentry-cli 2.58.6`), or
+# nothing. The package's own helper finds the binary (in its platform package).
+cli_version() { # major
+    local helper="$cli_dir/node_modules/sentry-cli-$1/js/helper.js" bin
+    [[ -f "$helper" ]] || return 0
+    bin="$(node -e 'process.stdout.write(require(process.argv[1]).getPath())' "$helper" 2>/dev/null)" || return 0
+    [[ -x "$bin" ]] || return 0
+    "$bin" --version 2>/dev/null || true
+}
+if [[ "$(cli_version 2)" == "sentry-cli $SENTRY_CLI2" && "$(cli_version 3)" == "sentry-cli $SENTRY_CLI3" ]]; then
+    log "sentry-cli: @sentry/cli $SENTRY_CLI2 + $SENTRY_CLI3 present ($cli_dir)"
+else
+    log "sentry-cli: installing @sentry/cli $SENTRY_CLI2 and $SENTRY_CLI3 into $cli_dir"
+    mkdir -p "$cli_dir"
+    [[ -f "$cli_dir/package.json" ]] ||
+        printf '{"name":"errorwatch-e2e-sentry-cli","private":true}\n' >"$cli_dir/package.json"
+    SENTRYCLI_SKIP_DOWNLOAD=1 npm install --prefix "$cli_dir" --no-audit --no-fund --loglevel=error \
+        --save-exact --include=optional \
+        "sentry-cli-2@npm:@sentry/cli@$SENTRY_CLI2" "sentry-cli-3@npm:@sentry/cli@$SENTRY_CLI3"
+    [[ "$(cli_version 2)" == "sentry-cli $SENTRY_CLI2" ]] ||
+        die "sentry-cli $SENTRY_CLI2 does not run from $cli_dir (is @sentry/cli-linux-x64 or your platform's package installed?)"
+    [[ "$(cli_version 3)" == "sentry-cli $SENTRY_CLI3" ]] ||
+        die "sentry-cli $SENTRY_CLI3 does not run from $cli_dir (is @sentry/cli-linux-x64 or your platform's package installed?)"
+fi
 node_version="$(node --version)"
 if ! node -e 'const [a,b]=process.versions.node.split(".").map(Number); process.exit(a>22||(a===22&&b>=12)||(a===20&&b>=19)?0:1)'; then
     log "warning: node $node_version is older than @sentry/node $SENTRY_NODE wants (>= 20.19 or >= 22.12)"
@@ -156,4 +190,5 @@ log "python: sentry-sdk $(py_version "$venv_br" sentry-sdk) + brotli $(py_versio
 log "python: sentry-sdk $(py_version "$venv3" sentry-sdk) in $venv3"
 log "node: $node_version, @sentry/node $(node_sdk_version) in $node_dir"
 log "browser: @sentry/browser $(browser_pkg_version @sentry/browser), esbuild $(browser_pkg_version esbuild) in $browser_dir"
+log "sentry-cli: $(cli_version 2), $(cli_version 3) in $cli_dir"
 log "all e2e SDKs ready"

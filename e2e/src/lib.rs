@@ -1,8 +1,10 @@
 //! Helpers for end-to-end tests: they run the real `errorwatch` binary (built by `cargo build
-//! -p errorwatch-server`) and drive it with real clients: headless Chromium, and the real Sentry
-//! SDKs (Python and Node installed by `infra/install-e2e-sdks.sh`, Rust from crates.io).
+//! -p errorwatch-server`) and drive it with real clients: headless Chromium, the real Sentry
+//! SDKs (Python and Node installed by `infra/install-e2e-sdks.sh`, Rust from crates.io) and the
+//! real sentry-cli 2.x and 3.x (npm, same script).
 
 pub mod browser;
+pub mod sentry_cli;
 pub mod smtp;
 pub mod stripe;
 
@@ -75,6 +77,8 @@ fn clean_command() -> Command {
 pub struct Project {
     /// Numeric project id (the last DSN path segment).
     pub id: i64,
+    /// The project's slug (sentry-cli's `SENTRY_PROJECT`).
+    pub slug: String,
     /// The DSN an SDK is configured with.
     pub dsn: String,
     /// The slug of the account the project is in.
@@ -246,6 +250,7 @@ impl Server {
         .expect("project create --json prints JSON");
         Project {
             id: project["id"].as_i64().expect("project id"),
+            slug: project["slug"].as_str().expect("project slug").to_owned(),
             dsn: project["dsn"].as_str().expect("project dsn").to_owned(),
             account: slug,
             owner: email,
@@ -254,6 +259,12 @@ impl Server {
 
     /// A new read-only API token of `project`'s owner (`errorwatch token create`).
     pub fn api_token(&self, project: &Project) -> String {
+        self.api_token_with_scope(project, "read")
+    }
+
+    /// A new API token of `project`'s owner with `scope` as stored: `read`, `write`, `admin`,
+    /// or `project:releases` (what sentry-cli needs: releases, deploys, source maps).
+    pub fn api_token_with_scope(&self, project: &Project, scope: &str) -> String {
         let token: Value = serde_json::from_str(&self.admin(
             &[
                 "token",
@@ -265,7 +276,7 @@ impl Server {
                 "--name",
                 "e2e",
                 "--scope",
-                "read",
+                scope,
                 "--json",
             ],
             None,

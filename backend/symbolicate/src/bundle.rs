@@ -163,21 +163,21 @@ struct ManifestFile {
 impl ArtifactBundle {
     /// Parses a bundle (with or without the `SYSB` header) within `limits`.
     pub fn parse(bytes: &[u8], limits: &BundleLimits) -> Result<ArtifactBundle, BundleError> {
-        let zip = match bytes.strip_prefix(BUNDLE_MAGIC.as_slice()) {
-            Some(rest) => {
-                let version = rest
-                    .get(..4)
-                    .and_then(|v| <[u8; 4]>::try_from(v).ok())
-                    .map(u32::from_le_bytes)
-                    .ok_or_else(|| BundleError::NotAZip("truncated header".to_owned()))?;
-                if version != BUNDLE_VERSION {
-                    return Err(BundleError::UnsupportedVersion(version));
-                }
-                &rest[4..]
+        if let Some(rest) = bytes.strip_prefix(BUNDLE_MAGIC.as_slice()) {
+            let version = rest
+                .get(..4)
+                .and_then(|v| <[u8; 4]>::try_from(v).ok())
+                .map(u32::from_le_bytes)
+                .ok_or_else(|| BundleError::NotAZip("truncated header".to_owned()))?;
+            if version != BUNDLE_VERSION {
+                return Err(BundleError::UnsupportedVersion(version));
             }
-            None => bytes,
-        };
-        let mut archive = zip::ZipArchive::new(Cursor::new(zip))
+        }
+        // The zip reader gets the header too: sentry-cli (symbolic's writer) writes the zip into
+        // the same stream after the header, so its offsets count the header's 8 bytes. The
+        // reader detects the archive's offset, so a zip merely appended to a header (offsets
+        // from its own start) reads as well.
+        let mut archive = zip::ZipArchive::new(Cursor::new(bytes))
             .map_err(|e| BundleError::NotAZip(e.to_string()))?;
         if archive.len() > limits.max_files.saturating_add(1) {
             return Err(BundleError::TooManyFiles {
@@ -367,7 +367,13 @@ pub fn build_bundle(files: &[TestFile<'_>], attrs: &[(&str, &str)]) -> Vec<u8> {
     use zip::write::SimpleFileOptions;
 
     let options = SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
-    let mut zip = zip::ZipWriter::new(Cursor::new(Vec::new()));
+    // As symbolic's writer does: the header first, then the zip in the same stream, so the zip's
+    // offsets count the header.
+    let mut out = Cursor::new(Vec::new());
+    out.write_all(BUNDLE_MAGIC).expect("header");
+    out.write_all(&BUNDLE_VERSION.to_le_bytes())
+        .expect("header");
+    let mut zip = zip::ZipWriter::new(out);
     let mut manifest_files = serde_json::Map::new();
     for (url, kind, headers, contents) in files {
         let mut zip_path = bundle_path(url);
@@ -395,12 +401,7 @@ pub fn build_bundle(files: &[TestFile<'_>], attrs: &[(&str, &str)]) -> Vec<u8> {
     zip.start_file("manifest.json", options).expect("zip entry");
     zip.write_all(manifest.to_string().as_bytes())
         .expect("zip write");
-    let zip = zip.finish().expect("zip finish").into_inner();
-    let mut out = Vec::with_capacity(zip.len() + 8);
-    out.extend_from_slice(BUNDLE_MAGIC);
-    out.extend_from_slice(&BUNDLE_VERSION.to_le_bytes());
-    out.extend_from_slice(&zip);
-    out
+    zip.finish().expect("zip finish").into_inner()
 }
 
 /// sentry-cli's zip path for a URL: `~/dist/app.js` → `files/_/_/dist/app.js`,

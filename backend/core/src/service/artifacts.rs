@@ -8,6 +8,8 @@
 //!   later poll of the same checksum answers `ok` from the stored bundle. Missing chunks are
 //!   listed exactly (sentry-cli 3.x uploads only those). A bad bundle answers `error` with a
 //!   detail and stores nothing.
+//! - A project holds a bundle once per (bundle id, release, dist): uploading it again replaces
+//!   it; uploading the same files for another release adds them to that release too.
 //! - File contents are stored once per account (`artifact_blobs`, keyed by SHA-1); a project may
 //!   hold at most `max_project_bytes` of files.
 
@@ -216,6 +218,7 @@ pub async fn assemble_bundle(
         .debug_id()
         .map(|id| id.to_string())
         .unwrap_or_else(|| uuid_from_checksum(&checksum));
+    let bundle_key = stored_bundle_key(&bundle_id, release.as_deref(), dist.as_deref());
     let now = Utc::now();
     let mut stored = Vec::new();
     for file in bundle.files() {
@@ -257,7 +260,7 @@ pub async fn assemble_bundle(
             scope,
             &NewBundle {
                 project: *project,
-                bundle_id: bundle_id.clone(),
+                bundle_id: bundle_key.clone(),
                 checksum: checksum.clone(),
                 release: release.clone(),
                 dist: dist.clone(),
@@ -316,6 +319,20 @@ fn dedup(items: impl Iterator<Item = String>) -> Vec<String> {
         }
     }
     out
+}
+
+/// The id a bundle is stored (and replaced) under in a project: its own id without a release,
+/// else a UUID derived from its id, release and dist. sentry-cli derives a bundle's id from its
+/// files alone, so the same build uploaded for a second release (or dist) has the same id;
+/// Sentry links that one bundle to both releases. Keyed by its id alone, the second upload
+/// replaced the first release's files.
+fn stored_bundle_key(bundle_id: &str, release: Option<&str>, dist: Option<&str>) -> String {
+    match release {
+        None => bundle_id.to_owned(),
+        Some(release) => uuid_from_checksum(&sha1_hex(
+            format!("{bundle_id}\n{release}\n{}", dist.unwrap_or_default()).as_bytes(),
+        )),
+    }
 }
 
 /// A stable UUID for a bundle without a debug id: the checksum's first 16 bytes.
@@ -522,6 +539,20 @@ mod tests {
         assert_eq!(gunzip_capped(&gz, 1000).expect("fits").len(), 1000);
         assert!(gunzip_capped(&gz, 999).is_err());
         assert!(gunzip_capped(b"not gzip", 10).is_err());
+    }
+
+    #[test]
+    fn a_bundle_is_stored_once_per_release_and_dist() {
+        let id = "7a8e27f5-6cc6-5477-9b47-10a36f3e5ce9";
+        assert_eq!(stored_bundle_key(id, None, None), id);
+        let keys = [
+            stored_bundle_key(id, Some("1.0"), None),
+            stored_bundle_key(id, Some("1.0"), Some("web")),
+            stored_bundle_key(id, Some("1.1"), None),
+        ];
+        assert_eq!(keys[0], stored_bundle_key(id, Some("1.0"), None));
+        assert!(keys.iter().all(|k| k.len() == 36 && k != id));
+        assert!(keys[0] != keys[1] && keys[0] != keys[2] && keys[1] != keys[2]);
     }
 
     #[test]

@@ -275,6 +275,62 @@ db_test!(
     }
 );
 
+/// The artifact bundle the real `@sentry/cli` 3.8.0 (npm) uploaded, byte for byte, for
+/// `sourcemaps inject dist && sourcemaps upload dist` over esbuild's minified build of
+/// `e2e/sdk/cli/src/main.js`: an 8-byte `SYSB` header, then a zip whose offsets count the header
+/// (symbolic writes both into one stream). e2e/tests/sentry_cli.rs runs the CLI itself.
+const SENTRY_CLI_BUNDLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/sentry_cli/debug-id-bundle-3.8.0.bin");
+
+db_test!(
+    async fn a_bundle_written_by_sentry_cli_is_assembled(backend) {
+        // Every upload of a real sentry-cli failed with "invalid artifact bundle: … not a zip
+        // archive" while the reader cut the header off before reading the zip.
+        let app = TestApp::spawn(backend).await;
+        let acme = org(&app, "ada@example.com", "Acme", "RELEASES").await;
+        let t = acme.token.as_str();
+        let file = std::fs::read(SENTRY_CLI_BUNDLE).expect("fixture");
+        let request = json!({"checksum": sha1(&file), "chunks": [sha1(&file)], "projects": ["shop"]});
+        assert_eq!(post_chunks(&app, t, "acme", &[("file_gzip", gzip(&file))]).await, StatusCode::OK);
+        let (_, answer) = call(&app, reqwest::Method::POST, t, "/api/0/organizations/acme/artifactbundle/assemble/", Some(request)).await;
+        assert_eq!(answer["state"], "ok", "{answer}");
+        assert_eq!(app.scalar("SELECT COUNT(*) FROM artifact_files").await, 2);
+        // The minified file and its map, each under the debug id `sourcemaps inject` wrote.
+        assert_eq!(app.scalar("SELECT COUNT(*) FROM artifact_files WHERE debug_id = 'd809154d-5455-5685-b653-b1b0d377a4cf' AND (kind, url) IN (('minified_source', '~/main.js'), ('source_map', '~/main.js.map'))").await, 2);
+        app.stop().await.expect("stop");
+    }
+);
+
+db_test!(
+    async fn the_same_files_uploaded_for_two_releases_stay_in_both(backend) {
+        // sentry-cli derives a bundle's id from its files, not its release: a build uploaded
+        // again for the next release (`sourcemaps upload --release`) has the same id, and used
+        // to replace the first release's files.
+        let app = TestApp::spawn(backend).await;
+        let acme = org(&app, "ada@example.com", "Acme", "RELEASES").await;
+        let t = acme.token.as_str();
+        let assemble = async |release: &str, dist: Option<&str>| {
+            let file = release_bundle(release);
+            assert_eq!(post_chunks(&app, t, "acme", &[("file", file.clone())]).await, StatusCode::OK);
+            let mut request = json!({"checksum": sha1(&file), "chunks": [sha1(&file)], "projects": ["shop"], "version": release});
+            if let Some(dist) = dist {
+                request["dist"] = json!(dist);
+            }
+            let (_, answer) = call(&app, reqwest::Method::POST, t, "/api/0/organizations/acme/artifactbundle/assemble/", Some(request)).await;
+            assert_eq!(answer["state"], "ok", "{release}: {answer}");
+        };
+        assemble("shop@1.0", None).await;
+        assemble("shop@1.1", None).await;
+        assemble("shop@1.1", Some("web")).await;
+        assemble("shop@1.0", None).await;
+        assert_eq!(app.scalar("SELECT COUNT(*) FROM artifact_files WHERE release = 'shop@1.0' AND dist IS NULL").await, 2, "1.0 keeps its files");
+        assert_eq!(app.scalar("SELECT COUNT(*) FROM artifact_files WHERE release = 'shop@1.1' AND dist IS NULL").await, 2, "1.1 has them");
+        assert_eq!(app.scalar("SELECT COUNT(*) FROM artifact_files WHERE release = 'shop@1.1' AND dist = 'web'").await, 2, "and with its dist");
+        assert_eq!(app.scalar("SELECT COUNT(*) FROM artifact_bundles").await, 3, "once per release and dist");
+        assert_eq!(app.scalar("SELECT COUNT(*) FROM artifact_blobs").await, 2, "the contents once");
+        app.stop().await.expect("stop");
+    }
+);
+
 db_test!(
     async fn legacy_release_files_upload_once_and_belong_to_their_project(backend) {
         let app = TestApp::spawn(backend).await;
@@ -385,5 +441,32 @@ fn bundle(debug_id: &str) -> Vec<u8> {
             ),
         ],
         &[("org", "acme")],
+    )
+}
+
+/// A bundle of the same two files as sentry-cli writes it for `sourcemaps upload --release`:
+/// the bundle's id comes from the files, the release is an attribute of the manifest.
+fn release_bundle(release: &str) -> Vec<u8> {
+    use errorwatch_symbolicate::bundle::{FileKind, build_bundle};
+    build_bundle(
+        &[
+            (
+                "~/static/app.min.js",
+                FileKind::MinifiedSource,
+                &[("sourcemap", "app.min.js.map")],
+                b"function a(){throw new Error('card declined')}\n//# sourceMappingURL=app.min.js.map\n",
+            ),
+            (
+                "~/static/app.min.js.map",
+                FileKind::SourceMap,
+                &[],
+                br#"{"version":3,"file":"app.min.js","sources":["src/app.ts"],"names":[],"mappings":"AAAA"}"#,
+            ),
+        ],
+        &[
+            ("org", "acme"),
+            ("release", release),
+            ("debug_id", "b2ad6521-9bfb-5391-b8a7-0a37e58409e9"),
+        ],
     )
 }

@@ -84,11 +84,41 @@ fn a_real_bundle_round_trips() {
     );
 }
 
+/// The entries of `bundle` copied into a zip of their own (offsets from its own start).
+fn plain_zip(bundle: &[u8]) -> Vec<u8> {
+    let mut archive = zip::ZipArchive::new(Cursor::new(bundle)).expect("zip");
+    let mut zip = zip::ZipWriter::new(Cursor::new(Vec::new()));
+    for i in 0..archive.len() {
+        zip.raw_copy_file(archive.by_index_raw(i).expect("entry"))
+            .expect("copy");
+    }
+    zip.finish().expect("finish").into_inner()
+}
+
 #[test]
-fn a_plain_zip_without_the_header_is_accepted() {
+fn the_zip_offsets_may_count_the_header_or_not() {
+    // sentry-cli writes the zip after the header in one stream: the central directory's offset
+    // (end record, 16 bytes in) counts the header's 8 bytes. Cutting the header off before
+    // reading broke every real upload.
     let bytes = real_bundle();
-    let bundle = ArtifactBundle::parse(&bytes[8..], &BundleLimits::default()).expect("parses");
-    assert_eq!(bundle.files().len(), 2);
+    let end = bytes.len() - 22;
+    let field = |at: usize| u32::from_le_bytes(bytes[at..at + 4].try_into().expect("4 bytes"));
+    assert_eq!(field(end), 0x0605_4b50, "end of central directory record");
+    assert_eq!(field(end + 16) as usize, end - field(end + 12) as usize);
+
+    let plain = plain_zip(&bytes);
+    let mut appended = bytes[..8].to_vec();
+    appended.extend_from_slice(&plain);
+    for (layout, bytes) in [
+        ("sentry-cli's", &bytes),
+        ("a plain zip", &plain),
+        ("a zip appended to the header", &appended),
+    ] {
+        let bundle = ArtifactBundle::parse(bytes, &BundleLimits::default())
+            .unwrap_or_else(|e| panic!("{layout}: {e}"));
+        assert_eq!(bundle.files().len(), 2, "{layout}");
+        assert_eq!(bundle.release(), Some("web@1.2.3"), "{layout}");
+    }
 }
 
 #[test]

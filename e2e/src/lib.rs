@@ -444,3 +444,41 @@ pub fn dump_dom(url: &str) -> String {
     );
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
+
+/// Serves the files of `folder` over HTTP on a free loopback port (GET only, no listing);
+/// returns the origin. The task lives as long as the test's runtime.
+pub async fn serve_folder(folder: PathBuf) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let origin = format!("http://{}", listener.local_addr().expect("address"));
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let folder = folder.clone();
+            tokio::spawn(async move {
+                let mut request = vec![0u8; 8192];
+                let n = stream.read(&mut request).await.unwrap_or(0);
+                let head = String::from_utf8_lossy(&request[..n]);
+                let path = head.split_whitespace().nth(1).unwrap_or("/");
+                let name = path.split('?').next().unwrap_or("").trim_start_matches('/');
+                let file = (!name.contains("..") && !name.is_empty())
+                    .then(|| std::fs::read(folder.join(name)).ok())
+                    .flatten();
+                let (status, kind, body) = match file {
+                    Some(body) if name.ends_with(".js") => ("200 OK", "text/javascript", body),
+                    Some(body) => ("200 OK", "text/html; charset=utf-8", body),
+                    None => ("404 Not Found", "text/plain", b"not found".to_vec()),
+                };
+                let header = format!(
+                    "HTTP/1.1 {status}\r\ncontent-type: {kind}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                    body.len()
+                );
+                let _ = stream.write_all(header.as_bytes()).await;
+                let _ = stream.write_all(&body).await;
+            });
+        }
+    });
+    origin
+}

@@ -71,6 +71,8 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/:account/projects/:project/setup") view=|| view! { <InAccount><pages::onboarding::ProjectSetup/></InAccount> }/>
                 <Route path=path!("/:account/issues") view=|| view! { <InAccount><pages::issues::IssueList/></InAccount> }/>
                 <Route path=path!("/:account/issues/:issue") view=|| view! { <InAccount><pages::issue::IssuePage/></InAccount> }/>
+                <Route path=path!("/:account/releases") view=|| view! { <InAccount><pages::releases::ReleaseList/></InAccount> }/>
+                <Route path=path!("/:account/releases/view") view=|| view! { <InAccount><pages::releases::ReleaseView/></InAccount> }/>
                 <Route path=path!("/:account/settings") view=|| view! { <InAccount><pages::settings::Settings/></InAccount> }/>
                 <Route path=path!("/:account/settings/alerts") view=|| view! { <InAccount><pages::alerts::AlertsPage/></InAccount> }/>
                 <Route path=path!("/:account/settings/billing") view=|| view! { <InAccount><pages::billing::BillingPage/></InAccount> }/>
@@ -225,6 +227,7 @@ fn AccountLayout(children: ChildrenFn) -> impl IntoView {
                 <div class="top-menu" id="top-menu">
                     <nav aria-label="Main">
                         <NavLink href=Signal::derive(move || format!("/{}/issues", account_id.get())) label="Issues"/>
+                        <NavLink href=Signal::derive(move || format!("/{}/releases", account_id.get())) label="Releases"/>
                         <NavLink href=Signal::derive(move || format!("/{}/projects/new", account_id.get())) label="New project"/>
                         <NavLink href=Signal::derive(move || format!("/{}/settings", account_id.get())) label="Settings"/>
                         <NavLink href=Signal::derive(move || format!("/{}/profile", account_id.get())) label="Profile"/>

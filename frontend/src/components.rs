@@ -199,6 +199,36 @@ pub fn display_value(value: &Value) -> String {
     }
 }
 
+/// `text` escaped for HTML text and quoted attribute values (for the parts of pages written as
+/// markup and set with `inner_html`).
+pub fn escape(out: &mut String, text: &str) {
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+}
+
+/// Counts over time as bars scaled to the largest (at least a sliver each), each titled (a
+/// bucket's date and count); `label` describes the whole chart to screen readers.
+#[component]
+pub fn CountBars(bars: Vec<(String, i64)>, #[prop(into)] label: String) -> impl IntoView {
+    let max = bars.iter().map(|(_, c)| *c).max().unwrap_or(0).max(1);
+    view! {
+        <div class="bars" role="img" aria-label=label>
+            {bars.into_iter().map(|(title, count)| {
+                let height = (count as f64 / max as f64 * 100.0).max(2.0);
+                view! { <span class="bar" style=format!("height:{height:.0}%") title=title></span> }
+            }).collect_view()}
+        </div>
+    }
+}
+
 /// `part` of `whole` in whole percent (0 when the whole is empty); under 1 % but not zero
 /// shows as 1.
 pub fn percent(part: i64, whole: i64) -> i64 {

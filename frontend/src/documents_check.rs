@@ -8,7 +8,7 @@ use apollo_compiler::validation::Valid;
 use apollo_compiler::{ExecutableDocument, Schema};
 
 /// The dashboard's sources, by file name.
-const SOURCES: [(&str, &str); 13] = [
+const SOURCES: [(&str, &str); 14] = [
     ("api.rs", include_str!("api.rs")),
     ("app.rs", include_str!("app.rs")),
     ("components.rs", include_str!("components.rs")),
@@ -20,6 +20,7 @@ const SOURCES: [(&str, &str); 13] = [
     ("pages/issues.rs", include_str!("pages/issues.rs")),
     ("pages/onboarding.rs", include_str!("pages/onboarding.rs")),
     ("pages/profile.rs", include_str!("pages/profile.rs")),
+    ("pages/releases.rs", include_str!("pages/releases.rs")),
     ("pages/settings.rs", include_str!("pages/settings.rs")),
     ("triage.rs", include_str!("triage.rs")),
 ];

@@ -696,6 +696,93 @@ pub fn crumb_data(data: Option<&Value>) -> CrumbData {
     CrumbData { http, rows }
 }
 
+/// What source maps did to a stack frame, for the frame's badge and note.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SourceMapNote {
+    /// The frame shows its original position: the badge's tooltip says how the map was found;
+    /// `warning` what the mapping lacks (such as the source text), as a sentence.
+    Mapped {
+        /// The badge's tooltip.
+        tooltip: String,
+        /// What is missing, if anything.
+        warning: Option<String>,
+    },
+    /// The frame stays minified: why, as a sentence.
+    Unmapped {
+        /// The reason.
+        text: String,
+    },
+}
+
+/// The note of a frame from its `symbolicated`, `resolvedWith`, `symbolicationError` and
+/// `symbolicationWarning` (`(code, message)`); `None` for a frame source maps did not concern.
+pub fn source_map_note(
+    symbolicated: bool,
+    resolved_with: Option<&str>,
+    error: Option<(&str, &str)>,
+    warning: Option<(&str, &str)>,
+) -> Option<SourceMapNote> {
+    let sentence = |(code, message): (&str, &str)| {
+        crate::api::as_sentence(if message.is_empty() { code } else { message })
+    };
+    if symbolicated {
+        let how = match resolved_with {
+            Some("debug_id") => "Original position from a source map found by its debug id",
+            Some("release") => {
+                "Original position from a source map found by the release and file URL"
+            }
+            _ => "Original position from a source map",
+        };
+        let warning = warning.map(sentence);
+        let tooltip = match &warning {
+            Some(warning) => format!("{how}. {warning}"),
+            None => format!("{how}."),
+        };
+        return Some(SourceMapNote::Mapped { tooltip, warning });
+    }
+    error.map(|error| SourceMapNote::Unmapped {
+        text: format!("Minified: {}", sentence(error)),
+    })
+}
+
+/// How many frames of a stack source maps mapped and could not map, in words (`None` when
+/// source maps did not concern the stack).
+pub fn stack_summary(notes: &[Option<SourceMapNote>]) -> Option<String> {
+    let mapped = notes
+        .iter()
+        .filter(|n| matches!(n, Some(SourceMapNote::Mapped { .. })))
+        .count() as i64;
+    let unmapped = notes
+        .iter()
+        .filter(|n| matches!(n, Some(SourceMapNote::Unmapped { .. })))
+        .count() as i64;
+    match (mapped, unmapped) {
+        (0, 0) => None,
+        (_, 0) => Some(format!("{} mapped by source maps", plural(mapped, "frame"))),
+        (0, _) => Some(format!(
+            "{} could not be mapped by source maps",
+            plural(unmapped, "frame")
+        )),
+        _ => Some(format!(
+            "{} of {} mapped by source maps",
+            mapped,
+            plural(mapped + unmapped, "frame")
+        )),
+    }
+}
+
+/// Where a frame is: `file:line:column` (as much as is known; `?` without a file).
+pub fn frame_location(file: Option<&str>, lineno: Option<i64>, colno: Option<i64>) -> String {
+    let mut out = file.unwrap_or("?").to_owned();
+    if let Some(line) = lineno {
+        out.push_str(&format!(":{line}"));
+        if let Some(col) = colno {
+            out.push_str(&format!(":{col}"));
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
 
@@ -1039,5 +1126,88 @@ mod tests {
         assert_eq!(other.http, None);
         assert_eq!(other.rows, rows(&[("extra.n", "1"), ("logger", "app")]));
         assert_eq!(crumb_data(None), CrumbData::default());
+    }
+
+    #[test]
+    fn frames_say_what_source_maps_did() {
+        assert_eq!(source_map_note(false, None, None, None), None);
+        assert_eq!(
+            source_map_note(true, Some("debug_id"), None, None),
+            Some(SourceMapNote::Mapped {
+                tooltip: "Original position from a source map found by its debug id.".into(),
+                warning: None,
+            })
+        );
+        let lacking = source_map_note(
+            true,
+            Some("release"),
+            None,
+            Some((
+                "missing_sources_content",
+                "mapped, but the source map does not contain the text of src/a.js",
+            )),
+        );
+        assert_eq!(
+            lacking,
+            Some(SourceMapNote::Mapped {
+                tooltip: "Original position from a source map found by the release and file URL. \
+                    Mapped, but the source map does not contain the text of src/a.js."
+                    .into(),
+                warning: Some(
+                    "Mapped, but the source map does not contain the text of src/a.js.".into()
+                ),
+            })
+        );
+        assert_eq!(
+            source_map_note(
+                false,
+                None,
+                Some((
+                    "missing_sourcemap_for_url",
+                    "no source map was found for https://x/app.js in this release"
+                )),
+                None
+            ),
+            Some(SourceMapNote::Unmapped {
+                text: "Minified: No source map was found for https://x/app.js in this release."
+                    .into()
+            })
+        );
+        // A reason without a message still says something.
+        assert_eq!(
+            source_map_note(false, None, Some(("invalid_sourcemap", "")), None),
+            Some(SourceMapNote::Unmapped {
+                text: "Minified: Invalid_sourcemap.".into()
+            })
+        );
+    }
+
+    #[test]
+    fn stacks_count_their_mapped_frames() {
+        let mapped = source_map_note(true, Some("release"), None, None);
+        let unmapped = source_map_note(false, None, Some(("no_mapping", "no mapping")), None);
+        assert_eq!(stack_summary(&[None, None]), None);
+        assert_eq!(
+            stack_summary(&[mapped.clone(), mapped.clone(), None]).as_deref(),
+            Some("2 frames mapped by source maps")
+        );
+        assert_eq!(
+            stack_summary(std::slice::from_ref(&unmapped)).as_deref(),
+            Some("1 frame could not be mapped by source maps")
+        );
+        assert_eq!(
+            stack_summary(&[mapped, unmapped.clone(), unmapped]).as_deref(),
+            Some("1 of 3 frames mapped by source maps")
+        );
+    }
+
+    #[test]
+    fn frame_locations_show_what_is_known() {
+        assert_eq!(
+            frame_location(Some("src/a.js"), Some(10), Some(4)),
+            "src/a.js:10:4"
+        );
+        assert_eq!(frame_location(Some("app.py"), Some(3), None), "app.py:3");
+        assert_eq!(frame_location(None, None, Some(9)), "?");
     }
 }

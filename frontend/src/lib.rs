@@ -17,6 +17,7 @@ pub mod event;
 pub mod grouping;
 pub mod live;
 pub mod pages;
+pub mod releases;
 pub mod search;
 pub mod triage;
 pub mod user_agent;

@@ -38,6 +38,10 @@ pub enum Kind {
     AlertTarget,
     /// A notification (one alert delivery).
     Notification,
+    /// A release of a project.
+    Release,
+    /// A deploy of a release.
+    Deploy,
 }
 
 impl Kind {
@@ -58,6 +62,8 @@ impl Kind {
             Kind::AlertRule => "alr",
             Kind::AlertTarget => "alt",
             Kind::Notification => "ntf",
+            Kind::Release => "rel",
+            Kind::Deploy => "dep",
         }
     }
 }

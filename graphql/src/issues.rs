@@ -1087,8 +1087,12 @@ pub struct ExceptionValue {
     pub module: Option<String>,
     /// How it was caught (`handled`, `type`, …), as JSON.
     pub mechanism: Option<Json<serde_json::Value>>,
-    /// Stack frames, innermost last (as SDKs send them).
+    /// Stack frames, innermost last (as SDKs send them); JavaScript frames as their source
+    /// maps rewrote them.
     pub frames: Vec<Frame>,
+    /// The frames as the SDK sent them (minified), when a source map rewrote at least one of
+    /// `frames`; null otherwise.
+    pub raw_frames: Option<Vec<Frame>>,
 }
 
 impl ExceptionValue {
@@ -1099,12 +1103,11 @@ impl ExceptionValue {
             value: text(&value["value"]),
             module: text(&value["module"]),
             mechanism: non_null(&value["mechanism"]),
-            frames: value["stacktrace"]["frames"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .map(|frame| Frame::from_json(frame, platform))
-                .collect(),
+            frames: Frame::list(&value["stacktrace"], platform),
+            raw_frames: value
+                .get("raw_stacktrace")
+                .filter(|raw| raw.is_object())
+                .map(|raw| Frame::list(raw, platform)),
         }
     }
 }
@@ -1136,9 +1139,48 @@ pub struct Frame {
     pub post_context: Vec<String>,
     /// Local variables, as JSON.
     pub vars: Option<Json<serde_json::Value>>,
+    /// A source map gave this frame its original position (`data.symbolicated`).
+    pub symbolicated: bool,
+    /// How its source map was found: `debug_id` or `release` (mapped frames only).
+    pub resolved_with: Option<String>,
+    /// Why a source map was not applied to this minified frame (it keeps its minified
+    /// position).
+    pub symbolication_error: Option<SymbolicationNote>,
+    /// What is missing from a mapped frame (such as the source text for its context lines).
+    pub symbolication_warning: Option<SymbolicationNote>,
+}
+
+/// Why symbolication failed for a frame, or what it lacks.
+#[derive(SimpleObject)]
+pub struct SymbolicationNote {
+    /// Stable reason code (`missing_sourcemap_for_url`, `invalid_sourcemap`,
+    /// `sourcemap_too_large`, `missing_sources_content`, `no_mapping`, …).
+    pub code: String,
+    /// The reason in words.
+    pub message: String,
+}
+
+impl SymbolicationNote {
+    fn from_json(value: &serde_json::Value) -> Option<Self> {
+        let code = value["code"].as_str()?;
+        Some(Self {
+            code: code.to_owned(),
+            message: value["message"].as_str().unwrap_or(code).to_owned(),
+        })
+    }
 }
 
 impl Frame {
+    /// The frames of a `stacktrace` (or `raw_stacktrace`) object.
+    fn list(stacktrace: &serde_json::Value, platform: &str) -> Vec<Self> {
+        stacktrace["frames"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|frame| Frame::from_json(frame, platform))
+            .collect()
+    }
+
     fn from_json(frame: &serde_json::Value, platform: &str) -> Self {
         let lines = |v: &serde_json::Value| {
             v.as_array()
@@ -1159,6 +1201,14 @@ impl Frame {
             pre_context: lines(&frame["pre_context"]),
             post_context: lines(&frame["post_context"]),
             vars: non_null(&frame["vars"]),
+            symbolicated: frame["data"]["symbolicated"].as_bool() == Some(true),
+            resolved_with: frame["data"]["resolved_with"].as_str().map(str::to_owned),
+            symbolication_error: SymbolicationNote::from_json(
+                &frame["data"]["symbolication_error"],
+            ),
+            symbolication_warning: SymbolicationNote::from_json(
+                &frame["data"]["symbolication_warning"],
+            ),
         }
     }
 }
@@ -1302,4 +1352,64 @@ pub struct Outcome {
     pub reason: String,
     /// How many.
     pub quantity: i64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn frames_carry_what_source_maps_did_and_the_minified_originals() {
+        let raw = json!({"frames": [
+            {"abs_path": "https://cdn.example.com/app.min.js", "lineno": 1, "colno": 1043},
+            {"abs_path": "https://cdn.example.com/vendor.min.js", "lineno": 1, "colno": 9},
+        ]});
+        let exception = json!({"type": "TypeError", "value": "oops", "raw_stacktrace": raw,
+        "stacktrace": {"frames": [
+            {"filename": "src/util.js", "lineno": 10, "colno": 11, "function": "parseAmount",
+             "data": {"symbolicated": true, "resolved_with": "debug_id",
+                      "symbolication_warning": {"code": "missing_sources_content", "message": "no text"}}},
+            {"abs_path": "https://cdn.example.com/vendor.min.js", "lineno": 1, "colno": 9,
+             "data": {"symbolication_error": {"code": "missing_sourcemap_for_url", "message": "no map"}}},
+        ]}});
+        let value = ExceptionValue::from_json(&exception, "javascript");
+        let mapped = &value.frames[0];
+        assert!(mapped.symbolicated);
+        assert_eq!(mapped.resolved_with.as_deref(), Some("debug_id"));
+        assert_eq!(
+            mapped
+                .symbolication_warning
+                .as_ref()
+                .map(|n| n.code.as_str()),
+            Some("missing_sources_content")
+        );
+        assert!(mapped.symbolication_error.is_none());
+        let unmapped = &value.frames[1];
+        assert!(!unmapped.symbolicated && unmapped.resolved_with.is_none());
+        let error = unmapped.symbolication_error.as_ref().expect("a reason");
+        assert_eq!(
+            (error.code.as_str(), error.message.as_str()),
+            ("missing_sourcemap_for_url", "no map")
+        );
+        let raw = value.raw_frames.as_ref().expect("the minified frames");
+        assert_eq!(raw.len(), 2);
+        assert_eq!(raw[0].colno, Some(1043));
+        assert!(!raw[0].symbolicated);
+
+        // Without a raw stack trace (nothing mapped, or not JavaScript): no minified frames,
+        // and a reason without a message is named by its code.
+        let plain = json!({"type": "KeyError", "stacktrace": {"frames": [
+            {"function": "f", "data": {"symbolication_error": {"code": "no_mapping"}}}
+        ]}});
+        let value = ExceptionValue::from_json(&plain, "python");
+        assert!(value.raw_frames.is_none());
+        assert_eq!(
+            value.frames[0]
+                .symbolication_error
+                .as_ref()
+                .map(|n| n.message.as_str()),
+            Some("no_mapping")
+        );
+    }
 }

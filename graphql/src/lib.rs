@@ -13,6 +13,8 @@ pub mod issues;
 pub mod loaders;
 pub mod mutation;
 pub mod query;
+pub mod releases;
+pub mod reprocess;
 pub mod subscription;
 pub mod types;
 
@@ -31,6 +33,7 @@ pub struct Mutation(
     issues::IssueMutation,
     checkout::CheckoutMutation,
     alerts::AlertMutation,
+    reprocess::ReprocessMutation,
 );
 
 /// The schema type.
@@ -61,6 +64,7 @@ pub fn build_schema(
     info: ServerInfo,
     billing: billing::BillingSettings,
     alerts: alerts::AlertSettings,
+    reprocessing: reprocess::ReprocessSettings,
 ) -> AppSchema {
     Schema::build(
         Query::default(),
@@ -70,41 +74,52 @@ pub fn build_schema(
     .data(info)
     .data(billing)
     .data(alerts)
+    .data(reprocessing)
     .limit_depth(16)
     .limit_complexity(2000)
     .limit_recursive_depth(32)
     .finish()
 }
 
-type Loaders = (DataLoader<types::MemberEmailLoader>, issues::LatestLoader);
+type Loaders = (
+    DataLoader<types::MemberEmailLoader>,
+    issues::LatestLoader,
+    DataLoader<releases::DeploysLoader>,
+);
 
 /// Fresh DataLoaders holding the request's principal.
 fn loaders(context: &RequestContext) -> Loaders {
     let scopes = loaders::LoaderScopes::new(context.auth.clone(), context.principal.clone());
     let members = DataLoader::new(types::MemberEmailLoader(scopes.clone()), tokio::spawn);
+    let deploys = DataLoader::new(releases::DeploysLoader(scopes.clone()), tokio::spawn);
     // Cached, so the page prefetch in `issues::list` serves every `latestEvent` of the page.
     let latest = DataLoader::with_cache(
         issues::LatestEventLoader(scopes),
         tokio::spawn,
         async_graphql::dataloader::HashMapCache::default(),
     );
-    (members, latest)
+    (members, latest, deploys)
 }
 
 /// The per-connection data of a WebSocket: the context and its DataLoaders.
 pub fn connection_data(context: RequestContext) -> Data {
-    let (members, latest) = loaders(&context);
+    let (members, latest, deploys) = loaders(&context);
     let mut data = Data::default();
     data.insert(context);
     data.insert(members);
     data.insert(latest);
+    data.insert(deploys);
     data
 }
 
 /// Attaches the per-request data to a request: the context and fresh DataLoaders.
 pub fn prepare_request(request: Request, context: RequestContext) -> Request {
-    let (members, latest) = loaders(&context);
-    request.data(context).data(members).data(latest)
+    let (members, latest, deploys) = loaders(&context);
+    request
+        .data(context)
+        .data(members)
+        .data(latest)
+        .data(deploys)
 }
 
 /// The SDL, as checked in at `graphql/schema.graphql`.

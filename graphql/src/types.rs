@@ -485,6 +485,21 @@ impl Project {
     ) -> GqlResult<Vec<crate::issues::SeenValue>> {
         self.seen("release", limit).await
     }
+    /// The project's releases (created by sentry-cli or by the first event naming them),
+    /// newest first, whose version contains `query` when given. (`releases` lists the release
+    /// tag values of the stored events instead.)
+    async fn release_list(
+        &self,
+        query: Option<String>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> GqlResult<Connection<String, crate::releases::Release>> {
+        crate::releases::list(&self.scope, self.project.id, query, first, after).await
+    }
+    /// One release of the project by its version (NOT_FOUND when it has none).
+    async fn release(&self, version: String) -> GqlResult<crate::releases::Release> {
+        crate::releases::get(&self.scope, self.project.id, &version).await
+    }
     /// Environments seen (from events), most recent first.
     async fn environments(
         &self,

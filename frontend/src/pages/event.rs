@@ -12,16 +12,19 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::api;
-use crate::components::{display_value, since};
+use crate::components::{display_value, escape, since};
 use crate::event::{
-    Card, LogMessage, Mechanism, Request, Row, clock_time, context_cards, crumb_data,
-    epoch_seconds, event_mechanism, log_message, noun_for, parse_rfc3339, plural, relative_offset,
-    request_view, user_card, utc_date_time,
+    Card, LogMessage, Mechanism, Request, Row, SourceMapNote, clock_time, context_cards,
+    crumb_data, epoch_seconds, event_mechanism, frame_location, log_message, noun_for,
+    parse_rfc3339, plural, relative_offset, request_view, source_map_note, stack_summary,
+    user_card, utc_date_time,
 };
 
 /// The fields of an event the page asks for (mirrors [`Event`]).
-pub(crate) const EVENT_FIELDS: &str = "id eventId previousEventId nextEventId downloadUrl issue { id } timestamp level release environment \
-    exceptions { type value mechanism frames { function module filename lineno inApp contextLine preContext postContext vars } } \
+pub(crate) const EVENT_FIELDS: &str = "id eventId previousEventId nextEventId downloadUrl issue { id project { id } } timestamp level release environment \
+    exceptions { type value mechanism frames { function module filename lineno colno inApp contextLine preContext postContext vars \
+    symbolicated resolvedWith symbolicationError { code message } symbolicationWarning { code message } } \
+    rawFrames { function module filename lineno colno inApp contextLine preContext postContext vars } } \
     breadcrumbs { timestamp type category message level data } tags { key value } user request contexts \
     attachments { filename contentType attachmentType size downloadUrl } userFeedback { name email comments } payload";
 
@@ -54,6 +57,13 @@ pub(crate) struct Event {
 #[derive(Clone, Debug, Deserialize, PartialEq)]
 pub(crate) struct IssueRef {
     pub(crate) id: String,
+    pub(crate) project: ProjectRef,
+}
+
+/// The project of an event's issue.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+pub(crate) struct ProjectRef {
+    pub(crate) id: String,
 }
 
 #[derive(Clone, Debug, Deserialize, PartialEq)]
@@ -74,11 +84,15 @@ pub(crate) struct Feedback {
 }
 
 #[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
 pub(crate) struct Exception {
     r#type: Option<String>,
     value: Option<String>,
     mechanism: Option<Value>,
     frames: Vec<Frame>,
+    /// The minified frames as the SDK sent them, when source maps rewrote `frames`.
+    #[serde(default)]
+    raw_frames: Option<Vec<Frame>>,
 }
 
 #[derive(Clone, Debug, Deserialize, PartialEq)]
@@ -88,11 +102,46 @@ struct Frame {
     module: Option<String>,
     filename: Option<String>,
     lineno: Option<i64>,
+    #[serde(default)]
+    colno: Option<i64>,
     in_app: Option<bool>,
     context_line: Option<String>,
     pre_context: Vec<String>,
     post_context: Vec<String>,
     vars: Option<Value>,
+    #[serde(default)]
+    symbolicated: bool,
+    #[serde(default)]
+    resolved_with: Option<String>,
+    #[serde(default)]
+    symbolication_error: Option<Note>,
+    #[serde(default)]
+    symbolication_warning: Option<Note>,
+}
+
+/// Why a frame was not mapped, or what a mapped one lacks.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+struct Note {
+    code: String,
+    message: String,
+}
+
+impl Note {
+    fn pair(&self) -> (&str, &str) {
+        (&self.code, &self.message)
+    }
+}
+
+impl Frame {
+    /// What source maps did to the frame, in words.
+    fn source_map(&self) -> Option<SourceMapNote> {
+        source_map_note(
+            self.symbolicated,
+            self.resolved_with.as_deref(),
+            self.symbolication_error.as_ref().map(Note::pair),
+            self.symbolication_warning.as_ref().map(Note::pair),
+        )
+    }
 }
 
 #[derive(Clone, Debug, Deserialize, PartialEq)]
@@ -161,7 +210,12 @@ pub(crate) fn event_view(event: Event) -> AnyView {
     below.push_str(&cards_html(&cards));
     view! {
         <p class="muted" id="event-id">{format!("{} · {}", event.event_id, since(&event.timestamp))}
-            {event.release.clone().map(|r| format!(" · release {r}"))}
+            {event.release.clone().map(|r| {
+                let href = use_context::<crate::app::CurrentAccount>().map(|account| {
+                    crate::releases::release_path(&account.0.id, &event.issue.project.id, &r)
+                });
+                view! { " · release "<a id="event-release" class="release-link" href=href>{r}</a> }
+            })}
             {event.environment.clone().map(|e| format!(" · {e}"))}
         </p>
         <p class="event-badges" id="event-badges" inner_html=badges_html(&event.level, mechanism.as_ref())></p>
@@ -242,7 +296,7 @@ fn exception_section(exceptions: &[Exception]) -> AnyView {
                 view! {
                     <div class="exception">
                         <p class="exc-title" inner_html=title></p>
-                        <FrameList frames=exception.frames.clone()/>
+                        <StackView frames=exception.frames.clone() raw=exception.raw_frames.clone()/>
                     </div>
                 }
             }).collect_view()}
@@ -256,20 +310,6 @@ fn exception_section(exceptions: &[Exception]) -> AnyView {
 // WASM bundle about 30 KB gzip'd, over its bound. Invariant: every piece of event data goes
 // through `escape` (text and quoted attribute values alike); only literals of this module are
 // pushed unescaped.
-
-/// `text` escaped for HTML text and quoted attribute values.
-fn escape(out: &mut String, text: &str) {
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-}
 
 /// `<tag class="class">text</tag>`: `tag` and `class` are literals, `text` is escaped.
 fn tagged(out: &mut String, tag: &str, class: &str, text: &str) {
@@ -530,6 +570,41 @@ pub(crate) fn event_tags(tags: &[Tag]) -> AnyView {
     view! { <div class="side-part" inner_html=tags_html(tags)></div> }.into_any()
 }
 
+/// One exception's frames; when source maps rewrote them, a toggle between the original
+/// frames and the minified ones the SDK sent, with how many were mapped.
+#[component]
+fn StackView(frames: Vec<Frame>, raw: Option<Vec<Frame>>) -> impl IntoView {
+    let notes: Vec<Option<SourceMapNote>> = frames.iter().map(Frame::source_map).collect();
+    let summary = stack_summary(&notes);
+    let Some(raw) = raw else {
+        return view! {
+            {summary.map(|s| view! { <p class="muted small stack-summary">{s}</p> })}
+            <FrameList frames/>
+        }
+        .into_any();
+    };
+    let minified = RwSignal::new(false);
+    let choice = move |label: &'static str, value: bool| {
+        view! {
+            <button type="button" class="small" aria-pressed=move || (minified.get() == value).to_string()
+                on:click=move |_| minified.set(value)>{label}</button>
+        }
+    };
+    let (frames, raw) = (StoredValue::new(frames), StoredValue::new(raw));
+    view! {
+        <div class="stack-toggle" role="group" aria-label="Stack trace">
+            {choice("Original", false)}{choice("Minified", true)}
+            {summary.map(|s| view! { <span class="muted small stack-summary">{s}</span> })}
+        </div>
+        {move || if minified.get() {
+            view! { <FrameList frames=raw.get_value()/> }.into_any()
+        } else {
+            view! { <FrameList frames=frames.get_value()/> }.into_any()
+        }}
+    }
+    .into_any()
+}
+
 /// The frames of one exception, innermost first: in-app frames open and highlighted, system
 /// frames folded behind one button (all shown when none is in-app, as nothing else would be).
 #[component]
@@ -564,15 +639,20 @@ fn FrameList(frames: Vec<Frame>) -> impl IntoView {
 fn FrameView(frame: Frame) -> impl IntoView {
     let in_app = frame.in_app == Some(true);
     let open = RwSignal::new(in_app);
-    let location = format!(
-        "{}{}",
-        frame
-            .filename
-            .clone()
-            .or(frame.module.clone())
-            .unwrap_or_else(|| "?".to_owned()),
-        frame.lineno.map(|l| format!(":{l}")).unwrap_or_default()
+    let location = frame_location(
+        frame.filename.as_deref().or(frame.module.as_deref()),
+        frame.lineno,
+        frame.colno,
     );
+    // A mapped frame: the badge (how, in its tooltip) and what it lacks; an unmapped one: why.
+    let (badge, line) = match frame.source_map() {
+        Some(SourceMapNote::Mapped { tooltip, warning }) => (
+            Some(tooltip),
+            warning.map(|w| ("frame-note muted small", w)),
+        ),
+        Some(SourceMapNote::Unmapped { text }) => (None, Some(("frame-note warn small", text))),
+        None => (None, None),
+    };
     let has_detail = frame.context_line.is_some() || frame.vars.is_some();
     let lineno = frame.lineno.unwrap_or(0);
     let pre = frame.pre_context.clone();
@@ -586,7 +666,9 @@ fn FrameView(frame: Frame) -> impl IntoView {
                 <span class="fn">{frame.function.clone().unwrap_or_else(|| "?".to_owned())}</span>
                 <span class="muted">" in "{location}</span>
                 {in_app.then(|| view! { <span class="badge in-app-badge">"in app"</span> })}
+                {badge.map(|tooltip| view! { <span class="badge sourcemap-badge" title=tooltip>"source map"</span> })}
             </button>
+            {line.map(|(class, text)| view! { <p class=class role="note">{text}</p> })}
             <Show when=move || open.get() && has_detail>
                 <div class="frame-detail">
                     <pre class="context">

@@ -15,8 +15,8 @@ use super::event::{EVENT_FIELDS, Event, event_tags, event_view};
 use crate::api;
 use crate::app::CurrentAccount;
 use crate::components::{
-    ErrorNote, ShareBar, Submit, SubmitError, account_list, confirm, loaded, local_time, since,
-    status_words,
+    CountBars, ErrorNote, ShareBar, Submit, SubmitError, account_list, confirm, loaded, local_time,
+    since, status_words,
 };
 use crate::event::{noun_for, plural};
 use crate::grouping::{Explanation, explain};
@@ -312,13 +312,6 @@ fn IssueView(
     };
     let unresolved = issue.status == "UNRESOLVED";
     let project_id = issue.project.id.clone();
-    let max_day = issue
-        .event_counts
-        .iter()
-        .map(|c| c.count)
-        .max()
-        .unwrap_or(0)
-        .max(1);
     let week_total: i64 = issue.event_counts.iter().map(|c| c.count).sum();
     let members = account_list::<Member>(
         account_id.clone(),
@@ -365,8 +358,8 @@ fn IssueView(
             <section class="stats">
                 <div><span class="stat" id="issue-count">{issue.count}</span>" "{noun_for(issue.count, "event")}</div>
                 <div><span class="stat" id="issue-users">{issue.user_count}</span>" "{noun_for(issue.user_count, "user")}</div>
-                <div>"First seen "{since(&issue.first_seen)}{issue.first_release.clone().map(|r| format!(" in {r}"))}</div>
-                <div>"Last seen "{since(&issue.last_seen)}{issue.last_release.clone().map(|r| format!(" in {r}"))}</div>
+                <div>"First seen "{since(&issue.first_seen)}{release_link(&account_id, &project_id, issue.first_release.clone(), "first-release")}</div>
+                <div>"Last seen "{since(&issue.last_seen)}{release_link(&account_id, &project_id, issue.last_release.clone(), "last-release")}</div>
             </section>
             // The event first (what people came to read); the issue's history beside it.
             <EventPanel project_id issue_id=issue_id.clone() account_id=account_id.clone()
@@ -374,12 +367,8 @@ fn IssueView(
                 wanted_event>
                 <section aria-labelledby="freq-h">
                     <h2 id="freq-h">"Last 14 days "<span class="muted small">{plural(week_total, "event")}</span></h2>
-                    <div class="bars" role="img" aria-label=format!("{} in the last 14 days, by day", plural(week_total, "event"))>
-                        {issue.event_counts.iter().map(|c| {
-                            let height = (c.count as f64 / max_day as f64 * 100.0).max(2.0);
-                            view! { <span class="bar" style=format!("height:{height:.0}%") title=format!("{}: {}", &c.time[..10.min(c.time.len())], plural(c.count, "event"))></span> }
-                        }).collect_view()}
-                    </div>
+                    <CountBars label=format!("{} in the last 14 days, by day", plural(week_total, "event"))
+                        bars=issue.event_counts.iter().map(|c| (format!("{}: {}", &c.time[..10.min(c.time.len())], plural(c.count, "event")), c.count)).collect()/>
                 </section>
                 <section aria-labelledby="tags-h" id="tag-facets">
                     <h2 id="tags-h">"Tags of all events"</h2>
@@ -420,6 +409,19 @@ fn IssueView(
             </EventPanel>
         </article>
     }
+}
+
+/// " in <release>", the release linking to its page (nothing without a release).
+fn release_link(
+    account_id: &str,
+    project_id: &str,
+    release: Option<String>,
+    id: &'static str,
+) -> Option<impl IntoView + use<>> {
+    release.map(|release| {
+        let href = crate::releases::release_path(account_id, project_id, &release);
+        view! { " in "<a id=id class="release-link" href=href>{release}</a> }
+    })
 }
 
 /// The grouping explanation: what decided, what went into the hash, what was left out.

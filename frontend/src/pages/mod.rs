@@ -1,5 +1,5 @@
 //! One module per route group: signed-out pages, onboarding, the issue list, the issue page,
-//! settings, alerts, billing (with the quota banners), profile.
+//! releases, settings, alerts, billing (with the quota banners), profile.
 
 pub mod alerts;
 pub mod auth;
@@ -9,4 +9,5 @@ pub mod issue;
 pub mod issues;
 pub mod onboarding;
 pub mod profile;
+pub mod releases;
 pub mod settings;

@@ -18,6 +18,7 @@ pub mod member;
 pub mod project;
 pub mod project_stats;
 pub mod purge;
+pub mod release_issues;
 pub mod releases;
 pub mod reprocess;
 pub mod search;

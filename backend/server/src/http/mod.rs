@@ -118,6 +118,11 @@ impl AppState {
             errorwatch_graphql::alerts::AlertSettings {
                 allow_private_targets: config.alerts.allow_private_targets,
             },
+            errorwatch_graphql::reprocess::ReprocessSettings {
+                maps: Arc::new(errorwatch_core::digest::symbolicate::Symbolicator::new(
+                    &config.artifacts,
+                )),
+            },
         );
         let per_minute = std::num::NonZeroU32::new(config.auth.api_requests_per_minute)
             .unwrap_or(std::num::NonZeroU32::MIN);

@@ -516,6 +516,13 @@ fn cases(a: &TenantA) -> BTreeMap<&'static str, (&'static str, Value)> {
             ),
         ),
         (
+            "Mutation.reprocessIssue",
+            (
+                "mutation($id: ID!) { reprocessIssue(issueId: $id) { events } }",
+                json!({"id": a.issue}),
+            ),
+        ),
+        (
             "Subscription.issueCreated",
             (
                 "subscription($id: ID) { issueCreated(projectId: $id) { id } }",

@@ -19,6 +19,7 @@ mod issues_api;
 mod jobs;
 mod lifecycle;
 mod quotas;
+mod releases_api;
 mod sentry_api;
 mod shutdown;
 mod stripe;

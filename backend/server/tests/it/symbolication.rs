@@ -380,3 +380,40 @@ db_test!(
         app.stop().await.expect("stop");
     }
 );
+
+db_test!(
+    async fn the_dashboard_reprocesses_an_issue_through_graphql(backend) {
+        use crate::harness::gql::user_with_account;
+        let app = TestApp::spawn(backend).await;
+        let (ada, account) = user_with_account(&app, "ada@example.com", "Acme").await;
+        let project = ada
+            .ok(
+                "mutation($a: ID!, $n: String!) { createProject(accountId: $a, name: $n) { id keys { publicKey } } }",
+                json!({"a": account, "n": "Web"}),
+            )
+            .await;
+        let id = project["createProject"]["id"].as_str().expect("id").to_owned();
+        let target = Target {
+            project_id: id.trim_start_matches("prj_").parse().expect("number"),
+            key: project["createProject"]["keys"][0]["publicKey"].as_str().expect("key").to_owned(),
+            scope: crate::ingest::other_account_scope(&app).await,
+        };
+        let debug_meta = json!({"debug_meta": {"images": [{"type": "sourcemap", "code_file": URL, "debug_id": DEBUG_ID}]}});
+        send(&app, &target, js_event("a3000000000000000000000000000001", frames(URL, 2), debug_meta)).await;
+        let issues = ada
+            .ok("query($p: ID!) { project(id: $p) { issues { nodes { id } } } }", json!({"p": id}))
+            .await;
+        let issue = issues["project"]["issues"]["nodes"][0]["id"].as_str().expect("issue").to_owned();
+        let mutation = "mutation($i: ID!) { reprocessIssue(issueId: $i) { events changed mappedFrames unmappedFrames issues { id count } } }";
+        // Nothing uploaded: nothing changes, every frame still says why.
+        let done = ada.ok(mutation, json!({"i": issue})).await;
+        assert_eq!(
+            done["reprocessIssue"],
+            json!({"events": 1, "changed": 0, "mappedFrames": 0, "unmappedFrames": 5, "issues": [{"id": issue, "count": 1}]})
+        );
+        // Another account's member reaches nothing.
+        let (eve, _) = user_with_account(&app, "eve@example.com", "Evil").await;
+        assert_eq!(eve.err(mutation, json!({"i": issue})).await, "NOT_FOUND");
+        app.stop().await.expect("stop");
+    }
+);

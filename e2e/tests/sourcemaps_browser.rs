@@ -7,7 +7,8 @@
 //!   do not);
 //! - the API's frames are the original file, line, function and source lines, with the
 //!   minified ones as `rawFrames`; the JSON download has `stacktrace` and `raw_stacktrace`;
-//! - the issue page shows the original file, function and context line, not the bundle.
+//! - the issue page shows the original file, function and context line, not the bundle, and
+//!   reprocesses the issue on request.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -257,5 +258,11 @@ async fn a_minified_bundle_is_shown_as_its_source_and_two_builds_are_one_issue()
         "the bundle is not the frame shown:\n{shown}"
     );
     dashboard.screenshot("sourcemaps-issue", false).await;
+    // Reprocessing (the maps were there all along): nothing changes, and the page says so.
+    dashboard.click("#action-reprocess").await;
+    let said = dashboard
+        .wait_text("#reprocess-result", "Reprocessed 2 events")
+        .await;
+    assert!(said.contains("0 left minified"), "{said}");
     dashboard.client.clone().close().await.expect("close");
 }

@@ -151,6 +151,8 @@ struct DayCount {
 #[serde(rename_all = "camelCase")]
 struct EventRef {
     event_id: String,
+    #[serde(default)]
+    platform: Option<String>,
 }
 
 const ISSUE_QUERY: &str = "query($id: ID!, $from: DateTime) { issue(id: $id) { id title culprit level status substatus \
@@ -159,7 +161,7 @@ const ISSUE_QUERY: &str = "query($id: ID!, $from: DateTime) { issue(id: $id) { i
     grouping { version components fingerprintDetails { hash title eventCount firstEvent { eventId timestamp } } } \
     activity { kind actor createdAt } \
     tagFacets(limit: 8) { key distinctValues totalCount topValues { value label count } } \
-    eventCounts(from: $from, interval: DAY) { time count } oldestEvent { eventId } latestEvent { eventId } } }";
+    eventCounts(from: $from, interval: DAY) { time count } oldestEvent { eventId } latestEvent { eventId platform } } }";
 
 /// The query of one event, by project and SDK event id.
 pub fn event_query() -> String {
@@ -207,6 +209,8 @@ pub fn IssuePage() -> impl IntoView {
         move || issue.refetch(),
     );
     let account = StoredValue::new(account);
+    // Outlives the issue's reloads (the view is rebuilt when the issue changes).
+    let reprocessed = RwSignal::new(None::<String>);
     move || match issue.get() {
         // Not found (or another account's): say so in words, with the way back.
         Some(Err(error)) if error.code == "NOT_FOUND" => {
@@ -221,10 +225,32 @@ pub fn IssuePage() -> impl IntoView {
         }
         other => loaded(other, "the issue", |issue_data| {
             view! {
-                <IssueView issue=issue_data account=account.get_value() wanted_event on_change=move || issue.refetch()/>
+                <IssueView issue=issue_data account=account.get_value() wanted_event reprocessed on_change=move || issue.refetch()/>
             }
         }),
     }
+}
+
+/// What `reprocessIssue` answered, in words.
+fn reprocess_words(done: &Value) -> String {
+    let n = |key: &str| done[key].as_i64().unwrap_or(0);
+    let issues = done["issues"].as_array().map_or(0, Vec::len) as i64;
+    let mut words = format!(
+        "Reprocessed {} {}: {} {} mapped to their source, {} left minified",
+        n("events"),
+        noun_for(n("events"), "event"),
+        n("mappedFrames"),
+        noun_for(n("mappedFrames"), "frame"),
+        n("unmappedFrames")
+    );
+    if n("unmappedFrames") > 0 {
+        words.push_str(" (each frame says why)");
+    }
+    if issues > 1 {
+        words.push_str(&format!("; the events are now in {issues} issues"));
+    }
+    words.push('.');
+    words
 }
 
 /// The document and variables of an issue action (`None` for an unknown one).
@@ -255,6 +281,10 @@ fn action_request(action: &str, issue_id: &str, release: String) -> Option<(&'st
             id,
         ),
         "delete" => ("mutation($id: ID!) { deleteIssue(id: $id) }", id),
+        "reprocess" => (
+            "mutation($id: ID!) { reprocessIssue(issueId: $id) { events changed mappedFrames unmappedFrames issues { id } } }",
+            id,
+        ),
         _ => return None,
     })
 }
@@ -264,6 +294,8 @@ fn IssueView(
     issue: Issue,
     account: api::AccountSummary,
     wanted_event: Memo<Option<String>>,
+    /// What the last reprocessing did, in words.
+    reprocessed: RwSignal<Option<String>>,
     on_change: impl Fn() + Clone + Send + Sync + 'static,
 ) -> impl IntoView {
     let can_triage = account.can_triage();
@@ -275,6 +307,7 @@ fn IssueView(
     let act = {
         let issue_id = issue_id.clone();
         let list = format!("/{account_id}/issues");
+        let issues = format!("/{account_id}/issues/");
         move |action: &'static str| {
             // Something else changed the issue (assign, unmerge): only reload it.
             if action == "refresh" {
@@ -292,12 +325,25 @@ fn IssueView(
             let on_change = on_change.clone();
             let navigate = navigate.clone();
             let list = list.clone();
-            submit.mutate(document, variables, move |_| {
+            let issues = issues.clone();
+            let this_issue = issue_id.clone();
+            submit.mutate(document, variables, move |data| {
                 if action == "delete" {
                     navigate(&list, NavigateOptions::default());
-                } else {
-                    on_change();
+                    return;
                 }
+                if action == "reprocess" {
+                    let done = &data["reprocessIssue"];
+                    reprocessed.set(Some(reprocess_words(done)));
+                    // Merged into the issue that already had the new grouping: go there.
+                    if let Some(first) = done["issues"][0]["id"].as_str()
+                        && first != this_issue
+                    {
+                        navigate(&format!("{issues}{first}"), NavigateOptions::default());
+                        return;
+                    }
+                }
+                on_change();
             });
         }
     };
@@ -311,6 +357,12 @@ fn IssueView(
         }
     };
     let unresolved = issue.status == "UNRESOLVED";
+    // Reprocessing only changes JavaScript events (their frames and grouping).
+    let javascript = issue
+        .latest_event
+        .as_ref()
+        .and_then(|e| e.platform.as_deref())
+        .is_some_and(|p| p == "javascript" || p == "node");
     let project_id = issue.project.id.clone();
     let week_total: i64 = issue.event_counts.iter().map(|c| c.count).sum();
     let members = account_list::<Member>(
@@ -350,11 +402,13 @@ fn IssueView(
                     button("reopen", "Reopen", true).into_any()
                 }}
                 {button("bookmark", "Bookmark", false)}
+                {javascript.then(|| button("reprocess", "Reprocess with source maps", false))}
                 <AssignControl issue_id=issue_id.clone() members can_triage on_done=act.clone()/>
                 {button("delete", "Delete", false)}
             </div>
             {(!can_triage).then(|| view! { <p class="notice" id="viewer-note">"You are a viewer in this account: you can look, not change."</p> })}
             <SubmitError submit/>
+            {move || reprocessed.get().map(|words| view! { <p class="notice" id="reprocess-result" role="status">{words}</p> })}
             <section class="stats">
                 <div><span class="stat" id="issue-count">{issue.count}</span>" "{noun_for(issue.count, "event")}</div>
                 <div><span class="stat" id="issue-users">{issue.user_count}</span>" "{noun_for(issue.user_count, "user")}</div>
@@ -658,6 +712,20 @@ fn event_nav(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_reprocessing_is_told_in_words() {
+        let one = json!({"events": 1, "changed": 1, "mappedFrames": 5, "unmappedFrames": 0, "issues": [{"id": "iss_1"}]});
+        assert_eq!(
+            reprocess_words(&one),
+            "Reprocessed 1 event: 5 frames mapped to their source, 0 left minified."
+        );
+        let split = json!({"events": 3, "changed": 3, "mappedFrames": 1, "unmappedFrames": 2, "issues": [{"id": "iss_1"}, {"id": "iss_2"}]});
+        assert_eq!(
+            reprocess_words(&split),
+            "Reprocessed 3 events: 1 frame mapped to their source, 2 left minified (each frame says why); the events are now in 2 issues."
+        );
+    }
 
     #[test]
     fn event_links_lead_elsewhere_or_nowhere() {

@@ -233,7 +233,7 @@ db_test!(
 
 db_test!(
     async fn unusable_maps_leave_frames_minified_with_their_reason(backend) {
-        let app = TestApp::spawn_with(backend, &[("ERRORWATCH_MAX_SOURCEMAP_MB", "1")]).await;
+        let app = TestApp::spawn(backend).await;
         let target = create_project(&app, "Acme").await;
         let project = ProjectId(target.project_id);
         let max = 1 << 30;
@@ -247,9 +247,10 @@ db_test!(
         };
         // Invalid JSON that passes the upload (a `.map` by name).
         upload("web@bad", b"{\"version\":3,\"mappings\":\"AAAA\",\"sources\":[".to_vec()).await;
-        // A valid map over the 1 MiB limit of this server.
+        // A valid map of 50 MB, over the default limit of 32 MiB: stored (a project may hold
+        // it), never parsed.
         let mut big = br#"{"version":3,"sources":["a.js"],"names":[],"mappings":"AAAA","sourcesContent":[""#.to_vec();
-        big.extend(std::iter::repeat_n(b'x', 1_200_000));
+        big.extend(std::iter::repeat_n(b'x', 50_000_000));
         big.extend(br#""]}"#);
         upload("web@big", big).await;
         for (i, (release, code)) in [("web@bad", "invalid_sourcemap"), ("web@big", "sourcemap_too_large")].into_iter().enumerate() {

@@ -380,3 +380,30 @@ fn an_indexed_map_whose_offsets_overflow_is_invalid_not_a_panic() {
         Err(MapError::Invalid(_))
     ));
 }
+
+#[test]
+fn remembered_scope_names_are_the_ones_found() {
+    let mut map = parse("content/app.min.js.map");
+    map.attach_minified_source(&minified());
+    let look = |line, col, function| {
+        map.lookup_with(&LookupInput {
+            line,
+            col,
+            minified_function: Some(function),
+            minified_source: None,
+        })
+        .expect("mapped")
+        .scope_name
+    };
+    let stack = testdata::v8_stack();
+    let first: Vec<_> = stack
+        .iter()
+        .map(|(f, line, col)| look(*line, *col, f.as_deref().unwrap_or("?")))
+        .collect();
+    let again: Vec<_> = stack
+        .iter()
+        .map(|(f, line, col)| look(*line, *col, f.as_deref().unwrap_or("?")))
+        .collect();
+    assert_eq!(first, again);
+    assert_eq!(first[0].as_deref(), Some("parseAmount"));
+}

@@ -11,6 +11,8 @@
 //! `--overload` and `--kill` run the reliability checks instead (bench/reliability.rs): 10×
 //! overload, and SIGKILL in the middle of a burst; those print PASS/FAIL and exit non-zero on
 //! FAIL. `--alerts` measures ingest → alert webhook delivered instead (bench/alerts.rs).
+//! `--sourcemaps` measures the digest on minified browser events with uploaded source maps
+//! against the same events without (bench/sourcemaps.rs).
 
 #[path = "bench/alerts.rs"]
 mod alerts;
@@ -24,6 +26,8 @@ mod load;
 mod procs;
 #[path = "bench/reliability.rs"]
 mod reliability;
+#[path = "bench/sourcemaps.rs"]
+mod sourcemaps;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -148,6 +152,24 @@ struct Args {
     /// the load generator.
     #[arg(long)]
     ingest_only: bool,
+    /// Instead of the ingest bench: digested events/s of minified browser events symbolicated
+    /// with uploaded ~2 MB source maps (warm, full cache; project A) against the same events
+    /// without maps (project B), alternating B, A per round, and the server's peak RSS.
+    #[arg(long)]
+    sourcemaps: bool,
+    /// Events per phase of `--sourcemaps` (default 40000; --quick 2000).
+    #[arg(long)]
+    sourcemap_events: Option<u64>,
+    /// Rounds of (B, A) phases of `--sourcemaps`.
+    #[arg(long, default_value_t = 2)]
+    sourcemap_rounds: u32,
+    /// Builds (maps, each with its own debug id) uploaded for `--sourcemaps` (default: as many
+    /// as the map cache holds).
+    #[arg(long)]
+    sourcemap_builds: Option<usize>,
+    /// The server's map cache for `--sourcemaps`, MiB (`ERRORWATCH_SOURCEMAP_CACHE_MB`).
+    #[arg(long, default_value_t = 32)]
+    sourcemap_cache_mb: usize,
     /// Internal: run the reference server on this port.
     #[arg(long, hide = true)]
     serve_reference: Option<u16>,
@@ -222,6 +244,39 @@ async fn run(args: Args) -> anyhow::Result<()> {
             &bin, args.db, templates, &settings, &repo, &args, started_at,
         )
         .await;
+    }
+    if args.sourcemaps {
+        eprintln!(
+            "==> source maps: digest with and without ({})",
+            args.db.name()
+        );
+        let options = sourcemaps::Options {
+            events: args
+                .sourcemap_events
+                .unwrap_or(if quick { 2_000 } else { 40_000 }),
+            rounds: args.sourcemap_rounds.max(1),
+            builds: args.sourcemap_builds,
+            cache_mb: args.sourcemap_cache_mb,
+            connections: settings.connections,
+            drain_timeout: settings.drain_timeout,
+            rss_limit_mib: args.rss_limit_mib,
+        };
+        let report = sourcemaps::run(&bin, args.db, &repo, &options).await?;
+        let report = json!({
+            "bench": {"db": args.db.name(), "mode": "sourcemaps", "quick": quick,
+                      "started_at": started_at.to_rfc3339(),
+                      "cpus": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
+                      "git": git_describe(&repo)},
+            "sourcemaps": report,
+        });
+        return write_report(
+            args.out,
+            &repo,
+            "sourcemaps",
+            args.db.name(),
+            started_at,
+            &report,
+        );
     }
     if args.alerts {
         eprintln!(

@@ -23,6 +23,8 @@ pub enum Style {
     Python,
     /// @sentry/node: plain, chunked (4 kB chunks), no `Content-Type`, key in the query.
     Node,
+    /// @sentry/browser (`fetch`): plain with `Content-Length`, `text/plain`, key in the query.
+    Browser,
 }
 
 /// One corpus envelope.
@@ -81,6 +83,11 @@ impl Template {
         } else {
             Style::Node
         };
+        Self::from_envelope(name, style, plain)
+    }
+
+    /// A template of `plain` (an envelope whose header holds its `event_id`), sent in `style`.
+    pub fn from_envelope(name: String, style: Style, plain: Vec<u8>) -> anyhow::Result<Self> {
         let header = plain.split(|b| *b == b'\n').next().unwrap_or_default();
         let header: serde_json::Value = serde_json::from_slice(header)
             .with_context(|| format!("{name}: envelope header is not JSON"))?;
@@ -118,7 +125,7 @@ impl Template {
         }
         let raw_len = plain.len();
         let wire = match self.style {
-            Style::Node => plain,
+            Style::Node | Style::Browser => plain,
             Style::Python => {
                 let size: usize = self.pieces.iter().map(Vec::len).sum();
                 let mut gz = Vec::with_capacity(size + 18 + self.id_offsets.len() * 37);
@@ -187,10 +194,10 @@ pub fn load(dir: &Path) -> anyhow::Result<Vec<Template>> {
     Ok(templates)
 }
 
-/// The HTTP body for `wire` in `style`: one buffer with `Content-Length`, or 4 kB chunks.
+/// The HTTP body for `wire` in `style`: one buffer with `Content-Length`, or 4 kB chunks (Node).
 pub fn http_body(style: Style, wire: Bytes) -> BoxBody<Bytes, Infallible> {
     match style {
-        Style::Python => Full::new(wire).boxed(),
+        Style::Python | Style::Browser => Full::new(wire).boxed(),
         Style::Node => {
             let mut chunks = Vec::new();
             let mut at = 0;

@@ -79,6 +79,10 @@ impl Generator {
                 "/api/{}/envelope/?sentry_version=7&sentry_key={}&sentry_client=sentry.javascript.node%2F11.12.0",
                 self.target.project_id, self.target.key
             ),
+            Style::Browser => format!(
+                "/api/{}/envelope/?sentry_version=7&sentry_key={}&sentry_client=sentry.javascript.browser%2F11.19.0",
+                self.target.project_id, self.target.key
+            ),
         })
         .header("host", &self.host);
         let builder = match template.style {
@@ -95,6 +99,13 @@ impl Generator {
                     ),
                 ),
             Style::Node => builder.header("user-agent", "sentry.javascript.node/11.12.0"),
+            Style::Browser => builder
+                .header("content-type", "text/plain;charset=UTF-8")
+                .header("origin", "https://shop.example.com")
+                .header(
+                    "user-agent",
+                    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/142.0.0.0 Safari/537.36",
+                ),
         };
         let request = builder
             .body(http_body(template.style, body.wire))

@@ -597,6 +597,25 @@ impl Db {
         })
     }
 
+    /// The culprit of every issue of the project (empty for an issue without one).
+    pub async fn project_culprits(&self, project_id: i64) -> anyhow::Result<Vec<String>> {
+        let sql = "SELECT COALESCE(culprit, '') FROM issues WHERE project_id = $1 ORDER BY id";
+        Ok(match self {
+            Self::Sqlite(pool, _) => {
+                sqlx::query_scalar(sql)
+                    .bind(project_id)
+                    .fetch_all(pool)
+                    .await?
+            }
+            Self::Postgres(pool) => {
+                sqlx::query_scalar(sql)
+                    .bind(project_id)
+                    .fetch_all(pool)
+                    .await?
+            }
+        })
+    }
+
     /// Every stored event id of the project, with how many rows carry it.
     pub async fn project_event_ids(
         &self,

@@ -18,7 +18,6 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
-use anyhow::Context;
 use axum::body::Bytes;
 use serde_json::{Value, json};
 use sqlx::Row;
@@ -251,25 +250,14 @@ async fn measure(
     options: &Options,
 ) -> anyhow::Result<Value> {
     let (project, key, _) = procs::create_project(bin, env)?;
-    let token: Value = serde_json::from_str(&procs::admin(
+    let token = procs::create_token(
         bin,
         env,
-        &[
-            "token",
-            "create",
-            "--account",
-            "bench",
-            "--user",
-            "bench@bench.example.com",
-            "--name",
-            "alerts",
-            "--scope",
-            "admin",
-            "--json",
-        ],
-        None,
-    )?)?;
-    let token = token["secret"].as_str().context("token secret")?.to_owned();
+        "bench",
+        "bench@bench.example.com",
+        "alerts",
+        "admin",
+    )?;
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(256)
         .timeout(Duration::from_secs(30))

@@ -6,7 +6,6 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use anyhow::Context;
 use serde_json::{Value, json};
 
 use crate::procs;
@@ -43,25 +42,14 @@ pub async fn run(
     let seed_secs = seeded_at.elapsed().as_secs_f64();
     eprintln!("    {}", out.trim());
     let account = "bench";
-    let token: Value = serde_json::from_str(&procs::admin(
+    let secret = procs::create_token(
         bin,
         env,
-        &[
-            "token",
-            "create",
-            "--account",
-            account,
-            "--user",
-            "bench@bench.example.com",
-            "--name",
-            "bench",
-            "--scope",
-            "read",
-            "--json",
-        ],
-        None,
-    )?)?;
-    let secret = token["secret"].as_str().context("token secret")?.to_owned();
+        account,
+        "bench@bench.example.com",
+        "bench",
+        "read",
+    )?;
     let client = reqwest::Client::new();
     let url = format!("http://127.0.0.1:{port}/graphql");
     let body = json!({"query": QUERY, "variables": {"p": format!("prj_{project}")}});

@@ -285,6 +285,33 @@ pub fn admin(
     Ok(String::from_utf8_lossy(&output.stdout).into_owned())
 }
 
+/// Creates an API token of `user` in `account` with `scope` (`errorwatch token create`);
+/// returns its secret.
+pub fn create_token(
+    bin: &Path,
+    env: &[(String, String)],
+    account: &str,
+    user: &str,
+    name: &str,
+    scope: &str,
+) -> anyhow::Result<String> {
+    let args = [
+        "token",
+        "create",
+        "--account",
+        account,
+        "--user",
+        user,
+        "--name",
+        name,
+        "--scope",
+        scope,
+        "--json",
+    ];
+    let token: Value = serde_json::from_str(&admin(bin, env, &args, None)?)?;
+    Ok(token["secret"].as_str().context("token secret")?.to_owned())
+}
+
 /// Creates a user, an account and a project; returns (project id, public key) from the DSN.
 pub fn create_project(
     bin: &Path,

@@ -587,25 +587,7 @@ fn create_projects(
         ))
     };
     let (a, b) = (project("Maps")?, project("Plain")?);
-    let token: Value = serde_json::from_str(&procs::admin(
-        bin,
-        env,
-        &[
-            "token",
-            "create",
-            "--account",
-            &org,
-            "--user",
-            email,
-            "--name",
-            "sourcemaps",
-            "--scope",
-            "project:releases",
-            "--json",
-        ],
-        None,
-    )?)?;
-    let token = token["secret"].as_str().context("token secret")?.to_owned();
+    let token = procs::create_token(bin, env, &org, email, "sourcemaps", "project:releases")?;
     Ok((a, b, org, token))
 }
 
@@ -817,14 +799,7 @@ async fn measure(
     let issues_b = db.project_culprits(b_id).await?.len();
     db.close().await;
 
-    let mean = |project: &str, f: &dyn Fn(&Phase) -> Option<f64>| -> Option<f64> {
-        let v: Vec<f64> = phases
-            .iter()
-            .filter(|p| p.project.starts_with(project))
-            .filter_map(f)
-            .collect();
-        (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
-    };
+    let mean = |project: &str, f: &dyn Fn(&Phase) -> Option<f64>| mean_of(&phases, project, f);
     let ratio = |f: &dyn Fn(&Phase) -> Option<f64>| Some(mean("A", f)? / mean("B", f)?);
     let peak_a = phases
         .iter()
@@ -909,14 +884,8 @@ fn print_table(
             p.peak_rss_kb as f64 / 1024.0,
         );
     }
-    let mean = |project: char, f: &dyn Fn(&Phase) -> Option<f64>| -> Option<f64> {
-        let v: Vec<f64> = phases
-            .iter()
-            .filter(|p| p.project.starts_with(project))
-            .filter_map(f)
-            .collect();
-        (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
-    };
+    let mean =
+        |project: char, f: &dyn Fn(&Phase) -> Option<f64>| mean_of(phases, &project.to_string(), f);
     let e2e =
         mean('A', &|p| Some(p.end_to_end_per_s)).zip(mean('B', &|p| Some(p.end_to_end_per_s)));
     let drain = mean('A', &|p| p.drain_per_s).zip(mean('B', &|p| p.drain_per_s));
@@ -953,4 +922,14 @@ fn print_table(
         options.rss_limit_mib,
         yes((hwm_kb as f64 / 1024.0) < options.rss_limit_mib)
     );
+}
+
+/// The mean of `f` over the phases of the project whose name starts with `project`.
+fn mean_of(phases: &[Phase], project: &str, f: &dyn Fn(&Phase) -> Option<f64>) -> Option<f64> {
+    let v: Vec<f64> = phases
+        .iter()
+        .filter(|p| p.project.starts_with(project))
+        .filter_map(f)
+        .collect();
+    (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
 }

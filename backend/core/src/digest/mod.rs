@@ -18,9 +18,9 @@ pub mod normalize;
 mod passthrough;
 pub(crate) mod prepare;
 pub(crate) mod releases;
-pub mod symbolicate;
 pub mod retention;
 pub mod runner;
+pub mod symbolicate;
 pub(crate) mod write;
 
 /// The zstd magic number, which starts every zstd frame (zlib streams start with `0x78`).

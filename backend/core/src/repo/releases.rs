@@ -400,7 +400,6 @@ pub(crate) struct EnvironmentCounts {
 /// so concurrent digesters lock release rows in one order).
 pub(crate) type BatchReleases = BTreeMap<(ProjectId, String), ReleaseCounts>;
 
-
 /// Adds a digest batch's counts to its releases (created on their first event), their
 /// environments and their new and regressed issues. Rows are written in conflict-key order.
 pub(crate) async fn add_batch(

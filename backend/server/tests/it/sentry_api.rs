@@ -279,7 +279,10 @@ db_test!(
 /// `sourcemaps inject dist && sourcemaps upload dist` over esbuild's minified build of
 /// `e2e/sdk/cli/src/main.js`: an 8-byte `SYSB` header, then a zip whose offsets count the header
 /// (symbolic writes both into one stream). e2e/tests/sentry_cli.rs runs the CLI itself.
-const SENTRY_CLI_BUNDLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/sentry_cli/debug-id-bundle-3.8.0.bin");
+const SENTRY_CLI_BUNDLE: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/fixtures/sentry_cli/debug-id-bundle-3.8.0.bin"
+);
 
 db_test!(
     async fn a_bundle_written_by_sentry_cli_is_assembled(backend) {

@@ -546,6 +546,25 @@ fn with_debug_meta<T>(
     result
 }
 
+/// Whether the event's `debug_meta` (parsed in `payload`, or as the digest's passed-through
+/// text) lists a source map image.
+fn names_sourcemap_images(payload: &Value, debug_meta: Option<&RawValue>) -> bool {
+    let has = |meta: &Value| {
+        meta.get("images")
+            .and_then(Value::as_array)
+            .is_some_and(|images| {
+                images
+                    .iter()
+                    .any(|i| i.get("type").and_then(Value::as_str) == Some("sourcemap"))
+            })
+    };
+    match (payload.get("debug_meta"), debug_meta) {
+        (Some(meta), _) => has(meta),
+        (None, Some(raw)) => serde_json::from_str::<Value>(raw.get()).is_ok_and(|m| has(&m)),
+        (None, None) => false,
+    }
+}
+
 /// Rewrites the JavaScript frames of one normalized event with the batch's maps (no I/O);
 /// `None` for events that are not JavaScript.
 pub(crate) fn symbolicate_event(
@@ -556,6 +575,12 @@ pub(crate) fn symbolicate_event(
     maps: &BatchMaps,
 ) -> Option<Summary> {
     if !is_javascript(payload) {
+        return None;
+    }
+    // A project without uploads whose event names no source-map debug id has not set up
+    // source maps (a Node service running its own files): its frames are left as they are,
+    // without a "no source map" reason on each.
+    if !maps.with_files.contains(&project) && !names_sourcemap_images(payload, debug_meta) {
         return None;
     }
     Some(with_debug_meta(payload, debug_meta, |payload| {

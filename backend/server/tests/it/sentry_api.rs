@@ -207,6 +207,18 @@ db_test!(
         let response = app.client.post(app.url("/api/0/organizations/acme/chunk-upload/")).bearer_auth(t).multipart(forged).send().await.expect("post");
         assert_eq!(response.status(), StatusCode::BAD_REQUEST);
         assert!(response.json::<Value>().await.expect("json")["detail"].is_string());
+        // A chunk over the advertised chunkSize (8 MiB), plain or gzip'd: refused with a detail,
+        // nothing stored.
+        let oversized = vec![b'x'; errorwatch_core::service::artifacts::CHUNK_SIZE + 1];
+        for field in ["file", "file_gzip"] {
+            let data = if field == "file" { oversized.clone() } else { gzip(&oversized) };
+            let part = reqwest::multipart::Part::bytes(data).file_name(sha1(&oversized));
+            let form = reqwest::multipart::Form::new().part(field, part);
+            let response = app.client.post(app.url("/api/0/organizations/acme/chunk-upload/")).bearer_auth(t).multipart(form).send().await.expect("post");
+            assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{field}");
+            let detail = response.json::<Value>().await.expect("json")["detail"].as_str().unwrap_or_default().to_owned();
+            assert!(detail.contains("Chunk size too large"), "{field}: {detail}");
+        }
         assert_eq!(post_chunks(&app, t, "acme", &[("file", second.to_vec())]).await, StatusCode::OK);
         let (_, answer) = call(&app, Method::POST, t, assemble, Some(request.clone())).await;
         assert_eq!(answer["state"], "ok", "{answer}");

@@ -277,6 +277,9 @@ db_test!(
             send(&app, &target, js_event(&format!("e000000000000000000000000000000{i}"), frames(&url, 0), json!({}))).await;
         }
         assert_eq!(issue::list_issues(&target.scope, project).await.expect("issues").len(), 1, "content hashes do not split");
+        // No uploads and no debug id: source maps are not set up, so no frame says one is missing.
+        let payload = stored(&target, "e0000000000000000000000000000000").await;
+        assert!(top(&payload).get("data").is_none(), "{payload}");
 
         // With maps: two builds whose minified code differs (the second has its debug id
         // injected, which moves every frame two lines down, and another file name) map to the

@@ -169,6 +169,12 @@ impl Symbolicator {
         self.resolve(conn, refs, with_files).await
     }
 
+    /// Forgets every cached map and reason of `project` (reprocessing wants today's uploads;
+    /// called once per reprocessing, not per page of events).
+    pub(crate) fn forget_project(&self, project: ProjectId) {
+        self.cache.invalidate_where(|key| key.project == project.0);
+    }
+
     /// The maps stored events of one project need (reprocessing): `payloads` as stored, with
     /// their `debug_meta`.
     pub(crate) async fn maps_for_stored(
@@ -179,8 +185,6 @@ impl Symbolicator {
         payloads: &[Value],
     ) -> anyhow::Result<BatchMaps> {
         let tenant = Tenant::ingested(account);
-        // Reprocessing wants today's uploads: no remembered answer.
-        self.cache.invalidate_where(|key| key.project == project.0);
         if uploads::latest_file_id(conn, tenant, project)
             .await?
             .is_none()

@@ -60,7 +60,8 @@ pub async fn reprocess_issue(
     let config = grouping_config(scope, project).await?;
     let conn = scope.db().conn();
 
-    // 1. Symbolicate and group every event again.
+    // 1. Symbolicate and group every event again, with today's uploads.
+    maps.forget_project(project);
     let mut report = Reprocessed::default();
     let mut groups: BTreeMap<String, usize> = BTreeMap::new();
     let mut after = EventRowId(0);

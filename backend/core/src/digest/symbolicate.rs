@@ -464,10 +464,10 @@ fn plan_rows(rows: Vec<Spooled>) -> Vec<MapRef> {
     let mut refs: Vec<MapRef> = Vec::new();
     let mut seen: HashSet<MapRef> = HashSet::new();
     for spooled in rows {
-        let Ok(row) = spooled.decode() else {
+        let Ok(mut row) = spooled.decode() else {
             continue;
         };
-        for (mut payload, debug_meta) in events_of(&row) {
+        for (mut payload, debug_meta) in events_of(&mut row) {
             with_debug_meta(&mut payload, debug_meta.as_deref(), |payload| {
                 let release = stacktrace::event_release(payload).map(str::to_owned);
                 let dist = stacktrace::event_dist(payload).map(str::to_owned);
@@ -490,10 +490,11 @@ fn plan_rows(rows: Vec<Spooled>) -> Vec<MapRef> {
 }
 
 /// The row's JavaScript events, normalized as the CPU phase normalizes them, each with its
-/// passed-through `debug_meta` text.
-fn events_of(row: &ingest_spool::Model) -> Vec<(Value, Option<Box<RawValue>>)> {
-    let Ok(envelope) = parse_envelope_bytes(Bytes::from(row.envelope.clone()), &Limits::default())
-    else {
+/// passed-through `debug_meta` text. Takes the row's envelope bytes (the row is this pass's
+/// own copy).
+fn events_of(row: &mut ingest_spool::Model) -> Vec<(Value, Option<Box<RawValue>>)> {
+    let bytes = Bytes::from(std::mem::take(&mut row.envelope));
+    let Ok(envelope) = parse_envelope_bytes(bytes, &Limits::default()) else {
         return Vec::new();
     };
     let context = super::prepare::normalize_context(row, &envelope);
